@@ -1,0 +1,467 @@
+"""The abstract syntax tree: frozen attrs classes, each with a source span.
+
+Spans never take part in equality (``eq=False``), so two trees that differ
+only in layout compare equal; the formatter's round-trip test relies on it.
+Nothing here knows about Lark.
+"""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import attrs
+
+from .source import NO_SPAN, Span
+
+
+def _span():
+    return attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+
+
+# ------------------------------------------------------------------ basics
+
+@attrs.frozen
+class Ident:
+    """A name as written, with where it was written."""
+    name: str
+    span: Span = _span()
+
+
+@attrs.frozen
+class Duration:
+    """``1 day 12 hours``: the pairs as written, units singular."""
+    parts: tuple[tuple[int, str], ...]
+    span: Span = _span()
+
+    @property
+    def months(self) -> int:
+        return sum(n for n, u in self.parts if u == "month")
+
+    @property
+    def days(self) -> int:
+        return sum(n * (7 if u == "week" else 1) for n, u in self.parts if u in ("day", "week"))
+
+    @property
+    def seconds(self) -> int:
+        return sum(n * (3600 if u == "hour" else 60) for n, u in self.parts if u in ("hour", "minute"))
+
+    @property
+    def is_exact(self) -> bool:
+        """True when only minutes and hours are used (no calendar units)."""
+        return self.months == 0 and self.days == 0
+
+    def approx_seconds(self) -> int:
+        return self.months * 31 * 86400 + self.days * 86400 + self.seconds
+
+
+# ------------------------------------------------------------------ values
+
+@attrs.frozen
+class Ref:
+    """A dotted name: ``contact.lead_score``, ``email.opened``, ``hot_lead``."""
+    parts: tuple[str, ...]
+    span: Span = _span()
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.parts)
+
+
+@attrs.frozen
+class Str:
+    value: str
+    span: Span = _span()
+
+
+@attrs.frozen
+class Num:
+    value: Union[int, float]
+    span: Span = _span()
+
+
+@attrs.frozen
+class Bool:
+    value: bool
+    span: Span = _span()
+
+
+@attrs.frozen
+class ListLit:
+    items: tuple["Value", ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class MapLit:
+    entries: tuple[tuple[str, "Value"], ...]
+    span: Span = _span()
+
+
+Value = Union[Ref, Str, Num, Bool, ListLit, MapLit]
+
+
+# ------------------------------------------------------------------ conditions
+
+@attrs.frozen
+class Or:
+    items: tuple["Cond", ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class And:
+    items: tuple["Cond", ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class Not:
+    operand: "Cond"
+    span: Span = _span()
+
+
+@attrs.frozen
+class Compare:
+    op: str  # == != < <= > >=
+    left: Value
+    right: Value
+    span: Span = _span()
+
+
+@attrs.frozen
+class In:
+    left: Value
+    right: Value
+    negated: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen
+class TextOp:
+    op: str  # "starts with" | "ends with" | "contains"
+    left: Value
+    right: Value
+    span: Span = _span()
+
+
+@attrs.frozen
+class IsSet:
+    ref: Ref
+    negated: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen
+class Count:
+    kind: str  # at_least | at_most | exactly
+    n: int
+    span: Span = _span()
+
+
+@attrs.frozen
+class Window:
+    kind: str  # within | since_enrollment | ever
+    duration: Optional[Duration] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class RefAtom:
+    """A bare name in condition position: a segment, an event (with optional
+    filter, count and window) or, rarely, a boolean contact attribute."""
+    ref: Ref
+    filter: Optional[tuple["Cond", ...]] = None
+    count: Optional[Count] = None
+    window: Optional[Window] = None
+    span: Span = _span()
+
+
+Cond = Union[Or, And, Not, Compare, In, TextOp, IsSet, RefAtom]
+
+
+# ------------------------------------------------------------------ actions
+
+@attrs.frozen
+class Arg:
+    name: Optional[Ident]
+    value: Value
+    span: Span = _span()
+
+
+@attrs.frozen
+class ActionCall:
+    name: Ident
+    args: tuple[Arg, ...]
+    span: Span = _span()
+
+
+# ------------------------------------------------------------------ goals
+
+@attrs.frozen
+class When:
+    cond: Cond
+    span: Span = _span()
+
+
+@attrs.frozen
+class Then:
+    actions: tuple[ActionCall, ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class ThenIf:
+    cond: Cond
+    actions: tuple[ActionCall, ...]
+    else_actions: Optional[tuple[ActionCall, ...]] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class OnAchieved:
+    policy: str  # continue | skip | end
+    target: Optional[Ident] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class OnUnmet:
+    policy: str  # wait | wait_up_to | continue | end
+    limit: Optional[Duration] = None
+    then: Optional[str] = None  # continue | end, for wait_up_to
+    span: Span = _span()
+
+
+GoalClause = Union[When, Then, ThenIf, OnAchieved, OnUnmet]
+
+
+@attrs.frozen
+class GoalBlock:
+    name: Ident
+    clauses: tuple[GoalClause, ...]
+    span: Span = _span()
+
+
+# ------------------------------------------------------------------ steps
+
+@attrs.frozen
+class ActionStep:
+    call: ActionCall
+    name: Optional[Ident] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class WaitFor:
+    duration: Duration
+    name: Optional[Ident] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class WaitUntilTime:
+    """``wait until 09:00`` or ``wait until monday 09:00``."""
+    hour: int
+    minute: int
+    weekday: Optional[str] = None
+    name: Optional[Ident] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class WaitUntilDate:
+    text: str  # the date-time as written
+    name: Optional[Ident] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class WaitUntilCond:
+    cond: Cond
+    limit: Optional[Duration] = None
+    name: Optional[Ident] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class IfStep:
+    branches: tuple[tuple[Cond, tuple["Step", ...]], ...]
+    else_steps: Optional[tuple["Step", ...]] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class SkipStep:
+    target: Ident
+    span: Span = _span()
+
+
+@attrs.frozen
+class EndStep:
+    span: Span = _span()
+
+
+Step = Union[ActionStep, WaitFor, WaitUntilTime, WaitUntilDate, WaitUntilCond, IfStep, GoalBlock, SkipStep, EndStep]
+
+
+# ------------------------------------------------------------------ settings
+
+@attrs.frozen
+class RunsPerpetual:
+    span: Span = _span()
+
+
+@attrs.frozen
+class RunsOnce:
+    text: str
+    span: Span = _span()
+
+
+@attrs.frozen
+class EvaluateEvery:
+    duration: Duration
+    span: Span = _span()
+
+
+@attrs.frozen
+class EvaluateOnEvent:
+    span: Span = _span()
+
+
+@attrs.frozen
+class TimezoneSetting:
+    name: Str
+    span: Span = _span()
+
+
+@attrs.frozen
+class EnrollWhen:
+    cond: Cond
+    span: Span = _span()
+
+
+@attrs.frozen
+class Audience:
+    cond: Cond
+    span: Span = _span()
+
+
+@attrs.frozen
+class AllowReentry:
+    span: Span = _span()
+
+
+Setting = Union[RunsPerpetual, RunsOnce, EvaluateEvery, EvaluateOnEvent, TimezoneSetting,
+                EnrollWhen, Audience, AllowReentry]
+
+
+@attrs.frozen
+class GoalsSection:
+    goals: tuple[GoalBlock, ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class Workflow:
+    name: Ident  # the quoted name, without quotes
+    is_drip: bool
+    items: tuple[Union[Setting, Step, GoalsSection], ...]  # in source order
+    span: Span = _span()
+
+
+# ------------------------------------------------------------------ declarations
+
+@attrs.frozen
+class TypeExpr:
+    name: str  # string number bool step map list any enum
+    values: tuple[str, ...] = ()
+    optional: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen
+class FieldDecl:
+    name: Ident
+    type: TypeExpr
+    span: Span = _span()
+
+
+@attrs.frozen
+class EventDecl:
+    name: Ref
+    fields: tuple[FieldDecl, ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class Param:
+    name: Ident
+    type: Optional[TypeExpr] = None  # None for a rest parameter
+    default: Optional[Value] = None
+    rest: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen
+class Emit:
+    event: Ref
+    fields: tuple[tuple[Ident, Value], ...] = ()
+    span: Span = _span()
+
+
+@attrs.frozen
+class ActionDecl:
+    name: Ident
+    params: tuple[Param, ...]
+    emits: tuple[Emit, ...] = ()
+    span: Span = _span()
+
+
+@attrs.frozen
+class Import:
+    path: Str
+    span: Span = _span()
+
+
+@attrs.frozen
+class SegmentDef:
+    name: Ident
+    cond: Cond
+    span: Span = _span()
+
+
+TopItem = Union[Import, SegmentDef, Workflow, EventDecl, ActionDecl]
+
+
+@attrs.frozen
+class Module:
+    file: str
+    items: tuple[TopItem, ...]
+    comments: tuple[tuple[int, str], ...] = attrs.field(default=(), eq=False, repr=False)  # (offset, text)
+    span: Span = _span()
+
+
+def children(node) -> list:
+    """The direct child nodes of ``node`` (for generic, iterative walks)."""
+    out = []
+    for f in attrs.fields(type(node)):
+        if f.name == "span":
+            continue
+        _collect(getattr(node, f.name), out)
+    return out
+
+
+def _collect(value, out):
+    if attrs.has(type(value)):
+        out.append(value)
+    elif isinstance(value, tuple):
+        for v in value:
+            _collect(v, out)
+
+
+def walk(node):
+    """Every node below and including ``node``, depth first, without recursion."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(children(n)))

@@ -1,0 +1,702 @@
+"""Source text to AST. The only module that touches Lark.
+
+The LALR parser runs with an inline transformer (``_Builder``), so the AST is
+built bottom-up during parsing, with no recursion over the tree. Lark's
+exceptions are turned into diagnostics here; nothing Lark-typed leaves.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from typing import Iterable
+
+import attrs
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ast as A
+from .diagnostics import Diagnostic, closest, error
+from .resources import grammar_path
+from .source import Span
+
+# Limits, documented in docs/limits.md. They keep every later stage (which
+# may recurse once per nesting level) far from Python's recursion limit.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_NESTING = 200
+MAX_DURATION_SECONDS = 10 * 366 * 86400  # about ten years
+MAX_COUNT = 1_000_000
+
+
+@attrs.frozen
+class ParseResult:
+    module: A.Module | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> tuple[Lark, "_Builder"]:
+    # One parser, built once, with one builder whose per-parse state is reset
+    # under a lock: building a Lark parser costs far more than a parse.
+    builder = _Builder()
+    lark = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
+                keep_all_tokens=True, maybe_placeholders=True, transformer=builder,
+                lexer_callbacks={"COMMENT": builder.comment}, postlex=_NamesEverywhere())
+    return lark, builder
+
+
+class _NamesEverywhere:
+    """Lets the contextual lexer match NAME in every state, so a keyword is
+    only recognised as a whole word: ``dayz`` is one unexpected name, not the
+    keyword ``day`` followed by ``z``."""
+
+    always_accept = ("NAME",)
+
+    def process(self, stream):
+        return stream
+
+
+@functools.lru_cache(maxsize=1)
+def keywords() -> frozenset[str]:
+    """The reserved words of the language, read from the grammar."""
+    text = grammar_path().read_text(encoding="utf-8")
+    return frozenset(w for w in re.findall(r'"([a-z_]+)"', text))
+
+
+@functools.lru_cache(maxsize=1)
+def _display() -> dict[str, str]:
+    names = {"NAME": "a name", "STRING": "a string", "NUMBER": "a number",
+             "DATETIME": "a date-time (2026-11-16T14:00)", "TIME_OF_DAY": "a time of day (09:00)",
+             "CMP_OP": "a comparison (==, !=, <, <=, >, >=)", "$END": "the end of the file"}
+    for t in _machine()[0].terminals:
+        if t.name not in names and t.pattern.type == "str":
+            names[t.name] = f'"{t.pattern.value}"'
+    return names
+
+
+# ------------------------------------------------------------------ entry
+
+def parse(text: str, file: str = "<input>") -> ParseResult:
+    """Parse one file. Always returns; problems come back as diagnostics."""
+    pre = _precheck(text, file)
+    if pre:
+        return ParseResult(None, tuple(pre))
+    with _LOCK:
+        lark, builder = _machine()
+        builder.reset(file)
+        try:
+            module_items = lark.parse(text)
+        except UnexpectedInput as e:
+            return ParseResult(None, (_syntax_error(e, text, file),))
+        comments, errors = builder.comments, builder.errors
+    module = A.Module(file, tuple(module_items), tuple((c.start_pos, str(c)) for c in comments),
+                      span=Span(file, 1, 1, text.count("\n") + 1, 1, 0, len(text)))
+    return ParseResult(module, tuple(errors))
+
+
+def parse_condition(text: str, file: str = "<input>") -> tuple[A.Cond | None, tuple[Diagnostic, ...]]:
+    """Parse a lone condition (for ``goal eval`` and the REPL)."""
+    wrapped = f"segment __eval__ = {text}"
+    pre = _precheck(wrapped, file)
+    if pre:
+        return None, tuple(_shift(d, -len("segment __eval__ = ")) for d in pre)
+    res = parse(wrapped, file)
+    diags = tuple(_shift(d, -len("segment __eval__ = ")) for d in res.diagnostics)
+    if res.module is None or not res.module.items:
+        return None, diags
+    item = res.module.items[0]
+    if len(res.module.items) != 1 or not isinstance(item, A.SegmentDef):
+        return None, diags + (error("E0001", "expected a single condition", Span(file, 1, 1, 1, len(text) + 1)),)
+    return _unshift_cond(item.cond, len("segment __eval__ = ")), diags
+
+
+# ------------------------------------------------------------------ limits
+
+_NOT_RUN = re.compile(r"(?:\bnot\b\s*)+")
+
+
+def _precheck(text: str, file: str) -> list[Diagnostic]:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        return [error("E0004", f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes",
+                      Span(file, 1, 1, 1, 1), hint="split it into several files joined with import")]
+    if "\x00" in text:
+        i = text.index("\x00")
+        line = text.count("\n", 0, i) + 1
+        col = i - (text.rfind("\n", 0, i) + 1) + 1
+        return [error("E0005", "the file holds a NUL character", Span(file, line, col, line, col + 1, i, i + 1),
+                      hint="is this a binary file?")]
+    depth, deepest, where = 0, 0, 0
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if ch == '"':
+            j = i + 1
+            while j < n and text[j] not in '"\n':
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch in "([{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, i
+        elif ch in ")]}":
+            depth -= 1
+        i += 1
+    nots = max((m.group(0).count("not") for m in _NOT_RUN.finditer(text)), default=0)
+    if deepest + nots > MAX_NESTING:
+        line = text.count("\n", 0, where) + 1
+        col = where - (text.rfind("\n", 0, where) + 1) + 1
+        return [error("E0003", f"nesting is {deepest + nots} levels deep; the limit is {MAX_NESTING}",
+                      Span(file, line, col, line, col + 1, where, where + 1),
+                      hint="flatten the condition, or move parts of it into named segments")]
+    return []
+
+
+# ------------------------------------------------------------------ syntax errors
+
+def _syntax_error(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    disp = _display()
+    kws = keywords()
+    if isinstance(e, UnexpectedToken) and e.token.type == "$END":
+        e = UnexpectedEOF(e.expected, e.state)  # type: ignore[arg-type]
+        pos = len(text)
+    if isinstance(e, UnexpectedEOF):
+        pos = len(text)
+        line = text.count("\n") + 1
+        col = pos - (text.rfind("\n") + 1) + 1
+        span = Span(file, line, col, line, col + 1, pos, pos)
+        return error("E0001", "the file ended too early", span, detail=f"expected {_expected(e.expected)}",
+                     hint="a bracket or brace may be missing its closing partner")
+    if isinstance(e, UnexpectedCharacters):
+        pos = e.pos_in_stream
+        span = Span(file, e.line, e.column, e.line, e.column + 1, pos, pos + 1)
+        ch = text[pos] if pos < len(text) else ""
+        if ch == '"':
+            return error("E0002", "this string is not closed before the end of the line", span,
+                         hint='add the closing quote; write \\" for a quote inside a string')
+        allowed = set(e.allowed or ())
+        detail = f"expected {_expected(allowed)}" if allowed else None
+        return error("E0002", f"unexpected character {ch!r}", span, detail=detail)
+    assert isinstance(e, UnexpectedToken)
+    tok = e.token
+    span = _tok_span(file, tok)
+    expected = set(e.expected)
+    shown = _token_words(tok)
+    if tok.type != "NAME" and "NAME" in expected and str(tok) in kws:
+        return error("E0006", f'"{tok}" is a keyword and cannot be used as a name', span,
+                     detail=f"expected {_expected(expected)}", hint="choose another name")
+    hint = None
+    if tok.type == "NAME":
+        words = [disp[t].strip('"') for t in expected if t in disp and disp[t].startswith('"')]
+        best = closest(str(tok), [w for w in words if w.isidentifier()])
+        if best:
+            hint = f'did you mean "{best}"?'
+    return error("E0001", f"unexpected {shown}", span, detail=f"expected {_expected(expected)}", hint=hint)
+
+
+def _token_words(tok: Token) -> str:
+    kinds = {"NAME": "name", "STRING": "string", "NUMBER": "number", "DATETIME": "date-time",
+             "TIME_OF_DAY": "time of day"}
+    value = str(tok)
+    if len(value) > 40:
+        value = value[:37] + "..."
+    if tok.type in kinds:
+        return f'{kinds[tok.type]} {value}' if tok.type == "STRING" else f'{kinds[tok.type]} "{value}"'
+    return f'"{value}"'
+
+
+_COND_START = {"NOT", "LPAR", "STRING", "NUMBER", "NAME"}
+
+
+def _expected(names: Iterable[str]) -> str:
+    disp = _display()
+    names = set(names)
+    words = []
+    if _COND_START <= names:
+        names -= _COND_START | {"TRUE", "FALSE", "LSQB", "LBRACE"}
+        words.append("a condition")
+    shown = sorted({disp.get(n, n.lower()) for n in names}, key=_order)
+    words.extend(shown)
+    if len(words) > 8:
+        words = words[:7] + [f"{len(words) - 7} other things"]
+    if not words:
+        return "something else"
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _order(word: str):
+    # Keywords first, then punctuation, then descriptions ("a name").
+    if word.startswith('"') and word[1:2].isalpha():
+        return (0, word)
+    if word.startswith('"'):
+        return (1, word)
+    return (2, word)
+
+
+def _tok_span(file: str, tok: Token) -> Span:
+    return Span(file, tok.line or 1, tok.column or 1, tok.end_line or tok.line or 1,
+                tok.end_column or (tok.column or 1) + 1, tok.start_pos or 0, tok.end_pos or 0)
+
+
+def _shift(d: Diagnostic, delta: int) -> Diagnostic:
+    if d.span is None or d.span.line != 1:
+        return d
+    s = d.span
+    end_col = s.end_col + delta if s.end_line == 1 else s.end_col
+    return attrs.evolve(d, span=attrs.evolve(s, col=max(1, s.col + delta), end_col=max(1, end_col),
+                                             start=max(0, s.start + delta), end=max(0, s.end + delta)))
+
+
+def _unshift_cond(cond, delta):
+    # Spans of a wrapped condition point into the wrapper; the REPL and eval
+    # show them against the text the user typed.
+    return cond if delta == 0 else _respan(cond, -delta)
+
+
+def _respan(node, delta):
+    # Iterative bottom-up rebuild with shifted spans.
+    order = list(A.walk(node))
+    done = {}
+    for n in reversed(order):
+        changes = {}
+        for f in attrs.fields(type(n)):
+            v = getattr(n, f.name)
+            if f.name == "span":
+                s = v
+                if s.line == 1:
+                    changes["span"] = attrs.evolve(s, col=max(1, s.col + delta),
+                                                   end_col=max(1, s.end_col + delta) if s.end_line == 1 else s.end_col,
+                                                   start=max(0, s.start + delta), end=max(0, s.end + delta))
+            else:
+                nv = _replace(v, done)
+                if nv is not v:
+                    changes[f.name] = nv
+        done[id(n)] = attrs.evolve(n, **changes) if changes else n
+    return done[id(node)]
+
+
+def _replace(v, done):
+    if attrs.has(type(v)):
+        return done.get(id(v), v)
+    if isinstance(v, tuple):
+        items = tuple(_replace(x, done) for x in v)
+        return items if any(a is not b for a, b in zip(items, v)) else v
+    return v
+
+
+# ------------------------------------------------------------------ AST builder
+
+class _Block:
+    """A braced list of steps or actions, before it lands in its parent."""
+    __slots__ = ("items", "span")
+
+    def __init__(self, items, span):
+        self.items = tuple(items)
+        self.span = span
+
+
+class _Filter(_Block):
+    pass
+
+
+class _Entry(_Block):
+    pass
+
+
+def _is_tok(x) -> bool:
+    return isinstance(x, Token)
+
+
+class _Builder(Transformer):
+    """Called by the LALR parser on each reduction; returns AST nodes."""
+
+    def __init__(self):
+        super().__init__(visit_tokens=False)
+        self._kw = keywords()
+        self.reset("<input>")
+
+    def reset(self, file: str) -> None:
+        self.file = file
+        self.errors: list[Diagnostic] = []
+        self.comments: list[Token] = []
+
+    def comment(self, tok: Token) -> None:
+        self.comments.append(tok)
+
+    # -- helpers
+    def _span(self, children) -> Span:
+        items = [c for c in children if c is not None]
+        if not items:
+            return Span(self.file, 1, 1, 1, 1)
+        first, last = self._one(items[0]), self._one(items[-1])
+        return Span(self.file, first.line, first.col, last.end_line, last.end_col, first.start, last.end)
+
+    def _one(self, x) -> Span:
+        if isinstance(x, Token):
+            return _tok_span(self.file, x)
+        if isinstance(x, tuple):
+            return self._span(list(x))
+        return x.span
+
+    def _ident(self, tok: Token, *, user_name: bool = True) -> A.Ident:
+        if user_name and str(tok) in self._kw:
+            self.errors.append(error("E0006", f'"{tok}" is a keyword and cannot be used as a name',
+                                     _tok_span(self.file, tok), hint="choose another name"))
+        return A.Ident(str(tok), span=_tok_span(self.file, tok))
+
+    def _as_name(self, children):
+        for i, c in enumerate(children):
+            if _is_tok(c) and c.type == "_AS" and i + 1 < len(children) and children[i + 1] is not None:
+                return self._ident(children[i + 1])
+        return None
+
+    def _nodes(self, children):
+        return [c for c in children if c is not None and not _is_tok(c)]
+
+    def _int(self, tok: Token, what: str, limit: int) -> int:
+        text = str(tok)
+        if not re.fullmatch(r"\d+", text):
+            self.errors.append(error("E0007", f"{what} must be a whole number, not {text}", _tok_span(self.file, tok)))
+            return 0
+        value = int(text)
+        if value > limit:
+            self.errors.append(error("E0008", f"{what} {value:,} is over the limit of {limit:,}",
+                                     _tok_span(self.file, tok)))
+            return limit
+        return value
+
+    def _string(self, tok: Token) -> A.Str:
+        raw = str(tok)[1:-1]
+        out, i = [], 0
+        while i < len(raw):
+            ch = raw[i]
+            if ch == "\\" and i + 1 < len(raw):
+                nxt = raw[i + 1]
+                mapped = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}.get(nxt)
+                if mapped is None:
+                    start = tok.start_pos + 1 + i
+                    self.errors.append(error("E0009", f"unknown escape \\{nxt} in a string",
+                                             Span(self.file, tok.line, tok.column + 1 + i, tok.line,
+                                                  tok.column + 3 + i, start, start + 2),
+                                             hint='the escapes are \\", \\\\, \\n and \\t'))
+                    mapped = nxt
+                out.append(mapped)
+                i += 2
+            else:
+                out.append(ch)
+                i += 1
+        return A.Str("".join(out), span=_tok_span(self.file, tok))
+
+    # -- top level
+    def start(self, c):
+        return [x for x in c if x is not None and not _is_tok(x)]
+
+    def import_stmt(self, c):
+        return A.Import(self._string(c[1]), span=self._span(c))
+
+    def segment_def(self, c):
+        return A.SegmentDef(self._ident(c[1]), c[3], span=self._span(c))
+
+    def workflow(self, c):
+        name = self._string(c[1])
+        items = tuple(x for x in c[3:-1] if x is not None and not _is_tok(x))
+        return A.Workflow(A.Ident(name.value, span=name.span), c[0].type == "DRIP_KW", items, span=self._span(c))
+
+    # -- settings
+    def runs_perpetual(self, c):
+        return A.RunsPerpetual(span=self._span(c))
+
+    def runs_once(self, c):
+        return A.RunsOnce(str(c[3]), span=self._span(c))
+
+    def evaluate_every(self, c):
+        return A.EvaluateEvery(c[2], span=self._span(c))
+
+    def evaluate_on_event(self, c):
+        return A.EvaluateOnEvent(span=self._span(c))
+
+    def timezone(self, c):
+        return A.TimezoneSetting(self._string(c[1]), span=self._span(c))
+
+    def enroll_when(self, c):
+        return A.EnrollWhen(c[2], span=self._span(c))
+
+    def audience(self, c):
+        return A.Audience(c[1], span=self._span(c))
+
+    def allow_reentry(self, c):
+        return A.AllowReentry(span=self._span(c))
+
+    def goals_section(self, c):
+        return A.GoalsSection(tuple(self._nodes(c)), span=self._span(c))
+
+    # -- steps
+    def action_step(self, c):
+        return A.ActionStep(c[0], self._as_name(c), span=self._span(c))
+
+    def wait_for(self, c):
+        return A.WaitFor(c[1], self._as_name(c), span=self._span(c))
+
+    def _time_of_day(self, tok):
+        h, m = (int(x) for x in str(tok).split(":"))
+        if h > 23 or m > 59:
+            self.errors.append(error("E0010", f"{tok} is not a time of day", _tok_span(self.file, tok),
+                                     hint="write hours 00-23 and minutes 00-59, as in 09:30"))
+        return h, m
+
+    def wait_time(self, c):
+        h, m = self._time_of_day(c[2])
+        return A.WaitUntilTime(h, m, None, self._as_name(c), span=self._span(c))
+
+    def weekday(self, c):
+        return c[0]
+
+    def wait_weekday(self, c):
+        h, m = self._time_of_day(c[3])
+        return A.WaitUntilTime(h, m, str(c[2]), self._as_name(c), span=self._span(c))
+
+    def wait_datetime(self, c):
+        return A.WaitUntilDate(str(c[2]), self._as_name(c), span=self._span(c))
+
+    def wait_cond(self, c):
+        limit = next((x for x in c[3:] if isinstance(x, A.Duration)), None)
+        return A.WaitUntilCond(c[2], limit, self._as_name(c), span=self._span(c))
+
+    def block(self, c):
+        return _Block(self._nodes(c), self._span(c))
+
+    def if_step(self, c):
+        branches, else_steps = [], None
+        items = [x for x in c if x is not None]
+        i = 0
+        while i < len(items):
+            x = items[i]
+            if _is_tok(x) and x.type == "ELSE" and i + 1 < len(items) and isinstance(items[i + 1], _Block):
+                else_steps = items[i + 1].items
+                i += 2
+                continue
+            if not _is_tok(x) and not isinstance(x, _Block):
+                branches.append((x, items[i + 1].items))
+                i += 2
+                continue
+            i += 1
+        return A.IfStep(tuple(branches), else_steps, span=self._span(c))
+
+    def skip_target(self, c):
+        tok = c[0]
+        if tok.type == "STRING":
+            s = self._string(tok)
+            return A.Ident(s.value, span=s.span)
+        return self._ident(tok)
+
+    def skip_step(self, c):
+        return A.SkipStep(c[2], span=self._span(c))
+
+    def end_step(self, c):
+        return A.EndStep(span=self._span(c))
+
+    # -- goals
+    def goal_block(self, c):
+        name = self._string(c[1])
+        return A.GoalBlock(A.Ident(name.value, span=name.span), tuple(self._nodes(c[3:-1])), span=self._span(c))
+
+    def when_clause(self, c):
+        return A.When(c[1], span=self._span(c))
+
+    def then_clause(self, c):
+        return A.Then(c[1].items, span=self._span(c))
+
+    def then_if_clause(self, c):
+        blocks = [x for x in c if isinstance(x, _Block)]
+        return A.ThenIf(c[2], blocks[0].items, blocks[1].items if len(blocks) > 1 else None, span=self._span(c))
+
+    def on_achieved(self, c):
+        p = c[2]
+        return attrs.evolve(p, span=self._span(c))
+
+    def on_unmet(self, c):
+        p = c[2]
+        return attrs.evolve(p, span=self._span(c))
+
+    def achieved_continue(self, c):
+        return A.OnAchieved("continue", span=self._span(c))
+
+    def achieved_skip(self, c):
+        return A.OnAchieved("skip", c[2], span=self._span(c))
+
+    def achieved_end(self, c):
+        return A.OnAchieved("end", span=self._span(c))
+
+    def unmet_wait(self, c):
+        return A.OnUnmet("wait", span=self._span(c))
+
+    def unmet_wait_up_to(self, c):
+        return A.OnUnmet("wait_up_to", c[3], str(c[5]), span=self._span(c))
+
+    def unmet_continue(self, c):
+        return A.OnUnmet("continue", span=self._span(c))
+
+    def unmet_end(self, c):
+        return A.OnUnmet("end", span=self._span(c))
+
+    def action_block(self, c):
+        return _Block(self._nodes(c), self._span(c))
+
+    def action_call(self, c):
+        args = tuple(x for x in c[2:-1] if isinstance(x, A.Arg))
+        return A.ActionCall(self._ident(c[0], user_name=False), args, span=self._span(c))
+
+    def pos_arg(self, c):
+        return A.Arg(None, c[0], span=self._span(c))
+
+    def named_arg(self, c):
+        return A.Arg(self._ident(c[0], user_name=False), c[2], span=self._span(c))
+
+    # -- conditions
+    def or_cond(self, c):
+        return A.Or(tuple(self._nodes(c)), span=self._span(c))
+
+    def and_cond(self, c):
+        return A.And(tuple(self._nodes(c)), span=self._span(c))
+
+    def not_(self, c):
+        return A.Not(c[1], span=self._span(c))
+
+    def paren(self, c):
+        return c[1]
+
+    def compare(self, c):
+        return A.Compare(str(c[1]), c[0], c[2], span=self._span(c))
+
+    def in_(self, c):
+        return A.In(c[0], c[2], False, span=self._span(c))
+
+    def not_in(self, c):
+        return A.In(c[0], c[3], True, span=self._span(c))
+
+    def starts_with(self, c):
+        return A.TextOp("starts with", c[0], c[3], span=self._span(c))
+
+    def ends_with(self, c):
+        return A.TextOp("ends with", c[0], c[3], span=self._span(c))
+
+    def contains(self, c):
+        return A.TextOp("contains", c[0], c[2], span=self._span(c))
+
+    def is_set(self, c):
+        return A.IsSet(c[0], False, span=self._span(c))
+
+    def is_not_set(self, c):
+        return A.IsSet(c[0], True, span=self._span(c))
+
+    def ref_atom(self, c):
+        ref, flt, count, window = c
+        return A.RefAtom(ref, flt.items if flt is not None else None, count, window, span=self._span(c))
+
+    def filter(self, c):
+        return _Filter(self._nodes(c), self._span(c))
+
+    def at_least(self, c):
+        return A.Count("at_least", self._int(c[2], "a count", MAX_COUNT), span=self._span(c))
+
+    def at_most(self, c):
+        return A.Count("at_most", self._int(c[2], "a count", MAX_COUNT), span=self._span(c))
+
+    def exactly(self, c):
+        return A.Count("exactly", self._int(c[1], "a count", MAX_COUNT), span=self._span(c))
+
+    def within(self, c):
+        return A.Window("within", c[1], span=self._span(c))
+
+    def since_enrollment(self, c):
+        return A.Window("since_enrollment", span=self._span(c))
+
+    def ever(self, c):
+        return A.Window("ever", span=self._span(c))
+
+    # -- values
+    def string(self, c):
+        return self._string(c[0])
+
+    def number(self, c):
+        text = str(c[0])
+        value = float(text) if "." in text else int(text)
+        if abs(value) > 1e15:
+            self.errors.append(error("E0008", f"the number {text[:30]} is too large (the limit is 10^15)",
+                                     _tok_span(self.file, c[0])))
+            value = 0
+        return A.Num(value, span=self._span(c))
+
+    def true(self, c):
+        return A.Bool(True, span=self._span(c))
+
+    def false(self, c):
+        return A.Bool(False, span=self._span(c))
+
+    def list(self, c):
+        return A.ListLit(tuple(self._nodes(c)), span=self._span(c))
+
+    def map(self, c):
+        return A.MapLit(tuple(x.items for x in c if isinstance(x, _Entry)), span=self._span(c))
+
+    def map_entry(self, c):
+        key = self._string(c[0]).value if c[0].type == "STRING" else str(c[0])
+        return _Entry((key, c[2]), self._span(c))
+
+    def ref(self, c):
+        return A.Ref(tuple(str(t) for t in c if t.type != "DOT"), span=self._span(c))
+
+    def duration(self, c):
+        parts = []
+        for i in range(0, len(c), 2):
+            n = self._int(c[i], "a duration", 10**9)
+            parts.append((n, str(c[i + 1]).rstrip("s")))
+        d = A.Duration(tuple(parts), span=self._span(c))
+        if d.approx_seconds() > MAX_DURATION_SECONDS:
+            self.errors.append(error("E0008", "this duration is longer than the limit of 10 years", d.span))
+        return d
+
+    # -- declarations
+    def event_decl(self, c):
+        fields = tuple(x for x in c if isinstance(x, A.FieldDecl))
+        return A.EventDecl(c[1], fields, span=self._span(c))
+
+    def field_decl(self, c):
+        return A.FieldDecl(self._ident(c[0], user_name=False), c[2], span=self._span(c))
+
+    def simple_type(self, c):
+        return A.TypeExpr(str(c[0]), (), c[1] is not None, span=self._span(c))
+
+    def enum_type(self, c):
+        values = tuple(str(t) for t in c[2:] if _is_tok(t) and t.type == "NAME")
+        optional = any(_is_tok(t) and t.type == "QMARK" for t in c)
+        return A.TypeExpr("enum", values, optional, span=self._span(c))
+
+    def action_decl(self, c):
+        params = tuple(x for x in c if isinstance(x, A.Param))
+        emits = tuple(x for x in c if isinstance(x, A.Emit))
+        return A.ActionDecl(self._ident(c[1]), params, emits, span=self._span(c))
+
+    def param(self, c):
+        default = c[4] if len(c) > 4 else None
+        return A.Param(self._ident(c[0], user_name=False), c[2], default, False, span=self._span(c))
+
+    def rest_param(self, c):
+        return A.Param(self._ident(c[1], user_name=False), None, None, True, span=self._span(c))
+
+    def emit(self, c):
+        fields = tuple(x.items for x in c if isinstance(x, _Entry))
+        return A.Emit(c[0], fields, span=self._span(c))
+
+    def emit_field(self, c):
+        return _Entry((self._ident(c[0], user_name=False), c[2]), self._span(c))
