@@ -12,7 +12,7 @@ import threading
 from typing import Iterable
 
 import attrs
-from lark import Lark, Token, Transformer
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast as A
@@ -396,6 +396,11 @@ class _Builder(Transformer):
                 out.append(ch)
                 i += 1
         return A.Str("".join(out), span=_tok_span(self.file, tok))
+
+    def __default__(self, data, children, meta):
+        if str(data).startswith("_"):
+            return Tree(data, children)  # spliced into its parent by Lark
+        raise AssertionError(f"grammar rule {data!r} has no AST builder")
 
     # -- top level
     def start(self, c):

@@ -1,0 +1,131 @@
+"""Calendar arithmetic and time parsing, at the edges of the engine.
+
+Inside the engine every instant is an integer: seconds since the epoch, UTC.
+Calendar units (days, weeks, months) are counted on the wall clock of the
+workflow's time zone with pendulum, so "7 days before 14:00" is 14:00 a week
+earlier whatever daylight saving did in between; minutes and hours are exact.
+Results are memoised: the engine asks the same questions at every tick.
+"""
+from __future__ import annotations
+
+import functools
+import time as _time
+from datetime import datetime, timezone
+
+import pendulum
+
+from .ast import Duration
+
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Z"})
+
+
+@functools.lru_cache(maxsize=256)
+def _tz(name: str):
+    return pendulum.timezone(name)
+
+
+def _shift(epoch: int, months: int, days: int, seconds: int, tz: str, sign: int) -> int:
+    if tz in UTC_NAMES and months == 0:
+        return epoch + sign * (days * 86400 + seconds)
+    dt = pendulum.from_timestamp(epoch, tz=_tz(tz))
+    if sign > 0:
+        dt = dt.add(months=months, days=days).add(seconds=seconds)
+    else:
+        dt = dt.subtract(months=months, days=days).subtract(seconds=seconds)
+    return int(dt.timestamp())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def add(epoch: int, months: int, days: int, seconds: int, tz: str) -> int:
+    """``epoch`` plus a duration: calendar parts on the wall clock, then exact seconds."""
+    return _shift(epoch, months, days, seconds, tz, +1)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def subtract(epoch: int, months: int, days: int, seconds: int, tz: str) -> int:
+    """``epoch`` minus a duration (the start of a rolling window)."""
+    return _shift(epoch, months, days, seconds, tz, -1)
+
+
+def add_duration(epoch: int, d: Duration, tz: str) -> int:
+    return add(epoch, d.months, d.days, d.seconds, tz)
+
+
+def window_start(now: int, d: Duration, tz: str) -> int:
+    return subtract(now, d.months, d.days, d.seconds, tz)
+
+
+def window_leaves(t: int, d: Duration, tz: str) -> int:
+    """The first instant at which an event at ``t`` is outside a ``within d``
+    window, i.e. the least ``now`` with ``window_start(now) > t``."""
+    guess = add(t, d.months, d.days, d.seconds, tz) + 1
+    if window_start(guess, d, tz) > t and window_start(guess - 1, d, tz) <= t:
+        return guess
+    # Daylight saving made the wall clock jump: search an interval around the guess.
+    lo, hi = guess - 3 * 3600, guess + 3 * 3600
+    while window_start(lo, d, tz) > t:
+        lo -= 3 * 3600
+    while window_start(hi, d, tz) <= t:
+        hi += 3 * 3600
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if window_start(mid, d, tz) > t:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def next_time_of_day(epoch: int, hour: int, minute: int, weekday: int | None, tz: str) -> int:
+    """The first instant at or after ``epoch`` that is HH:MM (on ``weekday``,
+    0 = Monday, if given) on the wall clock of ``tz``."""
+    now = pendulum.from_timestamp(epoch, tz=_tz(tz))
+    day = now.date()
+    for i in range(0, 9):
+        d = day.add(days=i)
+        if weekday is not None and d.weekday() != weekday:
+            continue
+        cand = pendulum.datetime(d.year, d.month, d.day, hour, minute, tz=_tz(tz))
+        if int(cand.timestamp()) >= epoch:
+            return int(cand.timestamp())
+    raise AssertionError("no such time in nine days")  # pragma: no cover
+
+
+def parse_local_datetime(text: str, tz: str) -> int:
+    """A date-time from a program or the command line; without an offset it
+    is read on the wall clock of ``tz``. Raises ValueError."""
+    try:
+        dt = pendulum.parse(text, tz=_tz(tz), strict=False)
+    except Exception as e:  # pendulum raises several types
+        raise ValueError(str(e).split("\n")[0] or "not a date-time") from None
+    if not isinstance(dt, pendulum.DateTime):
+        if isinstance(dt, pendulum.Date):
+            dt = pendulum.datetime(dt.year, dt.month, dt.day, tz=_tz(tz))
+        else:
+            raise ValueError("not a date-time")
+    return int(dt.timestamp())
+
+
+def parse_event_time(text: str) -> int:
+    """An input event's time: ISO 8601 with ``Z`` or an offset. Raises ValueError."""
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        raise ValueError("the time has no Z or UTC offset")
+    return int(dt.timestamp())
+
+
+def format_utc(epoch: int) -> str:
+    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(epoch))
+
+
+def format_local(epoch: int, tz: str) -> str:
+    return pendulum.from_timestamp(epoch, tz=_tz(tz)).to_iso8601_string()
+
+
+def tick_at_or_after(t: int, every: int) -> int:
+    return -(-t // every) * every
+
+
+def utc_from(dt: datetime) -> int:
+    return int(dt.astimezone(timezone.utc).timestamp())

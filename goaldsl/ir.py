@@ -1,0 +1,309 @@
+"""The checked program: names resolved, types known, ready to compile.
+
+The checker turns AST into these classes. Conditions here are typed: event
+atoms name their declared type, filter operands are fields or contact
+attributes, enum values and step names are plain strings. Segments stay
+references (``CSegment``) so a segment used many times compiles once.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import attrs
+
+from .ast import Duration
+from .source import NO_SPAN, Span
+
+
+def _span():
+    return attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+
+
+# ------------------------------------------------------------------ declarations
+
+@attrs.frozen
+class FieldType:
+    kind: str  # string number bool step map list any enum
+    values: tuple[str, ...] = ()
+    optional: bool = False
+
+    def describe(self) -> str:
+        base = f"enum({', '.join(self.values)})" if self.kind == "enum" else self.kind
+        return base + ("?" if self.optional else "")
+
+
+@attrs.frozen
+class EventType:
+    name: str
+    fields: dict[str, FieldType]
+    span: Span = _span()
+    doc: str = ""
+
+
+@attrs.frozen
+class ParamType:
+    name: str
+    type: FieldType
+    default: Any = None
+    has_default: bool = False
+
+
+@attrs.frozen
+class EmitSpec:
+    event: str
+    # event field -> ("param", name) | ("const", value) | ("step", None)
+    mapping: tuple[tuple[str, tuple[str, Any]], ...]
+
+
+@attrs.frozen
+class ActionType:
+    name: str
+    params: tuple[ParamType, ...]
+    rest: Optional[str]  # name of the ...rest parameter, if any
+    emits: tuple[EmitSpec, ...]
+    span: Span = _span()
+    doc: str = ""
+
+    def param(self, name: str) -> Optional[ParamType]:
+        return next((p for p in self.params if p.name == name), None)
+
+
+# ------------------------------------------------------------------ conditions
+
+@attrs.frozen
+class OAttr:
+    """A contact attribute: ``contact.company.size`` -> ("company", "size")."""
+    path: tuple[str, ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class OField:
+    """A field of the event being filtered."""
+    name: str
+    span: Span = _span()
+
+
+@attrs.frozen
+class OConst:
+    value: Any
+    span: Span = _span()
+
+
+@attrs.frozen
+class OList:
+    items: tuple["Operand", ...]
+    span: Span = _span()
+
+
+Operand = Union[OAttr, OField, OConst, OList]
+
+
+@attrs.frozen
+class COr:
+    items: tuple["Cond", ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class CAnd:
+    items: tuple["Cond", ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class CNot:
+    operand: "Cond"
+    span: Span = _span()
+
+
+@attrs.frozen
+class CConst:
+    value: bool
+    span: Span = _span()
+
+
+@attrs.frozen
+class CCompare:
+    op: str  # == != < <= > >=
+    left: Operand
+    right: Operand
+    span: Span = _span()
+
+
+@attrs.frozen
+class CIn:
+    left: Operand
+    right: Operand
+    negated: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen
+class CText:
+    op: str  # starts with | ends with | contains
+    left: Operand
+    right: Operand
+    span: Span = _span()
+
+
+@attrs.frozen
+class CIsSet:
+    operand: Operand
+    negated: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen
+class CTruthy:
+    """A bare attribute or field used as a condition: true when set and truthy."""
+    operand: Operand
+    span: Span = _span()
+
+
+@attrs.frozen
+class CEvent:
+    event: str
+    filter: Optional["Cond"]
+    count_kind: str  # at_least | at_most | exactly
+    count: int
+    window: str  # within | since_enrollment | ever | default
+    duration: Optional[Duration] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class CSegment:
+    name: str
+    span: Span = _span()
+
+
+Cond = Union[COr, CAnd, CNot, CConst, CCompare, CIn, CText, CIsSet, CTruthy, CEvent, CSegment]
+
+
+# ------------------------------------------------------------------ actions
+
+@attrs.frozen
+class ArgValue:
+    """An action argument: a constant, a string with {contact.x} parts, or an
+    attribute. ``parts`` for templates alternate text and attribute paths."""
+    kind: str  # const | template | attr
+    value: Any = None
+    parts: tuple = ()
+
+
+@attrs.frozen
+class Call:
+    action: str
+    args: tuple[tuple[str, ArgValue], ...]  # by declared name, defaults filled
+    rest: tuple[tuple[str, ArgValue], ...] = ()  # for ...rest parameters
+    span: Span = _span()
+
+
+# ------------------------------------------------------------------ goals and steps
+
+@attrs.frozen
+class Goal:
+    name: str
+    cond: Cond
+    then: tuple[Call, ...]
+    then_ifs: tuple[tuple[Cond, tuple[Call, ...], Optional[tuple[Call, ...]]], ...]
+    on_achieved: str = "continue"  # continue | skip | end
+    achieved_target: Optional[str] = None
+    on_unmet: str = "wait"  # wait | wait_up_to | continue | end
+    unmet_limit: Optional[Duration] = None
+    unmet_then: Optional[str] = None  # continue | end
+    is_step: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen
+class SAction:
+    call: Call
+    name: Optional[str] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class SWait:
+    duration: Duration
+    name: Optional[str] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class SWaitTime:
+    hour: int
+    minute: int
+    weekday: Optional[int] = None  # 0 = monday
+    name: Optional[str] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class SWaitDate:
+    at: int  # epoch seconds
+    name: Optional[str] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class SWaitCond:
+    cond: Cond
+    limit: Optional[Duration] = None
+    name: Optional[str] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class SIf:
+    branches: tuple[tuple[Cond, tuple["Step", ...]], ...]
+    else_steps: tuple["Step", ...] = ()
+    span: Span = _span()
+
+
+@attrs.frozen
+class SGoal:
+    goal: Goal
+    span: Span = _span()
+
+
+@attrs.frozen
+class SSkip:
+    target: str
+    span: Span = _span()
+
+
+@attrs.frozen
+class SEnd:
+    span: Span = _span()
+
+
+Step = Union[SAction, SWait, SWaitTime, SWaitDate, SWaitCond, SIf, SGoal, SSkip, SEnd]
+
+
+@attrs.frozen
+class Workflow:
+    name: str
+    is_drip: bool
+    once_at: Optional[int]  # epoch seconds for `runs once at`; None = perpetual
+    every: Optional[int]  # tick in seconds; None = evaluate on event
+    timezone: str
+    audience: Optional[Cond]
+    trigger: Optional[Cond]
+    reentry: bool
+    steps: tuple[Step, ...]
+    goals: tuple[Goal, ...]  # the exit goals, in order
+    span: Span = _span()
+
+
+@attrs.frozen
+class Program:
+    events: dict[str, EventType]
+    actions: dict[str, ActionType]
+    segments: dict[str, Cond]
+    workflows: tuple[Workflow, ...]
+    sources: dict[str, str] = attrs.field(factory=dict, eq=False, repr=False)
+
+    def workflow(self, name: str) -> Optional[Workflow]:
+        return next((w for w in self.workflows if w.name == name), None)

@@ -1,0 +1,151 @@
+"""Reading files: the standard library first, then the program and its imports.
+
+Imports are relative to the importing file and may not leave the root
+directory (the directory of the file named on the command line); the check
+is made on the resolved path, symlinks included, before anything is read.
+A cycle of imports is reported with the whole chain.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import attrs
+
+from . import ast as A
+from .diagnostics import Diagnostic, Related, error
+from .parser import parse
+from .resources import stdlib_files
+from .source import Span
+
+
+@attrs.define
+class Loaded:
+    """Every module of a program, in load order (stdlib first)."""
+    modules: list[A.Module] = attrs.field(factory=list)
+    sources: dict[str, str] = attrs.field(factory=dict)
+    diagnostics: list[Diagnostic] = attrs.field(factory=list)
+    stdlib_names: set[str] = attrs.field(factory=set)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def read_source(path: Path, shown: str) -> tuple[str | None, Diagnostic | None]:
+    """A file's text, or a diagnostic saying why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, error("E0101", f"no such file: {shown}", None)
+    except IsADirectoryError:
+        return None, error("E0101", f"{shown} is a directory, not a .goal file", None)
+    except OSError as e:
+        return None, error("E0101", f"cannot read {shown}: {e.strerror or e}", None)
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        return None, error("E0102", "the file is not valid UTF-8", Span(shown, line, col, line, col + 1),
+                           detail=f"byte 0x{data[e.start]:02x} at offset {e.start}",
+                           hint="save the file as UTF-8")
+
+
+def _display_name(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+def load_stdlib(loaded: Loaded) -> None:
+    for path in stdlib_files():
+        name = f"<stdlib>/{path.name}"
+        text = path.read_text(encoding="utf-8")
+        loaded.sources[name] = text
+        loaded.stdlib_names.add(name)
+        res = parse(text, name)
+        loaded.diagnostics.extend(res.diagnostics)
+        if res.module:
+            loaded.modules.append(res.module)
+
+
+def load(paths: Iterable[str | Path], *, stdlib: bool = True, texts: dict[str, str] | None = None) -> Loaded:
+    """Load the standard library and the given files with their imports.
+
+    ``texts`` may supply file contents by path (the language server uses it
+    for unsaved buffers).
+    """
+    loaded = Loaded()
+    if stdlib:
+        load_stdlib(loaded)
+    seen: set[Path] = set()
+    for p in paths:
+        path = Path(p).absolute()
+        root = path.parent.resolve()
+        _load_file(loaded, path, root, [], seen, None, texts or {})
+    return loaded
+
+
+def _load_file(loaded: Loaded, path: Path, root: Path, chain: list[Path], seen: set[Path],
+               at: Span | None, texts: dict[str, str]) -> None:
+    real = path.resolve()
+    if real in chain:
+        names = " -> ".join(_display_name(p) for p in chain[chain.index(real):] + [real])
+        loaded.diagnostics.append(error("E0103", f"import cycle: {names}", at,
+                                        hint="remove one of these imports"))
+        return
+    if real in seen:
+        return
+    seen.add(real)
+    shown = _display_name(path)
+    text = texts.get(str(path)) if str(path) in texts else None
+    if text is None:
+        text, problem = read_source(path, shown)
+        if problem:
+            loaded.diagnostics.append(attrs.evolve(problem, span=problem.span or at))
+            return
+    loaded.sources[shown] = text
+    res = parse(text, shown)
+    loaded.diagnostics.extend(res.diagnostics)
+    if res.module is None:
+        return
+    loaded.modules.append(res.module)
+    for item in res.module.items:
+        if not isinstance(item, A.Import):
+            continue
+        target = item.path.value
+        if not target:
+            loaded.diagnostics.append(error("E0104", "an import needs a file name", item.span))
+            continue
+        if os.path.isabs(target):
+            loaded.diagnostics.append(error("E0104", f'import "{target}" uses an absolute path', item.span,
+                                            hint="import files by a path relative to this file"))
+            continue
+        nxt = (path.parent / target)
+        try:
+            resolved = nxt.resolve()
+        except (OSError, RuntimeError):
+            loaded.diagnostics.append(error("E0101", f'cannot resolve import "{target}"', item.span))
+            continue
+        if root != resolved and root not in resolved.parents:
+            loaded.diagnostics.append(error(
+                "E0104", f'import "{target}" leaves the program\'s folder', item.span,
+                detail=f"imports must stay inside {_display_name(root)}", hint="move the file into the folder"))
+            continue
+        _load_file(loaded, nxt, root, chain + [real], seen, item.span, texts)
+
+
+def program_files(path: Path) -> list[Path]:
+    """The .goal files of a PROGRAM argument: the file, or a folder's files."""
+    if path.is_dir():
+        return sorted(path.glob("*.goal"))
+    return [path]
+
+
+def duplicate(kind: str, name: str, span: Span, first: Span) -> Diagnostic:
+    return error("E0201", f"{kind} {name} is declared twice", span,
+                 related=(Related(first, "first declared here"),), hint="rename or remove one of them")
