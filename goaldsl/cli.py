@@ -1,0 +1,281 @@
+"""The ``goal`` command line (LANGUAGE.md section 9).
+
+Exit codes: 0 success, 1 errors in the program or input (or files that fmt
+--check would change), 2 a command-line mistake. No traceback reaches the
+user: unexpected failures print one line and ask for a bug report.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import __version__
+from .api import InputError, Program, engine_for, load_program, parse_time, read_inputs
+from .calendar import format_utc
+from .diagnostics import GoalError, render_all
+from .engine import EngineError
+
+
+class UsageError(Exception):
+    pass
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(msg.rstrip("\n") + "\n")
+
+
+# ---------------------------------------------------------------- PROGRAM arguments
+
+def resolve_program(arg: Optional[str], contacts: Optional[str], events: Optional[str], *,
+                    allow_empty: bool = False) -> tuple[Program, Optional[Path], Optional[Path]]:
+    """A PROGRAM argument: a .goal file or a folder (with contacts.jsonl and
+    events.jsonl by convention)."""
+    base = Path(arg) if arg else None
+    if base is not None and not base.exists():
+        raise UsageError(f"no such file or folder: {arg}")
+    folder = base if base is not None and base.is_dir() else (base.parent if base is not None else None)
+    cpath = Path(contacts) if contacts else (folder / "contacts.jsonl" if folder and (folder / "contacts.jsonl").exists() else None)
+    epath = Path(events) if events else (folder / "events.jsonl" if folder and (folder / "events.jsonl").exists() else None)
+    for p, what in ((cpath, "contacts"), (epath, "events")):
+        if p is not None and not p.is_file():
+            raise UsageError(f"no such {what} file: {p}")
+    if base is None:
+        program = load_program([], allow_empty=True)
+    else:
+        program = load_program(base, allow_empty=allow_empty)
+    return program, cpath, epath
+
+
+def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
+    if text is None:
+        return None
+    try:
+        return parse_time(text, tz)
+    except ValueError as e:
+        raise UsageError(f"{text!r} is not a date-time ({e}); write it like 2026-11-16T14:00:00Z") from None
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_check(args) -> int:
+    from .api import check_paths
+    from .loader import program_files
+    files: list[Path] = []
+    for f in args.files:
+        p = Path(f)
+        if p.is_dir():
+            files.extend(program_files(p))
+        else:
+            files.append(p)
+    if not files:
+        raise UsageError("no .goal files to check")
+    all_diags = []
+    sources: dict[str, str] = {}
+    for f in files:
+        res = check_paths([f])
+        sources.update(res_sources(res))
+        all_diags.extend(d for d in res.diagnostics if d not in all_diags)
+    errors = sum(d.is_error for d in all_diags)
+    warnings = len(all_diags) - errors
+    if all_diags:
+        print(render_all(all_diags, sources))
+    if errors:
+        _err(f"{errors} error{'s' if errors != 1 else ''}" + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""))
+        return 1
+    if not args.quiet:
+        print(f"ok: {len(files)} file{'s' if len(files) != 1 else ''} checked" + (f", {warnings} warnings" if warnings else ""))
+    return 0
+
+
+def res_sources(res) -> dict[str, str]:
+    return res.program.sources if res.program is not None else {}
+
+
+def cmd_fmt(args) -> int:
+    from .formatter import format_source
+    changed = []
+    failed = 0
+    for f in args.files:
+        p = Path(f)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            _err(f"{f}: cannot read: {e}")
+            failed += 1
+            continue
+        out, diags = format_source(text, str(f))
+        if out is None:
+            print(render_all(diags, {str(f): text}))
+            failed += 1
+            continue
+        if out != text:
+            changed.append(f)
+            if not args.check:
+                p.write_text(out, encoding="utf-8")
+    if args.check:
+        for f in changed:
+            print(f"would reformat {f}")
+        return 1 if changed or failed else 0
+    for f in changed:
+        print(f"reformatted {f}")
+    return 1 if failed else 0
+
+
+def _run_window(args, inputs) -> tuple[int, int]:
+    start = _time_arg(args.from_)
+    until = _time_arg(args.until)
+    if start is None:
+        start = inputs.first_time
+    if until is None:
+        until = inputs.last_time
+    if start is None or until is None:
+        raise UsageError("there are no events to set the run's time span: give --from and --until")
+    if until < start:
+        raise UsageError(f"--until ({format_utc(until)}) is before --from ({format_utc(start)})")
+    return start, until
+
+
+def cmd_run(args) -> int:
+    from .output import jsonl_line, write_table
+    program, cpath, epath = resolve_program(args.program, args.contacts, args.events)
+    inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad)
+    start, until = _run_window(args, inputs)
+    fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
+    out = sys.stdout
+    if fmt == "jsonl":
+        eng = engine_for(program, inputs, start=start, on_activity=lambda e: out.write(jsonl_line(e) + "\n"))
+        eng.run_until(until)
+    else:
+        eng = engine_for(program, inputs, start=start)
+        eng.run_until(until)
+        goals = {w.name: [g.name for g in _all_goals(w)] for w in program.ir.workflows}
+        write_table(out, eng.activity, program.workflows, goals)
+    if inputs.bad:
+        _err(f"skipped {len(inputs.bad)} bad line{'s' if len(inputs.bad) != 1 else ''}:")
+        for b in inputs.bad[:20]:
+            _err(f"  {b}")
+        if len(inputs.bad) > 20:
+            _err(f"  ... and {len(inputs.bad) - 20} more")
+    if inputs.duplicates:
+        _err(f"ignored {inputs.duplicates} duplicate event{'s' if inputs.duplicates != 1 else ''} (repeated ids)")
+    return 0
+
+
+def _all_goals(w):
+    from . import ir
+    out = []
+    stack = list(w.steps)
+    for st in w.steps:
+        if isinstance(st, ir.SGoal):
+            out.append(st.goal)
+    return out + list(w.goals)
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate_condition
+    program, cpath, epath = resolve_program(args.program, args.contacts, args.events, allow_empty=True)
+    inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad)
+    at = _time_arg(args.at, args.timezone)
+    if at is None:
+        at = inputs.last_time
+    if at is None:
+        raise UsageError("there are no events to take the time from: give --at")
+    result = evaluate_condition(program, inputs, args.condition, args.contact, at, args.timezone)
+    print("true" if result.value else "false")
+    for line in result.lines():
+        print(line)
+    return 0
+
+
+# ---------------------------------------------------------------- main
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="goal", description="The goal language: check, format and run marketing-automation goals.")
+    ap.add_argument("--version", action="version", version=f"goal {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("check", help="parse and check .goal files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing when all is well")
+    p.set_defaults(fn=cmd_check)
+
+    p = sub.add_parser("fmt", help="format .goal files in the canonical style")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
+    p.set_defaults(fn=cmd_fmt)
+
+    p = sub.add_parser("run", help="run workflows over an event log")
+    p.add_argument("program", metavar="PROGRAM", help="a .goal file or a folder")
+    _io_args(p)
+    p.add_argument("--from", dest="from_", metavar="T", help="first instant (default: the earliest event)")
+    p.add_argument("--until", metavar="T", help="last instant (default: the latest event)")
+    p.add_argument("--format", choices=("table", "jsonl"), help="table (default on a terminal) or jsonl")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("eval", help="evaluate a condition for one contact")
+    p.add_argument("condition", metavar="CONDITION")
+    p.add_argument("program", metavar="PROGRAM", nargs="?", help="a .goal file or a folder")
+    p.add_argument("--contact", required=True, metavar="ID")
+    p.add_argument("--at", metavar="T", help="the instant (default: the latest event)")
+    p.add_argument("--timezone", default="UTC", metavar="TZ", help="for calendar windows (default UTC)")
+    _io_args(p)
+    p.set_defaults(fn=cmd_eval)
+    ap._goal_subparsers = sub.choices  # for intermixed parsing below
+    return ap
+
+
+def _io_args(p) -> None:
+    p.add_argument("--contacts", metavar="F", help="contacts JSON Lines (default: PROGRAM/contacts.jsonl)")
+    p.add_argument("--events", metavar="F", help="events JSON Lines (default: PROGRAM/events.jsonl)")
+    p.add_argument("--skip-bad", action="store_true", help="skip bad input lines instead of stopping")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ap._goal_subparsers:
+        # Options may come before or after positionals (`eval COND --at T PROGRAM`).
+        args = ap._goal_subparsers[argv[0]].parse_intermixed_args(argv[1:])
+        args.command = argv[0]
+    else:
+        args = ap.parse_args(argv)
+    if not getattr(args, "fn", None):
+        ap.print_help()
+        return 2
+    try:
+        return args.fn(args)
+    except GoalError as e:
+        print(render_all(e.diagnostics, e.sources))
+        n = sum(d.is_error for d in e.diagnostics)
+        _err(f"{n} error{'s' if n != 1 else ''}")
+        return 1
+    except InputError as e:
+        _err(f"{len(e.bad)} bad input line{'s' if len(e.bad) != 1 else ''}; nothing was run:")
+        for b in e.bad:
+            _err(str(b))
+        _err("fix the lines, or pass --skip-bad to run without them")
+        return 1
+    except UsageError as e:
+        _err(f"goal {args.command}: {e}")
+        return 2
+    except EngineError as e:
+        _err(f"goal {args.command}: {e}")
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # pragma: no cover - a bug; say so without a traceback
+        if os.environ.get("GOAL_DEBUG"):
+            raise
+        _err(f"goal {args.command}: internal error: {type(e).__name__}: {e}")
+        _err("this is a bug in goal; run again with GOAL_DEBUG=1 for details and report it")
+        return 70
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

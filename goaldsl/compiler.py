@@ -1,0 +1,259 @@
+"""Checked program to a compiled plan.
+
+Conditions become Python closures, built once; the engine calls them with
+``(contact, now, since, fields)`` and never walks a tree per event. Steps
+become a flat list of instructions with jump targets, so a contact's place
+in a workflow is a single program counter.
+
+Runtime value rules (docs/language.md, "How values compare"):
+* an unset attribute makes every comparison false, except ``!=`` and
+  ``not in``, which are true;
+* ``<``, ``<=``, ``>``, ``>=`` compare two numbers or two texts, else false;
+* ``starts with``, ``ends with`` and ``contains`` ignore case; ``==`` does not.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable, Optional
+
+import attrs
+
+from . import ir
+from .calendar import window_start
+
+NEVER = -(1 << 62)
+
+# Event types whose arrival changes a contact's attributes (see engine.apply_effect).
+STATE_EVENTS = frozenset({"contact.updated", "contact.score_adjusted", "tag.added", "tag.removed",
+                          "list.added", "list.removed"})
+
+Cond = Callable[[Any, int, Optional[int], Optional[dict]], bool]
+
+
+def get_path(attrs_: dict, path: tuple[str, ...]):
+    v: Any = attrs_
+    for p in path:
+        if isinstance(v, dict):
+            v = v.get(p)
+        else:
+            return None
+    return v
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _lower(v):
+    return v.lower() if isinstance(v, str) else v
+
+
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def compare_values(op: str, a, b) -> bool:
+    if op == "==":
+        return a is not None and b is not None and a == b and (type(a) is bool) == (type(b) is bool)
+    if op == "!=":
+        return a is None or b is None or a != b or (type(a) is bool) != (type(b) is bool)
+    if (_is_num(a) and _is_num(b)) or (isinstance(a, str) and isinstance(b, str)):
+        return _ORDER[op](a, b)
+    return False
+
+
+def member(a, b) -> bool:
+    if a is None or b is None:
+        return False
+    if isinstance(b, (list, tuple, set, frozenset)):
+        return a in b
+    if isinstance(b, str) and isinstance(a, str):
+        return a in b
+    if isinstance(b, dict):
+        return a in b
+    return False
+
+
+def text_op(op: str, a, b) -> bool:
+    if op == "contains" and isinstance(a, (list, tuple)):
+        lb = _lower(b)
+        return any(_lower(x) == lb for x in a)
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    a, b = a.lower(), b.lower()
+    if op == "starts with":
+        return a.startswith(b)
+    if op == "ends with":
+        return a.endswith(b)
+    return b in a
+
+
+def is_set(v) -> bool:
+    return v is not None and v != "" and v != [] and v != {}
+
+
+class Compiler:
+    """Compiles conditions for one evaluation context (a workflow's time zone)."""
+
+    def __init__(self, program: ir.Program, tz: str = "UTC"):
+        self.program = program
+        self.tz = tz
+        self._segments: dict[str, Cond] = {}
+        self._building: set[str] = set()
+
+    # ---------------------------------------------------------------- operands
+
+    def operand(self, op: ir.Operand) -> Callable:
+        if isinstance(op, ir.OConst):
+            v = op.value
+            return lambda c, f: v
+        if isinstance(op, ir.OField):
+            name = op.name
+            return lambda c, f: f.get(name) if f is not None else None
+        if isinstance(op, ir.OAttr):
+            path = op.path
+            if len(path) == 1:
+                key = path[0]
+                return lambda c, f: c.attrs.get(key)
+            return lambda c, f: get_path(c.attrs, path)
+        if isinstance(op, ir.OList):
+            if all(isinstance(x, ir.OConst) for x in op.items):
+                values = tuple(x.value for x in op.items)
+                return lambda c, f: values
+            getters = [self.operand(x) for x in op.items]
+            return lambda c, f: [g(c, f) for g in getters]
+        raise AssertionError(type(op))
+
+    # ---------------------------------------------------------------- conditions
+
+    def cond(self, c: ir.Cond) -> Cond:
+        if isinstance(c, ir.COr):
+            parts = [self.cond(x) for x in c.items]
+            return lambda ct, now, since, f: any(p(ct, now, since, f) for p in parts)
+        if isinstance(c, ir.CAnd):
+            parts = [self.cond(x) for x in c.items]
+            return lambda ct, now, since, f: all(p(ct, now, since, f) for p in parts)
+        if isinstance(c, ir.CNot):
+            inner = self.cond(c.operand)
+            return lambda ct, now, since, f: not inner(ct, now, since, f)
+        if isinstance(c, ir.CConst):
+            v = c.value
+            return lambda ct, now, since, f: v
+        if isinstance(c, ir.CCompare):
+            left, right, op = self.operand(c.left), self.operand(c.right), c.op
+            return lambda ct, now, since, f: compare_values(op, left(ct, f), right(ct, f))
+        if isinstance(c, ir.CIn):
+            left, right = self.operand(c.left), self.operand(c.right)
+            if c.negated:
+                return lambda ct, now, since, f: not member(left(ct, f), right(ct, f))
+            return lambda ct, now, since, f: member(left(ct, f), right(ct, f))
+        if isinstance(c, ir.CText):
+            left, right, op = self.operand(c.left), self.operand(c.right), c.op
+            return lambda ct, now, since, f: text_op(op, left(ct, f), right(ct, f))
+        if isinstance(c, ir.CIsSet):
+            get = self.operand(c.operand)
+            if c.negated:
+                return lambda ct, now, since, f: not is_set(get(ct, f))
+            return lambda ct, now, since, f: is_set(get(ct, f))
+        if isinstance(c, ir.CTruthy):
+            get = self.operand(c.operand)
+            return lambda ct, now, since, f: bool(get(ct, f))
+        if isinstance(c, ir.CSegment):
+            return self.segment(c.name)
+        if isinstance(c, ir.CEvent):
+            return self.event(c)
+        raise AssertionError(type(c))
+
+    def segment(self, name: str) -> Cond:
+        if name in self._segments:
+            return self._segments[name]
+        # Late binding keeps a (checked, acyclic) segment compiled once.
+        box: list[Cond] = []
+        self._segments[name] = lambda ct, now, since, f: box[0](ct, now, since, f)
+        box.append(self.cond(self.program.segments[name]))
+        self._segments[name] = box[0]
+        return box[0]
+
+    def event(self, c: ir.CEvent) -> Cond:
+        etype = c.event
+        flt = self.cond(c.filter) if c.filter is not None else None
+        kind, n = c.count_kind, c.count
+        stop = n if kind == "at_least" else n + 1
+        window = c.window
+        tz = self.tz
+        dur = c.duration
+        if window == "within":
+            months, days, secs = dur.months, dur.days, dur.seconds
+            from .calendar import subtract
+
+            def lower(now, since):
+                return subtract(now, months, days, secs, tz)
+        elif window == "ever":
+            def lower(now, since):
+                return NEVER
+        else:  # since_enrollment, or the default (since enrollment inside a workflow)
+            def lower(now, since):
+                return NEVER if since is None else since
+
+        def count(ct, now, since, f):
+            lst = ct.events.get(etype)
+            if not lst:
+                return 0
+            start = lower(now, since)
+            found = 0
+            for i in range(len(lst) - 1, -1, -1):
+                ev = lst[i]
+                t = ev[0]
+                if t > now:
+                    continue
+                if t < start:
+                    break
+                if flt is None or flt(ct, now, since, ev[1]):
+                    found += 1
+                    if found >= stop:
+                        break
+            return found
+
+        if kind == "at_least":
+            return lambda ct, now, since, f: count(ct, now, since, f) >= n
+        if kind == "at_most":
+            return lambda ct, now, since, f: count(ct, now, since, f) <= n
+        return lambda ct, now, since, f: count(ct, now, since, f) == n
+
+
+# ---------------------------------------------------------------- analysis
+
+def referenced_types(c: ir.Cond | None, program: ir.Program) -> tuple[set[str], bool, dict[str, set]]:
+    """Event types a condition reads, whether it reads contact attributes,
+    and the ``within`` durations per event type (for window-expiry wake-ups)."""
+    types: set[str] = set()
+    windows: dict[str, set] = {}
+    reads_attrs = False
+    if c is None:
+        return types, reads_attrs, windows
+    stack = [c]
+    seen_segments: set[str] = set()
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ir.CSegment):
+            if n.name not in seen_segments and n.name in program.segments:
+                seen_segments.add(n.name)
+                stack.append(program.segments[n.name])
+            continue
+        if isinstance(n, ir.CEvent):
+            types.add(n.event)
+            if n.window == "within":
+                windows.setdefault(n.event, set()).add(n.duration)
+            if n.filter is not None:
+                stack.append(n.filter)
+            continue
+        if isinstance(n, ir.OAttr):
+            reads_attrs = True
+            continue
+        if attrs.has(type(n)):
+            for f in attrs.fields(type(n)):
+                v = getattr(n, f.name)
+                if attrs.has(type(v)):
+                    stack.append(v)
+                elif isinstance(v, tuple):
+                    stack.extend(x for x in v if attrs.has(type(x)))
+    return types, reads_attrs, windows

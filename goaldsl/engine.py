@@ -1,0 +1,602 @@
+"""The engine: runs a compiled plan over an event log on a virtual clock.
+
+It is event-driven. Each workflow keeps an agenda (a heap of instant and
+contact) of the moments something could change for a contact: one of its
+events that a listening condition reads, a wait coming due, an event leaving
+a ``within`` window. The clock jumps from one such instant to the next, and
+a workflow looks only at the contacts on its agenda. Between those instants
+nothing a condition reads can change, so the result is the same as looking at
+every contact at every tick (LANGUAGE.md section 5); ``exhaustive=True`` does
+exactly that, and the tests compare the two.
+
+Instants are integers (UTC epoch seconds). At one instant: input events in
+file order, then each workflow in source order; an ``evaluate on event``
+workflow that another workflow's actions gave new events acts again at the
+same instant, in further rounds.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from typing import Any, Callable, Iterable, Optional
+
+import attrs
+
+from . import ir
+from .calendar import add_duration, next_time_of_day, tick_at_or_after, window_leaves
+from .compiler import get_path
+from .plan import ACTION, END, GOAL, JUMP, JUMP_UNLESS, WAIT, WAIT_COND, WAIT_DATE, WAIT_TIME, CGoal, CWorkflow, Plan
+
+MAX_ROUNDS = 100
+
+# Blocked states of an enrollment.
+B_WAIT, B_GOAL, B_COND = 1, 2, 3
+
+
+class EngineError(Exception):
+    """A run cannot go on (a handler failed, workflows loop at one instant)."""
+
+
+class Contact:
+    __slots__ = ("id", "attrs", "events", "order")
+
+    def __init__(self, cid: str, attrs_: dict, order: int):
+        self.id = cid
+        self.attrs = attrs_
+        self.events: dict[str, list] = {}
+        self.order = order
+
+
+@attrs.frozen
+class ActionRequest:
+    """What a host's action handler receives. ``id`` is deterministic (from
+    contact, workflow, enrollment, step or goal and instant): use it as an
+    idempotency key when delivering."""
+    id: str
+    action: str
+    args: dict
+    contact: str
+    workflow: str
+    time: int
+    step: Optional[str] = None
+    goal: Optional[str] = None
+
+
+class Enrollment:
+    __slots__ = ("contact", "seq", "number", "since", "pc", "top", "block", "due", "achieved", "alive")
+
+    def __init__(self, contact: Contact, seq: int, number: int, since: int):
+        self.contact = contact
+        self.seq = seq  # enrollment order within the workflow
+        self.number = number  # how many times this contact has enrolled here
+        self.since = since
+        self.pc = 0
+        self.top = -1
+        self.block = 0
+        self.due: Optional[int] = None
+        self.achieved: set[str] = set()
+        self.alive = True
+
+
+class _WState:
+    """A workflow's run-time state."""
+
+    def __init__(self, cw: CWorkflow):
+        self.cw = cw
+        self.agenda: list = []
+        self.enrolled: dict[str, Enrollment] = {}
+        self.counts: dict[str, int] = {}  # enrollments per contact, ever
+        self.spent: set[str] = set()
+        self.pending: deque = deque()  # trigger events: (time, contact id, type, fields)
+        self.last_acted: Optional[int] = None
+        self.activation: Optional[int] = None
+        self.activated = False
+        self.seq = 0
+
+    @property
+    def perpetual_audience(self) -> bool:
+        return self.cw.audience is not None and self.cw.wf.once_at is None
+
+
+def _record_only(req: ActionRequest) -> None:
+    return None
+
+
+class Engine:
+    """Runs a plan. Feed contacts and time-ordered events, then advance the clock.
+
+    >>> eng = Engine(plan, start=t0)            # doctest: +SKIP
+    >>> eng.add_contact({"id": "c1", "tags": ["vip"]})
+    >>> eng.add_event(t1, "c1", "page.visited", {"url": "/pricing"})
+    >>> eng.run_until(t2)
+    >>> eng.activity  # the activity stream, as dicts
+    """
+
+    def __init__(self, plan: Plan, *, start: int, handlers: dict[str, Callable[[ActionRequest], Any]] | None = None,
+                 on_activity: Callable[[dict], None] | None = None, exhaustive: bool = False):
+        self.plan = plan
+        self.start = start
+        self.now: Optional[int] = None  # the last instant fully processed
+        self.handlers = dict(handlers or {})
+        self.on_activity = on_activity
+        self.exhaustive = exhaustive
+        self.activity: list[dict] = []
+        self.contacts: dict[str, Contact] = {}
+        self._queue: deque = deque()  # input events not yet ingested: (time, cid, type, fields)
+        self._ws = [_WState(cw) for cw in plan.workflows]
+        self._interested: dict[str, list[_WState]] = {}
+        for w in self._ws:
+            cw = w.cw
+            types = set(cw.relevant) | set(cw.trigger_types) | set(cw.windows)
+            for t in types:
+                self._interested.setdefault(t, []).append(w)
+            if cw.wf.once_at is not None:
+                w.activation = self._align(w, cw.wf.once_at) if cw.wf.once_at >= start else None
+            else:
+                w.activation = self._align(w, start)
+        self._heap_seq = itertools.count()
+        self._instant: Optional[int] = None
+        self._acting: Optional[_WState] = None
+        self._acted_this_round: set[int] = set()
+
+    # ---------------------------------------------------------------- feeding
+
+    def add_contact(self, record: dict) -> Contact:
+        cid = str(record["id"])
+        c = self.contacts.get(cid)
+        if c is None:
+            data = dict(record)
+            data.setdefault("tags", [])
+            data.setdefault("lists", [])
+            c = self.contacts[cid] = Contact(cid, data, len(self.contacts))
+        else:
+            c.attrs.update(record)
+        return c
+
+    def add_event(self, time: int, contact: str, type: str, fields: dict) -> None:
+        """Queue an input event. Events must come in time order; an event
+        older than the clock is applied at once as late history."""
+        if self._queue and time < self._queue[-1][0]:
+            raise EngineError("events must be added in time order")
+        if time < self.start or (self.now is not None and time <= self.now):
+            self._ingest(time, contact, type, fields, acting=False)
+        else:
+            self._queue.append((time, contact, type, fields))
+
+    # ---------------------------------------------------------------- clock
+
+    def run_until(self, until: int) -> None:
+        """Process every instant up to and including ``until``."""
+        while True:
+            t = self._next_instant()
+            if t is None or t > until:
+                break
+            self._process_instant(t)
+            self.now = t
+        self.now = until if self.now is None or until > self.now else self.now
+
+    def _next_instant(self) -> Optional[int]:
+        cands = []
+        if self._queue:
+            cands.append(max(self._queue[0][0], self.start))
+        for w in self._ws:
+            if w.agenda:
+                cands.append(w.agenda[0][0])
+            if not w.activated and w.activation is not None:
+                cands.append(w.activation)
+            if self.exhaustive and w.cw.every and w.activated:
+                cands.append(w.last_acted + w.cw.every if w.last_acted is not None else w.activation)
+        if not cands:
+            return None
+        t = min(cands)
+        return max(t, self.start)
+
+    def _process_instant(self, t: int) -> None:
+        self._instant = t
+        while self._queue and self._queue[0][0] <= t:
+            et, cid, typ, fields = self._queue.popleft()
+            self._ingest(et, cid, typ, fields, acting=True)
+        for round_no in range(MAX_ROUNDS):
+            self._acted_this_round = set()
+            did = False
+            for w in self._ws:
+                if self._due(w, t):
+                    self._act(w, t)
+                    did = True
+            if not did or not any(self._due(w, t) for w in self._ws if not w.cw.every):
+                break
+        else:
+            raise EngineError(f"at {t} workflows kept acting on each other's events for {MAX_ROUNDS} rounds")
+        self._instant = None
+
+    def _due(self, w: _WState, t: int) -> bool:
+        if not w.activated:
+            return w.activation == t
+        if w.agenda and w.agenda[0][0] <= t:
+            return True
+        if w.pending and w.pending[0][0] <= t and (
+                w.cw.every is None or (t % w.cw.every == 0 and w.last_acted != t)):
+            return True
+        if self.exhaustive and w.cw.every and t % w.cw.every == 0 and w.last_acted != t:
+            return True
+        return False
+
+    def _align(self, w: _WState, t: int) -> int:
+        every = w.cw.every
+        return tick_at_or_after(t, every) if every else t
+
+    def _schedule(self, w: _WState, cid: str, at: int) -> None:
+        every = w.cw.every
+        if every:
+            at = tick_at_or_after(at, every)
+            if w.last_acted is not None and at <= w.last_acted:
+                at = w.last_acted + every
+        elif self._instant is not None and at < self._instant:
+            at = self._instant
+        heapq.heappush(w.agenda, (at, next(self._heap_seq), cid))
+
+    # ---------------------------------------------------------------- events
+
+    def _contact(self, cid: str) -> Contact:
+        c = self.contacts.get(cid)
+        if c is None:
+            c = self.add_contact({"id": cid})
+        return c
+
+    def _ingest(self, t: int, cid: str, typ: str, fields: dict, *, acting: bool) -> None:
+        c = self._contact(cid)
+        self._record(c, t, typ, fields, acting=acting)
+
+    def _record(self, c: Contact, t: int, typ: str, fields: dict, *, acting: bool) -> None:
+        lst = c.events.get(typ)
+        if lst is None:
+            c.events[typ] = [(t, fields)]
+        elif lst[-1][0] <= t:
+            lst.append((t, fields))
+        else:  # a late event: keep the list in time order
+            i = len(lst)
+            while i > 0 and lst[i - 1][0] > t:
+                i -= 1
+            lst.insert(i, (t, fields))
+        apply_effect(c, typ, fields)
+        targets = self._ws if self.exhaustive else self._interested.get(typ, ())
+        for w in targets:
+            cw = w.cw
+            if acting and typ in cw.trigger_types:
+                w.pending.append((t, c.id, typ, fields))
+                self._schedule(w, c.id, t)
+            if acting and (self.exhaustive or typ in cw.relevant):
+                if c.id in w.enrolled or w.perpetual_audience:
+                    self._schedule(w, c.id, t)
+            if cw.every and typ in cw.windows:
+                for d in cw.windows[typ]:
+                    leaves = window_leaves(t, d, cw.tz)
+                    if leaves > self.start:
+                        self._schedule(w, c.id, leaves)
+
+    def _emit(self, c: Contact, t: int, typ: str, fields: dict) -> None:
+        self._record(c, t, typ, fields, acting=True)
+
+    # ---------------------------------------------------------------- acting
+
+    def _act(self, w: _WState, t: int) -> None:
+        cw = w.cw
+        activation = not w.activated
+        if activation:
+            w.activated = True
+        w.last_acted = t
+        self._acted_this_round.add(cw.index)
+        woken: dict[str, None] = {}
+        while w.agenda and w.agenda[0][0] <= t:
+            woken[heapq.heappop(w.agenda)[2]] = None
+        if self.exhaustive and cw.every:
+            woken = dict.fromkeys(self.contacts)
+        fresh: list[Enrollment] = []
+        # 1. enrollment: audience matches in contact order, then triggers in event order
+        if cw.audience is not None and (activation or w.perpetual_audience):
+            cands = self.contacts.values() if activation else (self.contacts[x] for x in woken if x in self.contacts)
+            for c in sorted(cands, key=_by_order):
+                if c.id in w.enrolled:
+                    continue
+                m = cw.audience(c, t, None, None)
+                if c.id in w.spent:
+                    if not m:
+                        w.spent.discard(c.id)
+                    continue
+                if m:
+                    fresh.append(self._enroll(w, c, t))
+        while w.pending and w.pending[0][0] <= t:
+            et, cid, typ, fields = w.pending.popleft()
+            c = self.contacts[cid]
+            if cid in w.enrolled or (w.counts.get(cid) and not cw.wf.reentry):
+                continue
+            for ttype, flt in cw.triggers:
+                if ttype == typ and (flt is None or flt(c, t, None, fields)):
+                    fresh.append(self._enroll(w, c, t))
+                    break
+        # 2-3. goal check and advance, in enrollment order
+        fresh_ids = {e.seq for e in fresh}
+        todo = {e.seq: e for e in fresh}
+        for cid in woken:
+            e = w.enrolled.get(cid)
+            if e is not None:
+                todo[e.seq] = e
+        for seq in sorted(todo):
+            e = todo[seq]
+            if e.alive:
+                self._act_contact(w, e, t, seq in fresh_ids)
+
+    def _enroll(self, w: _WState, c: Contact, t: int) -> Enrollment:
+        w.seq += 1
+        n = w.counts.get(c.id, 0) + 1
+        w.counts[c.id] = n
+        e = Enrollment(c, w.seq, n, t)
+        w.enrolled[c.id] = e
+        self._write(t, c, w, {"type": "enrolled"})
+        self._emit(c, t, "workflow.enrolled", {"workflow": w.cw.name})
+        return e
+
+    def _exit(self, w: _WState, e: Enrollment, t: int, reason: str, goal: Optional[str] = None) -> None:
+        e.alive = False
+        w.enrolled.pop(e.contact.id, None)
+        entry = {"type": "exited", "reason": reason}
+        if goal is not None:
+            entry["goal"] = goal
+        self._write(t, e.contact, w, entry)
+        self._emit(e.contact, t, "workflow.exited", {"workflow": w.cw.name, "reason": reason})
+        if w.perpetual_audience and w.cw.audience(e.contact, t, None, None):
+            w.spent.add(e.contact.id)
+
+    def _act_contact(self, w: _WState, e: Enrollment, t: int, fresh: bool) -> None:
+        cw = w.cw
+        if cw.wf.once_at is None or fresh or e.block in (B_GOAL, B_COND) or (
+                e.block == B_WAIT and e.due is not None and e.due <= t):
+            g = self._listening_goal(w, e, t)
+            if g is not None:
+                self._achieve(w, e, g, t)
+                if not e.alive:
+                    return
+        self._advance(w, e, t)
+
+    def _listening_goal(self, w: _WState, e: Enrollment, t: int) -> Optional[CGoal]:
+        c, since = e.contact, e.since
+        for g in w.cw.step_goals:
+            if g.name in e.achieved:
+                continue
+            if g.top > e.top or (e.block == B_GOAL and e.pc == g.pc):
+                if g.cond(c, t, since, None):
+                    return g
+        for g in w.cw.exit_goals:
+            if g.cond(c, t, since, None):
+                return g
+        return None
+
+    def _achieve(self, w: _WState, e: Enrollment, g: CGoal, t: int) -> None:
+        c = e.contact
+        e.achieved.add(g.name)
+        self._write(t, c, w, {"type": "goal_achieved", "goal": g.name})
+        self._emit(c, t, "goal.achieved", {"goal": g.name, "workflow": w.cw.name})
+        for call in g.then:
+            self._run_call(w, e, call, t, goal=g.name)
+        for cond, calls, els in g.then_ifs:
+            chosen = calls if cond(c, t, e.since, None) else (els or ())
+            for call in chosen:
+                self._run_call(w, e, call, t, goal=g.name)
+        goal = g.goal
+        if not goal.is_step or goal.on_achieved == "end":
+            self._exit(w, e, t, "goal", g.name)
+            return
+        e.block, e.due = 0, None
+        e.pc = g.target_pc if goal.on_achieved == "skip" else g.pc + 1
+        e.top = g.top
+
+    def _advance(self, w: _WState, e: Enrollment, t: int) -> None:
+        code = w.cw.code
+        c = e.contact
+        if e.block:
+            ins = code[e.pc]
+            if e.block == B_WAIT:
+                if e.due > t:
+                    return
+            elif e.block == B_GOAL:
+                if e.due is None or e.due > t:
+                    return
+                g = ins[1]
+                if g.goal.unmet_then == "end":
+                    self._exit(w, e, t, "unmet", g.name)
+                    return
+            elif e.block == B_COND:
+                cond = ins[1][0]
+                if not cond(c, t, e.since, None) and (e.due is None or e.due > t):
+                    return
+            e.block, e.due = 0, None
+            e.pc += 1
+        n = len(code)
+        tz = w.cw.tz
+        while e.alive:
+            if e.pc >= n:
+                self._exit(w, e, t, "completed")
+                return
+            ins = code[e.pc]
+            op = ins[0]
+            e.top = ins[3]
+            if op == ACTION:
+                self._run_call(w, e, ins[1], t, step=ins[2])
+                e.pc += 1
+            elif op == JUMP_UNLESS:
+                e.pc = e.pc + 1 if ins[1](c, t, e.since, None) else ins[2]
+            elif op == JUMP:
+                e.pc = ins[1]
+            elif op in (WAIT, WAIT_TIME, WAIT_DATE):
+                if op == WAIT:
+                    due = add_duration(t, ins[1], tz)
+                elif op == WAIT_TIME:
+                    due = next_time_of_day(t, *ins[1], tz)
+                else:
+                    due = ins[1]
+                if due <= t:
+                    e.pc += 1
+                    continue
+                e.block, e.due = B_WAIT, due
+                self._schedule(w, c.id, due)
+                return
+            elif op == WAIT_COND:
+                cond, limit = ins[1]
+                if cond(c, t, e.since, None):
+                    e.pc += 1
+                    continue
+                e.block = B_COND
+                e.due = add_duration(t, limit, tz) if limit is not None else None
+                if e.due is not None:
+                    self._schedule(w, c.id, e.due)
+                return
+            elif op == GOAL:
+                g: CGoal = ins[1]
+                if g.name not in e.achieved and g.cond(c, t, e.since, None):
+                    self._achieve(w, e, g, t)
+                    continue
+                policy = g.goal.on_unmet
+                if policy == "continue":
+                    e.pc += 1
+                elif policy == "end":
+                    self._exit(w, e, t, "unmet", g.name)
+                    return
+                else:
+                    e.block = B_GOAL
+                    e.due = add_duration(t, g.goal.unmet_limit, tz) if policy == "wait_up_to" else None
+                    if e.due is not None:
+                        self._schedule(w, c.id, e.due)
+                    return
+            elif op == END:
+                self._exit(w, e, t, "end")
+                return
+
+    # ---------------------------------------------------------------- actions
+
+    def _run_call(self, w: _WState, e: Enrollment, call: ir.Call, t: int, *, step: str | None = None,
+                  goal: str | None = None) -> None:
+        c = e.contact
+        args = {name: arg_value(v, c) for name, v in call.args}
+        act = self.plan.program.actions[call.action]
+        if act.rest:
+            rest = {name: arg_value(v, c) for name, v in call.rest}
+            shown = dict(args)
+            shown.update(rest)
+        else:
+            rest, shown = {}, args
+        entry: dict = {"type": "action", "action": call.action, "args": shown}
+        if step is not None:
+            entry["step"] = step
+        if goal is not None:
+            entry["goal"] = goal
+        where = f"goal:{goal}" if goal is not None else f"step:{step if step is not None else e.pc}"
+        req = ActionRequest(f"{c.id}/{w.cw.name}/{e.number}/{where}/{t}", call.action, shown, c.id,
+                            w.cw.name, t, step, goal)
+        entry["id"] = req.id
+        self._write(t, c, w, entry)
+        handler = self.handlers.get(call.action, _record_only)
+        try:
+            handler(req)
+        except Exception as exc:  # a host's handler failed: stop with context
+            raise EngineError(f"the handler for {call.action} failed for contact {c.id} in "
+                              f'"{w.cw.name}": {exc}') from exc
+        for spec in act.emits:
+            fields = {}
+            ev = self.plan.program.events.get(spec.event)
+            skip = False
+            for fname, (kind, val) in spec.mapping:
+                if kind == "param":
+                    v = rest if val == act.rest else args.get(val)
+                elif kind == "const":
+                    v = val
+                else:
+                    v = step
+                if v is None or v == "":
+                    if ev is not None and not ev.fields[fname].optional:
+                        skip = True
+                    continue
+                fields[fname] = v
+            if not skip:
+                self._emit(c, t, spec.event, fields)
+
+    def _write(self, t: int, c: Contact, w: _WState, entry: dict) -> None:
+        out = {"time": t, "contact": c.id, "workflow": w.cw.name}
+        out.update(entry)
+        self.activity.append(out)
+        if self.on_activity is not None:
+            self.on_activity(out)
+
+    # ---------------------------------------------------------------- inspection
+
+    def enrollment(self, workflow: str, contact: str) -> Optional[Enrollment]:
+        for w in self._ws:
+            if w.cw.name == workflow:
+                return w.enrolled.get(contact)
+        return None
+
+
+def _by_order(c: Contact) -> int:
+    return c.order
+
+
+def arg_value(v: ir.ArgValue, c: Contact):
+    if v.kind == "const":
+        return v.value
+    if v.kind == "attr":
+        return get_path(c.attrs, v.parts)
+    out = []
+    for p in v.parts:
+        if isinstance(p, tuple):
+            val = get_path(c.attrs, p)
+            out.append("" if val is None else _text(val))
+        else:
+            out.append(p)
+    return "".join(out)
+
+
+def _text(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _set_path(d: dict, key: str, value) -> None:
+    parts = key.split(".")
+    for p in parts[:-1]:
+        nxt = d.get(p)
+        if not isinstance(nxt, dict):
+            nxt = d[p] = {}
+        d = nxt
+    d[parts[-1]] = value
+
+
+def apply_effect(c: Contact, typ: str, fields: dict) -> None:
+    """How events change a contact's attributes (LANGUAGE.md section 4)."""
+    if typ == "contact.updated":
+        changes = fields.get("fields")
+        if isinstance(changes, dict):
+            for k, v in changes.items():
+                if k != "id":
+                    _set_path(c.attrs, k, v)
+    elif typ == "tag.added" or typ == "list.added":
+        key = "tags" if typ == "tag.added" else "lists"
+        val = fields.get("tag" if key == "tags" else "list")
+        cur = c.attrs.get(key)
+        if not isinstance(cur, list):
+            cur = c.attrs[key] = []
+        if val not in cur:
+            cur.append(val)
+    elif typ == "tag.removed" or typ == "list.removed":
+        key = "tags" if typ == "tag.removed" else "lists"
+        val = fields.get("tag" if key == "tags" else "list")
+        cur = c.attrs.get(key)
+        if isinstance(cur, list) and val in cur:
+            c.attrs[key] = [x for x in cur if x != val]
+    elif typ == "contact.score_adjusted":
+        by = fields.get("by")
+        cur = c.attrs.get("lead_score")
+        if isinstance(by, (int, float)):
+            c.attrs["lead_score"] = (cur if isinstance(cur, (int, float)) and not isinstance(cur, bool) else 0) + by

@@ -1,0 +1,94 @@
+"""Evaluating one condition for one contact at one instant (``goal eval``,
+the REPL): the contact's state is rebuilt from its record and its events up
+to that instant, with no enrollment (so windows default to all history)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import attrs
+
+from . import ir
+from .api import Program
+from .calendar import format_utc
+from .compiler import Compiler
+from .engine import Contact, apply_effect
+from .inputs import Inputs
+
+
+@attrs.define
+class EvalResult:
+    value: bool
+    contact: Optional[Contact]
+    matches: list[tuple[str, int, dict]]  # (event type, time, fields) of events an atom counted
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.contact is None:
+            out.append("(no such contact: it has no record and no events)")
+        for typ, t, fields in self.matches:
+            shown = ", ".join(f"{k}: {v!r}" if not isinstance(v, str) else f'{k}: "{v}"' for k, v in fields.items())
+            out.append(f"  {format_utc(t)}  {typ}({shown})")
+        return out
+
+
+def contact_at(inputs: Inputs, cid: str, at: int) -> Optional[Contact]:
+    """The contact's state as of ``at``: its record with its events up to then applied."""
+    record = next((c for c in inputs.contacts if c["id"] == cid), None)
+    events = [e for e in inputs.events if e[1] == cid and e[0] <= at]
+    if record is None and not events:
+        return None
+    data = dict(record or {"id": cid})
+    data.setdefault("tags", [])
+    data.setdefault("lists", [])
+    c = Contact(cid, _deep_copy(data), 0)
+    for t, _, typ, fields in events:
+        c.events.setdefault(typ, []).append((t, fields))
+        apply_effect(c, typ, fields)
+    return c
+
+
+def _deep_copy(v):
+    if isinstance(v, dict):
+        return {k: _deep_copy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_deep_copy(x) for x in v]
+    return v
+
+
+def evaluate_condition(program: Program, inputs: Inputs, text: str, cid: str, at: int, tz: str = "UTC") -> EvalResult:
+    cond, fn = program.condition(text, timezone=tz)
+    c = contact_at(inputs, cid, at)
+    if c is None:
+        c_eval = Contact(cid, {"id": cid, "tags": [], "lists": []}, 0)
+        return EvalResult(bool(fn(c_eval, at, None, None)), None, [])
+    value = bool(fn(c, at, None, None))
+    return EvalResult(value, c, matching_events(program, cond, c, at, tz))
+
+
+def matching_events(program: Program, cond: ir.Cond, c: Contact, at: int, tz: str) -> list:
+    """The events each event atom of ``cond`` counts, in time order."""
+    comp = Compiler(program.ir, tz)
+    found = {}
+    stack = [cond]
+    seen_segments = set()
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ir.CSegment):
+            if n.name not in seen_segments:
+                seen_segments.add(n.name)
+                stack.append(program.ir.segments[n.name])
+        elif isinstance(n, ir.CEvent):
+            one = ir.CEvent(n.event, n.filter, "at_least", 1, n.window, n.duration)
+            single = comp.cond(one)
+            for t, fields in c.events.get(n.event, ()):
+                if t > at:
+                    continue
+                probe = Contact(c.id, c.attrs, 0)
+                probe.events = {n.event: [(t, fields)]}
+                if single(probe, at, None, None):
+                    found[(t, n.event, id(fields))] = (n.event, t, fields)
+        elif isinstance(n, (ir.COr, ir.CAnd)):
+            stack.extend(n.items)
+        elif isinstance(n, ir.CNot):
+            stack.append(n.operand)
+    return [found[k] for k in sorted(found, key=lambda k: (k[0], k[1]))]

@@ -1,0 +1,218 @@
+"""Reading contacts and events (JSON Lines, LANGUAGE.md section 7).
+
+Every bad line is reported as ``FILE:LINE: message``. By default a run with
+bad lines is refused before anything is acted on; with ``skip_bad`` the rest
+is used and the skipped lines are counted. Repeated event ids are ignored as
+duplicates (and counted). Events are sorted by time, stably.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Optional
+
+import attrs
+
+from . import ir
+from .calendar import parse_event_time
+
+try:  # msgspec decodes JSON several times faster than the standard library
+    import msgspec
+
+    _decode = msgspec.json.decode
+    _DecodeError: type[Exception] = msgspec.DecodeError
+except ImportError:  # pragma: no cover
+    import json
+
+    _decode = json.loads
+    _DecodeError = ValueError
+
+RESERVED = ("id", "time", "contact", "type")
+
+
+@attrs.frozen
+class BadLine:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@attrs.define
+class Inputs:
+    contacts: list[dict] = attrs.field(factory=list)
+    events: list[tuple] = attrs.field(factory=list)  # (time, contact, type, fields), sorted by time
+    bad: list[BadLine] = attrs.field(factory=list)
+    duplicates: int = 0
+    first_time: Optional[int] = None
+    last_time: Optional[int] = None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with open(path, "rb") as f:
+        for no, line in enumerate(f, 1):
+            if line.strip():
+                yield no, line
+
+
+def _decode_line(shown: str, no: int, line: bytes, bad: list[BadLine]):
+    try:
+        obj = _decode(line)
+    except (_DecodeError, ValueError) as e:
+        msg = str(e).split("\n")[0]
+        bad.append(BadLine(shown, no, f"not valid JSON ({msg})"))
+        return None
+    if not isinstance(obj, dict):
+        bad.append(BadLine(shown, no, "expected a JSON object"))
+        return None
+    return obj
+
+
+def read_contacts(path: Path, shown: str | None = None, inputs: Inputs | None = None) -> Inputs:
+    inputs = inputs or Inputs()
+    shown = shown or str(path)
+    seen: dict[str, int] = {}
+    for no, line in _lines(path):
+        obj = _decode_line(shown, no, line, inputs.bad)
+        if obj is None:
+            continue
+        cid = obj.get("id")
+        if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
+            inputs.bad.append(BadLine(shown, no, 'a contact needs an "id" (text)' if cid is None
+                                      else f'"id" must be text, not {_kind(cid)}'))
+            continue
+        cid = str(cid)
+        problem = None
+        for key in ("tags", "lists"):
+            if key in obj and not (isinstance(obj[key], list) and all(isinstance(x, str) for x in obj[key])):
+                problem = f'"{key}" must be a list of texts'
+        if problem:
+            inputs.bad.append(BadLine(shown, no, problem))
+            continue
+        if cid in seen:
+            inputs.bad.append(BadLine(shown, no, f'contact "{cid}" is already on line {seen[cid]}'))
+            continue
+        seen[cid] = no
+        obj["id"] = cid
+        inputs.contacts.append(obj)
+    return inputs
+
+
+class EventValidator:
+    """Checks an event's fields against its declared type."""
+
+    def __init__(self, events: dict[str, ir.EventType]):
+        self.events = events
+        self.names = sorted(events)
+
+    def check(self, obj: dict) -> str | tuple:
+        """A message for a bad event, or (time, contact, type, fields, id)."""
+        typ = obj.get("type")
+        if not isinstance(typ, str) or not typ:
+            return 'an event needs a "type"'
+        decl = self.events.get(typ)
+        if decl is None:
+            from .diagnostics import closest
+            best = closest(typ, self.names)
+            return f'unknown event type "{typ}"' + (f' (did you mean "{best}"?)' if best else "")
+        when = obj.get("time")
+        if when is None:
+            return 'an event needs a "time"'
+        if not isinstance(when, str):
+            return f'"time" must be text like "2026-11-16T14:02:00Z", not {_kind(when)}'
+        try:
+            t = parse_event_time(when)
+        except ValueError as e:
+            msg = str(e)
+            if "no Z or UTC offset" in msg:
+                return f'"time" {when} has no Z or UTC offset (write "{when}Z" for UTC)'
+            return f'"time" {when!r} is not an ISO 8601 date-time'
+        except (OverflowError, OSError):
+            return f'"time" {when!r} is out of range'
+        cid = obj.get("contact")
+        if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
+            return 'an event needs a "contact" (the contact id)' if cid is None else \
+                f'"contact" must be text, not {_kind(cid)}'
+        eid = obj.get("id")
+        if eid is not None and (isinstance(eid, bool) or not isinstance(eid, (str, int))):
+            return f'"id" must be text, not {_kind(eid)}'
+        fields = {k: v for k, v in obj.items() if k not in RESERVED}
+        for name, ft in decl.fields.items():
+            v = fields.get(name)
+            if v is None:
+                if not ft.optional:
+                    return f'{typ} needs the field "{name}"'
+                continue
+            problem = _type_problem(ft, v)
+            if problem:
+                return f'field "{name}" of {typ} {problem}'
+        return (t, str(cid), typ, fields, None if eid is None else str(eid))
+
+
+def _type_problem(ft: ir.FieldType, v) -> str | None:
+    k = ft.kind
+    if k in ("string", "step"):
+        return None if isinstance(v, str) else f"must be text, not {_kind(v)}"
+    if k == "number":
+        return None if isinstance(v, (int, float)) and not isinstance(v, bool) else f"must be a number, not {_kind(v)}"
+    if k == "bool":
+        return None if isinstance(v, bool) else f"must be true or false, not {_kind(v)}"
+    if k == "map":
+        return None if isinstance(v, dict) else f"must be an object, not {_kind(v)}"
+    if k == "list":
+        return None if isinstance(v, list) else f"must be a list, not {_kind(v)}"
+    if k == "enum":
+        if not isinstance(v, str) or v not in ft.values:
+            return f"is {v!r}, not one of {', '.join(ft.values)}"
+    return None
+
+
+def _kind(v) -> str:
+    if isinstance(v, bool):
+        return "true/false"
+    if isinstance(v, (int, float)):
+        return f"the number {v}"
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "an object"
+    return "null"
+
+
+def read_events(path: Path, events: dict[str, ir.EventType], shown: str | None = None,
+                inputs: Inputs | None = None) -> Inputs:
+    inputs = inputs or Inputs()
+    shown = shown or str(path)
+    validator = EventValidator(events)
+    seen_ids: set[str] = set()
+    out = []
+    ordered = True
+    last = None
+    for no, line in _lines(path):
+        obj = _decode_line(shown, no, line, inputs.bad)
+        if obj is None:
+            continue
+        res = validator.check(obj)
+        if isinstance(res, str):
+            inputs.bad.append(BadLine(shown, no, res))
+            continue
+        t, cid, typ, fields, eid = res
+        if eid is not None:
+            if eid in seen_ids:
+                inputs.duplicates += 1
+                continue
+            seen_ids.add(eid)
+        if last is not None and t < last:
+            ordered = False
+        last = t
+        out.append((t, cid, typ, fields))
+    if not ordered:
+        out.sort(key=lambda e: e[0])  # stable: file order within one instant
+    inputs.events.extend(out)
+    if out:
+        inputs.first_time = out[0][0]
+        inputs.last_time = out[-1][0]
+    return inputs

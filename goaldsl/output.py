@@ -1,0 +1,95 @@
+"""Writing the activity stream: JSON Lines for tools, a table for people."""
+from __future__ import annotations
+
+import json
+import statistics
+from typing import IO, Iterable
+
+from .calendar import format_utc
+
+_KEY_ORDER = ("time", "contact", "workflow", "type", "action", "args", "step", "goal", "reason", "id")
+
+
+def entry_json(e: dict) -> dict:
+    out = {}
+    for k in _KEY_ORDER:
+        if k in e:
+            out[k] = format_utc(e[k]) if k == "time" else e[k]
+    for k, v in e.items():
+        if k not in out:
+            out[k] = v
+    return out
+
+
+def jsonl_line(e: dict) -> str:
+    return json.dumps(entry_json(e), ensure_ascii=False, default=str)
+
+
+def table_line(e: dict) -> str:
+    t = format_utc(e["time"]).replace("T", " ")
+    kind = e["type"]
+    if kind == "action":
+        args = ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in (e.get("args") or {}).items())
+        what = f"{e['action']}({args})"
+        if e.get("step"):
+            what += f" as {e['step']}"
+        if e.get("goal"):
+            what += f'  [goal "{e["goal"]}"]'
+    elif kind == "goal_achieved":
+        what = f'goal achieved: "{e["goal"]}"'
+    elif kind == "exited":
+        what = f"exited ({e['reason']})" + (f' [goal "{e["goal"]}"]' if e.get("goal") else "")
+    else:
+        what = kind
+    return f"{t}  {e['contact']:<12} {e['workflow']:<24} {what}"
+
+
+def summary(entries: Iterable[dict], workflows: list[str], goals: dict[str, list[str]]) -> list[str]:
+    """Per workflow: enrolled, achieved per goal, conversion, median time to goal, exits by reason."""
+    stats = {w: {"enrolled": 0, "exits": {}, "goals": {g: [] for g in goals.get(w, [])}, "open": {}} for w in workflows}
+    for e in entries:
+        s = stats.get(e["workflow"])
+        if s is None:
+            continue
+        key = e["contact"]
+        if e["type"] == "enrolled":
+            s["enrolled"] += 1
+            s["open"][key] = e["time"]
+        elif e["type"] == "goal_achieved":
+            start = s["open"].get(key)
+            s["goals"].setdefault(e["goal"], []).append(e["time"] - start if start is not None else 0)
+        elif e["type"] == "exited":
+            s["exits"][e["reason"]] = s["exits"].get(e["reason"], 0) + 1
+            s["open"].pop(key, None)
+    lines = []
+    for w in workflows:
+        s = stats[w]
+        n = s["enrolled"]
+        still = len(s["open"])
+        lines.append(f'Workflow "{w}": {n} enrolled, {still} still in it')
+        for g, times in s["goals"].items():
+            rate = f"{100 * len(times) / n:.1f}%" if n else "-"
+            med = _duration(statistics.median(times)) if times else "-"
+            lines.append(f'  goal "{g}": {len(times)} achieved ({rate} of enrollments), median time to goal {med}')
+        if s["exits"]:
+            exits = ", ".join(f"{r} {c}" for r, c in sorted(s["exits"].items()))
+            lines.append(f"  exits: {exits}")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m, _ = divmod(rem, 60)
+    parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{m}m" if m or not (d or h) else ""]
+    return " ".join(p for p in parts if p)
+
+
+def write_table(out: IO[str], entries: list[dict], workflows: list[str], goals: dict[str, list[str]]) -> None:
+    for e in entries:
+        out.write(table_line(e) + "\n")
+    if entries:
+        out.write("\n")
+    for line in summary(entries, workflows, goals):
+        out.write(line + "\n")

@@ -1,0 +1,180 @@
+"""The compiled plan of a program: per workflow, compiled conditions, a flat
+instruction list for its steps, its goals, and what can wake it up."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import attrs
+
+from . import ir
+from .ast import Duration
+from .compiler import STATE_EVENTS, Compiler, Cond, referenced_types
+
+# Instruction opcodes. Each instruction is a tuple whose first item is the
+# opcode and whose last item is the index of the top-level step it belongs to.
+ACTION, WAIT, WAIT_TIME, WAIT_DATE, WAIT_COND, JUMP_UNLESS, JUMP, GOAL, END = range(9)
+
+
+@attrs.define(eq=False)
+class CGoal:
+    goal: ir.Goal
+    cond: Cond
+    then: tuple[ir.Call, ...]
+    then_ifs: tuple[tuple[Cond, tuple[ir.Call, ...], Optional[tuple[ir.Call, ...]]], ...]
+    pc: Optional[int] = None  # for goal steps: the instruction index
+    top: Optional[int] = None  # for goal steps: the top-level step index
+    target_pc: Optional[int] = None  # for `on achieved skip to`
+
+    @property
+    def name(self) -> str:
+        return self.goal.name
+
+
+@attrs.define(eq=False)
+class CWorkflow:
+    index: int
+    wf: ir.Workflow
+    audience: Optional[Cond]
+    triggers: tuple[tuple[str, Optional[Cond]], ...]  # (event type, filter)
+    code: list[tuple]
+    step_goals: list[CGoal]
+    exit_goals: list[CGoal]
+    relevant: frozenset[str]  # event types that can change a listening condition
+    windows: dict[str, tuple[Duration, ...]]  # within-durations per event type
+    trigger_types: frozenset[str]
+
+    @property
+    def name(self) -> str:
+        return self.wf.name
+
+    @property
+    def every(self) -> Optional[int]:
+        return self.wf.every
+
+    @property
+    def tz(self) -> str:
+        return self.wf.timezone
+
+
+@attrs.define(eq=False)
+class Plan:
+    program: ir.Program
+    workflows: list[CWorkflow]
+
+    def workflow(self, name: str) -> Optional[CWorkflow]:
+        return next((w for w in self.workflows if w.name == name), None)
+
+
+def build_plan(program: ir.Program) -> Plan:
+    return Plan(program, [_workflow(i, w, program) for i, w in enumerate(program.workflows)])
+
+
+def _workflow(index: int, wf: ir.Workflow, program: ir.Program) -> CWorkflow:
+    comp = Compiler(program, wf.timezone)
+    code: list[tuple] = []
+    step_goals: list[CGoal] = []
+    names: dict[str, int] = {}
+    fixups: list[tuple[int, str]] = []  # (pc, target name) for skip
+    goal_fixups: list[CGoal] = []
+
+    def cgoal(g: ir.Goal) -> CGoal:
+        return CGoal(g, comp.cond(g.cond), g.then,
+                     tuple((comp.cond(c), calls, els) for c, calls, els in g.then_ifs))
+
+    def emit(steps, top: Optional[int]):
+        for i, st in enumerate(steps):
+            t = i if top is None else top
+            _one(st, t)
+
+    def _one(st, top):
+        name = getattr(st, "name", None)
+        if isinstance(st, ir.SAction):
+            if name:
+                names[name] = len(code)
+            code.append((ACTION, st.call, name, top))
+        elif isinstance(st, ir.SWait):
+            if name:
+                names[name] = len(code)
+            code.append((WAIT, st.duration, name, top))
+        elif isinstance(st, ir.SWaitTime):
+            if name:
+                names[name] = len(code)
+            code.append((WAIT_TIME, (st.hour, st.minute, st.weekday), name, top))
+        elif isinstance(st, ir.SWaitDate):
+            if name:
+                names[name] = len(code)
+            code.append((WAIT_DATE, st.at, name, top))
+        elif isinstance(st, ir.SWaitCond):
+            if name:
+                names[name] = len(code)
+            code.append((WAIT_COND, (comp.cond(st.cond), st.limit), name, top))
+        elif isinstance(st, ir.SIf):
+            ends: list[int] = []
+            for cond, body in st.branches:
+                at = len(code)
+                code.append(None)  # JUMP_UNLESS placeholder
+                for sub in body:
+                    _one(sub, top)
+                ends.append(len(code))
+                code.append(None)  # JUMP to the end placeholder
+                code[at] = (JUMP_UNLESS, comp.cond(cond), len(code), top)
+            for sub in st.else_steps:
+                _one(sub, top)
+            for at in ends:
+                code[at] = (JUMP, len(code), None, top)
+        elif isinstance(st, ir.SGoal):
+            g = cgoal(st.goal)
+            g.pc, g.top = len(code), top
+            names[st.goal.name] = len(code)
+            step_goals.append(g)
+            if st.goal.on_achieved == "skip":
+                goal_fixups.append(g)
+            code.append((GOAL, g, None, top))
+        elif isinstance(st, ir.SSkip):
+            fixups.append((len(code), st.target))
+            code.append((JUMP, -1, None, top))
+        elif isinstance(st, ir.SEnd):
+            code.append((END, None, None, top))
+
+    for i, st in enumerate(wf.steps):
+        _one(st, i)
+    for pc, target in fixups:
+        code[pc] = (JUMP, names.get(target, len(code)), None, code[pc][3])
+    for g in goal_fixups:
+        g.target_pc = names.get(g.goal.achieved_target, len(code))
+    exit_goals = [cgoal(g) for g in wf.goals]
+
+    listening: list[Optional[ir.Cond]] = [wf.audience] + [g.cond for g in wf.goals] + \
+        [g.goal.cond for g in step_goals]
+    wait_conds = [st for st in _walk_steps(wf.steps) if isinstance(st, ir.SWaitCond)]
+    listening += [st.cond for st in wait_conds]
+    relevant: set[str] = set()
+    windows: dict[str, set] = {}
+    for c in listening:
+        types, reads_attrs, wins = referenced_types(c, program)
+        relevant |= types
+        if reads_attrs:
+            relevant |= STATE_EVENTS
+        for k, v in wins.items():
+            windows.setdefault(k, set()).update(v)
+    triggers = []
+    if wf.trigger is not None:
+        items = wf.trigger.items if isinstance(wf.trigger, ir.COr) else (wf.trigger,)
+        for x in items:
+            if isinstance(x, ir.CEvent):
+                triggers.append((x.event, comp.cond(x.filter) if x.filter is not None else None))
+    return CWorkflow(index, wf, comp.cond(wf.audience) if wf.audience is not None else None, tuple(triggers),
+                     code, step_goals, exit_goals, frozenset(relevant),
+                     {k: tuple(sorted(v, key=lambda d: d.approx_seconds())) for k, v in windows.items()},
+                     frozenset(t for t, _ in triggers))
+
+
+def _walk_steps(steps):
+    stack = list(steps)
+    while stack:
+        st = stack.pop()
+        yield st
+        if isinstance(st, ir.SIf):
+            for _, body in st.branches:
+                stack.extend(body)
+            stack.extend(st.else_steps)
