@@ -1,0 +1,140 @@
+"""Completion, shared by the REPL and the language server.
+
+It reads the text before the cursor (which is often not valid yet) and
+decides what is being typed: a contact attribute after ``contact.``, an
+event type after ``email.``, a field or an enum value inside an event's
+filter, a parameter or enum value inside an action call, a step name after
+``skip to``, or else keywords, segments, event types and actions.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+import attrs
+
+from . import ir
+from .parser import keywords
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
+_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*$")
+_OPERAND = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|not\s+in|in)\s*\[?(?:[^\[\]()]*,\s*)?$")
+_ARG = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*:\s*$")
+_SKIP = re.compile(r"skip\s+to\s+$")
+
+
+@attrs.frozen
+class Completion:
+    label: str
+    kind: str  # keyword event field enum action param segment step attribute contact
+    detail: str = ""
+    insert: Optional[str] = None  # text to insert instead of the label
+
+    @property
+    def text(self) -> str:
+        return self.insert if self.insert is not None else self.label
+
+
+def word_before(text: str, offset: int) -> str:
+    m = _WORD.search(text[:offset])
+    return m.group(0) if m else ""
+
+
+def complete(text: str, offset: int, program: Optional[ir.Program], *, attributes: Iterable[str] = (),
+             contact_ids: Iterable[str] = (), steps: Iterable[str] = (), statement: bool = True) -> list[Completion]:
+    """Completions at ``offset`` in ``text``, filtered by the word being typed."""
+    before = text[:offset]
+    prefix = word_before(text, offset)
+    head = before[: len(before) - len(prefix)]
+    events = program.events if program else {}
+    actions = program.actions if program else {}
+    segments = program.segments if program else {}
+
+    if prefix.startswith("contact."):
+        return _filter([Completion("contact." + a, "attribute", "contact attribute") for a in sorted(set(attributes))],
+                       prefix)
+    if _SKIP.search(head):
+        return _filter([Completion(s, "step", "step") for s in sorted(set(steps))], prefix)
+
+    enclosing = _enclosing_call(head)
+    if enclosing is not None:
+        name, inner = enclosing
+        if name in events:
+            ev = events[name]
+            m = _OPERAND.search(inner)
+            if m and m.group(1) in ev.fields:
+                ft = ev.fields[m.group(1)]
+                if ft.kind == "enum":
+                    return _filter([Completion(v, "enum", f"{name}.{m.group(1)}") for v in ft.values], prefix)
+                if ft.kind == "step":
+                    return _filter([Completion(s, "step", "step name") for s in sorted(set(steps))], prefix)
+                return []
+            items = [Completion(f, "field", f"{t.describe()}") for f, t in ev.fields.items()]
+            items.append(Completion("contact.", "attribute", "a contact attribute"))
+            return _filter(items, prefix)
+        if name in actions:
+            act = actions[name]
+            m = _ARG.search(inner)
+            if m:
+                p = act.param(m.group(1))
+                if p is not None and p.type.kind == "enum":
+                    return _filter([Completion(v, "enum", f"{name}.{p.name}") for v in p.type.values], prefix)
+                return []
+            return _filter([Completion(p.name, "param", p.type.describe(), insert=f"{p.name}: ") for p in act.params],
+                           prefix)
+
+    if "." in prefix:
+        return _filter([Completion(e, "event", _event_detail(events[e])) for e in sorted(events)], prefix)
+
+    items: list[Completion] = [Completion(k, "keyword") for k in sorted(keywords())]
+    items += [Completion(e, "event", _event_detail(events[e])) for e in sorted(events)]
+    items += [Completion(s, "segment", "segment") for s in sorted(segments)]
+    if statement:
+        items += [Completion(a, "action", _action_detail(actions[a]), insert=a + "(") for a in sorted(actions)]
+    items.append(Completion("contact.", "attribute", "a contact attribute"))
+    items += [Completion(c, "contact", "contact id") for c in sorted(set(contact_ids))]
+    return _filter(items, prefix)
+
+
+def _enclosing_call(head: str) -> Optional[tuple[str, str]]:
+    """The name before the innermost unclosed '(' and the text after it."""
+    depth = 0
+    in_str = False
+    for i in range(len(head) - 1, -1, -1):
+        ch = head[i]
+        if ch == '"' and (i == 0 or head[i - 1] != "\\"):
+            in_str = not in_str
+        if in_str:
+            continue
+        if ch == ")":
+            depth += 1
+        elif ch == "(":
+            if depth == 0:
+                m = _CALL.search(head[:i])
+                return (m.group(1), head[i + 1:]) if m else None
+            depth -= 1
+        elif ch in "{}\n" and depth == 0 and ch != "\n":
+            return None
+    return None
+
+
+def _filter(items: list[Completion], prefix: str) -> list[Completion]:
+    if not prefix:
+        return items
+    low = prefix.lower()
+    seen = set()
+    out = []
+    for c in items:
+        if c.label.lower().startswith(low) and c.label not in seen:
+            seen.add(c.label)
+            out.append(c)
+    return out
+
+
+def _event_detail(ev: ir.EventType) -> str:
+    return f"event ({', '.join(f'{k}: {t.describe()}' for k, t in ev.fields.items())})"
+
+
+def _action_detail(a: ir.ActionType) -> str:
+    params = [f"{p.name}: {p.type.describe()}" for p in a.params] + ([f"...{a.rest}"] if a.rest else [])
+    return f"action ({', '.join(params)})"
