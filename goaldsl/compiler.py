@@ -257,3 +257,35 @@ def referenced_types(c: ir.Cond | None, program: ir.Program) -> tuple[set[str], 
                 elif isinstance(v, tuple):
                     stack.extend(x for x in v if attrs.has(type(x)))
     return types, reads_attrs, windows
+
+
+def expiry_windows(c: ir.Cond | None, program: ir.Program, *, both_ways: bool) -> dict[str, set]:
+    """The ``within`` windows (per event type) where an event leaving the
+    window can change the condition in a way that matters.
+
+    An event leaving a window lowers a count. For a goal or a wait, only a
+    change from false to true matters (true is acted on at once), which a
+    lower count causes only under ``not`` or with ``at most`` / ``exactly``.
+    An audience needs both ways (a spent contact is freed when seen not
+    matching), so ``both_ways`` keeps every window.
+    """
+    out: dict[str, set] = {}
+    if c is None:
+        return out
+    stack = [(c, True)]
+    seen: set[tuple[str, bool]] = set()
+    while stack:
+        n, positive = stack.pop()
+        if isinstance(n, ir.CSegment):
+            key = (n.name, positive)
+            if key not in seen and n.name in program.segments:
+                seen.add(key)
+                stack.append((program.segments[n.name], positive))
+        elif isinstance(n, ir.CNot):
+            stack.append((n.operand, not positive))
+        elif isinstance(n, (ir.COr, ir.CAnd)):
+            stack.extend((x, positive) for x in n.items)
+        elif isinstance(n, ir.CEvent) and n.window == "within":
+            if both_ways or not positive or n.count_kind != "at_least":
+                out.setdefault(n.event, set()).add(n.duration)
+    return out

@@ -21,8 +21,16 @@ def entry_json(e: dict) -> dict:
     return out
 
 
-def jsonl_line(e: dict) -> str:
-    return json.dumps(entry_json(e), ensure_ascii=False, default=str)
+try:
+    import msgspec
+
+    _encode = msgspec.json.Encoder(enc_hook=str).encode
+
+    def jsonl_line(e: dict) -> str:
+        return _encode(entry_json(e)).decode()
+except ImportError:  # pragma: no cover
+    def jsonl_line(e: dict) -> str:
+        return json.dumps(entry_json(e), ensure_ascii=False, default=str)
 
 
 def table_line(e: dict) -> str:

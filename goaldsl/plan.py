@@ -8,7 +8,7 @@ import attrs
 
 from . import ir
 from .ast import Duration
-from .compiler import STATE_EVENTS, Compiler, Cond, referenced_types
+from .compiler import STATE_EVENTS, Compiler, Cond, expiry_windows, referenced_types
 
 # Instruction opcodes. Each instruction is a tuple whose first item is the
 # opcode and whose last item is the index of the top-level step it belongs to.
@@ -151,11 +151,12 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program) -> CWorkflow:
     relevant: set[str] = set()
     windows: dict[str, set] = {}
     for c in listening:
-        types, reads_attrs, wins = referenced_types(c, program)
+        types, reads_attrs, _ = referenced_types(c, program)
         relevant |= types
         if reads_attrs:
             relevant |= STATE_EVENTS
-        for k, v in wins.items():
+        audience = c is wf.audience and wf.once_at is None
+        for k, v in expiry_windows(c, program, both_ways=audience).items():
             windows.setdefault(k, set()).update(v)
     triggers = []
     if wf.trigger is not None:
