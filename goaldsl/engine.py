@@ -24,8 +24,8 @@ from typing import Any, Callable, Iterable, Optional
 import attrs
 
 from . import ir
-from .calendar import add_duration, next_time_of_day, tick_at_or_after, window_leaves
-from .compiler import get_path
+from .calendar import add_duration, format_utc, next_time_of_day, tick_at_or_after, window_leaves
+from .compiler import STATE_EVENTS, get_path
 from .plan import ACTION, END, GOAL, JUMP, JUMP_UNLESS, WAIT, WAIT_COND, WAIT_DATE, WAIT_TIME, CGoal, CWorkflow, Plan
 
 MAX_ROUNDS = 100
@@ -89,6 +89,7 @@ class _WState:
         self.counts: dict[str, int] = {}  # enrollments per contact, ever
         self.spent: set[str] = set()
         self.pending: deque = deque()  # trigger events: (time, contact id, type, fields)
+        self.paused = False
         self.last_acted: Optional[int] = None
         self.activation: Optional[int] = None
         self.activated = False
@@ -114,31 +115,37 @@ class Engine:
     """
 
     def __init__(self, plan: Plan, *, start: int, handlers: dict[str, Callable[[ActionRequest], Any]] | None = None,
-                 on_activity: Callable[[dict], None] | None = None, exhaustive: bool = False):
+                 on_activity: Callable[[dict], None] | None = None, exhaustive: bool = False,
+                 on_instant: Callable[[int], None] | None = None, paused: Iterable[str] = ()):
         self.plan = plan
         self.start = start
         self.now: Optional[int] = None  # the last instant fully processed
         self.handlers = dict(handlers or {})
         self.on_activity = on_activity
+        self.on_instant = on_instant  # called after each instant's work (a commit point)
         self.exhaustive = exhaustive
         self.activity: list[dict] = []
         self.contacts: dict[str, Contact] = {}
         self._queue: deque = deque()  # input events not yet ingested: (time, cid, type, fields)
         self._ws = [_WState(cw) for cw in plan.workflows]
-        self._interested: dict[str, list[_WState]] = {}
+        # Per event type: the workflows that care, and how.
+        self._targets: dict[str, list[tuple]] = {}
         for w in self._ws:
             cw = w.cw
             types = set(cw.relevant) | set(cw.trigger_types) | set(cw.windows)
-            for t in types:
-                self._interested.setdefault(t, []).append(w)
+            if exhaustive:
+                types |= set(plan.program.events)
+            for t in sorted(types):
+                self._targets.setdefault(t, []).append(
+                    (w, t in cw.trigger_types, exhaustive or t in cw.relevant,
+                     cw.windows.get(t) if cw.every else None))
             if cw.wf.once_at is not None:
                 w.activation = self._align(w, cw.wf.once_at) if cw.wf.once_at >= start else None
             else:
                 w.activation = self._align(w, start)
+            w.paused = cw.name in set(paused)
         self._heap_seq = itertools.count()
         self._instant: Optional[int] = None
-        self._acting: Optional[_WState] = None
-        self._acted_this_round: set[int] = set()
 
     # ---------------------------------------------------------------- feeding
 
@@ -154,73 +161,101 @@ class Engine:
             c.attrs.update(record)
         return c
 
-    def add_event(self, time: int, contact: str, type: str, fields: dict) -> None:
-        """Queue an input event. Events must come in time order; an event
-        older than the clock is applied at once as late history."""
+    def add_event(self, time: int, contact: str, type: str, fields: dict) -> bool:
+        """Queue an input event. Events must come in time order. An event at
+        or before an instant already processed is *late*: it is recorded as
+        history (it counts in later evaluations) but nothing acts on it.
+        Returns False for a late event."""
         if self._queue and time < self._queue[-1][0]:
             raise EngineError("events must be added in time order")
         if time < self.start or (self.now is not None and time <= self.now):
-            self._ingest(time, contact, type, fields, acting=False)
-        else:
-            self._queue.append((time, contact, type, fields))
+            self._record(self._contact(contact), time, type, fields, acting=False)
+            return time < self.start
+        self._queue.append((time, contact, type, fields))
+        return True
+
+    def set_paused(self, workflow: str, paused: bool) -> None:
+        """A paused workflow does not act; its contacts keep their places.
+        Trigger events that arrive while it is paused do not enroll anyone."""
+        for w in self._ws:
+            if w.cw.name == workflow:
+                w.paused = paused
+                if not paused and w.agenda and self.now is not None:
+                    # Waits that came due during the pause end at the next acting instant.
+                    nxt = self.now + 1
+                    w.agenda = [(max(at, self._align(w, nxt)), seq, cid) for at, seq, cid in w.agenda]
+                    heapq.heapify(w.agenda)
+                return
+        raise KeyError(workflow)
 
     # ---------------------------------------------------------------- clock
 
     def run_until(self, until: int) -> None:
         """Process every instant up to and including ``until``."""
+        q = self._queue
         while True:
-            t = self._next_instant()
-            if t is None or t > until:
+            wn = self._next_workflow_instant()
+            if q and q[0][0] <= until and (wn is None or q[0][0] <= wn):
+                t = q[0][0]
+                self._instant = t
+                while q and q[0][0] == t:
+                    _, cid, typ, fields = q.popleft()
+                    self._record(self._contact(cid), t, typ, fields, acting=True)
+                wn = self._next_workflow_instant()
+                if wn is not None and wn <= t:
+                    self._act_instant(t)
+            elif wn is not None and wn <= until:
+                t = wn
+                self._instant = t
+                self._act_instant(t)
+            else:
                 break
-            self._process_instant(t)
+            self._instant = None
             self.now = t
-        self.now = until if self.now is None or until > self.now else self.now
+            if self.on_instant is not None:
+                self.on_instant(t)
+        if self.now is None or until > self.now:
+            self.now = until
 
-    def _next_instant(self) -> Optional[int]:
-        cands = []
-        if self._queue:
-            cands.append(max(self._queue[0][0], self.start))
+    def _next_workflow_instant(self) -> Optional[int]:
+        best = None
         for w in self._ws:
+            if w.paused:
+                continue
+            if not w.activated:
+                a = w.activation
+                if a is not None and (best is None or a < best):
+                    best = a
+                continue
             if w.agenda:
-                cands.append(w.agenda[0][0])
-            if not w.activated and w.activation is not None:
-                cands.append(w.activation)
-            if self.exhaustive and w.cw.every and w.activated:
-                cands.append(w.last_acted + w.cw.every if w.last_acted is not None else w.activation)
-        if not cands:
-            return None
-        t = min(cands)
-        return max(t, self.start)
+                a = w.agenda[0][0]
+                if best is None or a < best:
+                    best = a
+            if self.exhaustive and w.cw.every:
+                a = w.last_acted + w.cw.every
+                if best is None or a < best:
+                    best = a
+        return best
 
-    def _process_instant(self, t: int) -> None:
-        self._instant = t
-        while self._queue and self._queue[0][0] <= t:
-            et, cid, typ, fields = self._queue.popleft()
-            self._ingest(et, cid, typ, fields, acting=True)
-        for round_no in range(MAX_ROUNDS):
-            self._acted_this_round = set()
+    def _act_instant(self, t: int) -> None:
+        for _ in range(MAX_ROUNDS):
             did = False
             for w in self._ws:
                 if self._due(w, t):
                     self._act(w, t)
                     did = True
             if not did or not any(self._due(w, t) for w in self._ws if not w.cw.every):
-                break
-        else:
-            raise EngineError(f"at {t} workflows kept acting on each other's events for {MAX_ROUNDS} rounds")
-        self._instant = None
+                return
+        raise EngineError(f"at {format_utc(t)} workflows kept acting on each other's events for {MAX_ROUNDS} rounds")
 
     def _due(self, w: _WState, t: int) -> bool:
+        if w.paused:
+            return False
         if not w.activated:
             return w.activation == t
         if w.agenda and w.agenda[0][0] <= t:
             return True
-        if w.pending and w.pending[0][0] <= t and (
-                w.cw.every is None or (t % w.cw.every == 0 and w.last_acted != t)):
-            return True
-        if self.exhaustive and w.cw.every and t % w.cw.every == 0 and w.last_acted != t:
-            return True
-        return False
+        return self.exhaustive and w.cw.every is not None and t % w.cw.every == 0 and w.last_acted != t
 
     def _align(self, w: _WState, t: int) -> int:
         every = w.cw.every
@@ -229,7 +264,7 @@ class Engine:
     def _schedule(self, w: _WState, cid: str, at: int) -> None:
         every = w.cw.every
         if every:
-            at = tick_at_or_after(at, every)
+            at = -(-at // every) * every
             if w.last_acted is not None and at <= w.last_acted:
                 at = w.last_acted + every
         elif self._instant is not None and at < self._instant:
@@ -244,10 +279,6 @@ class Engine:
             c = self.add_contact({"id": cid})
         return c
 
-    def _ingest(self, t: int, cid: str, typ: str, fields: dict, *, acting: bool) -> None:
-        c = self._contact(cid)
-        self._record(c, t, typ, fields, acting=acting)
-
     def _record(self, c: Contact, t: int, typ: str, fields: dict, *, acting: bool) -> None:
         lst = c.events.get(typ)
         if lst is None:
@@ -259,21 +290,25 @@ class Engine:
             while i > 0 and lst[i - 1][0] > t:
                 i -= 1
             lst.insert(i, (t, fields))
-        apply_effect(c, typ, fields)
-        targets = self._ws if self.exhaustive else self._interested.get(typ, ())
-        for w in targets:
-            cw = w.cw
-            if acting and typ in cw.trigger_types:
-                w.pending.append((t, c.id, typ, fields))
-                self._schedule(w, c.id, t)
-            if acting and (self.exhaustive or typ in cw.relevant):
-                if c.id in w.enrolled or w.perpetual_audience:
-                    self._schedule(w, c.id, t)
-            if cw.every and typ in cw.windows:
-                for d in cw.windows[typ]:
-                    leaves = window_leaves(t, d, cw.tz)
+        if typ in STATE_EVENTS:
+            apply_effect(c, typ, fields)
+        targets = self._targets.get(typ)
+        if not targets:
+            return
+        cid = c.id
+        for w, trig, rel, windows in targets:
+            if acting and not w.paused:
+                if trig:
+                    w.pending.append((t, cid, typ, fields))
+                    self._schedule(w, cid, t)
+                elif rel and (cid in w.enrolled or w.perpetual_audience):
+                    self._schedule(w, cid, t)
+            if windows:
+                tz = w.cw.tz
+                for d in windows:
+                    leaves = window_leaves(t, d, tz)
                     if leaves > self.start:
-                        self._schedule(w, c.id, leaves)
+                        self._schedule(w, cid, leaves)
 
     def _emit(self, c: Contact, t: int, typ: str, fields: dict) -> None:
         self._record(c, t, typ, fields, acting=True)
@@ -286,7 +321,6 @@ class Engine:
         if activation:
             w.activated = True
         w.last_acted = t
-        self._acted_this_round.add(cw.index)
         woken: dict[str, None] = {}
         while w.agenda and w.agenda[0][0] <= t:
             woken[heapq.heappop(w.agenda)[2]] = None
