@@ -132,12 +132,13 @@ class Engine:
         self._targets: dict[str, list[tuple]] = {}
         for w in self._ws:
             cw = w.cw
-            types = set(cw.relevant) | set(cw.trigger_types) | set(cw.windows)
+            aud = cw.audience_relevant if w.perpetual_audience else frozenset()
+            types = set(cw.relevant) | set(aud) | set(cw.trigger_types) | set(cw.windows)
             if exhaustive:
                 types |= set(plan.program.events)
             for t in sorted(types):
                 self._targets.setdefault(t, []).append(
-                    (w, t in cw.trigger_types, exhaustive or t in cw.relevant,
+                    (w, t in cw.trigger_types, exhaustive or t in cw.relevant, exhaustive or t in aud,
                      cw.windows.get(t) if cw.every else None))
             if cw.wf.once_at is not None:
                 w.activation = self._align(w, cw.wf.once_at) if cw.wf.once_at >= start else None
@@ -146,6 +147,7 @@ class Engine:
             w.paused = cw.name in set(paused)
         self._heap_seq = itertools.count()
         self._instant: Optional[int] = None
+        self._woken = False  # something was scheduled at the current instant
 
     # ---------------------------------------------------------------- feeding
 
@@ -198,11 +200,11 @@ class Engine:
             if q and q[0][0] <= until and (wn is None or q[0][0] <= wn):
                 t = q[0][0]
                 self._instant = t
+                self._woken = False
                 while q and q[0][0] == t:
                     _, cid, typ, fields = q.popleft()
                     self._record(self._contact(cid), t, typ, fields, acting=True)
-                wn = self._next_workflow_instant()
-                if wn is not None and wn <= t:
+                if self._woken or (wn is not None and wn <= t):
                     self._act_instant(t)
             elif wn is not None and wn <= until:
                 t = wn
@@ -269,6 +271,8 @@ class Engine:
                 at = w.last_acted + every
         elif self._instant is not None and at < self._instant:
             at = self._instant
+        if at == self._instant:
+            self._woken = True
         heapq.heappush(w.agenda, (at, next(self._heap_seq), cid))
 
     # ---------------------------------------------------------------- events
@@ -296,12 +300,12 @@ class Engine:
         if not targets:
             return
         cid = c.id
-        for w, trig, rel, windows in targets:
+        for w, trig, rel, aud, windows in targets:
             if acting and not w.paused:
                 if trig:
                     w.pending.append((t, cid, typ, fields))
                     self._schedule(w, cid, t)
-                elif rel and (cid in w.enrolled or w.perpetual_audience):
+                elif (rel and cid in w.enrolled) or (aud and cid not in w.enrolled):
                     self._schedule(w, cid, t)
             if windows:
                 tz = w.cw.tz

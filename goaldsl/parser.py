@@ -42,10 +42,29 @@ def _machine() -> tuple[Lark, "_Builder"]:
     # One parser, built once, with one builder whose per-parse state is reset
     # under a lock: building a Lark parser costs far more than a parse.
     builder = _Builder()
-    lark = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
+    grammar = grammar_path().read_text(encoding="utf-8")
+    lark = Lark(grammar, parser="lalr", lexer="contextual",
                 keep_all_tokens=True, maybe_placeholders=True, transformer=builder,
-                lexer_callbacks={"COMMENT": builder.comment}, postlex=_NamesEverywhere())
+                lexer_callbacks={"COMMENT": builder.comment}, postlex=_NamesEverywhere(),
+                cache=_cache_path(grammar))
     return lark, builder
+
+
+def _cache_path(grammar: str):
+    """Where Lark may keep its parse tables (halves start-up), or False."""
+    import hashlib
+    import os
+    import lark as _lark_pkg
+    key = hashlib.sha256((grammar + _lark_pkg.__version__).encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "goaldsl")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            return False
+    except OSError:
+        return False
+    return os.path.join(folder, f"lark-{key}.cache")
 
 
 class _NamesEverywhere:
@@ -150,7 +169,13 @@ def _precheck(text: str, file: str) -> list[Diagnostic]:
         elif ch in ")]}":
             depth -= 1
         i += 1
-    nots = max((m.group(0).count("not") for m in _NOT_RUN.finditer(text)), default=0)
+    nots, not_at = 0, 0
+    for m in _NOT_RUN.finditer(text):
+        k = m.group(0).count("not")
+        if k > nots:
+            nots, not_at = k, m.start()
+    if nots > deepest:
+        where = not_at  # point at the run of `not`s, not at the top of the file
     if deepest + nots > MAX_NESTING:
         line = text.count("\n", 0, where) + 1
         col = where - (text.rfind("\n", 0, where) + 1) + 1

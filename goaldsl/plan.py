@@ -39,7 +39,8 @@ class CWorkflow:
     code: list[tuple]
     step_goals: list[CGoal]
     exit_goals: list[CGoal]
-    relevant: frozenset[str]  # event types that can change a listening condition
+    relevant: frozenset[str]  # event types that can change a goal or wait condition (enrolled contacts)
+    audience_relevant: frozenset[str]  # event types that can change the audience (contacts not enrolled)
     windows: dict[str, tuple[Duration, ...]]  # within-durations per event type
     trigger_types: frozenset[str]
 
@@ -144,17 +145,22 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program) -> CWorkflow:
         g.target_pc = names.get(g.goal.achieved_target, len(code))
     exit_goals = [cgoal(g) for g in wf.goals]
 
-    listening: list[Optional[ir.Cond]] = [wf.audience] + [g.cond for g in wf.goals] + \
-        [g.goal.cond for g in step_goals]
+    listening: list[Optional[ir.Cond]] = [g.cond for g in wf.goals] + [g.goal.cond for g in step_goals]
     wait_conds = [st for st in _walk_steps(wf.steps) if isinstance(st, ir.SWaitCond)]
     listening += [st.cond for st in wait_conds]
     relevant: set[str] = set()
     windows: dict[str, set] = {}
+    audience_relevant: set[str] = set()
+    if wf.audience is not None:
+        types, reads_attrs, _ = referenced_types(wf.audience, program)
+        audience_relevant = types | (set(STATE_EVENTS) if reads_attrs else set())
+        listening.append(wf.audience)
     for c in listening:
-        types, reads_attrs, _ = referenced_types(c, program)
-        relevant |= types
-        if reads_attrs:
-            relevant |= STATE_EVENTS
+        if c is not wf.audience:
+            types, reads_attrs, _ = referenced_types(c, program)
+            relevant |= types
+            if reads_attrs:
+                relevant |= STATE_EVENTS
         audience = c is wf.audience and wf.once_at is None
         for k, v in expiry_windows(c, program, both_ways=audience).items():
             windows.setdefault(k, set()).update(v)
@@ -165,7 +171,7 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program) -> CWorkflow:
             if isinstance(x, ir.CEvent):
                 triggers.append((x.event, comp.cond(x.filter) if x.filter is not None else None))
     return CWorkflow(index, wf, comp.cond(wf.audience) if wf.audience is not None else None, tuple(triggers),
-                     code, step_goals, exit_goals, frozenset(relevant),
+                     code, step_goals, exit_goals, frozenset(relevant), frozenset(audience_relevant),
                      {k: tuple(sorted(v, key=lambda d: d.approx_seconds())) for k, v in windows.items()},
                      frozenset(t for t, _ in triggers))
 
