@@ -394,7 +394,8 @@ class Checker:
         if lt is not None and rt is not None and c.op in ("<", "<=", ">", ">="):
             for t, node in ((lt, c.left), (rt, c.right)):
                 if t.kind in ("enum", "bool", "list", "map", "step"):
-                    self.err("E0506", f'"{c.op}" compares numbers or text, not a {t.kind}', node.span)
+                    article = "an" if t.kind[0] in "aeiou" else "a"
+                    self.err("E0506", f'"{c.op}" compares numbers or text, not {article} {t.kind}', node.span)
                     break
         return ir.CCompare(c.op, lo, ro, span=c.span)
 
@@ -588,7 +589,8 @@ class Checker:
                 self.err("E0406", "evaluate every takes minutes, hours, days or weeks, not months", d.span)
             every = d.days * 86400 + d.seconds
             if every <= 0:
-                self.err("E0406", "evaluate every needs a duration above zero", d.span)
+                if not d.months:
+                    self.err("E0406", "evaluate every needs a duration above zero", d.span)
                 every = 300
         audience = settings.get("Audience")
         trigger = settings.get("EnrollWhen")
@@ -662,18 +664,20 @@ class Checker:
             return None
 
     def steps(self, steps: list[A.Step] | tuple, ctx: Context, top_names, *, top: bool, drip: bool,
-              tz: str) -> list[ir.Step]:
+              tz: str, at: int | None = None) -> list[ir.Step]:
+        # ``at``: the index of the top-level step that holds these nested steps.
         out: list[ir.Step] = []
         for i, st in enumerate(steps):
             if drip and not _drip_ok(st):
                 self.err("E0414", "a drip holds only sends, waits and goal steps", st.span,
                          hint="use a workflow for branches, skips and other actions")
-            r = self.step(st, ctx, top_names, i if top else None, drip=drip, tz=tz)
+            r = self.step(st, ctx, top_names, i if top else None, drip=drip, tz=tz, at=i if top else at)
             if r is not None:
                 out.append(r)
         return out
 
-    def step(self, st: A.Step, ctx: Context, top_names, index: int | None, *, drip: bool, tz: str):
+    def step(self, st: A.Step, ctx: Context, top_names, index: int | None, *, drip: bool, tz: str,
+             at: int | None = None):
         name = st.name.name if getattr(st, "name", None) is not None and not isinstance(st, A.GoalBlock) else None
         if isinstance(st, A.ActionStep):
             call = self.call(st.call, ctx)
@@ -689,9 +693,10 @@ class Checker:
         if isinstance(st, A.WaitUntilCond):
             return ir.SWaitCond(self.cond(st.cond, ctx), st.limit, name, span=st.span)
         if isinstance(st, A.IfStep):
-            branches = tuple((self.cond(c, ctx), tuple(self.steps(b, ctx, top_names, top=False, drip=drip, tz=tz)))
+            branches = tuple((self.cond(c, ctx), tuple(self.steps(b, ctx, top_names, top=False, drip=drip, tz=tz,
+                                                                  at=at)))
                              for c, b in st.branches)
-            els = tuple(self.steps(st.else_steps, ctx, top_names, top=False, drip=drip, tz=tz)) \
+            els = tuple(self.steps(st.else_steps, ctx, top_names, top=False, drip=drip, tz=tz, at=at)) \
                 if st.else_steps is not None else ()
             return ir.SIf(branches, els, span=st.span)
         if isinstance(st, A.GoalBlock):
@@ -702,21 +707,24 @@ class Checker:
             goal = self.goal(st, ctx, top_names, index, is_step=True)
             return ir.SGoal(goal, span=st.span) if goal else None
         if isinstance(st, A.SkipStep):
-            self.skip_target(st.target, top_names, index, "skip to")
+            self.skip_target(st.target, top_names, at, "skip to", nested=ctx.steps)
             return ir.SSkip(st.target.name, span=st.span)
         if isinstance(st, A.EndStep):
             return ir.SEnd(span=st.span)
         raise AssertionError(type(st))
 
-    def skip_target(self, target: A.Ident, top_names, index: int | None, what: str) -> None:
+    def skip_target(self, target: A.Ident, top_names, index: int | None, what: str,
+                    nested: Iterable[str] = ()) -> None:
         names = {n: i for n, _, i in top_names}
         if target.name not in names:
             if target.name in self._kw:
                 return
-            if index is None and any(n == target.name for n, _, _ in top_names):
-                return
+            if target.name in nested:
+                hint = f"{target.name} is inside an if block; skip to jumps only to top-level steps"
+            else:
+                hint = did_you_mean(target.name, names) or "name the step with `as NAME`"
             self.err("E0416", f"{what} {target.name}: there is no top-level step with that name", target.span,
-                     hint=did_you_mean(target.name, names) or "name the step with `as NAME`")
+                     hint=hint)
             return
         if index is not None and names[target.name] <= index:
             self.err("E0417", f"{what} {target.name} must jump forward to a later step", target.span,
@@ -757,7 +765,7 @@ class Checker:
             a = achieved[0]
             kw["on_achieved"] = a.policy
             if a.policy == "skip":
-                self.skip_target(a.target, top_names, index, "on achieved skip to")
+                self.skip_target(a.target, top_names, index, "on achieved skip to", nested=ctx.steps)
                 kw["achieved_target"] = a.target.name
         if unmet:
             u = unmet[0]

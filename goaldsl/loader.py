@@ -47,7 +47,8 @@ def read_source(path: Path, shown: str) -> tuple[str | None, Diagnostic | None]:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        col = len(data[line_start:e.start].decode("utf-8", "replace")) + 1  # in characters, not bytes
         return None, error("E0102", "the file is not valid UTF-8", Span(shown, line, col, line, col + 1),
                            detail=f"byte 0x{data[e.start]:02x} at offset {e.start}",
                            hint="save the file as UTF-8")
