@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Benchmark `goal run` against the floor of reading the events.
+
+    python bench/run.py [--events 200000] [--contacts 20000] [--repeat 3] [--work DIR]
+
+Generates the workloads with ../shared/bench/gen.py (or bench/gen.py if the
+shared one is missing), then, side by side in this one run:
+
+1. the floor (../shared/bench/floor.py) and `goal run --format jsonl` on the
+   200k-event workload: medians, the ratio (target <= 3x), events/s;
+2. the same workload with `evaluate every 1 minute` vs 5 minutes (target <= 1.2x);
+3. 4x the events (target <= 4.4x the time);
+4. peak memory of `goal run` vs the floor (target <= 2x);
+5. `goal check` on a generated 10,000-line program (target < 1 s).
+
+Prints every figure and whether it meets its target; exits 1 if one misses.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared" / "bench"
+
+
+def run_measured(cmd: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one command, via a wrapper process."""
+    wrapper = ("import resource, subprocess, sys, time;"
+               "t = time.perf_counter();"
+               "p = subprocess.run(sys.argv[1:]);"
+               "dt = time.perf_counter() - t;"
+               "r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+               "sys.stderr.write(f'@@ {dt} {r} {p.returncode}\\n')")
+    p = subprocess.run([sys.executable, "-c", wrapper, *cmd], stdout=stdout, stderr=subprocess.PIPE, text=True)
+    line = [l for l in p.stderr.splitlines() if l.startswith("@@ ")]
+    if not line:
+        raise SystemExit(f"could not measure {cmd}: {p.stderr[-500:]}")
+    _, dt, rss, code = line[-1].split()
+    if int(code) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with exit {code}:\n{p.stderr[-2000:]}")
+    return float(dt), int(rss)
+
+
+def gen(out: Path, events: int, contacts: int, tick: int) -> list[str]:
+    gen_py = SHARED / "gen.py" if (SHARED / "gen.py").exists() else HERE / "gen.py"
+    if not (out / "events.jsonl").exists():
+        subprocess.run([sys.executable, str(gen_py), str(out), "--events", str(events),
+                        "--contacts", str(contacts), "--tick", str(tick)], check=True)
+    return (out / "run.args").read_text().split()
+
+
+def goal_cmd() -> list[str]:
+    exe = shutil.which("goal")
+    return [exe] if exe else [sys.executable, "-m", "goaldsl"]
+
+
+def median_run(cmd, repeat):
+    times, rss = [], []
+    for _ in range(repeat):
+        dt, r = run_measured(cmd)
+        times.append(dt)
+        rss.append(r)
+    return statistics.median(times), max(rss)
+
+
+def big_program(path: Path, lines: int) -> None:
+    out = []
+    i = 0
+    while len(out) < lines:
+        out += [f'segment s{i} = page.visited(url starts with "/p{i}") at least 2 times within 7 days and contact.lead_score >= {i % 100}',
+                f'workflow "W{i}" {{',
+                '    evaluate every 5 minutes',
+                f'    audience s{i} or "tag{i}" in contact.tags',
+                f'    send_email("welcome-{i}") as hello{i}',
+                '    wait 2 days',
+                f'    if contact.company.size >= 100 {{ send_email("team-{i}") }} else {{ send_email("solo-{i}") }}',
+                f'    goal "Demo {i}" {{',
+                '        when appointment.status_changed(status in [new, confirmed])',
+                '        then { update_contact(stage: "SQL") }',
+                '        on unmet wait up to 14 days then end',
+                '    }',
+                '    goals {',
+                f'        goal "Unsub {i}" {{ when email.unsubscribed }}',
+                '    }',
+                '}']
+        i += 1
+    path.write_text("\n".join(out) + "\n")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--contacts", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--work", default=str(HERE / "work"))
+    a = ap.parse_args()
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    goal = goal_cmd()
+    floor = [sys.executable, str(SHARED / "floor.py")]
+    ok = True
+
+    def verdict(good: bool) -> str:
+        nonlocal ok
+        ok = ok and good
+        return "meets target" if good else "MISSES target"
+
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {a.repeat} runs each, medians")
+    w5 = work / f"w{a.events}-5"
+    args5 = gen(w5, a.events, a.contacts, 5)
+    w1 = work / f"w{a.events}-1"
+    args1 = gen(w1, a.events, a.contacts, 1)
+    w4 = work / f"w{a.events * 4}-5"
+    args4 = gen(w4, a.events * 4, a.contacts, 5)
+
+    # Interleave floor and goal so machine noise hits both alike.
+    ft, gt, frss, grss = [], [], [], []
+    for _ in range(a.repeat):
+        dt, r = run_measured(floor + [str(w5 / "events.jsonl")])
+        ft.append(dt), frss.append(r)
+        dt, r = run_measured(goal + ["run", str(w5), "--format", "jsonl", *args5])
+        gt.append(dt), grss.append(r)
+    f_med, g_med = statistics.median(ft), statistics.median(gt)
+    ratio = g_med / f_med
+    print(f"1. floor {f_med:.2f} s ({a.events / f_med:,.0f} events/s); goal run {g_med:.2f} s "
+          f"({a.events / g_med:,.0f} events/s): {ratio:.2f}x the floor (target <= 3x): {verdict(ratio <= 3)}")
+
+    t1, _ = median_run(goal + ["run", str(w1), "--format", "jsonl", *args1], a.repeat)
+    tick_ratio = t1 / g_med
+    print(f"2. evaluate every 1 minute {t1:.2f} s vs 5 minutes {g_med:.2f} s: {tick_ratio:.2f}x "
+          f"(target <= 1.2x): {verdict(tick_ratio <= 1.2)}")
+
+    t4, _ = median_run(goal + ["run", str(w4), "--format", "jsonl", *args4], max(1, a.repeat - 1))
+    lin = t4 / g_med
+    print(f"3. {a.events * 4:,} events {t4:.2f} s vs {a.events:,} events {g_med:.2f} s: {lin:.2f}x "
+          f"(target <= 4.4x): {verdict(lin <= 4.4)}")
+
+    mem = max(grss) / max(frss)
+    print(f"4. peak memory: goal run {max(grss) / 1024:.0f} MiB, floor {max(frss) / 1024:.0f} MiB: {mem:.2f}x "
+          f"(target <= 2x): {verdict(mem <= 2)}")
+
+    prog = work / "big.goal"
+    big_program(prog, 10_000)
+    n_lines = len(prog.read_text().splitlines())
+    tc, _ = median_run(goal + ["check", "-q", str(prog)], a.repeat)
+    print(f"5. goal check on a {n_lines:,}-line program: {tc:.2f} s (target < 1 s): {verdict(tc < 1)}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
