@@ -415,12 +415,15 @@ class Engine:
         e.achieved.add(g.name)
         self._write(t, c, w, {"type": "goal_achieved", "goal": g.name})
         self._emit(c, t, "goal.achieved", {"goal": g.name, "workflow": w.cw.name})
+        k = 0
         for call in g.then:
-            self._run_call(w, e, call, t, goal=g.name)
+            k += 1
+            self._run_call(w, e, call, t, goal=g.name, index=k)
         for cond, calls, els in g.then_ifs:
             chosen = calls if cond(c, t, e.since, None) else (els or ())
             for call in chosen:
-                self._run_call(w, e, call, t, goal=g.name)
+                k += 1
+                self._run_call(w, e, call, t, goal=g.name, index=k)
         goal = g.goal
         if not goal.is_step or goal.on_achieved == "end":
             self._exit(w, e, t, "goal", g.name)
@@ -513,7 +516,7 @@ class Engine:
     # ---------------------------------------------------------------- actions
 
     def _run_call(self, w: _WState, e: Enrollment, call: ir.Call, t: int, *, step: str | None = None,
-                  goal: str | None = None) -> None:
+                  goal: str | None = None, index: int = 0) -> None:
         c = e.contact
         args = {name: arg_value(v, c) for name, v in call.args}
         act = self.plan.program.actions[call.action]
@@ -528,7 +531,8 @@ class Engine:
             entry["step"] = step
         if goal is not None:
             entry["goal"] = goal
-        where = f"goal:{goal}" if goal is not None else f"step:{step if step is not None else e.pc}"
+        # Unique per action: a goal's actions by position, a step by its place.
+        where = f"goal:{goal}#{index}" if goal is not None else f"step:{step if step is not None else e.pc}"
         req = ActionRequest(f"{c.id}/{w.cw.name}/{e.number}/{where}/{t}", call.action, shown, c.id,
                             w.cw.name, t, step, goal)
         entry["id"] = req.id
