@@ -5,22 +5,31 @@ decides what is being typed: a contact attribute after ``contact.``, an
 event type after ``email.``, a field or an enum value inside an event's
 filter, a parameter or enum value inside an action call, a step name after
 ``skip to``, or else keywords, segments, event types and actions.
+
+With ``in_file=True`` (the language server) the text is a whole ``.goal``
+file: the grammar itself then says which keywords can come next, and
+whether a condition (event types, segments, ``contact.``) or a step (actions)
+can start at the cursor. When the text before the cursor does not parse,
+every keyword is offered, as in the REPL.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterable, Optional
 
 import attrs
 
 from . import ir
-from .parser import keywords
+from .parser import _NamesEverywhere, keywords
+from .resources import grammar_path
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*$")
 _OPERAND = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|not\s+in|in)\s*\[?(?:[^\[\]()]*,\s*)?$")
 _ARG = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*:\s*$")
 _SKIP = re.compile(r"skip\s+to\s+$")
+_TOP_ITEM = re.compile(r"^(?:import|segment|workflow|drip|event|action)\b", re.MULTILINE)
 
 
 @attrs.frozen
@@ -41,8 +50,12 @@ def word_before(text: str, offset: int) -> str:
 
 
 def complete(text: str, offset: int, program: Optional[ir.Program], *, attributes: Iterable[str] = (),
-             contact_ids: Iterable[str] = (), steps: Iterable[str] = (), statement: bool = True) -> list[Completion]:
-    """Completions at ``offset`` in ``text``, filtered by the word being typed."""
+             contact_ids: Iterable[str] = (), steps: Iterable[str] = (), statement: bool = True,
+             in_file: bool = False) -> list[Completion]:
+    """Completions at ``offset`` in ``text``, filtered by the word being typed.
+
+    ``in_file``: ``text`` is a whole .goal file; keywords, conditions and
+    actions are offered only where the grammar allows them."""
     before = text[:offset]
     prefix = word_before(text, offset)
     head = before[: len(before) - len(prefix)]
@@ -86,6 +99,17 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
     if "." in prefix:
         return _filter([Completion(e, "event", _event_detail(events[e])) for e in sorted(events)], prefix)
 
+    ctx = file_context(head) if in_file else None
+    if ctx is not None:
+        items = [Completion(k, "keyword") for k in sorted(ctx.keywords)]
+        if ctx.condition:
+            items += [Completion(e, "event", _event_detail(events[e])) for e in sorted(events)]
+            items += [Completion(s, "segment", "segment") for s in sorted(segments)]
+            items.append(Completion("contact.", "attribute", "a contact attribute"))
+        if ctx.statement and statement:
+            items += [Completion(a, "action", _action_detail(actions[a]), insert=a + "(") for a in sorted(actions)]
+        return _filter(items, prefix)
+
     items: list[Completion] = [Completion(k, "keyword") for k in sorted(keywords())]
     items += [Completion(e, "event", _event_detail(events[e])) for e in sorted(events)]
     items += [Completion(s, "segment", "segment") for s in sorted(segments)]
@@ -94,6 +118,61 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
     items.append(Completion("contact.", "attribute", "a contact attribute"))
     items += [Completion(c, "contact", "contact id") for c in sorted(set(contact_ids))]
     return _filter(items, prefix)
+
+
+@attrs.frozen
+class FileContext:
+    """What the grammar allows at a point of a .goal file."""
+    keywords: frozenset[str]
+    condition: bool  # a condition can start here (event types, segments, contact.)
+    statement: bool  # a step can start here (actions)
+
+
+@functools.lru_cache(maxsize=1)
+def _grammar():
+    """A plain LALR parser of the grammar (no AST builder), for asking which
+    terminals may come next. Built once."""
+    from lark import Lark
+    lark = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
+                postlex=_NamesEverywhere())
+    words = {t.name: t.pattern.value for t in lark.terminals
+             if t.pattern.type == "str" and t.pattern.value in keywords()}
+    return lark, words
+
+
+def file_context(head: str) -> Optional[FileContext]:
+    """Which keywords may follow ``head`` (the start of a .goal file), or None
+    when ``head`` does not parse. A syntax error in an earlier top-level item
+    does not matter: the current item is then read on its own."""
+    from lark import Token
+    from lark.exceptions import LarkError
+    lark, words = _grammar()
+    starts = [0]
+    last = None
+    for m in _TOP_ITEM.finditer(head):
+        last = m.start()
+    if last:
+        starts.append(last)
+    for start in starts:
+        try:
+            ip = lark.parse_interactive(head[start:])
+            for _ in ip.iter_parse():
+                pass
+            accepted = ip.accepts()
+        except LarkError:
+            continue
+        condition = statement = False
+        if "NAME" in accepted:
+            after = ip.copy()
+            try:
+                after.feed_token(Token("NAME", "x"))
+                follow = after.accepts()
+            except LarkError:
+                follow = set()
+            condition = "CMP_OP" in follow
+            statement = "LPAR" in follow and not condition
+        return FileContext(frozenset(words[t] for t in accepted if t in words), condition, statement)
+    return None
 
 
 def _enclosing_call(head: str) -> Optional[tuple[str, str]]:

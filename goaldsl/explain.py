@@ -1,0 +1,935 @@
+"""``goal explain``: why a goal did or did not fire for one contact.
+
+The engine is run from the earliest event (or ``start``) up to the instant
+asked about, exactly as ``goal run`` would; then its state is inspected:
+
+* where the contact is in the goal's workflow (enrolled since, the step it is
+  at, what it waits for and until when, or when and why it left), from the
+  engine's enrollment and the activity stream;
+* the goal's condition as a tree, each part with its truth value at that
+  instant, evaluated on the contact as the engine holds it (its record with
+  every event and action effect applied up to then);
+* for each event atom: its window in absolute times (UTC and the workflow's
+  time zone) and every event of that type the contact has, each with the
+  reasons it does or does not count (a filter that failed, with the actual
+  value and the wanted one; outside the window; before enrollment; after the
+  instant asked about);
+* the contact attributes the condition reads, as of that instant;
+* every achievement of the goal up to then, with the events that made it.
+
+The condition is walked as a tree here (each part compiled on its own with
+the same compiler the engine uses): explain is not the hot path, and this
+way every truth value shown is computed by the code that decides in a run.
+``render_text`` and ``to_json`` give the two output formats of the CLI.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import attrs
+
+from . import ir
+from .api import Program, engine_for
+from .calendar import format_local, format_utc, subtract, tick_at_or_after
+from .compiler import Compiler, get_path
+from .diagnostics import closest
+from .engine import B_COND, B_GOAL, B_WAIT, Contact
+from .inputs import Inputs
+from .output import entry_json
+from .plan import ACTION, END, GOAL, JUMP, JUMP_UNLESS, WAIT, WAIT_COND, WAIT_DATE, WAIT_TIME
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class ExplainError(ValueError):
+    """A question explain cannot answer (unknown goal or contact, no time)."""
+
+
+# ====================================================================== printing IR
+
+def show_duration(d) -> str:
+    return " ".join(f"{n} {u if n == 1 else u + 's'}" for n, u in d.parts)
+
+
+def show_value(v: Any, bare: bool = False) -> str:
+    """A value as it would be written in a .goal file (``bare`` for enum
+    values and step names, which are written without quotes)."""
+    if v is None:
+        return "(not set)"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v if bare else json.dumps(v, ensure_ascii=False)
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(show_value(x, bare) for x in v) + "]"
+    return json.dumps(v, ensure_ascii=False, default=str)
+
+
+def _is_bare(op: ir.Operand, event: Optional[ir.EventType]) -> bool:
+    return (isinstance(op, ir.OField) and event is not None and op.name in event.fields
+            and event.fields[op.name].kind in ("enum", "step"))
+
+
+def show_operand(op: ir.Operand, bare: bool = False) -> str:
+    if isinstance(op, ir.OAttr):
+        return "contact." + ".".join(op.path)
+    if isinstance(op, ir.OField):
+        return op.name
+    if isinstance(op, ir.OList):
+        return "[" + ", ".join(show_operand(x, bare) for x in op.items) + "]"
+    return show_value(op.value, bare)
+
+
+def show_cond(c: ir.Cond, events: Optional[dict] = None, _event: Optional[ir.EventType] = None) -> str:
+    """An IR condition back to source text (canonical spacing)."""
+    events = events or {}
+
+    def sub(x, parent):
+        text = show_cond(x, events, _event)
+        if isinstance(x, ir.COr) and parent in ("and", "not") or isinstance(x, ir.CAnd) and parent == "not":
+            return f"({text})"
+        return text
+
+    if isinstance(c, ir.COr):
+        return " or ".join(sub(x, "or") for x in c.items)
+    if isinstance(c, ir.CAnd):
+        return " and ".join(sub(x, "and") for x in c.items)
+    if isinstance(c, ir.CNot):
+        return "not " + sub(c.operand, "not")
+    if isinstance(c, ir.CConst):
+        return "true" if c.value else "false"
+    if isinstance(c, ir.CSegment):
+        return c.name
+    if isinstance(c, (ir.CCompare, ir.CIn, ir.CText)):
+        lb, rb = _is_bare(c.right, _event), _is_bare(c.left, _event)
+        op = c.op if not isinstance(c, ir.CIn) else ("not in" if c.negated else "in")
+        return f"{show_operand(c.left, lb)} {op} {show_operand(c.right, rb)}"
+    if isinstance(c, ir.CIsSet):
+        return f"{show_operand(c.operand)} is {'not ' if c.negated else ''}set"
+    if isinstance(c, ir.CTruthy):
+        return show_operand(c.operand)
+    if isinstance(c, ir.CEvent):
+        ev = events.get(c.event)
+        out = c.event
+        if c.filter is not None:
+            parts = c.filter.items if isinstance(c.filter, ir.CAnd) else (c.filter,)
+            out += "(" + ", ".join(show_cond(p, events, ev) for p in parts) + ")"
+        if (c.count_kind, c.count) != ("at_least", 1):
+            words = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}[c.count_kind]
+            out += f" {words} {c.count} {'time' if c.count == 1 else 'times'}"
+        if c.window == "within":
+            out += f" within {show_duration(c.duration)}"
+        elif c.window == "since_enrollment":
+            out += " since enrollment"
+        elif c.window == "ever":
+            out += " ever"
+        return out
+    raise AssertionError(type(c))
+
+
+def show_event(typ: str, fields: dict, events: Optional[dict] = None) -> str:
+    """``invoice.status_changed(invoice: "inv-21", action: other_invoice, status: paid)``."""
+    ev = (events or {}).get(typ)
+    parts = []
+    for k, v in fields.items():
+        bare = ev is not None and k in ev.fields and ev.fields[k].kind in ("enum", "step")
+        parts.append(f"{k}: {show_value(v, bare)}")
+    return f"{typ}({', '.join(parts)})"
+
+
+def _or_list(items: list[str], word: str = "or") -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+# ====================================================================== results
+
+@attrs.define
+class EventCheck:
+    """One event of an atom's type and whether (and why not) it counts."""
+    time: int
+    type: str
+    fields: dict
+    counts: bool
+    reasons: list[str]
+    origin: str = "log"  # log | workflow (emitted by an action or the engine)
+
+
+@attrs.define
+class Node:
+    """A part of the condition with its truth value."""
+    kind: str  # or and not const compare in text is_set truthy segment event
+    text: str
+    value: bool
+    children: list["Node"] = attrs.Factory(list)
+    notes: list[str] = attrs.Factory(list)  # attribute values, why a part failed
+    # event atoms only
+    event: Optional[str] = None
+    window: Optional[dict] = None  # kind, from, to (epoch or None), duration
+    count: Optional[dict] = None  # kind, n, found
+    events: list[EventCheck] = attrs.Factory(list)
+
+
+@attrs.define
+class Achievement:
+    time: int
+    enrollment: int
+    events: list[EventCheck]
+    attributes: dict
+
+
+@attrs.define
+class WorkflowState:
+    status: str  # enrolled | exited | never_enrolled
+    enrolled_at: Optional[int] = None
+    enrollment: Optional[int] = None
+    step: Optional[str] = None  # what the contact is at
+    step_index: Optional[int] = None  # top-level step, from 1
+    steps: int = 0
+    waiting: Optional[str] = None  # wait | goal | condition
+    waiting_until: Optional[int] = None
+    resumes_at: Optional[int] = None  # the first acting instant at or after waiting_until
+    exited_at: Optional[int] = None
+    exit_reason: Optional[str] = None
+    exit_goal: Optional[str] = None
+    listening: bool = False
+    note: str = ""
+
+
+@attrs.define
+class Explanation:
+    contact: str
+    goal: str
+    workflow: str
+    goal_kind: str  # step | exit
+    goal_step: Optional[int]  # top-level step number (from 1) of a goal step
+    timezone: str
+    evaluate: str  # "every 5 minutes" | "on event"
+    at: int
+    start: int
+    holds: bool
+    condition: Node
+    state: WorkflowState
+    achievements: list[Achievement]
+    activity: list[dict]
+    attributes: dict  # contact.path -> value as of `at`
+    summary: list[str]
+    program_events: dict = attrs.field(factory=dict, repr=False)
+
+
+# ====================================================================== the explainer
+
+def find_goal(program: Program, name: str, workflow: Optional[str] = None) -> tuple[ir.Workflow, ir.Goal, Optional[int]]:
+    """The goal called ``name`` (and its workflow, and its step number if it
+    is a goal step). Raises ExplainError with a suggestion."""
+    found = []
+    all_names = []
+    for wf in program.ir.workflows:
+        if workflow is not None and wf.name != workflow:
+            continue
+        for i, st in enumerate(wf.steps):
+            if isinstance(st, ir.SGoal):
+                all_names.append(st.goal.name)
+                if st.goal.name == name:
+                    found.append((wf, st.goal, i + 1))
+        for g in wf.goals:
+            all_names.append(g.name)
+            if g.name == name:
+                found.append((wf, g, None))
+    if workflow is not None and program.ir.workflow(workflow) is None:
+        best = closest(workflow, program.workflows)
+        raise ExplainError(f'there is no workflow "{workflow}"' + (f' (did you mean "{best}"?)' if best else ""))
+    if not found:
+        if not all_names:
+            raise ExplainError("the program has no goals")
+        best = closest(name, all_names)
+        msg = f'there is no goal "{name}"'
+        msg += f' (did you mean "{best}"?)' if best else "; goals: " + ", ".join(f'"{n}"' for n in all_names)
+        raise ExplainError(msg)
+    if len(found) > 1:
+        wfs = ", ".join(f'"{wf.name}"' for wf, _, _ in found)
+        raise ExplainError(f'goal "{name}" is in several workflows ({wfs}): pick one with --workflow')
+    return found[0]
+
+
+def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Optional[int] = None,
+            start: Optional[int] = None, workflow: Optional[str] = None) -> Explanation:
+    """Explain goal ``goal`` for ``contact`` at ``at`` (default: the latest
+    event), running the engine from ``start`` (default: the earliest event)."""
+    wf, g, step_no = find_goal(program, goal, workflow)
+    known = {c["id"] for c in inputs.contacts} | {e[1] for e in inputs.events}
+    if contact not in known:
+        best = closest(contact, known)
+        raise ExplainError(f'there is no contact "{contact}" in the contacts or events'
+                           + (f' (did you mean "{best}"?)' if best else ""))
+    if at is None:
+        at = inputs.last_time
+    if start is None:
+        start = inputs.first_time if inputs.first_time is not None else at
+    if at is None or start is None:
+        raise ExplainError("there are no events to take the time from: give --at")
+    if at < start:
+        raise ExplainError(f"--at ({format_utc(at)}) is before --from ({format_utc(start)})")
+
+    snapshots: list[tuple[int, int, int, dict, dict]] = []  # time, enrollment number, since, attrs, events
+    holder: dict = {}
+
+    def on_activity(entry: dict) -> None:
+        if (entry["type"] == "goal_achieved" and entry["contact"] == contact and entry["workflow"] == wf.name
+                and entry.get("goal") == g.name):
+            eng = holder["engine"]
+            c = eng.contacts[contact]
+            e = eng.enrollment(wf.name, contact)
+            snapshots.append((entry["time"], e.number if e else 0, e.since if e else None,
+                              _deep_copy(c.attrs), {k: list(v) for k, v in c.events.items()}))
+
+    eng = engine_for(program, fresh_inputs(inputs), start=start, on_activity=on_activity)
+    holder["engine"] = eng
+    eng.run_until(at)
+
+    c = eng.contacts.get(contact) or Contact(contact, {"id": contact, "tags": [], "lists": []}, 0)
+    log_ids = {event_key(t, typ, f) for t, cid, typ, f in inputs.events if cid == contact}
+    later = [(t, typ, f) for t, cid, typ, f in inputs.events if cid == contact and t > at]
+    activity = [e for e in eng.activity if e["contact"] == contact and e["workflow"] == wf.name]
+    state, since = _state(eng, program, wf, g, contact, activity, at)
+
+    ex = _Explainer(program, wf.timezone, log_ids)
+    tree = ex.node(g.cond, c, at, since, later, state.enrolled_at)
+    holds = tree.value
+    achievements = []
+    for t, number, a_since, a_attrs, a_events in snapshots:
+        snap = Contact(contact, a_attrs, 0)
+        snap.events = a_events
+        a_tree = ex.node(g.cond, snap, t, a_since, [], a_since)
+        achievements.append(Achievement(t, number, _causes(a_tree), ex.attributes(g.cond, snap)))
+    wf_every = f"every {_show_seconds(wf.every)}" if wf.every else "on event"
+    out = Explanation(contact, g.name, wf.name, "step" if g.is_step else "exit", step_no, wf.timezone, wf_every,
+                      at, start, holds, tree, state, achievements, activity, ex.attributes(g.cond, c), [],
+                      program.ir.events)
+    out.summary = _summary(out, wf)
+    return out
+
+
+def fresh_inputs(inputs: Inputs) -> Inputs:
+    """The inputs with copies of the contact records, for an engine run: the
+    engine applies tag, list and update effects to the records it is given."""
+    return Inputs(contacts=[_deep_copy(c) for c in inputs.contacts], events=inputs.events, bad=inputs.bad,
+                  duplicates=inputs.duplicates, first_time=inputs.first_time, last_time=inputs.last_time)
+
+
+def event_key(t: int, typ: str, fields: dict) -> tuple:
+    """Identifies an event by content, to tell the log's events from those
+    the engine emitted."""
+    return (t, typ, json.dumps(fields, sort_keys=True, default=str))
+
+
+def _show_seconds(s: int) -> str:
+    for unit, n in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if s % n == 0:
+            k = s // n
+            return f"{k} {unit}{'s' if k != 1 else ''}"
+    return f"{s} seconds"
+
+
+def _deep_copy(v):
+    if isinstance(v, dict):
+        return {k: _deep_copy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_deep_copy(x) for x in v]
+    return v
+
+
+def _causes(tree: Node) -> list[EventCheck]:
+    """The events that made a condition true: those counted by event atoms
+    that held (not under a `not`)."""
+    out: dict[tuple, EventCheck] = {}
+
+    def walk(n: Node, negated: bool):
+        if not n.value and not negated:
+            return
+        if n.kind == "not":
+            return
+        if n.kind == "event" and not negated:
+            for ec in n.events:
+                if ec.counts:
+                    out[(ec.time, ec.type, id(ec.fields))] = ec
+        for ch in n.children:
+            walk(ch, negated)
+
+    walk(tree, False)
+    return [out[k] for k in sorted(out, key=lambda k: (k[0], k[1]))]
+
+
+def _state(eng, program: Program, wf: ir.Workflow, g: ir.Goal, contact: str, activity: list[dict],
+           at: int) -> tuple[WorkflowState, Optional[int]]:
+    cw = program.plan.workflow(wf.name)
+    st = WorkflowState("never_enrolled", steps=len(wf.steps))
+    enrolls = [e for e in activity if e["type"] == "enrolled"]
+    exits = [e for e in activity if e["type"] == "exited"]
+    if not enrolls:
+        st.note = _never_enrolled_note(wf, program)
+        return st, None
+    e = eng.enrollment(wf.name, contact)
+    if e is None:
+        last_in, last_out = enrolls[-1], exits[-1] if exits else None
+        st.status = "exited"
+        st.enrolled_at, st.enrollment = last_in["time"], len(enrolls)
+        if last_out is not None:
+            st.exited_at, st.exit_reason, st.exit_goal = last_out["time"], last_out["reason"], last_out.get("goal")
+        st.note = "it has left the workflow, so no goal of the workflow is checked for it"
+        if wf.audience is not None and wf.once_at is None:
+            st.note += " until it enrolls again (when it matches the audience again after not matching it)"
+        elif wf.reentry:
+            st.note += " until a new trigger event enrolls it again (allow reentry)"
+        return st, last_in["time"]
+    st.status = "enrolled"
+    st.enrolled_at, st.enrollment = e.since, e.number
+    code = cw.code
+    if e.pc < len(code):
+        st.step = _describe_instruction(code[e.pc], program)
+        st.step_index = code[e.pc][3] + 1 if code[e.pc][3] is not None else None
+    if e.block == B_WAIT:
+        st.waiting, st.waiting_until = "wait", e.due
+    elif e.block == B_GOAL:
+        st.waiting, st.waiting_until = "goal", e.due
+    elif e.block == B_COND:
+        st.waiting, st.waiting_until = "condition", e.due
+    if st.waiting_until is not None and cw.every:
+        st.resumes_at = tick_at_or_after(st.waiting_until, cw.every)
+    # Is this goal listening now?
+    if g.name in e.achieved:
+        st.listening = False
+        st.note = "this goal was already achieved in this enrollment; a goal fires at most once per enrollment"
+    elif not g.is_step:
+        st.listening = True
+        st.note = "an exit goal listens for as long as the contact is enrolled"
+    else:
+        cg = next(x for x in cw.step_goals if x.name == g.name)
+        if e.block == B_GOAL and e.pc == cg.pc:
+            st.listening = True
+            st.note = "the contact is waiting at this goal step"
+        elif cg.top > e.top:
+            st.listening = True
+            st.note = "the goal step is ahead of the contact, so it listens from enrollment on"
+        else:
+            st.listening = False
+            st.note = ("the contact is past this goal step: it reached the step without meeting it and "
+                       f"went on (on unmet {g.on_unmet.replace('_', ' ')}), so the goal no longer listens")
+    return st, e.since
+
+
+def _never_enrolled_note(wf: ir.Workflow, program: Program) -> str:
+    if wf.trigger is not None:
+        return f"it was never enrolled: no event matched `enroll when {show_cond(wf.trigger, program.ir.events)}`"
+    if wf.audience is not None:
+        return f"it was never enrolled: it never matched `audience {show_cond(wf.audience, program.ir.events)}`" \
+               + (f" at the one evaluation ({format_utc(wf.once_at)})" if wf.once_at is not None else
+                  " at an acting instant")
+    return "it was never enrolled"
+
+
+def _describe_instruction(ins: tuple, program: Program) -> str:
+    op = ins[0]
+    name = f" as {ins[2]}" if len(ins) > 2 and isinstance(ins[2], str) else ""
+    if op == ACTION:
+        call: ir.Call = ins[1]
+        args = ", ".join(f"{k}: {show_value(_arg_shown(v))}" for k, v in call.args)
+        return f"{call.action}({args}){name}"
+    if op == WAIT:
+        return f"wait {show_duration(ins[1])}{name}"
+    if op == WAIT_TIME:
+        hour, minute, weekday = ins[1]
+        day = f"{_WEEKDAYS[weekday]} " if weekday is not None else ""
+        return f"wait until {day}{hour:02d}:{minute:02d}{name}"
+    if op == WAIT_DATE:
+        return f"wait until {format_utc(ins[1])}{name}"
+    if op == WAIT_COND:
+        return f"wait until a condition{name}"
+    if op == GOAL:
+        return f'goal step "{ins[1].name}"'
+    if op == END:
+        return "end"
+    if op in (JUMP, JUMP_UNLESS):
+        return "a branch"
+    return "a step"
+
+
+def _arg_shown(v: ir.ArgValue):
+    if v.kind == "const":
+        return v.value
+    if v.kind == "attr":
+        return "{contact." + ".".join(v.parts) + "}"
+    return "".join(p if isinstance(p, str) else "{contact." + ".".join(p) + "}" for p in v.parts)
+
+
+class _Explainer:
+    def __init__(self, program: Program, tz: str, log_ids: set[tuple]):
+        self.program = program
+        self.events = program.ir.events
+        self.tz = tz
+        self.comp = Compiler(program.ir, tz)
+        self.log_ids = log_ids
+
+    def fn(self, c: ir.Cond):
+        return self.comp.cond(c)
+
+    # ------------------------------------------------------------ tree
+
+    def node(self, c: ir.Cond, ct: Contact, now: int, since: Optional[int], later: list, enrolled_at) -> Node:
+        value = bool(self.fn(c)(ct, now, since, None))
+        text = show_cond(c, self.events)
+        if isinstance(c, (ir.COr, ir.CAnd)):
+            kids = [self.node(x, ct, now, since, later, enrolled_at) for x in c.items]
+            return Node("or" if isinstance(c, ir.COr) else "and", text, value, kids)
+        if isinstance(c, ir.CNot):
+            return Node("not", text, value, [self.node(c.operand, ct, now, since, later, enrolled_at)])
+        if isinstance(c, ir.CSegment):
+            body = self.program.ir.segments[c.name]
+            return Node("segment", f"segment {c.name}", value, [self.node(body, ct, now, since, later, enrolled_at)])
+        if isinstance(c, ir.CEvent):
+            return self.event_node(c, ct, now, since, later, text, value)
+        kind = {ir.CConst: "const", ir.CCompare: "compare", ir.CIn: "in", ir.CText: "text", ir.CIsSet: "is_set",
+                ir.CTruthy: "truthy"}[type(c)]
+        if value:
+            notes = [f"{show_operand(op)} is {show_value(get_path(ct.attrs, op.path))}" for op in _attr_operands(c)]
+        else:
+            notes = self.why_not(c, ct, now, since, None, None)
+        return Node(kind, text, value, notes=notes)
+
+    def event_node(self, c: ir.CEvent, ct: Contact, now: int, since, later, text, value) -> Node:
+        ev = self.events.get(c.event)
+        if c.window == "within":
+            lower = subtract(now, c.duration.months, c.duration.days, c.duration.seconds, self.tz)
+            window = {"kind": "within", "duration": show_duration(c.duration), "from": lower, "to": now}
+        elif c.window == "ever":
+            lower = None
+            window = {"kind": "ever", "from": None, "to": now}
+        else:
+            lower = since
+            window = {"kind": "since_enrollment" if c.window == "since_enrollment" else "default",
+                      "from": since, "to": now}
+        flt = self.fn(c.filter) if c.filter is not None else None
+        checks = []
+        found = 0
+        for t, fields in ct.events.get(c.event, ()):
+            reasons = []
+            if t > now:
+                reasons.append(f"after {format_utc(now)}, the time asked about")
+            elif lower is not None and t < lower:
+                if window["kind"] == "within":
+                    reasons.append(f"outside the window, which starts at {format_utc(lower)}")
+                else:
+                    reasons.append(f"before enrollment ({format_utc(lower)})")
+            if flt is not None and not flt(ct, now, since, fields):
+                reasons.extend(self.why_not(c.filter, ct, now, since, fields, ev))
+            counts = not reasons
+            found += counts
+            checks.append(EventCheck(t, c.event, fields, counts, reasons,
+                                     "log" if event_key(t, c.event, fields) in self.log_ids else "workflow"))
+        for t, typ, fields in later:
+            if typ != c.event or any(ch.time == t and ch.fields is fields for ch in checks):
+                continue
+            reasons = [f"after {format_utc(now)}, the time asked about"]
+            if flt is not None and not flt(ct, now, since, fields):
+                reasons.extend(self.why_not(c.filter, ct, now, since, fields, ev))
+            checks.append(EventCheck(t, c.event, fields, False, reasons, "log"))
+        checks.sort(key=lambda x: x.time)
+        return Node("event", text, value, event=c.event, window=window,
+                    count={"kind": c.count_kind, "n": c.count, "found": found}, events=checks)
+
+    # ------------------------------------------------------------ why a part is false
+
+    def why_not(self, c: ir.Cond, ct: Contact, now: int, since, fields: Optional[dict],
+                ev: Optional[ir.EventType]) -> list[str]:
+        """Why ``c`` is false (for an event's ``fields`` when it is a filter)."""
+        def holds(x):
+            return bool(self.fn(x)(ct, now, since, fields))
+
+        if isinstance(c, ir.CAnd):
+            out = []
+            for x in c.items:
+                if not holds(x):
+                    out.extend(self.why_not(x, ct, now, since, fields, ev))
+            return out
+        if isinstance(c, ir.COr):
+            parts = ["; ".join(self.why_not(x, ct, now, since, fields, ev)) for x in c.items]
+            return ["none of these held: " + " | ".join(p for p in parts if p)]
+        if isinstance(c, ir.CNot):
+            return [f"{show_cond(c.operand, self.events, ev)} held, wanted it not to"]
+        if isinstance(c, ir.CConst):
+            return ["false"]
+        if isinstance(c, ir.CSegment):
+            return [f"segment {c.name} was false"]
+        if isinstance(c, ir.CEvent):
+            return [f"{show_cond(c, self.events)} was false"]
+
+        def val(op):
+            if isinstance(op, ir.OConst):
+                return op.value
+            if isinstance(op, ir.OField):
+                return None if fields is None else fields.get(op.name)
+            if isinstance(op, ir.OAttr):
+                return get_path(ct.attrs, op.path)
+            return [val(x) for x in op.items]
+
+        def name_and_value(op):
+            return show_operand(op), val(op), _is_bare(op, ev)
+
+        def was(op):
+            name, v, bare = name_and_value(op)
+            return f"{name} was {'not set' if v is None else show_value(v, bare)}"
+
+        if isinstance(c, ir.CCompare):
+            left, right, op = c.left, c.right, c.op
+            if isinstance(left, ir.OConst) and not isinstance(right, ir.OConst):
+                left, right = right, left
+                op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+            bare = _is_bare(left, ev)
+            if isinstance(right, ir.OConst):
+                wanted_v = show_value(right.value, bare)
+            else:
+                wanted_v = f"{show_operand(right)} ({show_value(val(right), _is_bare(right, ev))})"
+            wanted = {"==": wanted_v, "!=": f"anything but {wanted_v}"}.get(op, f"{op} {wanted_v}")
+            return [f"{was(left)}, wanted {wanted}"]
+        if isinstance(c, ir.CIn):
+            if isinstance(c.right, ir.OList) and all(isinstance(x, ir.OConst) for x in c.right.items):
+                bare = _is_bare(c.left, ev)
+                items = [show_value(x.value, bare) for x in c.right.items]
+                wanted = f"none of {', '.join(items)}" if c.negated else _or_list(items)
+                return [f"{was(c.left)}, wanted {wanted}"]
+            if isinstance(c.left, ir.OConst):
+                inc = "not to include" if c.negated else "to include"
+                return [f"{was(c.right)}, wanted it {inc} {show_value(c.left.value)}"]
+            neg = "not " if c.negated else ""
+            return [f"{was(c.left)}, wanted it {neg}in {show_operand(c.right)} ({show_value(val(c.right))})"]
+        if isinstance(c, ir.CText):
+            if isinstance(c.left, ir.OConst):
+                return [f"{was(c.right)}, wanted {show_value(c.left.value)} to {c.op.replace('starts', 'start').replace('ends', 'end').replace('contains', 'contain')} it"]
+            want = show_value(c.right.value) if isinstance(c.right, ir.OConst) else show_operand(c.right)
+            verb = {"starts with": "starts with", "ends with": "ends with", "contains": "contains"}[c.op]
+            return [f"{was(c.left)}, wanted one that {verb} {want}"]
+        if isinstance(c, ir.CIsSet):
+            if c.negated:
+                return [f"{was(c.operand)}, wanted it not set"]
+            return [f"{show_operand(c.operand)} was not set"]
+        if isinstance(c, ir.CTruthy):
+            return [f"{was(c.operand)}, wanted a true value"]
+        return [f"{show_cond(c, self.events, ev)} was false"]
+
+    # ------------------------------------------------------------ attributes
+
+    def attributes(self, c: ir.Cond, ct: Contact) -> dict:
+        paths: dict[tuple, None] = {}
+        for op in _attr_operands_deep(c, self.program.ir):
+            paths[op.path] = None
+        return {"contact." + ".".join(p): get_path(ct.attrs, p) for p in paths}
+
+
+def _attr_operands(c) -> list[ir.OAttr]:
+    out = []
+    for name in ("left", "right", "operand"):
+        op = getattr(c, name, None)
+        if isinstance(op, ir.OAttr):
+            out.append(op)
+        elif isinstance(op, ir.OList):
+            out.extend(x for x in op.items if isinstance(x, ir.OAttr))
+    return out
+
+
+def _attr_operands_deep(c: ir.Cond, program: ir.Program) -> list[ir.OAttr]:
+    out: list[ir.OAttr] = []
+    seen: set[str] = set()
+    stack = [c]
+    while stack:
+        n = stack.pop(0)
+        if isinstance(n, ir.CSegment):
+            if n.name not in seen:
+                seen.add(n.name)
+                stack.append(program.segments[n.name])
+        elif isinstance(n, (ir.COr, ir.CAnd)):
+            stack[0:0] = list(n.items)
+        elif isinstance(n, ir.CNot):
+            stack.insert(0, n.operand)
+        elif isinstance(n, ir.CEvent):
+            if n.filter is not None:
+                stack.insert(0, n.filter)
+        else:
+            out.extend(_attr_operands(n))
+    return out
+
+
+# ====================================================================== summary
+
+def _summary(ex: Explanation, wf: ir.Workflow) -> list[str]:
+    st = ex.state
+    out = []
+    who = f"contact {ex.contact}"
+    if ex.achievements:
+        times = ", ".join(format_utc(a.time) for a in ex.achievements)
+        out.append(f'achieved: {who} achieved "{ex.goal}" at {times}.')
+    if st.status == "never_enrolled":
+        out.append(f'not achieved: {who} was never enrolled in "{ex.workflow}", so its goals are not checked.')
+        if ex.holds:
+            out.append("the condition itself holds at this time.")
+        return out
+    if not ex.achievements:
+        out.append(f'not achieved: "{ex.goal}" has not fired for {who} up to {format_utc(ex.at)}.')
+    if st.status == "exited":
+        out.append(f"{who} left the workflow at {format_utc(st.exited_at)}: {exit_words(st.exit_reason, st.exit_goal)}.")
+    if ex.achievements and st.status == "exited":
+        out.append(f"its condition at {format_utc(ex.at)} is {'true' if ex.holds else 'false'} (details below).")
+    elif ex.holds:
+        if st.status == "enrolled" and st.listening:
+            if wf.every:
+                nxt = tick_at_or_after(ex.at + 1, wf.every)
+                out.append(f"the condition holds at {format_utc(ex.at)}; the workflow evaluates every "
+                           f"{_show_seconds(wf.every)}, so the goal fires at its next tick ({format_utc(nxt)}).")
+            else:
+                out.append(f"the condition holds at {format_utc(ex.at)}.")
+        else:
+            out.append(f"the condition holds at {format_utc(ex.at)}.")
+    else:
+        reasons = _failed_reasons(ex.condition)
+        out.append(f"the condition is false at {format_utc(ex.at)}" + (": " + "; ".join(reasons) if reasons else "")
+                   + ".")
+    if st.status == "enrolled" and not st.listening and st.note:
+        out.append(st.note + ".")
+    return out
+
+
+def exit_words(reason: Optional[str], goal: Optional[str]) -> str:
+    if reason == "goal":
+        return f'it achieved goal "{goal}"' if goal else "a goal was achieved"
+    if reason == "unmet":
+        return f'it reached goal step "{goal}" unmet and the unmet policy ended the workflow' if goal \
+            else "a goal step was not met"
+    if reason == "end":
+        return "it reached an `end` step"
+    if reason == "completed":
+        return "it completed the last step"
+    return str(reason)
+
+
+def _failed_reasons(n: Node, limit: int = 4) -> list[str]:
+    """Short reasons for the false leaves of the tree."""
+    out: list[str] = []
+
+    def walk(n: Node):
+        if n.value:
+            return
+        if n.kind in ("and", "segment"):
+            for ch in n.children:
+                walk(ch)
+        elif n.kind == "or":
+            out.append(f"none of {len(n.children)} alternatives held")
+        elif n.kind == "event":
+            need = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}[n.count["kind"]]
+            if not n.events:
+                out.append(f"the contact has no {n.event} events")
+            elif n.count["found"] == 0:
+                shown = [f"{format_utc(ec.time)}: {', '.join(ec.reasons)}" for ec in n.events[:3]]
+                more = f" (and {len(n.events) - 3} more)" if len(n.events) > 3 else ""
+                many = "none counts" if len(n.events) > 1 else "it does not count"
+                out.append(f"the contact has {len(n.events)} {n.event} event{'s' if len(n.events) != 1 else ''}"
+                           f" but {many}: " + "; ".join(shown) + more)
+            else:
+                out.append(f"{n.event} needs {need} {n.count['n']} matching events, found {n.count['found']}")
+        else:
+            out.append(n.notes[0] if n.notes else f"{n.text} is false")
+
+    walk(n)
+    return out[:limit]
+
+
+# ====================================================================== output
+
+def _time_pair(t: Optional[int], tz: str) -> str:
+    if t is None:
+        return "the beginning"
+    if tz in ("UTC", "Etc/UTC"):
+        return format_utc(t)
+    return f"{format_utc(t)} ({format_local(t, tz)})"
+
+
+def _window_text(node: Node, tz: str) -> str:
+    w = node.window
+    if w["kind"] == "within":
+        label = f"within {w['duration']}"
+    elif w["kind"] == "ever":
+        label = "ever"
+    elif w["kind"] == "since_enrollment":
+        label = "since enrollment"
+    else:
+        label = "since enrollment (the default in a workflow)"
+    if w["from"] is None and w["kind"] != "ever":
+        label += ", never enrolled: all history"
+    return f"window: {label}: {_time_pair(w['from'], tz)} .. {_time_pair(w['to'], tz)}"
+
+
+def render_text(ex: Explanation) -> str:
+    tz = ex.timezone
+    lines = []
+    kind = f"goal step {ex.goal_step}" if ex.goal_kind == "step" else "exit goal"
+    lines.append(f'goal "{ex.goal}" ({kind} of workflow "{ex.workflow}") for contact {ex.contact}')
+    lines.append(f"at {_time_pair(ex.at, tz)}; time zone {tz}; evaluates {ex.evaluate}")
+    lines.append("")
+    for s in ex.summary:
+        lines.append(s[0].upper() + s[1:])
+    # -------- achievements
+    for a in ex.achievements:
+        lines.append("")
+        lines.append(f"Achieved at {_time_pair(a.time, tz)} (enrollment {a.enrollment}), by:")
+        if not a.events:
+            lines.append("  (no event: contact attributes made it true)")
+        for ec in a.events:
+            lines.append(f"  {format_utc(ec.time)}  {show_event(ec.type, ec.fields, ex.program_events)}"
+                         + ("  [from a workflow]" if ec.origin == "workflow" else ""))
+        for k, v in a.attributes.items():
+            lines.append(f"  {k} was {show_value(v)}")
+    # -------- workflow
+    st = ex.state
+    lines.append("")
+    lines.append(f'Workflow "{ex.workflow}":')
+    for e in ex.activity:
+        lines.append("  " + _activity_line(e))
+    if st.status == "never_enrolled":
+        lines.append(f"  {st.note}")
+    elif st.status == "enrolled":
+        lines.append(f"  now: enrolled since {format_utc(st.enrolled_at)} (enrollment {st.enrollment})")
+        if st.step:
+            where = f"step {st.step_index} of {st.steps}: {st.step}" if st.step_index else st.step
+            wait = ""
+            if st.waiting == "wait":
+                wait = f", waiting until {_time_pair(st.waiting_until, tz)}"
+            elif st.waiting == "goal":
+                wait = ", waiting for the goal" + (f" until {_time_pair(st.waiting_until, tz)}"
+                                                   if st.waiting_until is not None else " (no time limit)")
+            elif st.waiting == "condition":
+                wait = ", waiting for its condition" + (f" until {_time_pair(st.waiting_until, tz)}"
+                                                        if st.waiting_until is not None else "")
+            lines.append(f"  at {where}{wait}")
+            if st.resumes_at is not None and st.resumes_at != st.waiting_until:
+                lines.append(f"  (it resumes at the first tick at or after that: {format_utc(st.resumes_at)})")
+        lines.append(f"  the goal is {'listening' if st.listening else 'not listening'}: {st.note}")
+    else:
+        lines.append(f"  now: not enrolled; {st.note}")
+    # -------- condition
+    lines.append("")
+    lines.append(f"Condition at {format_utc(ex.at)}: {'true' if ex.holds else 'false'}")
+    _render_node(ex.condition, lines, 1, tz, ex.program_events)
+    if ex.attributes:
+        lines.append("")
+        lines.append(f"Contact attributes as of {format_utc(ex.at)}:")
+        for k, v in ex.attributes.items():
+            lines.append(f"  {k} = {show_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def _activity_line(e: dict) -> str:
+    t = format_utc(e["time"])
+    kind = e["type"]
+    if kind == "action":
+        args = ", ".join(f"{k}: {show_value(v)}" for k, v in (e.get("args") or {}).items())
+        what = f"{e['action']}({args})" + (f" as {e['step']}" if e.get("step") else "") + \
+            (f'  [goal "{e["goal"]}"]' if e.get("goal") else "")
+    elif kind == "goal_achieved":
+        what = f'goal achieved: "{e["goal"]}"'
+    elif kind == "exited":
+        what = f"exited: {e['reason']}" + (f' (goal "{e["goal"]}")' if e.get("goal") else "")
+    else:
+        what = kind
+    return f"{t}  {what}"
+
+
+def _render_node(n: Node, lines: list[str], depth: int, tz: str, events: dict) -> None:
+    pad = "  " * depth
+    mark = "true " if n.value else "false"
+    lines.append(f"{pad}{mark}  {n.text if n.kind not in ('and', 'or', 'not') else n.kind}")
+    sub = pad + "       "
+    if n.kind == "not":
+        pass
+    for note in n.notes:
+        lines.append(f"{sub}{note}")
+    if n.kind == "event":
+        lines.append(f"{sub}{_window_text(n, tz)}")
+        need = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}[n.count["kind"]]
+        lines.append(f"{sub}needs {need} {n.count['n']}, found {n.count['found']}")
+        if not n.events:
+            lines.append(f"{sub}the contact has no {n.event} events")
+        for ec in n.events:
+            mark = "+" if ec.counts else "-"
+            origin = "  [from a workflow]" if ec.origin == "workflow" else ""
+            lines.append(f"{sub}{mark} {format_utc(ec.time)}  {show_event(ec.type, ec.fields, events)}{origin}")
+            if ec.counts:
+                lines.append(f"{sub}    counts")
+            for r in ec.reasons:
+                lines.append(f"{sub}    does not count: {r}")
+    for ch in n.children:
+        _render_node(ch, lines, depth + 1, tz, events)
+
+
+def _time_json(t: Optional[int], tz: str) -> Optional[dict]:
+    if t is None:
+        return None
+    return {"utc": format_utc(t), "local": format_local(t, tz)}
+
+
+def _node_json(n: Node, tz: str) -> dict:
+    out: dict = {"kind": n.kind, "text": n.text, "value": n.value}
+    if n.notes:
+        out["notes"] = n.notes
+    if n.kind == "event":
+        w = dict(n.window)
+        w["from"] = _time_json(w["from"], tz)
+        w["to"] = _time_json(w["to"], tz)
+        out["event"] = n.event
+        out["window"] = w
+        out["count"] = n.count
+        out["events"] = [_check_json(ec, tz) for ec in n.events]
+    if n.children:
+        out["children"] = [_node_json(c, tz) for c in n.children]
+    return out
+
+
+def _check_json(ec: EventCheck, tz: str) -> dict:
+    return {"time": format_utc(ec.time), "local": format_local(ec.time, tz), "type": ec.type, "fields": ec.fields,
+            "counts": ec.counts, "reasons": ec.reasons, "origin": ec.origin}
+
+
+def to_json(ex: Explanation) -> dict:
+    tz = ex.timezone
+    st = ex.state
+    state = {"status": st.status, "note": st.note, "listening": st.listening}
+    if st.status != "never_enrolled":
+        state.update(enrolled_at=_time_json(st.enrolled_at, tz), enrollment=st.enrollment)
+    if st.status == "enrolled":
+        state.update(step=st.step, step_index=st.step_index, steps=st.steps, waiting=st.waiting,
+                     waiting_until=_time_json(st.waiting_until, tz), resumes_at=_time_json(st.resumes_at, tz))
+    if st.status == "exited":
+        state.update(exited_at=_time_json(st.exited_at, tz), exit_reason=st.exit_reason, exit_goal=st.exit_goal)
+    return {
+        "contact": ex.contact,
+        "goal": ex.goal,
+        "workflow": ex.workflow,
+        "goal_kind": ex.goal_kind,
+        "goal_step": ex.goal_step,
+        "timezone": tz,
+        "evaluate": ex.evaluate,
+        "at": _time_json(ex.at, tz),
+        "from": _time_json(ex.start, tz),
+        "holds": ex.holds,
+        "achieved": [{"time": _time_json(a.time, tz), "enrollment": a.enrollment,
+                      "events": [_check_json(ec, tz) for ec in a.events], "attributes": a.attributes}
+                     for a in ex.achievements],
+        "summary": ex.summary,
+        "workflow_state": state,
+        "activity": [entry_json(e) for e in ex.activity],
+        "condition": _node_json(ex.condition, tz),
+        "attributes": ex.attributes,
+    }
