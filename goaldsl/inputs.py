@@ -45,6 +45,8 @@ class Inputs:
     events: list[tuple] = attrs.field(factory=list)  # (time, contact, type, fields), sorted by time
     bad: list[BadLine] = attrs.field(factory=list)
     duplicates: int = 0
+    # the repeated events that were ignored: (time, contact, type, fields, id, "FILE:LINE"), for `goal explain`
+    duplicate_events: list[tuple] = attrs.field(factory=list)
     first_time: Optional[int] = None
     last_time: Optional[int] = None
 
@@ -203,6 +205,7 @@ def read_events(path: Path, events: dict[str, ir.EventType], shown: str | None =
         if eid is not None:
             if eid in seen_ids:
                 inputs.duplicates += 1
+                inputs.duplicate_events.append((t, cid, typ, fields, eid, f"{shown}:{no}"))
                 continue
             seen_ids.add(eid)
         if last is not None and t < last:
