@@ -360,7 +360,7 @@ def test_trigger_events_since_the_previous_tick_enroll_at_the_tick(go):
 def test_allow_reentry_enrolls_again_only_when_not_enrolled(go):
     events = [ev(f"{D}T10:01", "c1", "form.submitted", form="demo"),
               ev(f"{D}T10:30", "c1", "form.submitted", form="demo"),  # enrolled: ignored
-              ev(f"{D}T11:30", "c1", "form.submitted", form="demo"),  # after leaving: enrolls
+              ev(f"{D}T11:30", "c1", "form.submitted", form="demo"),  # after leaving, on a tick: enrolls at once
               ev(f"{D}T10:01", "c2", "form.submitted", form="demo"),
               # between the ticks 11:00 and 11:05; at 11:05 enrollment comes
               # first, while c2 is still enrolled (it completes later in 11:05)
@@ -368,8 +368,8 @@ def test_allow_reentry_enrolls_again_only_when_not_enrolled(go):
     r = go(TRIGGER.replace("REENTRY", "allow reentry"), [], events, start=f"{D}T10:00", until=f"{D}T13:00")
     run1 = ["11-02 10:05 enrolled", "11-02 10:05 send_email(hi)", "11-02 11:05 send_email(bye)",
             "11-02 11:05 exited completed"]
-    assert r.of("c1") == run1 + ["11-02 11:35 enrolled", "11-02 11:35 send_email(hi)",
-                                 "11-02 12:35 send_email(bye)", "11-02 12:35 exited completed"]
+    assert r.of("c1") == run1 + ["11-02 11:30 enrolled", "11-02 11:30 send_email(hi)",
+                                 "11-02 12:30 send_email(bye)", "11-02 12:30 exited completed"]
     assert r.of("c2") == run1
 
 
@@ -469,7 +469,7 @@ workflow "W" {
     wait 1 day
     goal "First" { when email.opened then { remove_tag("x") } }
     wait 1 day
-    goal "Second" { when "x" in contact.tags }
+    goal "Second" { when "x" in contact.tags on unmet continue }
     send_email("end")
 }
 '''
@@ -478,7 +478,9 @@ workflow "W" {
               ev(f"{D}T10:01", "c1", "email.opened", email="e"),
               ev(f"{D}T10:02", "c1", "tag.added", tag="x")]
     r = go(prog, [], events, start=f"{D}T10:00", until="2026-11-05T00:00")
-    # First and Second hold at 10:05: First wins (source order) and removes x
+    # First and Second hold at 10:05: First wins (source order) and removes
+    # x; on achieved continue starts the second `wait 1 day` at 10:05; Second
+    # is reached unmet at 11-03 10:05 and passed (on unmet continue)
     assert r.of("c1") == ["11-02 10:00 enrolled", "11-02 10:05 achieved First", "11-02 10:05 remove_tag(x) [First]",
                           "11-03 10:05 send_email(end)", "11-03 10:05 exited completed"]
 
@@ -601,7 +603,8 @@ def test_on_unmet_policies(go, policy):
         assert r.of("c2") == head + expected_c1
         assert r.of("c3") == head + expected_c1
     else:
-        assert r.of("c2") == head + _at("11-03 11:05", ["achieved G"] + DONE)
+        # 11:00 is a tick: seen at once
+        assert r.of("c2") == head + _at("11-03 11:00", ["achieved G"] + DONE)
         # the goal check comes before the limit is applied
         assert r.of("c3") == head + _at("11-03 12:05", ["achieved G"] + DONE)
     assert r.of("c4") == head + _at("11-02 12:00", ["achieved G"] + DONE)
@@ -973,14 +976,16 @@ def test_since_enrollment_and_ever_windows(go):
               ev(f"{D}T10:01", "c2", "form.submitted", form="f"),
               ev(f"{D}T10:30", "c2", "purchase.completed", amount=1),
               ev(f"{D}T11:20", "c1", "email.clicked", email="e", link="l"),  # between two enrollments
-              ev(f"{D}T11:30", "c1", "form.submitted", form="f"),
+              ev(f"{D}T11:30", "c1", "form.submitted", form="f"),  # on a tick: enrolls at 11:30
               ev(f"{D}T11:40", "c1", "email.clicked", email="e", link="l")]
     r = go(WINDOWS, [], events, start=f"{D}T10:00", until=f"{D}T13:00")
     assert r.of("c1") == ["11-02 10:05 enrolled", "11-02 10:05 send_email(hi)", "11-02 11:05 exited completed",
-                          "11-02 11:35 enrolled", "11-02 11:35 send_email(hi)",
+                          "11-02 11:30 enrolled", "11-02 11:30 send_email(hi)",
                           "11-02 11:40 achieved Clicked", "11-02 11:40 exited goal Clicked"]
+    # the third purchase (10:30) is on a tick: seen at once; the two before
+    # --from count under `ever`
     assert r.of("c2") == ["11-02 10:05 enrolled", "11-02 10:05 send_email(hi)",
-                          "11-02 10:35 achieved Thrice", "11-02 10:35 exited goal Thrice"]
+                          "11-02 10:30 achieved Thrice", "11-02 10:30 exited goal Thrice"]
 
 
 # ====================================================================== daylight saving
