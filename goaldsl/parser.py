@@ -393,6 +393,11 @@ class _Builder(Transformer):
         if not re.fullmatch(r"\d+", text):
             self.errors.append(error("E0007", f"{what} must be a whole number, not {text}", _tok_span(self.file, tok)))
             return 0
+        if len(text.lstrip("0")) > len(str(limit)):  # do not convert thousands of digits
+            shown = text if len(text) <= 30 else text[:27] + "..."
+            self.errors.append(error("E0008", f"{what} {shown} is over the limit of {limit:,}",
+                                     _tok_span(self.file, tok)))
+            return limit
         value = int(text)
         if value > limit:
             self.errors.append(error("E0008", f"{what} {value:,} is over the limit of {limit:,}",
@@ -660,8 +665,11 @@ class _Builder(Transformer):
 
     def number(self, c):
         text = str(c[0])
-        value = float(text) if "." in text else int(text)
-        if abs(value) > 1e15:
+        whole = text.lstrip("-").partition(".")[0].lstrip("0")
+        # Thousands of digits would make int() refuse (or float() overflow):
+        # judge the size by the digits before converting.
+        value = 0 if len(whole) > 16 else float(text) if "." in text else int(text)
+        if len(whole) > 16 or abs(value) > 1e15:
             self.errors.append(error("E0008", f"the number {text[:30]} is too large (the limit is 10^15)",
                                      _tok_span(self.file, c[0])))
             value = 0
