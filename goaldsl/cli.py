@@ -25,6 +25,7 @@ class UsageError(Exception):
 
 
 def _err(msg: str) -> None:
+    sys.stdout.flush()  # keep stdout and stderr in order when both go to one terminal or file
     sys.stderr.write(msg.rstrip("\n") + "\n")
 
 

@@ -104,6 +104,11 @@ def warning(code: str, summary: str, span: Span | None = None, **kw) -> Diagnost
 def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
     """The candidate nearest to ``word``, if one is close enough to suggest."""
     pool = sorted(set(candidates))
+    # Swapped letters ("wiat" for "wait") first: difflib rates them low.
+    letters = sorted(word.lower())
+    for c in pool:
+        if len(word) >= 3 and sorted(c.lower()) == letters and c != word:
+            return c
     found = difflib.get_close_matches(word, pool, n=1, cutoff=cutoff)
     if found:
         return found[0]

@@ -224,6 +224,17 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
         best = closest(str(tok), [w for w in words if w.isidentifier()])
         if best:
             hint = f'did you mean "{best}"?'
+    if hint is None and str(tok) == "=":
+        hint = 'to compare two values, write "=="'
+    if hint is None and tok.start_pos is not None:
+        # A mistyped keyword at the start of a line parses as an action call
+        # ("audiense contact.x ..."), so the error lands on the next token:
+        # look at the word before it.
+        prev = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[:tok.start_pos])
+        if prev and prev.group(1) not in kws:
+            best = closest(prev.group(1), sorted(w for w in kws if w.isidentifier()))
+            if best:
+                hint = f'did you mean "{best}" instead of "{prev.group(1)}"?'
     return error("E0001", f"unexpected {shown}", span, detail=f"expected {_expected(expected)}", hint=hint)
 
 

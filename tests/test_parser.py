@@ -90,7 +90,11 @@ def test_misspelt_keyword_renders_with_caret():
     ('workflow "W" {\n    audience contact.x == 1\n    send_email("a") as\n}\n', "4:1", 'unexpected "}"',
      "expected a name", None),
     ('workflow "W" {\n    audience contact.x = 1\n}\n', "2:24", 'unexpected "="',
-     'expected "(", ")", ",", ".", "]", "{", "}" or 2 other things', None),
+     'expected "(", ")", ",", ".", "]", "{", "}" or 2 other things', 'to compare two values, write "=="'),
+    ('workflow "W" {\n    audiense contact.x == 1\n}\n', "2:14", 'unexpected name "contact"',
+     'expected "("', 'did you mean "audience" instead of "audiense"?'),
+    ('workflow "W" {\n    audience contact.x == 1\n    wiat 3 days\n}\n', "3:10", 'unexpected number "3"',
+     'expected "(" or a name', 'did you mean "wait" instead of "wiat"?'),
 ])
 def test_unexpected_tokens(text, where, summary, detail, hint):
     d = one(diags_of(text))
