@@ -137,6 +137,11 @@ def parse_local_datetime(text: str, tz: str) -> int:
     """A date-time from a program or the command line; without an offset it
     is read on the wall clock of ``tz``. Raises ValueError."""
     try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:
+        # The standard library says what is wrong ("day is out of range for month").
+        raise ValueError(str(e) if "Invalid isoformat" not in str(e) else "not a date-time") from None
+    try:
         dt = pendulum.parse(text, tz=_tz(tz), strict=False)
     except Exception as e:  # pendulum raises several types
         raise ValueError(str(e).split("\n")[0] or "not a date-time") from None
