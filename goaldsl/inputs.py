@@ -28,6 +28,12 @@ except ImportError:  # pragma: no cover
 
 RESERVED = ("id", "time", "contact", "type")
 
+# Event times must fall in this span (UTC). It leaves room for every window,
+# wait and calendar step (at most ten years) to stay inside the years that
+# date arithmetic and the output's four-digit years can represent.
+MIN_EVENT_TIME = -2208988800  # 1900-01-01T00:00:00Z
+MAX_EVENT_TIME = 221845392000  # 9000-01-01T00:00:00Z, excluded
+
 
 @attrs.frozen
 class BadLine:
@@ -132,6 +138,8 @@ class EventValidator:
             return f'"time" {when!r} is not an ISO 8601 date-time'
         except (OverflowError, OSError):
             return f'"time" {when!r} is out of range'
+        if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
+            return f'"time" {when} is out of range (events must fall between the years 1900 and 8999)'
         cid = obj.get("contact")
         if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
             return 'an event needs a "contact" (the contact id)' if cid is None else \
