@@ -63,6 +63,9 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
     actions = program.actions if program else {}
     segments = program.segments if program else {}
 
+    where = _line_state(before[before.rfind("\n") + 1:])
+    if where == "comment" or (where == "string" and not prefix.startswith("contact.")):
+        return []  # nothing to offer inside a comment or a string, but {contact.x}
     if prefix.startswith("contact."):
         return _filter([Completion("contact." + a, "attribute", "contact attribute") for a in sorted(set(attributes))],
                        prefix)
@@ -173,6 +176,26 @@ def file_context(head: str) -> Optional[FileContext]:
             statement = "LPAR" in follow and not condition
         return FileContext(frozenset(words[t] for t in accepted if t in words), condition, statement)
     return None
+
+
+def _line_state(line: str) -> str:
+    """Where the end of ``line`` (the text before the cursor on its line) is:
+    "string", "comment" or "code". Strings do not span lines."""
+    in_str = False
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if in_str:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch == "#":
+            return "comment"
+        i += 1
+    return "string" if in_str else "code"
 
 
 def _enclosing_call(head: str) -> Optional[tuple[str, str]]:

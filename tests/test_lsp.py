@@ -392,6 +392,21 @@ async def test_completion_contact_attributes(client: LanguageClient, folder: Pat
         "contact.company.hq", "contact.company.hq.city", "contact.company.size"]
 
 
+
+async def test_no_completion_inside_strings_and_comments(client: LanguageClient, folder: Path):
+    (folder / "contacts.jsonl").write_text('{"id": "c1", "first_name": "Ana"}\n')
+    path = folder / "program.goal"
+    text = ('workflow "W" {  # enroll when \n    send_email("welcome ")\n'
+            '    notify(to: "ops", message: "Hi {contact.fi}")\n}\n')
+    await open_doc(client, path, text)
+    assert labels(await complete_at(client, path, end_of(text, "enroll when "))) == []
+    assert labels(await complete_at(client, path, end_of(text, '"welcome '))) == []
+    assert labels(await complete_at(client, path, end_of(text, 'workflow "'))) == []
+    # but an interpolation inside a string gets the contact attributes
+    assert labels(await complete_at(client, path, end_of(text, "{contact.fi"))) == ["contact.first_name"]
+    # and after the string closes, completion is back
+    assert "message" in labels(await complete_at(client, path, end_of(text, '"ops", ')))
+
 # ---------------------------------------------------------------- hover
 
 async def test_hover(client: LanguageClient, folder: Path):
