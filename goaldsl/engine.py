@@ -148,6 +148,10 @@ class Engine:
         self._heap_seq = itertools.count()
         self._instant: Optional[int] = None
         self._woken = False  # something was scheduled at the current instant
+        # Whose turn it is at the current instant: the round (0 = the first)
+        # and the index of the workflow acting (-1 while events are ingested).
+        self._round = 0
+        self._turn = -1
 
     # ---------------------------------------------------------------- feeding
 
@@ -240,14 +244,19 @@ class Engine:
         return best
 
     def _act_instant(self, t: int) -> None:
-        for _ in range(MAX_ROUNDS):
-            did = False
-            for w in self._ws:
-                if self._due(w, t):
-                    self._act(w, t)
-                    did = True
-            if not did or not any(self._due(w, t) for w in self._ws if not w.cw.every):
-                return
+        try:
+            for rnd in range(MAX_ROUNDS):
+                self._round = rnd
+                did = False
+                for w in self._ws:
+                    if self._due(w, t):
+                        self._turn = w.cw.index
+                        self._act(w, t)
+                        did = True
+                if not did or not any(self._due(w, t) for w in self._ws if not w.cw.every):
+                    return
+        finally:
+            self._round, self._turn = 0, -1
         raise EngineError(f"at {format_utc(t)} workflows kept acting on each other's events for {MAX_ROUNDS} rounds")
 
     def _due(self, w: _WState, t: int) -> bool:
@@ -269,6 +278,10 @@ class Engine:
             at = -(-at // every) * every
             if w.last_acted is not None and at <= w.last_acted:
                 at = w.last_acted + every
+            # A tick workflow acts once per tick, in the first round, in
+            # source order: once its turn has passed, the next tick.
+            if at == self._instant and (self._round or w.cw.index <= self._turn):
+                at += every
         elif self._instant is not None and at < self._instant:
             at = self._instant
         if at == self._instant:
