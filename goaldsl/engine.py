@@ -172,11 +172,11 @@ class Engine:
         or before an instant already processed is *late*: it is recorded as
         history (it counts in later evaluations) but nothing acts on it.
         Returns False for a late event."""
-        if self._queue and time < self._queue[-1][0]:
-            raise EngineError("events must be added in time order")
         if time < self.start or (self.now is not None and time <= self.now):
             self._record(self._contact(contact), time, type, fields, acting=False)
             return time < self.start
+        if self._queue and time < self._queue[-1][0]:
+            raise EngineError("events must be added in time order")
         self._queue.append((time, contact, type, fields))
         return True
 
