@@ -123,6 +123,7 @@ class Engine:
         self.handlers = dict(handlers or {})
         self.on_activity = on_activity
         self.on_instant = on_instant  # called after each instant's work (a commit point)
+        self.touched: Optional[set] = None  # when a set: (workflow, contact) pairs acted on are added
         self.exhaustive = exhaustive
         self.activity: list[dict] = []
         self.contacts: dict[str, Contact] = {}
@@ -373,6 +374,8 @@ class Engine:
             e = w.enrolled.get(cid)
             if e is not None:
                 todo[e.seq] = e
+        if self.touched is not None:  # a persisting host wants to know whose places may change
+            self.touched.update((w.cw.name, e.contact.id) for e in todo.values())
         for seq in sorted(todo):
             e = todo[seq]
             if e.alive:
