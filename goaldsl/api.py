@@ -63,9 +63,12 @@ class Program:
         return cond, Compiler(self.ir, timezone).cond(cond)
 
 
-def check_paths(paths: Iterable[str | Path], *, texts: dict[str, str] | None = None) -> CheckResult:
-    """Load and check files; never raises for problems in them."""
-    return check(load(paths, texts=texts))
+def check_paths(paths: Iterable[str | Path], *, texts: dict[str, str] | None = None,
+                contact_schema: dict[tuple[str, ...], str] | None = None) -> CheckResult:
+    """Load and check files; never raises for problems in them.
+    ``contact_schema`` (from ``schema.infer_contact_schema``) adds warnings
+    for contact attributes compared with values of another kind."""
+    return check(load(paths, texts=texts), contact_schema)
 
 
 def load_program(path: str | Path | Sequence[str | Path], *, allow_empty: bool = False) -> Program:

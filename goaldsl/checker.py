@@ -53,8 +53,11 @@ class CheckResult:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def check(loaded: Loaded) -> CheckResult:
-    c = Checker(loaded)
+def check(loaded: Loaded, contact_schema: dict[tuple[str, ...], str] | None = None) -> CheckResult:
+    """Check a loaded program. ``contact_schema`` (attribute path -> kind,
+    see ``schema.py``) turns on warnings for contact attributes compared with
+    values of another kind."""
+    c = Checker(loaded, contact_schema)
     program = c.run()
     diags = tuple(sorted(_dedupe(loaded.diagnostics + c.diags), key=sort_key))
     return CheckResult(program, diags)
@@ -71,8 +74,9 @@ def _dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 class Checker:
-    def __init__(self, loaded: Loaded):
+    def __init__(self, loaded: Loaded, contact_schema: dict[tuple[str, ...], str] | None = None):
         self.loaded = loaded
+        self.contact_schema = contact_schema or {}
         self.diags: list[Diagnostic] = []
         self.events: dict[str, ir.EventType] = {}
         self.actions: dict[str, ir.ActionType] = {}
@@ -391,6 +395,9 @@ class Checker:
             if field_side is None:
                 continue
             self.check_value(field_side, other, other_node, ctx)
+        if self.contact_schema:
+            self.check_contact_kind(lo, ro, c.right)
+            self.check_contact_kind(ro, lo, c.left)
         if lt is not None and rt is not None and c.op in ("<", "<=", ">", ">="):
             for t, node in ((lt, c.left), (rt, c.right)):
                 if t.kind in ("enum", "bool", "list", "map", "step"):
@@ -398,6 +405,33 @@ class Checker:
                     self.err("E0506", f'"{c.op}" compares numbers or text, not {article} {t.kind}', node.span)
                     break
         return ir.CCompare(c.op, lo, ro, span=c.span)
+
+    def check_contact_kind(self, attr: ir.Operand, other: ir.Operand, node: A.Value) -> None:
+        """Warn when a contact attribute whose data always holds one kind is
+        compared with a constant of another kind (W0501: schemas are open)."""
+        if not isinstance(attr, ir.OAttr) or not isinstance(other, ir.OConst) or other.value is None:
+            return
+        kind = self.contact_schema.get(attr.path)
+        if kind not in ("number", "string", "bool"):
+            return
+        v = other.value
+        got = "bool" if isinstance(v, bool) else "number" if isinstance(v, (int, float)) else \
+            "string" if isinstance(v, str) else None
+        if got is None or got == kind:
+            return
+        words = {"number": "a number", "string": "text", "bool": "true or false"}
+        shown = f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+        hint = None
+        if kind == "number" and isinstance(v, str):
+            try:
+                float(v)
+                hint = f"write the number without quotes: {v}"
+            except ValueError:
+                pass
+        elif kind == "string" and got == "number":
+            hint = f'write it in quotes: "{v}"'
+        self.warn("W0501", f"contact.{'.'.join(attr.path)} is {words[kind]} in the contact data, "
+                  f"compared here with {words[got].replace('a number', 'the number')} {shown}", node.span, hint=hint)
 
     def check_membership(self, c: A.In, lt, right, ctx: Context) -> None:
         if isinstance(right, ir.OList):

@@ -65,19 +65,21 @@ def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
 def cmd_check(args) -> int:
     from .api import check_paths
     from .loader import program_files
-    files: list[Path] = []
+    from .schema import schema_beside
+    # A folder is one program (its files see each other); a file is its own.
+    groups: list[tuple[Path, list[Path]]] = []
     for f in args.files:
         p = Path(f)
-        if p.is_dir():
-            files.extend(program_files(p))
-        else:
-            files.append(p)
-    if not files:
+        groups.append((p, program_files(p) if p.is_dir() else [p]))
+    nfiles = sum(len(g) for _, g in groups)
+    if not nfiles:
         raise UsageError("no .goal files to check")
     all_diags = []
     sources: dict[str, str] = {}
-    for f in files:
-        res = check_paths([f])
+    for where, group in groups:
+        if not group:
+            continue
+        res = check_paths(group, contact_schema=schema_beside(where))
         sources.update(res_sources(res))
         all_diags.extend(d for d in res.diagnostics if d not in all_diags)
     errors = sum(d.is_error for d in all_diags)
@@ -88,7 +90,8 @@ def cmd_check(args) -> int:
         _err(f"{errors} error{'s' if errors != 1 else ''}" + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""))
         return 1
     if not args.quiet:
-        print(f"ok: {len(files)} file{'s' if len(files) != 1 else ''} checked" + (f", {warnings} warnings" if warnings else ""))
+        print(f"ok: {nfiles} file{'s' if nfiles != 1 else ''} checked"
+              + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""))
     return 0
 
 

@@ -558,3 +558,49 @@ def test_there_are_examples():
 def test_keyword_where_a_segment_name_stands(check_src):
     d = one(check_src(HEAD + '    if when { end }\n}\n'))
     assert brief([d]) == [("E0006", "3:8", '"when" is a keyword and cannot be used as a name', None)]
+
+
+# ------------------------------------------------- contact schema from the data
+
+def test_contact_schema_is_inferred_from_the_data(tmp_path):
+    from goaldsl.schema import infer_contact_schema
+    data = tmp_path / "contacts.jsonl"
+    data.write_text('{"id": "c1", "score": 4, "country": "US", "company": {"size": 800}, "mixed": 1}\n'
+                    'not json\n'
+                    '{"id": "c2", "score": 9.5, "country": null, "mixed": "x", "tags": ["a"]}\n')
+    schema = infer_contact_schema(data)
+    assert schema[("score",)] == "number"
+    assert schema[("country",)] == "string"  # null says nothing
+    assert schema[("company", "size")] == "number"
+    assert schema[("tags",)] == "list"
+    assert ("mixed",) not in schema  # two kinds: open, no warnings
+
+
+def test_contact_attribute_of_another_kind_is_a_warning(write):
+    from goaldsl.api import check_paths
+    write("contacts.jsonl", '{"id": "c1", "lead_score": 40, "country": "US"}\n')
+    write("program.goal", 'workflow "W" {\n    audience contact.lead_score == "high" or contact.country == 1\n'
+                          '        or contact.lead_score >= 80 or contact.unknown == "x"\n    send_email("a")\n}\n')
+    from goaldsl.schema import schema_beside
+    res = check_paths(["program.goal"], contact_schema=schema_beside("program.goal"))
+    assert res.ok  # warnings only: contact schemas are open
+    assert [(d.code, d.severity.value, d.span.line, d.span.col, d.summary, d.hint) for d in res.diagnostics] == [
+        ("W0501", "warning", 2, 36,
+         'contact.lead_score is a number in the contact data, compared here with text "high"', None),
+        ("W0501", "warning", 2, 65,
+         "contact.country is text in the contact data, compared here with the number 1", 'write it in quotes: "1"'),
+    ]
+    # Without data there is nothing to compare with.
+    assert check_paths(["program.goal"]).diagnostics == ()
+
+
+def test_goal_check_of_a_folder_warns_and_exits_0(write, capsys):
+    from goaldsl.cli import main
+    write("prog/contacts.jsonl", '{"id": "c1", "size": 800}\n')
+    write("prog/segments.goal", 'segment big = contact.size > "500"\n')
+    write("prog/program.goal", 'workflow "W" {\n    audience big\n    send_email("a")\n}\n')
+    assert main(["check", "prog"]) == 0  # the folder's files see each other
+    out = capsys.readouterr().out
+    assert "prog/segments.goal:1:30: warning[W0501]" in out
+    assert "hint: write the number without quotes: 500" in out
+    assert "ok: 2 files checked, 1 warning" in out
