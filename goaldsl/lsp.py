@@ -331,6 +331,14 @@ class GoalLanguageServer(LanguageServer):
                 return uri
         return uris.from_fs_path(os.path.abspath(name)) or ""
 
+    def shown(self, path: Path) -> str:
+        """A path as `goal check` would show it: relative to the working
+        folder (the workspace root) when inside it."""
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+
     def text_of(self, name: str, a: Analysis) -> str:
         if name == a.name:
             return a.text
@@ -389,11 +397,34 @@ class GoalLanguageServer(LanguageServer):
         self._contacts[k] = (st.st_mtime, st.st_size, found)
         return found
 
+    def contacts_files(self, path: Path) -> list[Path]:
+        """The contacts.jsonl files whose attributes a document sees: the one
+        beside it and those of the folders above it, up to the root of the
+        workspace folder that holds it (only the one beside it when the
+        document is outside the workspace)."""
+        roots = set()
+        for folder in [self.workspace.root_uri, *(f.uri for f in self.workspace.folders.values())]:
+            fs = uris.to_fs_path(folder) if folder else None
+            if fs:
+                roots.add(_key(fs))
+        out = []
+        for d in [path.parent, *path.parent.parents]:
+            out.append(d / CONTACTS_FILE)
+            if _key(d) in roots:
+                return out
+        return out[:1]
+
+    def workspace_contact_keys(self, path: Path) -> frozenset[str]:
+        files = self.contacts_files(path)
+        if len(files) == 1:
+            return self.contact_keys(files[0])
+        return frozenset().union(*(self.contact_keys(f) for f in files))
+
     def attributes(self, a: Analysis) -> set[str]:
-        """contact.* attributes: those in contacts.jsonl beside the document and
-        those the program uses (conditions, update_contact arguments)."""
+        """contact.* attributes: those in the contacts.jsonl files of the
+        workspace around the document (``contacts_files``) and those the program uses (conditions, update_contact arguments)."""
         if a._attributes is None:
-            found = set(self.contact_keys(a.path.parent / CONTACTS_FILE))
+            found = set(self.workspace_contact_keys(a.path))
             events = a.program.events if a.program else {}
             modules = a.user_modules()
             b = self.base(a)
@@ -507,8 +538,8 @@ class GoalLanguageServer(LanguageServer):
             state = "" if target.exists() else " (missing)"
             return f"import `{t.name}`\n\n`{target}`{state}"
         if t.kind == "attribute":
-            seen = t.name in self.contact_keys(a.path.parent / CONTACTS_FILE)
-            return f"contact attribute `{t.name}`" + (f" (seen in `{CONTACTS_FILE}`)" if seen else "")
+            seen = next((f for f in self.contacts_files(a.path) if t.name in self.contact_keys(f)), None)
+            return f"contact attribute `{t.name}`" + (f" (seen in `{self.shown(seen)}`)" if seen else "")
         if t.kind == "workflow":
             wf = t.workflow
             steps = list(_steps(wf)) if wf else []

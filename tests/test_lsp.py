@@ -407,6 +407,21 @@ async def test_no_completion_inside_strings_and_comments(client: LanguageClient,
     # and after the string closes, completion is back
     assert "message" in labels(await complete_at(client, path, end_of(text, '"ops", ')))
 
+
+async def test_contact_attributes_from_the_workspace_folders_above(client: LanguageClient, folder: Path):
+    (folder / "contacts.jsonl").write_text('{"id": "c1", "tier": "gold"}\n')
+    (folder / "sub").mkdir()
+    (folder / "sub" / "contacts.jsonl").write_text('{"id": "c2", "seats": 3}\n')
+    (folder / "sub" / "deeper").mkdir()
+    path = folder / "sub" / "deeper" / "program.goal"
+    text = 'segment s = contact.\n'
+    await open_doc(client, path, text)
+    assert labels(await complete_at(client, path, end_of(text, "contact."))) == ["contact.id", "contact.seats", "contact.tier"]
+    text2 = 'segment s = contact.seats > 2\n'
+    await change_doc(client, path, text2)
+    md = await hover_at(client, path, pos(text2, "seats"))
+    assert md == f"contact attribute `seats` (seen in `{folder.name}/sub/contacts.jsonl`)"
+
 # ---------------------------------------------------------------- hover
 
 async def test_hover(client: LanguageClient, folder: Path):
