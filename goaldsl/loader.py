@@ -8,6 +8,7 @@ A cycle of imports is reported with the whole chain.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Iterable
 
@@ -43,6 +44,8 @@ def read_source(path: Path, shown: str) -> tuple[str | None, Diagnostic | None]:
         return None, error("E0101", f"{shown} is a directory, not a .goal file", None)
     except OSError as e:
         return None, error("E0101", f"cannot read {shown}: {e.strerror or e}", None)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a byte-order mark some editors write; not part of the text
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as e:
@@ -93,28 +96,62 @@ def load(paths: Iterable[str | Path], *, stdlib: bool = True, texts: dict[str, s
 
 def _load_file(loaded: Loaded, path: Path, root: Path, chain: list[Path], seen: set[Path],
                at: Span | None, texts: dict[str, str]) -> None:
+    # Depth first, in import order, with an explicit stack: a chain of
+    # thousands of files each importing the next must not hit Python's
+    # recursion limit. ``chain`` is the path of imports being followed.
+    chain = list(chain)
+    on_chain = set(chain)
+    stack: list = [(path, at)]
+    while stack:
+        top = stack.pop()
+        if top is None:  # every import of chain[-1] is done
+            on_chain.discard(chain.pop())
+            continue
+        path, at = top
+        real, pending = _load_one(loaded, path, root, chain, on_chain, seen, at, texts)
+        if real is not None:
+            chain.append(real)
+            on_chain.add(real)
+            stack.append(None)
+            stack.extend(reversed(pending))
+
+
+def _load_one(loaded: Loaded, path: Path, root: Path, chain: list[Path], on_chain: set[Path], seen: set[Path],
+              at: Span | None, texts: dict[str, str]) -> tuple[Path | None, list[tuple[Path, Span]]]:
+    """Read and parse one file; return its resolved path and the imports
+    still to load (None and [] when there is nothing more to do)."""
     real = path.resolve()
-    if real in chain:
-        names = " -> ".join(_display_name(p) for p in chain[chain.index(real):] + [real])
+    if real in on_chain:
+        ring = chain[chain.index(real):] + [real]
+        if len(ring) > 12:  # a long ring: its ends say where to look
+            names = " -> ".join([_display_name(p) for p in ring[:5]] + [f"... {len(ring) - 10} more ..."]
+                                + [_display_name(p) for p in ring[-5:]])
+        else:
+            names = " -> ".join(_display_name(p) for p in ring)
         loaded.diagnostics.append(error("E0103", f"import cycle: {names}", at,
                                         hint="remove one of these imports"))
-        return
+        return None, []
     if real in seen:
-        return
+        return None, []
     seen.add(real)
     shown = _display_name(path)
     text = texts.get(str(path)) if str(path) in texts else None
     if text is None:
+        if at is not None and _special(real):
+            # A FIFO or a device: reading it could block forever.
+            loaded.diagnostics.append(error("E0101", f"cannot import {shown}: it is not a regular file", at))
+            return None, []
         text, problem = read_source(path, shown)
         if problem:
             loaded.diagnostics.append(attrs.evolve(problem, span=problem.span or at))
-            return
+            return None, []
     loaded.sources[shown] = text
     res = parse(text, shown)
     loaded.diagnostics.extend(res.diagnostics)
     if res.module is None:
-        return
+        return None, []
     loaded.modules.append(res.module)
+    pending = []
     for item in res.module.items:
         if not isinstance(item, A.Import):
             continue
@@ -129,7 +166,7 @@ def _load_file(loaded: Loaded, path: Path, root: Path, chain: list[Path], seen: 
         nxt = (path.parent / target)
         try:
             resolved = nxt.resolve()
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, ValueError):
             loaded.diagnostics.append(error("E0101", f'cannot resolve import "{target}"', item.span))
             continue
         if root != resolved and root not in resolved.parents:
@@ -137,7 +174,17 @@ def _load_file(loaded: Loaded, path: Path, root: Path, chain: list[Path], seen: 
                 "E0104", f'import "{target}" leaves the program\'s folder', item.span,
                 detail=f"imports must stay inside {_display_name(root)}", hint="move the file into the folder"))
             continue
-        _load_file(loaded, nxt, root, chain + [real], seen, item.span, texts)
+        pending.append((nxt, item.span))
+    return real, pending
+
+
+def _special(path: Path) -> bool:
+    """True for something that exists but is neither a file nor a folder."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return False  # reading it will say what is wrong
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def program_files(path: Path) -> list[Path]:
