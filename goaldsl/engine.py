@@ -39,13 +39,16 @@ class EngineError(Exception):
 
 
 class Contact:
-    __slots__ = ("id", "attrs", "events", "order")
+    __slots__ = ("id", "attrs", "events", "order", "watch")
 
     def __init__(self, cid: str, attrs_: dict, order: int):
         self.id = cid
         self.attrs = attrs_
         self.events: dict[str, list] = {}
         self.order = order
+        # `evaluate on event` workflows that must look at this contact at its
+        # next event of any type (a goal lost to another at one instant).
+        self.watch: Optional[set] = None
 
 
 @attrs.frozen
@@ -64,7 +67,7 @@ class ActionRequest:
 
 
 class Enrollment:
-    __slots__ = ("contact", "seq", "number", "since", "pc", "top", "block", "due", "achieved", "alive")
+    __slots__ = ("contact", "seq", "number", "since", "pc", "top", "block", "due", "achieved", "alive", "goal_at")
 
     def __init__(self, contact: Contact, seq: int, number: int, since: int):
         self.contact = contact
@@ -77,6 +80,7 @@ class Enrollment:
         self.due: Optional[int] = None
         self.achieved: set[str] = set()
         self.alive = True
+        self.goal_at: Optional[int] = None  # the instant of the latest achievement
 
 
 class _WState:
@@ -310,6 +314,10 @@ class Engine:
             lst.insert(i, (t, fields))
         if typ in STATE_EVENTS:
             apply_effect(c, typ, fields)
+        if acting and c.watch:
+            for w in c.watch:
+                if not w.paused and c.id in w.enrolled:
+                    self._schedule(w, c.id, t)
         targets = self._targets.get(typ)
         if not targets:
             return
@@ -401,11 +409,17 @@ class Engine:
         self._emit(e.contact, t, "workflow.exited", {"workflow": w.cw.name, "reason": reason})
         if w.perpetual_audience and w.cw.audience(e.contact, t, None, None):
             w.spent.add(e.contact.id)
+        if e.contact.watch:
+            e.contact.watch.discard(w)
 
     def _act_contact(self, w: _WState, e: Enrollment, t: int, fresh: bool) -> None:
         cw = w.cw
-        if cw.wf.once_at is None or fresh or e.block in (B_GOAL, B_COND) or (
+        if e.goal_at == t:
+            pass  # a goal was achieved at this instant: no other goal fires (first wins)
+        elif cw.wf.once_at is None or fresh or e.block in (B_GOAL, B_COND) or (
                 e.block == B_WAIT and e.due is not None and e.due <= t):
+            if e.contact.watch:
+                e.contact.watch.discard(w)
             g = self._listening_goal(w, e, t)
             if g is not None:
                 self._achieve(w, e, g, t)
@@ -429,6 +443,7 @@ class Engine:
     def _achieve(self, w: _WState, e: Enrollment, g: CGoal, t: int) -> None:
         c = e.contact
         e.achieved.add(g.name)
+        e.goal_at = t
         self._write(t, c, w, {"type": "goal_achieved", "goal": g.name})
         self._emit(c, t, "goal.achieved", {"goal": g.name, "workflow": w.cw.name})
         k = 0
@@ -447,6 +462,14 @@ class Engine:
         e.block, e.due = 0, None
         e.pc = g.target_pc if goal.on_achieved == "skip" else g.pc + 1
         e.top = g.top
+        # Another goal may have held and lost (first wins): look again at the
+        # next acting instant, as evaluating at every one would.
+        if w.cw.every:
+            self._schedule(w, c.id, t + 1)
+        else:
+            if c.watch is None:
+                c.watch = set()
+            c.watch.add(w)
 
     def _advance(self, w: _WState, e: Enrollment, t: int) -> None:
         code = w.cw.code
