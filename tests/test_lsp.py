@@ -249,6 +249,33 @@ async def test_imports_with_unsaved_buffers(client: LanguageClient, folder: Path
     assert await settle(client, uri_of(main)) == []
 
 
+
+async def test_problems_of_closed_imported_files_show_on_the_import(client: LanguageClient, folder: Path):
+    (folder / "lib").mkdir()
+    (folder / "lib" / "mid.goal").write_text('import "./deep.goal"\nsegment mid = deep\n')
+    deep = folder / "lib" / "deep.goal"
+    deep.write_text('segment deep = email.opened\nsegment bad = email.opend\nsegment worse = page.visitd\n')
+    path = folder / "main.goal"
+    text = 'import "./lib/mid.goal"\n\nsegment hot = mid\n'
+    diags = await open_doc(client, path, text)
+    assert len(diags) == 1
+    d = diags[0]
+    assert d.range == T.Range(start=T.Position(0, 0), end=T.Position(0, len('import "./lib/mid.goal"')))
+    assert d.code == "E0303" and d.severity == T.DiagnosticSeverity.Error
+    assert d.message == (f"./lib/mid.goal brings in 2 errors; the first:\n"
+                         f"{folder.name}/lib/deep.goal:2:15: error[E0303]: unknown event type email.opend")
+    assert [(r.location.uri, r.location.range.start, r.message) for r in d.related_information] == [
+        (uri_of(deep), T.Position(1, 14), "error[E0303]: unknown event type email.opend"),
+        (uri_of(deep), T.Position(2, 16), "error[E0303]: unknown event type page.visitd")]
+    # once deep.goal is open, its problems are its own, shown there only
+    expect(client, uri_of(path))
+    assert len(await open_doc(client, deep, deep.read_text(), write=False)) == 2
+    assert await settle(client, uri_of(path)) == []
+    # fixed in the editor: nothing anywhere
+    expect(client, uri_of(path))
+    assert await change_doc(client, deep, "segment deep = email.opened\n") == []
+    assert await settle(client, uri_of(path)) == []
+
 async def test_import_problems_point_at_the_import(client: LanguageClient, folder: Path):
     text = 'import "./missing.goal"\n'
     diags = await open_doc(client, folder / "program.goal", text)
