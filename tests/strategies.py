@@ -1,0 +1,96 @@
+"""Hypothesis strategies for generated ASTs, shared by the formatter's
+round-trip property (test_fmt.py) and the fuzz tests (test_fuzz.py).
+
+Every generated module is syntactically printable; it need not check clean
+(names, types and event fields are random), which is what the fuzz tests want.
+"""
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from goaldsl import ast as A
+from goaldsl.parser import keywords
+
+KW = keywords()
+names = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(lambda s: s not in KW)
+texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=12)
+numbers = st.one_of(st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+                    .map(lambda f: round(f, 3)))
+units = st.sampled_from(["minute", "hour", "day", "week", "month"])
+durations = st.lists(st.tuples(st.integers(1, 30), units), min_size=1, max_size=2).map(lambda p: A.Duration(tuple(p)))
+
+
+def refs(n=3):
+    return st.lists(names, min_size=1, max_size=n).map(lambda p: A.Ref(tuple(p)))
+
+
+scalars = st.one_of(refs(), texts.map(A.Str), numbers.map(A.Num), st.booleans().map(A.Bool))
+values = st.one_of(scalars, st.lists(scalars, max_size=3).map(lambda x: A.ListLit(tuple(x))))
+
+atoms = st.one_of(
+    st.builds(A.Compare, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), values, values),
+    st.builds(A.In, values, values, st.booleans()),
+    st.builds(A.TextOp, st.sampled_from(["starts with", "ends with", "contains"]), values, values),
+    st.builds(A.IsSet, refs(), st.booleans()),
+    st.builds(A.RefAtom, refs(),
+              st.none(),
+              st.one_of(st.none(), st.builds(A.Count, st.sampled_from(["at_least", "at_most", "exactly"]),
+                                              st.integers(0, 50))),
+              st.one_of(st.none(), st.builds(A.Window, st.just("within"), durations),
+                        st.just(A.Window("since_enrollment")), st.just(A.Window("ever")))),
+)
+
+
+def _extend(children):
+    return st.one_of(
+        st.lists(children, min_size=2, max_size=3).map(lambda x: A.Or(tuple(x))),
+        st.lists(children, min_size=2, max_size=3).map(lambda x: A.And(tuple(x))),
+        children.map(A.Not),
+        st.builds(A.RefAtom, refs(), st.lists(children, min_size=0, max_size=2).map(tuple), st.none(), st.none()),
+    )
+
+
+conds = st.recursive(atoms, _extend, max_leaves=8)
+calls = st.builds(A.ActionCall, names.map(A.Ident),
+                  st.lists(st.builds(A.Arg, st.one_of(st.none(), names.map(A.Ident)), values), max_size=3)
+                  .map(lambda a: tuple(sorted(a, key=lambda x: x.name is not None))))
+opt_name = st.one_of(st.none(), names.map(A.Ident))
+
+simple_steps = st.one_of(
+    st.builds(A.ActionStep, calls, opt_name),
+    st.builds(A.WaitFor, durations, opt_name),
+    st.builds(A.WaitUntilTime, st.integers(0, 23), st.integers(0, 59),
+              st.sampled_from([None, "monday", "friday"]), opt_name),
+    st.builds(A.WaitUntilDate, st.just("2026-11-16T14:00"), opt_name),
+    st.builds(A.WaitUntilCond, conds, st.one_of(st.none(), durations), opt_name),
+    st.builds(A.SkipStep, names.map(A.Ident)),
+    st.just(A.EndStep()),
+)
+steps = st.recursive(simple_steps, lambda ch: st.builds(
+    A.IfStep, st.lists(st.tuples(conds, st.lists(ch, max_size=2).map(tuple)), min_size=1, max_size=2).map(tuple),
+    st.one_of(st.none(), st.lists(ch, max_size=2).map(tuple))), max_leaves=5)
+
+clauses = st.one_of(
+    st.builds(A.Then, st.lists(calls, max_size=2).map(tuple)),
+    st.builds(A.ThenIf, conds, st.lists(calls, max_size=2).map(tuple),
+              st.one_of(st.none(), st.lists(calls, max_size=2).map(tuple))),
+    st.builds(A.OnAchieved, st.sampled_from(["continue", "end"])),
+    st.builds(A.OnAchieved, st.just("skip"), names.map(A.Ident)),
+    st.sampled_from([A.OnUnmet("wait"), A.OnUnmet("continue"), A.OnUnmet("end")]),
+    st.builds(A.OnUnmet, st.just("wait_up_to"), durations, st.sampled_from(["continue", "end"])),
+)
+goals = st.builds(A.GoalBlock, texts.map(A.Ident),
+                  st.tuples(conds.map(A.When), st.lists(clauses, max_size=3)).map(lambda t: (t[0], *t[1])))
+settings_ = st.one_of(
+    st.just(A.RunsPerpetual()), st.just(A.RunsOnce("2026-11-02T09:00")),
+    st.builds(A.EvaluateEvery, durations), st.just(A.EvaluateOnEvent()),
+    texts.map(lambda s: A.TimezoneSetting(A.Str(s))),
+    conds.map(A.EnrollWhen), conds.map(A.Audience), st.just(A.AllowReentry()),
+)
+workflows = st.builds(
+    A.Workflow, texts.map(A.Ident), st.booleans(),
+    st.tuples(st.lists(settings_, max_size=3), st.lists(st.one_of(steps, goals), max_size=4),
+              st.lists(goals, max_size=2)).map(
+        lambda t: tuple(t[0]) + tuple(t[1]) + ((A.GoalsSection(tuple(t[2])),) if t[2] else ())))
+segments = st.builds(A.SegmentDef, names.map(A.Ident), conds)
+modules = st.lists(st.one_of(segments, workflows), min_size=1, max_size=3).map(lambda items: A.Module("gen.goal", tuple(items)))
