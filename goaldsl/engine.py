@@ -139,11 +139,16 @@ class Engine:
             cw = w.cw
             aud = cw.audience_relevant if w.perpetual_audience else frozenset()
             types = set(cw.relevant) | set(aud) | set(cw.trigger_types) | set(cw.windows)
-            if exhaustive:
+            # An `evaluate on event` workflow acts at every event of a contact.
+            # That can matter beyond the relevant types only when an event
+            # left a `within` window since the last look.
+            every_type = exhaustive or (not cw.every and bool(cw.windows))
+            if every_type:
                 types |= set(plan.program.events)
             for t in sorted(types):
                 self._targets.setdefault(t, []).append(
-                    (w, t in cw.trigger_types, exhaustive or t in cw.relevant, exhaustive or t in aud,
+                    (w, t in cw.trigger_types, every_type or t in cw.relevant,
+                     (every_type and w.perpetual_audience) or t in aud,
                      cw.windows.get(t) if cw.every else None))
             if cw.wf.once_at is not None:
                 w.activation = self._align(w, cw.wf.once_at) if cw.wf.once_at >= start else None
@@ -168,6 +173,7 @@ class Engine:
             data.setdefault("tags", [])
             data.setdefault("lists", [])
             c = self.contacts[cid] = Contact(cid, data, len(self.contacts))
+            self._new_contact(c)
         else:
             c.attrs.update(record)
         return c
@@ -294,6 +300,17 @@ class Engine:
         heapq.heappush(w.agenda, (at, next(self._heap_seq), cid))
 
     # ---------------------------------------------------------------- events
+
+    def _new_contact(self, c: Contact) -> None:
+        """A contact first seen after a perpetual audience was evaluated for
+        everyone: look at it at the next acting instant (an `evaluate on
+        event` workflow: at the event that brought it, if one does)."""
+        at = self._instant if self._instant is not None else (None if self.now is None else self.now + 1)
+        if at is None:
+            return
+        for w in self._ws:
+            if w.activated and w.perpetual_audience and (w.cw.every or (self._instant is not None and not w.paused)):
+                self._schedule(w, c.id, at)
 
     def _contact(self, cid: str) -> Contact:
         c = self.contacts.get(cid)

@@ -936,22 +936,42 @@ def test_exactly_counts_only_hold_at_ticks_where_the_count_is_exact(go):
     assert r.of("c3") == head
 
 
-ON_EVENT_LOOK_BUG = ("agenda engine: an `evaluate on event` workflow acts only at events whose type one of "
-                     "its conditions reads, but section 5 says it acts at each event of the contact; an "
-                     "unrelated event (email.opened) must trigger the goal check")
-
-
-@both_modes(agenda_xfail=ON_EVENT_LOOK_BUG)
-def test_on_event_workflow_looks_at_a_contact_only_at_its_events_and_timers(exhaustive):
+def test_on_event_workflow_looks_at_a_contact_only_at_its_events_and_timers(go):
     # Window expiry is not an acting instant of an on-event workflow: c1's
     # visits leave the window at 10:30:01, but nothing looks at c1 until its
     # next event (12:00, of a type no condition reads).
     prog = QUIET.replace("EVAL", "on event").replace("COUNT", "at most 1 times")
     events = [ev(f"{D}T09:30", "c1", "page.visited", url="/"), ev(f"{D}T09:40", "c1", "page.visited", url="/"),
               ev(f"{D}T12:00", "c1", "email.opened", email="x")]
-    r = run(prog, [c("c1", tags=["p"])], events, start=f"{D}T10:00", until=f"{D}T13:00", exhaustive=exhaustive)
+    r = go(prog, [c("c1", tags=["p"])], events, start=f"{D}T10:00", until=f"{D}T13:00")
     assert r.of("c1") == ["11-02 10:00 enrolled", "11-02 10:00 send_email(hi)",
                           "11-02 12:00 achieved Quiet", "11-02 12:00 exited goal Quiet"]
+
+
+NEWCOMERS = '''
+workflow "Tick" {
+    audience "vip" not in contact.tags
+    send_email("t")
+    wait 1 day
+}
+workflow "OnEvent" {
+    evaluate on event
+    audience "vip" not in contact.tags
+    send_email("e")
+    wait 1 day
+}
+'''
+
+
+def test_a_contact_first_seen_in_an_event_is_evaluated_against_the_audience(go):
+    # n1 is not in the contacts file; its first event is of a type neither
+    # audience reads. It matches: the tick workflow enrolls it at the next
+    # tick, the on-event workflow at the event.
+    r = go(NEWCOMERS, [c("c1", tags=["vip"])], [ev(f"{D}T10:02", "n1", "page.visited", url="/")],
+           start=f"{D}T10:00", until=f"{D}T11:00")
+    assert r.of("c1") == []
+    assert r.of("n1", wf=True) == ["11-02 10:02 OnEvent: enrolled", "11-02 10:02 OnEvent: send_email(e)",
+                                   "11-02 10:05 Tick: enrolled", "11-02 10:05 Tick: send_email(t)"]
 
 
 def test_on_event_window_expiry_alone_is_not_an_acting_instant(go):
