@@ -230,8 +230,9 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
         # A mistyped keyword at the start of a line parses as an action call
         # ("audiense contact.x ..."), so the error lands on the next token:
         # look at the word before it.
-        prev = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[:tok.start_pos])
-        if prev and prev.group(1) not in kws:
+        prev = re.search(r"(?:^|\n)[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*$", text[:tok.start_pos])
+        call_expected = any(disp.get(t) == '"("' for t in expected)
+        if prev and call_expected and prev.group(1) not in kws:
             best = closest(prev.group(1), sorted(w for w in kws if w.isidentifier()))
             if best:
                 hint = f'did you mean "{best}" instead of "{prev.group(1)}"?'

@@ -95,6 +95,10 @@ def test_misspelt_keyword_renders_with_caret():
      'expected "("', 'did you mean "audience" instead of "audiense"?'),
     ('workflow "W" {\n    audience contact.x == 1\n    wiat 3 days\n}\n', "3:10", 'unexpected number "3"',
      'expected "(" or a name', 'did you mean "wait" instead of "wiat"?'),
+    # No keyword hint from the end of a dotted event type on the line before.
+    ('workflow "W" {\n    audience contact.x == 1\n    goal "G" {\n        when email.opened\n'
+     '        send_email("x")\n    }\n}\n', "5:9", 'unexpected name "send_email"',
+     'expected "on", "then", "when" or "}"', None),
 ])
 def test_unexpected_tokens(text, where, summary, detail, hint):
     d = one(diags_of(text))
