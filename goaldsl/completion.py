@@ -146,16 +146,17 @@ def _grammar():
 def file_context(head: str) -> Optional[FileContext]:
     """Which keywords may follow ``head`` (the start of a .goal file), or None
     when ``head`` does not parse. A syntax error in an earlier top-level item
-    does not matter: the current item is then read on its own."""
+    does not matter: the current item is read on its own."""
     from lark import Token
     from lark.exceptions import LarkError
     lark, words = _grammar()
-    starts = [0]
+    # The current top-level item on its own first: it says the same as the
+    # whole file (top-level items start unindented) and costs no more than
+    # that item, however long the file.
     last = None
     for m in _TOP_ITEM.finditer(head):
         last = m.start()
-    if last:
-        starts.append(last)
+    starts = [last, 0] if last else [0]
     for start in starts:
         try:
             ip = lark.parse_interactive(head[start:])
