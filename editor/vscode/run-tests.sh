@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Grammar tests for the VS Code extension: every tests/*.test.goal file is an
 # annotated sample checked with vscode-tmgrammar-test against
-# syntaxes/goal.tmLanguage.json. Exits non-zero when an assertion fails.
+# syntaxes/goal.tmLanguage.json; then the extension is packaged into a
+# .vsix (in a temporary folder) with @vscode/vsce. Exits non-zero when an
+# assertion fails or the extension does not package.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,3 +23,19 @@ for (const f of ["./package.json", "./language-configuration.json", "./snippets/
 '
 
 npx --no-install vscode-tmgrammar-test --grammar syntaxes/goal.tmLanguage.json "tests/**/*.test.goal"
+
+# The extension must package into a .vsix with @vscode/vsce, holding the
+# client, the grammar, the snippets, the language configuration and the
+# language client library, and none of the tests.
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+npx --no-install vsce ls > "$out/files.txt"
+for f in package.json extension.js language-configuration.json syntaxes/goal.tmLanguage.json snippets/goal.json \
+         README.md LICENSE node_modules/vscode-languageclient/package.json; do
+    grep -qx "$f" "$out/files.txt" || { echo "the .vsix would miss $f" >&2; exit 1; }
+done
+if grep -q '^tests/' "$out/files.txt"; then echo "the .vsix would hold the grammar tests" >&2; exit 1; fi
+npx --no-install vsce package --allow-missing-repository --out "$out/goal-lang.vsix" > "$out/vsce.log" 2>&1 \
+    || { cat "$out/vsce.log" >&2; exit 1; }
+test -s "$out/goal-lang.vsix"
+echo "✓ packaged goal-lang.vsix ($(wc -c < "$out/goal-lang.vsix") bytes, $(wc -l < "$out/files.txt") files)"
