@@ -18,6 +18,7 @@ from .api import InputError, Program, engine_for, load_program, parse_time, read
 from .calendar import format_utc
 from .diagnostics import GoalError, render_all
 from .engine import EngineError
+from .store import StateError
 
 
 class UsageError(Exception):
@@ -149,6 +150,8 @@ def cmd_run(args) -> int:
     # cyclic collector would rescan them over and over (a third of the time).
     gc.disable()
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events)
+    if args.state:
+        return _run_state(args, program, cpath, epath)
     inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad)
     start, until = _run_window(args, inputs)
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
@@ -169,6 +172,44 @@ def cmd_run(args) -> int:
             _err(f"  ... and {len(inputs.bad) - 20} more")
     if inputs.duplicates:
         _err(f"ignored {inputs.duplicates} duplicate event{'s' if inputs.duplicates != 1 else ''} (repeated ids)")
+    return 0
+
+
+def _run_state(args, program, cpath, epath) -> int:
+    """`goal run --state FILE`: the run kept in an SQLite file (docs/durability.md)."""
+    from .store import run_command
+    fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
+    try:
+        every = float(os.environ.get("GOAL_CHECKPOINT_SECONDS", "2"))
+    except ValueError:
+        raise UsageError("GOAL_CHECKPOINT_SECONDS must be a number of seconds") from None
+    return run_command(args.state, program, cpath, epath, start=_time_arg(args.from_), until=_time_arg(args.until),
+                       fmt=fmt, skip_bad=args.skip_bad, out=sys.stdout, err=sys.stderr, checkpoint_seconds=every)
+
+
+def cmd_log(args) -> int:
+    from .output import write_table
+    from .store import stored_activity, stored_entries
+    fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
+    if fmt == "jsonl":
+        for line in stored_activity(args.file):
+            sys.stdout.write(line + "\n")
+    else:
+        entries, names = stored_entries(args.file)
+        write_table(sys.stdout, entries, names, {})
+    return 0
+
+
+def cmd_pause(args) -> int:
+    from .store import set_paused
+    pause = args.command == "pause"
+    changed, busy = set_paused(args.file, args.workflow, pause)
+    word = "paused" if pause else "unpaused"
+    if not changed:
+        print(f'workflow "{args.workflow}" is already {word} in {args.file}')
+    else:
+        print(f'{word} workflow "{args.workflow}" in {args.file}: it takes effect when `goal run ... --state '
+              f'{args.file}` next runs' + (" (a run is using the file now: it goes on as it was)" if busy else ""))
     return 0
 
 
@@ -254,7 +295,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_", metavar="T", help="first instant (default: the earliest event)")
     p.add_argument("--until", metavar="T", help="last instant (default: the latest event)")
     p.add_argument("--format", choices=("table", "jsonl"), help="table (default on a terminal) or jsonl")
+    p.add_argument("--state", metavar="FILE", help="keep the run in this SQLite file; run again to resume it")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("log", help="print the activity stream kept in a state file")
+    p.add_argument("file", metavar="FILE", help="a state file written by goal run --state")
+    p.add_argument("--format", choices=("table", "jsonl"), help="table (default on a terminal) or jsonl")
+    p.set_defaults(fn=cmd_log)
+
+    for name, what in (("pause", "pause a workflow in a state file (it stops acting; contacts keep their places)"),
+                       ("unpause", "unpause a workflow in a state file")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("file", metavar="FILE", help="a state file written by goal run --state")
+        p.add_argument("workflow", metavar="WORKFLOW", help="the workflow's name")
+        p.set_defaults(fn=cmd_pause)
 
     p = sub.add_parser("eval", help="evaluate a condition for one contact")
     p.add_argument("condition", metavar="CONDITION")
@@ -325,6 +379,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _err(f"goal {args.command}: {e}")
         return 2
     except EngineError as e:
+        _err(f"goal {args.command}: {e}")
+        return 1
+    except StateError as e:
         _err(f"goal {args.command}: {e}")
         return 1
     except KeyboardInterrupt:
