@@ -44,6 +44,7 @@ from .formatter import format_source
 from .loader import Loaded, load
 from .parser import keywords
 from .resources import stdlib_dir
+from .schema import infer_contact_schema
 from .source import Span
 
 log = logging.getLogger("goaldsl.lsp")
@@ -235,6 +236,7 @@ class GoalLanguageServer(LanguageServer):
         # table by the unquoted URI; diagnostics must go to the client's).
         self.open_uris: dict[str, None] = {}
         self._contacts: dict[str, tuple[float, int, frozenset[str]]] = {}
+        self._schemas: dict[str, tuple[float, int, dict]] = {}
 
     # An exception outside a request (in a notification handler, say) must not
     # close the server, which pygls does by default.
@@ -270,7 +272,7 @@ class GoalLanguageServer(LanguageServer):
         texts = self.open_texts()
         texts[path] = text
         loaded = load([path], texts=texts)
-        result = check(loaded)
+        result = check(loaded, self.contact_schema(path.parent / CONTACTS_FILE))
         name = next((n for n in loaded.sources if n not in loaded.stdlib_names), str(path))
         module = next((m for m in loaded.modules if m.file == name), None)
         a = Analysis(uri, path, name, text, loaded, result, module)
@@ -444,6 +446,22 @@ class GoalLanguageServer(LanguageServer):
         found = frozenset(keys)
         self._contacts[k] = (st.st_mtime, st.st_size, found)
         return found
+
+    def contact_schema(self, path: Path) -> dict:
+        """The contacts schema of a contacts.jsonl (none when there is no such
+        file), as `goal check` infers it for a program beside it; read again
+        only when the file changes."""
+        try:
+            st = path.stat()
+        except OSError:
+            return {}
+        k = _key(path)
+        hit = self._schemas.get(k)
+        if hit and hit[0] == st.st_mtime and hit[1] == st.st_size:
+            return hit[2]
+        schema = infer_contact_schema(path) if path.is_file() else {}
+        self._schemas[k] = (st.st_mtime, st.st_size, schema)
+        return schema
 
     def contacts_files(self, path: Path) -> list[Path]:
         """The contacts.jsonl files whose attributes a document sees: the one
@@ -992,6 +1010,21 @@ def create_server() -> GoalLanguageServer:
         root = ls.workspace.root_path
         if root and os.path.isdir(root):
             os.chdir(root)
+
+    @server.feature(T.INITIALIZED)
+    @_guard()
+    def initialized(ls: GoalLanguageServer, params: T.InitializedParams):
+        # Ask to hear of .goal files (imports) and contacts.jsonl (attributes,
+        # the contacts schema) changed outside the editor, where the client
+        # can watch files for us.
+        ws = ls.client_capabilities.workspace
+        watched = ws.did_change_watched_files if ws else None
+        if watched and watched.dynamic_registration:
+            ls.client_register_capability(T.RegistrationParams(registrations=[T.Registration(
+                id="goal-watched-files", method=T.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                register_options=T.DidChangeWatchedFilesRegistrationOptions(watchers=[
+                    T.FileSystemWatcher(glob_pattern="**/*.goal"),
+                    T.FileSystemWatcher(glob_pattern=f"**/{CONTACTS_FILE}")]))]))
 
     @server.feature(T.TEXT_DOCUMENT_DID_OPEN)
     @_guard()

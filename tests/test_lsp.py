@@ -181,11 +181,21 @@ async def test_clean_file_has_no_diagnostics(client: LanguageClient, folder: Pat
     assert await open_doc(client, folder / "program.goal", PROGRAM) == []
 
 
-async def test_warnings_are_warnings(client: LanguageClient, folder: Path):
+async def test_contact_data_warnings_as_goal_check_gives_them(client: LanguageClient, folder: Path):
     (folder / "contacts.jsonl").write_text('{"id": "c1", "lead_score": 40}\n')
     text = 'segment s = contact.lead_score == "high"\n'
     diags = await open_doc(client, folder / "program.goal", text)
-    assert all(d.severity in (T.DiagnosticSeverity.Error, T.DiagnosticSeverity.Warning) for d in diags)
+    assert [(d.code, d.severity, d.range.start) for d in diags] == [
+        ("W0501", T.DiagnosticSeverity.Warning, pos(text, '"high"'))]
+    out = subprocess.run([sys.executable, "-m", "goaldsl", "check", "program.goal"], cwd=folder,
+                         capture_output=True, text=True)
+    assert f"program.goal:1:35: warning[W0501]: {diags[0].message}" in out.stdout
+    # the contact data changes (saved by another program): the warning goes
+    (folder / "contacts.jsonl").write_text('{"id": "c1", "lead_score": "high"}\n')
+    expect(client, uri_of(folder / "program.goal"))
+    client.workspace_did_change_watched_files(T.DidChangeWatchedFilesParams(changes=[T.FileEvent(
+        uri=uri_of(folder / "contacts.jsonl"), type=T.FileChangeType.Changed)]))
+    assert await settle(client, uri_of(folder / "program.goal")) == []
 
 
 async def test_related_information_points_at_the_first_declaration(client: LanguageClient, folder: Path):

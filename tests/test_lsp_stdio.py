@@ -44,6 +44,7 @@ class Session:
                                      stderr=subprocess.PIPE)
         self.inbox: "queue.Queue[dict | None]" = queue.Queue()
         self.notifications: list[dict] = []
+        self.server_requests: list[dict] = []
         self.next_id = 0
         self.stderr = b""
         threading.Thread(target=self._read, daemon=True).start()
@@ -103,7 +104,8 @@ class Session:
             if msg.get("id") == rid and "method" not in msg:
                 assert "error" not in msg, msg
                 return msg.get("result")
-            if "method" in msg and "id" in msg:  # a request from the server: say no
+            if "method" in msg and "id" in msg:  # a request from the server: say yes
+                self.server_requests.append(msg)
                 self.send({"id": msg["id"], "result": None})
             elif "method" in msg:
                 self.notifications.append(msg)
@@ -117,7 +119,10 @@ class Session:
                     del self.notifications[i]
                     return n["params"]["diagnostics"]
             msg = self._next(deadline)
-            if "method" in msg:
+            if "method" in msg and "id" in msg:
+                self.server_requests.append(msg)
+                self.send({"id": msg["id"], "result": None})
+            elif "method" in msg:
                 self.notifications.append(msg)
 
 
@@ -141,7 +146,8 @@ def test_a_real_session_over_stdio(session):
     path.write_text(BROKEN, encoding="utf-8")
     uri = _uri(path)
 
-    init = s.request("initialize", {"processId": None, "rootUri": _uri(root), "capabilities": {}})
+    init = s.request("initialize", {"processId": None, "rootUri": _uri(root), "capabilities": {
+        "workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}}}})
     caps = init["capabilities"]
     assert init["serverInfo"]["name"] == "goal-lsp"
     for cap in ("completionProvider", "hoverProvider", "definitionProvider", "documentSymbolProvider",
@@ -154,6 +160,11 @@ def test_a_real_session_over_stdio(session):
     s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "goal", "version": 1,
                                                        "text": BROKEN}})
     diags = s.diagnostics(uri)
+    # the server asked to hear of .goal files and contact data changed outside the editor
+    [reg] = [r for r in s.server_requests if r["method"] == "client/registerCapability"]
+    [watch] = reg["params"]["registrations"]
+    assert watch["method"] == "workspace/didChangeWatchedFiles"
+    assert [w["globPattern"] for w in watch["registerOptions"]["watchers"]] == ["**/*.goal", "**/contacts.jsonl"]
     d = diags[0]
     assert d["code"] == "E0303" and d["source"] == "goal" and d["severity"] == 1
     assert d["message"].startswith("unknown event type email.opend")

@@ -30,10 +30,9 @@ async function startClient(context) {
       { scheme: 'file', language: 'goal' },
       { scheme: 'untitled', language: 'goal' }
     ],
-    outputChannel: output,
-    synchronize: {
-      fileEvents: vscode.workspace.createFileSystemWatcher('**/*.goal')
-    }
+    // The server asks to watch *.goal and contacts.jsonl itself (dynamic
+    // registration), so there is no `synchronize.fileEvents` here.
+    outputChannel: output
   };
   client = new LanguageClient('goal', 'Goal Language Server', serverOptions, clientOptions);
   try {
