@@ -20,7 +20,7 @@ from . import ir
 from .calendar import parse_local_datetime
 from .diagnostics import Diagnostic, Related, did_you_mean, error, sort_key, warning
 from .loader import Loaded, duplicate
-from .parser import keywords
+from .parser import MAX_NESTING, keywords
 from .source import Span
 
 TYPE_NAMES = ("string", "number", "bool", "step", "map", "list", "any")
@@ -214,6 +214,7 @@ class Checker:
         refs = {name: [r for r in _segment_refs(d.cond) if r.parts[0] in self.segment_defs]
                 for name, d in self.segment_defs.items()}
         state: dict[str, int] = {}
+        depth: dict[str, int] = {}  # nesting with the segments used inlined (they are, when compiled)
         self.cyclic: set[str] = set()
         for start in self.segment_defs:
             if state.get(start):
@@ -228,6 +229,14 @@ class Checker:
                     stack.pop()
                     path.pop()
                     state[name] = 2
+                    below = [depth[r.parts[0]] for r in refs[name] if r.parts[0] in depth]
+                    depth[name] = _depth(self.segment_defs[name].cond) + max(below, default=0)
+                    if depth[name] > MAX_NESTING >= max(below, default=0):
+                        # Report where the chain crosses the limit, not at every segment above.
+                        self.err("E0003", f"segment {name} is nested {depth[name]} levels deep, counting the "
+                                          f"segments it uses; the limit is {MAX_NESTING}",
+                                 self.segment_defs[name].name.span,
+                                 hint="use fewer segments inside one another, or flatten the condition")
                     continue
                 target = nxt.parts[0]
                 if state.get(target) == 1:
@@ -749,7 +758,10 @@ class Checker:
 
     def skip_target(self, target: A.Ident, top_names, index: int | None, what: str,
                     nested: Iterable[str] = ()) -> None:
-        names = {n: i for n, _, i in top_names}
+        cached = getattr(self, "_skip_names", None)
+        if cached is None or cached[0] is not top_names:  # built once per workflow, not once per skip
+            cached = self._skip_names = (top_names, {n: i for n, _, i in top_names})
+        names = cached[1]
         if target.name not in names:
             if target.name in self._kw:
                 return
@@ -835,6 +847,18 @@ def _drip_ok(st) -> bool:
     if isinstance(st, A.ActionStep):
         return st.call.name.name.startswith(DRIP_ACTION_PREFIX)
     return isinstance(st, (A.WaitFor, A.WaitUntilTime, A.WaitUntilDate, A.WaitUntilCond, A.GoalBlock))
+
+
+def _depth(cond) -> int:
+    """How deep a condition nests (and, or, not, event filters), without recursion."""
+    deepest, stack = 0, [(cond, 0)]
+    while stack:
+        n, d = stack.pop()
+        if isinstance(n, (A.Or, A.And, A.Not, A.RefAtom)):
+            d += 1
+        deepest = max(deepest, d)
+        stack.extend((c, d) for c in A.children(n))
+    return deepest
 
 
 def _segment_refs(cond):
