@@ -221,6 +221,8 @@ class Explanation:
     attributes: dict  # contact.path -> value as of `at`
     summary: list[str]
     program_events: dict = attrs.field(factory=dict, repr=False)
+    # why the condition is false: (headline, details), for the text summary
+    why: list = attrs.field(factory=list)
 
 
 # ====================================================================== the explainer
@@ -299,7 +301,8 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
     activity = [e for e in eng.activity if e["contact"] == contact and e["workflow"] == wf.name]
     state, since = _state(eng, program, wf, g, contact, activity, at)
 
-    ex = _Explainer(program, wf.timezone, log_ids)
+    dups = [(t, typ, f, eid, place) for t, cid, typ, f, eid, place in inputs.duplicate_events if cid == contact]
+    ex = _Explainer(program, wf.timezone, log_ids, dups)
     tree = ex.node(g.cond, c, at, since, later, state.enrolled_at)
     holds = tree.value
     achievements = []
@@ -320,7 +323,8 @@ def fresh_inputs(inputs: Inputs) -> Inputs:
     """The inputs with copies of the contact records, for an engine run: the
     engine applies tag, list and update effects to the records it is given."""
     return Inputs(contacts=[_deep_copy(c) for c in inputs.contacts], events=inputs.events, bad=inputs.bad,
-                  duplicates=inputs.duplicates, first_time=inputs.first_time, last_time=inputs.last_time)
+                  duplicates=inputs.duplicates, duplicate_events=inputs.duplicate_events,
+                  first_time=inputs.first_time, last_time=inputs.last_time)
 
 
 def event_key(t: int, typ: str, fields: dict) -> tuple:
@@ -469,8 +473,9 @@ def _arg_shown(v: ir.ArgValue):
 
 
 class _Explainer:
-    def __init__(self, program: Program, tz: str, log_ids: set[tuple]):
+    def __init__(self, program: Program, tz: str, log_ids: set[tuple], duplicates: list = ()):
         self.program = program
+        self.duplicates = list(duplicates)  # (time, type, fields, id, "FILE:LINE") ignored by the reader
         self.events = program.ir.events
         self.tz = tz
         self.comp = Compiler(program.ir, tz)
@@ -539,6 +544,10 @@ class _Explainer:
             if flt is not None and not flt(ct, now, since, fields):
                 reasons.extend(self.why_not(c.filter, ct, now, since, fields, ev))
             checks.append(EventCheck(t, c.event, fields, False, reasons, "log"))
+        for t, typ, fields, eid, place in self.duplicates:
+            if typ == c.event:
+                checks.append(EventCheck(t, c.event, fields, False,
+                                         [f'duplicate: id "{eid}" was already used, so {place} was ignored'], "log"))
         checks.sort(key=lambda x: x.time)
         return Node("event", text, value, event=c.event, window=window,
                     count={"kind": c.count_kind, "n": c.count, "found": found}, events=checks)
@@ -695,7 +704,8 @@ def _summary(ex: Explanation, wf: ir.Workflow) -> list[str]:
         else:
             out.append(f"the condition holds at {format_utc(ex.at)}.")
     else:
-        reasons = _failed_reasons(ex.condition)
+        ex.why = _failed_reasons(ex.condition)
+        reasons = [head + (": " + "; ".join(details) if details else "") for head, details in ex.why]
         out.append(f"the condition is false at {format_utc(ex.at)}" + (": " + "; ".join(reasons) if reasons else "")
                    + ".")
     if st.status == "enrolled" and not st.listening and st.note:
@@ -716,9 +726,10 @@ def exit_words(reason: Optional[str], goal: Optional[str]) -> str:
     return str(reason)
 
 
-def _failed_reasons(n: Node, limit: int = 4) -> list[str]:
-    """Short reasons for the false leaves of the tree."""
-    out: list[str] = []
+def _failed_reasons(n: Node, limit: int = 4) -> list[tuple[str, list[str]]]:
+    """Short reasons for the false leaves of the tree: a headline and, for
+    an event atom, one line per event that did not count."""
+    out: list[tuple[str, list[str]]] = []
 
     def walk(n: Node):
         if n.value:
@@ -727,21 +738,26 @@ def _failed_reasons(n: Node, limit: int = 4) -> list[str]:
             for ch in n.children:
                 walk(ch)
         elif n.kind == "or":
-            out.append(f"none of {len(n.children)} alternatives held")
+            parts = []
+            for ch in n.children:
+                for head, details in _failed_reasons(ch, limit):
+                    parts.append(head + (": " + "; ".join(details) if details else ""))
+            out.append((f"none of the {len(n.children)} alternatives held", parts))
         elif n.kind == "event":
             need = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}[n.count["kind"]]
             if not n.events:
-                out.append(f"the contact has no {n.event} events")
+                out.append((f"the contact has no {n.event} events", []))
             elif n.count["found"] == 0:
-                shown = [f"{format_utc(ec.time)}: {', '.join(ec.reasons)}" for ec in n.events[:3]]
-                more = f" (and {len(n.events) - 3} more)" if len(n.events) > 3 else ""
+                shown = [f"{format_utc(ec.time)}: {'; '.join(ec.reasons)}" for ec in n.events[:3]]
+                if len(n.events) > 3:
+                    shown.append(f"and {len(n.events) - 3} more")
                 many = "none counts" if len(n.events) > 1 else "it does not count"
-                out.append(f"the contact has {len(n.events)} {n.event} event{'s' if len(n.events) != 1 else ''}"
-                           f" but {many}: " + "; ".join(shown) + more)
+                out.append((f"the contact has {len(n.events)} {n.event} event{'s' if len(n.events) != 1 else ''}"
+                            f" but {many}", shown))
             else:
-                out.append(f"{n.event} needs {need} {n.count['n']} matching events, found {n.count['found']}")
+                out.append((f"{n.event} needs {need} {n.count['n']} matching events, found {n.count['found']}", []))
         else:
-            out.append(n.notes[0] if n.notes else f"{n.text} is false")
+            out.append((n.notes[0] if n.notes else f"{n.text} is false", []))
 
     walk(n)
     return out[:limit]
@@ -780,6 +796,12 @@ def render_text(ex: Explanation) -> str:
     lines.append(f"at {_time_pair(ex.at, tz)}; time zone {tz}; evaluates {ex.evaluate}")
     lines.append("")
     for s in ex.summary:
+        if ex.why and s.startswith("the condition is false"):
+            lines.append(f"The condition is false at {format_utc(ex.at)}:")
+            for head, details in ex.why:
+                lines.append(f"  - {head}" + (":" if details else ""))
+                lines.extend(f"      {d}" for d in details)
+            continue
         lines.append(s[0].upper() + s[1:])
     # -------- achievements
     for a in ex.achievements:

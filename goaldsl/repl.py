@@ -37,7 +37,8 @@ from .completion import Completion, complete, word_before
 from .diagnostics import Diagnostic, GoalError, closest
 from .engine import Contact, EngineError, apply_effect
 from .evaluate import matching_events
-from .explain import ExplainError, event_key, explain, fresh_inputs, render_text, show_cond, show_event
+from .explain import (ExplainError, _Explainer, _failed_reasons, event_key, explain, fresh_inputs, render_text,
+                      show_cond, show_event)
 from .inputs import EventValidator, Inputs, read_contacts, read_events
 from .loader import Loaded, program_files
 from .output import table_line
@@ -358,9 +359,25 @@ class ReplSession:
             return "\n".join(lines)
         value = bool(fn(c, self.at, None, None))
         lines.append("true" if value else "false")
-        for typ, t, fields in matching_events(self.program, cond, c, self.at, self.tz):
-            lines.append(f"  {self.show_time(t)}  {show_event(typ, fields, self.program.ir.events)}")
+        if value:
+            for typ, t, fields in matching_events(self.program, cond, c, self.at, self.tz):
+                lines.append(f"  {self.show_time(t)}  {show_event(typ, fields, self.program.ir.events)}")
+        else:
+            lines.extend(self._why_false(cond, c, cid))
         return "\n".join(lines)
+
+    def _why_false(self, cond: ir.Cond, c: Contact, cid: str) -> list[str]:
+        """Why a condition is false, in the words of `goal explain`: for
+        each false part, its reason, and for an event atom each event of its
+        type that did not count (later events of the log included, so a time
+        set too early shows)."""
+        later = [(t, typ, f) for t, who, typ, f in self.inputs.events + self._emitted if who == cid and t > self.at]
+        tree = _Explainer(self.program, self.tz, set()).node(cond, c, self.at, None, later, None)
+        lines = []
+        for head, details in _failed_reasons(tree):
+            lines.append(f"  {head}" + (":" if details else ""))
+            lines.extend(f"    {d}" for d in details)
+        return lines
 
     def _define_segment(self, text: str) -> str:
         res = parse(text, INPUT)
