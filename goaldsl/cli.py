@@ -58,7 +58,8 @@ def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
     try:
         return parse_time(text, tz)
     except ValueError as e:
-        raise UsageError(f"{text!r} is not a date-time ({e}); write it like 2026-11-16T14:00:00Z") from None
+        why = "" if str(e) in ("", "not a date-time") else f" ({e})"
+        raise UsageError(f"{text!r} is not a date-time{why}; write it like 2026-11-16T14:00:00Z") from None
 
 
 # ---------------------------------------------------------------- commands
