@@ -273,7 +273,8 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
     if at is None:
         at = inputs.last_time
     if start is None:
-        start = inputs.first_time if inputs.first_time is not None else at
+        # from the first event, or from --at when that is earlier (nothing has happened yet then)
+        start = min(inputs.first_time, at) if inputs.first_time is not None and at is not None else at
     if at is None or start is None:
         raise ExplainError("there are no events to take the time from: give --at")
     if at < start:
@@ -547,7 +548,7 @@ class _Explainer:
         for t, typ, fields, eid, place in self.duplicates:
             if typ == c.event:
                 checks.append(EventCheck(t, c.event, fields, False,
-                                         [f'duplicate: id "{eid}" was already used, so {place} was ignored'], "log"))
+                                         [f'a duplicate: {place} repeats id "{eid}", so it was ignored'], "log"))
         checks.sort(key=lambda x: x.time)
         return Node("event", text, value, event=c.event, window=window,
                     count={"kind": c.count_kind, "n": c.count, "found": found}, events=checks)
@@ -737,6 +738,10 @@ def _failed_reasons(n: Node, limit: int = 4) -> list[tuple[str, list[str]]]:
         if n.kind in ("and", "segment"):
             for ch in n.children:
                 walk(ch)
+        elif n.kind == "not":
+            ch = n.children[0]
+            counted = [f"{format_utc(ec.time)}: counts" for ec in ch.events if ec.counts][:3]
+            out.append((f"{ch.text} holds, wanted it not to", counted or list(ch.notes)))
         elif n.kind == "or":
             parts = []
             for ch in n.children:
@@ -755,7 +760,14 @@ def _failed_reasons(n: Node, limit: int = 4) -> list[tuple[str, list[str]]]:
                 out.append((f"the contact has {len(n.events)} {n.event} event{'s' if len(n.events) != 1 else ''}"
                             f" but {many}", shown))
             else:
-                out.append((f"{n.event} needs {need} {n.count['n']} matching events, found {n.count['found']}", []))
+                # too few: the ones that did not count say why; too many: the ones that did
+                want_counted = n.count["found"] > n.count["n"] or n.count["kind"] == "at_most"
+                shown = [f"{format_utc(ec.time)}: " + ("counts" if ec.counts else "; ".join(ec.reasons))
+                         for ec in n.events if ec.counts == want_counted]
+                if len(shown) > 3:
+                    shown = shown[:3] + [f"and {len(shown) - 3} more"]
+                out.append((f"{n.event} needs {need} {n.count['n']} matching events, found {n.count['found']}",
+                            shown))
         else:
             out.append((n.notes[0] if n.notes else f"{n.text} is false", []))
 

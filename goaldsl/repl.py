@@ -464,7 +464,8 @@ class ReplSession:
         try:
             self.at = parse_local_datetime(_unquote(rest), self.tz)
         except (ValueError, OverflowError) as e:
-            raise ReplError(f"{rest!r} is not a date-time ({e})",
+            why = "" if str(e) in ("", "not a date-time") else f" ({e})"
+            raise ReplError(f"{rest!r} is not a date-time{why}",
                             "write it like 2026-11-16T14:00 (in the session's time zone) or 2026-11-16T14:00Z, "
                             "or :at now for the end of the log") from None
         return f"time: {self.show_time(self.at)}"
