@@ -961,7 +961,7 @@ def to_json(ex: Explanation) -> dict:
         "achieved": [{"time": _time_json(a.time, tz), "enrollment": a.enrollment,
                       "events": [_check_json(ec, tz) for ec in a.events], "attributes": a.attributes}
                      for a in ex.achievements],
-        "summary": ex.summary,
+        "summary": [s[0].upper() + s[1:] for s in ex.summary],
         "workflow_state": state,
         "activity": [entry_json(e) for e in ex.activity],
         "condition": _node_json(ex.condition, tz),
