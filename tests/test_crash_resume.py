@@ -212,7 +212,7 @@ def test_kill_9_at_random_points_and_resume(tmp_path):
     while kills < 24 and time.monotonic() - t_begin < budget:
         series += 1
         state = tmp_path / f"s{series}.db"
-        env = dict(os.environ, GOAL_CHECKPOINT_SECONDS=rnd.choice(["0", "0.05", "2"]))
+        env = dict(os.environ, GOAL_CHECKPOINT_SECONDS=rnd.choice(["0.01", "0.1", "2"]))
         for phase in (1, 2):
             work = max(0.05, durations[phase] - startup)
             while True:
