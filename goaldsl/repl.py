@@ -613,14 +613,16 @@ class ReplSession:
             self.at = self.end_of_log()
             return f"loaded {kind} from {path}: {_plural(len(self.contact_ids()), 'contact')}, " \
                    f"{_plural(len(self.inputs.events), 'event')}; time: {self.show_time(self.at)}" + self._take_notes()
-        old_base, old_path = self._base, self.program_path
+        old_base = self._base
+        old_segments = (dict(self._segments), dict(self._segment_sources))
         try:
             self._base = _load_program(path)
             self._segments.clear()
             self._segment_sources.clear()
             self._rebuild()
-        except GoalError:
+        except GoalError:  # the session goes on with what it had
             self._base = old_base
+            self._segments, self._segment_sources = old_segments
             self._rebuild()
             raise
         self.program_path = path
@@ -628,6 +630,8 @@ class ReplSession:
         cpath = folder / "contacts.jsonl"
         epath = folder / "events.jsonl"
         msg = f"loaded {path}: {_plural(len(self.program.ir.workflows), 'workflow')}, {_plural(len(self.goal_names()), 'goal')}"
+        if old_segments[0]:
+            msg += f" (session segments dropped: {', '.join(old_segments[0])})"
         if cpath.is_file() or epath.is_file():
             self._read_data(cpath if cpath.is_file() else None, epath if epath.is_file() else None)
             self.at = self.end_of_log()
@@ -742,7 +746,8 @@ def parse_duration(text: str) -> A.Duration:
             break
         unit = _UNITS.get(m.group(2).lower())
         if unit is None:
-            best = closest(m.group(2).lower(), [u for u in _UNITS if len(u) > 2])
+            names = [u for u in _UNITS if len(u) > 2 and u.endswith("s") == (int(m.group(1)) != 1)]
+            best = closest(m.group(2).lower(), names)
             raise ReplError(f'"{m.group(2)}" is not a unit of time',
                             f'did you mean "{best}"?' if best else "use minutes, hours, days, weeks or months")
         parts.append((int(m.group(1)), unit))
