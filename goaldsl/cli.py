@@ -146,7 +146,7 @@ def _run_window(args, inputs) -> tuple[int, int]:
 
 
 def cmd_run(args) -> int:
-    from .output import jsonl_line, write_table
+    from .output import JsonlWriter, write_table
     # A run holds many long-lived objects and makes few reference cycles; the
     # cyclic collector would rescan them over and over (a third of the time).
     gc.disable()
@@ -158,8 +158,10 @@ def cmd_run(args) -> int:
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     out = sys.stdout
     if fmt == "jsonl":
-        eng = engine_for(program, inputs, start=start, on_activity=lambda e: out.write(jsonl_line(e) + "\n"))
+        writer = JsonlWriter(out)
+        eng = engine_for(program, inputs, start=start, on_activity=writer)
         eng.run_until(until)
+        writer.flush()
     else:
         eng = engine_for(program, inputs, start=start)
         eng.run_until(until)

@@ -766,7 +766,10 @@ def _failed_reasons(n: Node, limit: int = 4) -> list[tuple[str, list[str]]]:
                          for ec in n.events if ec.counts == want_counted]
                 if len(shown) > 3:
                     shown = shown[:3] + [f"and {len(shown) - 3} more"]
-                out.append((f"{n.event} needs {need} {n.count['n']} matching events, found {n.count['found']}",
+                w = n.window
+                within = f" within {w['duration']} ({format_utc(w['from'])} .. {format_utc(w['to'])})" \
+                    if w["kind"] == "within" else ""
+                out.append((f"{n.event} needs {need} {n.count['n']} matching events{within}, found {n.count['found']}",
                             shown))
         else:
             out.append((n.notes[0] if n.notes else f"{n.text} is false", []))

@@ -38,7 +38,7 @@ from .diagnostics import Diagnostic, GoalError, closest
 from .engine import Contact, EngineError, apply_effect
 from .evaluate import matching_events
 from .explain import (ExplainError, _Explainer, _failed_reasons, event_key, explain, fresh_inputs, render_text,
-                      show_cond, show_event)
+                      show_cond, show_event, show_value)
 from .inputs import EventValidator, Inputs, read_contacts, read_events
 from .loader import Loaded, program_files
 from .output import table_line
@@ -362,6 +362,8 @@ class ReplSession:
         if value:
             for typ, t, fields in matching_events(self.program, cond, c, self.at, self.tz):
                 lines.append(f"  {self.show_time(t)}  {show_event(typ, fields, self.program.ir.events)}")
+            for path, v in _Explainer(self.program, self.tz, set()).attributes(cond, c).items():
+                lines.append(f"  {path} is {show_value(v)}")
         else:
             lines.extend(self._why_false(cond, c, cid))
         return "\n".join(lines)
@@ -660,7 +662,8 @@ class ReplSession:
     def _complete_command(self, before: str) -> tuple[int, list[Completion]]:
         if " " not in before:
             low = before.lower()
-            return len(before) + 1, [Completion(":" + c, "command", COMMANDS[c][1])
+            return len(before) + 1, [Completion(":" + c, "command", COMMANDS[c][1],
+                                                insert=":" + c + (" " if COMMANDS[c][0] else ""))
                                      for c in COMMANDS if c.startswith(low)]
         word, _, rest = before.partition(" ")
         word = ALIASES.get(word.lower(), word.lower())
@@ -911,8 +914,10 @@ def build_prompt_session(session: ReplSession, *, input=None, output=None, histo
         buf = event.current_buffer
         state = buf.complete_state
         if state is not None and state.current_completion is not None:
-            buf.apply_completion(state.current_completion)
-            return
+            chosen = state.current_completion
+            buf.apply_completion(chosen)
+            if chosen.text.endswith((" ", "=", "(", ".", "/")):
+                return  # the completion asks for more: let the user go on typing
         if session.needs_more(buf.document.text_before_cursor) and buf.document.is_cursor_at_the_end:
             buf.insert_text("\n")
         else:
