@@ -878,7 +878,13 @@ def _activity_line(e: dict) -> str:
     elif kind == "goal_achieved":
         what = f'goal achieved: "{e["goal"]}"'
     elif kind == "exited":
-        what = f"exited: {e['reason']}" + (f' (goal "{e["goal"]}")' if e.get("goal") else "")
+        reason, goal = e["reason"], e.get("goal")
+        if reason == "goal" and goal:
+            what = f'exited: goal "{goal}" achieved'
+        elif reason == "unmet" and goal:
+            what = f'exited: goal step "{goal}" unmet'
+        else:
+            what = f"exited: {reason}" + (f' (goal "{goal}")' if goal else "")
     else:
         what = kind
     return f"{t}  {what}"
