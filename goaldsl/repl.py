@@ -37,11 +37,10 @@ from .completion import Completion, complete, word_before
 from .diagnostics import Diagnostic, GoalError, closest
 from .engine import Contact, EngineError, apply_effect
 from .evaluate import matching_events
-from .explain import (ExplainError, _Explainer, _failed_reasons, event_key, explain, fresh_inputs, render_text,
+from .explain import (ExplainError, _activity_line, _Explainer, _failed_reasons, event_key, explain, fresh_inputs, render_text,
                       show_cond, show_event, show_value)
 from .inputs import EventValidator, Inputs, read_contacts, read_events
 from .loader import Loaded, program_files
-from .output import table_line
 from .parser import parse
 from .plan import build_plan
 
@@ -52,7 +51,7 @@ COMMANDS = {  # name: (arguments, what it does)
     "advance": ("DURATION", "move the current time forward: :advance 2 days"),
     "tz": ("ZONE", "time zone for windows and typed times: :tz America/New_York"),
     "event": ("TYPE f=v ...", "add an event for the current contact at the current time"),
-    "run": ("", "run the workflows up to the current time, show new activity"),
+    "run": ("[all]", "run the workflows up to the current time; show the contact's new activity (all: everyone's)"),
     "explain": ("GOAL", "why a goal did or did not fire for the current contact"),
     "goals": ("", "list the workflows' goals"),
     "load": ("FILE", "load a .goal file or folder, or a contacts/events .jsonl file"),
@@ -103,7 +102,7 @@ class ReplSession:
         self._segment_sources: dict[str, str] = {}
         self._added: list[tuple] = []  # events added with :event
         self._emitted: list[tuple] = []  # (time, contact, type, fields) emitted by the last :run
-        self._shown: dict[str, int] = {}  # activity lines already shown by :run
+        self._shown: dict[tuple, int] = {}  # activity entries already shown by :run (how many of each)
         self.program_path: Optional[Path] = None
         self._base: Program = _load_program(None)
         self.data = _Data(Inputs())
@@ -587,19 +586,39 @@ class ReplSession:
                         emitted.append((t, c.id, typ, fields))
         emitted.sort(key=lambda e: e[0])
         self._emitted = emitted
-        lines = []
-        seen: dict[str, int] = {}
-        for e in eng.activity:
-            line = table_line(e)
-            seen[line] = seen.get(line, 0) + 1
-            if seen[line] > self._shown.get(line, 0):
-                lines.append(line)
-        self._shown = seen
-        head = f"ran {_plural(len(self.program.ir.workflows), 'workflow')} from {format_utc(start)} to {format_utc(self.at)}"
-        if not lines:
-            return head + ": no new activity"
-        count = "1 new entry" if len(lines) == 1 else f"{len(lines)} new entries"
-        return f"{head}: {count}\n" + "\n".join(lines)
+        everyone = rest.strip().lower() == "all" or self.contact is None
+        if rest.strip() and rest.strip().lower() != "all":
+            raise ReplError(f"unexpected {rest.strip()!r} after :run", ":run shows the current contact's activity, "
+                                                                         ":run all everyone's")
+        several = len(self.program.ir.workflows) > 1
+        new: list[dict] = []
+        others = 0
+        seen: dict[tuple, int] = {}
+        for e in eng.activity:  # an entry is new until it has been shown once
+            key = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in e.items()))
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > self._shown.get(key, 0):
+                if everyone or e["contact"] == self.contact:
+                    new.append(e)
+                    self._shown[key] = seen[key]
+                else:
+                    others += 1
+        who = "" if everyone else f" for {self.contact}"
+        head = f"ran {_plural(len(self.program.ir.workflows), 'workflow')} up to {self.show_time(self.at)}"
+        count = "no new activity" if not new else ("1 new entry" if len(new) == 1 else f"{len(new)} new entries")
+        lines = [f"{head}: {count}{who}" + (f" ({others} more for other contacts: :run all)" if others else "")]
+        cw = max((len(e["contact"]) for e in new), default=0)
+        ww = max((len(e["workflow"]) for e in new), default=0)
+        for e in new:
+            line = _activity_line(e)
+            t, _, what = line.partition("  ")
+            cols = [t]
+            if everyone:
+                cols.append(f"{e['contact']:<{cw}}")
+            if several:
+                cols.append(f"{e['workflow']:<{ww}}")
+            lines.append("  ".join(cols + [what]))
+        return "\n".join(lines)
 
     def cmd_load(self, rest: str) -> str:
         path = Path(os.path.expanduser(_unquote(rest))) if rest else None

@@ -219,13 +219,25 @@ def test_event_contact_updated_sets_attributes():
     assert after_banner(out).endswith("true\n  contact.lead_score is 90\n")
 
 
-def test_run_shows_new_activity_only_once():
-    out = after_banner(drive(":contact overdue\r:at 2026-11-03T00:00\r:run\r:run\r:at now\r:run\r"))
-    runs = out.split("ran 1 workflow")
-    assert runs[1].startswith(" from 2026-11-01T08:00:00Z to 2026-11-03T00:00:00Z: 10 new entries\n")
-    assert "overdue      Invoice Follow-up        send_invoice(" in runs[1]
-    assert runs[2].startswith(" from 2026-11-01T08:00:00Z to 2026-11-03T00:00:00Z: no new activity")
-    assert "exited (unmet" in runs[3] and "send_invoice(" not in runs[3]
+def test_run_shows_the_contacts_new_activity_once():
+    out = after_banner(drive(":contact overdue\r:at 2026-11-03T00:00\r:run\r:run\r:at now\r:run\r:run all\r"))
+    runs = out.split("ran 1 workflow up to ")[1:]
+    assert runs[0] == ("2026-11-03T00:00:00Z: 2 new entries for overdue (8 more for other contacts: :run all)\n"
+                       "2026-11-02T09:00:00Z  enrolled\n"
+                       '2026-11-02T09:00:00Z  send_invoice(template: "standard", amount: 120) as first_invoice\n')
+    assert runs[1].startswith("2026-11-03T00:00:00Z: no new activity for overdue (8 more")
+    assert runs[2] == ("2026-11-10T09:00:00Z: 2 new entries for overdue (18 more for other contacts: :run all)\n"
+                       '2026-11-05T09:00:00Z  send_email(template: "invoice-reminder")\n'
+                       '2026-11-09T09:00:00Z  exited: goal step "Invoice Paid" unmet\n')
+    assert runs[3].startswith("2026-11-10T09:00:00Z: 18 new entries\n")
+    assert '2026-11-04T15:30:00Z  payer  goal achieved: "Invoice Paid"' in runs[3]
+    assert "overdue" not in runs[3]  # already shown
+
+
+def test_run_without_a_contact_shows_everyone():
+    out = after_banner(drive(":run\r"))
+    assert out.startswith("ran 1 workflow up to 2026-11-10T09:00:00Z: 22 new entries\n")
+    assert "2026-11-02T09:00:00Z  overdue  enrolled" in out
 
 
 def test_run_makes_workflow_events_visible_to_conditions():
@@ -237,7 +249,7 @@ def test_event_then_run_achieves_the_goal():
     keys = (":contact overdue\r:at 2026-11-06T10:00\r"
             ":event invoice.status_changed invoice=inv-10 action=first_invoice status=paid\r:run\r:explain Invoice Paid\r")
     out = after_banner(drive(keys))
-    assert 'overdue      Invoice Follow-up        goal achieved: "Invoice Paid"' in out
+    assert '2026-11-06T10:00:00Z  goal achieved: "Invoice Paid"' in out
     assert 'Achieved: contact overdue achieved "Invoice Paid" at 2026-11-06T10:00:00Z.' in out
 
 
@@ -264,7 +276,7 @@ def test_goals_lists_goals_and_session_segments():
 
 def test_help_lists_every_command():
     out = after_banner(drive(":help\r"))
-    for cmd in ("contact ID", "at TIME | now", "tz ZONE", "load FILE", "event TYPE", "advance DURATION", "run",
+    for cmd in ("contact ID", "at TIME | now", "tz ZONE", "load FILE", "event TYPE", "advance DURATION", "run [all]",
                 "explain GOAL", "goals", "help", "quit"):
         assert f"  :{cmd}" in out
 
