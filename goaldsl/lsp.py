@@ -762,10 +762,20 @@ class GoalLanguageServer(LanguageServer):
         if c.kind in ("event", "action"):
             md = self.declaration_markdown(b, b.index.get((c.kind, c.label)), f"{c.kind} `{c.label}`")
             doc = T.MarkupContent(kind=T.MarkupKind.Markdown, value=md) if md else None
+        text, fmt = c.text, None
+        act = b.program.actions.get(c.label) if c.kind == "action" and b.program else None
+        if act is not None and self.snippets():
+            text, fmt = _call_snippet(act), T.InsertTextFormat.Snippet
         return T.CompletionItem(
             label=c.label, kind=_KIND.get(c.kind, T.CompletionItemKind.Text), detail=c.detail or None,
             documentation=doc, sort_text=f"{i:05d}", filter_text=c.label,
-            text_edit=T.TextEdit(range=rng, new_text=c.text))
+            text_edit=T.TextEdit(range=rng, new_text=text), insert_text_format=fmt)
+
+    def snippets(self) -> bool:
+        """Whether the client takes snippets in completion items."""
+        td = self.client_capabilities.text_document
+        item = td.completion.completion_item if td and td.completion else None
+        return bool(item and item.snippet_support)
 
 
 # ---------------------------------------------------------------- AST helpers
@@ -962,6 +972,25 @@ def _key_paths(rec: dict, prefix: str, out: set, depth: int = 0) -> None:
         out.add(path)
         if isinstance(v, dict) and depth < 8:
             _key_paths(v, path + ".", out, depth + 1)
+
+
+def _call_snippet(act: ir.ActionType) -> str:
+    """A call of ``act`` as an LSP snippet, a placeholder for each required
+    parameter (``send_invoice("${1:template}")$0``); a choice for an enum."""
+    parts = []
+    for p in act.params:
+        if p.has_default:
+            continue
+        n = len(parts) + 1
+        if p.type.kind == "enum" and p.type.values:
+            parts.append(f"${{{n}|{','.join(p.type.values)}|}}")
+        elif p.type.kind == "string":
+            parts.append(f'"${{{n}:{p.name}}}"')
+        else:
+            parts.append(f"${{{n}:{p.name}}}")
+    if act.rest and not parts:  # update_contact(...fields): named arguments
+        parts.append("${1:name}: ${2:value}")
+    return f"{act.name}({', '.join(parts) if parts else '$1'})$0"
 
 
 def _type_text(t: Optional[A.TypeExpr]) -> str:

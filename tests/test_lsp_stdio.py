@@ -152,7 +152,8 @@ def test_a_real_session_over_stdio(session):
     uri = _uri(path)
 
     init = s.request("initialize", {"processId": None, "rootUri": _uri(root), "capabilities": {
-        "workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}}}})
+        "workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}},
+        "textDocument": {"completion": {"completionItem": {"snippetSupport": True}}}}})
     caps = init["capabilities"]
     assert init["serverInfo"]["name"] == "goal-lsp"
     for cap in ("completionProvider", "hoverProvider", "definitionProvider", "documentSymbolProvider",
@@ -206,6 +207,12 @@ def test_a_real_session_over_stdio(session):
     s.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3},
                                         "contentChanges": [{"text": MESSY}]})
     assert s.diagnostics(uri) == []
+    # a client that takes snippets gets calls with a placeholder for each required parameter
+    res = s.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 9}})
+    items = {i["label"]: i for i in (res["items"] if isinstance(res, dict) else res)}
+    assert items["send_email"]["insertTextFormat"] == 2
+    assert items["send_email"]["textEdit"]["newText"] == 'send_email("${1:template}")$0'
+    assert list(items) == ["send_email"]
     hover = s.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}})
     assert hover["contents"]["kind"] == "markdown"
     assert "action send_email(template: string)" in hover["contents"]["value"]
