@@ -26,7 +26,8 @@ from .resources import grammar_path
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*$")
-_OPERAND = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|not\s+in|in)\s*\[?(?:[^\[\]()]*,\s*)?$")
+# a field compared with a value: `status == |`, `channel in [sms, |` (earlier items only inside `[`)
+_OPERAND = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|not\s+in|in)\s*(?:\[(?:[^\[\]()]*,\s*)?)?$")
 _ARG = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*:\s*$")
 _SKIP = re.compile(r"skip\s+to\s+$")
 _TOP_ITEM = re.compile(r"^(?:import|segment|workflow|drip|event|action)\b", re.MULTILINE)

@@ -382,6 +382,13 @@ def test_complete_fields_after_paren(session):
     assert {"invoice", "action", "status", "amount"} <= set(got)
 
 
+def test_complete_fields_after_a_comma_in_the_filter(session):
+    _, got = labels(session, 'invoice.status_changed(invoice == "x", st')
+    assert got == ["status"]
+    _, got = labels(session, "invoice.status_changed(status in [paid, part")
+    assert got == ["partially_paid"]
+
+
 def test_complete_enum_values(session):
     _, got = labels(session, "invoice.status_changed(status == pa")
     assert set(got) == {"paid", "partially_paid"}
