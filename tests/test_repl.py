@@ -482,3 +482,43 @@ def test_prompt_input_is_highlighted():
     stream = buf.getvalue()
     assert re.search(r"\x1b\[[0-9;]+minvoice\.sent", stream)  # the event type is colored
     assert re.search(r"\x1b\[[0-9;]+mwithin", stream)  # so is the keyword
+
+
+# ---------------------------------------------------------------- the documented session is real
+
+ROOT = Path(__file__).resolve().parent.parent
+_PROMPT = re.compile(r"^((?:no contact|\S+) @ \d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)? \S+> )(.*)$")
+
+
+def transcript(program: str, inputs: list[str]) -> str:
+    """What the terminal shows for ``inputs``: the banner, then each prompt
+    with its input (continuation lines after a row of dots) and the output."""
+    s = ReplSession(program)
+    out = [s.banner(), ""]
+    for text in inputs:
+        prompt = s.prompt_text()
+        first, *more = text.split("\n")
+        out.append(prompt + first)
+        out += ["." * (len(prompt) - 1) + " " + ln for ln in more]
+        res = s.handle(text)
+        if res:
+            out += [res, ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def test_docs_repl_transcript_is_real_output(monkeypatch):
+    doc = (ROOT / "docs" / "repl.md").read_text()
+    m = re.search(r"<!-- transcript: (\S+) -->\n```text\n\$ goal repl (\S+)\n(.*?)```", doc, re.S)
+    assert m and m.group(1) == m.group(2)
+    shown = m.group(3)
+    inputs: list[str] = []
+    lines = shown.splitlines()
+    for i, line in enumerate(lines):
+        pm = _PROMPT.match(line)
+        if pm:
+            inputs.append(pm.group(2))
+        elif inputs and re.match(r"^\.{5,} ", line) and (_PROMPT.match(lines[i - 1]) or re.match(r"^\.{5,} ", lines[i - 1])):
+            inputs[-1] += "\n" + line.split(" ", 1)[1]
+    assert len(inputs) > 10
+    monkeypatch.chdir(ROOT)
+    assert transcript(m.group(1), inputs) == shown
