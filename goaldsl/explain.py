@@ -692,6 +692,13 @@ def _summary(ex: Explanation, wf: ir.Workflow) -> list[str]:
         out.append(f'not achieved: "{ex.goal}" has not fired for {who} up to {format_utc(ex.at)}.')
     if st.status == "exited":
         out.append(f"{who} left the workflow at {format_utc(st.exited_at)}: {exit_words(st.exit_reason, st.exit_goal)}.")
+        last = st.enrollment or 0
+        if (st.exit_reason == "completed" and ex.goal_kind == "step"
+                and not any(a.enrollment == last for a in ex.achievements)):
+            g = next((x.goal for x in wf.steps if isinstance(x, ir.SGoal) and x.goal.name == ex.goal), None)
+            if g is not None:
+                out.append(f'before that it went past goal step "{g.name}" without meeting it '
+                           f"({_unmet_words(g)}).")
     if ex.achievements and st.status == "exited":
         out.append(f"its condition at {format_utc(ex.at)} is {'true' if ex.holds else 'false'} (details below).")
     elif ex.holds:
@@ -712,6 +719,12 @@ def _summary(ex: Explanation, wf: ir.Workflow) -> list[str]:
     if st.status == "enrolled" and not st.listening and st.note:
         out.append(st.note + ".")
     return out
+
+
+def _unmet_words(g: ir.Goal) -> str:
+    if g.on_unmet == "wait_up_to":
+        return f"on unmet wait up to {show_duration(g.unmet_limit)} then {g.unmet_then}"
+    return f"on unmet {g.on_unmet}"
 
 
 def exit_words(reason: Optional[str], goal: Optional[str]) -> str:

@@ -21,6 +21,7 @@ from goaldsl.cli import main
 from goaldsl.explain import ExplainError, explain, render_text, to_json
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 DATA = HERE / "data" / "explain"
 GOLDEN = HERE / "golden" / "explain"
 UPDATE = bool(os.environ.get("GOAL_UPDATE_GOLDEN"))
@@ -164,3 +165,12 @@ def test_explain_error_is_a_value_error_with_the_goal_names():
                          skip_bad=False)
     with pytest.raises(ExplainError, match='there is no goal "Review"'):
         explain(program, inputs, "emailer", "Review")
+
+
+def test_passing_a_goal_step_unmet_is_said():
+    program = load_program(ROOT / "examples" / "review-request")
+    inputs = read_inputs(program, ROOT / "examples" / "review-request" / "contacts.jsonl",
+                         ROOT / "examples" / "review-request" / "events.jsonl", skip_bad=False)
+    text = render_text(explain(program, inputs, "s2", "Google Review Clicked"))
+    assert 'Before that it went past goal step "Google Review Clicked" without meeting it (on unmet continue).' in text
+    assert "Before that" not in render_text(explain(program, inputs, "s3", "Google Review Clicked"))
