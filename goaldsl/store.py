@@ -35,10 +35,10 @@ import attrs
 
 from . import ir
 from .calendar import format_utc
-from .engine import ActionRequest, Engine, EngineError
+from .engine import ActionRequest, Engine, EngineError, _WState
 from .inputs import BadLine, EventValidator, _decode_line
 from .output import jsonl_line
-from .plan import ACTION, GOAL, JUMP, JUMP_UNLESS, WAIT_COND
+from .plan import GOAL, JUMP, JUMP_UNLESS, WAIT_COND, CGoal, CWorkflow, Plan
 
 _clock = _time.monotonic  # for checkpoint timing
 
@@ -154,22 +154,32 @@ _NOT_STATE = frozenset({"plan", "handlers", "on_activity", "on_instant", "touche
                         "_targets", "_ws"})
 
 
-class _Pickler(pickle.Pickler):
-    def __init__(self, f, ids: dict):
-        super().__init__(f, protocol=pickle.HIGHEST_PROTOCOL)
-        self.ids = ids
-
-    def persistent_id(self, obj):
-        return self.ids.get(id(obj))
+_RESOLVERS: list = []  # the resolver of the checkpoint being loaded
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, f, resolve: Callable[[tuple], Any]):
-        super().__init__(f)
-        self.resolve = resolve
+def _ref(key: tuple):
+    """Unpickled in place of a reference to the plan or the engine's workflows."""
+    return _RESOLVERS[-1](key)
 
-    def persistent_load(self, pid):
-        return self.resolve(pid)
+
+def _pickler(f, eng: Engine) -> pickle.Pickler:
+    """A pickler that stores the plan's objects and the workflows' run-time
+    holders as references by name (a reducer per type: the other objects
+    pickle at C speed)."""
+    goals = {}
+    for w in eng._ws:
+        for g in list(w.cw.step_goals) + list(w.cw.exit_goals):
+            goals[id(g)] = ("goal", w.cw.name, g.name)
+    p = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
+    p.dispatch_table = {
+        _WState: lambda w: (_ref, (("ws", w.cw.name),)),
+        CWorkflow: lambda cw: (_ref, (("cw", cw.name),)),
+        CGoal: lambda g: (_ref, (goals.get(id(g), ("goal", None, g.name)),)),
+        Plan: lambda _: (_ref, (("plan",),)),
+        ir.Program: lambda _: (_ref, (("program",),)),
+        Engine: lambda _: (_ref, (("engine",),)),
+    }
+    return p
 
 
 class _Gone:
@@ -182,13 +192,6 @@ class _Gone:
 def dump_engine(eng: Engine) -> bytes:
     """The engine's run-time state. The plan and anything compiled are not
     stored: they are referred to by workflow and goal name."""
-    ids: dict[int, tuple] = {id(eng): ("engine",), id(eng.plan): ("plan",), id(eng.plan.program): ("program",)}
-    for w in eng._ws:
-        name = w.cw.name
-        ids[id(w)] = ("ws", name)
-        ids[id(w.cw)] = ("cw", name)
-        for g in list(w.cw.step_goals) + list(w.cw.exit_goals):
-            ids[id(g)] = ("goal", name, g.name)
     state = {}
     for k, v in vars(eng).items():
         if k in _NOT_STATE:
@@ -200,7 +203,7 @@ def dump_engine(eng: Engine) -> bytes:
         state[k] = v
     ws = {w.cw.name: {k: v for k, v in vars(w).items() if k != "cw"} for w in eng._ws}
     buf = io.BytesIO()
-    _Pickler(buf, ids).dump((state, ws))
+    _pickler(buf, eng).dump((state, ws))
     return buf.getvalue()
 
 
@@ -228,7 +231,11 @@ def load_engine(eng: Engine, blob: bytes) -> list[str]:
             return next((g for g in list(w.cw.step_goals) + list(w.cw.exit_goals) if g.name == pid[2]), None)
         raise StateError(f"the state's checkpoint refers to something unknown: {pid!r}")
 
-    state, ws = _Unpickler(io.BytesIO(blob), resolve).load()
+    _RESOLVERS.append(resolve)
+    try:
+        state, ws = pickle.loads(blob)
+    finally:
+        _RESOLVERS.pop()
     for k, v in state.items():
         setattr(eng, k, itertools.count(v.n) if isinstance(v, _Count) else v)
     new = []
@@ -396,12 +403,15 @@ class DurableRun:
     """
 
     def __init__(self, path: str | Path, program, *, handlers: dict[str, Callable[[ActionRequest], Any]] | None = None,
-                 on_entry: Callable[[str], None] | None = None, checkpoint_seconds: float = 2.0):
+                 on_entry: Callable[[str], None] | None = None, checkpoint_seconds: float = 2.0,
+                 commit_seconds: float = 0.05):
         self.path = Path(path)
         self.program = program
         self.handlers = dict(handlers or {})
         self.on_entry = on_entry  # called with each entry's JSON line after its instant commits
         self.checkpoint_seconds = checkpoint_seconds
+        self.commit_seconds = commit_seconds
+        self._last_commit = 0.0
         self.db = open_state(self.path, create=True)
         self._lockf = _lock(self.path)
         self.meta = _meta(self.db)
@@ -467,33 +477,59 @@ class DurableRun:
         self.eng.touched = set()
 
     def _replay(self, ck_activity: int) -> None:
+        """Run the committed instants after the checkpoint again, writing
+        nothing but checkpoints (so that a resume killed over and over still
+        gets on), and check that they make exactly the stored entries."""
         eng = self.eng
         target = self.now
         if target is None or (eng.now is not None and eng.now >= target):
             return
+        stored = [r[0] for r in self.db.execute("SELECT entry FROM activity WHERE seq > ? ORDER BY seq", (ck_activity,))]
+        same_program = self.meta.get("fingerprint") == program_fingerprint(self.program)
         made: list[dict] = []
-        count = [0]
+        done = [0, 0]  # entries checked, instants replayed
         eng.on_activity = made.append
 
-        def counted(t: int) -> None:
-            count[0] += 1
-        eng.on_instant = counted
+        def check() -> None:
+            lines = [jsonl_line(e) for e in made[done[0]:]]
+            start = done[0]
+            if lines != stored[start:start + len(lines)]:
+                first = next((i for i, (a, b) in enumerate(zip(lines, stored[start:])) if a != b),
+                             min(len(lines), len(stored) - start))
+                why = ("" if same_program else " The program has changed since that run was interrupted; resume "
+                       "it once with the program as it was, then run the new one.")
+                raise StateError(
+                    f"resuming {self.path}: replaying the last instants does not give the activity stored for them "
+                    f"(they differ from entry {ck_activity + start + first + 1}).{why}")
+            done[0] = len(made)
+
+        last = [_clock()]
+
+        def on_instant(t: int) -> None:
+            done[1] += 1
+            every = self.checkpoint_seconds
+            if same_program and t < target and (every <= 0 or _clock() - last[0] >= max(every, 10 * self._checkpoint_cost)):
+                check()
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._checkpoint(t, activity=ck_activity + done[0])
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
+                last[0] = _clock()
+        eng.on_instant = on_instant
         try:
             eng.run_until(target)
         except EngineError as e:
             raise StateError(f"resuming {self.path}: replaying the instants after the last checkpoint failed: {e}") from None
         eng.activity.clear()
-        self.replayed = count[0]
-        stored = [r[0] for r in self.db.execute("SELECT entry FROM activity WHERE seq > ? ORDER BY seq", (ck_activity,))]
-        lines = [jsonl_line(e) for e in made]
-        if lines != stored:
-            changed = self.meta.get("fingerprint") != program_fingerprint(self.program)
-            first = next((i for i, (a, b) in enumerate(zip(lines, stored)) if a != b), min(len(lines), len(stored)))
-            why = (" The program has changed since that run was interrupted; resume it once with the program "
-                   "as it was, then run the new one." if changed else "")
-            raise StateError(
-                f"resuming {self.path}: replaying the last instants does not give the activity stored for them "
-                f"(they differ from entry {ck_activity + first + 1}).{why}")
+        self.replayed = done[1]
+        check()
+        if done[0] != len(stored):
+            raise StateError(f"resuming {self.path}: replaying the last instants gives {done[0]} entries where "
+                             f"{len(stored)} are stored")
         self._dirty = True
 
     def _check_program(self) -> None:
@@ -659,6 +695,11 @@ class DurableRun:
         return self._activity - before
 
     def _commit_instant(self, t: int) -> None:
+        # Instants are grouped: their work commits together, every
+        # commit_seconds at most (one fsync-free WAL commit per instant would
+        # dominate the run). An instant is never split between transactions.
+        if self.commit_seconds > 0 and _clock() - self._last_commit < self.commit_seconds:
+            return
         # At most a tenth of the time goes to checkpoints; 0 means at every instant.
         every = self.checkpoint_seconds
         due = every <= 0 or _clock() - self._last_checkpoint >= max(every, 10 * self._checkpoint_cost)
@@ -699,6 +740,7 @@ class DurableRun:
             raise
         self._activity = seq
         self.meta["now"] = str(t)
+        self._last_commit = _clock()
         if eng.touched:
             eng.touched.clear()
         entries.clear()

@@ -166,14 +166,16 @@ def stored_lines(state: Path) -> str:
         db.close()
 
 
-def committed_entries(state: Path) -> int:
+def committed(state: Path) -> tuple[int, str]:
+    """(entries, last instant) committed so far."""
     if not state.exists():
-        return 0
+        return 0, ""
     db = sqlite3.connect(str(state))
     try:
         if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'activity'").fetchone():
-            return 0
-        return db.execute("SELECT COUNT(*) FROM activity").fetchone()[0]
+            return 0, ""
+        now = db.execute("SELECT value FROM meta WHERE key = 'now'").fetchone()
+        return db.execute("SELECT COUNT(*) FROM activity").fetchone()[0], now[0] if now else ""
     finally:
         db.close()
 
@@ -209,33 +211,40 @@ def test_kill_9_at_random_points_and_resume(tmp_path):
     rnd = random.Random(int(os.environ.get("GOAL_KILL_SEED", "20261129")))
     kills = mid_run = series = 0
     budget = 40.0
-    while kills < 24 and time.monotonic() - t_begin < budget:
+    while kills < 22 and time.monotonic() - t_begin < budget:
         series += 1
         state = tmp_path / f"s{series}.db"
         env = dict(os.environ, GOAL_CHECKPOINT_SECONDS=rnd.choice(["0.01", "0.1", "2"]))
         for phase in (1, 2):
             work = max(0.05, durations[phase] - startup)
             while True:
-                before = committed_entries(state)
+                before, before_now = committed(state)
                 p = subprocess.Popen(run_cmd(folder, state, phase), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=env)
-                if rnd.random() < 0.15:
-                    delay = rnd.uniform(0.0, startup)
+                total = n1 if phase == 1 else n2
+                if rnd.random() < 0.35 or before >= total:
+                    # A random delay, from the start of the process on.
+                    time.sleep(rnd.uniform(0.0, 1.5 * (startup + work)))
                 else:
-                    delay = startup + rnd.uniform(0.0, work)
-                time.sleep(delay)
-                if p.poll() is None:
+                    # Wait until a random share of the remaining entries is
+                    # committed, then a random moment more: kills inside the run.
+                    target = rnd.randint(before + 1, total)
+                    deadline = time.monotonic() + 30
+                    while p.poll() is None and committed(state)[0] < target and time.monotonic() < deadline:
+                        time.sleep(0.003)
+                    time.sleep(rnd.uniform(0.0, 0.03))
+                if p.poll() is None and time.monotonic() - t_begin < budget + 10:
                     p.send_signal(signal.SIGKILL)
                     p.wait()
                     p.stderr.close()
                     kills += 1
-                    after = committed_entries(state)
-                    total = n1 if phase == 1 else n2
-                    if before < after < total:
+                    after, after_now = committed(state)
+                    if (after, after_now) != (before, before_now):  # killed after it had committed some work
                         mid_run += 1
                     continue
                 err = p.stderr.read().decode()
                 p.stderr.close()
+                p.wait()
                 assert p.returncode == 0, err
                 break
             if phase == 1:
@@ -247,7 +256,7 @@ def test_kill_9_at_random_points_and_resume(tmp_path):
             assert again.returncode == 0 and again.stdout == "" and "nothing to do" in again.stderr
             assert stored_log(state) == expected[2]
     elapsed = time.monotonic() - t_begin
-    print(f"\ncrash/resume: {kills} SIGKILLs ({mid_run} between commits mid-run) over {series} runs of "
+    print(f"\ncrash/resume: {kills} SIGKILLs ({mid_run} after the run had committed part of its work) over {series} runs of "
           f"{n1}+{n2 - n1} entries; every stored stream identical to the uninterrupted run; {elapsed:.1f} s")
     assert kills >= 20
     assert mid_run >= 5, "the kills did not land inside the runs often enough to prove anything"
