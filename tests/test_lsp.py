@@ -657,6 +657,38 @@ async def test_the_server_survives_anything(client: LanguageClient, folder: Path
     assert "event invoice.sent" in await hover_at(client, path, pos(PROGRAM, "invoice.sent", 2))
 
 
+
+async def test_typing_a_program_from_scratch(client: LanguageClient, folder: Path):
+    """Every few characters of a program typed in order (incremental edits,
+    as an editor sends them): diagnostics each time, and completion, hover
+    and definition at the cursor, none failing inside the server."""
+    path = folder / "program.goal"
+    await open_doc(client, path, "", write=False)
+    client.log_messages.clear()
+    text = PROGRAM
+
+    def at(offset: int) -> T.Position:
+        line = text.count("\n", 0, offset)
+        return T.Position(line=line, character=offset - (text.rfind("\n", 0, offset) + 1))
+
+    done = 0
+    for cut in list(range(3, len(text), 11)) + [len(text)]:
+        expect(client, uri_of(path))
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            text_document=T.VersionedTextDocumentIdentifier(uri=uri_of(path), version=next(_versions)),
+            content_changes=[T.TextDocumentContentChangePartial(range=T.Range(start=at(done), end=at(done)),
+                                                                text=text[done:cut])]))
+        await settle(client, uri_of(path))
+        done = cut
+        await complete_at(client, path, at(cut))
+        await hover_at(client, path, at(cut))
+        await definition_at(client, path, at(cut))
+    assert [m.message for m in client.log_messages if "internal error" in m.message] == []
+    # the server holds the program: clean, and it formats as `goal fmt` formats the program
+    assert await settle(client, uri_of(path)) == []
+    [edit] = await format_doc(client, path)
+    assert edit.new_text == format_source(PROGRAM, "program.goal")[0]
+
 # ---------------------------------------------------------------- the command line
 
 async def test_goal_lsp_without_pygls(tmp_path):
