@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,31 @@ def test_passing_a_goal_step_unmet_is_said():
     text = render_text(explain(program, inputs, "s2", "Google Review Clicked"))
     assert 'Before that it went past goal step "Google Review Clicked" without meeting it (on unmet continue).' in text
     assert "Before that" not in render_text(explain(program, inputs, "s3", "Google Review Clicked"))
+
+
+# ---------------------------------------------------------------- the documented outputs are real
+
+def _doc_blocks(lang: str):
+    doc = (ROOT / "docs" / "explain.md").read_text()
+    return re.findall(r"```" + lang + r"\n(.*?)```", doc, re.S)
+
+
+def test_docs_explain_text_outputs_are_real(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    blocks = [b for b in _doc_blocks("text") if b.startswith("$ goal explain ")]
+    assert len(blocks) == 3
+    for block in blocks:
+        command, _, shown = block.partition("\n")
+        assert main(shlex.split(command)[2:]) == 0
+        assert capsys.readouterr().out == shown
+
+
+def test_docs_explain_json_part_is_real(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    [shown] = _doc_blocks("json")
+    part = json.loads(shown)
+    main(["explain", "examples/review-request", "--contact", "s2", "--goal", "Google Review Clicked",
+          "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert part == {k: doc[k] for k in part}
+    assert list(part) == ["contact", "goal", "holds", "achieved", "summary", "workflow_state"]
