@@ -64,6 +64,7 @@ _UNITS = {"m": "minute", "min": "minute", "mins": "minute", "minute": "minute", 
           "w": "week", "week": "week", "weeks": "week", "month": "month", "months": "month"}
 _DURATION = re.compile(r"(\d+)\s*([A-Za-z]+)")
 _SEGMENT = re.compile(r"^\s*segment\b")
+_TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
 
 
 class ReplError(Exception):
@@ -462,13 +463,16 @@ class ReplSession:
         if rest.lower() in ("now", "end", "last"):
             self.at = self.end_of_log()
             return f"time: {self.show_time(self.at)} (the end of the log)"
+        text = _unquote(rest)
+        if _TIME_OF_DAY.match(text):  # a time of day: on the current date, in the session's time zone
+            text = format_local(self.at, self.tz)[:10] + "T" + text
         try:
-            self.at = parse_local_datetime(_unquote(rest), self.tz)
+            self.at = parse_local_datetime(text, self.tz)
         except (ValueError, OverflowError) as e:
             why = "" if str(e) in ("", "not a date-time") else f" ({e})"
             raise ReplError(f"{rest!r} is not a date-time{why}",
                             "write it like 2026-11-16T14:00 (in the session's time zone) or 2026-11-16T14:00Z, "
-                            "or :at now for the end of the log") from None
+                            "14:00 for that time on the current date, or :at now for the end of the log") from None
         return f"time: {self.show_time(self.at)}"
 
     def cmd_advance(self, rest: str) -> str:
@@ -483,8 +487,11 @@ class ReplSession:
         zones = _zones()
         if name not in zones:
             low = {z.lower(): z for z in zones}
+            city = [z for z in zones if z.rsplit("/", 1)[-1].lower() == name.lower().replace(" ", "_")]
             if name.lower() in low:
                 name = low[name.lower()]
+            elif len(city) == 1:  # :tz denver
+                name = city[0]
             else:
                 best = closest(name, zones)
                 raise ReplError(f'unknown time zone "{name}"',
@@ -761,6 +768,8 @@ def _zones() -> set[str]:
 def parse_duration(text: str) -> A.Duration:
     """``2 days``, ``1 day 12 hours``, ``90 minutes``, ``3h`` -> a Duration."""
     text = text.strip()
+    if text.startswith("-"):
+        raise ReplError(":advance only moves forward", "to go back, set the time with :at TIME")
     parts = []
     pos = 0
     for m in _DURATION.finditer(text):

@@ -183,6 +183,14 @@ def test_at_reads_times_in_the_session_time_zone():
     assert "time: 2026-11-04T13:00:00Z (2026-11-04T08:00:00-05:00)" in out
 
 
+def test_at_time_of_day_and_tz_by_city():
+    out = after_banner(drive(":at 2026-11-12T08:00\r:at 10:00\r:tz denver\r:at 10:00\r:advance -1 day\r"))
+    assert "time: 2026-11-12T10:00:00Z\n" in out
+    assert "time zone: America/Denver; time: 2026-11-12T10:00:00Z (2026-11-12T03:00:00-07:00)" in out
+    assert "time: 2026-11-12T17:00:00Z (2026-11-12T10:00:00-07:00)" in out
+    assert "error: :advance only moves forward\n  = hint: to go back, set the time with :at TIME" in out
+
+
 def test_tz_changes_windows():
     # 2026-11-04T15:30Z is 10:30 in New York; "within 1 day" from 2026-11-05T10:00 local reaches it,
     # from 2026-11-05T11:00 local it does not.
