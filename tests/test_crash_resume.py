@@ -210,7 +210,7 @@ def test_kill_9_at_random_points_and_resume(tmp_path):
 
     rnd = random.Random(int(os.environ.get("GOAL_KILL_SEED", "20261129")))
     kills = mid_run = series = 0
-    budget = 40.0
+    budget = 42.0
     while kills < 22 and time.monotonic() - t_begin < budget:
         series += 1
         state = tmp_path / f"s{series}.db"
@@ -222,9 +222,9 @@ def test_kill_9_at_random_points_and_resume(tmp_path):
                 p = subprocess.Popen(run_cmd(folder, state, phase), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=env)
                 total = n1 if phase == 1 else n2
-                if rnd.random() < 0.35 or before >= total:
+                if rnd.random() < 0.25 or before >= total:
                     # A random delay, from the start of the process on.
-                    time.sleep(rnd.uniform(0.0, 1.5 * (startup + work)))
+                    time.sleep(rnd.uniform(0.0, 1.2 * (startup + work)))
                 else:
                     # Wait until a random share of the remaining entries is
                     # committed, then a random moment more: kills inside the run.
@@ -250,7 +250,10 @@ def test_kill_9_at_random_points_and_resume(tmp_path):
             if phase == 1:
                 assert stored_lines(state) == expected[1], f"series {series}, phase 1"
             db_checks(state)
-        assert stored_log(state) == expected[2], f"series {series}"
+        if series == 1:  # through `goal log` (after that, the same rows read directly)
+            assert stored_log(state) == expected[2], f"series {series}"
+        else:
+            assert stored_lines(state) == expected[2], f"series {series}"
         if series == 1:  # a finished run does nothing more
             again = subprocess.run(run_cmd(folder, state, 2), capture_output=True, text=True, timeout=120)
             assert again.returncode == 0 and again.stdout == "" and "nothing to do" in again.stderr
