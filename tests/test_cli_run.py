@@ -1,0 +1,355 @@
+"""`goal run` and `goal eval` (LANGUAGE.md sections 8 and 9).
+
+`--format jsonl` is a contract: the lines are checked object by object
+against hand-computed entries. `--format table` is for people: the activity,
+then per workflow the enrolled count, each goal's achievements, conversion
+and median time from enrollment to goal, and the exits by reason. `goal
+eval` prints `true` or `false` alone on its first line, then the events that
+matched. Exit codes: 0 done, 1 errors in the program or the input (or a run
+that cannot go on), 2 a command-line mistake.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from goaldsl.cli import main
+
+PROGRAM = '''
+workflow "Demo" {
+    enroll when form.submitted
+    send_email("welcome") as welcome
+    wait 1 day
+    goals {
+        goal "Booked" {
+            when appointment.status_changed(status == confirmed)
+            then { update_contact(stage: "SQL") }
+            then if contact.size >= 500 { add_tag("enterprise") }
+        }
+    }
+}
+
+workflow "Nurture" {
+    evaluate on event
+    enroll when form.submitted
+    goal "Opened" {
+        when email.opened
+        on unmet wait up to 1 day then end
+    }
+    wait 2 days
+}
+
+workflow "Idle" {
+    audience "never" in contact.tags
+    send_email("x")
+    goals { goal "Never" { when purchase.completed } }
+}
+'''
+
+CONTACTS = [{"id": "c1", "size": 800}, {"id": "c2", "size": 10}, {"id": "c3"}]
+
+EVENTS = [
+    {"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "form.submitted", "form": "f"},
+    {"time": "2026-11-16T14:00:00Z", "contact": "c2", "type": "form.submitted", "form": "f"},
+    {"time": "2026-11-16T09:00:00-05:00", "contact": "c3", "type": "form.submitted", "form": "f"},  # 14:00Z
+    {"time": "2026-11-16T15:00:00Z", "contact": "c1", "type": "email.opened", "email": "welcome"},
+    {"time": "2026-11-16T16:02:00Z", "contact": "c1", "type": "appointment.status_changed", "appointment": "a1",
+     "status": "confirmed"},
+    {"time": "2026-11-16T20:00:00Z", "contact": "c2", "type": "appointment.status_changed", "appointment": "a2",
+     "status": "confirmed"},
+    {"time": "2026-11-18T00:00:00Z", "contact": "c3", "type": "page.visited", "url": "/x"},
+]
+
+
+def jl(rows) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+@pytest.fixture
+def folder(write):
+    write("demo/program.goal", PROGRAM)
+    write("demo/contacts.jsonl", jl(CONTACTS))
+    write("demo/events.jsonl", jl(EVENTS))
+    return write
+
+
+@pytest.fixture
+def goal(capsys):
+    """goal(*argv) -> (exit code, stdout, stderr), run in process."""
+
+    def _goal(*argv: str):
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _goal
+
+
+# ---------------------------------------------------------------- jsonl
+
+def E(time, contact, workflow, type, **more):
+    return {"time": f"2026-11-{time}Z", "contact": contact, "workflow": workflow, "type": type, **more}
+
+
+def test_jsonl_is_the_activity_stream_of_section_8(folder, goal):
+    code, out, err = goal("run", "demo", "--format", "jsonl")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    entries = [json.loads(line) for line in lines]
+    for e in entries:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", e["time"])  # UTC, Z, to the second
+    ids = [e.pop("id") for e in entries if e["type"] == "action"]
+    assert len(ids) == len(set(ids))  # one id per action
+    sent = {"action": "send_email", "args": {"template": "welcome"}, "step": "welcome"}
+    assert entries == [
+        # 14:00 is a tick of Demo (every 5 minutes) and an event instant of
+        # Nurture: Demo acts first (source order): enrollments, then steps
+        E("16T14:00:00", "c1", "Demo", "enrolled"),
+        E("16T14:00:00", "c2", "Demo", "enrolled"),
+        E("16T14:00:00", "c3", "Demo", "enrolled"),
+        E("16T14:00:00", "c1", "Demo", "action", **sent),
+        E("16T14:00:00", "c2", "Demo", "action", **sent),
+        E("16T14:00:00", "c3", "Demo", "action", **sent),
+        E("16T14:00:00", "c1", "Nurture", "enrolled"),
+        E("16T14:00:00", "c2", "Nurture", "enrolled"),
+        E("16T14:00:00", "c3", "Nurture", "enrolled"),
+        # on event: the open is seen at its own instant; continue -> wait 2 days
+        E("16T15:00:00", "c1", "Nurture", "goal_achieved", goal="Opened"),
+        # the appointment at 16:02 is seen at the 16:05 tick; the global
+        # action, then the conditional one (size 800 >= 500)
+        E("16T16:05:00", "c1", "Demo", "goal_achieved", goal="Booked"),
+        E("16T16:05:00", "c1", "Demo", "action", action="update_contact", args={"stage": "SQL"}, goal="Booked"),
+        E("16T16:05:00", "c1", "Demo", "action", action="add_tag", args={"tag": "enterprise"}, goal="Booked"),
+        E("16T16:05:00", "c1", "Demo", "exited", reason="goal", goal="Booked"),
+        E("16T20:00:00", "c2", "Demo", "goal_achieved", goal="Booked"),
+        E("16T20:00:00", "c2", "Demo", "action", action="update_contact", args={"stage": "SQL"}, goal="Booked"),
+        E("16T20:00:00", "c2", "Demo", "exited", reason="goal", goal="Booked"),
+        # one day after 14:00: Demo's wait ends (c3 completes), Nurture's
+        # limits run out for c2 and c3
+        E("17T14:00:00", "c3", "Demo", "exited", reason="completed"),
+        E("17T14:00:00", "c2", "Nurture", "exited", reason="unmet", goal="Opened"),
+        E("17T14:00:00", "c3", "Nurture", "exited", reason="unmet", goal="Opened"),
+        # c1 is still waiting in Nurture when the run ends (--until: the
+        # latest event, 18T00:00): nothing is written for it
+    ]
+    # one compact JSON object per line, nothing else on stdout
+    assert all(line.startswith("{") and line.endswith("}") for line in lines)
+
+
+def test_jsonl_is_the_default_when_stdout_is_not_a_terminal(folder, goal):
+    code, out, _ = goal("run", "demo")
+    assert code == 0
+    assert json.loads(out.splitlines()[0]) == E("16T14:00:00", "c1", "Demo", "enrolled")
+
+
+def test_from_and_until_bound_the_run(folder, goal):
+    # --until 16:05 inclusive: Booked for c1 at 16:05 is in, c2's at 20:00 is not
+    code, out, _ = goal("run", "demo", "--format", "jsonl", "--until", "2026-11-16T16:05:00Z")
+    assert code == 0
+    entries = [json.loads(line) for line in out.splitlines()]
+    assert entries[-1] == E("16T16:05:00", "c1", "Demo", "exited", reason="goal", goal="Booked")
+    # --from after the form submissions: they are history and enroll nobody
+    code, out, _ = goal("run", "demo", "--format", "jsonl", "--from", "2026-11-16T14:00:01Z")
+    assert code == 0 and out == ""
+
+
+def test_contacts_and_events_options_replace_the_folder_files(folder, goal):
+    folder("other.jsonl", jl([EVENTS[1]]))
+    code, out, _ = goal("run", "demo/program.goal", "--events", "other.jsonl", "--format", "jsonl",
+                        "--until", "2026-11-16T14:00:00Z")
+    assert code == 0
+    assert {json.loads(line)["contact"] for line in out.splitlines()} == {"c2"}
+
+
+# ---------------------------------------------------------------- table
+
+TABLE = '''\
+2026-11-16 14:00:00Z  c1           Demo                     enrolled
+2026-11-16 14:00:00Z  c2           Demo                     enrolled
+2026-11-16 14:00:00Z  c3           Demo                     enrolled
+2026-11-16 14:00:00Z  c1           Demo                     send_email(template: "welcome") as welcome
+2026-11-16 14:00:00Z  c2           Demo                     send_email(template: "welcome") as welcome
+2026-11-16 14:00:00Z  c3           Demo                     send_email(template: "welcome") as welcome
+2026-11-16 14:00:00Z  c1           Nurture                  enrolled
+2026-11-16 14:00:00Z  c2           Nurture                  enrolled
+2026-11-16 14:00:00Z  c3           Nurture                  enrolled
+2026-11-16 15:00:00Z  c1           Nurture                  goal achieved: "Opened"
+2026-11-16 16:05:00Z  c1           Demo                     goal achieved: "Booked"
+2026-11-16 16:05:00Z  c1           Demo                     update_contact(stage: "SQL")  [goal "Booked"]
+2026-11-16 16:05:00Z  c1           Demo                     add_tag(tag: "enterprise")  [goal "Booked"]
+2026-11-16 16:05:00Z  c1           Demo                     exited (goal) [goal "Booked"]
+2026-11-16 20:00:00Z  c2           Demo                     goal achieved: "Booked"
+2026-11-16 20:00:00Z  c2           Demo                     update_contact(stage: "SQL")  [goal "Booked"]
+2026-11-16 20:00:00Z  c2           Demo                     exited (goal) [goal "Booked"]
+2026-11-17 14:00:00Z  c3           Demo                     exited (completed)
+2026-11-17 14:00:00Z  c2           Nurture                  exited (unmet) [goal "Opened"]
+2026-11-17 14:00:00Z  c3           Nurture                  exited (unmet) [goal "Opened"]
+
+'''
+
+
+def test_table_shows_the_activity_then_a_summary_per_workflow(folder, goal):
+    code, out, err = goal("run", "demo", "--format", "table")
+    assert code == 0 and err == ""
+    assert out.startswith(TABLE)
+    # Booked: c1 after 2h05m, c2 after 6h -> median 4h02m30s, shown to the minute
+    assert out[len(TABLE):].splitlines() == [
+        'Workflow "Demo": 3 enrolled, 0 still in it',
+        '  goal "Booked": 2 achieved (66.7% of enrollments), median time to goal 4h 2m',
+        "  exits: completed 1, goal 2",
+        'Workflow "Nurture": 3 enrolled, 1 still in it',
+        '  goal "Opened": 1 achieved (33.3% of enrollments), median time to goal 1h',
+        "  exits: unmet 2",
+        'Workflow "Idle": 0 enrolled, 0 still in it',
+        '  goal "Never": 0 achieved (- of enrollments), median time to goal -',
+    ]
+
+
+def test_table_summary_counts_each_enrollment_of_a_returning_contact(write, goal):
+    write("p/program.goal", '''
+workflow "Again" {
+    evaluate on event
+    enroll when form.submitted
+    allow reentry
+    wait 1 day
+    goals { goal "Bought" { when purchase.completed since enrollment } }
+}
+''')
+    write("p/contacts.jsonl", "")
+    write("p/events.jsonl", jl([
+        {"time": "2026-11-16T10:00:00Z", "contact": "c1", "type": "form.submitted", "form": "f"},
+        {"time": "2026-11-16T10:30:00Z", "contact": "c1", "type": "purchase.completed", "amount": 1},
+        {"time": "2026-11-16T11:00:00Z", "contact": "c1", "type": "form.submitted", "form": "f"},
+        {"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "purchase.completed", "amount": 1},
+        {"time": "2026-11-16T15:00:00Z", "contact": "c1", "type": "form.submitted", "form": "f"},
+        {"time": "2026-11-17T16:00:00Z", "contact": "c2", "type": "form.submitted", "form": "f"},
+    ]))
+    code, out, _ = goal("run", "p", "--format", "table")
+    assert code == 0
+    # c1: 30 min, then 3 h, then completes after a day; c2 still waiting
+    assert out.splitlines()[-3:] == [
+        'Workflow "Again": 4 enrolled, 1 still in it',
+        '  goal "Bought": 2 achieved (50.0% of enrollments), median time to goal 1h 45m',
+        "  exits: completed 1, goal 2",
+    ]
+
+
+# ---------------------------------------------------------------- eval
+
+def test_eval_prints_true_then_the_matching_events(folder, goal):
+    code, out, err = goal("eval", "appointment.status_changed(status == confirmed)", "demo", "--contact", "c1")
+    assert code == 0 and err == ""
+    assert out.splitlines() == [
+        "true",
+        '  2026-11-16T16:02:00Z  appointment.status_changed(appointment: "a1", status: "confirmed")',
+    ]
+
+
+def test_eval_prints_false_and_exits_zero(folder, goal):
+    # --at defaults to the latest event (18T00:00): the appointment is more
+    # than an hour before it
+    code, out, _ = goal("eval", "appointment.status_changed within 1 hour", "demo", "--contact", "c1")
+    assert code == 0 and out.splitlines() == ["false"]
+
+
+def test_eval_at_an_instant_sees_only_events_up_to_it_and_windows_include_their_start(folder, goal):
+    cond = "email.opened within 1 hour"
+    code, out, _ = goal("eval", cond, "demo", "--contact", "c1", "--at", "2026-11-16T16:00:00Z")
+    assert code == 0 and out.splitlines() == ["true", '  2026-11-16T15:00:00Z  email.opened(email: "welcome")']
+    code, out, _ = goal("eval", cond, "demo", "--contact", "c1", "--at", "2026-11-16T16:00:01Z")
+    assert out.splitlines() == ["false"]
+    code, out, _ = goal("eval", cond, "demo", "--contact", "c1", "--at", "2026-11-16T14:59:59Z")
+    assert out.splitlines() == ["false"]
+
+
+def test_eval_reads_contact_state_as_of_the_instant(folder, goal):
+    # stage is set only by the workflow's action, not by any input event: eval
+    # sees the records and events, not a run
+    code, out, _ = goal("eval", "contact.size >= 500 and contact.stage is not set", "demo", "--contact", "c1")
+    assert code == 0 and out.splitlines() == ["true"]
+
+
+def test_eval_at_without_offset_uses_the_timezone(folder, goal):
+    # 10:00 in New York (EST) is 15:00Z: the open is at the window's start
+    code, out, _ = goal("eval", "email.opened within 1 hour", "demo", "--contact", "c1",
+                        "--at", "2026-11-16T11:00", "--timezone", "America/New_York")
+    assert code == 0 and out.splitlines()[0] == "true"
+    code, out, _ = goal("eval", "email.opened within 1 hour", "demo", "--contact", "c1",
+                        "--at", "2026-11-16T11:00")  # UTC: before the open
+    assert out.splitlines() == ["false"]
+
+
+def test_eval_for_an_unknown_contact_says_so(folder, goal):
+    code, out, _ = goal("eval", "contact.size > 5", "demo", "--contact", "nobody")
+    assert code == 0
+    assert out.splitlines() == ["false", "(no such contact: it has no record and no events)"]
+
+
+def test_eval_of_a_bad_condition_is_a_diagnostic_and_exit_1(folder, goal):
+    code, out, err = goal("eval", "contact.size >", "demo", "--contact", "c1")
+    assert code == 1
+    assert out.startswith("<condition>:1:15: error")
+    assert "Traceback" not in out + err
+    code, out, err = goal("eval", "page.visted", "demo", "--contact", "c1")
+    assert code == 1 and "page.visited" in out  # the closest known name is suggested
+
+
+# ---------------------------------------------------------------- exit codes
+
+def test_exit_codes(folder, goal):
+    assert goal("run", "demo", "--format", "jsonl")[0] == 0
+    # a command-line mistake: 2
+    code, _, err = goal("run", "no-such-folder")
+    assert code == 2 and err == "goal run: no such file or folder: no-such-folder\n"
+    code, _, err = goal("run", "demo", "--from", "yesterday")
+    assert code == 2 and err.startswith("goal run: 'yesterday' is not a date-time")
+    code, _, err = goal("run", "demo", "--from", "2026-11-18T00:00:00Z", "--until", "2026-11-17T00:00:00Z")
+    assert code == 2 and "is before --from" in err
+    # bad input: 1, nothing run
+    folder("demo/events.jsonl", jl(EVENTS) + "oops\n")
+    code, out, err = goal("run", "demo", "--format", "jsonl")
+    assert code == 1 and out == "" and "events.jsonl:8: not valid JSON" in err
+    # an error in the program: 1, with FILE:LINE:COL
+    folder("bad/program.goal", 'workflow "B" {\n    audience page.visitd\n    send_email("x")\n}\n')
+    code, out, err = goal("run", "bad", "--from", "2026-11-16T00:00:00Z", "--until", "2026-11-16T01:00:00Z")
+    assert code == 1 and "program.goal:2:14" in out and "page.visited" in out and err == "1 error\n"
+
+
+def test_workflows_that_set_each_other_off_forever_stop_the_run_with_exit_1(write, goal):
+    write("loop/program.goal", '''
+workflow "Ping" {
+    evaluate on event
+    enroll when tag.added(tag == "pong")
+    allow reentry
+    add_tag("ping")
+    remove_tag("pong")
+}
+workflow "Pong" {
+    evaluate on event
+    enroll when tag.added(tag == "ping")
+    allow reentry
+    add_tag("pong")
+    remove_tag("ping")
+}
+''')
+    write("loop/contacts.jsonl", "")
+    write("loop/events.jsonl", jl([{"time": "2026-11-16T10:00:00Z", "contact": "c1", "type": "tag.added",
+                                    "tag": "pong"}]))
+    code, out, err = goal("run", "loop", "--format", "jsonl")
+    assert code == 1
+    assert err == "goal run: at 2026-11-16T10:00:00Z workflows kept acting on each other's events for 100 rounds\n"
+    assert out.count("\n") > 100  # the activity up to the stop was written
+
+
+def test_the_installed_command_never_shows_a_traceback(folder):
+    p = subprocess.run([sys.executable, "-m", "goaldsl", "run", "demo", "--events", "missing.jsonl"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2
+    assert p.stderr == "goal run: no such events file: missing.jsonl\n"
+    p = subprocess.run([sys.executable, "-m", "goaldsl", "run", "demo", "--format", "jsonl"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == 20 and p.stderr == ""
