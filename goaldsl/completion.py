@@ -183,25 +183,35 @@ def file_context(head: str) -> Optional[FileContext]:
 def _line_state(line: str) -> str:
     """Where the end of ``line`` (the text before the cursor on its line) is:
     "string", "comment" or "code". Strings do not span lines."""
-    in_str = False
+    return _scan_line(line)[0]
+
+
+def _scan_line(line: str) -> tuple[str, int]:
+    """``_line_state`` and where the string or comment open at the end starts
+    (-1 in code)."""
+    opened = -1
     i = 0
     while i < len(line):
         ch = line[i]
-        if in_str:
+        if opened >= 0:
             if ch == "\\":
                 i += 1
             elif ch == '"':
-                in_str = False
+                opened = -1
         elif ch == '"':
-            in_str = True
+            opened = i
         elif ch == "#":
-            return "comment"
+            return "comment", i
         i += 1
-    return "string" if in_str else "code"
+    return ("string", opened) if opened >= 0 else ("code", -1)
 
 
 def _enclosing_call(head: str) -> Optional[tuple[str, str]]:
     """The name before the innermost unclosed '(' and the text after it."""
+    line_start = head.rfind("\n") + 1
+    state, at = _scan_line(head[line_start:])
+    if state != "code":  # the cursor is in a string or a comment: look from where it starts
+        head = head[:line_start + at]
     depth = 0
     in_str = False
     for i in range(len(head) - 1, -1, -1):
