@@ -40,7 +40,7 @@ from . import __version__
 from . import ast as A
 from . import ir
 from .checker import CheckResult, _all_steps, _step_name, check
-from .completion import Completion, complete, word_before
+from .completion import Completion, _enclosing_call, complete, word_before
 from .diagnostics import Diagnostic, Severity
 from .formatter import format_source
 from .loader import Loaded, load
@@ -755,6 +755,50 @@ class GoalLanguageServer(LanguageServer):
         kind = {A.SkipStep: "skip", A.EndStep: "end"}.get(type(st), "wait")
         return make(text or kind, T.SymbolKind.Operator, st.span, None, kind)
 
+    # -------------------------------------------------------------- signature help
+
+    def signature_help(self, a: Analysis, offset: int) -> Optional[T.SignatureHelp]:
+        """The parameters of the action called (or the fields of the event
+        filtered) around ``offset``, the one being written active."""
+        head = a.text[:offset]
+        enclosing = _enclosing_call(head)
+        program = self.base(a).program or a.program
+        if enclosing is None or program is None:
+            return None
+        name, inner = enclosing
+        index, named, current = _current_argument(inner)
+        if name in program.actions:
+            act = program.actions[name]
+            labels = [f"{p.name}: {p.type.describe()}" + (f" = {_show(p.default)}" if p.has_default else "")
+                      for p in act.params] + ([f"...{act.rest}"] if act.rest else [])
+            names = [p.name for p in act.params]
+            if named is not None:
+                active = names.index(named) if named in names else (len(names) if act.rest else None)
+            else:
+                active = index if index < len(names) else None
+            kind = "action"
+        elif name in program.events:
+            ev = program.events[name]
+            labels = [f"{f}: {t.describe()}" for f, t in ev.fields.items()]
+            names = list(ev.fields)
+            word = re.match(r"\s*(?:not\s+)?([A-Za-z_][A-Za-z0-9_]*)", current)
+            active = names.index(word.group(1)) if word and word.group(1) in names else None
+            kind = "event"
+        else:
+            return None
+        label = f"{name}({', '.join(labels)})"
+        count = self.lines("").count  # offsets in the client's position units
+        params, at = [], len(name) + 1
+        for text in labels:
+            start = count(label[:at])
+            params.append(T.ParameterInformation(label=(start, start + count(text))))
+            at += len(text) + 2
+        b = self.base(a)
+        md = self.declaration_markdown(b, b.index.get((kind, name)), f"{kind} `{name}`")
+        doc = T.MarkupContent(kind=T.MarkupKind.Markdown, value=md) if md else None
+        sig = T.SignatureInformation(label=label, documentation=doc, parameters=params, active_parameter=active)
+        return T.SignatureHelp(signatures=[sig], active_signature=0, active_parameter=active)
+
     # -------------------------------------------------------------- completion items
 
     def completion_item(self, c: Completion, i: int, rng: T.Range, b: Analysis) -> T.CompletionItem:
@@ -993,6 +1037,31 @@ def _call_snippet(act: ir.ActionType) -> str:
     return f"{act.name}({', '.join(parts) if parts else '$1'})$0"
 
 
+def _current_argument(inner: str) -> tuple[int, Optional[str], str]:
+    """For the text of a call after its '(': the index of the argument being
+    written (commas outside strings and brackets), its name if it is a named
+    argument (``amount: 1``), and its text so far."""
+    depth, index, start, in_str, i = 0, 0, 0, False, 0
+    while i < len(inner):
+        ch = inner[i]
+        if in_str:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            index, start = index + 1, i + 1
+        i += 1
+    m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*:", inner[start:])
+    return index, (m.group(1) if m else None), inner[start:]
+
+
 def _type_text(t: Optional[A.TypeExpr]) -> str:
     if t is None:
         return ""
@@ -1114,6 +1183,13 @@ def create_server() -> GoalLanguageServer:
         rng = T.Range(lines.offset_position(offset - len(prefix)), lines.offset_position(offset))
         return T.CompletionList(is_incomplete=False,
                                 items=[ls.completion_item(c, i, rng, b) for i, c in enumerate(found)])
+
+    @server.feature(T.TEXT_DOCUMENT_SIGNATURE_HELP,
+                    T.SignatureHelpOptions(trigger_characters=["(", ","], retrigger_characters=[":"]))
+    @_guard()
+    def signature_help(ls: GoalLanguageServer, params: T.SignatureHelpParams):
+        a = ls.analysis(params.text_document.uri)
+        return ls.signature_help(a, ls.lines(a.text).offset(params.position))
 
     @server.feature(T.TEXT_DOCUMENT_HOVER)
     @_guard()

@@ -474,6 +474,38 @@ async def test_contact_attributes_from_the_workspace_folders_above(client: Langu
     md = await hover_at(client, path, pos(text2, "seats"))
     assert md == f"contact attribute `seats` (seen in `{folder.name}/sub/contacts.jsonl`)"
 
+
+async def signature_at(client, path: Path, position: T.Position):
+    return await client.text_document_signature_help_async(T.SignatureHelpParams(
+        text_document=T.TextDocumentIdentifier(uri=uri_of(path)), position=position))
+
+
+async def test_signature_help_for_action_calls_and_event_filters(client: LanguageClient, folder: Path):
+    path = folder / "program.goal"
+    text = ('workflow "W" {\n    enroll when email.opened\n    send_invoice("a, b", amount: 1)\n    move_to_list("x", from: "y")\n'
+            '    goal "G" { when invoice.status_changed(amount > 1, status in [paid, void]) }\n}\n')
+    assert await open_doc(client, path, text) == []
+
+    def active(help_):
+        sig = help_.signatures[0]
+        if help_.active_parameter is None:
+            return None
+        start, end = sig.parameters[help_.active_parameter].label
+        return sig.label[start:end]
+
+    first = await signature_at(client, path, end_of(text, 'send_invoice("a'))
+    assert first.signatures[0].label == "send_invoice(template: string, amount: number = 0)"
+    assert active(first) == "template: string"  # the comma is inside the string
+    assert "action send_invoice" in first.signatures[0].documentation.value
+    assert active(await signature_at(client, path, end_of(text, "amount: "))) == "amount: number = 0"
+    assert active(await signature_at(client, path, end_of(text, 'from: "'))) == 'from: string = ""'
+    filt = await signature_at(client, path, end_of(text, "[paid, "))
+    assert filt.signatures[0].label.startswith("invoice.status_changed(invoice: string, action: step?, status: enum(")
+    assert active(filt) == "status: enum(draft, sent, paid, partially_paid, overdue, void)"
+    assert active(await signature_at(client, path, end_of(text, "(amount"))) == "amount: number?"
+    # outside any call: nothing
+    assert await signature_at(client, path, end_of(text, 'goal "G" {')) is None
+
 # ---------------------------------------------------------------- hover
 
 async def test_hover(client: LanguageClient, folder: Path):
