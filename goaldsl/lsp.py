@@ -9,10 +9,12 @@ client's position encoding).
 
 Features: diagnostics on open, change and save (an open document shows its
 own; the problems of imported files that are not open show on the import
-that brings them in, with related locations); completion; hover; go-to-definition;
-document symbols; document formatting. Every handler is guarded: an internal
-error is logged (stderr and ``window/logMessage``) and the request gets an
-empty answer, so the server never dies on any input.
+that brings them in, with related locations); completion (action calls as
+snippets where the client takes them); signature help; hover;
+go-to-definition; document symbols; document formatting. Every handler is
+guarded: an internal error is logged (stderr and ``window/logMessage``) and
+the request gets an empty answer, so the server never dies on any input; a
+request pygls cannot read gets an Invalid Params error.
 
 While a document does not parse, hover, definition and completion fall back
 on the last version of it that did (for its segments and step names) and on
