@@ -48,6 +48,8 @@ EMAILS = ("a", "b")
 
 # ---------------------------------------------------------------- conditions
 
+SEGMENTS = ("seg1", "seg2")  # declared by every generated program (see ``programs``)
+
 @st.composite
 def durations(draw, short: bool = False):
     if short:
@@ -95,16 +97,19 @@ def attr_atoms(draw):
 
 
 @st.composite
-def conditions(draw, goal_names: tuple[str, ...] = (), depth: int = 0):
+def conditions(draw, goal_names: tuple[str, ...] = (), depth: int = 0, segments: tuple[str, ...] = SEGMENTS):
     choice = draw(st.integers(0, 9 if depth < 2 else 5))
     if choice <= 2:
+        if segments and draw(st.integers(0, 3)) == 0:
+            return draw(st.sampled_from(segments))
         return draw(attr_atoms())
     if choice <= 5:
         return draw(event_atoms(goal_names))
     if choice == 6:
-        return f"not ({draw(conditions(goal_names, depth + 1))})"
+        return f"not ({draw(conditions(goal_names, depth + 1, segments))})"
     op = "and" if choice <= 7 else "or"
-    return f"({draw(conditions(goal_names, depth + 1))}) {op} ({draw(conditions(goal_names, depth + 1))})"
+    return (f"({draw(conditions(goal_names, depth + 1, segments))}) {op} "
+            f"({draw(conditions(goal_names, depth + 1, segments))})")
 
 
 # ---------------------------------------------------------------- workflows
@@ -147,8 +152,8 @@ def workflows(draw, index: int, goal_names: tuple[str, ...]):
     if once:
         at = START + draw(st.sampled_from([0, 60, 300, 3600 + 120, 2 * 3600]))
         settings_.append(f"runs once at {format_utc(at)}")
-    evaluate = draw(st.sampled_from(["", "every 5 minutes", "every 7 minutes", "every 1 hour", "on event",
-                                     "on event"]))
+    evaluate = draw(st.sampled_from(["", "every 5 minutes", "every 7 minutes", "every 1 hour", "every 1 day",
+                                     "on event", "on event", "on event"]))
     if evaluate:
         settings_.append(f"evaluate {evaluate}")
     tz = draw(st.sampled_from(["", "America/New_York", "Europe/Berlin"]))
@@ -165,10 +170,10 @@ def workflows(draw, index: int, goal_names: tuple[str, ...]):
 
     # Top-level steps; names are given to some so that skip targets exist.
     n = draw(st.integers(1, 5))
-    kinds = [draw(st.sampled_from(["action", "action", "wait", "wait_time", "wait_cond", "if", "goal",
-                                   "goal", "skip", "end"])) for _ in range(n)]
-    names = [f"s{i}" if kinds[i] in ("action", "wait", "wait_time", "wait_cond") and draw(st.booleans()) else None
-             for i in range(n)]
+    kinds = [draw(st.sampled_from(["action", "action", "wait", "wait_time", "wait_date", "wait_cond", "if",
+                                   "goal", "goal", "skip", "end"])) for _ in range(n)]
+    names = [f"s{i}" if kinds[i] in ("action", "wait", "wait_time", "wait_date", "wait_cond")
+             and draw(st.booleans()) else None for i in range(n)]
     steps: list[str] = []
     step_goal_no = 0
     for i, kind in enumerate(kinds):
@@ -180,11 +185,17 @@ def workflows(draw, index: int, goal_names: tuple[str, ...]):
             steps.append(f"wait {draw(durations())}{as_name}")
         elif kind == "wait_time":
             steps.append(f"wait until {draw(st.sampled_from(['09:00', '00:30', 'sunday 02:00']))}{as_name}")
+        elif kind == "wait_date":
+            at = START + draw(st.sampled_from([-3600, 0, 300, 3600 * 3, 3600 * 9 + 30, 3600 * 20]))
+            steps.append(f"wait until {format_utc(at)}{as_name}")
         elif kind == "wait_cond":
             limit = f" up to {draw(durations())}" if draw(st.booleans()) else ""
             steps.append(f"wait until {draw(conditions(goal_names, 1))}{limit}{as_name}")
         elif kind == "if":
             body = draw(actions())
+            jump = draw(st.sampled_from(["", "", "end"] + [f"skip to {x}" for x in later]))
+            if jump:
+                body += f" {jump}"
             other = f" else {{ {draw(actions())} }}" if draw(st.booleans()) else ""
             if draw(st.booleans()):
                 other = f" else if {draw(conditions(goal_names, 1))} {{ wait {draw(durations(short=True))} }}" + other
@@ -216,7 +227,10 @@ GOAL_NAMES = ("W1S1", "W1E1", "W2S1", "W2E1", "W1S2")
 
 @st.composite
 def programs(draw):
-    return "\n".join(draw(workflows(i + 1, GOAL_NAMES)) for i in range(draw(st.integers(1, 3))))
+    seg1 = draw(conditions(GOAL_NAMES, 1, ()))
+    seg2 = draw(conditions(GOAL_NAMES, 1, ("seg1",)))
+    head = f"segment seg1 = {seg1}\nsegment seg2 = {seg2}\n\n"
+    return head + "\n".join(draw(workflows(i + 1, GOAL_NAMES)) for i in range(draw(st.integers(1, 3))))
 
 
 # ---------------------------------------------------------------- logs
