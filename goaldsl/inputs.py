@@ -71,6 +71,9 @@ def _decode_line(shown: str, no: int, line: bytes, bad: list[BadLine]):
         msg = str(e).split("\n")[0]
         bad.append(BadLine(shown, no, f"not valid JSON ({msg})"))
         return None
+    except RecursionError:  # msgspec's own depth limit, or the standard library's
+        bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
+        return None
     if not isinstance(obj, dict):
         bad.append(BadLine(shown, no, "expected a JSON object"))
         return None
@@ -192,36 +195,154 @@ def _kind(v) -> str:
     return "null"
 
 
+def _field_specs(decl: ir.EventType) -> Optional[tuple]:
+    """A declared type's fields for the fast check, or None when only the
+    full check will do (a field named like a reserved key)."""
+    if any(name in RESERVED for name in decl.fields):
+        return None
+    out = []
+    for name, ft in decl.fields.items():
+        k = ft.kind
+        if k in ("string", "step"):
+            accept = (str,)
+        elif k == "number":
+            accept = (int, float)
+        elif k == "bool":
+            accept = (bool,)
+        elif k == "map":
+            accept = (dict,)
+        elif k == "list":
+            accept = (list,)
+        elif k == "enum":
+            accept = frozenset(ft.values)
+        else:
+            accept = None
+        out.append((name, ft.optional, accept))
+    return tuple(out)
+
+
+_SIXTY = frozenset("012345")
+_DIGITS = frozenset("0123456789")
+
+
+class _EventTimes:
+    """Event times to integers. The usual form, ``YYYY-MM-DDTHH:MM:SS`` with
+    ``Z`` or ``+HH:MM``, is parsed once per hour and offset, and the minutes
+    and seconds added; anything else goes through ``parse_event_time``."""
+
+    def __init__(self):
+        self.hours: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        n = len(text)
+        if (n == 25 or (n == 20 and text[19] == "Z")) and text[13] == ":" and text[16] == ":" \
+                and text[14] in _SIXTY and text[15] in _DIGITS and text[17] in _SIXTY and text[18] in _DIGITS:
+            key = text[:13] + text[19:]
+            base = self.hours.get(key)
+            if base is None:
+                base = parse_event_time(text[:14] + "00:00" + text[19:])
+                self.hours[key] = base
+            return base + int(text[14:16]) * 60 + int(text[17:19])
+        return parse_event_time(text)
+
+
+def iter_events(path: Path, events: dict[str, ir.EventType], shown: str | None = None,
+                inputs: Inputs | None = None, seen_ids: set | None = None) -> Iterator[tuple]:
+    """The good events of a log in file order, as (time, contact, type,
+    fields). Bad lines and duplicates are recorded in ``inputs``."""
+    inputs = inputs if inputs is not None else Inputs()
+    shown = shown or str(path)
+    validator = EventValidator(events)
+    specs = {name: _field_specs(decl) for name, decl in events.items()}
+    seen_ids = seen_ids if seen_ids is not None else set()
+    times = _EventTimes()
+    hours, sixty, digits = times.hours, _SIXTY, _DIGITS
+    bad = inputs.bad
+    decode = _decode
+    with open(path, "rb") as f:
+        no = 0
+        for line in f:
+            no += 1
+            try:
+                obj = decode(line)
+            except (_DecodeError, ValueError) as e:
+                if not line.strip():
+                    continue
+                msg = str(e).split("\n")[0]
+                bad.append(BadLine(shown, no, f"not valid JSON ({msg})"))
+                continue
+            # The fast path: the usual shapes, checked inline; anything else
+            # (including every bad line) takes the full check and its messages.
+            res = None
+            if type(obj) is dict:
+                typ = obj.get("type")
+                spec = specs.get(typ) if type(typ) is str else None
+                when = obj.get("time")
+                cid = obj.get("contact")
+                eid = obj.get("id")
+                if spec is not None and type(when) is str and type(cid) is str and cid \
+                        and (eid is None or type(eid) is str):
+                    ok = True
+                    for name, optional, accept in spec:
+                        v = obj.get(name)
+                        if v is None:
+                            if not optional:
+                                ok = False
+                                break
+                        elif accept is None:
+                            continue
+                        elif type(accept) is tuple:
+                            if type(v) not in accept:
+                                ok = False
+                                break
+                        elif type(v) is not str or v not in accept:
+                            ok = False
+                            break
+                    if ok:
+                        t = None
+                        if len(when) == 25 and when[13] == ":" and when[16] == ":" and when[14] in sixty \
+                                and when[15] in digits and when[17] in sixty and when[18] in digits:
+                            t = hours.get(when[:13] + when[19:])  # the usual form, inline (see _EventTimes)
+                            if t is not None:
+                                t += int(when[14:16]) * 60 + int(when[17:19])
+                        if t is None:
+                            try:
+                                t = times(when)
+                            except (ValueError, OverflowError, OSError):
+                                ok = False
+                        if ok:
+                            del obj["type"], obj["time"], obj["contact"]
+                            if eid is not None:
+                                del obj["id"]
+                            elif "id" in obj:
+                                del obj["id"]
+                            res = (t, cid, typ, obj, eid)
+            if res is None:
+                if not isinstance(obj, dict):
+                    bad.append(BadLine(shown, no, "expected a JSON object"))
+                    continue
+                res = validator.check(obj)
+                if isinstance(res, str):
+                    bad.append(BadLine(shown, no, res))
+                    continue
+            t, cid, typ, fields, eid = res
+            if eid is not None:
+                if eid in seen_ids:
+                    inputs.duplicates += 1
+                    inputs.duplicate_events.append((t, cid, typ, fields, eid, f"{shown}:{no}"))
+                    continue
+                seen_ids.add(eid)
+            yield t, cid, typ, fields
+
+
 def read_events(path: Path, events: dict[str, ir.EventType], shown: str | None = None,
                 inputs: Inputs | None = None) -> Inputs:
     inputs = inputs or Inputs()
-    shown = shown or str(path)
-    validator = EventValidator(events)
-    seen_ids: set[str] = set()
-    out = []
-    ordered = True
-    last = None
-    for no, line in _lines(path):
-        obj = _decode_line(shown, no, line, inputs.bad)
-        if obj is None:
-            continue
-        res = validator.check(obj)
-        if isinstance(res, str):
-            inputs.bad.append(BadLine(shown, no, res))
-            continue
-        t, cid, typ, fields, eid = res
-        if eid is not None:
-            if eid in seen_ids:
-                inputs.duplicates += 1
-                inputs.duplicate_events.append((t, cid, typ, fields, eid, f"{shown}:{no}"))
-                continue
-            seen_ids.add(eid)
-        if last is not None and t < last:
-            ordered = False
-        last = t
-        out.append((t, cid, typ, fields))
-    if not ordered:
-        out.sort(key=lambda e: e[0])  # stable: file order within one instant
+    out = list(iter_events(path, events, shown, inputs))
+    for i in range(1, len(out)):
+        if out[i][0] < out[i - 1][0]:
+            out.sort(key=lambda e: e[0])  # stable: file order within one instant
+            break
     inputs.events.extend(out)
     if out:
         inputs.first_time = out[0][0]

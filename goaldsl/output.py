@@ -1,6 +1,7 @@
 """Writing the activity stream: JSON Lines for tools, a table for people."""
 from __future__ import annotations
 
+import io
 import json
 import statistics
 from typing import IO, Iterable
@@ -24,13 +25,68 @@ def entry_json(e: dict) -> dict:
 try:
     import msgspec
 
-    _encode = msgspec.json.Encoder(enc_hook=str).encode
+    _encoder = msgspec.json.Encoder(enc_hook=str)
+    _encode = _encoder.encode
 
     def jsonl_line(e: dict) -> str:
         return _encode(entry_json(e)).decode()
 except ImportError:  # pragma: no cover
+    _encoder = None
+
     def jsonl_line(e: dict) -> str:
         return json.dumps(entry_json(e), ensure_ascii=False, default=str)
+
+
+class JsonlWriter:
+    """Writes activity entries as JSON Lines, the same text as ``jsonl_line``
+    gives. Call it for each entry; ``flush()`` at the end. Entries are
+    encoded into one buffer and written in large pieces (to a text stream's
+    binary buffer when it has one), and each instant's UTC text is made once."""
+
+    def __init__(self, out: IO, buffer_size: int = 1 << 16):
+        binary = getattr(out, "buffer", None)
+        if binary is not None:
+            out.flush()  # what was written as text goes first
+            self._raw = binary.write
+            self._flush = binary.flush
+        elif isinstance(out, io.TextIOBase):
+            self._raw = lambda b: out.write(b.decode())
+            self._flush = out.flush
+        else:
+            self._raw = out.write
+            self._flush = out.flush
+        self.size = buffer_size
+        self.buf = bytearray()
+        self._times: dict[int, str] = {}
+        self._in_order: dict[tuple, bool] = {}
+
+    def __call__(self, e: dict) -> None:
+        keys = tuple(e)
+        ordered = self._in_order.get(keys)
+        if ordered is None:
+            ordered = self._in_order[keys] = list(entry_json(e)) == list(keys)
+        if ordered and _encoder is not None:
+            t = e["time"]
+            text = self._times.get(t)
+            if text is None:
+                if len(self._times) > 4096:
+                    self._times.clear()
+                text = self._times[t] = format_utc(t)
+            d = e.copy()
+            d["time"] = text
+            _encoder.encode_into(d, self.buf, -1)
+            self.buf += b"\n"
+        else:
+            self.buf += (jsonl_line(e) + "\n").encode()
+        if len(self.buf) >= self.size:
+            self._raw(self.buf)
+            self.buf = bytearray()
+
+    def flush(self) -> None:
+        if self.buf:
+            self._raw(self.buf)
+            self.buf = bytearray()
+        self._flush()
 
 
 def table_line(e: dict) -> str:
