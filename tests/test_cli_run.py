@@ -353,3 +353,18 @@ def test_the_installed_command_never_shows_a_traceback(folder):
     p = subprocess.run([sys.executable, "-m", "goaldsl", "run", "demo", "--format", "jsonl"],
                        capture_output=True, text=True)
     assert p.returncode == 0 and len(p.stdout.splitlines()) == 20 and p.stderr == ""
+
+
+def test_eval_needs_no_goal_file_the_standard_library_is_enough(write, goal):
+    write("data/contacts.jsonl", jl([{"id": "c1", "lead_score": 90}]))
+    write("data/events.jsonl", jl([{"time": "2026-11-16T10:00:00Z", "contact": "c1", "type": "page.visited",
+                                    "url": "/pricing"},
+                                   {"time": "2026-11-16T11:00:00Z", "contact": "c1", "type": "page.visited",
+                                    "url": "/blog"}]))
+    cond = 'contact.lead_score >= 80 and page.visited(url starts with "/pricing")'
+    code, out, _ = goal("eval", cond, "data", "--contact", "c1")
+    assert code == 0
+    assert out.splitlines() == ["true", '  2026-11-16T10:00:00Z  page.visited(url: "/pricing")']
+    code, out, _ = goal("eval", cond, "--contact", "c1", "--contacts", "data/contacts.jsonl",
+                        "--events", "data/events.jsonl", "--at", "2026-11-16T09:59:59Z")
+    assert code == 0 and out.splitlines() == ["false"]
