@@ -677,8 +677,10 @@ class Checker:
         aud = self.cond(audience.cond, attrs.evolve(ctx, in_workflow=False)) if audience else None
         trig = None
         if trigger:
+            before = len(self.diags)
             trig = self.cond(trigger.cond, attrs.evolve(ctx, in_workflow=False))
-            self.check_trigger(trig)
+            if len(self.diags) == before:  # an unknown event already said what is wrong
+                self.check_trigger(trig)
         ir_steps = self.steps(steps, ctx, top_names, top=True, drip=w.is_drip, tz=tz)
         exit_goals = []
         for gs in goals_sections:

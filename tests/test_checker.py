@@ -367,6 +367,11 @@ def test_enroll_when_needs_a_plain_event(check_src):
     ]
 
 
+def test_enroll_when_an_unknown_event_is_one_error(check_src):
+    diags = check_src('workflow "A" { enroll when email.opend }\n')
+    assert [(d.code, d.hint) for d in diags] == [("E0303", 'did you mean "email.opened"?')]
+
+
 def test_settings_after_steps(check_src):
     d = one(check_src(HEAD + '    send_email("a")\n    timezone "UTC"\n}\n'))
     assert brief([d]) == [("E0401", "4:5", "settings come before the steps", "move this line to the top of the workflow")]
