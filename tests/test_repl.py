@@ -449,7 +449,7 @@ def test_tab_completes_at_the_prompt():
     out: list[str] = []
     buf, output = _screen_output()
     with create_pipe_input() as inp:
-        t = threading.Thread(target=run_repl, args=(str(INVOICE),),
+        t = threading.Thread(target=run_repl, args=(str(INVOICE),), daemon=True,
                              kwargs=dict(input=inp, output=output, write=out.append, history=InMemoryHistory(),
                                          complete_while_typing=False))
         t.start()
@@ -530,3 +530,64 @@ def test_docs_repl_transcript_is_real_output(monkeypatch):
     assert len(inputs) > 10
     monkeypatch.chdir(ROOT)
     assert transcript(m.group(1), inputs) == shown
+
+
+# ---------------------------------------------------------------- keys and robustness
+
+def test_ctrl_c_drops_the_line_and_goes_on():
+    out = after_banner(drive(":contact overdue\rpage.visitd\x03:at\r"))
+    assert "page.visitd" not in out and "error" not in out
+    assert "current time: 2026-11-10T09:00:00Z" in out
+
+
+def test_an_internal_error_is_one_line_and_the_repl_goes_on(monkeypatch):
+    def boom(self, text):
+        raise RuntimeError("something broke")
+    monkeypatch.setattr(ReplSession, "_evaluate", boom)
+    monkeypatch.delenv("GOAL_DEBUG", raising=False)
+    out = after_banner(drive(":contact overdue\rinvoice.sent\r:at\r"))
+    assert "error: internal error: RuntimeError: something broke\n  = hint: this is a bug in goal" in out
+    assert "current time: 2026-11-10T09:00:00Z" in out
+
+
+def _wait_for(pred, timeout=10.0):
+    deadline = time.time() + timeout
+    while not pred() and time.time() < deadline:
+        time.sleep(0.05)
+    return pred()
+
+
+def _settle(buf: io.StringIO, quiet: float = 0.4, timeout: float = 10.0) -> None:
+    """Wait until the screen has not changed for ``quiet`` seconds (completion
+    runs in the background)."""
+    deadline = time.time() + timeout
+    last, since = None, time.time()
+    while time.time() < deadline:
+        now = len(buf.getvalue())
+        if now != last:
+            last, since = now, time.time()
+        elif time.time() - since >= quiet:
+            return
+        time.sleep(0.05)
+
+
+def test_enter_on_a_chosen_completion_runs_the_line_unless_it_asks_for_more():
+    out: list[str] = []
+    buf, output = _screen_output()
+    with create_pipe_input() as inp:
+        t = threading.Thread(target=run_repl, args=(str(INVOICE),), daemon=True,
+                             kwargs=dict(input=inp, output=output, write=out.append, history=InMemoryHistory()))
+        t.start()
+        for keys in (":cont", "\t",  # the menu offers ":contact ", Tab chooses it
+                     "\r",  # Enter takes it but does not run ":contact " (it asks for more)
+                     "pay", "\t",  # the menu offers "payer", Tab chooses it
+                     "\r"):  # Enter takes it and runs the line
+            inp.send_text(keys)
+            _settle(buf)
+        assert _wait_for(lambda: "contact payer:" in "".join(out))
+        inp.send_text(":quit\r")
+        t.join(10)
+    assert not t.is_alive()
+    text = "".join(out)
+    assert "no contact chosen" not in text  # ":contact " alone never ran
+    assert "error" not in text and "has no record" not in text
