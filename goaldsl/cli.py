@@ -146,23 +146,23 @@ def _run_window(args, inputs) -> tuple[int, int]:
 
 
 def cmd_run(args) -> int:
-    from .output import JsonlWriter, write_table
+    from .output import write_table
     # A run holds many long-lived objects and makes few reference cycles; the
     # cyclic collector would rescan them over and over (a third of the time).
     gc.disable()
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events)
     if args.state:
         return _run_state(args, program, cpath, epath)
-    inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad)
-    start, until = _run_window(args, inputs)
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     out = sys.stdout
     if fmt == "jsonl":
-        writer = JsonlWriter(out)
-        eng = engine_for(program, inputs, start=start, on_activity=writer)
-        eng.run_until(until)
-        writer.flush()
+        # Streamed: memory stays flat however long the log (docs/performance.md).
+        from .backtest import run_jsonl
+        inputs = run_jsonl(program, cpath, epath, out, start=_time_arg(args.from_), until=_time_arg(args.until),
+                           window=lambda inputs: _run_window(args, inputs), skip_bad=args.skip_bad)
     else:
+        inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad)
+        start, until = _run_window(args, inputs)
         eng = engine_for(program, inputs, start=start)
         eng.run_until(until)
         goals = {w.name: [g.name for g in _all_goals(w)] for w in program.ir.workflows}

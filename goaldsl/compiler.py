@@ -99,6 +99,10 @@ class Compiler:
         self.tz = tz
         self._segments: dict[str, Cond] = {}
         self._building: set[str] = set()
+        # Event types the compiled conditions count, and for how long back:
+        # the longest ``within`` window in seconds (an upper bound), or None
+        # when some count reads the whole history (ever, since enrollment).
+        self.reads: dict[str, Optional[int]] = {}
 
     # ---------------------------------------------------------------- operands
 
@@ -173,6 +177,15 @@ class Compiler:
         self._segments[name] = box[0]
         return box[0]
 
+    def _note_read(self, etype: str, dur) -> None:
+        # Months count as 31 days; daylight saving moves a calendar window by
+        # at most an hour or two: three hours of slack.
+        back = None if dur is None else dur.approx_seconds() + 3 * 3600
+        if etype in self.reads:
+            old = self.reads[etype]
+            back = None if old is None or back is None else max(old, back)
+        self.reads[etype] = back
+
     def event(self, c: ir.CEvent) -> Cond:
         etype = c.event
         flt = self.cond(c.filter) if c.filter is not None else None
@@ -181,6 +194,7 @@ class Compiler:
         window = c.window
         tz = self.tz
         dur = c.duration
+        self._note_read(etype, dur if window == "within" else None)
         if window == "within":
             months, days, secs = dur.months, dur.days, dur.seconds
             from .calendar import subtract

@@ -120,8 +120,14 @@ class Engine:
 
     def __init__(self, plan: Plan, *, start: int, handlers: dict[str, Callable[[ActionRequest], Any]] | None = None,
                  on_activity: Callable[[dict], None] | None = None, exhaustive: bool = False,
-                 on_instant: Callable[[int], None] | None = None, paused: Iterable[str] = ()):
+                 on_instant: Callable[[int], None] | None = None, paused: Iterable[str] = (),
+                 keep_history: bool = True):
         self.plan = plan
+        # keep_history=False (a long backtest): a contact's history holds only
+        # the event types some condition counts, and drops events older than
+        # the longest window that reads them; memory then depends on contacts
+        # and on the events inside the windows, not on the whole log.
+        self._kept: Optional[dict[str, Optional[int]]] = None if keep_history else dict(plan.reads)
         self.start = start
         self.now: Optional[int] = None  # the last instant fully processed
         self.handlers = dict(handlers or {})
@@ -319,16 +325,22 @@ class Engine:
         return c
 
     def _record(self, c: Contact, t: int, typ: str, fields: dict, *, acting: bool) -> None:
-        lst = c.events.get(typ)
-        if lst is None:
-            c.events[typ] = [(t, fields)]
-        elif lst[-1][0] <= t:
-            lst.append((t, fields))
-        else:  # a late event: keep the list in time order
-            i = len(lst)
-            while i > 0 and lst[i - 1][0] > t:
-                i -= 1
-            lst.insert(i, (t, fields))
+        kept = self._kept
+        if kept is None or typ in kept:
+            lst = c.events.get(typ)
+            if lst is None:
+                c.events[typ] = [(t, fields)]
+            elif lst[-1][0] <= t:
+                lst.append((t, fields))
+                if kept is not None:
+                    back = kept[typ]
+                    if back is not None and lst[0][0] < t - back:
+                        _drop_before(lst, t - back)
+            else:  # a late event: keep the list in time order
+                i = len(lst)
+                while i > 0 and lst[i - 1][0] > t:
+                    i -= 1
+                lst.insert(i, (t, fields))
         if typ in STATE_EVENTS:
             apply_effect(c, typ, fields)
         if acting and c.watch:
@@ -632,6 +644,14 @@ class Engine:
             if w.cw.name == workflow:
                 return w.enrolled.get(contact)
         return None
+
+
+def _drop_before(lst: list, limit: int) -> None:
+    """Drop the events before ``limit`` from a time-ordered history."""
+    i = 0
+    while lst[i][0] < limit:
+        i += 1
+    del lst[:i]
 
 
 def _by_order(c: Contact) -> int:

@@ -61,16 +61,21 @@ class CWorkflow:
 class Plan:
     program: ir.Program
     workflows: list[CWorkflow]
+    # Event types some compiled condition counts -> how far back it looks
+    # (seconds, an upper bound), or None for the whole history.
+    reads: dict[str, Optional[int]] = attrs.field(factory=dict)
 
     def workflow(self, name: str) -> Optional[CWorkflow]:
         return next((w for w in self.workflows if w.name == name), None)
 
 
 def build_plan(program: ir.Program) -> Plan:
-    return Plan(program, [_workflow(i, w, program) for i, w in enumerate(program.workflows)])
+    reads: dict[str, Optional[int]] = {}
+    workflows = [_workflow(i, w, program, reads) for i, w in enumerate(program.workflows)]
+    return Plan(program, workflows, reads)
 
 
-def _workflow(index: int, wf: ir.Workflow, program: ir.Program) -> CWorkflow:
+def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str, Optional[int]]) -> CWorkflow:
     comp = Compiler(program, wf.timezone)
     code: list[tuple] = []
     step_goals: list[CGoal] = []
@@ -170,7 +175,13 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program) -> CWorkflow:
         for x in items:
             if isinstance(x, ir.CEvent):
                 triggers.append((x.event, comp.cond(x.filter) if x.filter is not None else None))
-    return CWorkflow(index, wf, comp.cond(wf.audience) if wf.audience is not None else None, tuple(triggers),
+    audience = comp.cond(wf.audience) if wf.audience is not None else None
+    for etype, back in comp.reads.items():
+        if etype in reads:
+            old = reads[etype]
+            back = None if old is None or back is None else max(old, back)
+        reads[etype] = back
+    return CWorkflow(index, wf, audience, tuple(triggers),
                      code, step_goals, exit_goals, frozenset(relevant), frozenset(audience_relevant),
                      {k: tuple(sorted(v, key=lambda d: d.approx_seconds())) for k, v in windows.items()},
                      frozenset(t for t, _ in triggers))

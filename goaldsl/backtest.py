@@ -1,0 +1,143 @@
+"""`goal run` over an event log, streamed.
+
+The log is read in pieces of a few thousand events. After each piece the
+engine runs up to just before the last event read (later events of that
+instant may follow in the next piece), so it never holds the whole log: the
+engine keeps, per contact, only the events some condition counts, inside the
+longest window that reads them (``Engine(keep_history=False)``).
+
+Three things make this the same run as reading everything first:
+
+* the log must be in time order. When it is not, the streamed run is dropped
+  and the log is read whole and sorted (stably) before running; that costs
+  memory in proportion to the log, and time for the part already streamed;
+* bad lines refuse the whole run unless ``--skip-bad``: the output is held
+  in a temporary file and copied out only when the log was good to its end,
+  so a refused run shows nothing;
+* events after ``--until`` are checked but never fed to the engine.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Callable, Optional
+
+from .api import InputError, Program, _shown, read_inputs
+from .engine import Engine, EngineError
+from .inputs import Inputs, iter_events, read_contacts
+from .output import JsonlWriter
+
+PIECE = 4096
+
+Window = Callable[[Inputs], "tuple[int, int]"]
+
+
+class _Unsorted(Exception):
+    pass
+
+
+def run_jsonl(program: Program, contacts: Optional[Path], events: Optional[Path], out: IO, *,
+              start: Optional[int], until: Optional[int], window: Window, skip_bad: bool = False) -> Inputs:
+    """Run and write the activity stream to ``out`` as JSON Lines.
+
+    ``start`` and ``until`` are the run's bounds when given; ``window(inputs)``
+    gives the final bounds once the log is read (the first and last event
+    times by default) and raises if they are unusable."""
+    with tempfile.TemporaryFile() as tmp:
+        writer = JsonlWriter(tmp)
+        try:
+            inputs = _streamed(program, contacts, events, writer, start, until, window, skip_bad)
+        except _Unsorted:
+            tmp.seek(0)
+            tmp.truncate()
+            writer = JsonlWriter(tmp)
+            inputs = read_inputs(program, contacts, events, skip_bad=skip_bad)
+            first, last = window(inputs)
+            eng = _engine(program, inputs, first, writer)
+            for ev in inputs.events:
+                eng.add_event(*ev)
+            inputs.events.clear()
+            eng.run_until(last)
+        except EngineError:
+            _copy(writer, tmp, out)  # what was done before the failure, as an unstreamed run shows it
+            raise
+        _copy(writer, tmp, out)
+    return inputs
+
+
+def _engine(program: Program, inputs: Inputs, start: int, on_activity) -> Engine:
+    eng = Engine(program.plan, start=start, on_activity=on_activity, keep_history=False)
+    for rec in inputs.contacts:
+        eng.add_contact(rec)
+    return eng
+
+
+def _copy(writer: JsonlWriter, tmp, out: IO) -> None:
+    writer.flush()
+    tmp.seek(0)
+    binary = getattr(out, "buffer", None)
+    out.flush()
+    if binary is not None:
+        shutil.copyfileobj(tmp, binary)
+        binary.flush()
+    else:
+        while True:
+            chunk = tmp.read(1 << 20)
+            if not chunk:
+                break
+            out.write(chunk.decode())
+        out.flush()
+
+
+def _streamed(program: Program, contacts: Optional[Path], events: Optional[Path], on_activity,
+              start: Optional[int], until: Optional[int], window: Window, skip_bad: bool) -> Inputs:
+    inputs = Inputs()
+    if contacts is not None:
+        read_contacts(contacts, _shown(contacts), inputs)
+    eng: Optional[Engine] = None
+    failed: Optional[EngineError] = None
+    piece: list[tuple] = []
+    last: Optional[int] = None
+
+    def feed(piece: list[tuple], bound: int) -> Engine:
+        nonlocal eng
+        if eng is None:
+            eng = _engine(program, inputs, start if start is not None else inputs.first_time, on_activity)
+        add = eng.add_event
+        for ev in piece:
+            add(*ev)
+        if until is not None:
+            bound = min(bound, until)
+        if bound >= eng.start:
+            eng.run_until(bound)
+        eng.activity.clear()
+        return eng
+
+    if events is not None:
+        for ev in iter_events(events, program.ir.events, _shown(events), inputs):
+            t = ev[0]
+            if last is not None and t < last:
+                raise _Unsorted()
+            if last is None:
+                inputs.first_time = t
+            last = t
+            if failed is not None or (until is not None and t > until):
+                continue  # still read to the end: every bad line is reported
+            piece.append(ev)
+            if len(piece) >= PIECE:
+                try:
+                    feed(piece, t - 1)
+                except EngineError as e:
+                    failed = e
+                piece = []
+    inputs.last_time = last
+    if inputs.bad and not skip_bad:
+        raise InputError(inputs.bad)
+    if failed is not None:
+        raise failed
+    first, final = window(inputs)
+    if eng is not None and eng.start != first:  # pragma: no cover - start is --from or the first event
+        raise AssertionError("the run started at another instant than its window")
+    feed(piece, final)
+    return inputs

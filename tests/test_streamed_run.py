@@ -1,0 +1,150 @@
+"""A streamed run writes what a run over the whole log writes.
+
+``goal run --format jsonl`` reads the log in pieces and runs the engine up to
+just before the last event of each piece, with a lean history
+(``Engine(keep_history=False)``: only the event types a condition counts,
+inside the longest window that reads them). On the random programs and logs
+of the engine property test, that must give the same activity stream as
+feeding everything first and keeping every event.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from goaldsl import backtest
+from goaldsl.api import engine_for, load_program, read_inputs
+from goaldsl.calendar import format_utc
+from goaldsl.cli import main
+from goaldsl.engine import Engine, EngineError
+from goaldsl.output import jsonl_line
+
+from test_engine_property import START, UNTIL, activity, compile_program, describe, logs, programs
+
+
+def streamed(text: str, contacts, events, piece: int, start: int, tight: bool = False) -> list[str]:
+    eng = Engine(compile_program(text), start=start, keep_history=False)
+    if tight:  # prune harder than the engine does (two hours of slack, not three) so short logs prune too
+        eng._kept = {k: (None if v is None else v - 3600) for k, v in eng._kept.items()}
+    out: list[str] = []
+    eng.on_activity = lambda e: out.append(jsonl_line(e))
+    for rec in contacts:
+        eng.add_contact(json.loads(json.dumps(rec)))
+    try:
+        for i in range(0, len(events), piece):
+            part = events[i:i + piece]
+            for t, cid, typ, fields in part:
+                eng.add_event(t, cid, typ, json.loads(json.dumps(fields)))
+            bound = min(part[-1][0] - 1, UNTIL)
+            if bound >= start:
+                eng.run_until(bound)
+            eng.activity.clear()
+        eng.run_until(UNTIL)
+    except EngineError as exc:
+        return out + [f"error: {exc}"]
+    return out
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(), logs(), st.integers(1, 6), st.sampled_from([0, 0, 1, 90]), st.booleans())
+def test_streamed_lean_run_equals_the_whole_log_run(text, log, piece, late_start, tight):
+    contacts, events = log
+    start = START + late_start
+    note(describe(text, contacts, events, start))
+    whole = activity(text, contacts, events, exhaustive=False, start=start)
+    assert streamed(text, contacts, events, piece, start, tight) == whole
+
+
+def test_lean_history_drops_what_no_condition_counts():
+    text = ('workflow "W" {\n    evaluate every 5 minutes\n    enroll when form.submitted\n'
+            '    goals {\n        goal "G" { when page.visited at least 2 times within 1 hour }\n    }\n}\n')
+    eng = Engine(compile_program(text), start=START, keep_history=False)
+    for k in range(200):  # every 10 minutes for 33 hours
+        t = START + 600 * k
+        eng.add_event(t, "c1", "page.visited", {"url": "/a"})
+        eng.add_event(t, "c1", "email.opened", {"email": "a"})
+        eng.run_until(t)
+        kept = [t for t, _ in eng.contacts["c1"].events["page.visited"]]
+        # The whole window is there; nothing older than window and three hours of slack (and one step).
+        assert kept[-1] == t and kept[0] == max(START, kept[0]) and kept[0] <= max(START, t - 3600)
+        assert kept[0] >= t - 4 * 3600 - 600
+    assert "email.opened" not in eng.contacts["c1"].events
+    assert len(kept) < 30
+
+
+# ---------------------------------------------------------------- the command line
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _whole_log_jsonl(example: Path, skip_bad: bool = False) -> str:
+    program = load_program(example)
+    inputs = read_inputs(program, example / "contacts.jsonl", example / "events.jsonl", skip_bad=skip_bad)
+    eng = engine_for(program, inputs, start=inputs.first_time)
+    eng.run_until(inputs.last_time)
+    return "".join(jsonl_line(e) + "\n" for e in eng.activity)
+
+
+def _cli(capsys, *args) -> tuple[int, str, str]:
+    code = main(["run", *map(str, args), "--format", "jsonl"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.iterdir() if (p / "events.jsonl").exists()))
+def test_streamed_cli_run_equals_the_whole_log_run(example, capsys, monkeypatch):
+    monkeypatch.setattr(backtest, "PIECE", 3)
+    code, out, err = _cli(capsys, EXAMPLES / example)
+    assert code == 0, err
+    assert out == _whole_log_jsonl(EXAMPLES / example)
+
+
+def _copy_example(tmp_path: Path, name: str) -> Path:
+    dst = tmp_path / name
+    shutil.copytree(EXAMPLES / name, dst)
+    return dst
+
+
+def test_an_unsorted_log_is_read_whole_and_sorted(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(backtest, "PIECE", 2)
+    ex = _copy_example(tmp_path, "booked-a-demo")
+    lines = (ex / "events.jsonl").read_text().splitlines()
+    want = _whole_log_jsonl(ex)
+    (ex / "events.jsonl").write_text("\n".join(lines[1:] + lines[:1]) + "\n")  # the first event last
+    code, out, err = _cli(capsys, ex, "--from", json.loads(lines[0])["time"])
+    assert code == 0, err
+    assert out == want
+
+
+def test_a_bad_line_late_in_the_log_refuses_the_run_and_shows_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(backtest, "PIECE", 1)
+    ex = _copy_example(tmp_path, "booked-a-demo")
+    with open(ex / "events.jsonl", "a") as f:
+        f.write('{"time": "2030-01-01T00:00:00Z", "contact": "c1", "type": "no.such"}\n')
+    n = len((ex / "events.jsonl").read_text().splitlines())
+    code, out, err = _cli(capsys, ex)
+    assert code == 1 and out == ""
+    assert f"events.jsonl:{n}: unknown event type" in err
+    code, out, err = _cli(capsys, ex, "--skip-bad")
+    assert code == 0 and out == _whole_log_jsonl(ex, skip_bad=True) != ""
+    assert "skipped 1 bad line" in err
+
+
+def test_until_stops_the_run_and_later_events_are_still_checked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(backtest, "PIECE", 2)
+    ex = _copy_example(tmp_path, "drip-series")
+    events = [json.loads(x) for x in (ex / "events.jsonl").read_text().splitlines()]
+    program = load_program(ex)
+    inputs = read_inputs(program, ex / "contacts.jsonl", ex / "events.jsonl")
+    until = (inputs.first_time + inputs.last_time) // 2
+    eng = engine_for(program, inputs, start=inputs.first_time)
+    eng.run_until(until)
+    code, out, err = _cli(capsys, ex, "--until", format_utc(until))
+    assert code == 0, err
+    assert out == "".join(jsonl_line(e) + "\n" for e in eng.activity)
+    assert len(events) > 2
