@@ -73,6 +73,9 @@ def _dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
+HINT_BUDGET = 100_000  # candidates compared for "did you mean" suggestions in one check
+
+
 class Checker:
     def __init__(self, loaded: Loaded, contact_schema: dict[tuple[str, ...], str] | None = None):
         self.loaded = loaded
@@ -83,8 +86,24 @@ class Checker:
         self.segment_defs: dict[str, A.SegmentDef] = {}
         self.segments: dict[str, ir.Cond] = {}
         self._kw = keywords()
+        self._hint_budget = HINT_BUDGET
 
     # ---------------------------------------------------------------- driver
+
+    def did_you_mean(self, word: str, candidates) -> str | None:
+        # A suggestion costs a fuzzy match against every candidate: a file
+        # with thousands of unknown names among thousands of segments would
+        # take hours. One check compares at most HINT_BUDGET candidates in
+        # all; a file that broken needs no more suggestions. ``candidates``
+        # may be a function, so a large list is not even built then.
+        if self._hint_budget <= 0:
+            return None
+        pool = candidates() if callable(candidates) else candidates
+        if len(pool) > self._hint_budget:
+            self._hint_budget = 0
+            return None
+        self._hint_budget -= max(1, len(pool))
+        return did_you_mean(word, pool)
 
     def err(self, code: str, summary: str, span: Span | None, **kw) -> None:
         self.diags.append(error(code, summary, span, **kw))
@@ -131,7 +150,7 @@ class Checker:
                 self.err("E0202", "an enum lists the same value twice", t.span)
             return ir.FieldType("enum", t.values, t.optional)
         if t.name not in TYPE_NAMES:
-            self.err("E0202", f'unknown type "{t.name}"', t.span, hint=did_you_mean(t.name, TYPE_NAMES)
+            self.err("E0202", f'unknown type "{t.name}"', t.span, hint=self.did_you_mean(t.name, TYPE_NAMES)
                      or f"the types are {', '.join(TYPE_NAMES)} and enum(...)")
             return ir.FieldType("any", (), t.optional)
         return ir.FieldType(t.name, (), t.optional)
@@ -181,13 +200,13 @@ class Checker:
             for fname, value in e.fields:
                 if fname.name not in ev.fields:
                     self.err("E0304", f'event {ev.name} has no field "{fname.name}"', fname.span,
-                             hint=did_you_mean(fname.name, ev.fields))
+                             hint=self.did_you_mean(fname.name, ev.fields))
                     continue
                 if isinstance(value, A.Ref) and len(value.parts) == 1 and value.parts[0] in pnames:
                     mapping.append((fname.name, ("param", value.parts[0])))
                 elif isinstance(value, A.Ref):
                     self.err("E0502", f'"{value.dotted}" is not a parameter of {name}', value.span,
-                             hint=did_you_mean(value.dotted, pnames))
+                             hint=self.did_you_mean(value.dotted, pnames))
                 else:
                     mapping.append((fname.name, ("const", self.literal(value))))
             for fname, ft in ev.fields.items():
@@ -299,7 +318,7 @@ class Checker:
                 self.err("E0006", f'"{name}" is a keyword and cannot be used as a name', c.ref.span)
                 return ir.CConst(False, span=c.span)
             if name not in self.segment_defs:
-                hint = did_you_mean(name, list(self.segment_defs) + list(self.events))
+                hint = self.did_you_mean(name, lambda: list(self.segment_defs) + list(self.events))
                 self.err("E0301", f"unknown segment {name}", c.ref.span,
                          hint=hint or "define it with: segment NAME = CONDITION")
                 return ir.CConst(False, span=c.span)
@@ -318,7 +337,7 @@ class Checker:
         return ir.CConst(False, span=c.span)
 
     def unknown_event(self, ref: A.Ref) -> None:
-        hint = did_you_mean(ref.dotted, self.events)
+        hint = self.did_you_mean(ref.dotted, self.events)
         if hint is None and "." in ref.dotted:
             family = ref.parts[0] + "."
             known = sorted(e for e in self.events if e.startswith(family))
@@ -353,7 +372,7 @@ class Checker:
                 return ir.OConst(parts[0], span=v.span)
             if ctx.event is not None and len(parts) == 1 and expect is None:
                 self.err("E0304", f'event {ctx.event.name} has no field "{parts[0]}"', v.span,
-                         hint=did_you_mean(parts[0], ctx.event.fields)
+                         hint=self.did_you_mean(parts[0], ctx.event.fields)
                          or f"its fields are: {', '.join(ctx.event.fields) or '(none)'}")
                 return ir.OConst(None, span=v.span)
             if parts[0] == "contact":
@@ -462,11 +481,11 @@ class Checker:
                 shown = v if isinstance(v, str) else repr(v)
                 self.err("E0305", f'"{shown}" is not one of the allowed values', node.span,
                          detail=f"allowed: {', '.join(t.values)}",
-                         hint=did_you_mean(str(v), t.values) if isinstance(v, str) else None)
+                         hint=self.did_you_mean(str(v), t.values) if isinstance(v, str) else None)
         elif t.kind == "step":
             if ctx.workflow is not None and isinstance(v, str) and isinstance(node, A.Ref) and v not in ctx.steps:
                 self.err("E0410", f'workflow "{ctx.workflow}" has no step named {v}', node.span,
-                         hint=did_you_mean(v, ctx.steps) or "name a step with: ACTION(...) as NAME")
+                         hint=self.did_you_mean(v, ctx.steps) or "name a step with: ACTION(...) as NAME")
         elif t.kind == "number" and not (isinstance(v, (int, float)) and not isinstance(v, bool)):
             self.err("E0506", f"expected a number, not {_show(v)}", node.span)
         elif t.kind == "string" and not isinstance(v, str):
@@ -481,7 +500,7 @@ class Checker:
         act = self.actions.get(call.name.name)
         if act is None:
             self.err("E0501", f"unknown action {call.name.name}", call.name.span,
-                     hint=did_you_mean(call.name.name, self.actions)
+                     hint=self.did_you_mean(call.name.name, self.actions)
                      or "declare it with: action NAME(param: type)")
             return None
         given: dict[str, ir.ArgValue] = {}
@@ -508,7 +527,7 @@ class Checker:
                         rest.append((arg.name.name, self.arg_value(arg.value, None, ctx)))
                         continue
                     self.err("E0502", f'{act.name} has no parameter "{arg.name.name}"', arg.name.span,
-                             hint=did_you_mean(arg.name.name, [q.name for q in act.params])
+                             hint=self.did_you_mean(arg.name.name, [q.name for q in act.params])
                              or f"its parameters are: {', '.join(q.name for q in act.params) or '(none)'}")
                     continue
             if p.name in given:
@@ -574,7 +593,7 @@ class Checker:
         if t.kind == "enum":
             self.err("E0305", f'"{value}" is not one of the allowed values', node.span,
                      detail=f"allowed: {', '.join(t.values)}",
-                     hint=did_you_mean(str(value), t.values))
+                     hint=self.did_you_mean(str(value), t.values))
         else:
             self.err("E0506", f"expected {_kind_words(t.kind)}, not {_show(value)}", node.span)
 
@@ -617,7 +636,7 @@ class Checker:
                 tz = tz_node.value
             else:
                 self.err("E0405", f'unknown time zone "{tz_node.value}"', tz_node.span,
-                         hint=did_you_mean(tz_node.value, _zones()) or 'use an IANA name like "America/New_York"')
+                         hint=self.did_you_mean(tz_node.value, _zones()) or 'use an IANA name like "America/New_York"')
         once_at = None
         runs = settings.get("runs")
         if isinstance(runs, A.RunsOnce):
@@ -770,7 +789,7 @@ class Checker:
             if target.name in nested:
                 hint = f"{target.name} is inside an if block; skip to jumps only to top-level steps"
             else:
-                hint = did_you_mean(target.name, names) or "name the step with `as NAME`"
+                hint = self.did_you_mean(target.name, names) or "name the step with `as NAME`"
             self.err("E0416", f"{what} {target.name}: there is no top-level step with that name", target.span,
                      hint=hint)
             return

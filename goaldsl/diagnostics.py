@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 from typing import Iterable, Mapping, Sequence
 
 import attrs
@@ -76,8 +77,14 @@ class Diagnostic:
         return out
 
 
+@functools.lru_cache(maxsize=4)
+def _split_lines(text: str) -> list[str]:
+    # Cached: a file with thousands of errors is split once, not once per error.
+    return text.split("\n")
+
+
 def _excerpt(text: str, span: Span) -> list[str]:
-    all_lines = text.split("\n")
+    all_lines = _split_lines(text)
     if not 1 <= span.line <= len(all_lines):
         return []
     line = all_lines[span.line - 1]

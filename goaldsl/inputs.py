@@ -271,6 +271,9 @@ def iter_events(path: Path, events: dict[str, ir.EventType], shown: str | None =
                 msg = str(e).split("\n")[0]
                 bad.append(BadLine(shown, no, f"not valid JSON ({msg})"))
                 continue
+            except RecursionError:
+                bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
+                continue
             # The fast path: the usual shapes, checked inline; anything else
             # (including every bad line) takes the full check and its messages.
             res = None
@@ -310,6 +313,8 @@ def iter_events(path: Path, events: dict[str, ir.EventType], shown: str | None =
                                 t = times(when)
                             except (ValueError, OverflowError, OSError):
                                 ok = False
+                        if ok and not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
+                            ok = False  # the full check says why
                         if ok:
                             del obj["type"], obj["time"], obj["contact"]
                             if eid is not None:

@@ -21,6 +21,9 @@ from .resources import stdlib_files
 from .source import Span
 
 
+MAX_IMPORT_PATH = 4096  # PATH_MAX on Linux
+
+
 @attrs.define
 class Loaded:
     """Every module of a program, in load order (stdlib first)."""
@@ -158,6 +161,10 @@ def _load_one(loaded: Loaded, path: Path, root: Path, chain: list[Path], on_chai
         target = item.path.value
         if not target:
             loaded.diagnostics.append(error("E0104", "an import needs a file name", item.span))
+            continue
+        if len(target) > MAX_IMPORT_PATH:  # resolving it could take minutes; no system opens it
+            loaded.diagnostics.append(error("E0104", f"an import path may be at most {MAX_IMPORT_PATH:,} "
+                                            f"characters; this one has {len(target):,}", item.span))
             continue
         if os.path.isabs(target):
             loaded.diagnostics.append(error("E0104", f'import "{target}" uses an absolute path', item.span,

@@ -419,13 +419,19 @@ class _Builder(Transformer):
 
     def _string(self, tok: Token) -> A.Str:
         raw = str(tok)[1:-1]
+        if "\\" not in raw:
+            return A.Str(raw, span=_tok_span(self.file, tok))
         out, i = [], 0
+        reported = False
         while i < len(raw):
             ch = raw[i]
             if ch == "\\" and i + 1 < len(raw):
                 nxt = raw[i + 1]
                 mapped = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}.get(nxt)
+                if mapped is None and reported:  # one error a string is enough
+                    mapped = nxt
                 if mapped is None:
+                    reported = True
                     start = tok.start_pos + 1 + i
                     self.errors.append(error("E0009", f"unknown escape \\{nxt} in a string",
                                              Span(self.file, tok.line, tok.column + 1 + i, tok.line,
