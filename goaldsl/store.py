@@ -439,9 +439,34 @@ class DurableRun:
     def read_events(self, path: Path, shown: Optional[str] = None) -> NewEvents:
         row = self.db.execute("SELECT offset, lines, digest FROM inputs WHERE path = ?",
                               (str(path.resolve()),)).fetchone()
+        if row is None:
+            row = self._moved_input(path)
         off, lines, digest = row if row else (0, 0, "")
         return read_new_events(path, shown or str(path), self.program.ir.events, offset=off, lines=lines,
                                digest=digest)
+
+    def _moved_input(self, path: Path) -> Optional[tuple]:
+        """A file read before under another path (the folder was moved): the
+        same bytes as far as that one was read."""
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return None
+        for off, lines, digest in self.db.execute("SELECT offset, lines, digest FROM inputs ORDER BY offset DESC"):
+            if not off or off > size:
+                continue
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                left = off
+                while left:
+                    chunk = f.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    left -= len(chunk)
+            if h.hexdigest() == digest:
+                return off, lines, digest
+        return None
 
     def begin(self, start: Optional[int]) -> None:
         """Restore the engine: a fresh one, or the checkpoint with the committed
@@ -904,7 +929,6 @@ def run_command(state: str, program, contacts: Optional[Path], events: Optional[
     """``goal run PROGRAM --state FILE``: resume (or start) the run kept in FILE."""
     from .api import InputError, _shown
     from .inputs import Inputs, read_contacts
-    from .output import write_table
 
     shown_lines: list[str] = []
     on_entry = (lambda line: out.write(line + "\n")) if fmt == "jsonl" else shown_lines.append
@@ -934,10 +958,14 @@ def run_command(state: str, program, contacts: Optional[Path], events: Optional[
             err.write(f'workflow "{name}" is new in this state: it {when}\n')
         n = run.run_until(until)
         if fmt != "jsonl":
+            from .output import summary, table_line
             entries, names = stored_entries(state)
-            shown = entries[len(entries) - len(shown_lines):] if shown_lines else []
-            goals: dict[str, list[str]] = {}
-            write_table(out, shown, names, goals)
+            for e in entries[len(entries) - len(shown_lines):] if shown_lines else []:
+                out.write(table_line(e) + "\n")
+            if shown_lines:
+                out.write("\n")
+            for line in summary(entries, names, {}):  # the whole run so far
+                out.write(line + "\n")
         _report(err, state, rep, before, run, n)
     finally:
         run.close()

@@ -331,6 +331,12 @@ def test_an_events_file_that_grows_is_read_from_where_it_stopped(capsys, tmp_pat
     rc, out, err = goal(capsys, *cmd)
     assert rc == 0 and out == "" and "nothing to do" in err
     assert q(tmp_path / "s.db", "SELECT COUNT(*) FROM events") == [(2,)]
+    # The same file under another name (a moved folder, a copy) is known by its content.
+    Path("moved.jsonl").write_bytes(ev.read_bytes())
+    rc, out, err = goal(capsys, "run", "program.goal", "--events", "moved.jsonl", "--state", "s.db", "--format", "table")
+    assert rc == 0 and "nothing to do" in err, err
+    assert 'Workflow "Pricing": 2 enrolled, 0 still in it' in out  # the summary covers the whole run
+    assert q(tmp_path / "s.db", "SELECT COUNT(*) FROM events") == [(2,)]
     # Rewriting what was read is refused.
     ev.write_text(ev.read_text().replace("c1", "c9"))
     rc, out, err = goal(capsys, *cmd)
