@@ -135,6 +135,8 @@ def parse_condition(text: str, file: str = "<input>") -> tuple[A.Cond | None, tu
 # ------------------------------------------------------------------ limits
 
 _NOT_RUN = re.compile(r"(?:\bnot\b\s*)+")
+_PRECHECK_STOP = re.compile(r'[#"()\[\]{}]')
+_STRING_REST = re.compile(r'(?:\\.|[^"\\\n])*', re.S)  # up to the closing quote or the end of the line
 
 
 def _precheck(text: str, file: str) -> list[Diagnostic]:
@@ -150,23 +152,28 @@ def _precheck(text: str, file: str) -> list[Diagnostic]:
                       hint="is this a binary file?")]
     depth, deepest, where = 0, 0, 0
     i, n = 0, len(text)
-    while i < n:
+    # Jump from one interesting character to the next (a loop over every
+    # character costs about a second a megabyte).
+    interesting = _PRECHECK_STOP
+    while True:
+        m = interesting.search(text, i)
+        if m is None:
+            break
+        i = m.start()
         ch = text[i]
         if ch == "#":
             j = text.find("\n", i)
             i = n if j < 0 else j
             continue
         if ch == '"':
-            j = i + 1
-            while j < n and text[j] not in '"\n':
-                j += 2 if text[j] == "\\" else 1
-            i = j + 1
+            end = _STRING_REST.match(text, i + 1).end()
+            i = end + 1  # past the closing quote (or the newline that ends it)
             continue
         if ch in "([{":
             depth += 1
             if depth > deepest:
                 deepest, where = depth, i
-        elif ch in ")]}":
+        else:
             depth -= 1
         i += 1
     nots, not_at = 0, 0
