@@ -488,29 +488,67 @@ class DurableRun:
             if row is None:
                 raise StateError(f"{self.path} has no checkpoint; it cannot be resumed")
             _, ck_activity, blob = row
-            try:
-                self.new_workflows = load_engine(self.eng, blob)
-            except StateError:
-                raise
-            except Exception as e:
-                raise StateError(f"{self.path}: the stored engine state cannot be read ({type(e).__name__}: {e})") from None
-            self._replay(ck_activity)
+            same = self.meta.get("fingerprint") == program_fingerprint(self.program)
+            if not same:
+                # The program was edited: the instants committed after the
+                # checkpoint are replayed with the program they ran with.
+                old = self._stored_program()
+                if old is not None:
+                    old_eng = Engine(old.plan, start=stored_start)
+                    self._load(old_eng, blob)
+                    self._replay(ck_activity, old_eng, same_program=True)
+                    blob = dump_engine(old_eng)
+            self.new_workflows = self._load(self.eng, blob)
+            self._replay(ck_activity, self.eng, same_program=same)
             self._check_program()
         self._apply_pauses()
         self.eng.on_activity = self._entries.append
         self.eng.on_instant = self._commit_instant
         self.eng.touched = set()
 
-    def _replay(self, ck_activity: int) -> None:
+    def _load(self, eng: Engine, blob: bytes) -> list[str]:
+        try:
+            return load_engine(eng, blob)
+        except StateError:
+            raise
+        except Exception as e:
+            raise StateError(f"{self.path}: the stored engine state cannot be read ({type(e).__name__}: {e})") from None
+
+    def _stored_program(self):
+        """The program as the state last ran it (from the sources table), or
+        None when it cannot be rebuilt exactly."""
+        import shutil
+        import tempfile
+
+        from .api import load_program
+        user = [(n, t) for n, t in self.db.execute("SELECT name, text FROM sources") if not n.startswith("<")]
+        if not user or not all(os.path.isabs(n) for n, _ in user):
+            return None
+        tmp = tempfile.mkdtemp(prefix="goal-state-")
+        try:
+            root = Path(os.path.commonpath([str(Path(n).parent) for n, _ in user]))
+            files = []
+            for n, text in user:
+                dest = Path(tmp) / Path(n).relative_to(root)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(text, encoding="utf-8")
+                files.append(dest)
+            files.sort(key=lambda f: (len(f.parts), str(f)))
+            program = load_program(files)
+        except Exception:
+            return None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return program if program_fingerprint(program) == self.meta.get("fingerprint") else None
+
+    def _replay(self, ck_activity: int, eng: Engine, *, same_program: bool) -> None:
         """Run the committed instants after the checkpoint again, writing
         nothing but checkpoints (so that a resume killed over and over still
         gets on), and check that they make exactly the stored entries."""
-        eng = self.eng
         target = self.now
         if target is None or (eng.now is not None and eng.now >= target):
             return
         stored = [r[0] for r in self.db.execute("SELECT entry FROM activity WHERE seq > ? ORDER BY seq", (ck_activity,))]
-        same_program = self.meta.get("fingerprint") == program_fingerprint(self.program)
         made: list[dict] = []
         done = [0, 0]  # entries checked, instants replayed
         eng.on_activity = made.append
@@ -537,7 +575,7 @@ class DurableRun:
                 check()
                 self.db.execute("BEGIN IMMEDIATE")
                 try:
-                    self._checkpoint(t, activity=ck_activity + done[0])
+                    self._checkpoint(t, activity=ck_activity + done[0], eng=eng)
                     self.db.execute("COMMIT")
                 except BaseException:
                     if self.db.in_transaction:
@@ -700,7 +738,8 @@ class DurableRun:
                        [(w.cw.name, i, _workflow_goals(w.cw.wf, segs), _shape(w.cw), int(w.cw.name in paused))
                         for i, w in enumerate(self.eng._ws)])
         db.execute("DELETE FROM sources")
-        db.executemany("INSERT INTO sources VALUES (?, ?)", sorted(self.program.sources.items()))
+        db.executemany("INSERT INTO sources VALUES (?, ?)",
+                       sorted((n if n.startswith("<") else os.path.abspath(n), t) for n, t in self.program.sources.items()))
         db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fp,))
         self.meta["fingerprint"] = fp
 
@@ -776,9 +815,9 @@ class DurableRun:
             for line in lines:
                 self.on_entry(line)
 
-    def _checkpoint(self, t: Optional[int], *, activity: Optional[int] = None) -> None:
+    def _checkpoint(self, t: Optional[int], *, activity: Optional[int] = None, eng: Optional[Engine] = None) -> None:
         c0 = _clock()
-        blob = dump_engine(self.eng)
+        blob = dump_engine(eng or self.eng)
         self.db.execute("INSERT OR REPLACE INTO checkpoint VALUES (1, ?, ?, ?)",
                         (t, self._activity if activity is None else activity, blob))
         c1 = _clock()

@@ -108,8 +108,8 @@ def test_crash_inside_a_commit_then_resume_gives_the_same_stream(tmp_path, monke
     replays = []
     real_replay = store.DurableRun._replay
 
-    def replay(self, ck_activity):
-        real_replay(self, ck_activity)
+    def replay(self, ck_activity, eng, **kw):
+        real_replay(self, ck_activity, eng, **kw)
         replays.append(self.replayed)
     monkeypatch.setattr(store.DurableRun, "_replay", replay)
     # Checkpoints at every instant (slow: once) / every few instants / only at the start.
@@ -417,3 +417,41 @@ def test_files_that_are_not_state_files(capsys, tmp_path, monkeypatch):
     con.close()
     rc, _, err = goal(capsys, "log", "other.db")
     assert rc == 1 and "not a goal state file" in err
+
+
+def test_a_program_edited_while_a_run_was_interrupted_replays_with_the_program_it_ran(tmp_path, monkeypatch):
+    """The instants after the checkpoint are replayed with the stored program;
+    the edit applies from the resume on."""
+    import goaldsl.store as store
+    from test_crash_resume import make_workload
+    monkeypatch.chdir(tmp_path)
+    make_workload(tmp_path / "w", contacts=60, events=500, more=10)
+    prog = tmp_path / "w" / "program.goal"
+    real = store.DurableRun._write_positions
+    calls = [0]
+
+    def crash_at_40(self, touched):
+        calls[0] += 1
+        if calls[0] == 40:
+            raise KeyboardInterrupt("killed")
+        return real(self, touched)
+    monkeypatch.setattr(store.DurableRun, "_write_positions", crash_at_40)
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(store, "_clock", lambda: next(ticks))
+
+    def run() -> str:
+        out = io.StringIO()
+        run_command("s.db", load_program(prog), tmp_path / "w" / "contacts.jsonl", tmp_path / "w" / "events.jsonl",
+                    start=None, until=None, fmt="jsonl", skip_bad=False, out=out, err=io.StringIO(),
+                    checkpoint_seconds=1e12)  # a checkpoint only at the start: a long replay
+        return out.getvalue()
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    before = [r[0] for r in q(tmp_path / "s.db", "SELECT entry FROM activity ORDER BY seq")]
+    assert len(before) > 50 and any('"template":"welcome"' in x for x in before)
+    prog.write_text(prog.read_text().replace('send_email("welcome")', 'send_email("welcome-v2")'))
+    run()
+    after = [r[0] for r in q(tmp_path / "s.db", "SELECT entry FROM activity ORDER BY seq")]
+    assert after[:len(before)] == before
+    new = after[len(before):]
+    assert any('"template":"welcome-v2"' in x for x in new) and not any('"template":"welcome"' in x for x in new)
