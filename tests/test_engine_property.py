@@ -17,6 +17,9 @@ the same instant, before ``--from`` (history), for contacts not in the
 contacts file, and across the end of daylight saving time in New York
 (1 Nov 2026, 06:00Z).
 
+The engine's backtest mode (``keep_history=False``, which forgets events
+no condition can count any more) must give the same stream too.
+
 On a failure the program, contacts, events and the first differing lines
 are printed; hypothesis also prints the falsifying example, which can be
 pasted into ``replay()`` below.
@@ -300,8 +303,9 @@ def compile_program(text: str):
     return plan
 
 
-def activity(text: str, contacts, events, *, exhaustive: bool, start: int = START) -> list[str]:
-    eng = Engine(compile_program(text), start=start, exhaustive=exhaustive)
+def activity(text: str, contacts, events, *, exhaustive: bool, start: int = START,
+             keep_history: bool = True) -> list[str]:
+    eng = Engine(compile_program(text), start=start, exhaustive=exhaustive, keep_history=keep_history)
     for rec in contacts:
         eng.add_contact(json.loads(json.dumps(rec)))  # each engine gets its own copy
     for t, cid, typ, fields in events:
@@ -327,6 +331,11 @@ def compare(text: str, contacts, events, start: int = START) -> None:
     if fast != naive:
         diff = "\n".join(difflib.unified_diff(naive, fast, "exhaustive", "agenda", lineterm="", n=2))
         raise AssertionError(f"the engines differ\n{describe(text, contacts, events, start)}\n{diff}")
+    # The backtest mode keeps only the history that some condition can still count.
+    lean = activity(text, contacts, events, exhaustive=False, start=start, keep_history=False)
+    if lean != naive:
+        diff = "\n".join(difflib.unified_diff(naive, lean, "exhaustive", "keep_history=False", lineterm="", n=2))
+        raise AssertionError(f"keep_history=False differs\n{describe(text, contacts, events, start)}\n{diff}")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
