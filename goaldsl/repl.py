@@ -99,6 +99,7 @@ class ReplSession:
         self.contact: Optional[str] = None
         self.tz = "UTC"
         self.notes: list[str] = []  # things to say at start-up (skipped bad lines)
+        self._startup_errors = ""  # diagnostics of a program that did not load
         self._segments: dict[str, A.Module] = {}  # session segments, by name
         self._segment_sources: dict[str, str] = {}
         self._added: list[tuple] = []  # events added with :event
@@ -122,7 +123,13 @@ class ReplSession:
         for p, what in ((cpath, "contacts"), (epath, "events")):
             if p is not None and not p.is_file():
                 raise ReplError(f"no such {what} file: {p}")
-        self._base = _load_program(base)
+        try:
+            self._base = _load_program(base)
+        except GoalError as e:  # start anyway: the standard library is enough to test conditions
+            self._startup_errors = _render_diags(e.diagnostics, e.sources)
+            self._base = _load_program(None)
+            self.notes.append(f"{program} has errors (above), so only the standard library is loaded; "
+                              f"fix them and :load {program}")
         self.program_path = base
         self._rebuild()
         self._read_data(cpath, epath)
@@ -260,7 +267,8 @@ class ReplSession:
     def banner(self) -> str:
         ir_ = self.program.ir
         goals = len(self.goal_names())
-        lines = []
+        lines = [self._startup_errors, ""] if self._startup_errors else []
+        self._startup_errors = ""
         what = str(self.program_path) if self.program_path else "the standard library only"
         lines.append(f"goal repl: {what}: {_plural(len(ir_.workflows), 'workflow')}, {_plural(goals, 'goal')}, "
                      f"{_plural(len([s for s in ir_.segments if not s.startswith('__')]), 'segment')}")

@@ -308,6 +308,16 @@ def test_load_broken_program_keeps_the_session(tmp_path):
     assert out.rstrip().endswith("false\n  the contact has no invoice.sent events")
 
 
+def test_a_program_with_errors_still_starts_the_repl(tmp_path):
+    (tmp_path / "program.goal").write_text('segment x = page.visitd\n')
+    (tmp_path / "events.jsonl").write_text('{"time": "2026-11-01T00:00:00Z", "contact": "a", "type": "page.visited", '
+                                           '"url": "/"}\n')
+    out = drive(':contact a\rpage.visited(url == "/")\r', program=tmp_path)
+    assert out.startswith(f"{tmp_path / 'program.goal'}:1:13: error[E0303]: unknown event type page.visitd")
+    assert f"note: {tmp_path} has errors (above), so only the standard library is loaded; fix them and :load" in out
+    assert "true\n  2026-11-01T00:00:00Z  page.visited" in out
+
+
 def test_skipped_bad_lines_are_noted(tmp_path):
     (tmp_path / "events.jsonl").write_text('{"time": "2026-11-01T00:00:00Z", "contact": "a", "type": "page.visitd"}\n'
                                            '{"time": "2026-11-01T00:00:00Z", "contact": "a", "type": "page.visited", '
