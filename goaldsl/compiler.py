@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import attrs
 
 from . import ir
-from .calendar import window_start
+from .calendar import UTC_NAMES, subtract as _subtract_at
 
 NEVER = -(1 << 62)
 
@@ -103,6 +103,7 @@ class Compiler:
         # the longest ``within`` window in seconds (an upper bound), or None
         # when some count reads the whole history (ever, since enrollment).
         self.reads: dict[str, Optional[int]] = {}
+        self._gen: Optional[_Generator] = None
 
     # ---------------------------------------------------------------- operands
 
@@ -130,14 +131,25 @@ class Compiler:
     # ---------------------------------------------------------------- conditions
 
     def cond(self, c: ir.Cond) -> Cond:
+        """A condition as one generated Python function (see ``_Generator``)."""
+        if self._gen is None:
+            self._gen = _Generator(self)
+        return self._gen.function(c)
+
+    def closure(self, c: ir.Cond) -> Cond:
+        """The same condition as nested closures: the plain reference the
+        generated code is tested against."""
+        return self._closure(c)
+
+    def _closure(self, c: ir.Cond) -> Cond:
         if isinstance(c, ir.COr):
-            parts = [self.cond(x) for x in c.items]
+            parts = [self._closure(x) for x in c.items]
             return lambda ct, now, since, f: any(p(ct, now, since, f) for p in parts)
         if isinstance(c, ir.CAnd):
-            parts = [self.cond(x) for x in c.items]
+            parts = [self._closure(x) for x in c.items]
             return lambda ct, now, since, f: all(p(ct, now, since, f) for p in parts)
         if isinstance(c, ir.CNot):
-            inner = self.cond(c.operand)
+            inner = self._closure(c.operand)
             return lambda ct, now, since, f: not inner(ct, now, since, f)
         if isinstance(c, ir.CConst):
             v = c.value
@@ -173,7 +185,7 @@ class Compiler:
         # Late binding keeps a (checked, acyclic) segment compiled once.
         box: list[Cond] = []
         self._segments[name] = lambda ct, now, since, f: box[0](ct, now, since, f)
-        box.append(self.cond(self.program.segments[name]))
+        box.append(self._closure(self.program.segments[name]))
         self._segments[name] = box[0]
         return box[0]
 
@@ -188,7 +200,7 @@ class Compiler:
 
     def event(self, c: ir.CEvent) -> Cond:
         etype = c.event
-        flt = self.cond(c.filter) if c.filter is not None else None
+        flt = self._closure(c.filter) if c.filter is not None else None
         kind, n = c.count_kind, c.count
         stop = n if kind == "at_least" else n + 1
         window = c.window
@@ -232,6 +244,163 @@ class Compiler:
         if kind == "at_most":
             return lambda ct, now, since, f: count(ct, now, since, f) <= n
         return lambda ct, now, since, f: count(ct, now, since, f) == n
+
+
+class _Generator:
+    """Compiles conditions to Python source, run through ``exec`` once.
+
+    A condition becomes ``def _cN(ct, now, since, f): return EXPR`` where
+    EXPR inlines attribute and field reads and the common comparisons with a
+    constant; each event count becomes a helper with its loop written out,
+    and each segment a function of its own. The value rules are those of
+    ``compare_values``, ``member``, ``text_op`` and ``is_set`` (which the
+    rarer shapes call directly); tests compare with ``Compiler.closure``.
+    """
+
+    def __init__(self, comp: "Compiler"):
+        self.comp = comp
+        self.ns: dict[str, Any] = {"_compare_values": compare_values, "_member": member, "_text_op": text_op,
+                                   "_is_set": is_set, "_get_path": get_path, "_subtract": _subtract_at,
+                                   "NEVER": NEVER}
+        self.n = 0
+        self.segments: dict[str, str] = {}
+
+    def _name(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    def const(self, v) -> str:
+        name = self._name("_k")
+        self.ns[name] = v
+        return name
+
+    def _define(self, name: str, src: str) -> None:
+        exec(compile(src, f"<goal condition {name}>", "exec"), self.ns)
+
+    def function(self, c: ir.Cond) -> Cond:
+        name = self._name("_c")
+        self._define(name, f"def {name}(ct, now, since, f):\n    return {self.cond(c, 'f')}\n")
+        return self.ns[name]
+
+    # -- operands: expressions over ct (the contact) and the fields variable
+    def operand(self, op: ir.Operand, f: str) -> str:
+        if isinstance(op, ir.OConst):
+            return self.const(op.value)
+        if isinstance(op, ir.OField):
+            key = self.const(op.name)
+            return f"{f}.get({key})" if f == "ef" else f"({f}.get({key}) if {f} is not None else None)"
+        if isinstance(op, ir.OAttr):
+            if len(op.path) == 1:
+                return f"ct.attrs.get({self.const(op.path[0])})"
+            return f"_get_path(ct.attrs, {self.const(op.path)})"
+        if isinstance(op, ir.OList):
+            if all(isinstance(x, ir.OConst) for x in op.items):
+                return self.const(tuple(x.value for x in op.items))
+            return "[" + ", ".join(self.operand(x, f) for x in op.items) + "]"
+        raise AssertionError(type(op))
+
+    # -- conditions: expressions whose value is a bool
+    def cond(self, c: ir.Cond, f: str) -> str:
+        if isinstance(c, ir.COr):
+            return "(" + " or ".join(self.cond(x, f) for x in c.items) + ")" if c.items else "False"
+        if isinstance(c, ir.CAnd):
+            return "(" + " and ".join(self.cond(x, f) for x in c.items) + ")" if c.items else "True"
+        if isinstance(c, ir.CNot):
+            return f"(not {self.cond(c.operand, f)})"
+        if isinstance(c, ir.CConst):
+            return self.const(c.value)
+        if isinstance(c, ir.CCompare):
+            return self.compare(c, f)
+        if isinstance(c, ir.CIn):
+            left = self.operand(c.left, f)
+            r = c.right
+            if isinstance(r, ir.OList) and all(isinstance(x, ir.OConst) for x in r.items):
+                v = self._name("_v")
+                expr = f"(({v} := {left}) is not None and {v} in {self.operand(r, f)})"
+            else:
+                expr = f"_member({left}, {self.operand(r, f)})"
+            return f"(not {expr})" if c.negated else expr
+        if isinstance(c, ir.CText):
+            left = self.operand(c.left, f)
+            r = c.right
+            if c.op in ("starts with", "ends with") and isinstance(r, ir.OConst) and isinstance(r.value, str):
+                v = self._name("_v")
+                method = "startswith" if c.op == "starts with" else "endswith"
+                return f"(isinstance({v} := {left}, str) and {v}.lower().{method}({self.const(r.value.lower())}))"
+            return f"_text_op({self.const(c.op)}, {left}, {self.operand(r, f)})"
+        if isinstance(c, ir.CIsSet):
+            expr = f"_is_set({self.operand(c.operand, f)})"
+            return f"(not {expr})" if c.negated else expr
+        if isinstance(c, ir.CTruthy):
+            return f"bool({self.operand(c.operand, f)})"
+        if isinstance(c, ir.CSegment):
+            return f"{self.segment(c.name)}(ct, now, since, {f})"
+        if isinstance(c, ir.CEvent):
+            return self.event(c)
+        raise AssertionError(type(c))
+
+    def compare(self, c: ir.CCompare, f: str) -> str:
+        op, left, r = c.op, self.operand(c.left, f), c.right
+        if isinstance(r, ir.OConst) and r.value is not None:
+            k, val = self.const(r.value), r.value
+            v = self._name("_v")
+            if op in ("==", "!="):
+                same = "is" if type(val) is bool else "is not"
+                eq = f"(({v} := {left}) is not None and {v} == {k} and type({v}) {same} bool)"
+                return eq if op == "==" else f"(not {eq})"
+            if _is_num(val):
+                return f"(isinstance({v} := {left}, (int, float)) and type({v}) is not bool and {v} {op} {k})"
+            if isinstance(val, str):
+                return f"(isinstance({v} := {left}, str) and {v} {op} {k})"
+        return f"_compare_values({self.const(op)}, {left}, {self.operand(r, f)})"
+
+    def segment(self, name: str) -> str:
+        fn = self.segments.get(name)
+        if fn is None:
+            fn = self.segments[name] = self._name("_s")
+            # Defined before its body compiles: a (checked, acyclic) segment
+            # is compiled once however often it is used.
+            self._define(fn, f"def {fn}(ct, now, since, f):\n"
+                             f"    return {self.cond(self.comp.program.segments[name], 'f')}\n")
+        return fn
+
+    def event(self, c: ir.CEvent) -> str:
+        dur = c.duration
+        self.comp._note_read(c.event, dur if c.window == "within" else None)
+        fn = self._name("_e")
+        n = c.count
+        stop = n if c.count_kind == "at_least" else n + 1
+        lines = [f"def {fn}(ct, now, since):",
+                 f"    lst = ct.events.get({self.const(c.event)})",
+                 "    if not lst:",
+                 "        return 0"]
+        if c.window == "within":
+            months, days, secs = dur.months, dur.days, dur.seconds
+            if months == 0 and days == 0:
+                lines.append(f"    start = now - {secs}")
+            elif months == 0 and self.comp.tz in UTC_NAMES:
+                lines.append(f"    start = now - {days * 86400 + secs}")
+            else:
+                lines.append(f"    start = _subtract(now, {months}, {days}, {secs}, {self.const(self.comp.tz)})")
+            edge = "        if t < start:\n            break"
+        elif c.window == "ever":
+            edge = None
+        else:  # since enrollment, or the default (since enrollment inside a workflow)
+            edge = "        if since is not None and t < since:\n            break"
+        lines += ["    found = 0", "    i = len(lst)", "    while i:", "        i -= 1",
+                  "        t, ef = lst[i]", "        if t > now:", "            continue"]
+        if edge:
+            lines.append(edge)
+        if c.filter is not None:
+            lines += [f"        if {self.cond(c.filter, 'ef')}:", "            found += 1",
+                      f"            if found >= {stop}:", "                break"]
+        else:
+            lines += ["        found += 1", f"        if found >= {stop}:", "            break"]
+        lines.append("    return found")
+        self._define(fn, "\n".join(lines) + "\n")
+        cmp = {"at_least": ">=", "at_most": "<=", "exactly": "=="}[c.count_kind]
+        return f"({fn}(ct, now, since) {cmp} {n})"
+
 
 
 # ---------------------------------------------------------------- analysis

@@ -1,0 +1,122 @@
+"""Conditions compiled to generated Python code agree with the plain closures.
+
+``Compiler.cond`` writes each condition out as Python source (comparisons
+with constants inlined, each event count a loop of its own);
+``Compiler.closure`` builds the same condition from small closures that call
+``compare_values``, ``member``, ``text_op`` and ``is_set``. Both must give the
+same value for every contact, instant and value kind - and whole runs of the
+random programs of the engine property test must write the same activity.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from goaldsl.api import load_program
+from goaldsl.checker import check
+from goaldsl.compiler import Compiler
+from goaldsl.engine import Contact, Engine, EngineError
+from goaldsl.loader import load
+from goaldsl.output import jsonl_line
+from goaldsl.plan import build_plan
+
+from test_engine_property import FAKE, START, UNTIL, describe, logs, programs
+
+PROGRAM = """
+segment hot = page.visited(url starts with "/pricing") at least 2 times within 1 hour
+workflow "W" {
+    enroll when form.submitted
+    send_email("hi")
+}
+"""
+
+CONDITIONS = [
+    "contact.lead_score >= 50", "contact.lead_score < 50", "contact.lead_score == 50", "contact.lead_score != 50",
+    "contact.lead_score == 1", "contact.vip == true", "contact.vip != true", "contact.vip == false",
+    'contact.plan == "pro"', 'contact.plan != "pro"', 'contact.plan < "q"', 'contact.plan >= "pro"',
+    "contact.company.size >= 100", "contact.company.size < 100.5",
+    '"x" in contact.tags', '"x" not in contact.tags', 'contact.plan in ["pro", "team"]',
+    'contact.plan not in ["pro", "team"]', "contact.lead_score in [1, 50]",
+    'contact.plan starts with "PR"', 'contact.plan ends with "o"', 'contact.plan contains "r"',
+    'contact.tags contains "X"', "contact.plan is set", "contact.plan is not set", "contact.vip",
+    "hot", "not hot", "hot or contact.vip", "hot and contact.lead_score > 10",
+    'page.visited(url starts with "/pricing") at least 2 times within 1 hour',
+    'page.visited(url == "/a") at most 1 times within 2 days', "page.visited exactly 2 times ever",
+    "page.visited at least 1 times since enrollment", "email.opened", "not email.opened",
+    'page.visited(url ends with "team" or url == "/a") at least 1 times within 1 month',
+]
+
+VALUES = [None, True, False, 0, 1, 1.0, 50, 50.0, 49.9, 100, "pro", "PRO", "team", "", "50", [], ["x"], ["X", "y"],
+          {}, {"size": 100}, {"size": "100"}]
+
+
+def contacts():
+    keys = st.sampled_from(["lead_score", "vip", "plan", "tags", "company"])
+    return st.dictionaries(keys, st.sampled_from(VALUES), max_size=5)
+
+
+# Times on the half hour, so that window edges and the enrollment instant are hit exactly.
+events = st.lists(st.tuples(st.integers(-144, 2).map(lambda k: 1800 * k), st.sampled_from(["page.visited", "email.opened"]),
+                            st.sampled_from(["/pricing", "/PRICING/team", "/a", "/b"])), max_size=8)
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cond")
+    (folder / "program.goal").write_text(PROGRAM)
+    program = load_program(folder / "program.goal")
+    out = []
+    for text in CONDITIONS:
+        cond, _ = program.condition(text)
+        for tz in ("UTC", "America/New_York"):
+            comp = Compiler(program.ir, tz)
+            out.append((text, tz, comp.cond(cond), comp.closure(cond)))
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(contacts(), events, st.integers(0, 96).map(lambda k: 1800 * k), st.sampled_from([None, START - 3600, START]))
+def test_generated_conditions_equal_the_closures(compiled, attrs_, evs, later, since):
+    c = Contact("c1", dict(attrs_), 0)
+    for dt, typ, url in sorted(evs):
+        c.events.setdefault(typ, []).append((START + dt, {"url": url} if typ == "page.visited" else {"email": "a"}))
+    now = START + later
+    for text, tz, gen, ref in compiled:
+        assert gen(c, now, since, None) == ref(c, now, since, None), (text, tz, attrs_, evs, now, since)
+
+
+def _plan(text: str, closures: bool):
+    res = check(load([FAKE], texts={FAKE: text}))
+    assert res.ok
+    if not closures:
+        return build_plan(res.program)
+    plain = Compiler.cond
+    Compiler.cond = Compiler.closure
+    try:
+        return build_plan(res.program)
+    finally:
+        Compiler.cond = plain
+
+
+def _run(plan, contacts, events, start):
+    eng = Engine(plan, start=start)
+    for rec in contacts:
+        eng.add_contact(json.loads(json.dumps(rec)))
+    for t, cid, typ, fields in events:
+        eng.add_event(t, cid, typ, json.loads(json.dumps(fields)))
+    try:
+        eng.run_until(UNTIL)
+    except EngineError as exc:
+        return [jsonl_line(e) for e in eng.activity] + [f"error: {exc}"]
+    return [jsonl_line(e) for e in eng.activity]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(), logs())
+def test_runs_with_generated_conditions_equal_runs_with_closures(text, log):
+    contacts, evs = log
+    note(describe(text, contacts, evs))
+    assert _run(_plan(text, False), contacts, evs, START) == _run(_plan(text, True), contacts, evs, START)
