@@ -1006,6 +1006,8 @@ def run_command(state: str, program, contacts: Optional[Path], events: Optional[
             for line in summary(entries, names, {}):  # the whole run so far
                 out.write(line + "\n")
         _report(err, state, rep, before, run, n)
+    except sqlite3.Error as e:  # a full disk, a file removed under the run, ...
+        raise StateError(f"{state}: {e}; what was committed before is kept: run again to resume") from None
     finally:
         run.close()
     return 0

@@ -455,3 +455,17 @@ def test_a_program_edited_while_a_run_was_interrupted_replays_with_the_program_i
     assert after[:len(before)] == before
     new = after[len(before):]
     assert any('"template":"welcome-v2"' in x for x in new) and not any('"template":"welcome"' in x for x in new)
+
+
+def test_fingerprints_do_not_depend_on_hash_seeds():
+    """A resume compares fingerprints made by another process: they must not
+    vary with PYTHONHASHSEED (or every resume would look like an edit)."""
+    import os
+    import subprocess
+    import sys
+    code = ("from goaldsl.api import load_program; from goaldsl.store import program_fingerprint, _workflow_goals, _shape;"
+            f"p = load_program({str(EXAMPLES / 'invoice-paid')!r});"
+            "print(program_fingerprint(p), [(_workflow_goals(w.wf, p.ir.segments), _shape(w)) for w in p.plan.workflows])")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env=dict(os.environ, PYTHONHASHSEED=seed)).stdout for seed in ("1", "2", "3")}
+    assert len(outs) == 1 and len(next(iter(outs))) > 40
