@@ -308,6 +308,23 @@ def test_load_broken_program_keeps_the_session(tmp_path):
     assert out.rstrip().endswith("false\n  the contact has no invoice.sent events")
 
 
+def test_contacts_and_events_options(tmp_path):
+    ev = tmp_path / "log.jsonl"
+    ev.write_text('{"time": "2026-11-01T00:00:00Z", "contact": "zed", "type": "page.visited", "url": "/"}\n')
+    out = drive(":contact zed\rpage.visited\r", program=REVIEW, contacts=str(INVOICE / "contacts.jsonl"),
+                events=str(ev))
+    assert "data: 6 contacts, 1 event from 2026-11-01T00:00:00Z to 2026-11-01T00:00:00Z" in out
+    assert 'exit goal' not in out and "true\n  2026-11-01T00:00:00Z  page.visited" in out
+
+
+def test_a_folder_without_goal_files_is_enough(tmp_path):
+    (tmp_path / "events.jsonl").write_text(
+        '{"time": "2026-11-01T00:00:00Z", "contact": "a", "type": "page.visited", "url": "/"}\n')
+    out = drive(":contact a\rpage.visited\r", program=tmp_path)
+    assert f"goal repl: {tmp_path}: 0 workflows, 0 goals, 0 segments" in out
+    assert "true\n" in out
+
+
 def test_a_program_with_errors_still_starts_the_repl(tmp_path):
     (tmp_path / "program.goal").write_text('segment x = page.visitd\n')
     (tmp_path / "events.jsonl").write_text('{"time": "2026-11-01T00:00:00Z", "contact": "a", "type": "page.visited", '
