@@ -204,3 +204,30 @@ def test_docs_explain_json_part_is_real(capsys, monkeypatch):
     doc = json.loads(capsys.readouterr().out)
     assert part == {k: doc[k] for k in part}
     assert list(part) == ["contact", "goal", "holds", "achieved", "summary", "workflow_state"]
+
+
+def test_condition_true_between_ticks_names_the_next_tick(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    main(["explain", "examples/review-request", "--contact", "s3", "--goal", "Google Review Clicked",
+          "--at", "2026-11-12T19:04:00Z"])
+    out = capsys.readouterr().out
+    assert ("The condition holds at 2026-11-12T19:04:00Z; the workflow evaluates every 5 minutes, so the goal fires "
+            "at its next tick (2026-11-12T19:05:00Z).") in out
+    main(["explain", "examples/review-request", "--contact", "s3", "--goal", "Google Review Clicked",
+          "--at", "2026-11-12T19:05:00Z"])
+    assert 'Achieved: contact s3 achieved "Google Review Clicked" at 2026-11-12T19:05:00Z.' in capsys.readouterr().out
+
+
+def test_events_emitted_by_workflows_are_marked(tmp_path, capsys, monkeypatch):
+    (tmp_path / "program.goal").write_text(
+        'workflow "W" {\n    evaluate on event\n    enroll when tag.added\n    send_email("hi")\n    wait 1 day\n'
+        '    goals {\n        goal "Mailed" { when email.sent(email == "hi") }\n    }\n}\n')
+    (tmp_path / "events.jsonl").write_text(
+        '{"time": "2026-11-01T00:00:00Z", "contact": "a", "type": "tag.added", "tag": "x"}\n'
+        '{"time": "2026-11-01T06:00:00Z", "contact": "a", "type": "email.sent", "email": "other"}\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["explain", ".", "--contact", "a", "--goal", "Mailed", "--format", "json"]) == 0
+    events = json.loads(capsys.readouterr().out)["condition"]["events"]
+    assert [(e["fields"]["email"], e["origin"]) for e in events] == [("hi", "workflow"), ("other", "log")]
+    main(["explain", ".", "--contact", "a", "--goal", "Mailed"])
+    assert '+ 2026-11-01T00:00:00Z  email.sent(email: "hi")  [from a workflow]' in capsys.readouterr().out
