@@ -166,6 +166,22 @@ def stored_lines(state: Path) -> str:
         db.close()
 
 
+def places(state: Path) -> list:
+    db = sqlite3.connect(str(state))
+    try:
+        return db.execute("SELECT * FROM positions ORDER BY workflow, contact").fetchall()
+    finally:
+        db.close()
+
+
+def outbox_ids(state: Path) -> list:
+    db = sqlite3.connect(str(state))
+    try:
+        return db.execute("SELECT id, activity FROM outbox ORDER BY activity").fetchall()
+    finally:
+        db.close()
+
+
 def committed(state: Path) -> tuple[int, str]:
     """(entries, last instant) committed so far."""
     if not state.exists():
@@ -250,6 +266,9 @@ def test_kill_9_at_random_points_and_resume(tmp_path):
             if phase == 1:
                 assert stored_lines(state) == expected[1], f"series {series}, phase 1"
             db_checks(state)
+        # Every contact's place and the outbox are the uninterrupted run's too.
+        assert places(state) == places(ref) and places(ref)
+        assert outbox_ids(state) == outbox_ids(ref)
         if series == 1:  # through `goal log` (after that, the same rows read directly)
             assert stored_log(state) == expected[2], f"series {series}"
         else:
