@@ -394,7 +394,7 @@ class DurableRun:
     >>> run = DurableRun("run.db", program)                  # doctest: +SKIP
     >>> new = run.read_events(Path("events.jsonl"))          # past what was read before
     >>> run.begin(start=t0)                                  # restore, replay, check the program
-    >>> report = run.ingest(contacts, new)                   # one transaction
+    >>> report = run.ingest(contacts, [new])                 # one transaction
     >>> run.run_until(t1)                                    # commits instant by instant
 
     ``handlers`` are called after each instant commits, once per outbox row,
@@ -413,7 +413,11 @@ class DurableRun:
         self.commit_seconds = commit_seconds
         self._last_commit = 0.0
         self.db = open_state(self.path, create=True)
-        self._lockf = _lock(self.path)
+        try:
+            self._lockf = _lock(self.path)
+        except StateError:
+            self.db.close()
+            raise
         self.meta = _meta(self.db)
         self.fresh = "start" not in self.meta
         self.eng: Optional[Engine] = None
@@ -471,7 +475,8 @@ class DurableRun:
     def begin(self, start: Optional[int]) -> None:
         """Restore the engine: a fresh one, or the checkpoint with the committed
         instants after it replayed (and checked). Then check the program
-        against the state and apply pauses. Writes nothing."""
+        against the state and apply pauses. Writes nothing but checkpoints
+        of the replay (refused programs leave the state as it was)."""
         plan = self.program.plan
         if self.fresh:
             if start is None:
