@@ -37,7 +37,7 @@ from .completion import Completion, complete, word_before
 from .diagnostics import Diagnostic, GoalError, closest
 from .engine import Contact, EngineError, apply_effect
 from .evaluate import matching_events
-from .explain import (ExplainError, _activity_line, _Explainer, _failed_reasons, event_key, explain, fresh_inputs, render_text,
+from .explain import (ExplainError, _activity_line, _Explainer, _failed_reasons, explain, fresh_inputs, render_text,
                       show_cond, show_event, show_value)
 from .inputs import EventValidator, Inputs, read_contacts, read_events
 from .loader import Loaded, program_files
@@ -100,6 +100,7 @@ class ReplSession:
         self.tz = "UTC"
         self.notes: list[str] = []  # things to say at start-up (skipped bad lines)
         self._startup_errors = ""  # diagnostics of a program that did not load
+        self._cache: dict[str, tuple] = {}
         self._segments: dict[str, A.Module] = {}  # session segments, by name
         self._segment_sources: dict[str, str] = {}
         self._added: list[tuple] = []  # events added with :event
@@ -180,7 +181,19 @@ class ReplSession:
             return int(_time.time()) // 60 * 60
         return last
 
+    def _cached(self, name: str, compute: Callable[[], list[str]]) -> list[str]:
+        """``compute()``, remembered until the data changes (completion asks
+        on every key press; a large log must not make typing slow)."""
+        key = (name, id(self.data), len(self.inputs.contacts), len(self.inputs.events))
+        hit = self._cache.get(name)
+        if hit is None or hit[0] != key:
+            hit = self._cache[name] = (key, compute())
+        return hit[1]
+
     def contact_ids(self) -> list[str]:
+        return self._cached("contact_ids", self._contact_ids)
+
+    def _contact_ids(self) -> list[str]:
         seen: dict[str, None] = {}
         for c in self.inputs.contacts:
             seen[c["id"]] = None
@@ -190,6 +203,9 @@ class ReplSession:
 
     def attribute_paths(self) -> list[str]:
         """Contact attributes seen in the data, as dotted paths."""
+        return self._cached("attribute_paths", self._attribute_paths)
+
+    def _attribute_paths(self) -> list[str]:
         out: dict[str, None] = {}
 
         def walk(d: dict, prefix: str):
@@ -584,20 +600,17 @@ class ReplSession:
         start = inp.first_time if inp.first_time is not None else self.at
         if self.at < start:
             raise ReplError(f"the current time is before the first event ({format_utc(start)})", "use :at now")
+        if not self.program.ir.workflows:
+            raise ReplError("the program has no workflows to run", "load one with :load FILE")
         emitted: list[tuple] = []
-        log: dict[tuple, int] = {}
-        for t, cid, typ, fields in inp.events:
-            k = (cid,) + event_key(t, typ, fields)
-            log[k] = log.get(k, 0) + 1
         eng = engine_for(self.program, fresh_inputs(inp), start=start)
         eng.run_until(self.at)
+        # The engine keeps the log's field dicts as given: anything else was emitted by the run.
+        logged = {id(fields) for _, _, _, fields in inp.events}
         for c in eng.contacts.values():
             for typ, lst in c.events.items():
                 for t, fields in lst:
-                    k = (c.id,) + event_key(t, typ, fields)
-                    if log.get(k):
-                        log[k] -= 1
-                    else:
+                    if id(fields) not in logged:
                         emitted.append((t, c.id, typ, fields))
         emitted.sort(key=lambda e: e[0])
         self._emitted = emitted
@@ -703,8 +716,10 @@ class ReplSession:
         word = ALIASES.get(word.lower(), word.lower())
         rest = rest.lstrip()
         if word == "contact":
-            ids = self.contact_ids()
-            return len(rest), _prefixed([Completion(i, "contact", "contact id") for i in ids], rest)
+            low = rest.lower()
+            ids = [i for i in self.contact_ids() if i.lower().startswith(low)][:200] or \
+                [i for i in self.contact_ids() if low in i.lower()][:200]
+            return len(rest), [Completion(i, "contact", "contact id") for i in ids]
         if word == "explain":
             return len(rest), _prefixed([Completion(g, "goal", "goal") for g in self.goal_names()], rest)
         if word == "tz":

@@ -460,6 +460,20 @@ def test_complete_meta_commands_and_their_arguments(session):
     assert "first_invoice" in got
 
 
+def test_completion_sees_data_added_in_the_session():
+    s = ReplSession(INVOICE)
+    assert labels(s, ":contact new")[1] == []
+    s.handle(":contact newbie")
+    s.handle(":event contact.updated plan=gold")
+    assert labels(s, ":contact new")[1] == ["newbie"]
+    assert "contact.plan" in labels(s, "contact.p")[1]
+
+
+def test_run_needs_workflows():
+    out = drive(":run\r", program=None)
+    assert "error: the program has no workflows to run" in out
+
+
 def test_prompt_toolkit_completer_gives_the_same_items(session):
     ps, _ = build_prompt_session(session, input=None, output=DummyOutput(), history=InMemoryHistory())
     doc = Document(":contact p", len(":contact p"))
