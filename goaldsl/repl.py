@@ -1022,6 +1022,8 @@ def run_repl(program: Optional[str] = None, contacts: Optional[str] = None, even
         import sys
         sys.stderr.write(f"goal repl: {e}\n")
         return 2
+    if input is None and not _stdin_is_terminal():
+        return _run_script(session, write)
     ps, style = build_prompt_session(session, input=input, output=output, history=history,
                                      complete_while_typing=complete_while_typing)
     if write is None:
@@ -1038,6 +1040,50 @@ def run_repl(program: Optional[str] = None, contacts: Optional[str] = None, even
             continue
         except EOFError:
             break
+        out = session.handle(text)
+        if out:
+            write(out + "\n")
+    return 0
+
+
+def _stdin_is_terminal() -> bool:
+    import sys
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _run_script(session: ReplSession, write: Optional[Callable[[str], None]] = None, stdin=None) -> int:
+    """Input that is not a terminal (``goal repl DIR < session.txt``): the
+    same inputs, one a line (continued while a bracket is open), with no
+    prompt, colors or history. Each input is echoed after the prompt, so the
+    output reads like the interactive session."""
+    import sys
+    stdin = stdin or sys.stdin
+    if write is None:
+        def write(text: str) -> None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    write(session.banner() + "\n")
+    pending: list[str] = []
+    for raw in stdin:
+        pending.append(raw.rstrip("\n"))
+        text = "\n".join(pending)
+        if session.needs_more(text):
+            continue
+        pending = []
+        if not text.strip():
+            continue
+        write(session.prompt_text() + text + "\n")
+        out = session.handle(text)
+        if out:
+            write(out + "\n")
+        if session.done:
+            break
+    if pending and "\n".join(pending).strip():  # end of input inside a bracket: run what there is
+        text = "\n".join(pending)
+        write(session.prompt_text() + text + "\n")
         out = session.handle(text)
         if out:
             write(out + "\n")

@@ -632,3 +632,14 @@ def test_enter_on_a_chosen_completion_runs_the_line_unless_it_asks_for_more():
     text = "".join(out)
     assert "no contact chosen" not in text  # ":contact " alone never ran
     assert "error" not in text and "has no record" not in text
+
+
+def test_input_that_is_not_a_terminal_runs_as_a_script():
+    import subprocess
+    script = ":contact payer\ninvoice.status_changed(\n  status == partially_paid)\npage.visitd\n:quit\nnever run\n"
+    res = subprocess.run(["goal", "repl", str(INVOICE)], input=script, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stderr == ""
+    assert ("payer @ 2026-11-10 09:00 UTC> invoice.status_changed(\n  status == partially_paid)\ntrue\n"
+            "  2026-11-04T15:30:00Z  invoice.status_changed(") in res.stdout
+    assert 'hint: did you mean "page.visited"?' in res.stdout
+    assert res.stdout.endswith("payer @ 2026-11-10 09:00 UTC> :quit\n")
