@@ -905,8 +905,16 @@ def _place(cw, e) -> tuple:
     return (e.number, e.since, step_index, step, waiting, e.due)
 
 
-def _json(v) -> str:
-    return json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+try:  # several times faster than the standard library for the many small objects of a run
+    import msgspec
+
+    _encoder = msgspec.json.Encoder(enc_hook=str, order="sorted")
+
+    def _json(v) -> str:
+        return _encoder.encode(v).decode()
+except (ImportError, TypeError):  # pragma: no cover - no msgspec, or one without `order`
+    def _json(v) -> str:
+        return json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
 # ---------------------------------------------------------------- commands on a state file
