@@ -104,10 +104,6 @@ class _WState:
         return self.cw.audience is not None and self.cw.wf.once_at is None
 
 
-def _record_only(req: ActionRequest) -> None:
-    return None
-
-
 class Engine:
     """Runs a plan. Feed contacts and time-ordered events, then advance the clock.
 
@@ -601,16 +597,16 @@ class Engine:
             entry["goal"] = goal
         # Unique per action: a goal's actions by position, a step by its place.
         where = f"goal:{goal}#{index}" if goal is not None else f"step:{step if step is not None else e.pc}"
-        req = ActionRequest(f"{c.id}/{w.cw.name}/{e.number}/{where}/{t}", call.action, shown, c.id,
-                            w.cw.name, t, step, goal)
-        entry["id"] = req.id
+        rid = f"{c.id}/{w.cw.name}/{e.number}/{where}/{t}"
+        entry["id"] = rid
         self._write(t, c, w, entry)
-        handler = self.handlers.get(call.action, _record_only)
-        try:
-            handler(req)
-        except Exception as exc:  # a host's handler failed: stop with context
-            raise EngineError(f"the handler for {call.action} failed for contact {c.id} in "
-                              f'"{w.cw.name}": {exc}') from exc
+        handler = self.handlers.get(call.action)
+        if handler is not None:  # without one the action is only recorded
+            try:
+                handler(ActionRequest(rid, call.action, shown, c.id, w.cw.name, t, step, goal))
+            except Exception as exc:  # a host's handler failed: stop with context
+                raise EngineError(f"the handler for {call.action} failed for contact {c.id} in "
+                                  f'"{w.cw.name}": {exc}') from exc
         for spec in act.emits:
             fields = {}
             ev = self.plan.program.events.get(spec.event)

@@ -58,22 +58,27 @@ class JsonlWriter:
         self.size = buffer_size
         self.buf = bytearray()
         self._times: dict[int, str] = {}
-        self._in_order: dict[tuple, bool] = {}
+        self._orders: dict[tuple, tuple] = {}
 
     def __call__(self, e: dict) -> None:
         keys = tuple(e)
-        ordered = self._in_order.get(keys)
-        if ordered is None:
-            ordered = self._in_order[keys] = list(entry_json(e)) == list(keys)
-        if ordered and _encoder is not None:
+        order = self._orders.get(keys)
+        if order is None:
+            # entry_json's order: the known keys first, then the rest as they come.
+            order = self._orders[keys] = tuple(entry_json(dict.fromkeys(keys, 0)))
+        if _encoder is not None and e.get("time").__class__ is int:
             t = e["time"]
             text = self._times.get(t)
             if text is None:
                 if len(self._times) > 4096:
                     self._times.clear()
                 text = self._times[t] = format_utc(t)
-            d = e.copy()
-            d["time"] = text
+            if order == keys:
+                d = e.copy()
+                d["time"] = text
+            else:
+                d = {k: e[k] for k in order}
+                d["time"] = text
             _encoder.encode_into(d, self.buf, -1)
             self.buf += b"\n"
         else:
