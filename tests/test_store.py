@@ -469,3 +469,32 @@ def test_fingerprints_do_not_depend_on_hash_seeds():
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env=dict(os.environ, PYTHONHASHSEED=seed)).stdout for seed in ("1", "2", "3")}
     assert len(outs) == 1 and len(next(iter(outs))) > 40
+
+
+def test_events_added_to_a_run_stopped_early_merge_with_the_queued_ones(capsys, tmp_path, monkeypatch):
+    """A run stopped by --until keeps later events queued; new events between
+    them are merged in time order: the same as one plain run over all events."""
+    monkeypatch.chdir(tmp_path)
+    ex = EXAMPLES / "booked-a-demo"
+    from goaldsl.api import parse_time
+    from goaldsl.calendar import format_utc
+    rows = [json.loads(x) for x in (ex / "events.jsonl").read_text().splitlines() if x.strip()]
+    rc, plain, _ = goal(capsys, "run", ex, "--format", "jsonl")
+    assert rc == 0
+    times = sorted({parse_time(r["time"]) for r in rows})
+    mid = times[len(times) // 3]
+    later = [r for r in rows if parse_time(r["time"]) > mid]
+    held = later[1::2]  # every other later event arrives in a second file
+    assert held and len(held) < len(later)
+    first = [r for r in rows if r not in held]
+    Path("events.jsonl").write_text("".join(json.dumps(r) + "\n" for r in first))
+    Path("more.jsonl").write_text("".join(json.dumps(r) + "\n" for r in held))
+    base = ("run", ex / "program.goal", "--contacts", ex / "contacts.jsonl", "--state", "s.db", "--format", "jsonl")
+    start, mid = format_utc(times[0]), format_utc(mid)
+    rc, out1, err = goal(capsys, *base, "--events", "events.jsonl", "--from", start, "--until", mid)
+    assert rc == 0, err
+    rc, out2, err = goal(capsys, *base, "--events", "more.jsonl")
+    assert rc == 0 and "late" not in err, err
+    rc, out3, err = goal(capsys, *base, "--events", "events.jsonl")  # the rest of the queue, to the last event
+    assert rc == 0, err
+    assert out1 + out2 + out3 == plain
