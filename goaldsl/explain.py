@@ -320,6 +320,22 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
     return out
 
 
+def why_false(program: Program, cond: ir.Cond, contact: Contact, now: int, tz: str,
+              later: list = ()) -> list[tuple[str, list[str]]]:
+    """Why ``cond`` is false for ``contact`` at ``now`` with no enrollment
+    (the REPL, ``goal eval``): a headline per false part and, for an event
+    atom, one line per event that did not count. ``later``: the contact's
+    events after ``now`` as (time, type, fields), shown as such."""
+    tree = _Explainer(program, tz, set()).node(cond, contact, now, None, list(later), None)
+    return _failed_reasons(tree)
+
+
+def attributes_read(program: Program, cond: ir.Cond, contact: Contact, tz: str) -> dict:
+    """The contact attributes ``cond`` reads (through segments too), with
+    their values on ``contact``."""
+    return _Explainer(program, tz, set()).attributes(cond, contact)
+
+
 def fresh_inputs(inputs: Inputs) -> Inputs:
     """The inputs with copies of the contact records, for an engine run: the
     engine applies tag, list and update effects to the records it is given."""

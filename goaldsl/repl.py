@@ -37,9 +37,9 @@ from .completion import Completion, complete, word_before
 from .diagnostics import Diagnostic, GoalError, closest
 from .engine import Contact, EngineError, apply_effect
 from .evaluate import matching_events
-from .explain import (ExplainError, _activity_line, _Explainer, _failed_reasons, explain, fresh_inputs, render_text,
-                      show_cond, show_event, show_value)
-from .inputs import EventValidator, Inputs, read_contacts, read_events
+from .explain import (ExplainError, _activity_line, attributes_read, explain, fresh_inputs, render_text, show_cond,
+                      show_event, show_value, why_false)
+from .inputs import EventValidator, Inputs
 from .loader import Loaded, program_files
 from .parser import parse
 from .plan import build_plan
@@ -386,7 +386,7 @@ class ReplSession:
         if value:
             for typ, t, fields in matching_events(self.program, cond, c, self.at, self.tz):
                 lines.append(f"  {self.show_time(t)}  {show_event(typ, fields, self.program.ir.events)}")
-            for path, v in _Explainer(self.program, self.tz, set()).attributes(cond, c).items():
+            for path, v in attributes_read(self.program, cond, c, self.tz).items():
                 lines.append(f"  {path} is {show_value(v)}")
         else:
             lines.extend(self._why_false(cond, c, cid))
@@ -398,9 +398,8 @@ class ReplSession:
         type that did not count (later events of the log included, so a time
         set too early shows)."""
         later = [(t, typ, f) for t, who, typ, f in self.inputs.events + self._emitted if who == cid and t > self.at]
-        tree = _Explainer(self.program, self.tz, set()).node(cond, c, self.at, None, later, None)
         lines = []
-        for head, details in _failed_reasons(tree):
+        for head, details in why_false(self.program, cond, c, self.at, self.tz, later):
             lines.append(f"  {head}" + (":" if details else ""))
             lines.extend(f"    {d}" for d in details)
         return lines
