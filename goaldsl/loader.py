@@ -92,7 +92,10 @@ def load(paths: Iterable[str | Path], *, stdlib: bool = True, texts: dict[str, s
     seen: set[Path] = set()
     for p in paths:
         path = Path(p).absolute()
-        root = path.parent.resolve()
+        try:
+            root = path.parent.resolve()
+        except (OSError, RuntimeError, ValueError):
+            root = path.parent  # reading the file will say what is wrong
         _load_file(loaded, path, root, [], seen, None, texts or {})
     return loaded
 
@@ -123,7 +126,12 @@ def _load_one(loaded: Loaded, path: Path, root: Path, chain: list[Path], on_chai
               at: Span | None, texts: dict[str, str]) -> tuple[Path | None, list[tuple[Path, Span]]]:
     """Read and parse one file; return its resolved path and the imports
     still to load (None and [] when there is nothing more to do)."""
-    real = path.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError, ValueError) as e:  # a symlink loop, an unreadable folder
+        why = "a symbolic link loops" if isinstance(e, RuntimeError) else (getattr(e, "strerror", None) or str(e))
+        loaded.diagnostics.append(error("E0101", f"cannot read {_display_name(path)}: {why}", at))
+        return None, []
     if real in on_chain:
         ring = chain[chain.index(real):] + [real]
         if len(ring) > 12:  # a long ring: its ends say where to look
