@@ -25,7 +25,7 @@ way every truth value shown is computed by the code that decides in a run.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import attrs
 
@@ -182,6 +182,7 @@ class Achievement:
     enrollment: int
     events: list[EventCheck]
     attributes: dict
+    sources: dict = attrs.Factory(dict)  # contact.path -> (time, event type) that last set it
 
 
 @attrs.define
@@ -223,6 +224,8 @@ class Explanation:
     program_events: dict = attrs.field(factory=dict, repr=False)
     # why the condition is false: (headline, details), for the text summary
     why: list = attrs.field(factory=list)
+    # contact.path -> (time, event type) of the event that last set it, up to `at`
+    sources: dict = attrs.field(factory=dict)
 
 
 # ====================================================================== the explainer
@@ -311,13 +314,44 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
         snap = Contact(contact, a_attrs, 0)
         snap.events = a_events
         a_tree = ex.node(g.cond, snap, t, a_since, [], a_since)
-        achievements.append(Achievement(t, number, _causes(a_tree), ex.attributes(g.cond, snap)))
+        a_attrs_read = ex.attributes(g.cond, snap)
+        achievements.append(Achievement(t, number, _causes(a_tree), a_attrs_read,
+                                        attribute_sources(a_attrs_read, a_events, t)))
     wf_every = f"every {_show_seconds(wf.every)}" if wf.every else "on event"
     out = Explanation(contact, g.name, wf.name, "step" if g.is_step else "exit", step_no, wf.timezone, wf_every,
                       at, start, holds, tree, state, achievements, activity, ex.attributes(g.cond, c), [],
                       program.ir.events)
+    out.sources = attribute_sources(out.attributes, c.events, at)
     out.summary = _summary(out, wf)
     return out
+
+
+def attribute_sources(paths: Iterable[str], events: dict, at: int) -> dict[str, tuple[int, str]]:
+    """For each ``contact.PATH``, the time and type of the last event up to
+    ``at`` that set it (``contact.updated``, a tag or list event, a score
+    adjustment). A path no event touched comes from the contact record."""
+    out: dict[str, tuple[int, str]] = {}
+    for shown in paths:
+        path = shown[len("contact."):]
+        top = path.split(".")[0]
+        best: Optional[tuple[int, str]] = None
+        for typ in _SETTERS.get(top, ()) + ("contact.updated",):
+            for t, fields in events.get(typ, ()):
+                if t > at or (best is not None and t < best[0]):
+                    continue
+                if typ == "contact.updated":
+                    changed = fields.get("fields")
+                    if not isinstance(changed, dict) or not any(
+                            k == path or path.startswith(k + ".") or k.startswith(path + ".") for k in changed):
+                        continue
+                best = (t, typ)
+        if best is not None:
+            out[shown] = best
+    return out
+
+
+_SETTERS = {"tags": ("tag.added", "tag.removed"), "lists": ("list.added", "list.removed"),
+            "lead_score": ("contact.score_adjusted",)}
 
 
 def why_false(program: Program, cond: ir.Cond, contact: Contact, now: int, tz: str,
@@ -857,7 +891,7 @@ def render_text(ex: Explanation) -> str:
             lines.append(f"  {format_utc(ec.time)}  {show_event(ec.type, ec.fields, ex.program_events)}"
                          + ("  [from a workflow]" if ec.origin == "workflow" else ""))
         for k, v in a.attributes.items():
-            lines.append(f"  {k} was {show_value(v)}")
+            lines.append(f"  {k} was {show_value(v)}{_source_text(a.sources.get(k))}")
     # -------- workflow
     st = ex.state
     lines.append("")
@@ -893,8 +927,12 @@ def render_text(ex: Explanation) -> str:
         lines.append("")
         lines.append(f"Contact attributes as of {format_utc(ex.at)}:")
         for k, v in ex.attributes.items():
-            lines.append(f"  {k} = {show_value(v)}")
+            lines.append(f"  {k} = {show_value(v)}{_source_text(ex.sources.get(k))}")
     return "\n".join(lines) + "\n"
+
+
+def _source_text(src: Optional[tuple[int, str]]) -> str:
+    return f" (set by {src[1]} at {format_utc(src[0])})" if src else " (from the contact record)"
 
 
 def _activity_line(e: dict) -> str:
@@ -997,11 +1035,17 @@ def to_json(ex: Explanation) -> dict:
         "from": _time_json(ex.start, tz),
         "holds": ex.holds,
         "achieved": [{"time": _time_json(a.time, tz), "enrollment": a.enrollment,
-                      "events": [_check_json(ec, tz) for ec in a.events], "attributes": a.attributes}
+                      "events": [_check_json(ec, tz) for ec in a.events], "attributes": a.attributes,
+                      "attribute_sources": _sources_json(a.sources)}
                      for a in ex.achievements],
         "summary": [s[0].upper() + s[1:] for s in ex.summary],
         "workflow_state": state,
         "activity": [entry_json(e) for e in ex.activity],
         "condition": _node_json(ex.condition, tz),
         "attributes": ex.attributes,
+        "attribute_sources": _sources_json(ex.sources),
     }
+
+
+def _sources_json(sources: dict) -> dict:
+    return {k: {"time": format_utc(t), "event": typ} for k, (t, typ) in sources.items()}

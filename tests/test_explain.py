@@ -231,3 +231,29 @@ def test_events_emitted_by_workflows_are_marked(tmp_path, capsys, monkeypatch):
     assert [(e["fields"]["email"], e["origin"]) for e in events] == [("hi", "workflow"), ("other", "log")]
     main(["explain", ".", "--contact", "a", "--goal", "Mailed"])
     assert '+ 2026-11-01T00:00:00Z  email.sent(email: "hi")  [from a workflow]' in capsys.readouterr().out
+
+
+def test_attribute_values_name_the_event_that_set_them(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    main(["explain", "examples/lead-score", "--contact", "L1", "--goal", "Sales Ready"])
+    out = capsys.readouterr().out
+    assert "  contact.lead_score was 105 (set by contact.updated at 2026-11-04T16:48:00Z)\n" in out
+    main(["explain", "examples/lead-score", "--contact", "L1", "--goal", "Sales Ready", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["attribute_sources"] == {"contact.lead_score": {"time": "2026-11-04T16:48:00Z", "event": "contact.updated"}}
+
+
+def test_tags_from_events_and_from_the_record(tmp_path, capsys, monkeypatch):
+    (tmp_path / "program.goal").write_text(
+        'workflow "W" {\n    audience "trial" in contact.tags\n    wait 30 days\n'
+        '    goals {\n        goal "Paid" { when "paid" in contact.tags and contact.plan is set }\n    }\n}\n')
+    (tmp_path / "contacts.jsonl").write_text('{"id": "a", "tags": ["trial"], "plan": "pro"}\n')
+    (tmp_path / "events.jsonl").write_text(
+        '{"time": "2026-11-01T00:00:00Z", "contact": "a", "type": "page.visited", "url": "/"}\n'
+        '{"time": "2026-11-02T10:01:00Z", "contact": "a", "type": "tag.added", "tag": "paid"}\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["explain", ".", "--contact", "a", "--goal", "Paid", "--at", "2026-11-03T00:00:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert "Achieved at 2026-11-02T10:05:00Z (enrollment 1), by:" in out
+    assert '  contact.tags was ["trial", "paid"] (set by tag.added at 2026-11-02T10:01:00Z)\n' in out
+    assert '  contact.plan was "pro" (from the contact record)\n' in out
