@@ -37,8 +37,8 @@ from .completion import Completion, complete, word_before
 from .diagnostics import Diagnostic, GoalError, closest
 from .engine import Contact, EngineError, apply_effect
 from .evaluate import matching_events
-from .explain import (ExplainError, _activity_line, attributes_read, explain, fresh_inputs, render_text, show_cond,
-                      show_event, show_value, why_false)
+from .explain import (ExplainError, _activity_line, attribute_sources, attributes_read, explain, fresh_inputs,
+                      render_text, show_cond, show_event, show_value, why_false)
 from .inputs import EventValidator, Inputs
 from .loader import Loaded, program_files
 from .parser import parse
@@ -386,8 +386,12 @@ class ReplSession:
         if value:
             for typ, t, fields in matching_events(self.program, cond, c, self.at, self.tz):
                 lines.append(f"  {self.show_time(t)}  {show_event(typ, fields, self.program.ir.events)}")
-            for path, v in attributes_read(self.program, cond, c, self.tz).items():
-                lines.append(f"  {path} is {show_value(v)}")
+            read = attributes_read(self.program, cond, c, self.tz)
+            sources = attribute_sources(read, c.events, self.at)
+            for path, v in read.items():
+                src = sources.get(path)
+                lines.append(f"  {path} is {show_value(v)}"
+                             + (f" (set by {src[1]} at {self.show_time(src[0])})" if src else ""))
         else:
             lines.extend(self._why_false(cond, c, cid))
         return "\n".join(lines)

@@ -224,7 +224,8 @@ def test_event_missing_field_says_how_to_write_it():
 
 def test_event_contact_updated_sets_attributes():
     out = drive(":contact overdue\r:event contact.updated lead_score=90\rcontact.lead_score >= 80\r")
-    assert after_banner(out).endswith("true\n  contact.lead_score is 90\n")
+    assert after_banner(out).endswith(
+        "true\n  contact.lead_score is 90 (set by contact.updated at 2026-11-10T09:00:00Z)\n")
 
 
 def test_run_shows_the_contacts_new_activity_once():
@@ -373,7 +374,8 @@ def test_input_continues_while_brackets_are_open():
 
 def test_input_continues_after_a_trailing_and():
     out = after_banner(drive(':contact payer\r"new-client" in contact.tags and\rcontact.email is set\r'))
-    assert out.endswith('true\n  contact.tags is ["new-client"]\n  contact.email is "payer@example.com"\n')
+    assert out.endswith('true\n  contact.tags is ["new-client"] (set by tag.added at 2026-11-02T09:00:00Z)\n'
+                        '  contact.email is "payer@example.com"\n')
     assert "error" not in out
 
 
