@@ -177,6 +177,10 @@ def check_everywhere(path: Path, *, cli_too: bool = True) -> None:
     n = check_program_file(path)
     if cli_too:
         assert_cli_check_ok(*run_cli(["check", str(path)]), n_errors=n)
+        # `goal run` too: refused with the same diagnostics, or run for a day.
+        rc, out, err = run_cli(["run", str(path), "--from", "2026-11-16T00:00:00Z", "--until",
+                                "2026-11-17T00:00:00Z", "--format", "jsonl"])
+        assert_cli_check_ok(rc, out if n else "", err, n_errors=n)
 
 
 def goal_subprocess(args, cwd, timeout=60):
