@@ -56,10 +56,14 @@ def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
     if text is None:
         return None
     try:
-        return parse_time(text, tz)
+        t = parse_time(text, tz)
     except ValueError as e:
         why = "" if str(e) in ("", "not a date-time") else f" ({e})"
         raise UsageError(f"{text!r} is not a date-time{why}; write it like 2026-11-16T14:00:00Z") from None
+    from .inputs import MAX_EVENT_TIME, MIN_EVENT_TIME
+    if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:  # the span input events may have (docs/limits.md)
+        raise UsageError(f"{text!r} is out of range: give a time between the years 1900 and 8999")
+    return t
 
 
 # ---------------------------------------------------------------- commands

@@ -892,3 +892,26 @@ def test_jsonl_odd_files(tally, work):
             assert_subprocess_ok(proc, program=False)
             _assert_run_stderr(proc.stderr.decode("utf-8", "replace"))
     t.done()
+
+
+# ---------------------------------------------------------------- 7. times on the command line
+
+CLI_TIMES = ["0001-01-01T00:00:00Z", "1899-12-31T23:59:59Z", "1900-01-01T00:00:00Z", "1970-01-01T00:00:00Z",
+             "2026-11-16T00:00:00+23:59", "2026-11-16T00:00:00-23:59", "8999-12-31T23:59:59Z", "9999-12-31T23:59:59Z",
+             "2026-02-30T00:00:00Z", "2026-11-16", "2026", "now", "", "T", "2026-11-16T25:00:00Z",
+             "2026-11-16T14:00:00+99:99", "9" * 5000]
+
+
+def test_times_on_the_command_line(tally, work):
+    t = tally("command-line times")
+    folder = ROOT / "examples" / "booked-a-demo"
+    for when in CLI_TIMES:
+        for argv in (["run", str(folder), "--from", when, "--format", "jsonl"],
+                     ["run", str(folder), "--until", when, "--format", "table"],
+                     ["eval", "email.opened within 7 days", str(folder), "--contact", "c1", "--at", when],
+                     ["explain", str(folder), "--contact", "c1", "--goal", "Booked a Demo", "--at", when]):
+            with t.one(argv):
+                rc, out, err = run_cli(argv)
+                assert rc in (0, 1, 2), f"exit code {rc}: {err[-500:]}"
+                assert "Traceback" not in out + err and "internal error" not in err, err[-500:]
+    t.done()
