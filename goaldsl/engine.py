@@ -218,9 +218,10 @@ class Engine:
                 t = q[0][0]
                 self._instant = t
                 self._woken = False
+                contacts = self.contacts
                 while q and q[0][0] == t:
                     _, cid, typ, fields = q.popleft()
-                    self._record(self._contact(cid), t, typ, fields, acting=True)
+                    self._record(contacts.get(cid) or self._contact(cid), t, typ, fields, acting=True)
                 if self._woken or (wn is not None and wn <= t):
                     self._act_instant(t)
             elif wn is not None and wn <= until:
@@ -330,7 +331,8 @@ class Engine:
                 lst.append((t, fields))
                 if kept is not None:
                     back = kept[typ]
-                    if back is not None and lst[0][0] < t - back:
+                    # Dropped in batches: once the oldest is a quarter window past.
+                    if back is not None and lst[0][0] < t - back - (back >> 2):
                         _drop_before(lst, t - back)
             else:  # a late event: keep the list in time order
                 i = len(lst)

@@ -58,6 +58,7 @@ class JsonlWriter:
         self.size = buffer_size
         self.buf = bytearray()
         self._times: dict[int, str] = {}
+        self._days: dict[int, str] = {}
         self._orders: dict[tuple, tuple] = {}
 
     def __call__(self, e: dict) -> None:
@@ -72,7 +73,14 @@ class JsonlWriter:
             if text is None:
                 if len(self._times) > 4096:
                     self._times.clear()
-                text = self._times[t] = format_utc(t)
+                # format_utc's text, its date part made once per day.
+                day, sec = divmod(t, 86400)
+                date = self._days.get(day)
+                if date is None:
+                    date = self._days[day] = format_utc(day * 86400)[:11]
+                h, rest = divmod(sec, 3600)
+                m, s = divmod(rest, 60)
+                text = self._times[t] = f"{date}{h:02d}:{m:02d}:{s:02d}Z"
             if order == keys:
                 d = e.copy()
                 d["time"] = text
