@@ -37,7 +37,7 @@ from goaldsl.api import GoalError, engine_for, load_program, read_inputs
 from goaldsl.checker import check
 from goaldsl.formatter import format_module
 from goaldsl.loader import load
-from goaldsl.parser import keywords, parse, parse_condition
+from goaldsl.parser import keywords, parse_condition
 from strategies import conds, modules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,15 +103,8 @@ class Tally:
 
 
 @pytest.fixture
-def tally(request, record_property):
-    made = []
-
-    def make(name):
-        t = Tally(name, record_property)
-        made.append(t)
-        return t
-
-    return make
+def tally(record_property):
+    return lambda name: Tally(name, record_property)
 
 
 def _short(x) -> str:
@@ -266,7 +259,7 @@ def mutated_programs(draw):
     return text
 
 
-def test_generated_programs_check_without_tracebacks(tally, tmp_path_factory, record_property):
+def test_generated_programs_check_without_tracebacks(tally, tmp_path_factory):
     t = tally("generated ASTs")
     folder = tmp_path_factory.mktemp("gen")
     counter = iter(range(10**9))
@@ -310,9 +303,8 @@ def test_mutated_programs_check_without_tracebacks(tally, tmp_path_factory):
 def test_conditions_at_eval(cond):
     # `goal eval` and the REPL parse a lone condition: printed generated
     # conditions, cut at a random point, parse or give positioned errors.
-    from goaldsl.formatter import format_module as fm
     from goaldsl import ast as A
-    text = fm(A.Module("c.goal", (A.SegmentDef(A.Ident("s"), cond),))).split("=", 1)[1].strip()
+    text = format_module(A.Module("c.goal", (A.SegmentDef(A.Ident("s"), cond),))).split("=", 1)[1].strip()
     for cut in (text, text[: len(text) // 2]):
         res, diags = parse_condition(cut, "<condition>")
         for d in diags:
@@ -445,12 +437,10 @@ DEEP_INPUTS = {
 
 def test_deep_nesting(tally, work):
     t = tally("deep nesting")
-    paths = []
     for name, text in DEEP_INPUTS.items():
         p = _write(work, f"{name}.goal", text)
         with t.one(name):
             check_everywhere(p, cli_too=len(text) < 100_000)
-        paths.append(p)
     sample_through_subprocess([work / "parentheses.goal", work / "not.goal", work / "goals.goal",
                                work / "segment-chain.goal"], t, work)
     t.done()
