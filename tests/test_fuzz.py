@@ -905,3 +905,80 @@ def test_times_on_the_command_line(tally, work):
                 assert rc in (0, 1, 2), f"exit code {rc}: {err[-500:]}"
                 assert "Traceback" not in out + err and "internal error" not in err, err[-500:]
     t.done()
+
+
+# ---------------------------------------------------------------- what the fuzzing found, pinned down
+
+def _errors_of(work, text):
+    p = _write(work, "found.goal", text)
+    return [d for d in check(load([p])).diagnostics if d.is_error]
+
+
+def test_found_numbers_with_thousands_of_digits(work):
+    # int() refuses more than 4,300 digits: this was a ValueError.
+    (d,) = _errors_of(work, f"segment s = contact.x == {_DIGITS}\n")
+    assert (d.code, d.span.line, d.span.col) == ("E0008", 1, 26)
+    assert d.summary == f"the number {_DIGITS[:30]} is too large (the limit is 10^15)"
+    (d,) = _errors_of(work, f"segment s = email.opened at least {_DIGITS} times\n")
+    assert d.summary == f"a count {_DIGITS[:27]}... is over the limit of 1,000,000"
+    assert [d.code for d in _errors_of(work, _WF + f"    wait {_DIGITS} days\n}}\n")] == ["E0008", "E0008"]
+
+
+def test_found_segment_chains_past_the_nesting_limit(work):
+    # A chain of 10,000 segments crashed the compiler with a RecursionError.
+    def chain(n):
+        return "".join(f"segment s{i} = s{i + 1}\n" for i in range(n)) + f"segment s{n} = contact.x == 1\n" \
+            + 'workflow "W" { audience s0 }\n'
+
+    assert _errors_of(work, chain(200)) == []
+    (d,) = _errors_of(work, chain(201))
+    assert (d.code, d.span.line, d.span.col) == ("E0003", 1, 9)
+    assert d.summary == "segment s0 is nested 201 levels deep, counting the segments it uses; the limit is 200"
+    (d,) = _errors_of(work, chain(DEEP))
+    assert d.summary.startswith(f"segment s{DEEP - 201} is nested 201 levels deep")  # where it crosses 200
+
+
+def test_found_one_unknown_escape_error_per_string(work):
+    (d,) = _errors_of(work, 'segment s = contact.x == "a\\qb\\qc\\q"\n')
+    assert (d.code, d.span.col, d.summary) == ("E0009", 28, "unknown escape \\q in a string")
+
+
+def test_found_long_import_paths_refused_before_resolving(work):
+    (d,) = _errors_of(work, 'import "' + "a/" * 5000 + 'x.goal"\n')
+    assert (d.code, d.summary) == ("E0104", "an import path may be at most 4,096 characters; this one has 10,006")
+
+
+def test_found_many_unknown_names_among_many_segments(work):
+    # Each suggestion compared the name with every segment: hours for this file.
+    text = "".join(f"segment s{i} = sx{i}\n" for i in range(5000))
+    t0 = time.perf_counter()
+    errs = _errors_of(work, text)
+    assert time.perf_counter() - t0 < HANG_SECONDS
+    assert len(errs) == 5000 and all(e.code == "E0301" for e in errs)
+    assert errs[0].hint == 'did you mean "s0"?'  # the first ones still get a suggestion
+
+
+def test_found_bad_event_lines(work):
+    _write(work, "program.goal", _PROGRAM)
+    program = load_program(work / "program.goal")
+    good = '{"time": "%s", "contact": "c1", "type": "page.visited", "url": "/"}'
+    lines = [good % "2026-11-16T14:00:00+01:00", good % "9999-12-31T23:59:59-23:59", good % "1899-12-31T23:59:59Z",
+             '{"a": ' + "[" * 10_000 + "]" * 10_000 + "}", good % "8999-12-31T23:59:59+00:00"]
+    events = _write(work, "events.jsonl", "\n".join(lines) + "\n")
+    inputs = read_inputs(program, None, events, skip_bad=True)
+    assert [str(b) for b in inputs.bad] == [
+        'events.jsonl:2: "time" 9999-12-31T23:59:59-23:59 is out of range (events must fall between the years 1900 and 8999)',
+        'events.jsonl:3: "time" 1899-12-31T23:59:59Z is out of range (events must fall between the years 1900 and 8999)',
+        "events.jsonl:4: not valid JSON (nested too deeply)",
+    ]
+    assert len(inputs.events) == 2
+    contacts = _write(work, "contacts.jsonl", '{"id": "c1", "x": ' + "[" * 10_000 + "]" * 10_000 + "}\n")
+    inputs = read_inputs(program, contacts, None, skip_bad=True)
+    assert [str(b) for b in inputs.bad] == ["contacts.jsonl:1: not valid JSON (nested too deeply)"]
+
+
+def test_found_command_line_times_out_of_range():
+    folder = ROOT / "examples" / "booked-a-demo"
+    rc, out, err = run_cli(["run", str(folder), "--from", "0001-01-01T00:00:00Z", "--format", "jsonl"])
+    assert (rc, out) == (2, "")
+    assert err == "goal run: '0001-01-01T00:00:00Z' is out of range: give a time between the years 1900 and 8999\n"
