@@ -1,13 +1,14 @@
 """The engine: runs a compiled plan over an event log on a virtual clock.
 
-It is event-driven. Each workflow keeps an agenda (a heap of instant and
-contact) of the moments something could change for a contact: one of its
-events that a listening condition reads, a wait coming due, an event leaving
-a ``within`` window. The clock jumps from one such instant to the next, and
-a workflow looks only at the contacts on its agenda. Between those instants
-nothing a condition reads can change, so the result is the same as looking at
-every contact at every tick (LANGUAGE.md section 5); ``exhaustive=True`` does
-exactly that, and the tests compare the two.
+It is event-driven. Each workflow keeps an agenda (a heap of instants, each
+with the contacts due then) of the moments something could change for a
+contact: one of its events that a listening condition reads, a wait coming
+due, an event leaving a ``within`` window. The clock jumps from one such
+instant to the next, and a workflow looks only at the contacts on its
+agenda. Between those instants nothing a condition reads can change, so the
+result is the same as looking at every contact at every tick (LANGUAGE.md
+section 5); ``exhaustive=True`` does exactly that, and the tests compare the
+two.
 
 Instants are integers (UTC epoch seconds). At one instant: input events in
 file order, then each workflow in source order; an ``evaluate on event``
@@ -88,7 +89,11 @@ class _WState:
 
     def __init__(self, cw: CWorkflow):
         self.cw = cw
-        self.agenda: list = []
+        # The agenda: a heap of the instants at which something is due, and
+        # per instant the (sequence number, contact id) pairs in the order
+        # they were scheduled. Popping an instant takes its whole list.
+        self.agenda: list[int] = []
+        self.due: dict[int, list[tuple[int, str]]] = {}
         self.enrolled: dict[str, Enrollment] = {}
         self.counts: dict[str, int] = {}  # enrollments per contact, ever
         self.spent: set[str] = set()
@@ -202,8 +207,14 @@ class Engine:
                 if not paused and w.agenda and self.now is not None:
                     # Waits that came due during the pause end at the next acting instant.
                     nxt = self.now + 1
-                    w.agenda = [(max(at, self._align(w, nxt)), seq, cid) for at, seq, cid in w.agenda]
-                    heapq.heapify(w.agenda)
+                    first = self._align(w, nxt)
+                    due: dict[int, list] = {}
+                    for at in w.agenda:
+                        due.setdefault(max(at, first), []).extend(w.due[at])
+                    for entries in due.values():
+                        entries.sort()  # by sequence number: the order they were scheduled in
+                    w.due = due
+                    w.agenda = sorted(due)
                 return
         raise KeyError(workflow)
 
@@ -248,7 +259,7 @@ class Engine:
                     best = a
                 continue
             if w.agenda:
-                a = w.agenda[0][0]
+                a = w.agenda[0]
                 if best is None or a < best:
                     best = a
             if self.exhaustive and w.cw.every:
@@ -278,7 +289,7 @@ class Engine:
             return False
         if not w.activated:
             return w.activation == t
-        if w.agenda and w.agenda[0][0] <= t:
+        if w.agenda and w.agenda[0] <= t:
             return True
         return self.exhaustive and w.cw.every is not None and t % w.cw.every == 0 and w.last_acted != t
 
@@ -300,7 +311,12 @@ class Engine:
             at = self._instant
         if at == self._instant:
             self._woken = True
-        heapq.heappush(w.agenda, (at, next(self._heap_seq), cid))
+        entries = w.due.get(at)
+        if entries is None:
+            w.due[at] = [(next(self._heap_seq), cid)]
+            heapq.heappush(w.agenda, at)
+        else:
+            entries.append((next(self._heap_seq), cid))
 
     # ---------------------------------------------------------------- events
 
@@ -375,8 +391,9 @@ class Engine:
             w.activated = True
         w.last_acted = t
         woken: dict[str, None] = {}
-        while w.agenda and w.agenda[0][0] <= t:
-            woken[heapq.heappop(w.agenda)[2]] = None
+        while w.agenda and w.agenda[0] <= t:
+            for _, cid in w.due.pop(heapq.heappop(w.agenda)):
+                woken[cid] = None
         if self.exhaustive and cw.every:
             woken = dict.fromkeys(self.contacts)
         fresh: list[Enrollment] = []
