@@ -81,12 +81,9 @@ def _copy(writer: JsonlWriter, tmp, out: IO) -> None:
     if binary is not None:
         shutil.copyfileobj(tmp, binary)
         binary.flush()
-    else:
-        while True:
-            chunk = tmp.read(1 << 20)
-            if not chunk:
-                break
-            out.write(chunk.decode())
+    else:  # a text stream only (io.StringIO): whole lines, so no character is cut in two
+        for line in tmp:
+            out.write(line.decode())
         out.flush()
 
 

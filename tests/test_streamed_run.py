@@ -149,3 +149,16 @@ def test_until_stops_the_run_and_later_events_are_still_checked(tmp_path, capsys
     assert code == 0, err
     assert out == "".join(jsonl_line(e) + "\n" for e in eng.activity)
     assert len(events) > 2
+
+
+def test_a_text_only_stdout_gets_whole_characters(tmp_path, monkeypatch):
+    import io
+    import sys
+    ex = _copy_example(tmp_path, "booked-a-demo")
+    program = (ex / "program.goal").read_text(encoding="utf-8")
+    (ex / "program.goal").write_text(program.replace('send_email("', 'send_email("\u00e9t\u00e9-'), encoding="utf-8")
+    want = _whole_log_jsonl(ex)
+    out = io.StringIO()  # no .buffer: the copy goes through text
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(["run", str(ex), "--format", "jsonl"]) == 0
+    assert out.getvalue() == want and "\u00e9t\u00e9-" in want
