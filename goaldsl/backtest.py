@@ -18,6 +18,7 @@ Three things make this the same run as reading everything first:
 """
 from __future__ import annotations
 
+import io
 import shutil
 import tempfile
 from pathlib import Path
@@ -44,7 +45,11 @@ def run_jsonl(program: Program, contacts: Optional[Path], events: Optional[Path]
     ``start`` and ``until`` are the run's bounds when given; ``window(inputs)``
     gives the final bounds once the log is read (the first and last event
     times by default) and raises if they are unusable."""
-    with tempfile.TemporaryFile() as tmp:
+    try:
+        held = tempfile.TemporaryFile()
+    except OSError:  # no writable temporary folder: hold the output in memory
+        held = io.BytesIO()
+    with held as tmp:
         writer = JsonlWriter(tmp)
         try:
             inputs = _streamed(program, contacts, events, writer, start, until, window, skip_bad)

@@ -162,3 +162,14 @@ def test_a_text_only_stdout_gets_whole_characters(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stdout", out)
     assert main(["run", str(ex), "--format", "jsonl"]) == 0
     assert out.getvalue() == want and "\u00e9t\u00e9-" in want
+
+
+def test_without_a_temporary_folder_the_output_is_held_in_memory(tmp_path, capsys, monkeypatch):
+    def refuse():
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(backtest.tempfile, "TemporaryFile", refuse)
+    ex = EXAMPLES / "booked-a-demo"
+    code, out, err = _cli(capsys, ex)
+    assert code == 0, err
+    assert out == _whole_log_jsonl(ex)
