@@ -102,7 +102,17 @@ class JsonlWriter:
         self._flush()
 
 
-def table_line(e: dict) -> str:
+def table_widths(entries: Iterable[dict]) -> tuple[int, int]:
+    """Column widths for contact ids and workflow names, so long names stay
+    in their column (at least 12 and 24 characters, as before)."""
+    wc, ww = 12, 24
+    for e in entries:
+        wc = max(wc, len(e["contact"]))
+        ww = max(ww, len(e["workflow"]))
+    return wc, ww
+
+
+def table_line(e: dict, widths: tuple[int, int] = (12, 24)) -> str:
     t = format_utc(e["time"]).replace("T", " ")
     kind = e["type"]
     if kind == "action":
@@ -118,7 +128,8 @@ def table_line(e: dict) -> str:
         what = f"exited ({e['reason']})" + (f' [goal "{e["goal"]}"]' if e.get("goal") else "")
     else:
         what = kind
-    return f"{t}  {e['contact']:<12} {e['workflow']:<24} {what}"
+    wc, ww = widths
+    return f"{t}  {e['contact']:<{wc}} {e['workflow']:<{ww}} {what}"
 
 
 def summary(entries: Iterable[dict], workflows: list[str], goals: dict[str, list[str]]) -> list[str]:
@@ -164,8 +175,9 @@ def _duration(seconds: float) -> str:
 
 
 def write_table(out: IO[str], entries: list[dict], workflows: list[str], goals: dict[str, list[str]]) -> None:
+    widths = table_widths(entries)
     for e in entries:
-        out.write(table_line(e) + "\n")
+        out.write(table_line(e, widths) + "\n")
     if entries:
         out.write("\n")
     for line in summary(entries, workflows, goals):

@@ -1010,10 +1010,12 @@ def run_command(state: str, program, contacts: Optional[Path], events: Optional[
             err.write(f'workflow "{name}" is new in this state: it {when}\n')
         n = run.run_until(until)
         if fmt != "jsonl":
-            from .output import summary, table_line
+            from .output import summary, table_line, table_widths
             entries, names = stored_entries(state)
-            for e in entries[len(entries) - len(shown_lines):] if shown_lines else []:
-                out.write(table_line(e) + "\n")
+            shown = entries[len(entries) - len(shown_lines):] if shown_lines else []
+            widths = table_widths(shown)
+            for e in shown:
+                out.write(table_line(e, widths) + "\n")
             if shown_lines:
                 out.write("\n")
             for line in summary(entries, names, {}):  # the whole run so far

@@ -368,3 +368,25 @@ def test_eval_needs_no_goal_file_the_standard_library_is_enough(write, goal):
     code, out, _ = goal("eval", cond, "--contact", "c1", "--contacts", "data/contacts.jsonl",
                         "--events", "data/events.jsonl", "--at", "2026-11-16T09:59:59Z")
     assert code == 0 and out.splitlines() == ["false"]
+
+
+def test_table_columns_widen_for_long_names(write, goal):
+    write("p/program.goal", '''
+workflow "Post-Visit Google Review Request" {
+    enroll when form.submitted
+    send_email("hi")
+}
+''')
+    write("p/contacts.jsonl", "")
+    write("p/events.jsonl", jl([
+        {"time": "2026-11-16T10:00:00Z", "contact": "contact-with-a-long-id", "type": "form.submitted", "form": "f"},
+        {"time": "2026-11-16T10:00:00Z", "contact": "c2", "type": "form.submitted", "form": "f"},
+    ]))
+    code, out, _ = goal("run", "p", "--format", "table", "--until", "2026-11-16T10:05:00Z")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == ("2026-11-16 10:00:00Z  contact-with-a-long-id Post-Visit Google Review Request enrolled")
+    assert lines[2] == ("2026-11-16 10:00:00Z  contact-with-a-long-id Post-Visit Google Review Request "
+                        'send_email(template: "hi")')
+    # the shorter id and the same name line up under the longer ones
+    assert lines[1] == "2026-11-16 10:00:00Z  c2                     Post-Visit Google Review Request enrolled"
