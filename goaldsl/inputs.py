@@ -7,6 +7,7 @@ duplicates (and counted). Events are sorted by time, stably.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -14,6 +15,7 @@ import attrs
 
 from . import ir
 from .calendar import parse_event_time
+from .diagnostics import closest
 
 try:  # msgspec decodes JSON several times faster than the standard library
     import msgspec
@@ -138,9 +140,9 @@ class EventValidator:
             msg = str(e)
             if "no Z or UTC offset" in msg:
                 return f'"time" {when} has no Z or UTC offset (write "{when}Z" for UTC)'
-            return f'"time" {when!r} is not an ISO 8601 date-time'
+            return f'"time" {_json(when)} is not an ISO 8601 date-time like "2026-11-16T14:02:00Z"'
         except (OverflowError, OSError):
-            return f'"time" {when!r} is out of range'
+            return f'"time" {_json(when)} is out of range'
         if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
             return f'"time" {when} is out of range (events must fall between the years 1900 and 8999)'
         cid = obj.get("contact")
@@ -177,8 +179,17 @@ def _type_problem(ft: ir.FieldType, v) -> str | None:
         return None if isinstance(v, list) else f"must be a list, not {_kind(v)}"
     if k == "enum":
         if not isinstance(v, str) or v not in ft.values:
-            return f"is {v!r}, not one of {', '.join(ft.values)}"
+            near = closest(v, ft.values) if isinstance(v, str) else None
+            return f"is {_json(v)}, not one of {', '.join(ft.values)}" + (f' (did you mean "{near}"?)' if near else "")
     return None
+
+
+def _json(v) -> str:
+    """A value as it is written in the input file."""
+    try:
+        return json.dumps(v, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(v)
 
 
 def _kind(v) -> str:

@@ -60,7 +60,8 @@ BAD_EVENTS = [
     ("[1, 2]", "events.jsonl:{n}: expected a JSON object"),
     ({"contact": "c1", "type": "page.visited", "url": "/a"}, 'events.jsonl:{n}: an event needs a "time"'),
     (visit("2026-11-16T14:00:00"), 'events.jsonl:{n}: "time" 2026-11-16T14:00:00 has no Z or UTC offset'),
-    (visit("next tuesday"), 'events.jsonl:{n}: "time" '),
+    (visit("next tuesday"), 'events.jsonl:{n}: "time" "next tuesday" is not an ISO 8601 date-time like '
+                            '"2026-11-16T14:02:00Z"'),
     (visit(5), 'events.jsonl:{n}: "time" must be text'),
     ({"time": "2026-11-16T14:00:00Z", "type": "page.visited", "url": "/a"},
      'events.jsonl:{n}: an event needs a "contact"'),
@@ -71,7 +72,8 @@ BAD_EVENTS = [
     ({"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "page.visited"},
      'events.jsonl:{n}: page.visited needs the field "url"'),
     ({"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "appointment.status_changed", "appointment": "a",
-      "status": "confirmd"}, 'events.jsonl:{n}: field "status" of appointment.status_changed'),
+      "status": "confirmd"}, 'events.jsonl:{n}: field "status" of appointment.status_changed is "confirmd", not one '
+                             'of new, confirmed, showed, noshow, cancelled (did you mean "confirmed"?)'),
     ({**visit("2026-11-16T14:00:00Z"), "contact": True}, 'events.jsonl:{n}: "contact" must be text'),
     ({**visit("2026-11-16T14:00:00Z"), "id": 1.5}, 'events.jsonl:{n}: "id" must be text'),
 ]
