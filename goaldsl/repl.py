@@ -470,6 +470,8 @@ class ReplSession:
             note = f"contact {cid} has no record and no events yet; :event adds events for it"
             if best:
                 note += f' (did you mean "{best}"?)'
+            elif ids:
+                note += f"\nknown contacts: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
             return note
         return self._describe_contact(cid)
 

@@ -169,6 +169,12 @@ def test_contact_command():
     assert 'contact overdu has no record and no events yet; :event adds events for it (did you mean "overdue"?)' in out
 
 
+def test_contact_command_lists_known_contacts_when_none_is_close():
+    out = after_banner(drive(":contact zz9\r"))
+    assert out.startswith("contact zz9 has no record and no events yet; :event adds events for it\n"
+                          "known contacts: overdue, other, early, dup, payer\n")
+
+
 def test_at_and_at_now():
     out = after_banner(drive(":contact payer\r:at 2026-11-04T00:00\rinvoice.status_changed\r"
                              ":at now\rinvoice.status_changed\r:at\r"))
