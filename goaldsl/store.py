@@ -253,6 +253,20 @@ def load_engine(eng: Engine, blob: bytes) -> list[str]:
 
 # ---------------------------------------------------------------- reading events
 
+
+def _hash_prefix(f, n: int):
+    """SHA-256 of the first ``n`` bytes of an open file, and how many of
+    them were missing (the file is shorter)."""
+    h = hashlib.sha256()
+    left = n
+    while left:
+        chunk = f.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        h.update(chunk)
+        left -= len(chunk)
+    return h, left
+
 def read_new_events(path: Path, shown: str, events: dict, *, offset: int = 0, lines: int = 0,
                     digest: str = "") -> NewEvents:
     """Read an events file past ``offset`` (the part a state has read before,
@@ -262,15 +276,8 @@ def read_new_events(path: Path, shown: str, events: dict, *, offset: int = 0, li
     except OSError as e:
         raise StateError(f"cannot read {shown}: {e.strerror or e}") from None
     with f:
-        h = hashlib.sha256()
+        h, left = _hash_prefix(f, offset)
         if offset:
-            left = offset
-            while left:
-                chunk = f.read(min(left, 1 << 20))
-                if not chunk:
-                    break
-                h.update(chunk)
-                left -= len(chunk)
             if left or h.hexdigest() != digest:
                 raise StateError(
                     f"{shown} has changed since this state read it (not only by lines added at its end); "
@@ -459,15 +466,8 @@ class DurableRun:
         for off, lines, digest in self.db.execute("SELECT offset, lines, digest FROM inputs ORDER BY offset DESC"):
             if not off or off > size:
                 continue
-            h = hashlib.sha256()
             with open(path, "rb") as f:
-                left = off
-                while left:
-                    chunk = f.read(min(left, 1 << 20))
-                    if not chunk:
-                        break
-                    h.update(chunk)
-                    left -= len(chunk)
+                h, _ = _hash_prefix(f, off)
             if h.hexdigest() == digest:
                 return off, lines, digest
         return None
