@@ -20,11 +20,15 @@ class EvalResult:
     value: bool
     contact: Optional[Contact]
     matches: list[tuple[str, int, dict]]  # (event type, time, fields) of events an atom counted
+    why: list[tuple[str, list[str]]] = attrs.Factory(list)  # when false: explain's reasons
 
     def lines(self) -> list[str]:
         out = []
         if self.contact is None:
             out.append("(no such contact: it has no record and no events)")
+        for head, details in self.why:
+            out.append(f"  {head}" + (":" if details else ""))
+            out.extend(f"    {d}" for d in details)
         for typ, t, fields in self.matches:
             shown = ", ".join(f"{k}: {v!r}" if not isinstance(v, str) else f'{k}: "{v}"' for k, v in fields.items())
             out.append(f"  {format_utc(t)}  {typ}({shown})")
@@ -62,7 +66,12 @@ def evaluate_condition(program: Program, inputs: Inputs, text: str, cid: str, at
         c_eval = Contact(cid, {"id": cid, "tags": [], "lists": []}, 0)
         return EvalResult(bool(fn(c_eval, at, None, None)), None, [])
     value = bool(fn(c, at, None, None))
-    return EvalResult(value, c, matching_events(program, cond, c, at, tz))
+    why = []
+    if not value:
+        from .explain import why_false  # explain builds on this module
+        later = [(t, typ, f) for t, who, typ, f in inputs.events if who == cid and t > at]
+        why = why_false(program, cond, c, at, tz, later)
+    return EvalResult(value, c, matching_events(program, cond, c, at, tz), why)
 
 
 def matching_events(program: Program, cond: ir.Cond, c: Contact, at: int, tz: str) -> list:

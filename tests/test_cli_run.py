@@ -253,7 +253,11 @@ def test_eval_prints_false_and_exits_zero(folder, goal):
     # --at defaults to the latest event (18T00:00): the appointment is more
     # than an hour before it
     code, out, _ = goal("eval", "appointment.status_changed within 1 hour", "demo", "--contact", "c1")
-    assert code == 0 and out.splitlines() == ["false"]
+    assert code == 0 and out.splitlines() == [
+        "false",  # then why, in the words of goal explain
+        "  the contact has 1 appointment.status_changed event but it does not count:",
+        "    2026-11-16T16:02:00Z: outside the window, which starts at 2026-11-17T23:00:00Z",
+    ]
 
 
 def test_eval_at_an_instant_sees_only_events_up_to_it_and_windows_include_their_start(folder, goal):
@@ -261,9 +265,11 @@ def test_eval_at_an_instant_sees_only_events_up_to_it_and_windows_include_their_
     code, out, _ = goal("eval", cond, "demo", "--contact", "c1", "--at", "2026-11-16T16:00:00Z")
     assert code == 0 and out.splitlines() == ["true", '  2026-11-16T15:00:00Z  email.opened(email: "welcome")']
     code, out, _ = goal("eval", cond, "demo", "--contact", "c1", "--at", "2026-11-16T16:00:01Z")
-    assert out.splitlines() == ["false"]
+    assert out.splitlines() == ["false", "  the contact has 1 email.opened event but it does not count:",
+                                "    2026-11-16T15:00:00Z: outside the window, which starts at 2026-11-16T15:00:01Z"]
     code, out, _ = goal("eval", cond, "demo", "--contact", "c1", "--at", "2026-11-16T14:59:59Z")
-    assert out.splitlines() == ["false"]
+    assert out.splitlines() == ["false", "  the contact has 1 email.opened event but it does not count:",
+                                "    2026-11-16T15:00:00Z: after 2026-11-16T14:59:59Z, the time asked about"]
 
 
 def test_eval_reads_contact_state_as_of_the_instant(folder, goal):
@@ -280,7 +286,8 @@ def test_eval_at_without_offset_uses_the_timezone(folder, goal):
     assert code == 0 and out.splitlines()[0] == "true"
     code, out, _ = goal("eval", "email.opened within 1 hour", "demo", "--contact", "c1",
                         "--at", "2026-11-16T11:00")  # UTC: before the open
-    assert out.splitlines() == ["false"]
+    assert out.splitlines() == ["false", "  the contact has 1 email.opened event but it does not count:",
+                                "    2026-11-16T15:00:00Z: after 2026-11-16T11:00:00Z, the time asked about"]
 
 
 def test_eval_for_an_unknown_contact_says_so(folder, goal):
@@ -367,7 +374,13 @@ def test_eval_needs_no_goal_file_the_standard_library_is_enough(write, goal):
     assert out.splitlines() == ["true", '  2026-11-16T10:00:00Z  page.visited(url: "/pricing")']
     code, out, _ = goal("eval", cond, "--contact", "c1", "--contacts", "data/contacts.jsonl",
                         "--events", "data/events.jsonl", "--at", "2026-11-16T09:59:59Z")
-    assert code == 0 and out.splitlines() == ["false"]
+    assert code == 0 and out.splitlines() == [
+        "false",
+        "  the contact has 2 page.visited events but none counts:",
+        "    2026-11-16T10:00:00Z: after 2026-11-16T09:59:59Z, the time asked about",
+        '    2026-11-16T11:00:00Z: after 2026-11-16T09:59:59Z, the time asked about; '
+        'url was "/blog", wanted one that starts with "/pricing"',
+    ]
 
 
 def test_table_columns_widen_for_long_names(write, goal):
