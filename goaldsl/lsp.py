@@ -291,8 +291,19 @@ class GoalLanguageServer(LanguageServer):
         path = self.doc_path(uri)
         texts = self.open_texts()
         texts[path] = text
+        schema = self.contact_schema(path.parent / CONTACTS_FILE)
         loaded = load([path], texts=texts)
-        result = check(loaded, self.contact_schema(path.parent / CONTACTS_FILE))
+        result = check(loaded, schema)
+        if any(d.code == "E0301" for d in result.diagnostics):
+            # A folder is one program for `goal run FOLDER`: its files may use
+            # each other's segments without importing them. Read the sibling
+            # files too, and keep that reading if it knows the segments.
+            siblings = sorted(p for p in path.parent.glob("*.goal") if _key(p) != _key(path))
+            if siblings:
+                loaded2 = load([path, *siblings], texts=texts)
+                result2 = check(loaded2, schema)
+                if not any(d.code == "E0301" for d in result2.diagnostics):
+                    loaded, result = loaded2, result2
         name = next((n for n in loaded.sources if n not in loaded.stdlib_names), str(path))
         module = next((m for m in loaded.modules if m.file == name), None)
         a = Analysis(uri, path, name, text, loaded, result, module)

@@ -731,3 +731,21 @@ async def test_goal_lsp_without_pygls(tmp_path):
     assert out.returncode == 1
     assert "pip install 'goaldsl[lsp]'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+async def test_a_segment_from_a_sibling_file_of_a_folder_program(client: LanguageClient, folder: Path):
+    # `goal run FOLDER` reads every .goal file of the folder as one program:
+    # the editor knows the segments of the sibling files too.
+    prog = folder / "prog"
+    prog.mkdir()
+    seg_file = prog / "segments.goal"
+    seg_file.write_text("segment engaged = email.opened within 7 days\n")
+    path = prog / "program.goal"
+    text = 'workflow "W" {\n    audience engaged\n    send_email("hi")\n}\n'
+    assert await open_doc(client, path, text) == []
+    target = await definition_at(client, path, pos(text, "engaged", 2))
+    assert target[0].uri == uri_of(seg_file) and target[0].range.start.line == 0
+    # a name no file of the folder defines is still an error
+    diags = await change_doc(client, path, text.replace("audience engaged", "audience engagd"))
+    assert [d.code for d in diags] == ["E0301"]
+    assert diags[0].message.startswith("unknown segment engagd")
