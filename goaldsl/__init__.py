@@ -9,7 +9,7 @@ The embedding API (see docs/embedding.md)::
                             handlers={"send_email": my_sender})
     engine.add_contact({"id": "c1", "email": "a@x.com"})
     engine.add_event(goaldsl.parse_time("2026-11-02T10:01Z"), "c1", "page.visited", {"url": "/pricing"})
-    engine.run_until(goaldsl.parse_time("2026-11-03T00:00Z"))
+    engine.run_until(goaldsl.parse_time("2026-11-03T00:00Z"))   # or engine.run(): to the last event fed
     for entry in engine.activity: ...
 
 Public names: ``load_program``, ``check_paths``, ``read_inputs``, ``engine_for``,

@@ -220,6 +220,16 @@ class Engine:
 
     # ---------------------------------------------------------------- clock
 
+    def run(self) -> Optional[int]:
+        """Run to the end of the log: every queued event and everything due
+        up to the last of them, as ``goal run`` does without ``--until``.
+        Returns that instant (``now`` when nothing is queued)."""
+        if not self._queue:
+            return self.now
+        end = self._queue[-1][0]
+        self.run_until(end)
+        return end
+
     def run_until(self, until: int) -> None:
         """Process every instant up to and including ``until``."""
         q = self._queue
