@@ -44,18 +44,20 @@ def contact_at(inputs: Inputs, cid: str, at: int) -> Optional[Contact]:
     data = dict(record or {"id": cid})
     data.setdefault("tags", [])
     data.setdefault("lists", [])
-    c = Contact(cid, _deep_copy(data), 0)
+    c = Contact(cid, deep_copy(data), 0)
     for t, _, typ, fields in events:
         c.events.setdefault(typ, []).append((t, fields))
         apply_effect(c, typ, fields)
     return c
 
 
-def _deep_copy(v):
+def deep_copy(v):
+    """A copy of JSON-like data (dicts and lists), so effects applied to a
+    contact never reach the records they were built from."""
     if isinstance(v, dict):
-        return {k: _deep_copy(x) for k, x in v.items()}
+        return {k: deep_copy(x) for k, x in v.items()}
     if isinstance(v, list):
-        return [_deep_copy(x) for x in v]
+        return [deep_copy(x) for x in v]
     return v
 
 
@@ -68,7 +70,7 @@ def evaluate_condition(program: Program, inputs: Inputs, text: str, cid: str, at
     value = bool(fn(c, at, None, None))
     why = []
     if not value:
-        from .explain import why_false  # explain builds on this module
+        from .explain import why_false  # explain imports this module: import it here, at use
         later = [(t, typ, f) for t, who, typ, f in inputs.events if who == cid and t > at]
         why = why_false(program, cond, c, at, tz, later)
     return EvalResult(value, c, matching_events(program, cond, c, at, tz), why)

@@ -35,6 +35,7 @@ from .calendar import format_local, format_utc, subtract, tick_at_or_after
 from .compiler import Compiler, get_path
 from .diagnostics import closest
 from .engine import B_COND, B_GOAL, B_WAIT, Contact
+from .evaluate import deep_copy
 from .inputs import Inputs
 from .output import entry_json
 from .plan import ACTION, END, GOAL, JUMP, JUMP_UNLESS, WAIT, WAIT_COND, WAIT_DATE, WAIT_TIME
@@ -293,7 +294,7 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
             c = eng.contacts[contact]
             e = eng.enrollment(wf.name, contact)
             snapshots.append((entry["time"], e.number if e else 0, e.since if e else None,
-                              _deep_copy(c.attrs), {k: list(v) for k, v in c.events.items()}))
+                              deep_copy(c.attrs), {k: list(v) for k, v in c.events.items()}))
 
     eng = engine_for(program, fresh_inputs(inputs), start=start, on_activity=on_activity)
     holder["engine"] = eng
@@ -373,7 +374,7 @@ def attributes_read(program: Program, cond: ir.Cond, contact: Contact, tz: str) 
 def fresh_inputs(inputs: Inputs) -> Inputs:
     """The inputs with copies of the contact records, for an engine run: the
     engine applies tag, list and update effects to the records it is given."""
-    return Inputs(contacts=[_deep_copy(c) for c in inputs.contacts], events=inputs.events, bad=inputs.bad,
+    return Inputs(contacts=[deep_copy(c) for c in inputs.contacts], events=inputs.events, bad=inputs.bad,
                   duplicates=inputs.duplicates, duplicate_events=inputs.duplicate_events,
                   first_time=inputs.first_time, last_time=inputs.last_time)
 
@@ -391,13 +392,6 @@ def _show_seconds(s: int) -> str:
             return f"{k} {unit}{'s' if k != 1 else ''}"
     return f"{s} seconds"
 
-
-def _deep_copy(v):
-    if isinstance(v, dict):
-        return {k: _deep_copy(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_deep_copy(x) for x in v]
-    return v
 
 
 def _causes(tree: Node) -> list[EventCheck]:

@@ -18,6 +18,7 @@ engine. See docs/durability.md for the guarantees; in short:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -253,6 +254,20 @@ def load_engine(eng: Engine, blob: bytes) -> list[str]:
 
 # ---------------------------------------------------------------- reading events
 
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection):
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (a kill
+    needs nothing: SQLite drops an uncommitted transaction)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 def _hash_prefix(f, n: int):
     """SHA-256 of the first ``n`` bytes of an open file, and how many of
@@ -578,14 +593,8 @@ class DurableRun:
             every = self.checkpoint_seconds
             if same_program and t < target and (every <= 0 or _clock() - last[0] >= max(every, 10 * self._checkpoint_cost)):
                 check()
-                self.db.execute("BEGIN IMMEDIATE")
-                try:
+                with _transaction(self.db):
                     self._checkpoint(t, activity=ck_activity + done[0], eng=eng)
-                    self.db.execute("COMMIT")
-                except BaseException:
-                    if self.db.in_transaction:
-                        self.db.execute("ROLLBACK")
-                    raise
                 last[0] = _clock()
         eng.on_instant = on_instant
         try:
@@ -659,8 +668,7 @@ class DurableRun:
         eng = self.eng
         rep = Ingested()
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(db):
             known = {r[0]: r[1] for r in db.execute("SELECT id, record FROM contacts")}
             rows = []
             for rec in contacts:
@@ -724,11 +732,6 @@ class DurableRun:
                 self._dirty = True
             if self._dirty:
                 self._checkpoint(eng.now)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         self.fresh = False
         self._dirty = False
         return rep
@@ -779,8 +782,7 @@ class DurableRun:
         db = self.db
         entries = self._entries
         lines = [jsonl_line(e) for e in entries]
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(db):
             seq = self._activity
             arows, orows = [], []
             for e, line in zip(entries, lines):
@@ -802,11 +804,6 @@ class DurableRun:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('now', ?)", (str(t),))
             if checkpoint:
                 self._checkpoint(t, activity=seq)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         self._activity = seq
         self.meta["now"] = str(t)
         self._last_commit = _clock()
