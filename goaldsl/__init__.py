@@ -15,12 +15,31 @@ The embedding API (see docs/embedding.md)::
 Public names: ``load_program``, ``check_paths``, ``read_inputs``, ``engine_for``,
 ``parse_time``, ``Program``, ``Engine``, ``ActionRequest``, ``GoalError``,
 ``InputError``, ``EngineError``, ``Diagnostic``.
+
+The package is layered (docs/architecture.md): ``syntax`` → ``semantics`` →
+``runtime`` → ``durable`` → ``tools``, with ``api`` and ``cli`` on top. The
+public names are imported on first use, so ``goal --version`` loads nothing.
 """
 __version__ = "0.1.0"
 
-from .api import (ActionRequest, Engine, EngineError, GoalError, InputError, Program, check_paths,  # noqa: E402
-                  engine_for, load_program, parse_time, read_inputs)
-from .diagnostics import Diagnostic  # noqa: E402
+_PUBLIC = {
+    "load_program": "api", "check_paths": "api", "read_inputs": "api", "engine_for": "api",
+    "parse_time": "api", "Program": "api", "Engine": "api", "ActionRequest": "api", "GoalError": "api",
+    "InputError": "api", "EngineError": "api", "Diagnostic": "syntax.diagnostics",
+}
 
-__all__ = ["load_program", "check_paths", "read_inputs", "engine_for", "parse_time", "Program", "Engine",
-           "ActionRequest", "GoalError", "InputError", "EngineError", "Diagnostic", "__version__"]
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name: str):
+    mod = _PUBLIC.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'goaldsl' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

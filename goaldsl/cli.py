@@ -15,10 +15,10 @@ from typing import Optional, Sequence
 
 from . import __version__
 from .api import InputError, Program, engine_for, load_program, parse_time, read_inputs
-from .calendar import format_utc
-from .diagnostics import GoalError, render_all
-from .engine import EngineError
-from .store import StateError
+from .semantics.calendar import format_utc
+from .syntax.diagnostics import GoalError, render_all
+from .runtime.engine import EngineError
+from .durable.store import StateError
 
 
 class UsageError(Exception):
@@ -60,7 +60,7 @@ def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
     except ValueError as e:
         why = "" if str(e) in ("", "not a date-time") else f" ({e})"
         raise UsageError(f"{text!r} is not a date-time{why}; write it like 2026-11-16T14:00:00Z") from None
-    from .inputs import MAX_EVENT_TIME, MIN_EVENT_TIME
+    from .runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME
     if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:  # the span input events may have (docs/limits.md)
         raise UsageError(f"{text!r} is out of range: give a time between the years 1900 and 8999")
     return t
@@ -70,8 +70,8 @@ def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
 
 def cmd_check(args) -> int:
     from .api import check_paths
-    from .loader import program_files
-    from .schema import schema_beside
+    from .semantics.loader import program_files
+    from .semantics.schema import schema_beside
     # A folder is one program (its files see each other); a file is its own.
     groups: list[tuple[Path, list[Path]]] = []
     for f in args.files:
@@ -106,7 +106,7 @@ def res_sources(res) -> dict[str, str]:
 
 
 def cmd_fmt(args) -> int:
-    from .formatter import format_source
+    from .syntax.formatter import format_source
     changed = []
     failed = 0
     for f in args.files:
@@ -150,7 +150,7 @@ def _run_window(args, inputs) -> tuple[int, int]:
 
 
 def cmd_run(args) -> int:
-    from .output import write_table
+    from .runtime.output import write_table
     # A run holds many long-lived objects and makes few reference cycles; the
     # cyclic collector would rescan them over and over (a third of the time).
     gc.disable()
@@ -161,7 +161,7 @@ def cmd_run(args) -> int:
     out = sys.stdout
     if fmt == "jsonl":
         # Streamed: memory stays flat however long the log (docs/performance.md).
-        from .backtest import run_jsonl
+        from .runtime.backtest import run_jsonl
         inputs = run_jsonl(program, cpath, epath, out, start=_time_arg(args.from_), until=_time_arg(args.until),
                            window=lambda inputs: _run_window(args, inputs), skip_bad=args.skip_bad)
     else:
@@ -184,7 +184,7 @@ def cmd_run(args) -> int:
 
 def _run_state(args, program, cpath, epath) -> int:
     """`goal run --state FILE`: the run kept in an SQLite file (docs/durability.md)."""
-    from .store import run_command
+    from .durable.store import run_command
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     try:
         every = float(os.environ.get("GOAL_CHECKPOINT_SECONDS", "2"))
@@ -195,8 +195,8 @@ def _run_state(args, program, cpath, epath) -> int:
 
 
 def cmd_log(args) -> int:
-    from .output import write_table
-    from .store import stored_activity, stored_entries
+    from .runtime.output import write_table
+    from .durable.store import stored_activity, stored_entries
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     if fmt == "jsonl":
         for line in stored_activity(args.file):
@@ -208,7 +208,7 @@ def cmd_log(args) -> int:
 
 
 def cmd_pause(args) -> int:
-    from .store import set_paused
+    from .durable.store import set_paused
     pause = args.command == "pause"
     changed, busy = set_paused(args.file, args.workflow, pause)
     word = "paused" if pause else "unpaused"
@@ -221,7 +221,7 @@ def cmd_pause(args) -> int:
 
 
 def _all_goals(w):
-    from . import ir
+    from .semantics import ir
     out = []
     stack = list(w.steps)
     for st in w.steps:
@@ -231,7 +231,7 @@ def _all_goals(w):
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate_condition
+    from .tools.evaluate import evaluate_condition
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events, allow_empty=True)
     inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad)
     at = _time_arg(args.at, args.timezone)
@@ -248,7 +248,7 @@ def cmd_eval(args) -> int:
 
 def cmd_explain(args) -> int:
     import json
-    from .explain import ExplainError, explain, find_goal, render_text, to_json
+    from .tools.explain import ExplainError, explain, find_goal, render_text, to_json
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events)
     inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad)
     try:
@@ -265,13 +265,13 @@ def cmd_explain(args) -> int:
 
 
 def cmd_repl(args) -> int:
-    from .repl import run_repl
+    from .tools.repl import run_repl
     return run_repl(args.program, args.contacts, args.events)
 
 
 def cmd_lsp(args) -> int:
     try:
-        from .lsp import serve  # needs pygls: an optional dependency
+        from .tools.lsp import serve  # needs pygls: an optional dependency
     except ImportError as e:
         _err(f"goal lsp: the language server needs pygls ({e}); install it with: pip install 'goaldsl[lsp]'")
         return 1

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from goaldsl.checker import check
-from goaldsl.loader import load
+from goaldsl.semantics.checker import check
+from goaldsl.semantics.loader import load
 
 
 @pytest.fixture

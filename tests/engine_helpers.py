@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from goaldsl.api import engine_for, load_program, parse_time, read_inputs
-from goaldsl.calendar import format_utc
+from goaldsl.semantics.calendar import format_utc
 
 
 def T(text: str, tz: str = "UTC") -> int:
@@ -75,7 +75,7 @@ class Run:
 
     def jsonl(self) -> list[dict]:
         """Entries as the JSONL contract shows them (UTC strings), without ``id``."""
-        from goaldsl.output import entry_json
+        from goaldsl.runtime.output import entry_json
         return [{k: v for k, v in entry_json(e).items() if k != "id"} for e in self.entries]
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from goaldsl import ast as A
-from goaldsl.parser import keywords
+from goaldsl.syntax import ast as A
+from goaldsl.syntax.parser import keywords
 
 KW = keywords()
 names = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(lambda s: s not in KW)

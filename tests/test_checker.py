@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from goaldsl.checker import check
-from goaldsl.loader import load
+from goaldsl.semantics.checker import check
+from goaldsl.semantics.loader import load
 
 REPO = Path(__file__).resolve().parent.parent
 ACCEPTANCE = Path("/work/shared/acceptance/cases")
@@ -568,7 +568,7 @@ def test_keyword_where_a_segment_name_stands(check_src):
 # ------------------------------------------------- contact schema from the data
 
 def test_contact_schema_is_inferred_from_the_data(tmp_path):
-    from goaldsl.schema import infer_contact_schema
+    from goaldsl.semantics.schema import infer_contact_schema
     data = tmp_path / "contacts.jsonl"
     data.write_text('{"id": "c1", "score": 4, "country": "US", "company": {"size": 800}, "mixed": 1}\n'
                     'not json\n'
@@ -586,7 +586,7 @@ def test_contact_attribute_of_another_kind_is_a_warning(write):
     write("contacts.jsonl", '{"id": "c1", "lead_score": 40, "country": "US"}\n')
     write("program.goal", 'workflow "W" {\n    audience contact.lead_score == "high" or contact.country == 1\n'
                           '        or contact.lead_score >= 80 or contact.unknown == "x"\n    send_email("a")\n}\n')
-    from goaldsl.schema import schema_beside
+    from goaldsl.semantics.schema import schema_beside
     res = check_paths(["program.goal"], contact_schema=schema_beside("program.goal"))
     assert res.ok  # warnings only: contact schemas are open
     assert [(d.code, d.severity.value, d.span.line, d.span.col, d.summary, d.hint) for d in res.diagnostics] == [

@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from goaldsl.api import load_program
-from goaldsl.checker import check
-from goaldsl.compiler import Compiler
-from goaldsl.engine import Contact, Engine, EngineError
-from goaldsl.loader import load
-from goaldsl.output import jsonl_line
-from goaldsl.plan import build_plan
+from goaldsl.semantics.checker import check
+from goaldsl.runtime.compiler import Compiler
+from goaldsl.runtime.engine import Contact, Engine, EngineError
+from goaldsl.semantics.loader import load
+from goaldsl.runtime.output import jsonl_line
+from goaldsl.runtime.plan import build_plan
 
 from test_engine_property import FAKE, START, UNTIL, describe, logs, programs
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from goaldsl.checker import check
-from goaldsl.loader import load
+from goaldsl.semantics.checker import check
+from goaldsl.semantics.loader import load
 
 ROOT = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^```goal\n(.*?)^```", re.S | re.M)

@@ -33,12 +33,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from goaldsl.calendar import format_utc
-from goaldsl.checker import check
-from goaldsl.engine import Engine, EngineError
-from goaldsl.loader import load
-from goaldsl.output import jsonl_line
-from goaldsl.plan import build_plan
+from goaldsl.semantics.calendar import format_utc
+from goaldsl.semantics.checker import check
+from goaldsl.runtime.engine import Engine, EngineError
+from goaldsl.semantics.loader import load
+from goaldsl.runtime.output import jsonl_line
+from goaldsl.runtime.plan import build_plan
 
 START = 1793484000  # 2026-10-31T22:00:00Z, 8 hours before New York leaves daylight saving time
 UNTIL = START + 36 * 3600

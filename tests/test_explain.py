@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from goaldsl.api import load_program, read_inputs
-from goaldsl.calendar import parse_event_time
+from goaldsl.semantics.calendar import parse_event_time
 from goaldsl.cli import main
-from goaldsl.explain import ExplainError, explain, render_text, to_json
+from goaldsl.tools.explain import ExplainError, explain, render_text, to_json
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from goaldsl.api import load_program
-from goaldsl.calendar import parse_event_time
-from goaldsl.inputs import EventValidator, Inputs, _EventTimes, iter_events
-from goaldsl.output import JsonlWriter, jsonl_line
+from goaldsl.semantics.calendar import parse_event_time
+from goaldsl.runtime.inputs import EventValidator, Inputs, _EventTimes, iter_events
+from goaldsl.runtime.output import JsonlWriter, jsonl_line
 
 PROGRAM = 'workflow "W" {\n    enroll when page.visited\n    send_email("hi")\n}\n'
 

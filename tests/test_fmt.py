@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from goaldsl.formatter import format_module, format_source
-from goaldsl.parser import parse
+from goaldsl.syntax.formatter import format_module, format_source
+from goaldsl.syntax.parser import parse
 from strategies import modules  # generated ASTs, shared with test_fuzz.py
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -34,10 +34,10 @@ from hypothesis import strategies as st
 
 from goaldsl import cli
 from goaldsl.api import GoalError, engine_for, load_program, read_inputs
-from goaldsl.checker import check
-from goaldsl.formatter import format_module
-from goaldsl.loader import load
-from goaldsl.parser import keywords, parse_condition
+from goaldsl.semantics.checker import check
+from goaldsl.syntax.formatter import format_module
+from goaldsl.semantics.loader import load
+from goaldsl.syntax.parser import keywords, parse_condition
 from strategies import conds, modules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -303,7 +303,7 @@ def test_mutated_programs_check_without_tracebacks(tally, tmp_path_factory):
 def test_conditions_at_eval(cond):
     # `goal eval` and the REPL parse a lone condition: printed generated
     # conditions, cut at a random point, parse or give positioned errors.
-    from goaldsl import ast as A
+    from goaldsl.syntax import ast as A
     text = format_module(A.Module("c.goal", (A.SegmentDef(A.Ident("s"), cond),))).split("=", 1)[1].strip()
     for cut in (text, text[: len(text) // 2]):
         res, diags = parse_condition(cut, "<condition>")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from goaldsl.checker import check
-from goaldsl.loader import load
+from goaldsl.semantics.checker import check
+from goaldsl.semantics.loader import load
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 

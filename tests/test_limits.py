@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from goaldsl.checker import check
-from goaldsl.loader import load
-from goaldsl.parser import MAX_FILE_BYTES, MAX_NESTING, parse, parse_condition
+from goaldsl.semantics.checker import check
+from goaldsl.semantics.loader import load
+from goaldsl.syntax.parser import MAX_FILE_BYTES, MAX_NESTING, parse, parse_condition
 
 DEPTH = 5000
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import goaldsl.loader as loader_mod
-from goaldsl.checker import check
-from goaldsl.loader import load
+import goaldsl.semantics.loader as loader_mod
+from goaldsl.semantics.checker import check
+from goaldsl.semantics.loader import load
 
 
 def brief(diags):

@@ -22,8 +22,8 @@ from lsprotocol import types as T  # noqa: E402
 from pygls import uris  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
-from goaldsl.formatter import format_source  # noqa: E402
-from goaldsl.resources import stdlib_dir  # noqa: E402
+from goaldsl.syntax.formatter import format_source  # noqa: E402
+from goaldsl.syntax.resources import stdlib_dir  # noqa: E402
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -402,9 +402,9 @@ async def test_action_call_snippets():
     """What a client that takes snippets inserts for an action (the stdio
     test checks one goes over the wire): a placeholder for each required
     parameter, quoted for text, a choice for an enum, none for defaults."""
-    from goaldsl.checker import check
-    from goaldsl.loader import load
-    from goaldsl.lsp import _call_snippet
+    from goaldsl.semantics.checker import check
+    from goaldsl.semantics.loader import load
+    from goaldsl.tools.lsp import _call_snippet
     actions = check(load([])).program.actions
     assert _call_snippet(actions["send_invoice"]) == 'send_invoice("${1:template}")$0'
     assert _call_snippet(actions["send_review_request"]) == "send_review_request(${1|sms,email,whatsapp|})$0"

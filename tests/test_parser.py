@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from goaldsl import ast as A
-from goaldsl.parser import keywords, parse, parse_condition
+from goaldsl.syntax import ast as A
+from goaldsl.syntax.parser import keywords, parse, parse_condition
 
 REPO = Path(__file__).resolve().parent.parent
 

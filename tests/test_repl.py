@@ -11,6 +11,7 @@ the way Ctrl-D does.
 from __future__ import annotations
 
 import io
+import sys
 import re
 import threading
 import time
@@ -25,7 +26,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from prompt_toolkit.output.vt100 import Vt100_Output
 
-from goaldsl.repl import ReplSession, build_prompt_session, run_repl
+from goaldsl.tools.repl import ReplSession, build_prompt_session, run_repl
 
 DATA = Path(__file__).resolve().parent / "data" / "explain"
 INVOICE = DATA / "invoice"
@@ -645,7 +646,7 @@ def test_enter_on_a_chosen_completion_runs_the_line_unless_it_asks_for_more():
 def test_input_that_is_not_a_terminal_runs_as_a_script():
     import subprocess
     script = ":contact payer\ninvoice.status_changed(\n  status == partially_paid)\npage.visitd\n:quit\nnever run\n"
-    res = subprocess.run(["goal", "repl", str(INVOICE)], input=script, capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-m", "goaldsl", "repl", str(INVOICE)], input=script, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stderr == ""
     assert ("payer @ 2026-11-10 09:00 UTC> invoice.status_changed(\n  status == partially_paid)\ntrue\n"
             "  2026-11-04T15:30:00Z  invoice.status_changed(") in res.stdout

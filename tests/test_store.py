@@ -11,8 +11,8 @@ import pytest
 
 from goaldsl.api import load_program
 from goaldsl.cli import main
-from goaldsl.engine import EngineError
-from goaldsl.store import DurableRun, StateError, run_command
+from goaldsl.runtime.engine import EngineError
+from goaldsl.durable.store import DurableRun, StateError, run_command
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -77,7 +77,7 @@ def test_crash_inside_a_commit_then_resume_gives_the_same_stream(tmp_path, monke
     instant before, a few instants back, or at the start."""
     import random
 
-    import goaldsl.store as store
+    import goaldsl.durable.store as store
     from test_crash_resume import make_workload
     monkeypatch.chdir(tmp_path)
     make_workload(tmp_path / "w", contacts=60, events=500, more=10)
@@ -379,7 +379,7 @@ def test_outbox_delivers_at_least_once_with_the_action_id(tmp_path, monkeypatch)
     def attempt() -> None:
         run = DurableRun("s.db", program, handlers={"send_email": mailer})
         try:
-            from goaldsl.inputs import read_contacts
+            from goaldsl.runtime.inputs import read_contacts
             new = run.read_events(ex / "events.jsonl")
             run.begin(span.first_time if run.fresh else None)
             run.ingest(read_contacts(ex / "contacts.jsonl").contacts, [new])
@@ -422,7 +422,7 @@ def test_files_that_are_not_state_files(capsys, tmp_path, monkeypatch):
 def test_a_program_edited_while_a_run_was_interrupted_replays_with_the_program_it_ran(tmp_path, monkeypatch):
     """The instants after the checkpoint are replayed with the stored program;
     the edit applies from the resume on."""
-    import goaldsl.store as store
+    import goaldsl.durable.store as store
     from test_crash_resume import make_workload
     monkeypatch.chdir(tmp_path)
     make_workload(tmp_path / "w", contacts=60, events=500, more=10)
@@ -463,7 +463,7 @@ def test_fingerprints_do_not_depend_on_hash_seeds():
     import os
     import subprocess
     import sys
-    code = ("from goaldsl.api import load_program; from goaldsl.store import program_fingerprint, _workflow_goals, _shape;"
+    code = ("from goaldsl.api import load_program; from goaldsl.durable.store import program_fingerprint, _workflow_goals, _shape;"
             f"p = load_program({str(EXAMPLES / 'invoice-paid')!r});"
             "print(program_fingerprint(p), [(_workflow_goals(w.wf, p.ir.segments), _shape(w)) for w in p.plan.workflows])")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -477,7 +477,7 @@ def test_events_added_to_a_run_stopped_early_merge_with_the_queued_ones(capsys, 
     monkeypatch.chdir(tmp_path)
     ex = EXAMPLES / "booked-a-demo"
     from goaldsl.api import parse_time
-    from goaldsl.calendar import format_utc
+    from goaldsl.semantics.calendar import format_utc
     rows = [json.loads(x) for x in (ex / "events.jsonl").read_text().splitlines() if x.strip()]
     rc, plain, _ = goal(capsys, "run", ex, "--format", "jsonl")
     assert rc == 0

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from goaldsl import backtest
+from goaldsl.runtime import backtest
 from goaldsl.api import engine_for, load_program, read_inputs
-from goaldsl.calendar import format_utc
+from goaldsl.semantics.calendar import format_utc
 from goaldsl.cli import main
-from goaldsl.engine import Engine, EngineError
-from goaldsl.output import jsonl_line
+from goaldsl.runtime.engine import Engine, EngineError
+from goaldsl.runtime.output import jsonl_line
 
 from test_engine_property import START, UNTIL, activity, compile_program, describe, logs, programs
 

@@ -11,8 +11,8 @@ from typing import Any, Optional, Union
 
 import attrs
 
-from .ast import Duration
-from .source import NO_SPAN, Span
+from ..syntax.ast import Duration
+from ..syntax.source import NO_SPAN, Span
 
 
 def _span():

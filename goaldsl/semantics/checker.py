@@ -15,13 +15,13 @@ from typing import Any, Iterable, Optional
 
 import attrs
 
-from . import ast as A
+from ..syntax import ast as A
 from . import ir
 from .calendar import parse_local_datetime
-from .diagnostics import Diagnostic, Related, did_you_mean, error, sort_key, warning
+from ..syntax.diagnostics import Diagnostic, Related, did_you_mean, error, sort_key, warning
 from .loader import Loaded, duplicate
-from .parser import MAX_NESTING, keywords
-from .source import Span
+from ..syntax.parser import MAX_NESTING, keywords
+from ..syntax.source import Span
 
 TYPE_NAMES = ("string", "number", "bool", "step", "map", "list", "any")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

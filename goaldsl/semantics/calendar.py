@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pendulum
 
-from .ast import Duration
+from ..syntax.ast import Duration
 
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Z"})
 

@@ -38,18 +38,18 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from . import __version__
-from . import ast as A
-from . import ir
-from .checker import CheckResult, _all_steps, _step_name, check
+from .. import __version__
+from ..syntax import ast as A
+from ..semantics import ir
+from ..semantics.checker import CheckResult, _all_steps, _step_name, check
 from .completion import Completion, _enclosing_call, complete, word_before
-from .diagnostics import Diagnostic, Severity
-from .formatter import format_source
-from .loader import Loaded, load
-from .parser import keywords
-from .resources import stdlib_dir
-from .schema import infer_contact_schema
-from .source import Span
+from ..syntax.diagnostics import Diagnostic, Severity
+from ..syntax.formatter import format_source
+from ..semantics.loader import Loaded, load
+from ..syntax.parser import keywords
+from ..syntax.resources import stdlib_dir
+from ..semantics.schema import infer_contact_schema
+from ..syntax.source import Span
 
 log = logging.getLogger("goaldsl.lsp")
 

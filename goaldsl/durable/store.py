@@ -34,12 +34,12 @@ from typing import Any, Callable, Iterable, Optional
 
 import attrs
 
-from . import ir
-from .calendar import format_utc
-from .engine import ActionRequest, Engine, EngineError, _WState
-from .inputs import BadLine, EventValidator, _decode_line
-from .output import jsonl_line
-from .plan import GOAL, JUMP, JUMP_UNLESS, WAIT_COND, CGoal, CWorkflow, Plan
+from ..semantics import ir
+from ..semantics.calendar import format_utc
+from ..runtime.engine import ActionRequest, Engine, EngineError, _WState
+from ..runtime.inputs import BadLine, EventValidator, _decode_line
+from ..runtime.output import jsonl_line
+from ..runtime.plan import GOAL, JUMP, JUMP_UNLESS, WAIT_COND, CGoal, CWorkflow, Plan
 
 _clock = _time.monotonic  # for checkpoint timing
 
@@ -540,7 +540,7 @@ class DurableRun:
         import shutil
         import tempfile
 
-        from .api import load_program
+        from ..runtime.program import load_program
         user = [(n, t) for n, t in self.db.execute("SELECT name, text FROM sources") if not n.startswith("<")]
         if not user or not all(os.path.isabs(n) for n, _ in user):
             return None
@@ -935,7 +935,7 @@ def set_paused(path: str | Path, workflow: str, paused: bool) -> tuple[bool, boo
         if not names:
             raise StateError(f"{path} has not run a program yet")
         if workflow not in names:
-            from .diagnostics import closest
+            from ..syntax.diagnostics import closest
             best = closest(workflow, names)
             raise StateError(f'there is no workflow "{workflow}" in {path}'
                              + (f' (did you mean "{best}"?)' if best else "")
@@ -976,15 +976,15 @@ def run_command(state: str, program, contacts: Optional[Path], events: Optional[
                 until: Optional[int], fmt: str, skip_bad: bool, out, err,
                 checkpoint_seconds: float = 2.0) -> int:
     """``goal run PROGRAM --state FILE``: resume (or start) the run kept in FILE."""
-    from .api import InputError, _shown
-    from .inputs import Inputs, read_contacts
+    from ..runtime.program import InputError, shown_path
+    from ..runtime.inputs import Inputs, read_contacts
 
     shown_lines: list[str] = []
     on_entry = (lambda line: out.write(line + "\n")) if fmt == "jsonl" else shown_lines.append
     run = DurableRun(state, program, on_entry=on_entry, checkpoint_seconds=checkpoint_seconds)
     try:
-        cin = read_contacts(contacts, _shown(contacts)) if contacts is not None else Inputs()
-        new = run.read_events(events, _shown(events)) if events is not None else None
+        cin = read_contacts(contacts, shown_path(contacts)) if contacts is not None else Inputs()
+        new = run.read_events(events, shown_path(events)) if events is not None else None
         bad = list(cin.bad) + (list(new.bad) if new is not None else [])
         if bad and not skip_bad:
             raise InputError(bad)
@@ -1007,7 +1007,7 @@ def run_command(state: str, program, contacts: Optional[Path], events: Optional[
             err.write(f'workflow "{name}" is new in this state: it {when}\n')
         n = run.run_until(until)
         if fmt != "jsonl":
-            from .output import summary, table_line, table_widths
+            from ..runtime.output import summary, table_line, table_widths
             entries, names = stored_entries(state)
             shown = entries[len(entries) - len(shown_lines):] if shown_lines else []
             widths = table_widths(shown)

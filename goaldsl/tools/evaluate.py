@@ -7,12 +7,12 @@ from typing import Optional
 
 import attrs
 
-from . import ir
-from .api import Program
-from .calendar import format_utc
-from .compiler import Compiler
-from .engine import Contact, apply_effect
-from .inputs import Inputs
+from ..semantics import ir
+from ..runtime.program import Program
+from ..semantics.calendar import format_utc
+from ..runtime.compiler import Compiler
+from ..runtime.engine import Contact, apply_effect
+from ..runtime.inputs import Inputs
 
 
 @attrs.define

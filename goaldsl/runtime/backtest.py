@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Callable, Optional
 
-from .api import InputError, Program, _shown, read_inputs
+from .program import InputError, Program, read_inputs, shown_path
 from .engine import Engine, EngineError
 from .inputs import Inputs, iter_events, read_contacts
 from .output import JsonlWriter
@@ -96,7 +96,7 @@ def _streamed(program: Program, contacts: Optional[Path], events: Optional[Path]
               start: Optional[int], until: Optional[int], window: Window, skip_bad: bool) -> Inputs:
     inputs = Inputs()
     if contacts is not None:
-        read_contacts(contacts, _shown(contacts), inputs)
+        read_contacts(contacts, shown_path(contacts), inputs)
     eng: Optional[Engine] = None
     failed: Optional[EngineError] = None
     piece: list[tuple] = []
@@ -117,7 +117,7 @@ def _streamed(program: Program, contacts: Optional[Path], events: Optional[Path]
         return eng
 
     if events is not None:
-        for ev in iter_events(events, program.ir.events, _shown(events), inputs):
+        for ev in iter_events(events, program.ir.events, shown_path(events), inputs):
             t = ev[0]
             if last is not None and t < last:
                 raise _Unsorted()

@@ -24,8 +24,8 @@ from typing import Any, Callable, Iterable, Optional
 
 import attrs
 
-from . import ir
-from .calendar import add_duration, format_utc, next_time_of_day, tick_at_or_after, window_leaves
+from ..semantics import ir
+from ..semantics.calendar import add_duration, format_utc, next_time_of_day, tick_at_or_after, window_leaves
 from .compiler import STATE_EVENTS, get_path
 from .plan import ACTION, END, GOAL, JUMP, JUMP_UNLESS, WAIT, WAIT_COND, WAIT_DATE, WAIT_TIME, CGoal, CWorkflow, Plan
 

@@ -14,11 +14,11 @@ from typing import Iterable
 
 import attrs
 
-from . import ast as A
-from .diagnostics import Diagnostic, Related, error
-from .parser import parse
-from .resources import stdlib_files
-from .source import Span
+from ..syntax import ast as A
+from ..syntax.diagnostics import Diagnostic, Related, error
+from ..syntax.parser import parse
+from ..syntax.resources import stdlib_files
+from ..syntax.source import Span
 
 
 MAX_IMPORT_PATH = 4096  # PATH_MAX on Linux

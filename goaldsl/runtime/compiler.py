@@ -18,8 +18,8 @@ from typing import Any, Callable, Optional
 
 import attrs
 
-from . import ir
-from .calendar import UTC_NAMES, subtract as _subtract_at
+from ..semantics import ir
+from ..semantics.calendar import UTC_NAMES, subtract as _subtract_at
 
 NEVER = -(1 << 62)
 
@@ -209,7 +209,7 @@ class Compiler:
         self._note_read(etype, dur if window == "within" else None)
         if window == "within":
             months, days, secs = dur.months, dur.days, dur.seconds
-            from .calendar import subtract
+            from ..semantics.calendar import subtract
 
             def lower(now, since):
                 return subtract(now, months, days, secs, tz)

@@ -20,9 +20,9 @@ from typing import Iterable, Optional
 
 import attrs
 
-from . import ir
-from .parser import _NamesEverywhere, keywords
-from .resources import grammar_path
+from ..semantics import ir
+from ..syntax.parser import _NamesEverywhere, keywords
+from ..syntax.resources import grammar_path
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*$")

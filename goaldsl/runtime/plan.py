@@ -6,8 +6,8 @@ from typing import Any, Optional
 
 import attrs
 
-from . import ir
-from .ast import Duration
+from ..semantics import ir
+from ..syntax.ast import Duration
 from .compiler import STATE_EVENTS, Compiler, Cond, expiry_windows, referenced_types
 
 # Instruction opcodes. Each instruction is a tuple whose first item is the

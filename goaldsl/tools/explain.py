@@ -29,16 +29,16 @@ from typing import Any, Iterable, Optional
 
 import attrs
 
-from . import ir
-from .api import Program, engine_for
-from .calendar import format_local, format_utc, subtract, tick_at_or_after
-from .compiler import Compiler, get_path
-from .diagnostics import closest
-from .engine import B_COND, B_GOAL, B_WAIT, Contact
+from ..semantics import ir
+from ..runtime.program import Program, engine_for
+from ..semantics.calendar import format_local, format_utc, subtract, tick_at_or_after
+from ..runtime.compiler import Compiler, get_path
+from ..syntax.diagnostics import closest
+from ..runtime.engine import B_COND, B_GOAL, B_WAIT, Contact
 from .evaluate import deep_copy
-from .inputs import Inputs
-from .output import entry_json
-from .plan import ACTION, END, GOAL, JUMP, JUMP_UNLESS, WAIT, WAIT_COND, WAIT_DATE, WAIT_TIME
+from ..runtime.inputs import Inputs
+from ..runtime.output import entry_json
+from ..runtime.plan import ACTION, END, GOAL, JUMP, JUMP_UNLESS, WAIT, WAIT_COND, WAIT_DATE, WAIT_TIME
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

@@ -28,21 +28,21 @@ from typing import Callable, Iterable, Optional
 
 import attrs
 
-from . import ast as A
-from . import ir
-from .api import InputError, Program, engine_for, read_inputs
-from .calendar import add_duration, format_local, format_utc, parse_local_datetime
-from .checker import check
+from ..syntax import ast as A
+from ..semantics import ir
+from ..runtime.program import InputError, Program, engine_for, read_inputs
+from ..semantics.calendar import add_duration, format_local, format_utc, parse_local_datetime
+from ..semantics.checker import check
 from .completion import Completion, complete, word_before
-from .diagnostics import Diagnostic, GoalError, closest
-from .engine import Contact, EngineError, apply_effect
+from ..syntax.diagnostics import Diagnostic, GoalError, closest
+from ..runtime.engine import Contact, EngineError, apply_effect
 from .evaluate import matching_events
 from .explain import (ExplainError, _activity_line, attribute_sources, attributes_read, explain, fresh_inputs,
                       render_text, show_cond, show_event, show_value, why_false)
-from .inputs import EventValidator, Inputs
-from .loader import Loaded, program_files
-from .parser import parse
-from .plan import build_plan
+from ..runtime.inputs import EventValidator, Inputs
+from ..semantics.loader import Loaded, program_files
+from ..syntax.parser import parse
+from ..runtime.plan import build_plan
 
 INPUT = "<input>"
 COMMANDS = {  # name: (arguments, what it does)
@@ -764,7 +764,7 @@ class ReplSession:
 # ====================================================================== helpers
 
 def _load_program(path: Optional[Path]) -> Program:
-    from .api import load_program
+    from ..runtime.program import load_program
     if path is None:
         return load_program([], allow_empty=True)
     if path.is_dir() and not program_files(path):
@@ -1005,7 +1005,7 @@ def _repl_lexer():
     from pygments.lexer import inherit
     from pygments.token import Keyword
 
-    from .highlight import GoalLexer
+    from ..syntax.highlight import GoalLexer
 
     class ReplLexer(GoalLexer):
         name = "Goal REPL"

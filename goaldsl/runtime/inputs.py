@@ -13,9 +13,9 @@ from typing import Iterator, Optional
 
 import attrs
 
-from . import ir
-from .calendar import parse_event_time
-from .diagnostics import closest
+from ..semantics import ir
+from ..semantics.calendar import parse_event_time
+from ..syntax.diagnostics import closest
 
 try:  # msgspec decodes JSON several times faster than the standard library
     import msgspec
@@ -126,7 +126,7 @@ class EventValidator:
             return 'an event needs a "type"'
         decl = self.events.get(typ)
         if decl is None:
-            from .diagnostics import closest
+            from ..syntax.diagnostics import closest
             best = closest(typ, self.names)
             return f'unknown event type "{typ}"' + (f' (did you mean "{best}"?)' if best else "")
         when = obj.get("time")

@@ -6,7 +6,7 @@ import json
 import statistics
 from typing import IO, Iterable
 
-from .calendar import format_utc
+from ..semantics.calendar import format_utc
 
 _KEY_ORDER = ("time", "contact", "workflow", "type", "action", "args", "step", "goal", "reason", "id")
 

@@ -1,0 +1,129 @@
+"""A loaded program and its inputs: load, check and compile a program, read
+input files, build an engine with them fed in.
+
+Everything here raises ``GoalError`` (carrying diagnostics) for a bad
+program and ``InputError`` for bad input lines; nothing else escapes for
+user mistakes. The public face of this module is ``goaldsl.api``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import attrs
+
+from ..semantics import ir
+from ..semantics.calendar import parse_local_datetime
+from ..semantics.checker import Checker, CheckResult, Context, check
+from .compiler import Compiler
+from ..syntax.diagnostics import Diagnostic, GoalError, error
+from .engine import ActionRequest, Engine, EngineError
+from .inputs import BadLine, Inputs, read_contacts, read_events
+from ..semantics.loader import Loaded, load, program_files
+from ..syntax.parser import parse_condition
+from .plan import Plan, build_plan
+
+
+class InputError(Exception):
+    """Bad lines in contacts or events files."""
+
+    def __init__(self, bad: Sequence[BadLine]):
+        self.bad = list(bad)
+        super().__init__("\n".join(str(b) for b in self.bad))
+
+
+@attrs.define(eq=False)
+class Program:
+    """A checked, compiled program."""
+    ir: ir.Program
+    plan: Plan
+    loaded: Loaded
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return self.loaded.sources
+
+    @property
+    def workflows(self) -> list[str]:
+        return [w.name for w in self.ir.workflows]
+
+    def condition(self, text: str, *, timezone: str = "UTC"):
+        """Compile a condition typed by a user (``goal eval``, the REPL).
+        Returns ``(ir_condition, compiled)``; raises GoalError."""
+        cond_ast, diags = parse_condition(text, "<condition>")
+        if cond_ast is None or any(d.is_error for d in diags):
+            raise GoalError(diags, {"<condition>": text})
+        checker = Checker(self.loaded)
+        checker.run()
+        cond = checker.cond(cond_ast, Context())
+        errors = [d for d in checker.diags if d.span and d.span.file == "<condition>"]
+        if any(d.is_error for d in errors):
+            raise GoalError(errors, {"<condition>": text})
+        return cond, Compiler(self.ir, timezone).cond(cond)
+
+
+def check_paths(paths: Iterable[str | Path], *, texts: dict[str, str] | None = None,
+                contact_schema: dict[tuple[str, ...], str] | None = None) -> CheckResult:
+    """Load and check files; never raises for problems in them.
+    ``contact_schema`` (from ``schema.infer_contact_schema``) adds warnings
+    for contact attributes compared with values of another kind."""
+    return check(load(paths, texts=texts), contact_schema)
+
+
+def load_program(path: str | Path | Sequence[str | Path], *, allow_empty: bool = False) -> Program:
+    """Load, check and compile a program: a .goal file, a folder of them, or
+    a list of files. Raises ``GoalError`` with every diagnostic on errors."""
+    if isinstance(path, (str, Path)):
+        p = Path(path)
+        files = program_files(p)
+        if not files and not allow_empty:
+            raise GoalError([error("E0101", f"{p} holds no .goal files")])
+    else:
+        files = [Path(x) for x in path]
+    loaded = load(files)
+    res = check(loaded)
+    if not res.ok or res.program is None:
+        raise GoalError([d for d in res.diagnostics], loaded.sources)
+    return Program(res.program, build_plan(res.program), loaded, res.diagnostics)
+
+
+def read_inputs(program: Program, contacts: Path | None, events: Path | None, *, skip_bad: bool = False) -> Inputs:
+    """Read and validate input files. Raises ``InputError`` listing every bad
+    line unless ``skip_bad``."""
+    inputs = Inputs()
+    if contacts is not None:
+        read_contacts(contacts, shown_path(contacts), inputs)
+    if events is not None:
+        read_events(events, program.ir.events, shown_path(events), inputs)
+    if inputs.bad and not skip_bad:
+        raise InputError(inputs.bad)
+    return inputs
+
+
+def shown_path(p: Path) -> str:
+    import os
+    try:
+        rel = os.path.relpath(p)
+        return rel if not rel.startswith("..") else str(p)
+    except ValueError:
+        return str(p)
+
+
+def engine_for(program: Program, inputs: Inputs, *, start: int,
+               handlers: dict[str, Callable[[ActionRequest], Any]] | None = None,
+               on_activity: Callable[[dict], None] | None = None, exhaustive: bool = False) -> Engine:
+    """An engine with the inputs' contacts and events fed in."""
+    eng = Engine(program.plan, start=start, handlers=handlers, on_activity=on_activity, exhaustive=exhaustive)
+    for rec in inputs.contacts:
+        eng.add_contact(rec)
+    for t, cid, typ, fields in inputs.events:
+        eng.add_event(t, cid, typ, fields)
+    return eng
+
+
+def parse_time(text: str, tz: str = "UTC") -> int:
+    """A command-line instant; without an offset it is read in ``tz``."""
+    return parse_local_datetime(text, tz)
+
+
