@@ -1,4 +1,4 @@
-"""The ``goal`` command line (LANGUAGE.md section 9).
+"""The ``goal`` command line (docs/spec.md section 9).
 
 Exit codes: 0 success, 1 errors in the program or input (or files that fmt
 --check would change), 2 a command-line mistake. No traceback reaches the

@@ -1,4 +1,4 @@
-"""`goal run` and `goal eval` (LANGUAGE.md sections 8 and 9).
+"""`goal run` and `goal eval` (docs/spec.md sections 8 and 9).
 
 `--format jsonl` is a contract: the lines are checked object by object
 against hand-computed entries. `--format table` is for people: the activity,

@@ -1,4 +1,4 @@
-"""The execution model (LANGUAGE.md section 5), one rule at a time.
+"""The execution model (docs/spec.md section 5), one rule at a time.
 
 Each test writes a small program, contacts and events inline, runs them
 through the public API with an explicit ``--from`` / ``--until`` and compares

@@ -1,6 +1,6 @@
 """The event-driven engine against the naive reference, on random programs.
 
-``Engine(..., exhaustive=True)`` evaluates literally as LANGUAGE.md section 5
+``Engine(..., exhaustive=True)`` evaluates literally as docs/spec.md section 5
 says: a tick workflow looks at every contact at every tick, an ``evaluate on
 event`` workflow at every event of a contact. The normal engine jumps from
 one due instant to the next. On any program and event log the two must

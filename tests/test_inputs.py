@@ -1,4 +1,4 @@
-"""Inputs (LANGUAGE.md section 7): contacts and events as JSON Lines.
+"""Inputs (docs/spec.md section 7): contacts and events as JSON Lines.
 
 Every bad line is reported as ``FILE:LINE: message`` and, by default, the run
 is refused before anything is acted on; ``--skip-bad`` runs the rest and

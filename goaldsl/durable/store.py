@@ -610,7 +610,7 @@ class DurableRun:
         self._dirty = True
 
     def _check_program(self) -> None:
-        """Goal editing is locked while a workflow runs (LANGUAGE.md seed rule)."""
+        """Goal editing is locked while a workflow runs (docs/spec.md seed rule)."""
         stored = {name: (goals, shape, bool(paused)) for name, goals, shape, paused in
                   self.db.execute("SELECT name, goals, shape, paused FROM workflows")}
         segments = self.program.ir.segments

@@ -6,7 +6,7 @@ contact: one of its events that a listening condition reads, a wait coming
 due, an event leaving a ``within`` window. The clock jumps from one such
 instant to the next, and a workflow looks only at the contacts on its
 agenda. Between those instants nothing a condition reads can change, so the
-result is the same as looking at every contact at every tick (LANGUAGE.md
+result is the same as looking at every contact at every tick (docs/spec.md
 section 5); ``exhaustive=True`` does exactly that, and the tests compare the
 two.
 
@@ -717,7 +717,7 @@ def _set_path(d: dict, key: str, value) -> None:
 
 
 def apply_effect(c: Contact, typ: str, fields: dict) -> None:
-    """How events change a contact's attributes (LANGUAGE.md section 4)."""
+    """How events change a contact's attributes (docs/spec.md section 4)."""
     if typ == "contact.updated":
         changes = fields.get("fields")
         if isinstance(changes, dict):

@@ -1,4 +1,4 @@
-"""Reading contacts and events (JSON Lines, LANGUAGE.md section 7).
+"""Reading contacts and events (JSON Lines, docs/spec.md section 7).
 
 Every bad line is reported as ``FILE:LINE: message``. By default a run with
 bad lines is refused before anything is acted on; with ``skip_bad`` the rest

@@ -2,7 +2,7 @@
 
 It resolves every name (events, fields, actions, arguments, segments, steps,
 enum values, time zones), checks types and the structural rules of
-LANGUAGE.md sections 2-4, and collects every diagnostic in one pass rather
+docs/spec.md sections 2-4, and collects every diagnostic in one pass rather
 than stopping at the first. Diagnostic codes are stable; docs/diagnostics.md
 lists them.
 """
