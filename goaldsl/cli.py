@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 from . import __version__
 from .api import InputError, Program, engine_for, load_program, parse_time, read_inputs
 from .semantics.calendar import format_utc
+from .semantics.loader import data_files
 from .syntax.diagnostics import GoalError, render_all
 from .runtime.engine import EngineError
 from .durable.store import StateError
@@ -39,12 +40,10 @@ def resolve_program(arg: Optional[str], contacts: Optional[str], events: Optiona
     base = Path(arg) if arg else None
     if base is not None and not base.exists():
         raise UsageError(f"no such file or folder: {arg}")
-    folder = base if base is not None and base.is_dir() else (base.parent if base is not None else None)
-    cpath = Path(contacts) if contacts else (folder / "contacts.jsonl" if folder and (folder / "contacts.jsonl").exists() else None)
-    epath = Path(events) if events else (folder / "events.jsonl" if folder and (folder / "events.jsonl").exists() else None)
-    for p, what in ((cpath, "contacts"), (epath, "events")):
-        if p is not None and not p.is_file():
-            raise UsageError(f"no such {what} file: {p}")
+    try:
+        cpath, epath = data_files(base, contacts, events)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
     if base is None:
         program = load_program([], allow_empty=True)
     else:

@@ -96,10 +96,7 @@ def read_contacts(path: Path, shown: str | None = None, inputs: Inputs | None = 
                                       else f'"id" must be text, not {_kind(cid)}'))
             continue
         cid = str(cid)
-        problem = None
-        for key in ("tags", "lists"):
-            if key in obj and not (isinstance(obj[key], list) and all(isinstance(x, str) for x in obj[key])):
-                problem = f'"{key}" must be a list of texts'
+        problem = attributes_problem(obj)
         if problem:
             inputs.bad.append(BadLine(shown, no, problem))
             continue
@@ -110,6 +107,21 @@ def read_contacts(path: Path, shown: str | None = None, inputs: Inputs | None = 
         obj["id"] = cid
         inputs.contacts.append(obj)
     return inputs
+
+
+#: Contact attributes that hold lists of texts (every contact has them).
+LIST_ATTRIBUTES = ("tags", "lists")
+
+
+def attributes_problem(attributes: dict) -> str | None:
+    """What is wrong with contact attributes (a record's, or those an event
+    sets), in the words of the input files; None when nothing is."""
+    problem = None
+    for key in LIST_ATTRIBUTES:
+        v = attributes.get(key)
+        if key in attributes and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            problem = f'"{key}" must be a list of texts'
+    return problem
 
 
 class EventValidator:
@@ -165,23 +177,18 @@ class EventValidator:
         return (t, str(cid), typ, fields, None if eid is None else str(eid))
 
 
+#: What a value of each declared kind must be, in the words of the input files.
+_MUST_BE = {"string": "must be text", "step": "must be text", "number": "must be a number",
+            "bool": "must be true or false", "map": "must be an object", "list": "must be a list"}
+
+
 def _type_problem(ft: ir.FieldType, v) -> str | None:
-    k = ft.kind
-    if k in ("string", "step"):
-        return None if isinstance(v, str) else f"must be text, not {_kind(v)}"
-    if k == "number":
-        return None if isinstance(v, (int, float)) and not isinstance(v, bool) else f"must be a number, not {_kind(v)}"
-    if k == "bool":
-        return None if isinstance(v, bool) else f"must be true or false, not {_kind(v)}"
-    if k == "map":
-        return None if isinstance(v, dict) else f"must be an object, not {_kind(v)}"
-    if k == "list":
-        return None if isinstance(v, list) else f"must be a list, not {_kind(v)}"
-    if k == "enum":
-        if not isinstance(v, str) or v not in ft.values:
-            near = closest(v, ft.values) if isinstance(v, str) else None
-            return f"is {_json(v)}, not one of {', '.join(ft.values)}" + (f' (did you mean "{near}"?)' if near else "")
-    return None
+    if ft.accepts(v):
+        return None
+    if ft.kind == "enum":
+        near = closest(v, ft.values) if isinstance(v, str) else None
+        return f"is {_json(v)}, not one of {', '.join(ft.values)}" + (f' (did you mean "{near}"?)' if near else "")
+    return f"{_MUST_BE[ft.kind]}, not {_kind(v)}"
 
 
 def _json(v) -> str:
@@ -193,17 +200,13 @@ def _json(v) -> str:
 
 
 def _kind(v) -> str:
-    if isinstance(v, bool):
-        return "true/false"
-    if isinstance(v, (int, float)):
+    """A value in the words of the input files' messages."""
+    kind = ir.value_kind(v)
+    if kind == "number":
         return f"the number {v}"
-    if isinstance(v, str):
+    if kind == "string":
         return f'"{v}"'
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "an object"
-    return "null"
+    return {"bool": "true/false", "list": "a list", "map": "an object"}.get(kind, "null")
 
 
 def _field_specs(decl: ir.EventType) -> Optional[tuple]:
@@ -211,25 +214,7 @@ def _field_specs(decl: ir.EventType) -> Optional[tuple]:
     full check will do (a field named like a reserved key)."""
     if any(name in RESERVED for name in decl.fields):
         return None
-    out = []
-    for name, ft in decl.fields.items():
-        k = ft.kind
-        if k in ("string", "step"):
-            accept = (str,)
-        elif k == "number":
-            accept = (int, float)
-        elif k == "bool":
-            accept = (bool,)
-        elif k == "map":
-            accept = (dict,)
-        elif k == "list":
-            accept = (list,)
-        elif k == "enum":
-            accept = frozenset(ft.values)
-        else:
-            accept = None
-        out.append((name, ft.optional, accept))
-    return tuple(out)
+    return tuple((name, ft.optional, ft.exact_types()) for name, ft in decl.fields.items())
 
 
 _SIXTY = frozenset("012345")

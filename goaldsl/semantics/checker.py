@@ -23,7 +23,6 @@ from .loader import Loaded, duplicate
 from ..syntax.parser import MAX_NESTING, keywords
 from ..syntax.source import Span
 
-TYPE_NAMES = ("string", "number", "bool", "step", "map", "list", "any")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DRIP_ACTION_PREFIX = "send_"
 _INTERP = re.compile(r"\{contact\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
@@ -149,9 +148,9 @@ class Checker:
             if len(set(t.values)) != len(t.values):
                 self.err("E0202", "an enum lists the same value twice", t.span)
             return ir.FieldType("enum", t.values, t.optional)
-        if t.name not in TYPE_NAMES:
-            self.err("E0202", f'unknown type "{t.name}"', t.span, hint=self.did_you_mean(t.name, TYPE_NAMES)
-                     or f"the types are {', '.join(TYPE_NAMES)} and enum(...)")
+        if t.name not in ir.TYPE_NAMES:
+            self.err("E0202", f'unknown type "{t.name}"', t.span, hint=self.did_you_mean(t.name, ir.TYPE_NAMES)
+                     or f"the types are {', '.join(ir.TYPE_NAMES)} and enum(...)")
             return ir.FieldType("any", (), t.optional)
         return ir.FieldType(t.name, (), t.optional)
 
@@ -392,13 +391,9 @@ class Checker:
         if isinstance(op, ir.OField) and ctx.event is not None:
             return ctx.event.fields.get(op.name)
         if isinstance(op, ir.OConst):
-            v = op.value
-            if isinstance(v, bool):
-                return ir.FieldType("bool")
-            if isinstance(v, (int, float)):
-                return ir.FieldType("number")
-            if isinstance(v, str):
-                return ir.FieldType("string")
+            kind = ir.value_kind(op.value)
+            if kind in ("bool", "number", "string"):
+                return ir.FieldType(kind)
         if isinstance(op, ir.OList):
             return ir.FieldType("list")
         return None  # contact attributes: the schema is open
@@ -443,9 +438,8 @@ class Checker:
         if kind not in ("number", "string", "bool"):
             return
         v = other.value
-        got = "bool" if isinstance(v, bool) else "number" if isinstance(v, (int, float)) else \
-            "string" if isinstance(v, str) else None
-        if got is None or got == kind:
+        got = ir.value_kind(v)
+        if got not in ("number", "string", "bool") or got == kind:
             return
         words = {"number": "a number", "string": "text", "bool": "true or false"}
         shown = f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
@@ -486,13 +480,9 @@ class Checker:
             if ctx.workflow is not None and isinstance(v, str) and isinstance(node, A.Ref) and v not in ctx.steps:
                 self.err("E0410", f'workflow "{ctx.workflow}" has no step named {v}', node.span,
                          hint=self.did_you_mean(v, ctx.steps) or "name a step with: ACTION(...) as NAME")
-        elif t.kind == "number" and not (isinstance(v, (int, float)) and not isinstance(v, bool)):
-            self.err("E0506", f"expected a number, not {_show(v)}", node.span)
-        elif t.kind == "string" and not isinstance(v, str):
-            self.err("E0506", f"expected text, not {_show(v)}", node.span,
-                     hint=f'write it in quotes: "{v}"' if isinstance(v, (int, float)) else None)
-        elif t.kind == "bool" and not isinstance(v, bool):
-            self.err("E0506", f"expected true or false, not {_show(v)}", node.span)
+        elif t.kind in ("number", "string", "bool") and not t.accepts(v):
+            self.err("E0506", f"expected {_kind_words(t.kind)}, not {_show(v)}", node.span,
+                     hint=f'write it in quotes: "{v}"' if t.kind == "string" and isinstance(v, (int, float)) else None)
 
     # ---------------------------------------------------------------- actions
 
@@ -578,17 +568,7 @@ class Checker:
     def check_arg_type(self, t: ir.FieldType, node: A.Value, value: Any, pname: str | None) -> None:
         if value is None and isinstance(node, A.Ref):
             return
-        ok = {
-            "string": lambda x: isinstance(x, str),
-            "number": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
-            "bool": lambda x: isinstance(x, bool),
-            "map": lambda x: isinstance(x, dict),
-            "list": lambda x: isinstance(x, list),
-            "step": lambda x: isinstance(x, str),
-            "any": lambda x: True,
-            "enum": lambda x: isinstance(x, str) and x in t.values,
-        }[t.kind](value)
-        if ok:
+        if t.accepts(value):
             return
         if t.kind == "enum":
             self.err("E0305", f'"{value}" is not one of the allowed values', node.span,

@@ -21,6 +21,32 @@ def _span():
 
 # ------------------------------------------------------------------ declarations
 
+# ------------------------------------------------------------------ values and types
+#
+# Which values a field type accepts is decided here, once: for literals in the
+# checker, lines of the input files, events added in the REPL and through the
+# embedding API. Values are JSON-like; ``true`` is not a number.
+
+#: The kind of a value, by its Python type (exact types first; subclasses are
+#: looked up in this order, so a bool is never taken for a number).
+_KIND_OF_TYPE: dict[type, str] = {str: "string", bool: "bool", int: "number", float: "number",
+                                  list: "list", dict: "map"}
+#: The declared field types (besides ``enum(...)``).
+TYPE_NAMES = ("string", "number", "bool", "step", "map", "list", "any")
+#: The kind of value a declared type holds: a step is named by text.
+_VALUE_KIND = {"string": "string", "number": "number", "bool": "bool", "step": "string", "map": "map",
+               "list": "list", "enum": "string"}
+
+
+def value_kind(v: Any) -> Optional[str]:
+    """``string``, ``number``, ``bool``, ``list`` or ``map``; None for null
+    (and for anything that is not JSON-like)."""
+    kind = _KIND_OF_TYPE.get(type(v))
+    if kind is None and v is not None:
+        kind = next((k for t, k in _KIND_OF_TYPE.items() if isinstance(v, t)), None)
+    return kind
+
+
 @attrs.frozen
 class FieldType:
     kind: str  # string number bool step map list any enum
@@ -30,6 +56,23 @@ class FieldType:
     def describe(self) -> str:
         base = f"enum({', '.join(self.values)})" if self.kind == "enum" else self.kind
         return base + ("?" if self.optional else "")
+
+    def accepts(self, v: Any) -> bool:
+        """Whether a (non-null) value fits this type."""
+        if self.kind == "any":
+            return True
+        if self.kind == "enum":
+            return isinstance(v, str) and v in self.values
+        return value_kind(v) == _VALUE_KIND.get(self.kind)
+
+    def exact_types(self) -> Optional[tuple[type, ...] | frozenset[str]]:
+        """For fast checks of decoded JSON: the Python types a value of this
+        type has (the allowed texts of an enum); None when anything goes.
+        Agrees with ``accepts`` on the values a JSON decoder makes."""
+        if self.kind == "enum":
+            return frozenset(self.values)
+        want = _VALUE_KIND.get(self.kind)
+        return None if want is None else tuple(t for t, k in _KIND_OF_TYPE.items() if k == want)
 
 
 @attrs.frozen

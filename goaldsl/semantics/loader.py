@@ -209,6 +209,39 @@ def program_files(path: Path) -> list[Path]:
     return [path]
 
 
+# A program's data, by convention beside it (docs/spec.md section 9).
+CONTACTS_FILE = "contacts.jsonl"
+EVENTS_FILE = "events.jsonl"
+
+
+def program_folder(path: str | Path) -> Path:
+    """The folder of a PROGRAM argument: the folder itself, or the file's."""
+    p = Path(path)
+    return p if p.is_dir() else p.parent
+
+
+def data_beside(program: str | Path) -> tuple[Path | None, Path | None]:
+    """The ``contacts.jsonl`` and ``events.jsonl`` files in a program's
+    folder, each None when there is no such file."""
+    folder = program_folder(program)
+    contacts, events = folder / CONTACTS_FILE, folder / EVENTS_FILE
+    return (contacts if contacts.is_file() else None), (events if events.is_file() else None)
+
+
 def duplicate(kind: str, name: str, span: Span, first: Span) -> Diagnostic:
     return error("E0201", f"{kind} {name} is declared twice", span,
                  related=(Related(first, "first declared here"),), hint="rename or remove one of them")
+
+
+def data_files(program: str | Path | None, contacts: str | Path | None = None,
+               events: str | Path | None = None) -> tuple[Path | None, Path | None]:
+    """The contacts and events files of a PROGRAM argument: those given,
+    else those beside the program. A given file that is not there raises
+    FileNotFoundError, whose text says so."""
+    found = data_beside(program) if program is not None else (None, None)
+    cpath = Path(contacts) if contacts else found[0]
+    epath = Path(events) if events else found[1]
+    for p, what in ((cpath, "contacts"), (epath, "events")):
+        if p is not None and not p.is_file():
+            raise FileNotFoundError(f"no such {what} file: {p}")
+    return cpath, epath

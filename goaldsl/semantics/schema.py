@@ -10,32 +10,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
+
+from .ir import value_kind
+from .loader import data_beside
 
 #: Lines read to infer the schema; enough to see every attribute of a
 #: well-formed file without reading a large one whole.
 SAMPLE_LINES = 10_000
 
 
-def _kind(v) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "list"
-    return "map"
-
-
-def infer_contact_schema(path: str | Path, limit: int = SAMPLE_LINES) -> dict[tuple[str, ...], str]:
-    """Attribute path -> kind (number, string, bool, list, map) for every
-    attribute whose non-null values all have one kind in the first ``limit``
-    lines. Unreadable files and bad lines give no information, never an error:
-    reading the inputs reports those."""
-    seen: dict[tuple[str, ...], set[str]] = {}
+def read_records(path: str | Path, limit: int = SAMPLE_LINES) -> Iterator[dict]:
+    """The JSON objects on the first ``limit`` lines of a JSON Lines file.
+    Unreadable files and bad lines give nothing, never an error: reading the
+    inputs reports those."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for i, line in enumerate(f):
@@ -45,27 +33,33 @@ def infer_contact_schema(path: str | Path, limit: int = SAMPLE_LINES) -> dict[tu
                     rec = json.loads(line)
                 except ValueError:
                     continue
-                if not isinstance(rec, dict):
-                    continue
-                stack = [((), rec)]
-                while stack:  # nested objects give dotted paths: contact.company.size
-                    prefix, obj = stack.pop()
-                    for k, v in obj.items():
-                        p = prefix + (str(k),)
-                        kind = _kind(v)
-                        if kind is None:
-                            continue
-                        seen.setdefault(p, set()).add(kind)
-                        if kind == "map" and len(p) < 8:
-                            stack.append((p, v))
+                if isinstance(rec, dict):
+                    yield rec
     except OSError:
-        return {}
+        return
+
+
+def infer_contact_schema(path: str | Path, limit: int = SAMPLE_LINES) -> dict[tuple[str, ...], str]:
+    """Attribute path -> kind (number, string, bool, list, map) for every
+    attribute whose non-null values all have one kind in the first ``limit``
+    lines."""
+    seen: dict[tuple[str, ...], set[str]] = {}
+    for rec in read_records(path, limit):
+        stack = [((), rec)]
+        while stack:  # nested objects give dotted paths: contact.company.size
+            prefix, obj = stack.pop()
+            for k, v in obj.items():
+                p = prefix + (str(k),)
+                kind = value_kind(v)
+                if kind is None:
+                    continue
+                seen.setdefault(p, set()).add(kind)
+                if kind == "map" and len(p) < 8:
+                    stack.append((p, v))
     return {p: next(iter(kinds)) for p, kinds in seen.items() if len(kinds) == 1}
 
 
 def schema_beside(program: str | Path) -> dict[tuple[str, ...], str]:
     """The schema of ``contacts.jsonl`` in a program folder, or beside a file."""
-    p = Path(program)
-    folder = p if p.is_dir() else p.parent
-    data = folder / "contacts.jsonl"
-    return infer_contact_schema(data) if data.is_file() else {}
+    data = data_beside(program)[0]
+    return infer_contact_schema(data) if data is not None else {}

@@ -45,16 +45,15 @@ from ..semantics.checker import CheckResult, _all_steps, _step_name, check
 from .completion import Completion, _enclosing_call, complete, word_before
 from ..syntax.diagnostics import Diagnostic, Severity
 from ..syntax.formatter import format_source
-from ..semantics.loader import Loaded, load
+from ..semantics.loader import CONTACTS_FILE, Loaded, load
 from ..syntax.parser import keywords
 from ..syntax.resources import stdlib_dir
-from ..semantics.schema import infer_contact_schema
+from ..semantics.schema import infer_contact_schema, read_records
 from ..syntax.source import Span
 
 log = logging.getLogger("goaldsl.lsp")
 
 SOURCE = "goal"
-CONTACTS_FILE = "contacts.jsonl"
 MAX_CONTACT_LINES = 5000  # contacts.jsonl lines read for attribute names
 
 _WF_START = re.compile(r'^[ \t]*(?:workflow|drip)[ \t]+"((?:\\.|[^"\\\n])*)"', re.MULTILINE)
@@ -461,19 +460,8 @@ class GoalLanguageServer(LanguageServer):
         if hit and hit[0] == st.st_mtime and hit[1] == st.st_size:
             return hit[2]
         keys: set[str] = set()
-        try:
-            with path.open(encoding="utf-8", errors="replace") as f:
-                for i, line in enumerate(f):
-                    if i >= MAX_CONTACT_LINES:
-                        break
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(rec, dict):
-                        _key_paths(rec, "", keys)
-        except OSError:
-            pass
+        for rec in read_records(path, MAX_CONTACT_LINES):
+            _key_paths(rec, "", keys)
         found = frozenset(keys)
         self._contacts[k] = (st.st_mtime, st.st_size, found)
         return found

@@ -40,7 +40,7 @@ from .evaluate import matching_events
 from .explain import (ExplainError, _activity_line, attribute_sources, attributes_read, explain, fresh_inputs,
                       render_text, show_cond, show_event, show_value, why_false)
 from ..runtime.inputs import EventValidator, Inputs
-from ..semantics.loader import Loaded, program_files
+from ..semantics.loader import Loaded, data_beside, data_files, program_files
 from ..syntax.parser import parse
 from ..runtime.plan import build_plan
 
@@ -118,12 +118,10 @@ class ReplSession:
         base = Path(program) if program else None
         if base is not None and not base.exists():
             raise ReplError(f"no such file or folder: {program}")
-        folder = base if base is not None and base.is_dir() else (base.parent if base is not None else None)
-        cpath = Path(contacts) if contacts else (folder / "contacts.jsonl" if folder and (folder / "contacts.jsonl").is_file() else None)
-        epath = Path(events) if events else (folder / "events.jsonl" if folder and (folder / "events.jsonl").is_file() else None)
-        for p, what in ((cpath, "contacts"), (epath, "events")):
-            if p is not None and not p.is_file():
-                raise ReplError(f"no such {what} file: {p}")
+        try:
+            cpath, epath = data_files(base, contacts, events)
+        except FileNotFoundError as e:
+            raise ReplError(str(e)) from None
         try:
             self._base = _load_program(base)
         except GoalError as e:  # start anyway: the standard library is enough to test conditions
@@ -680,14 +678,12 @@ class ReplSession:
             self._rebuild()
             raise
         self.program_path = path
-        folder = path if path.is_dir() else path.parent
-        cpath = folder / "contacts.jsonl"
-        epath = folder / "events.jsonl"
+        cpath, epath = data_beside(path)
         msg = f"loaded {path}: {_plural(len(self.program.ir.workflows), 'workflow')}, {_plural(len(self.goal_names()), 'goal')}"
         if old_segments[0]:
             msg += f" (session segments dropped: {', '.join(old_segments[0])})"
-        if cpath.is_file() or epath.is_file():
-            self._read_data(cpath if cpath.is_file() else None, epath if epath.is_file() else None)
+        if cpath is not None or epath is not None:
+            self._read_data(cpath, epath)
             self.at = self.end_of_log()
             msg += f"; data: {_plural(len(self.contact_ids()), 'contact')}, {_plural(len(self.inputs.events), 'event')}" \
                    f"; time: {self.show_time(self.at)}"
