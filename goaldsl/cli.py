@@ -89,6 +89,9 @@ def cmd_check(args) -> int:
         all_diags.extend(d for d in res.diagnostics if d not in all_diags)
     errors = sum(d.is_error for d in all_diags)
     warnings = len(all_diags) - errors
+    if args.format != "text":
+        _print_document(all_diags, nfiles, args.format)
+        return 1 if errors else 0
     if all_diags:
         print(render_all(all_diags, sources))
     if errors:
@@ -100,12 +103,22 @@ def cmd_check(args) -> int:
     return 0
 
 
+def _print_document(diags, nfiles: int, fmt: str, rules=None) -> None:
+    """Diagnostics as a JSON or SARIF document on standard output."""
+    from .tools.diagnostic_formats import to_json_document, to_sarif_document
+    print(to_json_document(diags, nfiles) if fmt == "json" else to_sarif_document(diags, rules))
+
+
 def res_sources(res) -> dict[str, str]:
     return res.program.sources if res.program is not None else {}
 
 
 def cmd_fmt(args) -> int:
     from .syntax.formatter import format_source
+    if "-" in args.files:
+        if len(args.files) > 1:
+            raise UsageError("- (standard input) cannot be given with other files")
+        return _fmt_stdin(args)
     changed = []
     failed = 0
     for f in args.files:
@@ -123,15 +136,52 @@ def cmd_fmt(args) -> int:
             continue
         if out != text:
             changed.append(f)
-            if not args.check:
+            if args.diff:
+                sys.stdout.write(_unified(text, out, str(f)))
+            elif not args.check:
                 p.write_text(out, encoding="utf-8")
-    if args.check:
-        for f in changed:
-            print(f"would reformat {f}")
+    if args.check or args.diff:
+        if args.check:
+            for f in changed:
+                print(f"would reformat {f}")
         return 1 if changed or failed else 0
     for f in changed:
         print(f"reformatted {f}")
     return 1 if failed else 0
+
+
+def _fmt_stdin(args) -> int:
+    """`goal fmt -`: standard input to standard output (an editor's filter).
+    Diagnostics go to standard error: standard output is the program."""
+    from .syntax.formatter import format_source
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        _err(f"<stdin>: cannot read: the input is not valid UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})")
+        return 1
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    out, diags = format_source(text, "<stdin>")
+    if out is None:
+        _err(render_all(diags, {"<stdin>": text}))
+        return 1
+    if args.diff:
+        sys.stdout.write(_unified(text, out, "<stdin>"))
+        return 1 if out != text else 0
+    if args.check:
+        if out != text:
+            print("would reformat <stdin>")
+        return 1 if out != text else 0
+    sys.stdout.write(out)
+    return 0
+
+
+def _unified(before: str, after: str, name: str) -> str:
+    import difflib
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 f"{name} (before)", f"{name} (formatted)")
+    return "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n" for x in lines)
 
 
 def _run_window(args, inputs) -> tuple[int, int]:
@@ -288,11 +338,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="parse and check .goal files")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing when all is well")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                   help="text (default), json, or sarif (SARIF 2.1.0, for code-review tools)")
     p.set_defaults(fn=cmd_check)
 
     p = sub.add_parser("fmt", help="format .goal files in the canonical style")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
+    p.add_argument("files", nargs="+", metavar="FILE", help="files to format; - reads standard input")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
+    mode.add_argument("--diff", action="store_true", help="change nothing; print the changes as a unified diff")
     p.set_defaults(fn=cmd_fmt)
 
     p = sub.add_parser("run", help="run workflows over an event log")
