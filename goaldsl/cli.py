@@ -109,6 +109,48 @@ def _print_document(diags, nfiles: int, fmt: str, rules=None) -> None:
     print(to_json_document(diags, nfiles) if fmt == "json" else to_sarif_document(diags, rules))
 
 
+def cmd_lint(args) -> int:
+    from .semantics.checker import check
+    from .semantics.loader import load, program_files
+    from .tools.lint import DESCRIPTIONS, lint, log_span
+    groups: list[tuple[Path, list[Path]]] = []
+    for f in args.files:
+        p = Path(f)
+        groups.append((p, program_files(p) if p.is_dir() else [p]))
+    nfiles = sum(len(g) for _, g in groups)
+    if not nfiles:
+        raise UsageError("no .goal files to lint")
+    if args.events and not Path(args.events).is_file():
+        raise UsageError(f"no such events file: {args.events}")
+    found, sources = [], {}
+    for where, group in groups:
+        if not group:
+            continue
+        loaded = load(group)
+        res = check(loaded)
+        sources.update(loaded.sources)
+        errors = [d for d in res.diagnostics if d.is_error]
+        if errors or res.program is None:
+            found.extend(d for d in errors if d not in found)
+            continue
+        events = Path(args.events) if args.events else (where if where.is_dir() else where.parent) / "events.jsonl"
+        span = log_span(events) if events.is_file() else None
+        found.extend(d for d in lint(loaded, res.program, own_files=loaded.roots, log_span=span) if d not in found)
+    errors = sum(d.is_error for d in found)
+    warnings = len(found) - errors
+    if args.format != "text":
+        _print_document(found, nfiles, args.format, DESCRIPTIONS)
+        return 1 if found else 0
+    if found:
+        print(render_all(found, sources))
+        parts = [f"{n} {w}{'s' if n != 1 else ''}" for n, w in ((errors, "error"), (warnings, "warning")) if n]
+        _err(", ".join(parts) + (" (fix the errors first: lints need a program that checks clean)" if errors else ""))
+        return 1
+    if not args.quiet:
+        print(f"ok: {nfiles} file{'s' if nfiles != 1 else ''} linted, no warnings")
+    return 0
+
+
 def res_sources(res) -> dict[str, str]:
     return res.program.sources if res.program is not None else {}
 
@@ -341,6 +383,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                    help="text (default), json, or sarif (SARIF 2.1.0, for code-review tools)")
     p.set_defaults(fn=cmd_check)
+
+    p = sub.add_parser("lint", help="warn about goals that can never fire, dead steps and branches, and more")
+    p.add_argument("files", nargs="+", metavar="FILE", help="a .goal file or a folder (one program)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing when all is well")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                   help="text (default), json, or sarif (SARIF 2.1.0, for code-review tools)")
+    p.add_argument("--events", metavar="F", help="the event log whose time span windows are compared with "
+                                                 "(default: events.jsonl beside the program)")
+    p.set_defaults(fn=cmd_lint)
 
     p = sub.add_parser("fmt", help="format .goal files in the canonical style")
     p.add_argument("files", nargs="+", metavar="FILE", help="files to format; - reads standard input")

@@ -31,6 +31,7 @@ class Loaded:
     sources: dict[str, str] = attrs.field(factory=dict)
     diagnostics: list[Diagnostic] = attrs.field(factory=list)
     stdlib_names: set[str] = attrs.field(factory=set)
+    roots: list[str] = attrs.field(factory=list)  # the files asked for (not imported), as shown
 
     @property
     def ok(self) -> bool:
@@ -96,6 +97,7 @@ def load(paths: Iterable[str | Path], *, stdlib: bool = True, texts: dict[str, s
             root = path.parent.resolve()
         except (OSError, RuntimeError, ValueError):
             root = path.parent  # reading the file will say what is wrong
+        loaded.roots.append(_display_name(path))
         _load_file(loaded, path, root, [], seen, None, texts or {})
     return loaded
 
