@@ -120,8 +120,6 @@ def cmd_lint(args) -> int:
     nfiles = sum(len(g) for _, g in groups)
     if not nfiles:
         raise UsageError("no .goal files to lint")
-    if args.events and not Path(args.events).is_file():
-        raise UsageError(f"no such events file: {args.events}")
     found, sources = [], {}
     for where, group in groups:
         if not group:
@@ -133,8 +131,11 @@ def cmd_lint(args) -> int:
         if errors or res.program is None:
             found.extend(d for d in errors if d not in found)
             continue
-        events = Path(args.events) if args.events else (where if where.is_dir() else where.parent) / "events.jsonl"
-        span = log_span(events) if events.is_file() else None
+        try:
+            _, events = data_files(where, None, args.events)
+        except FileNotFoundError as e:
+            raise UsageError(str(e)) from None
+        span = log_span(events) if events is not None else None
         found.extend(d for d in lint(loaded, res.program, own_files=loaded.roots, log_span=span) if d not in found)
     errors = sum(d.is_error for d in found)
     warnings = len(found) - errors

@@ -484,25 +484,9 @@ def _kinds(domain: Optional[ir.FieldType]) -> tuple[str, ...]:
 
 
 def _allowed(v, domain: Optional[ir.FieldType]) -> bool:
-    if domain is None or domain.kind == "any":
+    if domain is None:
         return True
-    if v is None:
-        return domain.optional
-    if domain.kind == "enum":
-        return isinstance(v, str) and v in domain.values
-    return _kind_of(v) in _kinds(domain)
-
-
-def _kind_of(v) -> str:
-    if v is None:
-        return "none"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "text"
-    return "other"
+    return domain.optional if v is None else domain.accepts(v)
 
 
 def _pinned(tests) -> Optional[list]:
@@ -713,7 +697,7 @@ def _loosely_emitted_fields(program: ir.Program) -> set[tuple[str, str]]:
                     p = act.param(val)
                     if p is None or not _fits(p.type, ft):
                         loose.add((ev.name, fname))
-                elif kind == "const" and not _value_fits(val, ft):
+                elif kind == "const" and val is not None and not ft.accepts(val):
                     loose.add((ev.name, fname))
     return loose
 
@@ -728,19 +712,3 @@ def _fits(src: ir.FieldType, dst: ir.FieldType) -> bool:
     return src.kind == dst.kind and src.kind != "enum"
 
 
-def _value_fits(v, ft: ir.FieldType) -> bool:
-    if ft.kind == "any":
-        return True
-    if ft.kind == "enum":
-        return isinstance(v, str) and v in ft.values
-    if ft.kind in ("string", "step"):
-        return isinstance(v, str)
-    if ft.kind == "number":
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-    if ft.kind == "bool":
-        return isinstance(v, bool)
-    if ft.kind == "map":
-        return isinstance(v, dict)
-    if ft.kind == "list":
-        return isinstance(v, list)
-    return True
