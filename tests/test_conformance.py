@@ -198,6 +198,14 @@ def test_every_case_is_well_formed():
             assert not (spec.get("exit_nonzero") and spec.get("exit_code") == 0), case.name
 
 
+def test_cases_cover_every_section():
+    """Folder names start with the spec section they test (00: the public
+    acceptance cases); every section of docs/spec.md, 1 to 10, has cases."""
+    sections = {p.name.split("-")[0] for p in case_dirs()}
+    assert {f"{n:02d}" for n in range(0, 11)} <= sections
+    assert len(case_dirs()) >= 150
+
+
 @pytest.mark.skipif(not SHARED_CASES.is_dir(), reason="../shared/acceptance is not beside the repository")
 def test_vendored_acceptance_cases_match_the_public_ones():
     """tests/conformance/00-acceptance-NAME is a byte-for-byte copy of the
