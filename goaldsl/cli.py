@@ -19,7 +19,7 @@ from .semantics.calendar import format_utc
 from .semantics.loader import data_files
 from .syntax.diagnostics import GoalError, render_all
 from .runtime.engine import EngineError
-from .durable.store import StateError
+from .runtime.sources import SourceError
 
 
 class UsageError(Exception):
@@ -36,10 +36,13 @@ def _err(msg: str) -> None:
 def resolve_program(arg: Optional[str], contacts: Optional[str], events: Optional[str], *,
                     allow_empty: bool = False) -> tuple[Program, Optional[Path], Optional[Path]]:
     """A PROGRAM argument: a .goal file or a folder (with contacts.jsonl and
-    events.jsonl by convention)."""
+    events.jsonl by convention). ``-`` names standard input; a named pipe is
+    read as a stream."""
     base = Path(arg) if arg else None
     if base is not None and not base.exists():
         raise UsageError(f"no such file or folder: {arg}")
+    if contacts == "-" and events == "-":
+        raise UsageError("only one of --contacts and --events can read standard input (-)")
     try:
         cpath, epath = data_files(base, contacts, events)
     except FileNotFoundError as e:
@@ -49,6 +52,24 @@ def resolve_program(arg: Optional[str], contacts: Optional[str], events: Optiona
     else:
         program = load_program(base, allow_empty=allow_empty)
     return program, cpath, epath
+
+
+def _mapping(args, program: Program):
+    """``--map FILE``, or ``map.toml`` beside the program; checked against it."""
+    from .runtime.mapping import load_and_check, mapping_beside
+    given = getattr(args, "map", None)
+    path = Path(given) if given else mapping_beside(getattr(args, "program", None))
+    if path is None:
+        return None
+    if given and not path.is_file():
+        raise UsageError(f"no such mapping file: {given}")
+    from .runtime.program import shown_path
+    return load_and_check(path, program.ir.events, shown_path(path))
+
+
+def _reading(args, program: Program) -> dict:
+    """The options of read_inputs and run_jsonl that say how to read the events."""
+    return {"fmt": getattr(args, "input_format", None), "mapping": _mapping(args, program)}
 
 
 def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
@@ -87,6 +108,8 @@ def cmd_check(args) -> int:
         res = check_paths(group, contact_schema=schema_beside(where))
         sources.update(res_sources(res))
         all_diags.extend(d for d in res.diagnostics if d not in all_diags)
+        if where.is_dir() and res.program is not None:
+            all_diags.extend(_check_mapping_file(where, res.program, sources))
     errors = sum(d.is_error for d in all_diags)
     warnings = len(all_diags) - errors
     if args.format != "text":
@@ -150,6 +173,26 @@ def cmd_lint(args) -> int:
     if not args.quiet:
         print(f"ok: {nfiles} file{'s' if nfiles != 1 else ''} linted, no warnings")
     return 0
+
+
+def _check_mapping_file(folder: Path, program, sources: dict) -> list:
+    """``map.toml`` beside a program folder: read and checked against it."""
+    from .runtime.mapping import check_mapping, mapping_beside, parse_mapping
+    from .runtime.program import shown_path
+    path = mapping_beside(folder)
+    if path is None:
+        return []
+    shown = shown_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        from .syntax.diagnostics import error
+        return [error("E0700", f"cannot read the mapping file {shown}: {e}")]
+    sources[shown] = text
+    m, diags = parse_mapping(text, shown)
+    if m is not None:
+        diags = diags + check_mapping(m, text, program.events)
+    return diags
 
 
 def res_sources(res) -> dict[str, str]:
@@ -255,23 +298,35 @@ def cmd_run(args) -> int:
         # Streamed: memory stays flat however long the log (docs/performance.md).
         from .runtime.backtest import run_jsonl
         inputs = run_jsonl(program, cpath, epath, out, start=_time_arg(args.from_), until=_time_arg(args.until),
-                           window=lambda inputs: _run_window(args, inputs), skip_bad=args.skip_bad)
+                           window=lambda inputs: _run_window(args, inputs), skip_bad=args.skip_bad,
+                           **_reading(args, program))
     else:
-        inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad)
+        inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad, **_reading(args, program))
         start, until = _run_window(args, inputs)
         eng = engine_for(program, inputs, start=start)
         eng.run_until(until)
         goals = {w.name: [g.name for g in _all_goals(w)] for w in program.ir.workflows}
         write_table(out, eng.activity, program.workflows, goals)
+    _report_inputs(inputs)
+    return 0
+
+
+def _report_inputs(inputs) -> None:
+    """What was left out of the input, on standard error: nothing is dropped silently."""
     if inputs.bad:
-        _err(f"skipped {len(inputs.bad)} bad line{'s' if len(inputs.bad) != 1 else ''}:")
+        rows = len({(b.file, b.line) for b in inputs.bad})
+        _err(f"skipped {rows} bad line{'s' if rows != 1 else ''}:")
         for b in inputs.bad[:20]:
             _err(f"  {b}")
         if len(inputs.bad) > 20:
             _err(f"  ... and {len(inputs.bad) - 20} more")
+    if inputs.skipped:
+        n = sum(inputs.skipped.values())
+        kinds = ", ".join(f"{name} {count:,}" for name, count in sorted(inputs.skipped.items(), key=lambda kv: -kv[1]))
+        _err(f"skipped {n:,} row{'s' if n != 1 else ''} of events the program does not declare "
+             f"(unknown_events = \"skip\"): {kinds}")
     if inputs.duplicates:
         _err(f"ignored {inputs.duplicates} duplicate event{'s' if inputs.duplicates != 1 else ''} (repeated ids)")
-    return 0
 
 
 def _run_state(args, program, cpath, epath) -> int:
@@ -325,7 +380,7 @@ def _all_goals(w):
 def cmd_eval(args) -> int:
     from .tools.evaluate import evaluate_condition
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events, allow_empty=True)
-    inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad)
+    inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad, **_reading(args, program))
     at = _time_arg(args.at, args.timezone)
     if at is None:
         at = inputs.last_time
@@ -342,7 +397,7 @@ def cmd_explain(args) -> int:
     import json
     from .tools.explain import ExplainError, explain, find_goal, render_text, to_json
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events)
-    inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad)
+    inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad, **_reading(args, program))
     try:
         wf, _, _ = find_goal(program, args.goal, args.workflow)
         ex = explain(program, inputs, args.contact, args.goal, at=_time_arg(args.at, wf.timezone),
@@ -457,8 +512,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _io_args(p) -> None:
-    p.add_argument("--contacts", metavar="F", help="contacts JSON Lines (default: PROGRAM/contacts.jsonl)")
-    p.add_argument("--events", metavar="F", help="events JSON Lines (default: PROGRAM/events.jsonl)")
+    p.add_argument("--contacts", metavar="F", help="contacts: JSON Lines, CSV or Parquet, - for standard input "
+                                                   "(default: PROGRAM/contacts.jsonl)")
+    p.add_argument("--events", metavar="F", help="events: JSON Lines, Segment JSON Lines, CSV or Parquet, .gz or .zst, "
+                                                 "- for standard input (default: PROGRAM/events.jsonl)")
+    p.add_argument("--input-format", choices=("jsonl", "segment", "csv", "parquet"),
+                   help="the events' format (default: from the file name; docs/inputs.md)")
+    p.add_argument("--map", metavar="FILE", help="a mapping file for events in another shape (default: "
+                                                 "PROGRAM/map.toml when there is one)")
     p.add_argument("--skip-bad", action="store_true", help="skip bad input lines instead of stopping")
 
 
@@ -482,10 +543,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _err(f"{n} error{'s' if n != 1 else ''}")
         return 1
     except InputError as e:
-        _err(f"{len(e.bad)} bad input line{'s' if len(e.bad) != 1 else ''}; nothing was run:")
+        rows = len({(b.file, b.line) for b in e.bad})
+        _err(f"{rows} bad input line{'s' if rows != 1 else ''}; nothing was run:")
         for b in e.bad:
             _err(str(b))
         _err("fix the lines, or pass --skip-bad to run without them")
+        return 1
+    except SourceError as e:
+        _err(f"goal {args.command}: {e}")
         return 1
     except UsageError as e:
         _err(f"goal {args.command}: {e}")
@@ -493,15 +558,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except EngineError as e:
         _err(f"goal {args.command}: {e}")
         return 1
-    except StateError as e:
-        _err(f"goal {args.command}: {e}")
-        return 1
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as e:  # pragma: no cover - a bug; say so without a traceback
+    except Exception as e:
+        from .durable.store import StateError  # imported here: most commands never touch a state file
+        if isinstance(e, StateError):
+            _err(f"goal {args.command}: {e}")
+            return 1
+        # a bug; say so without a traceback
         if os.environ.get("GOAL_DEBUG"):
             raise
         _err(f"goal {args.command}: internal error: {type(e).__name__}: {e}")

@@ -26,7 +26,7 @@ from typing import IO, Callable, Optional
 
 from .program import InputError, Program, read_inputs, shown_path
 from .engine import Engine, EngineError
-from .inputs import Inputs, iter_events, read_contacts
+from .inputs import Inputs, as_source, iter_events, read_contacts
 from .output import JsonlWriter
 
 PIECE = 4096
@@ -38,26 +38,34 @@ class _Unsorted(Exception):
     pass
 
 
-def run_jsonl(program: Program, contacts: Optional[Path], events: Optional[Path], out: IO, *,
-              start: Optional[int], until: Optional[int], window: Window, skip_bad: bool = False) -> Inputs:
-    """Run and write the activity stream to ``out`` as JSON Lines.
+def run_jsonl(program: Program, contacts, events, out: IO, *,
+              start: Optional[int], until: Optional[int], window: Window, skip_bad: bool = False,
+              fmt: Optional[str] = None, mapping=None, on_batch=None, writer_for=None) -> Inputs:
+    """Run and write the activity stream to ``out`` as JSON Lines (or with
+    the writer ``writer_for(file)`` makes: CSV, Parquet).
 
     ``start`` and ``until`` are the run's bounds when given; ``window(inputs)``
     gives the final bounds once the log is read (the first and last event
-    times by default) and raises if they are unusable."""
+    times by default) and raises if they are unusable. ``contacts`` and
+    ``events`` are paths (``-`` for standard input) or ``Source`` objects;
+    ``on_batch(rows_read)`` is called as events are read (progress)."""
+    contacts = as_source(contacts, shown_path(contacts)) if contacts is not None else None
+    events = as_source(events, shown_path(events)) if events is not None else None
+    make_writer = writer_for or JsonlWriter
     try:
         held = tempfile.TemporaryFile()
     except OSError:  # no writable temporary folder: hold the output in memory
         held = io.BytesIO()
     with held as tmp:
-        writer = JsonlWriter(tmp)
+        writer = make_writer(tmp)
         try:
-            inputs = _streamed(program, contacts, events, writer, start, until, window, skip_bad)
+            inputs = _streamed(program, contacts, events, writer, start, until, window, skip_bad, fmt, mapping,
+                               on_batch)
         except _Unsorted:
             tmp.seek(0)
             tmp.truncate()
-            writer = JsonlWriter(tmp)
-            inputs = read_inputs(program, contacts, events, skip_bad=skip_bad)
+            writer = make_writer(tmp)
+            inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
             first, last = window(inputs)
             eng = _engine(program, inputs, first, writer)
             for ev in inputs.events:
@@ -78,7 +86,7 @@ def _engine(program: Program, inputs: Inputs, start: int, on_activity) -> Engine
     return eng
 
 
-def _copy(writer: JsonlWriter, tmp, out: IO) -> None:
+def _copy(writer, tmp, out: IO) -> None:
     writer.flush()
     tmp.seek(0)
     binary = getattr(out, "buffer", None)
@@ -92,11 +100,11 @@ def _copy(writer: JsonlWriter, tmp, out: IO) -> None:
         out.flush()
 
 
-def _streamed(program: Program, contacts: Optional[Path], events: Optional[Path], on_activity,
-              start: Optional[int], until: Optional[int], window: Window, skip_bad: bool) -> Inputs:
+def _streamed(program: Program, contacts, events, on_activity, start: Optional[int], until: Optional[int],
+              window: Window, skip_bad: bool, fmt: Optional[str], mapping, on_batch) -> Inputs:
     inputs = Inputs()
     if contacts is not None:
-        read_contacts(contacts, shown_path(contacts), inputs)
+        read_contacts(contacts, None, inputs, mapping=mapping)
     eng: Optional[Engine] = None
     failed: Optional[EngineError] = None
     piece: list[tuple] = []
@@ -117,7 +125,7 @@ def _streamed(program: Program, contacts: Optional[Path], events: Optional[Path]
         return eng
 
     if events is not None:
-        for ev in iter_events(events, program.ir.events, shown_path(events), inputs):
+        for ev in iter_events(events, program.ir.events, None, inputs, fmt=fmt, mapping=mapping, on_batch=on_batch):
             t = ev[0]
             if last is not None and t < last:
                 raise _Unsorted()

@@ -39,12 +39,17 @@ MAX_EVENT_TIME = 221845392000  # 9000-01-01T00:00:00Z, excluded
 
 @attrs.frozen
 class BadLine:
+    """A bad line or row: ``FILE:ROW[:COLUMN]: message``. ``column`` names
+    the column of a CSV or Parquet file (JSON Lines name the key in the
+    message instead)."""
     file: str
     line: int
     message: str
+    column: Optional[str] = None
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        where = f"{self.file}:{self.line}" + (f":{self.column}" if self.column else "")
+        return f"{where}: {self.message}"
 
 
 @attrs.define
@@ -57,10 +62,24 @@ class Inputs:
     duplicate_events: list[tuple] = attrs.field(factory=list)
     first_time: Optional[int] = None
     last_time: Optional[int] = None
+    # rows left out on purpose, by reason (a mapping's unknown_events = "skip"): always reported
+    skipped: dict[str, int] = attrs.field(factory=dict)
+    # every contact id of the log, when only one contact's events were kept (``contact_slice``)
+    contact_ids: Optional[set] = None
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    with open(path, "rb") as f:
+def as_source(path, shown: str | None = None):
+    """A ``Source`` for a path (``-`` is standard input), or the Source given."""
+    from .sources import Source
+    if isinstance(path, Source):
+        if shown:
+            path.shown = shown
+        return path
+    return Source(path, shown)
+
+
+def _lines(source) -> Iterator[tuple[int, bytes]]:
+    with source.open() as f:
         for no, line in enumerate(f, 1):
             if line.strip():
                 yield no, line
@@ -82,29 +101,24 @@ def _decode_line(shown: str, no: int, line: bytes, bad: list[BadLine]):
     return obj
 
 
-def read_contacts(path: Path, shown: str | None = None, inputs: Inputs | None = None) -> Inputs:
+def read_contacts(path, shown: str | None = None, inputs: Inputs | None = None, *,
+                  fmt: str | None = None, mapping=None) -> Inputs:
+    """Read a contacts file (JSON Lines, CSV or Parquet) into ``inputs``;
+    bad lines go to ``inputs.bad``."""
     inputs = inputs or Inputs()
-    shown = shown or str(path)
+    source = as_source(path, shown)
+    from .readers import contact_records
     seen: dict[str, int] = {}
-    for no, line in _lines(path):
-        obj = _decode_line(shown, no, line, inputs.bad)
-        if obj is None:
-            continue
-        cid = obj.get("id")
-        if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
-            inputs.bad.append(BadLine(shown, no, 'a contact needs an "id" (text)' if cid is None
-                                      else f'"id" must be text, not {_kind(cid)}'))
-            continue
-        cid = str(cid)
-        problem = attributes_problem(obj)
+    for no, obj, column in contact_records(source, inputs.bad, fmt=fmt, mapping=mapping):
+        problem = check_contact(obj, column)
         if problem:
-            inputs.bad.append(BadLine(shown, no, problem))
+            inputs.bad.append(BadLine(source.shown, no, problem[1], problem[0]))
             continue
+        cid = obj["id"]
         if cid in seen:
-            inputs.bad.append(BadLine(shown, no, f'contact "{cid}" is already on line {seen[cid]}'))
+            inputs.bad.append(BadLine(source.shown, no, f'contact "{cid}" is already on line {seen[cid]}'))
             continue
         seen[cid] = no
-        obj["id"] = cid
         inputs.contacts.append(obj)
     return inputs
 
@@ -124,6 +138,26 @@ def attributes_problem(attributes: dict) -> str | None:
     return problem
 
 
+def check_contact(obj: dict, columns: Optional[dict] = None) -> Optional[tuple[Optional[str], str]]:
+    """A contact record's problem as (column, message), or None when it is
+    good (then its id is text). ``null`` tags or lists mean none: the key is
+    dropped. ``columns`` names the source columns, for CSV and Parquet."""
+    columns = columns or {}
+    cid = obj.get("id")
+    if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
+        return (columns.get("id"), 'a contact needs an "id" (text)' if cid is None
+                else f'"id" must be text, not {_kind(cid)}')
+    obj["id"] = str(cid)
+    for key in LIST_ATTRIBUTES:
+        if key in obj and obj[key] is None:
+            del obj[key]
+    problem = attributes_problem(obj)
+    if problem:
+        bad_key = next((k for k in LIST_ATTRIBUTES if f'"{k}"' in problem), None)
+        return columns.get(bad_key) if bad_key else None, problem
+    return None
+
+
 class EventValidator:
     """Checks an event's fields against its declared type."""
 
@@ -133,53 +167,148 @@ class EventValidator:
 
     def check(self, obj: dict) -> str | tuple:
         """A message for a bad event, or (time, contact, type, fields, id)."""
-        typ = obj.get("type")
+        fields = {k: v for k, v in obj.items() if k not in RESERVED}
+        res = self.check_parts(obj.get("type"), obj.get("time"), obj.get("contact"), obj.get("id"), fields)
+        return res.message if isinstance(res, Problem) else res
+
+    def check_parts(self, typ, when, cid, eid, fields: dict, times: "TimeReader | None" = None,
+                    names: Optional[dict] = None) -> "Problem | tuple":
+        """The parts of an event, wherever they came from, checked in a fixed
+        order (type, time, contact, id, fields): a ``Problem`` (the key at
+        fault and a message) or (time, contact, type, fields, id). ``times``
+        reads the time (ISO 8601 text with an offset by default); ``names``
+        gives the source's name of each key for messages. A ``null``
+        optional field is absent: it is dropped from ``fields``."""
+        shown = names.get if names else _same
         if not isinstance(typ, str) or not typ:
-            return 'an event needs a "type"'
+            return Problem("type", f'an event needs a "{shown("type", "type")}"')
         decl = self.events.get(typ)
         if decl is None:
-            from ..syntax.diagnostics import closest
             best = closest(typ, self.names)
-            return f'unknown event type "{typ}"' + (f' (did you mean "{best}"?)' if best else "")
-        when = obj.get("time")
+            return Problem("type", f'unknown event type "{typ}"' + (f' (did you mean "{best}"?)' if best else ""))
+        tname = shown("time", "time")
         if when is None:
-            return 'an event needs a "time"'
-        if not isinstance(when, str):
-            return f'"time" must be text like "2026-11-16T14:02:00Z", not {_kind(when)}'
+            return Problem("time", f'an event needs a "{tname}"')
         try:
-            t = parse_event_time(when)
+            t = (times or ISO_TIMES).read(when, tname)
         except ValueError as e:
-            msg = str(e)
-            if "no Z or UTC offset" in msg:
-                return f'"time" {when} has no Z or UTC offset (write "{when}Z" for UTC)'
-            return f'"time" {_json(when)} is not an ISO 8601 date-time like "2026-11-16T14:02:00Z"'
-        except (OverflowError, OSError):
-            return f'"time" {_json(when)} is out of range'
+            return Problem("time", str(e))
         if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
-            return f'"time" {when} is out of range (events must fall between the years 1900 and 8999)'
-        cid = obj.get("contact")
+            return Problem("time", f'"{tname}" {_show_time(when)} is out of range (events must fall between the years '
+                                   f'1900 and 8999)')
+        cname = shown("contact", "contact")
         if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
-            return 'an event needs a "contact" (the contact id)' if cid is None else \
-                f'"contact" must be text, not {_kind(cid)}'
-        eid = obj.get("id")
+            return Problem("contact", f'an event needs a "{cname}" (the contact id)' if cid is None else
+                           f'"{cname}" must be text, not {_kind(cid)}')
         if eid is not None and (isinstance(eid, bool) or not isinstance(eid, (str, int))):
-            return f'"id" must be text, not {_kind(eid)}'
-        fields = {k: v for k, v in obj.items() if k not in RESERVED}
+            return Problem("id", f'"{shown("id", "id")}" must be text, not {_kind(eid)}')
         for name, ft in decl.fields.items():
             v = fields.get(name)
             if v is None:
                 if not ft.optional:
-                    return f'{typ} needs the field "{name}"'
+                    return Problem(name, f'{typ} needs the field "{name}"')
+                if name in fields:
+                    del fields[name]  # null means absent
                 continue
             problem = _type_problem(ft, v)
             if problem:
-                return f'field "{name}" of {typ} {problem}'
+                return Problem(name, f'field "{name}" of {typ} {problem}')
         return (t, str(cid), typ, fields, None if eid is None else str(eid))
 
 
 #: What a value of each declared kind must be, in the words of the input files.
 _MUST_BE = {"string": "must be text", "step": "must be text", "number": "must be a number",
             "bool": "must be true or false", "map": "must be an object", "list": "must be a list"}
+
+
+def _same(key, default):
+    return default
+
+
+@attrs.frozen
+class Problem:
+    """What is wrong with an event: the key at fault (``type``, ``time``,
+    ``contact``, ``id`` or a field name) and the message."""
+    key: str
+    message: str
+
+
+def _show_time(v) -> str:
+    return v if isinstance(v, str) else _json(v)
+
+
+class TimeReader:
+    """Reads an event's time into epoch seconds. ``format``: ``iso`` (ISO
+    8601 text), ``epoch_s`` or ``epoch_ms`` (a number, or text holding
+    one). ``timezone``: the zone of ISO times written without an offset
+    (without it such a time is refused). ``read`` raises ValueError with the
+    message for a bad line."""
+
+    FORMATS = ("iso", "epoch_s", "epoch_ms")
+
+    def __init__(self, format: str = "iso", timezone: Optional[str] = None):
+        self.format = format
+        self.timezone = timezone
+        self._iso = _EventTimes()
+        self._naive: dict[str, int] = {}
+
+    def read(self, v, name: str = "time") -> int:
+        if self.format == "iso":
+            if isinstance(v, str):
+                return self._read_iso(v, name)
+            if hasattr(v, "utcoffset") and hasattr(v, "timestamp"):  # a datetime, from Parquet or CSV readers
+                return self._read_datetime(v, name)
+            raise ValueError(f'"{name}" must be text like "2026-11-16T14:02:00Z", not {_kind(v)}'
+                             + (f' (for seconds since 1970, set [time] format = "epoch_s" in the mapping file)'
+                                if isinstance(v, (int, float)) and not isinstance(v, bool) else ""))
+        scale = 1000 if self.format == "epoch_ms" else 1
+        unit = "milliseconds" if scale == 1000 else "seconds"
+        n = v
+        if isinstance(v, str):
+            try:
+                n = int(v) if v.strip().lstrip("-").isdigit() else float(v)
+            except ValueError:
+                n = None
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or n != n or n in (float("inf"), float("-inf")):
+            raise ValueError(f'"{name}" must be a number of {unit} since 1970-01-01T00:00:00Z, not {_kind(v)}')
+        return int(n // scale) if isinstance(n, int) else int((n / scale) // 1)
+
+    def _read_iso(self, text: str, name: str) -> int:
+        try:
+            return self._iso(text)
+        except ValueError as e:
+            if "no Z or UTC offset" in str(e):
+                if self.timezone:
+                    return self._read_naive(text, name)
+                return_msg = f'"{name}" {text} has no Z or UTC offset (write "{text}Z" for UTC'
+                raise ValueError(return_msg + ', or give [time] timezone in the mapping file)'
+                                 if name != "time" else return_msg + ")") from None
+            raise ValueError(f'"{name}" {_json(text)} is not an ISO 8601 date-time like "2026-11-16T14:02:00Z"') from None
+        except (OverflowError, OSError):
+            raise ValueError(f'"{name}" {_json(text)} is out of range') from None
+
+    def _read_naive(self, text: str, name: str) -> int:
+        from datetime import datetime
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f'"{name}" {_json(text)} is not an ISO 8601 date-time like "2026-11-16T14:02:00"') from None
+        return self._read_datetime(dt, name)
+
+    def _read_datetime(self, dt, name: str) -> int:
+        from datetime import timezone
+        if dt.tzinfo is None:
+            if not self.timezone:
+                raise ValueError(f'"{name}" {dt.isoformat()} has no time zone (give [time] timezone in the mapping '
+                                 f'file, for example timezone = "UTC")')
+            from ..semantics.calendar import wall_to_epoch
+            wall = int(dt.replace(tzinfo=timezone.utc).timestamp())
+            return wall_to_epoch(wall, self.timezone)
+        try:
+            return int(dt.timestamp())
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f'"{name}" {dt.isoformat()} is out of range') from None
+
 
 
 def _type_problem(ft: ir.FieldType, v) -> str | None:
@@ -242,20 +371,23 @@ class _EventTimes:
         return parse_event_time(text)
 
 
-def iter_events(path: Path, events: dict[str, ir.EventType], shown: str | None = None,
-                inputs: Inputs | None = None, seen_ids: set | None = None) -> Iterator[tuple]:
-    """The good events of a log in file order, as (time, contact, type,
-    fields). Bad lines and duplicates are recorded in ``inputs``."""
-    inputs = inputs if inputs is not None else Inputs()
-    shown = shown or str(path)
+ISO_TIMES = TimeReader()
+
+BATCH = 4096  # rows per batch handed on by a reader
+
+
+def jsonl_batches(source, events: dict[str, ir.EventType], bad: list) -> Iterator[list[tuple]]:
+    """The project's JSON Lines: batches of validated rows (time, contact,
+    type, fields, id, line). Bad lines go to ``bad``."""
+    shown = source.shown
     validator = EventValidator(events)
     specs = {name: _field_specs(decl) for name, decl in events.items()}
-    seen_ids = seen_ids if seen_ids is not None else set()
     times = _EventTimes()
     hours, sixty, digits = times.hours, _SIXTY, _DIGITS
-    bad = inputs.bad
     decode = _decode
-    with open(path, "rb") as f:
+    batch: list[tuple] = []
+    append = batch.append
+    with source.open() as f:
         no = 0
         for line in f:
             no += 1
@@ -288,6 +420,8 @@ def iter_events(path: Path, events: dict[str, ir.EventType], shown: str | None =
                             if not optional:
                                 ok = False
                                 break
+                            if name in obj:
+                                del obj[name]  # null means absent
                         elif accept is None:
                             continue
                         elif type(accept) is tuple:
@@ -313,11 +447,9 @@ def iter_events(path: Path, events: dict[str, ir.EventType], shown: str | None =
                             ok = False  # the full check says why
                         if ok:
                             del obj["type"], obj["time"], obj["contact"]
-                            if eid is not None:
+                            if "id" in obj:
                                 del obj["id"]
-                            elif "id" in obj:
-                                del obj["id"]
-                            res = (t, cid, typ, obj, eid)
+                            res = (t, cid, typ, obj, eid, no)
             if res is None:
                 if not isinstance(obj, dict):
                     bad.append(BadLine(shown, no, "expected a JSON object"))
@@ -326,7 +458,45 @@ def iter_events(path: Path, events: dict[str, ir.EventType], shown: str | None =
                 if isinstance(res, str):
                     bad.append(BadLine(shown, no, res))
                     continue
-            t, cid, typ, fields, eid = res
+                res = res + (no,)
+            append(res)
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+                append = batch.append
+    if batch:
+        yield batch
+
+
+def event_batches(source, events: dict[str, ir.EventType], bad: list, *, fmt: str | None = None,
+                  mapping=None, skipped: dict | None = None) -> Iterator[list[tuple]]:
+    """The format-neutral stream of an events file: batches of validated
+    rows (time, contact, type, fields, id, row), in file order, with the
+    mapping applied. Bad rows go to ``bad``, rows left out on purpose are
+    counted in ``skipped``. Duplicate ids are not removed here (that is a
+    fact about the whole log: see ``iter_events``)."""
+    from .readers import detect_format, event_reader
+    fmt = detect_format(source, fmt, mapping)
+    if fmt == "jsonl" and mapping is None:
+        return jsonl_batches(source, events, bad)
+    return event_reader(fmt, source, events, bad, mapping=mapping,
+                        skipped=skipped if skipped is not None else {})
+
+
+def iter_events(path, events: dict[str, ir.EventType], shown: str | None = None,
+                inputs: Inputs | None = None, seen_ids: set | None = None, *, fmt: str | None = None,
+                mapping=None, on_batch=None) -> Iterator[tuple]:
+    """The good events of a log in file order, as (time, contact, type,
+    fields). Bad lines, skipped rows and duplicates are recorded in
+    ``inputs``; the first row with an id wins, later ones are duplicates.
+    ``on_batch(rows_read)`` is called after each batch (progress)."""
+    inputs = inputs if inputs is not None else Inputs()
+    source = as_source(path, shown)
+    seen_ids = seen_ids if seen_ids is not None else set()
+    shown = source.shown
+    n = 0
+    for batch in event_batches(source, events, inputs.bad, fmt=fmt, mapping=mapping, skipped=inputs.skipped):
+        for t, cid, typ, fields, eid, no in batch:
             if eid is not None:
                 if eid in seen_ids:
                     inputs.duplicates += 1
@@ -334,12 +504,15 @@ def iter_events(path: Path, events: dict[str, ir.EventType], shown: str | None =
                     continue
                 seen_ids.add(eid)
             yield t, cid, typ, fields
+        if on_batch is not None:
+            n += len(batch)
+            on_batch(n)
 
 
-def read_events(path: Path, events: dict[str, ir.EventType], shown: str | None = None,
-                inputs: Inputs | None = None) -> Inputs:
+def read_events(path, events: dict[str, ir.EventType], shown: str | None = None,
+                inputs: Inputs | None = None, *, fmt: str | None = None, mapping=None) -> Inputs:
     inputs = inputs or Inputs()
-    out = list(iter_events(path, events, shown, inputs))
+    out = list(iter_events(path, events, shown, inputs, fmt=fmt, mapping=mapping))
     for i in range(1, len(out)):
         if out[i][0] < out[i - 1][0]:
             out.sort(key=lambda e: e[0])  # stable: file order within one instant

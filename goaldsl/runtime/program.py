@@ -88,21 +88,30 @@ def load_program(path: str | Path | Sequence[str | Path], *, allow_empty: bool =
     return Program(res.program, build_plan(res.program), loaded, res.diagnostics)
 
 
-def read_inputs(program: Program, contacts: Path | None, events: Path | None, *, skip_bad: bool = False) -> Inputs:
-    """Read and validate input files. Raises ``InputError`` listing every bad
-    line unless ``skip_bad``."""
+def read_inputs(program: Program, contacts, events, *, skip_bad: bool = False, fmt: str | None = None,
+                mapping=None) -> Inputs:
+    """Read and validate input files (paths, ``-`` for standard input, or
+    ``Source`` objects). ``fmt`` is the events' format (default: from the
+    file name, docs/inputs.md) and ``mapping`` a ``Mapping`` for events in
+    another shape. Raises ``InputError`` listing every bad line unless
+    ``skip_bad``."""
     inputs = Inputs()
     if contacts is not None:
-        read_contacts(contacts, shown_path(contacts), inputs)
+        read_contacts(contacts, shown_path(contacts), inputs, mapping=mapping)
     if events is not None:
-        read_events(events, program.ir.events, shown_path(events), inputs)
+        read_events(events, program.ir.events, shown_path(events), inputs, fmt=fmt, mapping=mapping)
     if inputs.bad and not skip_bad:
         raise InputError(inputs.bad)
     return inputs
 
 
-def shown_path(p: Path) -> str:
+def shown_path(p) -> str:
     import os
+    from .sources import Source
+    if isinstance(p, Source):
+        return p.shown
+    if str(p) == "-":
+        return "<stdin>"
     try:
         rel = os.path.relpath(p)
         return rel if not rel.startswith("..") else str(p)

@@ -153,6 +153,17 @@ def parse_local_datetime(text: str, tz: str) -> int:
     return int(dt.timestamp())
 
 
+def wall_to_epoch(wall: int, tz: str) -> int:
+    """The instant at which the wall clock of ``tz`` reads ``wall`` (seconds
+    since 1970 on that clock), resolved as pendulum does: an ambiguous
+    reading (autumn) takes the later instant, one in a gap (spring) moves
+    forward by the gap."""
+    if tz in UTC_NAMES:
+        return wall
+    z = _zone(tz)
+    return z.from_wall(wall, z.offset(wall))
+
+
 def parse_event_time(text: str) -> int:
     """An input event's time: ISO 8601 with ``Z`` or an offset. Raises ValueError."""
     dt = datetime.fromisoformat(text)

@@ -239,11 +239,12 @@ def data_files(program: str | Path | None, contacts: str | Path | None = None,
                events: str | Path | None = None) -> tuple[Path | None, Path | None]:
     """The contacts and events files of a PROGRAM argument: those given,
     else those beside the program. A given file that is not there raises
-    FileNotFoundError, whose text says so."""
+    FileNotFoundError, whose text says so. ``-`` (standard input) and a
+    named pipe are files here: they are read as streams."""
     found = data_beside(program) if program is not None else (None, None)
     cpath = Path(contacts) if contacts else found[0]
     epath = Path(events) if events else found[1]
     for p, what in ((cpath, "contacts"), (epath, "events")):
-        if p is not None and not p.is_file():
+        if p is not None and str(p) != "-" and (not p.exists() or p.is_dir()):
             raise FileNotFoundError(f"no such {what} file: {p}")
     return cpath, epath

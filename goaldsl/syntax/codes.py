@@ -67,4 +67,8 @@ CODES: dict[str, str] = {
     "E0505": "an argument given twice",
     "E0506": "a value of the wrong type",
     "W0501": "a contact attribute compared with a value of another kind than the data holds",
+    # mapping files (map.toml)
+    "E0700": "a mapping file that cannot be read or is not valid TOML",
+    "E0701": "a key or value a mapping file does not allow",
+    "E0702": "a mapping to an event type or field the program does not declare",
 }

@@ -1,0 +1,907 @@
+"""Events and contacts in other shapes than the project's JSON Lines: CSV,
+Parquet, Segment/RudderStack JSON Lines, and JSON Lines with a mapping file
+(docs/inputs.md).
+
+Every reader turns its rows into the same format-neutral stream as the JSON
+Lines reader (``inputs.jsonl_batches``): batches of validated rows
+``(time, contact, type, fields, id, row)`` in file order, with the mapping
+applied. Validation is ``EventValidator.check_parts`` for every format, so a
+bad row gets the same message whatever its format, with ``FILE:ROW:COLUMN``
+where the format has columns. A mapped source keeps the fields the program
+declares (the columns it does not read are not read: Parquet projects them
+away). ``null`` (an empty CSV cell, a Parquet null) means absent.
+
+``arrow_rows`` validates one Arrow record batch; the Parquet reader and any
+engine that reads Parquet itself (Spark) share it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Callable, Iterator, Optional
+
+from ..semantics import ir
+from .inputs import BATCH, BadLine, EventValidator, Problem, TimeReader, _DecodeError, _decode, _json, _kind
+from .mapping import Mapping
+from .sources import Source, SourceError
+from ..syntax.diagnostics import closest
+
+MISSING = object()
+SEGMENT_CALLS = ("track", "identify", "page", "screen", "group", "alias")
+PARQUET_MAGIC = b"PAR1"
+_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv",
+             ".parquet": "parquet", ".pq": "parquet"}
+
+
+# ====================================================================== formats
+
+def detect_format(source: Source, forced: Optional[str] = None, mapping: Optional[Mapping] = None) -> str:
+    """``--input-format``, else the mapping file's ``format``, else the file
+    name (``.jsonl``, ``.csv``, ``.parquet``, compressed or not), else the
+    first bytes. JSON Lines whose first line is a Segment/RudderStack call
+    (``"type": "track"`` with ``userId``, ``anonymousId`` or
+    ``messageId``) are read as ``segment``."""
+    if forced:
+        return forced
+    if mapping is not None and mapping.format:
+        return mapping.format
+    fmt = _SUFFIXES.get(source.suffix)
+    if fmt in ("csv", "parquet"):
+        return fmt
+    if fmt is None and not source.is_stdin and source.is_regular():
+        with source.open() as f:
+            head = f.read(4)
+        if head == PARQUET_MAGIC:
+            return "parquet"
+    first = _first_line(source)
+    if first is None:
+        return "jsonl"
+    if first.startswith(PARQUET_MAGIC):
+        return "parquet"
+    s = first.lstrip()
+    if s.startswith(b"\xef\xbb\xbf"):
+        s = s[3:]
+    if not s.startswith(b"{"):
+        return fmt or "csv"
+    try:
+        obj = _decode(s)
+    except Exception:
+        return "jsonl"
+    if isinstance(obj, dict) and obj.get("type") in SEGMENT_CALLS and "contact" not in obj \
+            and any(k in obj for k in ("userId", "anonymousId", "messageId")):
+        return "segment"
+    return "jsonl"
+
+
+def _first_line(source: Source) -> Optional[bytes]:
+    """The first non-blank line, looked at without using it up (the source is
+    opened again to be read)."""
+    with source.open() as f:
+        for _ in range(1000):
+            line = f.readline(1 << 20)
+            if not line:
+                return None
+            if line.strip():
+                return line
+    return None
+
+
+def event_reader(fmt: str, source: Source, events: dict[str, ir.EventType], bad: list, *,
+                 mapping: Optional[Mapping], skipped: dict) -> Iterator[list[tuple]]:
+    mapper = _Mapper(events, mapping, fmt, source.shown, bad, skipped)
+    if fmt == "parquet":
+        return _parquet_batches(source, mapper)
+    if fmt == "csv":
+        return _csv_batches(source, mapper)
+    if fmt == "segment":
+        return _segment_batches(source, mapper)
+    if fmt == "jsonl":
+        return _mapped_jsonl_batches(source, mapper)
+    raise SourceError(source.shown, f'unknown input format "{fmt}" (allowed: jsonl, segment, csv, parquet)')
+
+
+# ====================================================================== the mapping, applied
+
+class _Mapper:
+    """Turns a source row into the program's event, by the mapping."""
+
+    def __init__(self, events: dict[str, ir.EventType], mapping: Optional[Mapping], fmt: str, shown: str,
+                 bad: list, skipped: dict):
+        self.events = events
+        self.m = mapping or Mapping()
+        self.fmt = fmt
+        self.shown = shown
+        self.bad = bad
+        self.skipped = skipped
+        self.validator = EventValidator(events)
+        self.times: TimeReader = self.m.time_reader()
+        seg = fmt == "segment"
+        self.contact_cols = self.m.contact or (("userId", "anonymousId") if seg else ("contact",))
+        self.time_cols = self.m.time or (("timestamp", "originalTimestamp") if seg else ("time",))
+        self.type_col = self.m.type or ("event" if seg else "type")
+        self.id_col = self.m.id or ("messageId" if seg else "id")
+        self.props_col = self.m.properties or ("properties" if seg else None)
+        # per program event type: (field, source name) of each declared field
+        self.field_sources = {typ: [(f, self.m.source_of(typ, f)) for f in decl.fields]
+                              for typ, decl in events.items()}
+        self.mapped_names = dict(self.m.events)
+        self.has_columns = fmt in ("csv", "parquet")
+
+    def program_type(self, src: Any) -> Any:
+        if isinstance(src, str):
+            return self.mapped_names.get(src, src)
+        return src
+
+    def skip_unknown(self, typ: Any, src: Any) -> bool:
+        """A row whose event the program does not declare, when the mapping
+        says to skip those: counted."""
+        if self.m.unknown_events == "skip" and isinstance(typ, str) and typ and typ not in self.events:
+            key = f'"{src}"'
+            self.skipped[key] = self.skipped.get(key, 0) + 1
+            return True
+        return False
+
+    def check(self, no: int, typ, src_type, when, time_col: str, cid, contact_col: str, eid, fields: dict,
+              columns: dict, times: Optional[TimeReader] = None) -> Optional[tuple]:
+        """Validate; a bad row goes to ``bad`` (with its column) and gives None."""
+        names = {"type": self.type_col, "time": time_col, "contact": contact_col, "id": self.id_col}
+        res = self.validator.check_parts(typ, when, cid, eid, fields, times or self.times, names)
+        if isinstance(res, Problem):
+            msg = res.message
+            if res.key == "type" and isinstance(typ, str) and typ and typ not in self.events:
+                best = closest(typ, self.events)
+                msg = (f'unknown event type "{src_type}"' + (f' (did you mean "{best}"?)' if best else "")
+                       + "; map it to one of the program's events in [events] of the mapping file, or set "
+                         'unknown_events = "skip" there')
+            col = columns.get(res.key, names.get(res.key, res.key)) if self.has_columns else None
+            self.bad.append(BadLine(self.shown, no, msg, col))
+            return None
+        return res + (no,)
+
+
+def _lookup(obj: Any, name: str) -> Any:
+    """``name`` in a JSON object: the key itself, else a dotted path."""
+    if not isinstance(obj, dict):
+        return MISSING
+    if name in obj:
+        return obj[name]
+    if "." in name:
+        cur = obj
+        for part in name.split("."):
+            if not isinstance(cur, dict) or part not in cur:
+                return MISSING
+            cur = cur[part]
+        return cur
+    return MISSING
+
+
+def _first_set(obj: dict, names: tuple) -> tuple[Any, str]:
+    for n in names:
+        v = _lookup(obj, n)
+        if v is not MISSING and v is not None:
+            return v, n
+    return None, names[0]
+
+
+# ====================================================================== JSON Lines with a mapping, Segment
+
+def _json_objects(source: Source, bad: list) -> Iterator[tuple[int, dict]]:
+    shown = source.shown
+    with source.open() as f:
+        no = 0
+        for line in f:
+            no += 1
+            if no == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            if not line.strip():
+                continue
+            try:
+                obj = _decode(line)
+            except (_DecodeError, ValueError) as e:
+                bad.append(BadLine(shown, no, f"not valid JSON ({str(e).splitlines()[0]})"))
+                continue
+            except RecursionError:
+                bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
+                continue
+            if not isinstance(obj, dict):
+                bad.append(BadLine(shown, no, "expected a JSON object"))
+                continue
+            yield no, obj
+
+
+def _fields_from(mapper: _Mapper, typ: Any, obj: dict, props: Optional[dict]) -> dict:
+    fields: dict = {}
+    for f, src in mapper.field_sources.get(typ, ()):
+        v = props.get(src, MISSING) if props is not None else MISSING
+        if v is MISSING:
+            v = _lookup(obj, src)
+        if v is not MISSING and v is not None:
+            fields[f] = v
+    return fields
+
+
+def _mapped_jsonl_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    for no, obj in _json_objects(source, mapper.bad):
+        src = _lookup(obj, mapper.type_col)
+        src = None if src is MISSING else src
+        typ = mapper.program_type(src)
+        if mapper.skip_unknown(typ, src):
+            continue
+        props = obj.get(mapper.props_col) if mapper.props_col else None
+        props = props if isinstance(props, dict) else None
+        when, tcol = _first_set(obj, mapper.time_cols)
+        cid, ccol = _first_set(obj, mapper.contact_cols)
+        eid = _lookup(obj, mapper.id_col)
+        row = mapper.check(no, typ, src, when, tcol, cid, ccol, None if eid is MISSING else eid,
+                           _fields_from(mapper, typ, obj, props), {})
+        if row is not None:
+            batch.append(row)
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _segment_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
+    """Segment / RudderStack spec messages: ``track`` is an event named by
+    ``event``; ``identify`` sets the contact's ``traits`` (a
+    ``contact.updated``); ``page``, ``screen``, ``group`` and ``alias`` are
+    events named by the call itself, for the mapping to map or skip."""
+    batch: list[tuple] = []
+    for no, obj in _json_objects(source, mapper.bad):
+        call = obj.get("type")
+        if not isinstance(call, str) or call not in SEGMENT_CALLS:
+            mapper.bad.append(BadLine(mapper.shown, no, f'"type" is {_json(call) if call is not None else "missing"}; '
+                                      f'a Segment message is one of {", ".join(SEGMENT_CALLS)}'))
+            continue
+        when, tcol = _first_set(obj, mapper.time_cols)
+        cid, ccol = _first_set(obj, mapper.contact_cols)
+        eid = _lookup(obj, mapper.id_col)
+        eid = None if eid is MISSING else eid
+        if call == "identify":
+            traits = obj.get("traits")
+            if traits is None:
+                traits = _lookup(obj, "context.traits")
+            if traits is MISSING or traits is None:
+                traits = {}
+            if not isinstance(traits, dict):
+                mapper.bad.append(BadLine(mapper.shown, no, f'"traits" must be an object, not {_kind(traits)}'))
+                continue
+            src: Any = "identify"
+            typ = mapper.program_type("identify")
+            if typ == "identify":
+                typ = "contact.updated"
+            fields = {"fields": traits} if typ == "contact.updated" else _fields_from(mapper, typ, obj, traits)
+        else:
+            src = obj.get("event") if call == "track" else call
+            typ = mapper.program_type(src)
+            if mapper.skip_unknown(typ, src):
+                continue
+            props = obj.get(mapper.props_col) if mapper.props_col else None
+            fields = _fields_from(mapper, typ, obj, props if isinstance(props, dict) else None)
+        if call == "track" and src is None:
+            mapper.bad.append(BadLine(mapper.shown, no, 'a "track" message needs an "event" (the event\'s name)'))
+            continue
+        row = mapper.check(no, typ, src, when, tcol, cid, ccol, eid, fields, {})
+        if row is not None:
+            batch.append(row)
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+# ====================================================================== CSV
+
+def _csv_rows(source: Source) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header and the rows with the line each starts on."""
+    f = io.TextIOWrapper(source.open(), encoding="utf-8-sig", newline="", errors="strict")
+    delimiter = "\t" if source.suffix == ".tsv" else ","
+    reader = csv.reader(f, delimiter=delimiter, strict=False)
+    try:
+        header = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise SourceError(source.shown, f"is not a readable CSV file ({e})") from None
+    if header is None:
+        return [], iter(())
+    seen = set()
+    for h in header:
+        if h in seen:
+            raise SourceError(source.shown, f'the header names the column "{h}" twice')
+        seen.add(h)
+
+    def rows():
+        start = reader.line_num + 1
+        with f:
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except UnicodeDecodeError as e:
+                    raise SourceError(source.shown, f"line {start}: not UTF-8 text ({e.reason})") from None
+                except csv.Error as e:
+                    raise SourceError(source.shown, f"line {start}: {e}") from None
+                if row and any(c.strip() for c in row):
+                    yield start, row
+                start = reader.line_num + 1
+
+    return header, rows()
+
+
+def csv_value(text: str, kind: Optional[str]) -> Any:
+    """A CSV cell as the value a field of ``kind`` holds; an empty cell is
+    None (absent). A cell that does not read as the kind stays text, and
+    validation says what is wrong with it."""
+    if text == "":
+        return None
+    if kind in ("string", "step", "enum"):
+        return text
+    if kind == "number":
+        s = text.strip()
+        try:
+            return int(s)
+        except ValueError:
+            pass
+        try:
+            v = float(s)
+        except ValueError:
+            return text
+        return v if v == v and v not in (float("inf"), float("-inf")) else text
+    if kind == "bool":
+        low = text.strip().lower()
+        return True if low == "true" else False if low == "false" else text
+    if kind in ("map", "list"):
+        s = text.strip()
+        if s[:1] in ("{", "["):
+            try:
+                return _decode(s.encode())
+            except Exception:
+                return text
+        return text
+    return json_cell(text)
+
+
+def json_cell(text: str) -> Any:
+    """A cell of unknown kind (a contact attribute): a JSON number, true,
+    false, an object or a list when it is exactly one; else text. ``00123``
+    stays text (JSON numbers have no leading zeros)."""
+    if text == "":
+        return None
+    s = text.strip()
+    if s in ("true", "false") or s[:1] in ("{", "[") or (s[:1].isdigit() or s[:1] == "-"):
+        try:
+            v = _decode(s.encode())
+        except Exception:
+            return text
+        if isinstance(v, float) and v != v:
+            return text
+        return v
+    return text
+
+
+def _csv_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
+    header, rows = _csv_rows(source)
+    index = {h: i for i, h in enumerate(header)}
+    _require_columns(source, header, mapper)
+    tcols = [c for c in mapper.time_cols if c in index]
+    ccols = [c for c in mapper.contact_cols if c in index]
+    props_col = mapper.props_col if mapper.props_col in index else ("properties" if "properties" in index else None)
+    kinds = {typ: {f: ft.kind for f, ft in decl.fields.items()} for typ, decl in mapper.events.items()}
+    # per type: (field, column index or None, source name, kind)
+    plans: dict[str, list] = {}
+    for typ, pairs in mapper.field_sources.items():
+        plan = []
+        for f, src in pairs:
+            i = index.get(src)
+            if i is None:
+                i = index.get(f"properties.{src}")
+            plan.append((f, i, src, kinds[typ][f]))
+        plans[typ] = plan
+    ti, ii = index.get(mapper.type_col), index.get(mapper.id_col)
+    batch: list[tuple] = []
+    n = len(header)
+    for no, row in rows:
+        if len(row) != n:
+            mapper.bad.append(BadLine(mapper.shown, no, f"has {len(row)} cells; the header has {n} columns"))
+            continue
+        src = row[ti] if ti is not None and row[ti] != "" else None
+        typ = mapper.program_type(src)
+        if mapper.skip_unknown(typ, src):
+            continue
+        when, tcol = None, (tcols or list(mapper.time_cols))[0]
+        for c in tcols:
+            if row[index[c]] != "":
+                when, tcol = row[index[c]], c
+                break
+        cid, ccol = None, (ccols or list(mapper.contact_cols))[0]
+        for c in ccols:
+            if row[index[c]] != "":
+                cid, ccol = row[index[c]], c
+                break
+        eid = row[ii] if ii is not None and row[ii] != "" else None
+        props = None
+        if props_col is not None and row[index[props_col]].strip():
+            try:
+                props = _decode(row[index[props_col]].encode())
+            except Exception as e:
+                mapper.bad.append(BadLine(mapper.shown, no, f"not a JSON object ({str(e).splitlines()[0]})", props_col))
+                continue
+            if not isinstance(props, dict):
+                mapper.bad.append(BadLine(mapper.shown, no, f"must be a JSON object, not {_kind(props)}", props_col))
+                continue
+        fields: dict = {}
+        columns = {"type": mapper.type_col, "time": tcol, "contact": ccol, "id": mapper.id_col}
+        for f, i, srcname, kind in plans.get(typ, ()):
+            v = None
+            if i is not None:
+                v = csv_value(row[i], kind)
+                columns[f] = header[i]
+            if v is None and props is not None and srcname in props:
+                v = props[srcname]
+                columns[f] = props_col
+            if v is not None:
+                fields[f] = v
+            elif f not in columns:
+                columns[f] = srcname
+        res = mapper.check(no, typ, src, when, tcol, cid, ccol, eid, fields, columns)
+        if res is not None:
+            batch.append(res)
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _require_columns(source: Source, header: list[str], mapper: _Mapper) -> None:
+    have = set(header)
+    for what, cols in (("time", mapper.time_cols), ("contact", mapper.contact_cols), ("type", (mapper.type_col,))):
+        if not any(c in have for c in cols):
+            names = " or ".join(f'"{c}"' for c in cols)
+            raise SourceError(source.shown, f"has no column {names} for the event's {what} "
+                                            f"(its columns: {', '.join(header) or 'none'}); name the column in the "
+                                            f"mapping file: [columns] {what} = \"...\"")
+
+
+# ====================================================================== Parquet
+
+def _pyarrow():
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.compute  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise SourceError("parquet", "reading Parquet needs pyarrow; install it with: pip install pyarrow "
+                                     "(or, from a checkout of goal: pip install '.[parquet]')") from None
+    return pyarrow
+
+
+def _open_parquet(source: Source):
+    pa = _pyarrow()
+    import pyarrow.parquet as pq
+    where, _copy = source.seekable_path()
+    try:
+        return pa, pq.ParquetFile(where)
+    except SourceError:
+        raise
+    except Exception as e:
+        raise SourceError(source.shown, f"is not a readable Parquet file ({e})") from None
+
+
+def parquet_columns(schema_names: list[str], mapper: "_Mapper") -> list[str]:
+    """The columns a program reads: time, contact, type, id, the properties
+    column and the source of every declared field."""
+    have = set(schema_names)
+    want: list[str] = []
+    for c in (*mapper.time_cols, *mapper.contact_cols, mapper.type_col, mapper.id_col, mapper.props_col or ""):
+        if c in have and c not in want:
+            want.append(c)
+    for pairs in mapper.field_sources.values():
+        for _, src in pairs:
+            for c in (src, f"properties.{src}"):
+                if c in have and c not in want:
+                    want.append(c)
+    return want
+
+
+def _parquet_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
+    pa, pf = _open_parquet(source)
+    names = pf.schema_arrow.names
+    _require_columns(source, names, mapper)
+    cols = parquet_columns(names, mapper)
+    first = 1
+    for rb in pf.iter_batches(batch_size=1 << 16, columns=cols):
+        rows = arrow_rows(rb, mapper, first)
+        first += rb.num_rows
+        for i in range(0, len(rows), BATCH):
+            yield rows[i:i + BATCH]
+        source.rows_read = first - 1  # type: ignore[attr-defined]
+    source.rows_total = pf.metadata.num_rows  # type: ignore[attr-defined]
+
+
+def arrow_rows(rb, mapper: "_Mapper", first_row: int) -> list[tuple]:
+    """The validated rows of one Arrow record batch (``first_row`` is the
+    1-based row number of its first row). Timestamp columns are read as
+    instants; a naive timestamp is wall time in the mapping's time zone.
+
+    The usual shapes are checked a column at a time with Arrow compute (a
+    timestamp column, text contacts and ids, each field's column of its
+    kind); the rows that pass become events without a check of their own.
+    Every other row is checked one by one, which gives the messages."""
+    n = rb.num_rows
+    got: list = []
+    rest = _arrow_fast(rb, mapper, first_row, got)
+    if rest is None:
+        return _arrow_slow(rb, mapper, first_row, list(range(n)))
+    if rest:
+        import pyarrow as pa
+        rest.sort()
+        sub = rb.take(pa.array(rest, pa.int64()))
+        got.extend(_arrow_slow(sub, mapper, first_row, rest))
+    got.sort(key=_ROW)  # file order (each type's rows are in order: a merge)
+    return got
+
+
+_ROW = itemgetter(5)
+
+
+_KIND_TYPES = {"string": "string", "step": "string", "enum": "string", "number": "number", "bool": "bool"}
+
+
+def _arrow_fast(rb, mapper: "_Mapper", first_row: int, got: list) -> Optional[list[int]]:
+    """Add to ``got`` the rows that pass the column-wise check (in file
+    order within each event type); return the indices left for the
+    row-by-row check (None: all of them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from .inputs import MAX_EVENT_TIME, MIN_EVENT_TIME
+    index = {nm: i for i, nm in enumerate(rb.schema.names)}
+    tcols = [c for c in mapper.time_cols if c in index]
+    ccols = [c for c in mapper.contact_cols if c in index]
+    if len(tcols) != 1 or len(ccols) != 1 or mapper.type_col not in index \
+            or (mapper.props_col is not None and mapper.props_col in index):
+        return None
+
+    def plain(a):
+        return a.dictionary_decode() if pa.types.is_dictionary(a.type) else a
+
+    tarr = plain(rb.column(index[tcols[0]]))
+    tt = tarr.type
+    if pa.types.is_timestamp(tt) and tt.tz is not None:
+        unit = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[tt.unit]
+        raw = pc.cast(tarr, pa.int64())
+    elif pa.types.is_integer(tt) and mapper.m.time_format in ("epoch_s", "epoch_ms"):
+        unit = 1000 if mapper.m.time_format == "epoch_ms" else 1
+        raw = pc.cast(tarr, pa.int64())
+    else:
+        return None
+    carr = plain(rb.column(index[ccols[0]]))
+    typarr = plain(rb.column(index[mapper.type_col]))
+    if not (pa.types.is_string(carr.type) or pa.types.is_large_string(carr.type)) \
+            or not (pa.types.is_string(typarr.type) or pa.types.is_large_string(typarr.type)):
+        return None
+    idarr = plain(rb.column(index[mapper.id_col])) if mapper.id_col in index else None
+    if idarr is not None and not (pa.types.is_string(idarr.type) or pa.types.is_large_string(idarr.type)
+                                  or pa.types.is_null(idarr.type)):
+        return None
+    base = pc.and_kleene(pc.and_kleene(pc.greater_equal(raw, 0), pc.less(raw, MAX_EVENT_TIME * unit)),
+                   pc.greater(pc.utf8_length(carr), 0))
+    base = pc.fill_null(base, False)
+    handled = pa.array([False] * rb.num_rows)
+    retry: list[int] = []
+    for src in pc.unique(typarr).to_pylist():
+        if src is None:
+            continue
+        typ = mapper.program_type(src)
+        decl = mapper.events.get(typ)
+        if decl is None:
+            continue
+        mask = pc.and_kleene(pc.fill_null(pc.equal(typarr, src), False), base)
+        fields = []
+        ok = True
+        for f, srcname in mapper.field_sources[typ]:
+            ft = decl.fields[f]
+            name = srcname if srcname in index else (f"properties.{srcname}" if f"properties.{srcname}" in index
+                                                     else None)
+            if name is None:
+                if not ft.optional:
+                    ok = False
+                    break
+                continue
+            arr = plain(rb.column(index[name]))
+            want = _KIND_TYPES.get(ft.kind, "any" if ft.kind == "any" else None)
+            at = arr.type
+            if pa.types.is_null(at):
+                fits = True
+            elif want == "string":
+                fits = pa.types.is_string(at) or pa.types.is_large_string(at)
+            elif want == "number":
+                fits = pa.types.is_integer(at) or pa.types.is_floating(at)
+            elif want == "bool":
+                fits = pa.types.is_boolean(at)
+            elif want == "any":
+                fits = True
+            elif ft.kind in ("map", "list"):
+                fits = pa.types.is_string(at) or pa.types.is_large_string(at)  # JSON text, decoded below
+            else:
+                fits = False
+            if not fits:
+                ok = False
+                break
+            if not ft.optional:
+                mask = pc.and_kleene(mask, pc.is_valid(arr))
+            if ft.kind == "enum" and not pa.types.is_null(at):
+                mask = pc.and_kleene(mask, pc.or_kleene(pc.is_null(arr), pc.fill_null(
+                    pc.is_in(arr, value_set=pa.array(list(ft.values), arr.type)), False)))
+            if pa.types.is_floating(at):  # NaN and infinities are not JSON numbers: row by row
+                mask = pc.and_kleene(mask, pc.or_kleene(pc.is_null(arr), pc.is_finite(arr)))
+            fields.append((f, arr, dict if ft.kind == "map" else list if ft.kind == "list" else None))
+        if not ok:
+            continue
+        mask = pc.fill_null(mask, False)  # null is not true: such rows are checked row by row
+        idx = pc.indices_nonzero(mask)
+        if len(idx) == 0:
+            continue
+        handled = pc.or_kleene(handled, mask)
+        taken = pc.take(raw, idx)
+        times = (pc.divide(taken, unit) if unit != 1 else taken).to_pylist()
+        contacts = pc.take(carr, idx).to_pylist()
+        ids = pc.take(idarr, idx).to_pylist() if idarr is not None else [None] * len(idx)
+        names = [f for f, _, _ in fields]
+        taken_cols = [pc.take(a, idx) for _, a, _ in fields]
+        lists = [a.to_pylist() for a in taken_cols]
+        positions = idx.to_pylist()
+        wrong: list[int] = []
+        for k, (f, a, kind) in enumerate(fields):
+            if kind is not None:  # JSON text: a value that is not of the kind is checked row by row
+                vals = lists[k]
+                for j, v in enumerate(vals):
+                    if v is not None:
+                        try:
+                            v = vals[j] = _decode(v.encode())
+                        except Exception:
+                            v = None
+                        if type(v) is not kind:
+                            wrong.append(j)
+        # Each row's fields: a dict of the columns, then the nulls (absent) taken out.
+        dicts = [dict(zip(names, vals)) for vals in zip(*lists)] if names else [{} for _ in positions]
+        for f, a in zip(names, taken_cols):
+            if a.null_count:
+                for j in pc.indices_nonzero(pc.is_null(a)).to_pylist():
+                    del dicts[j][f]
+        rows = list(zip(times, contacts, repeat(typ), dicts, ids, [first_row + q for q in positions]))
+        for j in reversed(wrong):
+            del rows[j]
+            retry.append(positions[j])
+        got.extend(rows)
+    return pc.indices_nonzero(pc.invert(handled)).to_pylist() + retry
+
+
+def _arrow_slow(rb, mapper: "_Mapper", first_row: int, positions: list[int]) -> list[tuple]:
+    """The rows of a record batch checked one by one; ``positions`` gives
+    each row's place in the file's batch (its row number less ``first_row``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    schema = rb.schema
+    index = {n: i for i, n in enumerate(schema.names)}
+    n = rb.num_rows
+
+    def col(name: str) -> list:
+        i = index.get(name)
+        if i is None:
+            return [None] * n
+        arr = rb.column(i)
+        t = arr.type
+        if pa.types.is_timestamp(t):
+            unit = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[t.unit]
+            ints = pc.cast(arr, pa.int64()).to_pylist()
+            secs = [None if v is None else v // unit for v in ints]
+            if t.tz is None:
+                return [None if v is None else _Naive(v) for v in secs]
+            return [None if v is None else _Epoch(v) for v in secs]
+        if pa.types.is_date(t):
+            return [None if v is None else str(v) for v in arr.to_pylist()]
+        if pa.types.is_decimal(t):
+            return [None if v is None else (int(v) if v == v.to_integral_value() else float(v)) for v in arr.to_pylist()]
+        return arr.to_pylist()
+
+    cache: dict[str, list] = {}
+
+    def get(name: str) -> list:
+        v = cache.get(name)
+        if v is None:
+            v = cache[name] = col(name)
+        return v
+
+    tcols = [c for c in mapper.time_cols if c in index] or list(mapper.time_cols[:1])
+    ccols = [c for c in mapper.contact_cols if c in index] or list(mapper.contact_cols[:1])
+    types = get(mapper.type_col)
+    ids = get(mapper.id_col)
+    props = get(mapper.props_col) if mapper.props_col and mapper.props_col in index else None
+    tlists = [(c, get(c)) for c in tcols]
+    clists = [(c, get(c)) for c in ccols]
+    plans: dict[str, list] = {}
+    for typ, pairs in mapper.field_sources.items():
+        plan = []
+        decl = mapper.events[typ]
+        for f, src in pairs:
+            name = src if src in index else (f"properties.{src}" if f"properties.{src}" in index else None)
+            plan.append((f, get(name) if name else None, name or src, src, decl.fields[f].kind in ("map", "list")))
+        plans[typ] = plan
+    times = mapper.times
+    tz = mapper.m.timezone
+    out: list[tuple] = []
+    for i in range(n):
+        no = first_row + positions[i]
+        src = types[i]
+        typ = mapper.program_type(src)
+        if mapper.skip_unknown(typ, src):
+            continue
+        when, tcol = None, tcols[0]
+        for c, lst in tlists:
+            if lst[i] is not None:
+                when, tcol = lst[i], c
+                break
+        if isinstance(when, _Epoch):
+            when = int(when)
+            reader = _EPOCH
+        elif isinstance(when, _Naive):
+            if tz is None:
+                mapper.bad.append(BadLine(mapper.shown, no, f'"{tcol}" holds times without a time zone; say which '
+                                          f'zone they are in: [time] timezone = "UTC" in the mapping file', tcol))
+                continue
+            from ..semantics.calendar import wall_to_epoch
+            when = wall_to_epoch(int(when), tz)
+            reader = _EPOCH
+        else:
+            reader = times
+        cid, ccol = None, ccols[0]
+        for c, lst in clists:
+            if lst[i] is not None and lst[i] != "":
+                cid, ccol = lst[i], c
+                break
+        p = props[i] if props is not None else None
+        if isinstance(p, str):
+            try:
+                p = _decode(p.encode())
+            except Exception:
+                p = None
+        if isinstance(p, list):  # a map column: [(key, value), ...]
+            p = dict(p)
+        fields: dict = {}
+        columns = {"type": mapper.type_col, "time": tcol, "contact": ccol, "id": mapper.id_col}
+        for f, lst, name, srcname, as_json in plans.get(typ, ()):
+            v = lst[i] if lst is not None else None
+            if as_json and isinstance(v, str):  # a map or list kept as JSON text
+                v = csv_value(v, "map")
+            columns[f] = name
+            if v is None and isinstance(p, dict):
+                v = p.get(srcname)
+                if v is not None:
+                    columns[f] = mapper.props_col
+            if v is not None:
+                fields[f] = v
+        res = mapper.check(no, typ, src, when, tcol, cid, ccol, ids[i], fields, columns, reader)
+        if res is not None:
+            out.append(res)
+    return out
+
+
+class _Epoch(int):
+    """Seconds since 1970 read from a timestamp column."""
+
+
+class _Naive(int):
+    """Wall-clock seconds from a timestamp column without a time zone."""
+
+
+class _EpochReader(TimeReader):
+    def read(self, v, name: str = "time") -> int:
+        return int(v)
+
+
+_EPOCH = _EpochReader("epoch_s")
+
+
+# ====================================================================== contacts
+
+def contact_records(source: Source, bad: list, *, fmt: Optional[str] = None,
+                    mapping: Optional[Mapping] = None) -> Iterator[tuple[int, dict, Optional[dict]]]:
+    """Contact records of any format: (row, record, columns). For CSV and
+    Parquet every column is an attribute (a dotted name such as
+    ``company.size`` is nested), ``columns`` maps keys to column names for
+    messages; ``[contacts] id`` in the mapping names the id column."""
+    fmt = fmt or (mapping.format if mapping is not None and mapping.format in ("csv", "parquet") else None)
+    if fmt is None:
+        fmt = _SUFFIXES.get(source.suffix)
+        if fmt not in ("csv", "parquet"):
+            fmt = "jsonl"
+    idcol = (mapping.contact_id if mapping is not None else None) or "id"
+    if fmt == "csv":
+        header, rows = _csv_rows(source)
+        if idcol not in header:
+            raise SourceError(source.shown, f'has no column "{idcol}" for the contact id (its columns: '
+                                            f'{", ".join(header) or "none"}); name it in the mapping file: '
+                                            f'[contacts] id = "..."')
+        n = len(header)
+        for no, row in rows:
+            if len(row) != n:
+                bad.append(BadLine(source.shown, no, f"has {len(row)} cells; the header has {n} columns"))
+                continue
+            rec: dict = {}
+            for h, cell in zip(header, row):
+                key = "id" if h == idcol else h
+                v = cell if key == "id" else json_cell(cell)
+                if v is not None:
+                    _put(rec, key, v)
+            yield no, rec, {"id": idcol}
+        return
+    if fmt == "parquet":
+        pa, pf = _open_parquet(source)
+        names = pf.schema_arrow.names
+        if idcol not in names:
+            raise SourceError(source.shown, f'has no column "{idcol}" for the contact id (its columns: '
+                                            f'{", ".join(names)}); name it in the mapping file: [contacts] id = "..."')
+        first = 1
+        for rb in pf.iter_batches(batch_size=1 << 16):
+            lists = [(("id" if nm == idcol else nm), c.to_pylist()) for nm, c in zip(rb.schema.names, rb.columns)]
+            for i in range(rb.num_rows):
+                rec = {}
+                for key, lst in lists:
+                    v = lst[i]
+                    if v is not None:
+                        if isinstance(v, list) and v and isinstance(v[0], tuple):
+                            v = dict(v)
+                        _put(rec, key, _plain(v))
+                yield first + i, rec, {"id": idcol}
+            first += rb.num_rows
+        return
+    from .inputs import _lines
+    for no, line in _lines(source):
+        try:
+            obj = _decode(line)
+        except (_DecodeError, ValueError) as e:
+            bad.append(BadLine(source.shown, no, f"not valid JSON ({str(e).splitlines()[0]})"))
+            continue
+        except RecursionError:
+            bad.append(BadLine(source.shown, no, "not valid JSON (nested too deeply)"))
+            continue
+        if not isinstance(obj, dict):
+            bad.append(BadLine(source.shown, no, "expected a JSON object"))
+            continue
+        yield no, obj, None
+
+
+def _put(rec: dict, key: str, v: Any) -> None:
+    if "." in key and key != "id":
+        parts = key.split(".")
+        cur = rec
+        for p in parts[:-1]:
+            nxt = cur.get(p)
+            if not isinstance(nxt, dict):
+                nxt = cur[p] = {}
+            cur = nxt
+        cur[parts[-1]] = v
+    else:
+        rec[key] = v
+
+
+def _plain(v: Any) -> Any:
+    """Parquet values as JSON-like data: decimals to numbers, dates and times to text."""
+    import datetime
+    import decimal
+    if isinstance(v, decimal.Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, (datetime.datetime, datetime.date)):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v

@@ -1,0 +1,286 @@
+"""Input formats (docs/inputs.md): the same events as the project's JSON
+Lines, as a Segment export, CSV and Parquet, compressed or not, from a file
+or standard input, give byte-identical activity. Bad rows of every format
+are reported as FILE:ROW[:COLUMN] with what is allowed. The fixtures are
+made here from the examples (tests/format_fixtures.py).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from format_fixtures import read_jsonl, write_csv, write_parquet, write_segment
+from goaldsl.api import InputError, load_program, read_inputs
+from goaldsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/program.goal"))
+GOAL = [sys.executable, "-m", "goaldsl"]
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*GOAL, *args], input=stdin, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory):
+    """Per example: the events in every format."""
+    out = {}
+    for name in EXAMPLES:
+        d = tmp_path_factory.mktemp(name)
+        events = read_jsonl(ROOT / "examples" / name / "events.jsonl")
+        (d / "segment.toml").write_text(write_segment(events, d / "segment.jsonl"))
+        write_csv(events, d / "events.csv")
+        write_parquet(events, d / "events.parquet")
+        raw = (ROOT / "examples" / name / "events.jsonl").read_bytes()
+        (d / "events.jsonl.gz").write_bytes(gzip.compress(raw))
+        import zstandard
+        (d / "events.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(raw))
+        (d / "events.csv.gz").write_bytes(gzip.compress((d / "events.csv").read_bytes()))
+        out[name] = d
+    return out
+
+
+@pytest.fixture
+def activity(capsys, monkeypatch):
+    """activity(example, *args, stdin=bytes) -> the activity stream of goal run, in process."""
+
+    def _run(example: str, *more: str, stdin: bytes | None = None) -> str:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+        code = main(["run", str(ROOT / "examples" / example), "--format", "jsonl", *more])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert out
+        return out
+
+    return _run
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_format_gives_byte_identical_activity(example, fixtures, activity):
+    d = fixtures[example]
+    want = activity(example)
+    assert activity(example, "--events", str(d / "segment.jsonl"), "--map", str(d / "segment.toml")) == want
+    assert activity(example, "--events", str(d / "events.csv")) == want
+    assert activity(example, "--events", str(d / "events.parquet")) == want
+    assert activity(example, "--events", str(d / "events.jsonl.gz")) == want
+    assert activity(example, "--events", str(d / "events.jsonl.zst")) == want
+    assert activity(example, "--events", str(d / "events.csv.gz")) == want
+
+
+@pytest.mark.parametrize("example", EXAMPLES[:3])
+def test_standard_input_in_every_format(example, fixtures, activity):
+    d = fixtures[example]
+    want = activity(example)
+    raw = (ROOT / "examples" / example / "events.jsonl").read_bytes()
+    assert activity(example, "--events", "-", stdin=raw) == want
+    assert activity(example, "--events", "-", stdin=(d / "events.jsonl.zst").read_bytes()) == want
+    # No file name: the format is told by the bytes (Parquet's magic, a CSV header) or by --input-format.
+    assert activity(example, "--events", "-", stdin=(d / "events.parquet").read_bytes()) == want
+    assert activity(example, "--events", "-", "--input-format", "csv", stdin=(d / "events.csv").read_bytes()) == want
+    assert activity(example, "--events", "-", "--map", str(d / "segment.toml"),
+                    stdin=(d / "segment.jsonl").read_bytes()) == want
+
+
+def test_unsorted_log_from_standard_input_is_read_again_from_what_was_kept(write):
+    """An unsorted log is read a second time; standard input is replayed from a copy."""
+    write("program.goal", 'workflow "W" { evaluate on event\n enroll when page.visited\n allow reentry\n send_email("x") }\n')
+    rows = [{"time": f"2026-11-16T1{h}:00:00Z", "contact": f"c{i}", "type": "page.visited", "url": "/"}
+            for i, h in enumerate([5, 3, 4, 1] * 2000)]
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    write("events.jsonl", text)
+    from_file = run("run", ".", "--format", "jsonl")
+    from_stdin = run("run", ".", "--format", "jsonl", "--events", "-", stdin=text.encode())
+    assert from_file.returncode == 0 and from_stdin.returncode == 0, from_stdin.stderr
+    assert from_file.stdout == from_stdin.stdout
+    assert from_file.stdout.count(b"\n") == 24000  # enrolled, the email, exited
+
+
+# ---------------------------------------------------------------- bad rows
+
+PROGRAM = 'workflow "W" { evaluate on event\n enroll when purchase.completed\n allow reentry\n send_email("x") }\n'
+
+
+def _read(write, name: str, content, **kw):
+    write("program.goal", PROGRAM)
+    path = write(name, content)
+    prog = load_program("program.goal")
+    return read_inputs(prog, None, path, skip_bad=True, **kw)
+
+
+def test_bad_csv_rows_name_the_row_and_the_column(write):
+    csv_text = ("time,contact,type,id,properties.amount,properties.product\n"
+                "2026-11-16T14:00:00Z,c1,purchase.completed,e1,49,shoe\n"
+                "2026-11-16T14:00:00Z,c1,purchase.completed,e2,lots,shoe\n"
+                "2026-11-16T14:00:00,c1,purchase.completed,e3,49,\n"
+                ",c1,purchase.completed,e4,49,\n"
+                "2026-11-16T14:00:00Z,,purchase.completed,e5,49,\n"
+                "2026-11-16T14:00:00Z,c1,purchase.complete,e6,49,\n"
+                "2026-11-16T14:00:00Z,c1,purchase.completed,e7,,\n"
+                "2026-11-16T14:00:00Z,c1\n")
+    inputs = _read(write, "events.csv", csv_text)
+    got = [str(b) for b in inputs.bad]
+    assert got == [
+        'events.csv:3:properties.amount: field "amount" of purchase.completed must be a number, not "lots"',
+        'events.csv:4:time: "time" 2026-11-16T14:00:00 has no Z or UTC offset (write "2026-11-16T14:00:00Z" for UTC)',
+        'events.csv:5:time: an event needs a "time"',
+        'events.csv:6:contact: an event needs a "contact" (the contact id)',
+        'events.csv:7:type: unknown event type "purchase.complete" (did you mean "purchase.completed"?); map it to '
+        'one of the program\'s events in [events] of the mapping file, or set unknown_events = "skip" there',
+        'events.csv:8:properties.amount: purchase.completed needs the field "amount"',
+        'events.csv:9: has 2 cells; the header has 6 columns',
+    ]
+    # The good row: numbers read as numbers, an empty optional cell is absent.
+    assert [e[3] for e in inputs.events] == [{"amount": 49, "product": "shoe"}]
+
+
+def test_bad_parquet_rows_name_the_row_and_the_column(write):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    write("program.goal", PROGRAM)
+    table = pa.table({
+        "time": pa.array([1790000000000, None, 1790000000000, 1790000000000, -99999999999999], pa.timestamp("ms", "UTC")),
+        "contact": ["c1", "c1", None, "c2", "c3"],
+        "type": ["purchase.completed", "purchase.completed", "purchase.completed", "page.visited", "purchase.completed"],
+        "amount": pa.array([1.5, 2.0, 3.0, None, 4.0]),
+    })
+    pq.write_table(table, "events.parquet")
+    prog = load_program("program.goal")
+    inputs = read_inputs(prog, None, Path("events.parquet"), skip_bad=True)
+    assert [str(b) for b in inputs.bad] == [
+        'events.parquet:2:time: an event needs a "time"',
+        'events.parquet:3:contact: an event needs a "contact" (the contact id)',
+        'events.parquet:4:url: page.visited needs the field "url"',
+        'events.parquet:5:time: "time" -100000000000 is out of range (events must fall between the years 1900 and 8999)',
+    ]
+    assert [(e[0], e[1], e[3]) for e in inputs.events] == [(1790000000, "c1", {"amount": 1.5})]
+
+
+def test_bad_segment_messages(write):
+    rows = [
+        {"type": "track", "event": "Order Completed", "userId": "u1", "timestamp": "2026-11-16T14:00:00.250Z",
+         "messageId": "m1", "properties": {"amount": 20, "product": None}},
+        {"type": "track", "userId": "u1", "timestamp": "2026-11-16T14:00:00Z"},
+        {"type": "trak", "event": "Order Completed", "userId": "u1", "timestamp": "2026-11-16T14:00:00Z"},
+        {"type": "track", "event": "Order Completed", "anonymousId": "a1", "originalTimestamp": "2026-11-16T15:00:00Z",
+         "properties": {"amount": "20"}},
+        {"type": "identify", "userId": "u2", "timestamp": "2026-11-16T14:00:00Z", "traits": {"plan": "pro"}},
+        {"type": "page", "userId": "u2", "timestamp": "2026-11-16T14:00:00Z", "name": "Home"},
+    ]
+    write("map.toml", '[events]\n"Order Completed" = "purchase.completed"\n')
+    from goaldsl.runtime.mapping import load_mapping
+    inputs = _read(write, "export.jsonl", "".join(json.dumps(r) + "\n" for r in rows), mapping=load_mapping("map.toml"))
+    assert [str(b) for b in inputs.bad] == [
+        'export.jsonl:2: a "track" message needs an "event" (the event\'s name)',
+        'export.jsonl:3: "type" is "trak"; a Segment message is one of track, identify, page, screen, group, alias',
+        'export.jsonl:4: field "amount" of purchase.completed must be a number, not "20"',
+        'export.jsonl:6: unknown event type "page" (did you mean "page.visited"?); map it to one of the program\'s events in [events] of the '
+        'mapping file, or set unknown_events = "skip" there',
+    ]
+    assert [(e[1], e[2], e[3]) for e in inputs.events] == [
+        ("u2", "contact.updated", {"fields": {"plan": "pro"}}), ("u1", "purchase.completed", {"amount": 20})]
+
+
+def test_unknown_events_skipped_by_the_mapping_are_counted_and_reported(write, capsys):
+    rows = [{"type": "track", "event": e, "userId": "u1", "timestamp": "2026-11-16T14:00:00Z",
+             "properties": {"amount": 5}} for e in ["Order Completed", "App Opened", "App Opened", "Signed Up"]]
+    write("program.goal", PROGRAM)
+    write("events.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    write("map.toml", 'unknown_events = "skip"\n[events]\n"Order Completed" = "purchase.completed"\n')
+    assert main(["run", ".", "--format", "jsonl"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 3  # enrolled, the action, exited
+    assert 'skipped 3 rows of events the program does not declare (unknown_events = "skip"): "App Opened" 2, ' \
+           '"Signed Up" 1' in err
+
+
+# ---------------------------------------------------------------- the mapping file
+
+def test_mapping_columns_epoch_milliseconds_and_fields(write, capsys):
+    write("program.goal", PROGRAM)
+    write("events.csv", "ts,user,name,revenue,sku\n1790000000000,u1,Order Completed,12.5,A\n"
+                        "1790000060000,u1,Order Completed,7,\n")
+    write("map.toml", '[columns]\ncontact = "user"\ntime = "ts"\ntype = "name"\n[time]\nformat = "epoch_ms"\n'
+                      '[events]\n"Order Completed" = "purchase.completed"\n'
+                      '[fields."purchase.completed"]\namount = "revenue"\nproduct = "sku"\n')
+    assert main(["run", ".", "--format", "jsonl"]) == 0
+    out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [e["time"] for e in out if e["type"] == "enrolled"] == ["2026-09-21T14:13:20Z", "2026-09-21T14:14:20Z"]
+
+
+def test_naive_times_read_in_the_mapping_time_zone(write):
+    write("map.toml", '[time]\ntimezone = "America/New_York"\n')
+    from goaldsl.runtime.mapping import load_mapping
+    inputs = _read(write, "events.csv", "time,contact,type,properties.amount\n2026-07-01T09:00:00,c1,purchase.completed,1\n"
+                                        "2026-12-01T09:00:00,c1,purchase.completed,1\n",
+                   mapping=load_mapping("map.toml"))
+    from goaldsl.semantics.calendar import format_utc
+    assert [format_utc(e[0]) for e in inputs.events] == ["2026-07-01T13:00:00Z", "2026-12-01T14:00:00Z"]
+
+
+def test_goal_check_reports_mapping_problems_with_file_and_line(write, capsys):
+    write("program.goal", PROGRAM)
+    write("map.toml", 'format = "csv"\n[columns]\ncontakt = "user"\n[events]\n"Order Completed" = "purchase.complete"\n'
+                      '[fields."purchase.completed"]\namont = "revenue"\n[time]\nformat = "epoch"\n')
+    assert main(["check", "."]) == 1
+    out = capsys.readouterr().out
+    assert 'map.toml:3:1: error[E0701]: unknown key "contakt" in [columns] (did you mean "contact"?)' in out
+    assert 'map.toml:5:1: error[E0702]: "Order Completed" maps to "purchase.complete", which is not an event type ' \
+           'of the program (did you mean "purchase.completed"?)' in out
+    assert 'map.toml:7:1: error[E0702]: purchase.completed has no field "amont" (did you mean "amount"?)' in out
+    assert 'map.toml:9:1: error[E0701]: "format" is "epoch", not one of iso, epoch_s, epoch_ms' in out
+    write("map.toml", "[events\n")
+    assert main(["check", "."]) == 1
+    assert "map.toml:1:" in capsys.readouterr().out
+    # goal run refuses the same file before reading anything
+    write("map.toml", '[events]\n"A" = "nope.nope"\n')
+    write("events.jsonl", "")
+    assert main(["run", ".", "--from", "2026-01-01", "--until", "2026-01-02"]) == 1
+    assert "map.toml:2:1: error[E0702]" in capsys.readouterr().out
+
+
+def test_a_file_that_cannot_be_read_is_one_message_not_a_traceback(write, capsys):
+    write("program.goal", PROGRAM)
+    write("events.parquet", b"PAR1 this is not parquet")
+    assert main(["run", ".", "--events", "events.parquet", "--format", "jsonl"]) == 1
+    assert "events.parquet: is not a readable Parquet file" in capsys.readouterr().err
+    write("events.jsonl.gz", b"\x1f\x8b\x08\x00broken")
+    assert main(["run", ".", "--events", "events.jsonl.gz", "--format", "jsonl"]) == 1
+    assert "events.jsonl.gz: is not a readable gzip file" in capsys.readouterr().err
+    write("events.csv", "when,who\n1,2\n")
+    assert main(["run", ".", "--events", "events.csv", "--format", "jsonl"]) == 1
+    err = capsys.readouterr().err
+    assert 'events.csv: has no column "time" for the event\'s time (its columns: when, who)' in err
+
+
+# ---------------------------------------------------------------- contacts
+
+def test_contacts_in_csv_and_parquet_and_null_tags(write, capsys):
+    write("program.goal", 'workflow "W" { audience contact.lead_score >= 50 and "vip" in contact.tags\n'
+                          ' send_email("hi {contact.company.size}") }\n')
+    write("events.jsonl", json.dumps({"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "page.visited",
+                                      "url": "/"}) + "\n")
+    write("contacts.jsonl", '{"id": "c1", "lead_score": 60, "tags": ["vip"], "company": {"size": 12}}\n'
+                            '{"id": "c2", "lead_score": 90, "tags": null, "lists": null}\n')
+    assert main(["run", ".", "--format", "jsonl"]) == 0
+    want = capsys.readouterr().out
+    assert '"template":"hi 12"' in want
+    write("contacts.csv", 'id,lead_score,tags,company.size,zip\nc1,60,"[""vip""]",12,00123\nc2,90,,,\n')
+    assert main(["run", ".", "--format", "jsonl", "--contacts", "contacts.csv"]) == 0
+    assert capsys.readouterr().out == want
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"id": ["c1", "c2"], "lead_score": [60, 90], "tags": [["vip"], None],
+                             "company": [{"size": 12}, None]}), "contacts.parquet")
+    assert main(["run", ".", "--format", "jsonl", "--contacts", "contacts.parquet"]) == 0
+    assert capsys.readouterr().out == want
+    from goaldsl.runtime.inputs import read_contacts
+    recs = read_contacts(Path("contacts.csv")).contacts
+    assert recs[0] == {"id": "c1", "lead_score": 60, "tags": ["vip"], "company": {"size": 12}, "zip": "00123"}
