@@ -185,7 +185,7 @@ def test_bad_segment_messages(write):
         'mapping file, or set unknown_events = "skip" there',
     ]
     assert [(e[1], e[2], e[3]) for e in inputs.events] == [
-        ("u2", "contact.updated", {"fields": {"plan": "pro"}}), ("u1", "purchase.completed", {"amount": 20})]
+        ("u1", "purchase.completed", {"amount": 20}), ("u2", "contact.updated", {"fields": {"plan": "pro"}})]
 
 
 def test_unknown_events_skipped_by_the_mapping_are_counted_and_reported(write, capsys):
