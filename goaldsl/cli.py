@@ -418,9 +418,10 @@ def cmd_repl(args) -> int:
 
 def cmd_lsp(args) -> int:
     try:
-        from .tools.lsp import serve  # needs pygls: an optional dependency
+        from .tools.lsp import serve  # pygls: a dependency of goal, missing only from a broken install
     except ImportError as e:
-        _err(f"goal lsp: the language server needs pygls ({e}); install it with: pip install 'goaldsl[lsp]'")
+        _err(f"goal lsp: the language server needs pygls, which is installed with goal ({e}); install it into "
+             f"this environment with: pip install pygls (or reinstall goal: pip install . from its checkout)")
         return 1
     serve(log_file=args.log_file, verbose=args.verbose)
     return 0
