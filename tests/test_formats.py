@@ -210,7 +210,7 @@ def test_mapping_columns_epoch_milliseconds_and_fields(write, capsys):
     write("map.toml", '[columns]\ncontact = "user"\ntime = "ts"\ntype = "name"\n[time]\nformat = "epoch_ms"\n'
                       '[events]\n"Order Completed" = "purchase.completed"\n'
                       '[fields."purchase.completed"]\namount = "revenue"\nproduct = "sku"\n')
-    assert main(["run", ".", "--format", "jsonl"]) == 0
+    assert main(["run", ".", "--format", "jsonl", "--events", "events.csv"]) == 0
     out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [e["time"] for e in out if e["type"] == "enrolled"] == ["2026-09-21T14:13:20Z", "2026-09-21T14:14:20Z"]
 
