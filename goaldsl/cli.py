@@ -380,7 +380,11 @@ def _all_goals(w):
 def cmd_eval(args) -> int:
     from .tools.evaluate import evaluate_condition
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events, allow_empty=True)
-    inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad, **_reading(args, program))
+    if args.all:
+        return _eval_all(args, program, cpath, epath)
+    if not args.contact:
+        raise UsageError("give --contact ID, or --all for every contact")
+    inputs = _one_contact(args, program, cpath, epath, args.contact)
     at = _time_arg(args.at, args.timezone)
     if at is None:
         at = inputs.last_time
@@ -393,11 +397,47 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _one_contact(args, program, cpath, epath, cid: str):
+    """One contact's inputs (the engine's state is per contact): the whole
+    log is read and checked, only this contact's events are kept."""
+    from .runtime.contact_slice import read_one_contact
+    from .runtime.program import InputError
+    inputs = read_one_contact(program, cpath, epath, cid, **_reading(args, program))
+    if inputs.bad and not args.skip_bad:
+        raise InputError(inputs.bad)
+    return inputs
+
+
+def _eval_all(args, program, cpath, epath) -> int:
+    """`goal eval COND --all`: the contacts for which the condition holds at --at."""
+    from .tools.evaluate import evaluate_all
+    if args.contact:
+        raise UsageError("give either --contact ID or --all, not both")
+    inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad, **_reading(args, program))
+    at = _time_arg(args.at, args.timezone)
+    if at is None:
+        at = inputs.last_time
+    if at is None:
+        raise UsageError("there are no events to take the time from: give --at")
+    matching, total = evaluate_all(program, inputs, args.condition, at, args.timezone)
+    if args.count:
+        print(len(matching))
+        return 0
+    print(f"{len(matching):,} of {total:,} contacts at {format_utc(at)}")
+    for cid in matching:
+        print(cid)
+    return 0
+
+
 def cmd_explain(args) -> int:
     import json
     from .tools.explain import ExplainError, explain, find_goal, render_text, to_json
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events)
-    inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad, **_reading(args, program))
+    try:
+        find_goal(program, args.goal, args.workflow)  # an unknown goal is said before the log is read
+    except ExplainError as e:
+        raise UsageError(str(e)) from None
+    inputs = _one_contact(args, program, cpath, epath, args.contact)
     try:
         wf, _, _ = find_goal(program, args.goal, args.workflow)
         ex = explain(program, inputs, args.contact, args.goal, at=_time_arg(args.at, wf.timezone),
@@ -478,10 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("workflow", metavar="WORKFLOW", help="the workflow's name")
         p.set_defaults(fn=cmd_pause)
 
-    p = sub.add_parser("eval", help="evaluate a condition for one contact")
+    p = sub.add_parser("eval", help="evaluate a condition for one contact, or count the contacts it holds for")
     p.add_argument("condition", metavar="CONDITION")
     p.add_argument("program", metavar="PROGRAM", nargs="?", help="a .goal file or a folder")
-    p.add_argument("--contact", required=True, metavar="ID")
+    p.add_argument("--contact", metavar="ID", help="the contact to evaluate the condition for")
+    p.add_argument("--all", action="store_true", help="every contact: how many the condition holds for, and which")
+    p.add_argument("--count", action="store_true", help="with --all: print only the number")
     p.add_argument("--at", metavar="T", help="the instant (default: the latest event)")
     p.add_argument("--timezone", default="UTC", metavar="TZ", help="for calendar windows (default UTC)")
     _io_args(p)

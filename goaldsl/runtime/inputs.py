@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
 import attrs
 
@@ -379,7 +379,13 @@ BATCH = 4096  # rows per batch handed on by a reader
 def jsonl_batches(source, events: dict[str, ir.EventType], bad: list) -> Iterator[list[tuple]]:
     """The project's JSON Lines: batches of validated rows (time, contact,
     type, fields, id, line). Bad lines go to ``bad``."""
-    shown = source.shown
+    with source.open() as f:
+        yield from jsonl_rows(enumerate(f, 1), source.shown, events, bad)
+
+
+def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str, ir.EventType],
+               bad: list) -> Iterator[list[tuple]]:
+    """Numbered JSON Lines to batches of validated rows (``jsonl_batches``)."""
     validator = EventValidator(events)
     specs = {name: _field_specs(decl) for name, decl in events.items()}
     times = _EventTimes()
@@ -387,83 +393,80 @@ def jsonl_batches(source, events: dict[str, ir.EventType], bad: list) -> Iterato
     decode = _decode
     batch: list[tuple] = []
     append = batch.append
-    with source.open() as f:
-        no = 0
-        for line in f:
-            no += 1
-            try:
-                obj = decode(line)
-            except (_DecodeError, ValueError) as e:
-                if not line.strip():
-                    continue
-                msg = str(e).split("\n")[0]
-                bad.append(BadLine(shown, no, f"not valid JSON ({msg})"))
+    for no, line in lines:
+        try:
+            obj = decode(line)
+        except (_DecodeError, ValueError) as e:
+            if not line.strip():
                 continue
-            except RecursionError:
-                bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
-                continue
-            # The fast path: the usual shapes, checked inline; anything else
-            # (including every bad line) takes the full check and its messages.
-            res = None
-            if type(obj) is dict:
-                typ = obj.get("type")
-                spec = specs.get(typ) if type(typ) is str else None
-                when = obj.get("time")
-                cid = obj.get("contact")
-                eid = obj.get("id")
-                if spec is not None and type(when) is str and type(cid) is str and cid \
-                        and (eid is None or type(eid) is str):
-                    ok = True
-                    for name, optional, accept in spec:
-                        v = obj.get(name)
-                        if v is None:
-                            if not optional:
-                                ok = False
-                                break
-                            if name in obj:
-                                del obj[name]  # null means absent
-                        elif accept is None:
-                            continue
-                        elif type(accept) is tuple:
-                            if type(v) not in accept:
-                                ok = False
-                                break
-                        elif type(v) is not str or v not in accept:
+            msg = str(e).split("\n")[0]
+            bad.append(BadLine(shown, no, f"not valid JSON ({msg})"))
+            continue
+        except RecursionError:
+            bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
+            continue
+        # The fast path: the usual shapes, checked inline; anything else
+        # (including every bad line) takes the full check and its messages.
+        res = None
+        if type(obj) is dict:
+            typ = obj.get("type")
+            spec = specs.get(typ) if type(typ) is str else None
+            when = obj.get("time")
+            cid = obj.get("contact")
+            eid = obj.get("id")
+            if spec is not None and type(when) is str and type(cid) is str and cid \
+                    and (eid is None or type(eid) is str):
+                ok = True
+                for name, optional, accept in spec:
+                    v = obj.get(name)
+                    if v is None:
+                        if not optional:
                             ok = False
                             break
+                        if name in obj:
+                            del obj[name]  # null means absent
+                    elif accept is None:
+                        continue
+                    elif type(accept) is tuple:
+                        if type(v) not in accept:
+                            ok = False
+                            break
+                    elif type(v) is not str or v not in accept:
+                        ok = False
+                        break
+                if ok:
+                    t = None
+                    if len(when) == 25 and when[13] == ":" and when[16] == ":" and when[14] in sixty \
+                            and when[15] in digits and when[17] in sixty and when[18] in digits:
+                        t = hours.get(when[:13] + when[19:])  # the usual form, inline (see _EventTimes)
+                        if t is not None:
+                            t += int(when[14:16]) * 60 + int(when[17:19])
+                    if t is None:
+                        try:
+                            t = times(when)
+                        except (ValueError, OverflowError, OSError):
+                            ok = False
+                    if ok and not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
+                        ok = False  # the full check says why
                     if ok:
-                        t = None
-                        if len(when) == 25 and when[13] == ":" and when[16] == ":" and when[14] in sixty \
-                                and when[15] in digits and when[17] in sixty and when[18] in digits:
-                            t = hours.get(when[:13] + when[19:])  # the usual form, inline (see _EventTimes)
-                            if t is not None:
-                                t += int(when[14:16]) * 60 + int(when[17:19])
-                        if t is None:
-                            try:
-                                t = times(when)
-                            except (ValueError, OverflowError, OSError):
-                                ok = False
-                        if ok and not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
-                            ok = False  # the full check says why
-                        if ok:
-                            del obj["type"], obj["time"], obj["contact"]
-                            if "id" in obj:
-                                del obj["id"]
-                            res = (t, cid, typ, obj, eid, no)
-            if res is None:
-                if not isinstance(obj, dict):
-                    bad.append(BadLine(shown, no, "expected a JSON object"))
-                    continue
-                res = validator.check(obj)
-                if isinstance(res, str):
-                    bad.append(BadLine(shown, no, res))
-                    continue
-                res = res + (no,)
-            append(res)
-            if len(batch) >= BATCH:
-                yield batch
-                batch = []
-                append = batch.append
+                        del obj["type"], obj["time"], obj["contact"]
+                        if "id" in obj:
+                            del obj["id"]
+                        res = (t, cid, typ, obj, eid, no)
+        if res is None:
+            if not isinstance(obj, dict):
+                bad.append(BadLine(shown, no, "expected a JSON object"))
+                continue
+            res = validator.check(obj)
+            if isinstance(res, str):
+                bad.append(BadLine(shown, no, res))
+                continue
+            res = res + (no,)
+        append(res)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+            append = batch.append
     if batch:
         yield batch
 

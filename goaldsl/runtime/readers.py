@@ -811,17 +811,19 @@ _EPOCH = _EpochReader("epoch_s")
 
 # ====================================================================== contacts
 
+def contact_format(source: Source, mapping: Optional[Mapping] = None) -> str:
+    """A contacts file's format: CSV or Parquet by its name, else JSON Lines."""
+    fmt = _SUFFIXES.get(source.suffix)
+    return fmt if fmt in ("csv", "parquet") else "jsonl"
+
+
 def contact_records(source: Source, bad: list, *, fmt: Optional[str] = None,
                     mapping: Optional[Mapping] = None) -> Iterator[tuple[int, dict, Optional[dict]]]:
     """Contact records of any format: (row, record, columns). For CSV and
     Parquet every column is an attribute (a dotted name such as
     ``company.size`` is nested), ``columns`` maps keys to column names for
     messages; ``[contacts] id`` in the mapping names the id column."""
-    fmt = fmt or (mapping.format if mapping is not None and mapping.format in ("csv", "parquet") else None)
-    if fmt is None:
-        fmt = _SUFFIXES.get(source.suffix)
-        if fmt not in ("csv", "parquet"):
-            fmt = "jsonl"
+    fmt = fmt or contact_format(source, mapping)
     idcol = (mapping.contact_id if mapping is not None else None) or "id"
     if fmt == "csv":
         header, rows = _csv_rows(source)

@@ -39,6 +39,10 @@ def contact_at(inputs: Inputs, cid: str, at: int) -> Optional[Contact]:
     """The contact's state as of ``at``: its record with its events up to then applied."""
     record = next((c for c in inputs.contacts if c["id"] == cid), None)
     events = [e for e in inputs.events if e[1] == cid and e[0] <= at]
+    return _state(cid, record, events)
+
+
+def _state(cid: str, record: Optional[dict], events: list) -> Optional[Contact]:
     if record is None and not events:
         return None
     data = dict(record or {"id": cid})
@@ -74,6 +78,28 @@ def evaluate_condition(program: Program, inputs: Inputs, text: str, cid: str, at
         later = [(t, typ, f) for t, who, typ, f in inputs.events if who == cid and t > at]
         why = why_false(program, cond, c, at, tz, later)
     return EvalResult(value, c, matching_events(program, cond, c, at, tz), why)
+
+
+def evaluate_all(program: Program, inputs: Inputs, text: str, at: int, tz: str = "UTC") -> tuple[list[str], int]:
+    """``goal eval --all``: the ids of the contacts (sorted) for which the
+    condition holds at ``at``, each evaluated as ``evaluate_condition``
+    would, and how many contacts there are."""
+    _, fn = program.condition(text, timezone=tz)
+    records = {c["id"]: c for c in inputs.contacts}
+    events: dict[str, list] = {cid: [] for cid in records}
+    for e in inputs.events:
+        if e[0] <= at:
+            events.setdefault(e[1], []).append(e)
+        else:
+            events.setdefault(e[1], [])
+    out = []
+    for cid in sorted(events):
+        c = _state(cid, records.get(cid), events[cid])
+        if c is None:
+            c = Contact(cid, {"id": cid, "tags": [], "lists": []}, 0)
+        if fn(c, at, None, None):
+            out.append(cid)
+    return out, len(events)
 
 
 def matching_events(program: Program, cond: ir.Cond, c: Contact, at: int, tz: str) -> list:

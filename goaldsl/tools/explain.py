@@ -270,6 +270,8 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
     event), running the engine from ``start`` (default: the earliest event)."""
     wf, g, step_no = find_goal(program, goal, workflow)
     known = {c["id"] for c in inputs.contacts} | {e[1] for e in inputs.events}
+    if inputs.contact_ids is not None:  # one contact's inputs (contact_slice): the log's contacts
+        known |= inputs.contact_ids
     if contact not in known:
         best = closest(contact, known)
         raise ExplainError(f'there is no contact "{contact}" in the contacts or events'

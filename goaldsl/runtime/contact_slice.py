@@ -1,0 +1,309 @@
+"""One contact's inputs, for the answers about one contact (``goal
+explain``, ``goal eval``): the engine's state is per contact, so running it
+over one contact's record and events gives that contact exactly the run the
+whole log gives it.
+
+Three facts about the whole log still count, and are kept exactly:
+
+* a bad line anywhere refuses the answer (unless ``--skip-bad``), as it
+  refuses a run;
+* duplicate ids are global: a later event whose id an earlier event of any
+  contact had is ignored;
+* the default instants are the first and last events of the whole log
+  (duplicates excluded).
+
+The whole log is still read, but only this contact's events are decoded
+into dicts and fed to the engine. For the project's JSON Lines there is a
+faster scan: each line is decoded by msgspec into a typed record that checks
+every declared field in C, and the times, ids and contacts are checked and
+compared a column at a time. When anything is not of the usual shape (a
+line the typed decoder refuses, an unusual time format, a lone surrogate)
+the scan gives up and the ordinary reader reads the log, so the scan never
+decides differently from it: it only decides faster.
+"""
+from __future__ import annotations
+
+import re
+from itertools import compress
+from operator import attrgetter, itemgetter
+from typing import Any, Optional
+
+from ..semantics import ir
+from ..semantics.calendar import parse_event_time
+from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, RESERVED, Inputs, _EventTimes, as_source, iter_events,
+                     jsonl_rows, read_contacts)
+
+
+def read_one_contact(program, contacts, events, cid: str, *, fmt: Optional[str] = None,
+                     mapping=None) -> Inputs:
+    """Inputs with one contact's record and events, the whole log's bad
+    lines, duplicate count and first and last times, and (when the contact
+    is not in the log) every contact id, for suggestions. Bad lines are in
+    ``inputs.bad``: the caller refuses or skips them as it would for a run."""
+    from .program import shown_path
+    inputs = Inputs()
+    ids: set = set()
+    if contacts is not None:
+        csource = as_source(contacts, shown_path(contacts))
+        from .readers import contact_format
+        if contact_format(csource, mapping) != "jsonl" or not _scan_contacts(csource, cid, inputs):
+            read_contacts(csource, None, inputs, mapping=mapping)
+        ids = {c["id"] for c in inputs.contacts}
+        inputs.contacts = [c for c in inputs.contacts if c["id"] == cid]
+    seen_in_events: Optional[set] = None
+    if events is not None:
+        source = as_source(events, shown_path(events))
+        from .readers import detect_format
+        scanned = None
+        if mapping is None and detect_format(source, fmt, None) == "jsonl":
+            scanned = _scan_jsonl(source, program.ir.events, cid, inputs)
+        if scanned is None:
+            seen_in_events = _read_filtered(source, program.ir.events, cid, inputs, fmt, mapping)
+        else:
+            seen_in_events = scanned
+    known = bool(inputs.contacts) or bool(inputs.events)
+    if not known:
+        inputs.contact_ids = ids | (seen_in_events() if callable(seen_in_events) else (seen_in_events or set()))
+    return inputs
+
+
+def _read_filtered(source, events: dict, cid: str, inputs: Inputs, fmt, mapping) -> set:
+    """The ordinary reader, keeping one contact's events."""
+    mine = []
+    first = last = None
+    ids = set()
+    for ev in iter_events(source, events, None, inputs, fmt=fmt, mapping=mapping):
+        t = ev[0]
+        if first is None or t < first:
+            first = t
+        if last is None or t > last:
+            last = t
+        c = ev[1]
+        ids.add(c)
+        if c == cid:
+            mine.append(ev)
+    mine.sort(key=itemgetter(0))  # stable: file order within one instant
+    inputs.events = mine
+    inputs.first_time, inputs.last_time = first, last
+    inputs.duplicate_events = [d for d in inputs.duplicate_events if d[1] == cid]
+    return ids
+
+
+# ---------------------------------------------------------------- the scan of JSON Lines
+
+def _one_per_line(data: bytes, n: int) -> bool:
+    """``n`` objects decoded from ``data`` were one a line, with no blank
+    line and none spanning lines: then object i is line i + 1."""
+    newlines = data.count(b"\n")
+    return (newlines == n or (newlines == n - 1 and not data.endswith(b"\n"))) and not _SAME_LINE.search(data)
+
+
+def _scan_contacts(source, cid: str, inputs: Inputs) -> bool:
+    """Contacts JSON Lines decoded in one call when every line is a good,
+    distinct record (each checked by ``check_contact``, as the reader
+    does); False when the reader must read the file for its messages."""
+    from .inputs import _decode, check_contact
+    import msgspec
+    with source.open() as f:
+        data = f.read()
+    if data.startswith(b"\xef\xbb\xbf") or b"\\ud" in data or b"\\uD" in data:
+        return False
+    try:
+        objs = msgspec.json.Decoder().decode_lines(data)
+    except Exception:
+        return False
+    if not _one_per_line(data, len(objs)):
+        return False
+    seen: set = set()
+    for obj in objs:
+        if type(obj) is not dict or check_contact(obj) is not None or obj["id"] in seen:
+            return False
+        seen.add(obj["id"])
+    inputs.contacts = objs
+    return True
+
+
+_SAME_LINE = re.compile(rb"\}[ \t\r]*\{")  # two objects on one line (or such text in a string)
+_MMSS = re.compile(r":[0-5][0-9]:[0-5][0-9]\Z")
+
+
+_DECODERS: dict[int, tuple] = {}
+
+
+def _scan_decoder(events: dict):
+    """The scan's decoder for a program's events, made once per program."""
+    hit = _DECODERS.get(id(events))
+    if hit is None or hit[0] is not events:
+        hit = _DECODERS[id(events)] = (events, _make_decoder(events))
+    return hit[1]
+
+
+def _make_decoder(events: dict):
+    """A msgspec decoder of the usual event lines: a tagged union with one
+    record type per declared event, each field of its declared kind. Types
+    with a field named like a reserved key are left out (their lines make
+    the scan give up)."""
+    import msgspec
+    from typing import Annotated, Literal, Optional as Opt, Union
+    kinds = {"string": str, "step": str, "number": Union[int, float], "bool": bool, "map": dict, "list": list}
+    text = Annotated[str, msgspec.Meta(min_length=1)]
+    members = []
+    for n, (name, decl) in enumerate(sorted(events.items())):
+        if any(f in RESERVED for f in decl.fields):
+            continue
+        required = [("time", str), ("contact", text)]
+        optional = [("id", Opt[str], None)]
+        for fname, ft in decl.fields.items():
+            t = Literal[tuple(ft.values)] if ft.kind == "enum" else kinds.get(ft.kind, Any)
+            if ft.optional:
+                optional.append((fname, Opt[t], None))
+            else:
+                required.append((fname, t))
+        members.append(msgspec.defstruct(f"Scan{n}", required + optional, tag_field="type", tag=name, gc=False))
+    if not members:
+        return None
+    return msgspec.json.Decoder(Union[tuple(members)] if len(members) > 1 else members[0])
+
+
+def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Inputs):
+    """Scan the log for one contact; None when the ordinary reader must read it."""
+    dec = _scan_decoder(events)
+    if dec is None:
+        return None
+    with source.open() as f:
+        data = f.read()
+    if data.startswith(b"\xef\xbb\xbf") or b"\\ud" in data or b"\\uD" in data or b"\x00" in data:
+        return None  # a byte order mark, a surrogate escape: the ordinary reader's words
+    try:
+        rows = dec.decode_lines(data)
+    except Exception:
+        return None  # a line of another shape, or a bad one
+    n = len(rows)
+    if not _one_per_line(data, n):
+        return None
+    if n == 0:
+        return set()
+    times = list(map(attrgetter("time"), rows))
+    if not set(map(len, times)) <= {20, 25}:
+        return None
+    # Every time is of the usual form, which the reader reads as its hour
+    # (parsed once) plus minutes and seconds: check each hour with each
+    # offset, and each distinct ":MM:SS", instead of each row.
+    hours = set(map(itemgetter(slice(0, 13)), times))
+    offsets = set(map(itemgetter(slice(19, None)), times))
+    if any(len(o) == 1 and o != "Z" for o in offsets):
+        return None
+    if not all(_MMSS.match(m) for m in set(map(itemgetter(slice(13, 19)), times))):
+        return None
+    reader = _EventTimes()
+    try:
+        for h in hours:
+            for o in offsets:
+                reader(h + ":00:00" + o)
+    except (ValueError, OverflowError, OSError):
+        return None
+    ids = list(map(attrgetter("id"), rows))
+    contacts = list(map(attrgetter("contact"), rows))
+    none = ids.count(None)
+    dups: list[int] = []
+    live = times
+    if len(set(ids)) - (1 if none else 0) < n - none:
+        seen: set = set()
+        for i, e in enumerate(ids):
+            if e is not None:
+                if e in seen:
+                    dups.append(i)
+                else:
+                    seen.add(e)
+        keep = [True] * n
+        for i in dups:
+            keep[i] = False
+        live = list(compress(times, keep))
+    # The first and last instants: the wall times sort as text; an instant's
+    # wall time is within the spread of the offsets of the extreme one.
+    spread = max(map(_offset_seconds, offsets)) - min(map(_offset_seconds, offsets)) + 60
+    from ..semantics.calendar import format_utc
+    lo_wall, hi_wall = min(live)[:19], max(live)[:19]
+    lo_cut = format_utc(_wall(lo_wall) + spread)[:19]
+    hi_cut = format_utc(_wall(hi_wall) - spread)[:19]
+    try:
+        first = min(map(reader, compress(live, map(lo_cut.__ge__, live))))
+        last = max(map(reader, compress(live, map(hi_cut.__le__, live))))
+    except (ValueError, OverflowError, OSError):  # pragma: no cover - every hour was read above
+        return None
+    if not (MIN_EVENT_TIME <= first and last < MAX_EVENT_TIME):
+        return None
+    # This contact's lines, read by the ordinary reader (every field kept, its messages).
+    lines = _lines_at(data, cid, contacts)
+    if lines is None:
+        return None
+    bad: list = []
+    got = [row for batch in jsonl_rows(lines, source.shown, events, bad) for row in batch]
+    if bad or len(got) != len(lines):  # pragma: no cover - the typed decoder accepted what the reader refuses
+        return None
+    dup_lines = {i + 1 for i in dups}
+    kept = []
+    for t, c, typ, fields, eid, no in got:
+        if no in dup_lines:
+            inputs.duplicate_events.append((t, c, typ, fields, eid, f"{source.shown}:{no}"))
+        else:
+            kept.append((t, c, typ, fields))
+    kept.sort(key=itemgetter(0))
+    inputs.events = kept
+    inputs.duplicates = len(dups)
+    inputs.first_time, inputs.last_time = first, last
+    return lambda: set(contacts)
+
+
+def _offset_seconds(tail: str) -> int:
+    if tail == "Z":
+        return 0
+    sign = -1 if tail[0] == "-" else 1
+    return sign * (int(tail[1:3]) * 3600 + int(tail[4:6]) * 60)
+
+
+def _wall(text19: str) -> int:
+    """``YYYY-MM-DDTHH:MM:SS`` read as UTC."""
+    return parse_event_time(text19 + "Z")
+
+
+def _lines_at(data: bytes, cid: str, contacts: list) -> Optional[list[tuple[int, bytes]]]:
+    """The lines of the contact's events, with their numbers: found where
+    its id is written as JSON text, else by walking the lines."""
+    import msgspec
+    needle = msgspec.json.encode(cid)
+    want = contacts.count(cid)
+    found: list[tuple[int, bytes]] = []
+    pos = 0
+    line = 1
+    while len(found) < want:
+        hit = data.find(needle, pos)
+        if hit < 0:
+            break
+        start = data.rfind(b"\n", 0, hit) + 1
+        line += data.count(b"\n", pos, start)
+        end = data.find(b"\n", hit)
+        end = len(data) if end < 0 else end + 1
+        text = data[start:end]
+        try:
+            is_mine = msgspec.json.decode(text).get("contact") == cid
+        except Exception:  # pragma: no cover - every line decoded in the scan
+            return None
+        if is_mine:
+            found.append((line, text))
+        pos = end
+        line += 1
+    if len(found) == want:
+        return found
+    numbers = [i + 1 for i, c in enumerate(contacts) if c == cid]  # the id written another way: walk the lines
+    out = []
+    pos, line = 0, 1
+    for n in numbers:
+        while line < n:
+            nl = data.find(b"\n", pos)
+            if nl < 0:
+                return None
+            pos, line = nl + 1, line + 1
+        end = data.find(b"\n", pos)
+        out.append((n, data[pos:] if end < 0 else data[pos:end + 1]))
+    return out

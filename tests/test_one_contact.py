@@ -1,0 +1,169 @@
+"""One-contact answers read one contact (goaldsl/runtime/contact_slice.py):
+`goal explain` and `goal eval` feed the engine only the asked contact's
+events, and answer exactly as with the whole log fed in: on every example,
+and on generated logs with ids repeated across contacts, unsorted lines,
+odd time forms and contacts only seen in events. `goal eval --all` counts
+the contacts a condition holds for.
+"""
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from goaldsl.api import load_program, read_inputs
+from goaldsl.cli import main
+from goaldsl.runtime.contact_slice import read_one_contact
+from goaldsl.tools.evaluate import evaluate_all, evaluate_condition
+from goaldsl.tools.explain import ExplainError, explain, to_json
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_GEN = next((p for p in (ROOT.parent / "shared" / "bench" / "gen.py", Path("/work/shared/bench/gen.py"))
+                   if p.exists()), ROOT.parent / "shared" / "bench" / "gen.py")
+EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/program.goal"))
+
+
+def goals_of(program):
+    out = []
+    for wf in program.ir.workflows:
+        for st in wf.steps:
+            if hasattr(st, "goal") and getattr(st, "goal", None) is not None and hasattr(st.goal, "cond"):
+                out.append((wf.name, st.goal.name))
+        out.extend((wf.name, g.name) for g in wf.goals)
+    return out
+
+
+def answers(program, inputs, cid, goals, at=None):
+    out = []
+    for wf, g in goals:
+        try:
+            out.append(to_json(explain(program, inputs, cid, g, workflow=wf, at=at)))
+        except ExplainError as e:
+            out.append(str(e))
+    return json.dumps(out, default=str, sort_keys=True)
+
+
+def assert_same_answers(folder: Path, contacts: list[str], conditions: list[str], at=None, events=None):
+    program = load_program(folder)
+    cpath = folder / "contacts.jsonl" if (folder / "contacts.jsonl").exists() else None
+    epath = events or folder / "events.jsonl"
+    whole = read_inputs(program, cpath, epath)
+    goals = goals_of(program)
+    assert goals
+    for cid in contacts:
+        one = read_one_contact(program, cpath, epath, cid)
+        assert not one.bad
+        assert (one.first_time, one.last_time) == (whole.first_time, whole.last_time)
+        assert one.events == [e for e in whole.events if e[1] == cid]
+        assert answers(program, one, cid, goals, at) == answers(program, whole, cid, goals, at), cid
+        when = at if at is not None else whole.last_time
+        for cond in conditions:
+            a = evaluate_condition(program, one, cond, cid, when)
+            b = evaluate_condition(program, whole, cond, cid, when)
+            assert (a.value, a.lines()) == (b.value, b.lines()), (cid, cond)
+
+
+@pytest.mark.parametrize("folder", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_examples_every_contact_every_goal(folder):
+    program = load_program(folder)
+    whole = read_inputs(program, folder / "contacts.jsonl", folder / "events.jsonl")
+    ids = sorted({c["id"] for c in whole.contacts} | {e[1] for e in whole.events}) + ["nobody"]
+    assert_same_answers(folder, ids, ['"vip" in contact.tags', "email.opened at least 1 time within 7 days"])
+
+
+def _generated(tmp: Path, seed: int, events: int = 3000, contacts: int = 150) -> Path:
+    out = tmp / f"gen{seed}"
+    subprocess.run([sys.executable, str(SHARED_GEN), str(out), "--events", str(events), "--contacts", str(contacts),
+                    "--seed", str(seed)], check=True, capture_output=True)
+    rng = random.Random(seed)
+    lines = (out / "events.jsonl").read_text().splitlines()
+    rows = [json.loads(x) for x in lines]
+    # ids repeated across contacts (the later line is a duplicate, whoever it is for), some lines moved
+    for _ in range(60):
+        src = rng.choice(rows)
+        dup = dict(rng.choice(rows))
+        dup["id"] = src.get("id", "x")
+        rows.insert(rng.randrange(len(rows)), dup)
+    for _ in range(30):
+        i, j = rng.randrange(len(rows)), rng.randrange(len(rows))
+        rows[i], rows[j] = rows[j], rows[i]
+    # contacts only seen in events, times in UTC and with an offset
+    rows.append({**rows[0], "contact": "only-in-events", "id": "fresh-1"})
+    (out / "events.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return out
+
+
+@pytest.mark.skipif(not SHARED_GEN.exists(), reason="needs ../shared/bench/gen.py beside the repository")
+@pytest.mark.parametrize("seed", [1, 2])
+def test_generated_logs_with_repeated_ids_across_contacts(tmp_path, seed):
+    folder = _generated(tmp_path, seed)
+    program = load_program(folder)
+    whole = read_inputs(program, folder / "contacts.jsonl", folder / "events.jsonl")
+    assert whole.duplicates > 0
+    rng = random.Random(seed)
+    dup_contacts = sorted({d[1] for d in whole.duplicate_events})
+    ids = sorted({e[1] for e in whole.events})
+    pick = dup_contacts[:4] + rng.sample(ids, 3) + ["only-in-events"]
+    mid = (whole.first_time + whole.last_time) // 2
+    assert_same_answers(folder, pick, ['page.visited(url starts with "/pricing") at least 2 times within 7 days'])
+    assert_same_answers(folder, pick[:3], ["purchase.completed ever"], at=mid)
+
+
+def test_scan_gives_way_to_the_reader_on_unusual_lines(write):
+    """Lines the fast scan does not take (an integer contact, fractional
+    seconds, a blank line, a bad line with --skip-bad) are read by the
+    ordinary reader, with the same result."""
+    write("program.goal", 'workflow "W" { evaluate on event\n enroll when page.visited\n send_email("x") }\n')
+    rows = [{"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "page.visited", "url": "/", "id": "a"},
+            {"time": "2026-11-16T13:00:00.5+01:00", "contact": 7, "type": "page.visited", "url": "/", "id": "a"},
+            {"time": "2026-11-16T15:00:00-05:00", "contact": "c1", "type": "page.visited", "url": "/", "id": "b"}]
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    program = load_program("program.goal")
+    for variant in (text, text + "\n\n", text.replace('"contact": 7', '"contact": "7"'), text + "not json\n"):
+        events = write("events.jsonl", variant)
+        whole = read_inputs(program, None, events, skip_bad=True)
+        for cid in ("c1", "7"):
+            one = read_one_contact(program, None, events, cid)
+            assert [str(b) for b in one.bad] == [str(b) for b in whole.bad]
+            assert one.events == [e for e in whole.events if e[1] == cid]
+            assert (one.first_time, one.last_time, one.duplicates) == (whole.first_time, whole.last_time,
+                                                                         whole.duplicates)
+            assert one.duplicate_events == [d for d in whole.duplicate_events if d[1] == cid]
+
+
+def test_explain_refuses_a_bad_log_as_run_does(write, capsys):
+    write("program.goal", 'workflow "W" { evaluate on event\n enroll when page.visited\n send_email("x")\n'
+                          ' goals { goal "G" { when email.opened } } }\n')
+    write("events.jsonl", json.dumps({"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "page.visited",
+                                      "url": "/"}) + "\n" + json.dumps({"time": "x", "contact": "c2",
+                                                                         "type": "page.visited", "url": "/"}) + "\n")
+    assert main(["explain", ".", "--contact", "c1", "--goal", "G"]) == 1
+    assert 'events.jsonl:2: "time" "x" is not an ISO 8601 date-time' in capsys.readouterr().err
+    assert main(["explain", ".", "--contact", "c1", "--goal", "G", "--skip-bad"]) == 0
+    assert main(["explain", ".", "--contact", "c12", "--goal", "G", "--skip-bad"]) == 2
+    assert 'there is no contact "c12" in the contacts or events (did you mean "c1"?)' in capsys.readouterr().err
+
+
+def test_eval_all_counts_and_lists_the_contacts(write, capsys):
+    write("program.goal", "")
+    write("contacts.jsonl", '{"id": "a", "lead_score": 60}\n{"id": "b", "lead_score": 10}\n{"id": "c"}\n')
+    write("events.jsonl", "".join(json.dumps({"time": f"2026-11-1{d}T10:00:00Z", "contact": c, "type": "page.visited",
+                                              "url": "/pricing"}) + "\n"
+                                  for d, c in ((1, "a"), (2, "d"), (3, "d"), (4, "b"))))
+    assert main(["eval", 'page.visited(url == "/pricing") at least 1 time within 2 days', ".", "--all",
+                 "--at", "2026-11-14T12:00:00Z"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["2 of 4 contacts at 2026-11-14T12:00:00Z", "b", "d"]
+    assert main(["eval", "contact.lead_score >= 50", ".", "--all", "--count"]) == 0
+    assert capsys.readouterr().out == "1\n"
+    program = load_program(Path("."), allow_empty=True)
+    inputs = read_inputs(program, Path("contacts.jsonl"), Path("events.jsonl"))
+    at = inputs.last_time
+    got, total = evaluate_all(program, inputs, "contact.lead_score < 50 or contact.lead_score is not set", at)
+    assert (got, total) == ([c for c in "abcd" if evaluate_condition(
+        program, inputs, "contact.lead_score < 50 or contact.lead_score is not set", c, at).value], 4)
+    assert main(["eval", "contact.x == 1", "."]) == 2
+    assert "give --contact ID, or --all" in capsys.readouterr().err
