@@ -284,31 +284,104 @@ def _run_window(args, inputs) -> tuple[int, int]:
     return start, until
 
 
+_OUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
+                ".pq": "parquet"}
+
+
+def _run_format(args) -> str:
+    """--format, else from --out's name (.jsonl, .csv, .parquet; anything
+    else is the table), else table on a terminal and jsonl otherwise."""
+    if args.format:
+        return args.format
+    if getattr(args, "out", None):
+        return _OUT_FORMATS.get(Path(args.out).suffix.lower(), "table")
+    return "table" if sys.stdout.isatty() else "jsonl"
+
+
 def cmd_run(args) -> int:
-    from .runtime.output import write_table
+    from .runtime.output import WRITERS, summary, write_table
+    from .runtime.inputs import as_source
+    from .runtime.program import shown_path
     # A run holds many long-lived objects and makes few reference cycles; the
     # cyclic collector would rescan them over and over (a third of the time).
     gc.disable()
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events)
     if args.state:
+        if args.format in ("csv", "parquet") or args.out:
+            raise UsageError("--state writes the activity as jsonl or a table on standard output; --out and "
+                             "--format csv/parquet are for runs without a state file")
         return _run_state(args, program, cpath, epath)
-    fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
-    out = sys.stdout
-    if fmt == "jsonl":
-        # Streamed: memory stays flat however long the log (docs/performance.md).
-        from .runtime.backtest import run_jsonl
-        inputs = run_jsonl(program, cpath, epath, out, start=_time_arg(args.from_), until=_time_arg(args.until),
-                           window=lambda inputs: _run_window(args, inputs), skip_bad=args.skip_bad,
-                           **_reading(args, program))
-    else:
-        inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad, **_reading(args, program))
-        start, until = _run_window(args, inputs)
-        eng = engine_for(program, inputs, start=start)
-        eng.run_until(until)
-        goals = {w.name: [g.name for g in _all_goals(w)] for w in program.ir.workflows}
-        write_table(out, eng.activity, program.workflows, goals)
+    fmt = _run_format(args)
+    if fmt == "parquet" and not args.out and sys.stdout.isatty():
+        raise UsageError("Parquet is binary: give --out FILE.parquet (or redirect standard output to a file)")
+    reading = _reading(args, program)
+    events = as_source(epath, shown_path(epath)) if epath is not None else None
+    progress = _progress(events)
+    goals = {w.name: [g.name for g in _all_goals(w)] for w in program.ir.workflows}
+    out_file = _open_out(args.out, fmt) if args.out else None
+    out = out_file if out_file is not None else sys.stdout
+    kept: list[dict] = []
+    try:
+        if fmt != "table":
+            # Streamed: memory stays flat however long the log (docs/performance.md).
+            from .runtime.backtest import run_jsonl
+            make = WRITERS[fmt]
+            # The summary on a terminal's standard error when the activity goes elsewhere
+            # (docs/decisions.md): only the entries it counts are kept.
+            want_summary = sys.stderr.isatty() and not getattr(args, "quiet", False)
+
+            def writer_for(f):
+                w = make(f)
+                if not want_summary:
+                    return w
+                counted = ("enrolled", "goal_achieved", "exited")
+
+                def both(e):
+                    w(e)
+                    if e["type"] in counted:
+                        kept.append(e)
+                both.flush = w.flush  # type: ignore[attr-defined]
+                return both
+
+            inputs = run_jsonl(program, cpath, events, out, start=_time_arg(args.from_), until=_time_arg(args.until),
+                               window=lambda inputs: _run_window(args, inputs), skip_bad=args.skip_bad,
+                               on_batch=progress, writer_for=writer_for, **reading)
+            if progress is not None:
+                progress.done()
+            if want_summary:
+                _err("\n".join(summary(kept, program.workflows, goals)))
+        else:
+            inputs = read_inputs(program, cpath, events, skip_bad=args.skip_bad, on_batch=progress, **reading)
+            if progress is not None:
+                progress.done()
+            start, until = _run_window(args, inputs)
+            eng = engine_for(program, inputs, start=start)
+            eng.run_until(until)
+            write_table(out, eng.activity, program.workflows, goals)
+    finally:
+        if progress is not None:
+            progress.done()
+        if out_file is not None:
+            out_file.close()
     _report_inputs(inputs)
     return 0
+
+
+def _open_out(path: str, fmt: str):
+    try:
+        if fmt in ("parquet", "csv", "jsonl"):
+            return open(path, "wb")
+        return open(path, "w", encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _progress(source):
+    """Progress on standard error when it is a terminal (docs/cli.md)."""
+    if source is None or not sys.stderr.isatty() or os.environ.get("GOAL_PROGRESS", "1") == "0":
+        return None
+    from .runtime.progress import Progress
+    return Progress(source, sys.stderr)
 
 
 def _report_inputs(inputs) -> None:
@@ -502,7 +575,10 @@ def build_parser() -> argparse.ArgumentParser:
     _io_args(p)
     p.add_argument("--from", dest="from_", metavar="T", help="first instant (default: the earliest event)")
     p.add_argument("--until", metavar="T", help="last instant (default: the latest event)")
-    p.add_argument("--format", choices=("table", "jsonl"), help="table (default on a terminal) or jsonl")
+    p.add_argument("--format", choices=("table", "jsonl", "csv", "parquet"),
+                   help="table (default on a terminal), jsonl (default otherwise), csv or parquet")
+    p.add_argument("--out", metavar="FILE", help="write the output to FILE (its format from the name: .jsonl, "
+                                                 ".csv, .parquet, else the table)")
     p.add_argument("--state", metavar="FILE", help="keep the run in this SQLite file; run again to resume it")
     p.set_defaults(fn=cmd_run)
 

@@ -91,6 +91,8 @@ def _copy(writer, tmp, out: IO) -> None:
     tmp.seek(0)
     binary = getattr(out, "buffer", None)
     out.flush()
+    if binary is None and not isinstance(out, io.TextIOBase):  # a binary file (--out)
+        binary = out
     if binary is not None:
         shutil.copyfileobj(tmp, binary)
         binary.flush()

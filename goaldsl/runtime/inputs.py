@@ -513,9 +513,9 @@ def iter_events(path, events: dict[str, ir.EventType], shown: str | None = None,
 
 
 def read_events(path, events: dict[str, ir.EventType], shown: str | None = None,
-                inputs: Inputs | None = None, *, fmt: str | None = None, mapping=None) -> Inputs:
+                inputs: Inputs | None = None, *, fmt: str | None = None, mapping=None, on_batch=None) -> Inputs:
     inputs = inputs or Inputs()
-    out = list(iter_events(path, events, shown, inputs, fmt=fmt, mapping=mapping))
+    out = list(iter_events(path, events, shown, inputs, fmt=fmt, mapping=mapping, on_batch=on_batch))
     for i in range(1, len(out)):
         if out[i][0] < out[i - 1][0]:
             out.sort(key=lambda e: e[0])  # stable: file order within one instant

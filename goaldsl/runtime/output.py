@@ -182,3 +182,93 @@ def write_table(out: IO[str], entries: list[dict], workflows: list[str], goals: 
         out.write("\n")
     for line in summary(entries, workflows, goals):
         out.write(line + "\n")
+
+
+# ---------------------------------------------------------------- CSV and Parquet
+
+#: The activity stream's columns in CSV and Parquet, in this order. ``args``
+#: is JSON text; ``more`` holds, as JSON text, any other keys of an entry.
+ACTIVITY_COLUMNS = ("time", "contact", "workflow", "type", "action", "args", "step", "goal", "reason", "id", "more")
+_TEXT_COLUMNS = ACTIVITY_COLUMNS[1:]
+
+
+def _row(e: dict) -> tuple:
+    """An entry as the columns' values (``time`` as epoch seconds)."""
+    more = {k: v for k, v in e.items() if k not in ACTIVITY_COLUMNS}
+    args = e.get("args")
+    return (e["time"], e.get("contact"), e.get("workflow"), e.get("type"), e.get("action"),
+            None if args is None else json.dumps(args, ensure_ascii=False, default=str),
+            e.get("step"), e.get("goal"), e.get("reason"), e.get("id"),
+            json.dumps(more, ensure_ascii=False, default=str) if more else None)
+
+
+class CsvWriter:
+    """The activity stream as CSV with a header row (``ACTIVITY_COLUMNS``);
+    times as ``2026-11-16T14:02:00Z``, an absent value as an empty cell."""
+
+    def __init__(self, out: IO):
+        import csv
+        binary = getattr(out, "buffer", None)
+        if binary is not None:
+            out.flush()
+            out = binary
+        self._owned = not isinstance(out, io.TextIOBase)
+        self._text = io.TextIOWrapper(out, encoding="utf-8", newline="") if self._owned else out
+        self._w = csv.writer(self._text, lineterminator="\n")
+        self._w.writerow(ACTIVITY_COLUMNS)
+
+    def __call__(self, e: dict) -> None:
+        r = _row(e)
+        self._w.writerow((format_utc(r[0]),) + tuple("" if v is None else v for v in r[1:]))
+
+    def flush(self) -> None:
+        """Write out what is buffered; called once, at the end (the text
+        layer is then taken off, so the file stays open for its owner)."""
+        self._text.flush()
+        if isinstance(self._text, io.TextIOWrapper) and self._owned:
+            self._text.detach()
+            self._owned = False
+
+
+class ParquetWriter:
+    """The activity stream as Parquet (``ACTIVITY_COLUMNS``; ``time`` a UTC
+    timestamp in seconds, the rest text), written in row groups."""
+
+    ROWS = 1 << 16
+
+    def __init__(self, out: IO):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            from .sources import SourceError
+            raise SourceError("--format parquet", "writing Parquet needs pyarrow; install it with: pip install pyarrow "
+                                                  "(or, from a checkout of goal: pip install '.[parquet]')") from None
+        self._pa = pa
+        self.schema = pa.schema([("time", pa.timestamp("s", tz="UTC"))] + [(c, pa.string()) for c in _TEXT_COLUMNS])
+        binary = getattr(out, "buffer", None)
+        if binary is not None:
+            out.flush()
+            out = binary
+        self._w = pq.ParquetWriter(out, self.schema)
+        self._rows: list[tuple] = []
+
+    def __call__(self, e: dict) -> None:
+        self._rows.append(_row(e))
+        if len(self._rows) >= self.ROWS:
+            self._write()
+
+    def _write(self) -> None:
+        if not self._rows:
+            return
+        cols = list(zip(*self._rows))
+        self._w.write_table(self._pa.Table.from_arrays([self._pa.array(c, t) for c, t in zip(cols, self.schema.types)],
+                                                       schema=self.schema))
+        self._rows = []
+
+    def flush(self) -> None:
+        self._write()
+        self._w.close()
+
+
+WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "parquet": ParquetWriter}

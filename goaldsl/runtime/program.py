@@ -89,7 +89,7 @@ def load_program(path: str | Path | Sequence[str | Path], *, allow_empty: bool =
 
 
 def read_inputs(program: Program, contacts, events, *, skip_bad: bool = False, fmt: str | None = None,
-                mapping=None) -> Inputs:
+                mapping=None, on_batch=None) -> Inputs:
     """Read and validate input files (paths, ``-`` for standard input, or
     ``Source`` objects). ``fmt`` is the events' format (default: from the
     file name, docs/inputs.md) and ``mapping`` a ``Mapping`` for events in
@@ -99,7 +99,8 @@ def read_inputs(program: Program, contacts, events, *, skip_bad: bool = False, f
     if contacts is not None:
         read_contacts(contacts, shown_path(contacts), inputs, mapping=mapping)
     if events is not None:
-        read_events(events, program.ir.events, shown_path(events), inputs, fmt=fmt, mapping=mapping)
+        read_events(events, program.ir.events, shown_path(events), inputs, fmt=fmt, mapping=mapping,
+                    on_batch=on_batch)
     if inputs.bad and not skip_bad:
         raise InputError(inputs.bad)
     return inputs

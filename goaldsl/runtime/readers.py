@@ -515,14 +515,14 @@ def _parquet_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
     names = pf.schema_arrow.names
     _require_columns(source, names, mapper)
     cols = parquet_columns(names, mapper)
+    source.rows_total = pf.metadata.num_rows
     first = 1
     for rb in pf.iter_batches(batch_size=1 << 16, columns=cols):
         rows = arrow_rows(rb, mapper, first)
         first += rb.num_rows
+        source.rows_read = first - 1
         for i in range(0, len(rows), BATCH):
             yield rows[i:i + BATCH]
-        source.rows_read = first - 1  # type: ignore[attr-defined]
-    source.rows_total = pf.metadata.num_rows  # type: ignore[attr-defined]
 
 
 def arrow_rows(rb, mapper: "_Mapper", first_row: int) -> list[tuple]:

@@ -49,6 +49,9 @@ class Source:
         self._tee: Optional[_Tee] = None  # reading a pipe for the first time
         self._drained = False  # the pipe was read to its end into the copy
         self.compression: Optional[str] = None
+        # rows read and in all, for readers that know them (Parquet): progress
+        self.rows_read = 0
+        self.rows_total: Optional[int] = None
 
     # ------------------------------------------------------------ naming
 
