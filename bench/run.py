@@ -11,7 +11,14 @@ shared one is missing), then, side by side in this one run:
 2. the same workload with `evaluate every 1 minute` vs 5 minutes (target <= 1.2x);
 3. 4x the events (target <= 4.4x the time);
 4. peak memory of `goal run` vs the floor (target <= 2x);
-5. `goal check` on a generated 10,000-line program (target < 1 s).
+5. `goal check` on a generated 10,000-line program (target < 1 s);
+6. the 200k log as Parquet: reading it (bench/read.py: read and validate,
+   no engine) beside the JSON Lines floor (target: at most the floor), and
+   `goal run` on Parquet beside `goal run` on JSON Lines (target: faster);
+7. one-contact answers on the 200k log: `goal explain` and `goal eval
+   --contact` (target < 0.5 s of CPU each), beside the full replay.
+
+``--only 6,7`` runs some of them.
 
 Prints every figure and whether it meets its target; exits 1 if one misses.
 """
@@ -28,7 +35,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "bench"
+# ../shared beside the repository (CI, /work/main), else $SHARED (a worktree elsewhere)
+SHARED = next((p for p in (HERE.parent.parent / "shared" / "bench", Path(os.environ.get("SHARED", "/work/shared")) / "bench")
+               if p.exists()), HERE.parent.parent / "shared" / "bench")
 
 
 CPU: dict[tuple, list[float]] = {}  # command -> CPU seconds (user + system) of each run
@@ -110,7 +119,9 @@ def main() -> int:
     ap.add_argument("--contacts", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--work", default=str(HERE / "work"))
+    ap.add_argument("--only", default="1,2,3,4,5,6,7", help="the figures to measure, e.g. 6,7")
     a = ap.parse_args()
+    only = {int(x) for x in a.only.split(",") if x.strip()}
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     goal = goal_cmd()
@@ -126,52 +137,102 @@ def main() -> int:
           f"load average at start {os.getloadavg()[0]:.1f}")
     w5 = work / f"w{a.events}-5"
     args5 = gen(w5, a.events, a.contacts, 5)
-    w1 = work / f"w{a.events}-1"
-    args1 = gen(w1, a.events, a.contacts, 1)
-    w4 = work / f"w{a.events * 4}-5"
-    args4 = gen(w4, a.events * 4, a.contacts, 5)
+    if only & {2}:
+        w1 = work / f"w{a.events}-1"
+        args1 = gen(w1, a.events, a.contacts, 1)
+    if only & {3, 4}:
+        w4 = work / f"w{a.events * 4}-5"
+        args4 = gen(w4, a.events * 4, a.contacts, 5)
 
-    # Interleave floor and goal so machine noise hits both alike.
-    ft, gt, frss, grss = [], [], [], []
-    for _ in range(a.repeat):
-        dt, r = run_measured(floor + [str(w5 / "events.jsonl")])
-        ft.append(dt), frss.append(r)
-        dt, r = run_measured(goal + ["run", str(w5), "--format", "jsonl", *args5])
-        gt.append(dt), grss.append(r)
-    f_med, g_med = statistics.median(ft), statistics.median(gt)
-    ratio = g_med / f_med
-    floor_cmd = floor + [str(w5 / "events.jsonl")]
-    run5 = goal + ["run", str(w5), "--format", "jsonl", *args5]
-    print(f"1. floor {f_med:.2f} s ({a.events / f_med:,.0f} events/s); goal run {g_med:.2f} s "
-          f"({a.events / g_med:,.0f} events/s): {ratio:.2f}x the floor (target <= 3x): {verdict(ratio <= 3)}")
-    print(f"   CPU seconds: floor {cpu_median(floor_cmd):.2f}, goal run {cpu_median(run5):.2f}: "
-          f"{cpu_median(run5) / cpu_median(floor_cmd):.2f}x")
+    if only & {1, 2, 3, 4}:
+        # Interleave floor and goal so machine noise hits both alike.
+        ft, gt, frss, grss = [], [], [], []
+        for _ in range(a.repeat):
+            dt, r = run_measured(floor + [str(w5 / "events.jsonl")])
+            ft.append(dt), frss.append(r)
+            dt, r = run_measured(goal + ["run", str(w5), "--format", "jsonl", *args5])
+            gt.append(dt), grss.append(r)
+        f_med, g_med = statistics.median(ft), statistics.median(gt)
+        ratio = g_med / f_med
+        floor_cmd = floor + [str(w5 / "events.jsonl")]
+        run5 = goal + ["run", str(w5), "--format", "jsonl", *args5]
+        print(f"1. floor {f_med:.2f} s ({a.events / f_med:,.0f} events/s); goal run {g_med:.2f} s "
+              f"({a.events / g_med:,.0f} events/s): {ratio:.2f}x the floor (target <= 3x): {verdict(ratio <= 3)}")
+        print(f"   CPU seconds: floor {cpu_median(floor_cmd):.2f}, goal run {cpu_median(run5):.2f}: "
+              f"{cpu_median(run5) / cpu_median(floor_cmd):.2f}x")
 
-    run1 = goal + ["run", str(w1), "--format", "jsonl", *args1]
-    t1, _ = median_run(run1, a.repeat)
-    tick_ratio = t1 / g_med
-    print(f"2. evaluate every 1 minute {t1:.2f} s vs 5 minutes {g_med:.2f} s: {tick_ratio:.2f}x "
-          f"(target <= 1.2x): {verdict(tick_ratio <= 1.2)}; CPU {cpu_median(run1) / cpu_median(run5):.2f}x")
+        if 2 in only:
+            run1 = goal + ["run", str(w1), "--format", "jsonl", *args1]
+            t1, _ = median_run(run1, a.repeat)
+            tick_ratio = t1 / g_med
+            print(f"2. evaluate every 1 minute {t1:.2f} s vs 5 minutes {g_med:.2f} s: {tick_ratio:.2f}x "
+                  f"(target <= 1.2x): {verdict(tick_ratio <= 1.2)}; CPU {cpu_median(run1) / cpu_median(run5):.2f}x")
 
-    run4 = goal + ["run", str(w4), "--format", "jsonl", *args4]
-    t4, rss4 = median_run(run4, max(1, a.repeat - 1))
-    lin = t4 / g_med
-    print(f"3. {a.events * 4:,} events {t4:.2f} s vs {a.events:,} events {g_med:.2f} s: {lin:.2f}x "
-          f"(target <= 4.4x): {verdict(lin <= 4.4)}; CPU {cpu_median(run4) / cpu_median(run5):.2f}x")
+        if only & {3, 4}:
+            run4 = goal + ["run", str(w4), "--format", "jsonl", *args4]
+            t4, rss4 = median_run(run4, max(1, a.repeat - 1))
+            lin = t4 / g_med
+            print(f"3. {a.events * 4:,} events {t4:.2f} s vs {a.events:,} events {g_med:.2f} s: {lin:.2f}x "
+                  f"(target <= 4.4x): {verdict(lin <= 4.4)}; CPU {cpu_median(run4) / cpu_median(run5):.2f}x")
 
-    mem = max(grss) / max(frss)
-    print(f"4. peak memory: goal run {max(grss) / 1024:.0f} MiB, floor {max(frss) / 1024:.0f} MiB: {mem:.2f}x "
-          f"(target <= 2x): {verdict(mem <= 2)}")
-    _, frss4 = run_measured(floor + [str(w4 / "events.jsonl")])
-    print(f"   with 4x the events: goal run {rss4 / 1024:.0f} MiB (it streams), floor {frss4 / 1024:.0f} MiB")
+            mem = max(grss) / max(frss)
+            print(f"4. peak memory: goal run {max(grss) / 1024:.0f} MiB, floor {max(frss) / 1024:.0f} MiB: {mem:.2f}x "
+                  f"(target <= 2x): {verdict(mem <= 2)}")
+            _, frss4 = run_measured(floor + [str(w4 / "events.jsonl")])
+            print(f"   with 4x the events: goal run {rss4 / 1024:.0f} MiB (it streams), floor {frss4 / 1024:.0f} MiB")
 
-    prog = work / "big.goal"
-    big_program(prog, 10_000)
-    n_lines = len(prog.read_text().splitlines())
-    check_cmd = goal + ["check", "-q", str(prog)]
-    tc, _ = median_run(check_cmd, a.repeat)
-    print(f"5. goal check on a {n_lines:,}-line program: {tc:.2f} s (target < 1 s): {verdict(tc < 1)}; "
-          f"CPU {cpu_median(check_cmd):.2f} s")
+
+    if 5 in only:
+        prog = work / "big.goal"
+        big_program(prog, 10_000)
+        n_lines = len(prog.read_text().splitlines())
+        check_cmd = goal + ["check", "-q", str(prog)]
+        tc, _ = median_run(check_cmd, a.repeat)
+        print(f"5. goal check on a {n_lines:,}-line program: {tc:.2f} s (target < 1 s): {verdict(tc < 1)}; "
+              f"CPU {cpu_median(check_cmd):.2f} s")
+
+    if 6 in only:
+        parquet = w5 / "events.parquet"
+        if not parquet.exists():
+            sys.path.insert(0, str(HERE.parent / "tests"))
+            from format_fixtures import read_jsonl, write_parquet  # the tests' converter
+            write_parquet(read_jsonl(w5 / "events.jsonl"), parquet)
+        floor_cmd = floor + [str(w5 / "events.jsonl")]
+        read_pq = [sys.executable, str(HERE / "read.py"), str(w5), str(parquet)]
+        read_jl = [sys.executable, str(HERE / "read.py"), str(w5), str(w5 / "events.jsonl")]
+        run_jl = goal + ["run", str(w5), "--format", "jsonl", *args5]
+        run_pq = goal + ["run", str(w5), "--format", "jsonl", "--events", str(parquet), *args5]
+        walls: dict = {}
+        for _ in range(a.repeat):  # interleaved, so machine noise hits all alike
+            for name, cmd in (("floor", floor_cmd), ("read_pq", read_pq), ("read_jl", read_jl),
+                              ("run_jl", run_jl), ("run_pq", run_pq)):
+                walls.setdefault(name, []).append(run_measured(cmd)[0])
+        w = {k: statistics.median(v) for k, v in walls.items()}
+        c = {"floor": cpu_median(floor_cmd), "read_pq": cpu_median(read_pq), "read_jl": cpu_median(read_jl),
+             "run_jl": cpu_median(run_jl), "run_pq": cpu_median(run_pq)}
+        print(f"6. reading {a.events:,} events: JSON Lines floor {w['floor']:.2f} s wall / {c['floor']:.2f} s CPU; "
+              f"goal's reader on Parquet {w['read_pq']:.2f} s / {c['read_pq']:.2f} s CPU (on JSON Lines "
+              f"{w['read_jl']:.2f} s / {c['read_jl']:.2f} s): {c['read_pq'] / c['floor']:.2f}x the floor in CPU "
+              f"(target <= 1x): {verdict(c['read_pq'] <= c['floor'])}")
+        print(f"   goal run: JSON Lines {w['run_jl']:.2f} s wall / {c['run_jl']:.2f} s CPU, Parquet {w['run_pq']:.2f} s "
+              f"/ {c['run_pq']:.2f} s CPU: Parquet {c['run_jl'] / c['run_pq']:.2f}x faster in CPU, "
+              f"{w['run_jl'] / w['run_pq']:.2f}x in wall (target: faster): {verdict(c['run_pq'] < c['run_jl'])}")
+
+    if 7 in only:
+        contact = "c0001234"
+        explain = goal + ["explain", str(w5), "--contact", contact, "--goal", "Demo"]
+        ev = goal + ["eval", 'page.visited(url starts with "/pricing") at least 2 times within 7 days', str(w5),
+                     "--contact", contact]
+        full = goal + ["eval", 'page.visited(url starts with "/pricing") at least 2 times within 7 days', str(w5),
+                       "--all", "--count"]
+        for _ in range(a.repeat):
+            for cmd in (explain, ev):
+                run_measured(cmd)
+        run_measured(full)
+        ce, cv = cpu_median(explain), cpu_median(ev)
+        print(f"7. one contact on the {a.events:,}-event log: goal explain {ce:.2f} s CPU, goal eval --contact "
+              f"{cv:.2f} s CPU (target < 0.5 s each): {verdict(ce < 0.5 and cv < 0.5)}; for scale, goal eval --all "
+              f"(every contact) {cpu_median(full):.2f} s CPU")
     return 0 if ok else 1
 
 
