@@ -123,7 +123,11 @@ def test_scan_gives_way_to_the_reader_on_unusual_lines(write):
             {"time": "2026-11-16T15:00:00-05:00", "contact": "c1", "type": "page.visited", "url": "/", "id": "b"}]
     text = "".join(json.dumps(r) + "\n" for r in rows)
     program = load_program("program.goal")
-    for variant in (text, text + "\n\n", text.replace('"contact": 7', '"contact": "7"'), text + "not json\n"):
+    lone = '{"time": "2026-11-16T16:00:00Z", "contact": "c1", "type": "page.visited", "url": "\\ud800"}\n'
+    pair = '{"time": "2026-11-16T16:00:00Z", "contact": "c1", "type": "page.visited", "url": "\\ud83d\\ude00"}\n'
+    clean = text.replace('"contact": 7', '"contact": "7"').replace(".5+01:00", "+01:00")
+    for variant in (text, text + "\n\n", clean, text + "not json\n", clean + lone, clean + pair,
+                    clean.replace('"c1"', '"c\\u0031"'), "\ufeff" + clean):
         events = write("events.jsonl", variant)
         whole = read_inputs(program, None, events, skip_bad=True)
         for cid in ("c1", "7"):
@@ -167,3 +171,17 @@ def test_eval_all_counts_and_lists_the_contacts(write, capsys):
         program, inputs, "contact.lead_score < 50 or contact.lead_score is not set", c, at).value], 4)
     assert main(["eval", "contact.x == 1", "."]) == 2
     assert "give --contact ID, or --all" in capsys.readouterr().err
+
+
+def test_the_scan_reads_the_usual_logs(monkeypatch):
+    """The examples and the benchmark's shape are read by the scan (so the
+    tests above compare the scan with the full replay), not the fallback."""
+    import goaldsl.runtime.contact_slice as cs
+
+    def refuse(*a, **k):
+        raise AssertionError("the ordinary reader was used")
+
+    monkeypatch.setattr(cs, "_read_filtered", refuse)
+    for folder in EXAMPLES:
+        program = load_program(folder)
+        read_one_contact(program, folder / "contacts.jsonl", folder / "events.jsonl", "c1")

@@ -8,6 +8,7 @@ duplicates (and counted). Events are sorted by time, stably.
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -486,6 +487,10 @@ def event_batches(source, events: dict[str, ir.EventType], bad: list, *, fmt: st
                         skipped=skipped if skipped is not None else {})
 
 
+_ID = itemgetter(4)
+_EVENT = itemgetter(0, 1, 2, 3)
+
+
 def iter_events(path, events: dict[str, ir.EventType], shown: str | None = None,
                 inputs: Inputs | None = None, seen_ids: set | None = None, *, fmt: str | None = None,
                 mapping=None, on_batch=None) -> Iterator[tuple]:
@@ -499,14 +504,21 @@ def iter_events(path, events: dict[str, ir.EventType], shown: str | None = None,
     shown = source.shown
     n = 0
     for batch in event_batches(source, events, inputs.bad, fmt=fmt, mapping=mapping, skipped=inputs.skipped):
-        for t, cid, typ, fields, eid, no in batch:
-            if eid is not None:
-                if eid in seen_ids:
-                    inputs.duplicates += 1
-                    inputs.duplicate_events.append((t, cid, typ, fields, eid, f"{shown}:{no}"))
-                    continue
-                seen_ids.add(eid)
-            yield t, cid, typ, fields
+        ids = list(map(_ID, batch))
+        fresh = set(ids)
+        fresh.discard(None)
+        if len(fresh) == len(ids) - ids.count(None) and seen_ids.isdisjoint(fresh):
+            seen_ids |= fresh  # no id of this batch was seen before, none twice in it: no duplicates
+            yield from map(_EVENT, batch)
+        else:
+            for t, cid, typ, fields, eid, no in batch:
+                if eid is not None:
+                    if eid in seen_ids:
+                        inputs.duplicates += 1
+                        inputs.duplicate_events.append((t, cid, typ, fields, eid, f"{shown}:{no}"))
+                        continue
+                    seen_ids.add(eid)
+                yield t, cid, typ, fields
         if on_batch is not None:
             n += len(batch)
             on_batch(n)

@@ -44,10 +44,14 @@ from ..semantics import ir
 from ..syntax.diagnostics import Diagnostic, GoalError, closest, error
 from ..syntax.source import Span
 
-try:
-    import tomllib
-except ImportError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+
+
+def _toml():
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    return tomllib
 
 MAP_FILE = "map.toml"
 FORMATS = ("jsonl", "segment", "csv", "parquet")
@@ -164,6 +168,7 @@ def load_mapping(path: str | Path, shown: Optional[str] = None) -> Mapping:
 
 def parse_mapping(text: str, shown: str) -> tuple[Optional[Mapping], list[Diagnostic]]:
     probs = _Problems(shown, text)
+    tomllib = _toml()
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

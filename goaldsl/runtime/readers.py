@@ -16,7 +16,6 @@ engine that reads Parquet itself (Spark) share it.
 """
 from __future__ import annotations
 
-import csv
 import io
 from itertools import repeat
 from operator import itemgetter
@@ -300,6 +299,7 @@ def _segment_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
 
 def _csv_rows(source: Source) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """The header and the rows with the line each starts on."""
+    import csv
     f = io.TextIOWrapper(source.open(), encoding="utf-8-sig", newline="", errors="strict")
     delimiter = "\t" if source.suffix == ".tsv" else ","
     reader = csv.reader(f, delimiter=delimiter, strict=False)
@@ -670,7 +670,16 @@ def _arrow_fast(rb, mapper: "_Mapper", first_row: int, got: list) -> Optional[li
                         if type(v) is not kind:
                             wrong.append(j)
         # Each row's fields: a dict of the columns, then the nulls (absent) taken out.
-        dicts = [dict(zip(names, vals)) for vals in zip(*lists)] if names else [{} for _ in positions]
+        if not names:
+            dicts = [{} for _ in positions]
+        elif len(names) == 1:
+            (n0,), (l0,) = names, lists
+            dicts = [{n0: a} for a in l0]
+        elif len(names) == 2:
+            (n0, n1), (l0, l1) = names, lists
+            dicts = [{n0: a, n1: b} for a, b in zip(l0, l1)]
+        else:
+            dicts = [dict(zip(names, vals)) for vals in zip(*lists)]
         for f, a in zip(names, taken_cols):
             if a.null_count:
                 for j in pc.indices_nonzero(pc.is_null(a)).to_pylist():
