@@ -618,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("repl", help="test conditions interactively against contact data")
     p.add_argument("program", metavar="PROGRAM", nargs="?", help="a .goal file or a folder")
-    _io_args(p)
+    _io_args(p, mapped=False)  # the REPL reads CSV and Parquet by their names; no mapping file yet
     p.set_defaults(fn=cmd_repl)
 
     p = sub.add_parser("lsp", help="run the language server (for editors) over stdio")
@@ -630,15 +630,16 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _io_args(p) -> None:
+def _io_args(p, mapped: bool = True) -> None:
     p.add_argument("--contacts", metavar="F", help="contacts: JSON Lines, CSV or Parquet, - for standard input "
                                                    "(default: PROGRAM/contacts.jsonl)")
     p.add_argument("--events", metavar="F", help="events: JSON Lines, Segment JSON Lines, CSV or Parquet, .gz or .zst, "
                                                  "- for standard input (default: PROGRAM/events.jsonl)")
-    p.add_argument("--input-format", choices=("jsonl", "segment", "csv", "parquet"),
-                   help="the events' format (default: from the file name; docs/inputs.md)")
-    p.add_argument("--map", metavar="FILE", help="a mapping file for events in another shape (default: "
-                                                 "PROGRAM/map.toml when there is one)")
+    if mapped:
+        p.add_argument("--input-format", choices=("jsonl", "segment", "csv", "parquet"),
+                       help="the events' format (default: from the file name; docs/inputs.md)")
+        p.add_argument("--map", metavar="FILE", help="a mapping file for events in another shape (default: "
+                                                     "PROGRAM/map.toml when there is one)")
     p.add_argument("--skip-bad", action="store_true", help="skip bad input lines instead of stopping")
 
 
