@@ -310,6 +310,9 @@ def cmd_run(args) -> int:
         if args.format in ("csv", "parquet") or args.out:
             raise UsageError("--state writes the activity as jsonl or a table on standard output; --out and "
                              "--format csv/parquet are for runs without a state file")
+        if epath is not None and not _plain_jsonl(args, program, epath):
+            raise UsageError("--state reads events from an uncompressed JSON Lines file in the project's shape "
+                             "(it remembers how far it has read); read other formats without --state")
         return _run_state(args, program, cpath, epath)
     fmt = _run_format(args)
     if fmt == "parquet" and not args.out and sys.stdout.isatty():
@@ -365,6 +368,19 @@ def cmd_run(args) -> int:
             out_file.close()
     _report_inputs(inputs)
     return 0
+
+
+def _plain_jsonl(args, program, epath: Path) -> bool:
+    """An events file --state can read: a regular, uncompressed JSON Lines file, no mapping."""
+    from .runtime.inputs import as_source
+    from .runtime.readers import detect_format
+    from .runtime.sources import GZIP_MAGIC, ZSTD_MAGIC
+    src = as_source(epath)
+    if str(epath) == "-" or not src.is_regular() or args.input_format or _mapping(args, program) is not None:
+        return False
+    with open(epath, "rb") as f:
+        head = f.read(4)
+    return not head.startswith(GZIP_MAGIC) and not head.startswith(ZSTD_MAGIC) and detect_format(src) == "jsonl"
 
 
 def _open_out(path: str, fmt: str):
