@@ -284,3 +284,23 @@ def test_contacts_in_csv_and_parquet_and_null_tags(write, capsys):
     from goaldsl.runtime.inputs import read_contacts
     recs = read_contacts(Path("contacts.csv")).contacts
     assert recs[0] == {"id": "c1", "lead_score": 60, "tags": ["vip"], "company": {"size": 12}, "zip": "00123"}
+
+
+def test_a_named_pipe_is_read_as_a_stream(write, activity, tmp_path):
+    import os
+    import threading
+    want = activity("tags")
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    raw = (ROOT / "examples" / "tags" / "events.jsonl").read_bytes()
+
+    def feed():
+        with open(fifo, "wb") as f:
+            f.write(raw)
+
+    t = threading.Thread(target=feed)
+    t.start()
+    try:
+        assert activity("tags", "--events", str(fifo)) == want
+    finally:
+        t.join(timeout=10)

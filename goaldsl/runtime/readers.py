@@ -89,7 +89,7 @@ def _first_line(source: Source) -> Optional[bytes]:
 
 def event_reader(fmt: str, source: Source, events: dict[str, ir.EventType], bad: list, *,
                  mapping: Optional[Mapping], skipped: dict) -> Iterator[list[tuple]]:
-    mapper = _Mapper(events, mapping, fmt, source.shown, bad, skipped)
+    mapper = RowMapper(events, mapping, fmt, source.shown, bad, skipped)
     if fmt == "parquet":
         return _parquet_batches(source, mapper)
     if fmt == "csv":
@@ -103,8 +103,12 @@ def event_reader(fmt: str, source: Source, events: dict[str, ir.EventType], bad:
 
 # ====================================================================== the mapping, applied
 
-class _Mapper:
-    """Turns a source row into the program's event, by the mapping."""
+class RowMapper:
+    """Turns a source row into the program's event, by the mapping:
+    ``RowMapper(program.ir.events, mapping, "parquet", "events.parquet", bad, skipped)``,
+    then ``arrow_rows(record_batch, mapper, first_row)`` for each batch of a
+    Parquet file an engine reads itself. Bad rows go to ``bad``, rows of
+    undeclared events skipped by the mapping are counted in ``skipped``."""
 
     def __init__(self, events: dict[str, ir.EventType], mapping: Optional[Mapping], fmt: str, shown: str,
                  bad: list, skipped: dict):
@@ -210,7 +214,7 @@ def _json_objects(source: Source, bad: list) -> Iterator[tuple[int, dict]]:
             yield no, obj
 
 
-def _fields_from(mapper: _Mapper, typ: Any, obj: dict, props: Optional[dict]) -> dict:
+def _fields_from(mapper: RowMapper, typ: Any, obj: dict, props: Optional[dict]) -> dict:
     fields: dict = {}
     for f, src in mapper.field_sources.get(typ, ()):
         v = props.get(src, MISSING) if props is not None else MISSING
@@ -221,7 +225,7 @@ def _fields_from(mapper: _Mapper, typ: Any, obj: dict, props: Optional[dict]) ->
     return fields
 
 
-def _mapped_jsonl_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
+def _mapped_jsonl_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]:
     batch: list[tuple] = []
     for no, obj in _json_objects(source, mapper.bad):
         src = _lookup(obj, mapper.type_col)
@@ -245,7 +249,7 @@ def _mapped_jsonl_batches(source: Source, mapper: _Mapper) -> Iterator[list[tupl
         yield batch
 
 
-def _segment_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
+def _segment_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]:
     """Segment / RudderStack spec messages: ``track`` is an event named by
     ``event``; ``identify`` sets the contact's ``traits`` (a
     ``contact.updated``); ``page``, ``screen``, ``group`` and ``alias`` are
@@ -385,7 +389,7 @@ def json_cell(text: str) -> Any:
     return text
 
 
-def _csv_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
+def _csv_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]:
     header, rows = _csv_rows(source)
     index = {h: i for i, h in enumerate(header)}
     _require_columns(source, header, mapper)
@@ -459,7 +463,7 @@ def _csv_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
         yield batch
 
 
-def _require_columns(source: Source, header: list[str], mapper: _Mapper) -> None:
+def _require_columns(source: Source, header: list[str], mapper: RowMapper) -> None:
     have = set(header)
     for what, cols in (("time", mapper.time_cols), ("contact", mapper.contact_cols), ("type", (mapper.type_col,))):
         if not any(c in have for c in cols):
@@ -494,7 +498,7 @@ def _open_parquet(source: Source):
         raise SourceError(source.shown, f"is not a readable Parquet file ({e})") from None
 
 
-def parquet_columns(schema_names: list[str], mapper: "_Mapper") -> list[str]:
+def parquet_columns(schema_names: list[str], mapper: "RowMapper") -> list[str]:
     """The columns a program reads: time, contact, type, id, the properties
     column and the source of every declared field."""
     have = set(schema_names)
@@ -510,7 +514,7 @@ def parquet_columns(schema_names: list[str], mapper: "_Mapper") -> list[str]:
     return want
 
 
-def _parquet_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
+def _parquet_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]:
     pa, pf = _open_parquet(source)
     names = pf.schema_arrow.names
     _require_columns(source, names, mapper)
@@ -525,7 +529,7 @@ def _parquet_batches(source: Source, mapper: _Mapper) -> Iterator[list[tuple]]:
             yield rows[i:i + BATCH]
 
 
-def arrow_rows(rb, mapper: "_Mapper", first_row: int) -> list[tuple]:
+def arrow_rows(rb, mapper: "RowMapper", first_row: int) -> list[tuple]:
     """The validated rows of one Arrow record batch (``first_row`` is the
     1-based row number of its first row). Timestamp columns are read as
     instants; a naive timestamp is wall time in the mapping's time zone.
@@ -554,7 +558,7 @@ _ROW = itemgetter(5)
 _KIND_TYPES = {"string": "string", "step": "string", "enum": "string", "number": "number", "bool": "bool"}
 
 
-def _arrow_fast(rb, mapper: "_Mapper", first_row: int, got: list) -> Optional[list[int]]:
+def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[list[int]]:
     """Add to ``got`` the rows that pass the column-wise check (in file
     order within each event type); return the indices left for the
     row-by-row check (None: all of them)."""
@@ -692,7 +696,7 @@ def _arrow_fast(rb, mapper: "_Mapper", first_row: int, got: list) -> Optional[li
     return pc.indices_nonzero(pc.invert(handled)).to_pylist() + retry
 
 
-def _arrow_slow(rb, mapper: "_Mapper", first_row: int, positions: list[int]) -> list[tuple]:
+def _arrow_slow(rb, mapper: "RowMapper", first_row: int, positions: list[int]) -> list[tuple]:
     """The rows of a record batch checked one by one; ``positions`` gives
     each row's place in the file's batch (its row number less ``first_row``)."""
     import pyarrow as pa
