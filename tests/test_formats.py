@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from format_fixtures import read_jsonl, write_csv, write_parquet, write_segment
-from goaldsl.api import InputError, load_program, read_inputs
+from goaldsl.api import load_program, read_inputs
 from goaldsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

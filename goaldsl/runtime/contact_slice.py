@@ -102,7 +102,7 @@ def _scan_contacts(source, cid: str, inputs: Inputs) -> bool:
     """Contacts JSON Lines decoded in one call when every line is a good,
     distinct record (each checked by ``check_contact``, as the reader
     does); False when the reader must read the file for its messages."""
-    from .inputs import _decode, check_contact
+    from .inputs import check_contact
     import msgspec
     with source.open() as f:
         data = f.read()

@@ -260,7 +260,7 @@ class TimeReader:
             if hasattr(v, "utcoffset") and hasattr(v, "timestamp"):  # a datetime, from Parquet or CSV readers
                 return self._read_datetime(v, name)
             raise ValueError(f'"{name}" must be text like "2026-11-16T14:02:00Z", not {_kind(v)}'
-                             + (f' (for seconds since 1970, set [time] format = "epoch_s" in the mapping file)'
+                             + (' (for seconds since 1970, set [time] format = "epoch_s" in the mapping file)'
                                 if isinstance(v, (int, float)) and not isinstance(v, bool) else ""))
         scale = 1000 if self.format == "epoch_ms" else 1
         unit = "milliseconds" if scale == 1000 else "seconds"

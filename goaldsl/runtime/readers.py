@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from ..semantics import ir
 from .inputs import BATCH, BadLine, EventValidator, Problem, TimeReader, _DecodeError, _decode, _json, _kind
@@ -93,12 +93,23 @@ def event_reader(fmt: str, source: Source, events: dict[str, ir.EventType], bad:
     if fmt == "parquet":
         return _parquet_batches(source, mapper)
     if fmt == "csv":
-        return _csv_batches(source, mapper)
+        return _batched(_csv_rows(source, mapper))
     if fmt == "segment":
-        return _segment_batches(source, mapper)
+        return _batched(_segment_rows(source, mapper))
     if fmt == "jsonl":
-        return _mapped_jsonl_batches(source, mapper)
+        return _batched(_mapped_jsonl_rows(source, mapper))
     raise SourceError(source.shown, f'unknown input format "{fmt}" (allowed: jsonl, segment, csv, parquet)')
+
+
+def _batched(rows: Iterator[tuple]) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # ====================================================================== the mapping, applied
@@ -225,8 +236,7 @@ def _fields_from(mapper: RowMapper, typ: Any, obj: dict, props: Optional[dict]) 
     return fields
 
 
-def _mapped_jsonl_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]:
-    batch: list[tuple] = []
+def _mapped_jsonl_rows(source: Source, mapper: RowMapper) -> Iterator[tuple]:
     for no, obj in _json_objects(source, mapper.bad):
         src = _lookup(obj, mapper.type_col)
         src = None if src is MISSING else src
@@ -241,20 +251,14 @@ def _mapped_jsonl_batches(source: Source, mapper: RowMapper) -> Iterator[list[tu
         row = mapper.check(no, typ, src, when, tcol, cid, ccol, None if eid is MISSING else eid,
                            _fields_from(mapper, typ, obj, props), {})
         if row is not None:
-            batch.append(row)
-            if len(batch) >= BATCH:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
+            yield row
 
 
-def _segment_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]:
+def _segment_rows(source: Source, mapper: RowMapper) -> Iterator[tuple]:
     """Segment / RudderStack spec messages: ``track`` is an event named by
     ``event``; ``identify`` sets the contact's ``traits`` (a
     ``contact.updated``); ``page``, ``screen``, ``group`` and ``alias`` are
     events named by the call itself, for the mapping to map or skip."""
-    batch: list[tuple] = []
     for no, obj in _json_objects(source, mapper.bad):
         call = obj.get("type")
         if not isinstance(call, str) or call not in SEGMENT_CALLS:
@@ -291,17 +295,12 @@ def _segment_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]
             continue
         row = mapper.check(no, typ, src, when, tcol, cid, ccol, eid, fields, {})
         if row is not None:
-            batch.append(row)
-            if len(batch) >= BATCH:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
+            yield row
 
 
 # ====================================================================== CSV
 
-def _csv_rows(source: Source) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+def _csv_table(source: Source) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """The header and the rows with the line each starts on."""
     import csv
     f = io.TextIOWrapper(source.open(), encoding="utf-8-sig", newline="", errors="strict")
@@ -389,8 +388,8 @@ def json_cell(text: str) -> Any:
     return text
 
 
-def _csv_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]:
-    header, rows = _csv_rows(source)
+def _csv_rows(source: Source, mapper: RowMapper) -> Iterator[tuple]:
+    header, rows = _csv_table(source)
     index = {h: i for i, h in enumerate(header)}
     _require_columns(source, header, mapper)
     tcols = [c for c in mapper.time_cols if c in index]
@@ -408,7 +407,6 @@ def _csv_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]:
             plan.append((f, i, src, kinds[typ][f]))
         plans[typ] = plan
     ti, ii = index.get(mapper.type_col), index.get(mapper.id_col)
-    batch: list[tuple] = []
     n = len(header)
     for no, row in rows:
         if len(row) != n:
@@ -455,12 +453,7 @@ def _csv_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]:
                 columns[f] = srcname
         res = mapper.check(no, typ, src, when, tcol, cid, ccol, eid, fields, columns)
         if res is not None:
-            batch.append(res)
-            if len(batch) >= BATCH:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
+            yield res
 
 
 def _require_columns(source: Source, header: list[str], mapper: RowMapper) -> None:
@@ -564,7 +557,7 @@ def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[
     row-by-row check (None: all of them)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    from .inputs import MAX_EVENT_TIME, MIN_EVENT_TIME
+    from .inputs import MAX_EVENT_TIME
     index = {nm: i for i, nm in enumerate(rb.schema.names)}
     tcols = [c for c in mapper.time_cols if c in index]
     ccols = [c for c in mapper.contact_cols if c in index]
@@ -839,7 +832,7 @@ def contact_records(source: Source, bad: list, *, fmt: Optional[str] = None,
     fmt = fmt or contact_format(source, mapping)
     idcol = (mapping.contact_id if mapping is not None else None) or "id"
     if fmt == "csv":
-        header, rows = _csv_rows(source)
+        header, rows = _csv_table(source)
         if idcol not in header:
             raise SourceError(source.shown, f'has no column "{idcol}" for the contact id (its columns: '
                                             f'{", ".join(header) or "none"}); name it in the mapping file: '
