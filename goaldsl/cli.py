@@ -400,7 +400,7 @@ def _progress(source):
     return Progress(source, sys.stderr)
 
 
-def _report_inputs(inputs) -> None:
+def _report_inputs(inputs, duplicates: bool = True) -> None:
     """What was left out of the input, on standard error: nothing is dropped silently."""
     if inputs.bad:
         rows = len({(b.file, b.line) for b in inputs.bad})
@@ -414,7 +414,7 @@ def _report_inputs(inputs) -> None:
         kinds = ", ".join(f"{name} {count:,}" for name, count in sorted(inputs.skipped.items(), key=lambda kv: -kv[1]))
         _err(f"skipped {n:,} row{'s' if n != 1 else ''} of events the program does not declare "
              f"(unknown_events = \"skip\"): {kinds}")
-    if inputs.duplicates:
+    if inputs.duplicates and duplicates:
         _err(f"ignored {inputs.duplicates} duplicate event{'s' if inputs.duplicates != 1 else ''} (repeated ids)")
 
 
@@ -494,6 +494,7 @@ def _one_contact(args, program, cpath, epath, cid: str):
     inputs = read_one_contact(program, cpath, epath, cid, **_reading(args, program))
     if inputs.bad and not args.skip_bad:
         raise InputError(inputs.bad)
+    _report_inputs(inputs, duplicates=False)  # what --skip-bad or the mapping left out, on standard error
     return inputs
 
 
@@ -503,6 +504,7 @@ def _eval_all(args, program, cpath, epath) -> int:
     if args.contact:
         raise UsageError("give either --contact ID or --all, not both")
     inputs = read_inputs(program, cpath, epath, skip_bad=args.skip_bad, **_reading(args, program))
+    _report_inputs(inputs, duplicates=False)
     at = _time_arg(args.at, args.timezone)
     if at is None:
         at = inputs.last_time
