@@ -108,8 +108,8 @@ def cmd_check(args) -> int:
         res = check_paths(group, contact_schema=schema_beside(where))
         sources.update(res_sources(res))
         all_diags.extend(d for d in res.diagnostics if d not in all_diags)
-        if where.is_dir() and res.program is not None:
-            all_diags.extend(_check_mapping_file(where, res.program, sources))
+        if res.program is not None:  # the map.toml goal run would read with this program
+            all_diags.extend(d for d in _check_mapping_file(where, res.program, sources) if d not in all_diags)
     errors = sum(d.is_error for d in all_diags)
     warnings = len(all_diags) - errors
     if args.format != "text":
@@ -176,7 +176,7 @@ def cmd_lint(args) -> int:
 
 
 def _check_mapping_file(folder: Path, program, sources: dict) -> list:
-    """``map.toml`` beside a program folder: read and checked against it."""
+    """``map.toml`` in a program folder (or beside a program file): read and checked against it."""
     from .runtime.mapping import check_mapping, mapping_beside, parse_mapping
     from .runtime.program import shown_path
     path = mapping_beside(folder)
