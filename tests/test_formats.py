@@ -304,3 +304,21 @@ def test_a_named_pipe_is_read_as_a_stream(write, activity, tmp_path):
         assert activity("tags", "--events", str(fifo)) == want
     finally:
         t.join(timeout=10)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "UTC"])
+def test_naive_times_resolve_as_command_line_times_do(zone):
+    """A naive time read in a zone (mapping [time] timezone) is the instant
+    a command-line time without an offset is: the later one in an autumn
+    overlap, moved forward by a spring gap."""
+    from datetime import datetime, timedelta, timezone as tzone
+    from goaldsl.semantics.calendar import parse_local_datetime, wall_to_epoch
+    start = datetime(2026, 1, 1)
+    for hours in range(0, 365 * 24, 7):
+        wall = start + timedelta(hours=hours, minutes=30)
+        text = wall.isoformat()
+        epoch_wall = int(wall.replace(tzinfo=tzone.utc).timestamp())
+        assert wall_to_epoch(epoch_wall, zone) == parse_local_datetime(text, zone), text
+    for text in ("2026-03-29T02:30:00", "2026-10-25T02:30:00", "2026-03-08T02:30:00", "2026-11-01T01:30:00"):
+        epoch_wall = int(datetime.fromisoformat(text).replace(tzinfo=tzone.utc).timestamp())
+        assert wall_to_epoch(epoch_wall, zone) == parse_local_datetime(text, zone), text
