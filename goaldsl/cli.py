@@ -72,6 +72,16 @@ def _reading(args, program: Program) -> dict:
     return {"fmt": getattr(args, "input_format", None), "mapping": _mapping(args, program)}
 
 
+def _zone_arg(name: str) -> str:
+    """--timezone: an IANA name, checked before anything is read in that zone."""
+    from .semantics.calendar import known_zones
+    from .syntax.diagnostics import did_you_mean
+    if name not in known_zones():
+        hint = did_you_mean(name, known_zones()) or 'use an IANA name like "America/New_York"'
+        raise UsageError(f'unknown time zone "{name}": {hint}')
+    return name
+
+
 def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
     if text is None:
         return None
@@ -469,6 +479,7 @@ def _all_goals(w):
 def cmd_eval(args) -> int:
     from .tools.evaluate import evaluate_condition
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events, allow_empty=True)
+    args.timezone = _zone_arg(args.timezone)
     if args.all:
         return _eval_all(args, program, cpath, epath)
     if not args.contact:

@@ -290,6 +290,19 @@ def test_eval_at_without_offset_uses_the_timezone(folder, goal):
                                 "    2026-11-16T15:00:00Z: after 2026-11-16T11:00:00Z, the time asked about"]
 
 
+@pytest.mark.parametrize("argv", [
+    ("email.opened within 1 hour",),                      # a calendar window read in the zone
+    ("contact.size > 5",),                                 # no window: the zone was silently ignored
+    ("contact.size > 5", "--at", "2026-11-16T11:00"),      # --at read in the zone
+])
+def test_eval_with_an_unknown_timezone_is_a_usage_error(folder, goal, argv):
+    # It used to end in an internal error (exit 70), a misleading "is not a
+    # date-time", or an answer computed in no zone at all.
+    code, out, err = goal("eval", *argv, "demo", "--contact", "c1", "--timezone", "America/New_Yrok")
+    assert (code, out) == (2, "")
+    assert err == 'goal eval: unknown time zone "America/New_Yrok": did you mean "America/New_York"?\n'
+
+
 def test_eval_for_an_unknown_contact_says_so(folder, goal):
     code, out, _ = goal("eval", "contact.size > 5", "demo", "--contact", "nobody")
     assert code == 0

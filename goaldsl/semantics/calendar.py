@@ -20,6 +20,13 @@ from ..syntax.ast import Duration
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Z"})
 
 
+@functools.lru_cache(maxsize=1)
+def known_zones() -> frozenset[str]:
+    """Every time zone name a program or the command line may use (IANA names)."""
+    import zoneinfo
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
 @functools.lru_cache(maxsize=256)
 def _tz(name: str):
     return pendulum.timezone(name)

@@ -8,16 +8,14 @@ lists them.
 """
 from __future__ import annotations
 
-import functools
 import re
-import zoneinfo
 from typing import Any, Iterable, Optional
 
 import attrs
 
 from ..syntax import ast as A
 from . import ir
-from .calendar import parse_local_datetime
+from .calendar import known_zones, parse_local_datetime
 from ..syntax.diagnostics import Diagnostic, Related, did_you_mean, error, sort_key, warning
 from .loader import Loaded, duplicate
 from ..syntax.parser import MAX_NESTING, keywords
@@ -26,11 +24,6 @@ from ..syntax.source import Span
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DRIP_ACTION_PREFIX = "send_"
 _INTERP = re.compile(r"\{contact\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
-
-
-@functools.lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
 @attrs.define
@@ -612,11 +605,11 @@ class Checker:
         tz = "UTC"
         if "TimezoneSetting" in settings:
             tz_node = settings["TimezoneSetting"].name
-            if tz_node.value in _zones():
+            if tz_node.value in known_zones():
                 tz = tz_node.value
             else:
                 self.err("E0405", f'unknown time zone "{tz_node.value}"', tz_node.span,
-                         hint=self.did_you_mean(tz_node.value, _zones()) or 'use an IANA name like "America/New_York"')
+                         hint=self.did_you_mean(tz_node.value, known_zones()) or 'use an IANA name like "America/New_York"')
         once_at = None
         runs = settings.get("runs")
         if isinstance(runs, A.RunsOnce):

@@ -22,7 +22,6 @@ import os
 import re
 import shlex
 import time as _time
-import zoneinfo
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -31,7 +30,7 @@ import attrs
 from ..syntax import ast as A
 from ..semantics import ir
 from ..runtime.program import InputError, Program, engine_for, read_inputs
-from ..semantics.calendar import add_duration, format_local, format_utc, parse_local_datetime
+from ..semantics.calendar import add_duration, format_local, format_utc, known_zones, parse_local_datetime
 from ..semantics.checker import check
 from .completion import Completion, complete, word_before
 from ..syntax.diagnostics import Diagnostic, GoalError, closest
@@ -511,7 +510,7 @@ class ReplSession:
         if not rest:
             return f"time zone: {self.tz}"
         name = _unquote(rest)
-        zones = _zones()
+        zones = known_zones()
         if name not in zones:
             low = {z.lower(): z for z in zones}
             city = [z for z in zones if z.rsplit("/", 1)[-1].lower() == name.lower().replace(" ", "_")]
@@ -724,7 +723,7 @@ class ReplSession:
         if word == "explain":
             return len(rest), _prefixed([Completion(g, "goal", "goal") for g in self.goal_names()], rest)
         if word == "tz":
-            return len(rest), _prefixed([Completion(z, "zone") for z in sorted(_zones())], rest, limit=50)
+            return len(rest), _prefixed([Completion(z, "zone") for z in sorted(known_zones())], rest, limit=50)
         if word == "at":
             return len(rest), _prefixed([Completion("now", "keyword", "the end of the log")], rest)
         if word == "advance":
@@ -783,10 +782,6 @@ def _unquote(s: str) -> str:
     if len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'":
         return s[1:-1]
     return s
-
-
-def _zones() -> set[str]:
-    return set(zoneinfo.available_timezones()) | {"UTC"}
 
 
 def parse_duration(text: str) -> A.Duration:
