@@ -249,3 +249,18 @@ def test_contact_updated_carries_its_fields_and_numeric_ids_are_text(goal_run):
     bad = jl({"time": "2026-11-16T13:00:00Z", "contact": "c1", "type": "contact.updated", "fields": "name=Bo"})
     code, out, err = goal_run(bad)
     assert code == 1 and err[1].startswith('events.jsonl:1: field "fields" of contact.updated must be an object')
+
+
+def test_a_byte_order_mark_at_the_start_of_a_file_is_ignored(goal_run, write):
+    # Windows tools write a UTF-8 BOM first; it used to make line 1 "not valid JSON".
+    bom = "\ufeff"
+    code, out, err = goal_run(bom + jl(visit("2026-11-16T14:00:00Z")), bom + jl({"id": "c1", "name": "Ann"}))
+    assert code == 0 and err == []
+    assert enrolled(out) == [("2026-11-16T14:00:00Z", "c1")]
+    assert json.loads(out[1])["args"] == {"template": "hi-Ann"}  # the contacts file's first line was read
+    # Only at the start of a file: elsewhere it is still a bad line.
+    code, out, err = goal_run(jl(visit("2026-11-16T14:00:00Z")) + bom + jl(visit("2026-11-16T15:00:00Z")))
+    assert code == 1 and "events.jsonl:2: not valid JSON" in "\n".join(err)
+    from goaldsl.semantics.schema import read_records
+    write("c.jsonl", bom + jl({"id": "c1", "score": 1}))
+    assert list(read_records("c.jsonl")) == [{"id": "c1", "score": 1}]

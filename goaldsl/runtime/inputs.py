@@ -79,9 +79,22 @@ def as_source(path, shown: str | None = None):
     return Source(path, shown)
 
 
+# A UTF-8 byte order mark, which Windows tools write at the start of a file;
+# JSON readers may ignore it (RFC 8259, 8.1), and we do (docs/decisions.md).
+BOM = b"\xef\xbb\xbf"
+
+
+def numbered_lines(f) -> Iterator[tuple[int, bytes]]:
+    """A file's lines numbered from 1, without a byte order mark before the first."""
+    for no, line in enumerate(f, 1):
+        if no == 1 and line.startswith(BOM):
+            line = line[len(BOM):]
+        yield no, line
+
+
 def _lines(source) -> Iterator[tuple[int, bytes]]:
     with source.open() as f:
-        for no, line in enumerate(f, 1):
+        for no, line in numbered_lines(f):
             if line.strip():
                 yield no, line
 
@@ -381,7 +394,7 @@ def jsonl_batches(source, events: dict[str, ir.EventType], bad: list) -> Iterato
     """The project's JSON Lines: batches of validated rows (time, contact,
     type, fields, id, line). Bad lines go to ``bad``."""
     with source.open() as f:
-        yield from jsonl_rows(enumerate(f, 1), source.shown, events, bad)
+        yield from jsonl_rows(numbered_lines(f), source.shown, events, bad)
 
 
 def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str, ir.EventType],

@@ -25,7 +25,7 @@ def read_records(path: str | Path, limit: int = SAMPLE_LINES) -> Iterator[dict]:
     Unreadable files and bad lines give nothing, never an error: reading the
     inputs reports those."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:  # -sig: a leading BOM is not data
             for i, line in enumerate(f):
                 if i >= limit:
                     break
