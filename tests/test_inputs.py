@@ -258,6 +258,10 @@ def test_a_byte_order_mark_at_the_start_of_a_file_is_ignored(goal_run, write):
     assert code == 0 and err == []
     assert enrolled(out) == [("2026-11-16T14:00:00Z", "c1")]
     assert json.loads(out[1])["args"] == {"template": "hi-Ann"}  # the contacts file's first line was read
+    # The same with a state file, which reads the events file itself.
+    code, stored, err = goal_run(bom + jl(visit("2026-11-16T14:00:00Z")), bom + jl({"id": "c1", "name": "Ann"}),
+                                 "--state", "state.db")
+    assert code == 0 and stored == out
     # Only at the start of a file: elsewhere it is still a bad line.
     code, out, err = goal_run(jl(visit("2026-11-16T14:00:00Z")) + bom + jl(visit("2026-11-16T15:00:00Z")))
     assert code == 1 and "events.jsonl:2: not valid JSON" in "\n".join(err)

@@ -37,7 +37,7 @@ import attrs
 from ..semantics import ir
 from ..semantics.calendar import format_utc
 from ..runtime.engine import ActionRequest, Engine, EngineError, _WState
-from ..runtime.inputs import BadLine, EventValidator, _decode_line
+from ..runtime.inputs import BOM, BadLine, EventValidator, _decode_line
 from ..runtime.output import jsonl_line
 from ..runtime.plan import GOAL, JUMP, JUMP_UNLESS, WAIT_COND, CGoal, CWorkflow, Plan
 
@@ -308,6 +308,8 @@ def read_new_events(path: Path, shown: str, events: dict, *, offset: int = 0, li
             pass
     body = rest[:end]
     h.update(body)
+    if not offset and body.startswith(BOM):  # as read_events does
+        body = body[len(BOM):]
     validator = EventValidator(events)
     bad: list[BadLine] = []
     out = []
