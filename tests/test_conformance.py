@@ -35,6 +35,7 @@ import io
 import json
 import os
 import shlex
+import shutil
 import subprocess
 from collections import OrderedDict
 from pathlib import Path
@@ -174,6 +175,26 @@ def test_case(case: Path):
     spec = read_case(case)
     problems = CHECKS[spec["kind"]](case, spec)
     assert not problems, f"why: {spec.get('why')}\n" + "\n".join(problems)
+
+
+def run_cases_with_programs() -> list[Path]:
+    return [p for p in case_dirs() if read_case(p)["kind"] == "run" and any(p.rglob("*.goal"))]
+
+
+@pytest.mark.parametrize("case", run_cases_with_programs(), ids=lambda p: p.name)
+def test_formatting_a_case_changes_nothing_it_does(case: Path, tmp_path: Path):
+    """`goal fmt` (spec section 9: canonical formatting, idempotent) on every
+    .goal file of a run case: a second pass changes nothing, and the
+    formatted program gives the same activity."""
+    copy = tmp_path / case.name
+    shutil.copytree(case, copy)
+    files = [str(f.relative_to(copy)) for f in sorted(copy.rglob("*.goal"))]
+    code, out, err = goal(["fmt", *files], copy)
+    assert code == 0, out + err
+    code, out, err = goal(["fmt", "--check", *files], copy)
+    assert code == 0, f"formatting twice changed {out + err}"
+    problems = check_run(copy, read_case(copy))
+    assert not problems, "\n".join(problems)
 
 
 # ---------------------------------------------------------------- the cases themselves
