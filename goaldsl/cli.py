@@ -7,6 +7,7 @@ user: unexpected failures print one line and ask for a bug report.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
@@ -45,7 +46,7 @@ def resolve_program(arg: Optional[str], contacts: Optional[str], events: Optiona
         raise UsageError("only one of --contacts and --events can read standard input (-)")
     try:
         cpath, epath = data_files(base, contacts, events)
-    except FileNotFoundError as e:
+    except OSError as e:
         raise UsageError(str(e)) from None
     if base is None:
         program = load_program([], allow_empty=True)
@@ -210,6 +211,7 @@ def res_sources(res) -> dict[str, str]:
 
 
 def cmd_fmt(args) -> int:
+    from .semantics.loader import read_source
     from .syntax.formatter import format_source
     if "-" in args.files:
         if len(args.files) > 1:
@@ -219,10 +221,9 @@ def cmd_fmt(args) -> int:
     failed = 0
     for f in args.files:
         p = Path(f)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            _err(f"{f}: cannot read: {e}")
+        text, problem = read_source(p, str(f))  # as goal check reads it: pipes and devices refused
+        if problem is not None:
+            print(render_all([problem], {}))
             failed += 1
             continue
         out, diags = format_source(text, str(f))
@@ -235,7 +236,12 @@ def cmd_fmt(args) -> int:
             if args.diff:
                 sys.stdout.write(_unified(text, out, str(f)))
             elif not args.check:
-                p.write_text(out, encoding="utf-8")
+                try:
+                    _replace_text(p, out)
+                except OSError as e:
+                    _err(f"goal fmt: cannot write {f}: {e.strerror or e}")
+                    changed.pop()
+                    failed += 1
     if args.check or args.diff:
         if args.check:
             for f in changed:
@@ -278,6 +284,24 @@ def _unified(before: str, after: str, name: str) -> str:
     lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
                                  f"{name} (before)", f"{name} (formatted)")
     return "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n" for x in lines)
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write a file whole or not at all: a new file beside it, renamed over
+    it, so an interrupted `goal fmt` never leaves half a program. The mode is
+    kept, and a symbolic link stays a link to the rewritten file."""
+    import tempfile
+    target = Path(os.path.realpath(path))
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, target.stat().st_mode & 0o7777)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _run_window(args, inputs) -> tuple[int, int]:
@@ -707,8 +731,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except EngineError as e:
         _err(f"goal {args.command}: {e}")
         return 1
-    except KeyboardInterrupt:
-        _err("interrupted")
+    except KeyboardInterrupt:  # called in process; the `goal` command handles signals in launch.py
+        _err(f"goal {args.command}: interrupted")
         return 130
     except BrokenPipeError:
         return 0

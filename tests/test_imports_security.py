@@ -222,10 +222,12 @@ def test_through_the_goal_command(tmp_path, tripwires):
 
 
 def test_the_tripwire_trips_when_a_pipe_is_read(tmp_path, tripwires):
-    # The proof above is only worth something if an open is seen: a pipe
-    # named on the command line is read (`goal check <(generate)` works).
+    # The proof above is only worth something if an open is seen: a plain
+    # read of the pipe trips the wire. (The loader opens no pipe at all, not
+    # even one named on the command line: issue 18, tests/test_hangs.py.)
     wire = tripwires(tmp_path / "root" / "given.goal")
-    errs = _errors([wire.path])
-    assert errs == []
+    assert [e.code for e in _errors([wire.path])] == ["E0101"]
+    assert not wire.opened.is_set()
+    assert wire.path.read_text() == "segment secret = contact.x == 1\n"
     wire.thread.join(5)
     assert wire.opened.is_set()

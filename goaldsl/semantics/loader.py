@@ -39,7 +39,16 @@ class Loaded:
 
 
 def read_source(path: Path, shown: str) -> tuple[str | None, Diagnostic | None]:
-    """A file's text, or a diagnostic saying why it cannot be read."""
+    """A file's text, or a diagnostic saying why it cannot be read.
+
+    Every .goal file is read here, named or imported. Something that is
+    neither a file nor a folder (a named pipe, a device such as /dev/zero)
+    is refused without being opened: reading it could block forever or never
+    end."""
+    what = _special(path)
+    if what:
+        return None, error("E0101", f"cannot read {shown}: it is {what}, not a regular file", None,
+                           hint="give the path of a .goal file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -150,10 +159,6 @@ def _load_one(loaded: Loaded, path: Path, root: Path, chain: list[Path], on_chai
     shown = _display_name(path)
     text = texts.get(str(path)) if str(path) in texts else None
     if text is None:
-        if at is not None and _special(real):
-            # A FIFO or a device: reading it could block forever.
-            loaded.diagnostics.append(error("E0101", f"cannot import {shown}: it is not a regular file", at))
-            return None, []
         text, problem = read_source(path, shown)
         if problem:
             loaded.diagnostics.append(attrs.evolve(problem, span=problem.span or at))
@@ -195,13 +200,20 @@ def _load_one(loaded: Loaded, path: Path, root: Path, chain: list[Path], on_chai
     return real, pending
 
 
-def _special(path: Path) -> bool:
-    """True for something that exists but is neither a file nor a folder."""
+def _special(path: Path) -> str | None:
+    """What a path is when it exists but is neither a file nor a folder (its
+    target's kind, for a symbolic link); None otherwise."""
     try:
         mode = path.stat().st_mode
     except (OSError, ValueError):
-        return False  # reading it will say what is wrong
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+        return None  # reading it will say what is wrong
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
 
 
 def program_files(path: Path) -> list[Path]:
@@ -238,13 +250,43 @@ def duplicate(kind: str, name: str, span: Span, first: Span) -> Diagnostic:
 def data_files(program: str | Path | None, contacts: str | Path | None = None,
                events: str | Path | None = None) -> tuple[Path | None, Path | None]:
     """The contacts and events files of a PROGRAM argument: those given,
-    else those beside the program. A given file that is not there raises
-    FileNotFoundError, whose text says so. ``-`` (standard input) and a
-    named pipe are files here: they are read as streams."""
+    else those beside the program. A given file that cannot be read raises
+    OSError, whose text says why (``data_problem``). ``-`` (standard input)
+    and a named pipe are files here: they are read as streams."""
     found = data_beside(program) if program is not None else (None, None)
     cpath = Path(contacts) if contacts else found[0]
     epath = Path(events) if events else found[1]
     for p, what in ((cpath, "contacts"), (epath, "events")):
-        if p is not None and str(p) != "-" and (not p.exists() or p.is_dir()):
-            raise FileNotFoundError(f"no such {what} file: {p}")
+        if p is None or str(p) == "-":
+            continue
+        problem = data_problem(p, what)
+        if problem:
+            raise OSError(problem)
     return cpath, epath
+
+
+def data_problem(path: Path, what: str) -> str | None:
+    """Why ``path`` cannot be read as a contacts or events file (``what``),
+    or None. A regular file is read; so is a named pipe (``--events
+    <(zcat log.gz)``), once, as a stream. A folder or a device (/dev/zero
+    never ends) is refused."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"no such {what} file: {path}"
+    except (OSError, ValueError) as e:
+        return f"cannot read the {what} file {path}: {getattr(e, 'strerror', None) or e}"
+    if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
+        return None
+    a = "an" if what[:1] in "aeiou" else "a"
+    if stat.S_ISDIR(mode):
+        return f"{path} is a folder, not {a} {what} file"
+    return f"{path} is a device, not {a} {what} file (give a file or a pipe)"
+
+
+def is_pipe(path: Path) -> bool:
+    """True for a named pipe (or a shell's ``<(...)``): it can be read once only."""
+    try:
+        return stat.S_ISFIFO(path.stat().st_mode)
+    except (OSError, ValueError):
+        return False

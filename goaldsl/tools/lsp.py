@@ -45,7 +45,7 @@ from ..semantics.checker import CheckResult, _all_steps, _step_name, check
 from .completion import Completion, _enclosing_call, complete, word_before
 from ..syntax.diagnostics import Diagnostic, Severity
 from ..syntax.formatter import format_source
-from ..semantics.loader import CONTACTS_FILE, Loaded, load
+from ..semantics.loader import CONTACTS_FILE, Loaded, load, read_source
 from ..syntax.parser import keywords
 from ..syntax.resources import stdlib_dir
 from ..semantics.schema import infer_contact_schema, read_records
@@ -284,9 +284,19 @@ class GoalLanguageServer(LanguageServer):
                 log.warning("goal lsp: no text for %s", uri)
         return texts
 
+    def text(self, uri: str) -> str:
+        """A document's text: the editor's when it is open; else the file's,
+        read as the loader reads it (a named pipe or a device is refused,
+        never opened: reading it could block the server), or "" when it
+        cannot be read."""
+        if uri in self.open_uris:
+            return self.workspace.get_text_document(uri).source
+        path = self.doc_path(uri)
+        text, _problem = read_source(path, str(path))
+        return text if text is not None else ""
+
     def analyze(self, uri: str) -> Analysis:
-        doc = self.workspace.get_text_document(uri)
-        text = doc.source
+        text = self.text(uri)
         path = self.doc_path(uri)
         texts = self.open_texts()
         texts[path] = text
@@ -314,8 +324,7 @@ class GoalLanguageServer(LanguageServer):
     def analysis(self, uri: str) -> Analysis:
         """The analysis of the document as it is now."""
         a = self.analyses.get(uri)
-        doc = self.workspace.get_text_document(uri)
-        if a is None or a.text != doc.source:
+        if a is None or a.text != self.text(uri):
             a = self.analyze(uri)
         return a
 
@@ -1220,8 +1229,7 @@ def create_server() -> GoalLanguageServer:
     @server.feature(T.TEXT_DOCUMENT_FORMATTING)
     @_guard(list)
     def formatting(ls: GoalLanguageServer, params: T.DocumentFormattingParams):
-        doc = ls.workspace.get_text_document(params.text_document.uri)
-        text = doc.source
+        text = ls.text(params.text_document.uri)
         out, _diags = format_source(text, ls.analysis(params.text_document.uri).name)
         if out is None or out == text:
             return []

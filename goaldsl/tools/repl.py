@@ -39,7 +39,7 @@ from .evaluate import matching_events
 from .explain import (ExplainError, _activity_line, attribute_sources, attributes_read, explain, fresh_inputs,
                       render_text, show_cond, show_event, show_value, why_false)
 from ..runtime.inputs import EventValidator, Inputs
-from ..semantics.loader import Loaded, data_beside, data_files, program_files
+from ..semantics.loader import Loaded, data_beside, data_files, data_problem, is_pipe, program_files
 from ..syntax.parser import parse
 from ..runtime.plan import build_plan
 
@@ -119,8 +119,11 @@ class ReplSession:
             raise ReplError(f"no such file or folder: {program}")
         try:
             cpath, epath = data_files(base, contacts, events)
-        except FileNotFoundError as e:
+        except OSError as e:
             raise ReplError(str(e)) from None
+        for p in (cpath, epath):
+            if p is not None and is_pipe(p):
+                raise ReplError(f"{p} is a pipe: the REPL reads its data again at :load, so give a file")
         try:
             self._base = _load_program(base)
         except GoalError as e:  # start anyway: the standard library is enough to test conditions
@@ -657,6 +660,11 @@ class ReplSession:
         if not path.exists():
             raise ReplError(f"no such file or folder: {path}")
         if path.suffix == ".jsonl":
+            problem = data_problem(path, "data")
+            if problem is None and is_pipe(path):
+                problem = f"{path} is a pipe: the REPL reads its data again at :load, so give a file"
+            if problem:
+                raise ReplError(problem)
             kind = _jsonl_kind(path)
             cpath = path if kind == "contacts" else self.data.contacts_path
             epath = path if kind == "events" else self.data.events_path

@@ -1,0 +1,75 @@
+"""The ``goal`` command's entry point: signals first, then everything else.
+
+Ctrl-C (SIGINT) and SIGTERM can come at any moment, also while Python is
+still importing the package (the first fifth of a second of a run). So the
+handlers are installed here, before anything heavy is imported, and they do
+not raise into whatever code happens to run: they write one line to the
+standard error and end the process at once, exit code 130 or 143 (128 + the
+signal's number, as a shell reports a process killed by it).
+
+Ending at once is safe because nothing a command does depends on clean-up
+code running: a state file commits in SQLite transactions (an interrupted one
+is rolled back when the file is next opened, as after ``kill -9``), ``goal
+fmt`` replaces a file with one rename, and a run's output is held until the
+run is complete. The REPL keeps Python's own Ctrl-C (it stops the command
+being evaluated, not the session) and gets only the SIGTERM handler.
+
+This module may import nothing from the package at its top: it runs first.
+It uses ``_signal``, the C module under ``signal``: importing ``signal``
+imports ``enum``, which takes long enough for a Ctrl-C to land in it.
+Before this module runs there is only Python's own start-up (a few
+hundredths of a second), where a Ctrl-C still shows Python's traceback.
+"""
+import os
+import sys
+
+import _signal as signal
+
+MESSAGES = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+
+
+def _stop(signum: int, frame) -> None:  # noqa: ARG001 - a signal handler's signature
+    # os.write, not sys.stderr: the signal may arrive in the middle of a
+    # write to sys.stderr, and a buffered stream must not be re-entered.
+    command = _command()
+    prefix = f"goal {command}: " if command else "goal: "
+    try:
+        os.write(2, f"{prefix}{MESSAGES.get(signum, 'stopped')}\n".encode())
+    except OSError:
+        pass
+    os._exit(128 + signum)
+
+
+def _command() -> str:
+    args = sys.argv[1:]
+    return args[0] if args and not args[0].startswith("-") else ""
+
+
+def install(*, interactive: bool = False) -> None:
+    """Handle SIGTERM (and SIGINT unless ``interactive``) as described above.
+    A signal the parent process set to be ignored (``nohup``, a background
+    job of a shell without job control) stays ignored."""
+    sigs = [signal.SIGTERM] if interactive else [signal.SIGINT, signal.SIGTERM]
+    for s in sigs:
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            signal.signal(s, _stop)
+
+
+def main(held=None) -> None:
+    """Run the command line. ``held``: the signal mask to restore once the
+    handlers are installed (the ``goal`` script blocks SIGINT and SIGTERM
+    from its first line, so a signal that comes meanwhile waits for them)."""
+    install(interactive=_command() == "repl")
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    try:
+        from .cli import main as cli_main  # the heavy imports, once the handlers are in place
+        code = cli_main()
+    except KeyboardInterrupt:  # only where Python's own Ctrl-C is kept (the REPL)
+        _stop(signal.SIGINT, None)
+    # The command is complete: a signal now would only turn a success into
+    # an interrupted run while the interpreter shuts down.
+    for s in MESSAGES:
+        if signal.getsignal(s) is _stop:
+            signal.signal(s, signal.SIG_IGN)
+    sys.exit(code)
