@@ -36,8 +36,9 @@ import attrs
 
 from ..semantics import ir
 from ..semantics.calendar import format_utc
+from ..syntax.source import BOM
 from ..runtime.engine import ActionRequest, Engine, EngineError, _WState
-from ..runtime.inputs import BOM, BadLine, EventValidator, _decode_line
+from ..runtime.inputs import BadLine, EventValidator, _decode_line
 from ..runtime.output import jsonl_line
 from ..runtime.plan import GOAL, JUMP, JUMP_UNLESS, WAIT_COND, CGoal, CWorkflow, Plan
 

@@ -30,6 +30,7 @@ from typing import Any, Optional
 
 from ..semantics import ir
 from ..semantics.calendar import parse_event_time
+from ..syntax.source import BOM
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, RESERVED, Inputs, _EventTimes, as_source, iter_events,
                      jsonl_rows, read_contacts)
 
@@ -106,7 +107,7 @@ def _scan_contacts(source, cid: str, inputs: Inputs) -> bool:
     import msgspec
     with source.open() as f:
         data = f.read()
-    if data.startswith(b"\xef\xbb\xbf"):
+    if data.startswith(BOM):
         return False
     try:
         objs = msgspec.json.Decoder().decode_lines(data)
@@ -172,7 +173,7 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
         return None
     with source.open() as f:
         data = f.read()
-    if data.startswith(b"\xef\xbb\xbf"):
+    if data.startswith(BOM):
         return None  # a byte order mark: the ordinary reader's words (a lone surrogate fails the decoder)
     try:
         rows = dec.decode_lines(data)

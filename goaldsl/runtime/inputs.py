@@ -17,6 +17,7 @@ import attrs
 from ..semantics import ir
 from ..semantics.calendar import parse_event_time
 from ..syntax.diagnostics import closest
+from ..syntax.source import BOM
 
 try:  # msgspec decodes JSON several times faster than the standard library
     import msgspec
@@ -77,11 +78,6 @@ def as_source(path, shown: str | None = None):
             path.shown = shown
         return path
     return Source(path, shown)
-
-
-# A UTF-8 byte order mark, which Windows tools write at the start of a file;
-# JSON readers may ignore it (RFC 8259, 8.1), and we do (docs/decisions.md).
-BOM = b"\xef\xbb\xbf"
 
 
 def numbered_lines(f) -> Iterator[tuple[int, bytes]]:

@@ -26,6 +26,7 @@ from .inputs import BATCH, BadLine, EventValidator, Problem, TimeReader, _Decode
 from .mapping import Mapping
 from .sources import Source, SourceError
 from ..syntax.diagnostics import closest
+from ..syntax.source import BOM
 
 MISSING = object()
 SEGMENT_CALLS = ("track", "identify", "page", "screen", "group", "alias")
@@ -60,8 +61,8 @@ def detect_format(source: Source, forced: Optional[str] = None, mapping: Optiona
     if first.startswith(PARQUET_MAGIC):
         return "parquet"
     s = first.lstrip()
-    if s.startswith(b"\xef\xbb\xbf"):
-        s = s[3:]
+    if s.startswith(BOM):
+        s = s[len(BOM):]
     if not s.startswith(b"{"):
         return fmt or "csv"
     try:
@@ -207,8 +208,8 @@ def _json_objects(source: Source, bad: list) -> Iterator[tuple[int, dict]]:
         no = 0
         for line in f:
             no += 1
-            if no == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
+            if no == 1 and line.startswith(BOM):
+                line = line[len(BOM):]
             if not line.strip():
                 continue
             try:

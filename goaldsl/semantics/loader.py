@@ -18,7 +18,7 @@ from ..syntax import ast as A
 from ..syntax.diagnostics import Diagnostic, Related, error
 from ..syntax.parser import parse
 from ..syntax.resources import stdlib_files
-from ..syntax.source import Span
+from ..syntax.source import BOM, Span
 
 
 MAX_IMPORT_PATH = 4096  # PATH_MAX on Linux
@@ -57,8 +57,8 @@ def read_source(path: Path, shown: str) -> tuple[str | None, Diagnostic | None]:
         return None, error("E0101", f"{shown} is a directory, not a .goal file", None)
     except OSError as e:
         return None, error("E0101", f"cannot read {shown}: {e.strerror or e}", None)
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]  # a byte-order mark some editors write; not part of the text
+    if data.startswith(BOM):
+        data = data[len(BOM):]
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as e:

@@ -5,6 +5,11 @@ import bisect
 
 import attrs
 
+# A UTF-8 byte order mark. Some editors and Windows tools write one at the
+# start of a file; it is not part of the text (nor of JSON, RFC 8259 8.1), so
+# every reader of .goal and input files drops it there (docs/decisions.md).
+BOM = b"\xef\xbb\xbf"
+
 
 @attrs.frozen
 class Span:
