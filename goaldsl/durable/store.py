@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import pickle
-import re
 import sqlite3
 import time as _time
 from collections import deque
@@ -104,9 +103,15 @@ def program_fingerprint(program) -> str:
 
 
 def _workflow_goals(wf: ir.Workflow, segments: dict) -> str:
+    """The goals' conditions and actions, and the definitions of the
+    segments they name directly (sorted by name): the text state files were
+    written with. The segments those segments use are not added (so editing
+    one is not locked); adding them would change the stored digest of every
+    workflow whose goals use such a segment."""
     goals = [g for g in _goal_steps(wf.steps)] + list(wf.goals)
     text = repr(goals)
-    for name in sorted(set(re.findall(r"CSegment\(name='([^']*)'", text))):
+    conds = [c for g in goals for c in (g.cond, *(cond for cond, _, _ in g.then_ifs))]
+    for name in sorted({n.name for c in conds for n, _ in ir.walk(c) if isinstance(n, ir.CSegment)}):
         text += repr(segments.get(name))
     return _digest(text)
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable, Optional
 
-import attrs
-
 from ..semantics import ir
 from ..semantics.calendar import UTC_NAMES, subtract as _subtract_at
 
@@ -98,7 +96,6 @@ class Compiler:
         self.program = program
         self.tz = tz
         self._segments: dict[str, Cond] = {}
-        self._building: set[str] = set()
         # Event types the compiled conditions count, and for how long back:
         # the longest ``within`` window in seconds (an upper bound), or None
         # when some count reads the whole history (ever, since enrollment).
@@ -405,41 +402,17 @@ class _Generator:
 
 # ---------------------------------------------------------------- analysis
 
-def referenced_types(c: ir.Cond | None, program: ir.Program) -> tuple[set[str], bool, dict[str, set]]:
-    """Event types a condition reads, whether it reads contact attributes,
-    and the ``within`` durations per event type (for window-expiry wake-ups)."""
+def referenced_types(c: ir.Cond | None, program: ir.Program) -> tuple[set[str], bool]:
+    """Event types a condition counts (filters and segments included), and
+    whether it reads contact attributes."""
     types: set[str] = set()
-    windows: dict[str, set] = {}
     reads_attrs = False
-    if c is None:
-        return types, reads_attrs, windows
-    stack = [c]
-    seen_segments: set[str] = set()
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ir.CSegment):
-            if n.name not in seen_segments and n.name in program.segments:
-                seen_segments.add(n.name)
-                stack.append(program.segments[n.name])
-            continue
+    for n, _ in ir.walk(c, program.segments):
         if isinstance(n, ir.CEvent):
             types.add(n.event)
-            if n.window == "within":
-                windows.setdefault(n.event, set()).add(n.duration)
-            if n.filter is not None:
-                stack.append(n.filter)
-            continue
-        if isinstance(n, ir.OAttr):
-            reads_attrs = True
-            continue
-        if attrs.has(type(n)):
-            for f in attrs.fields(type(n)):
-                v = getattr(n, f.name)
-                if attrs.has(type(v)):
-                    stack.append(v)
-                elif isinstance(v, tuple):
-                    stack.extend(x for x in v if attrs.has(type(x)))
-    return types, reads_attrs, windows
+        elif not reads_attrs:
+            reads_attrs = any(isinstance(p, ir.OAttr) for op in ir.operands(n) for p in ir.operand_parts(op))
+    return types, reads_attrs
 
 
 def expiry_windows(c: ir.Cond | None, program: ir.Program, *, both_ways: bool) -> dict[str, set]:
@@ -450,25 +423,12 @@ def expiry_windows(c: ir.Cond | None, program: ir.Program, *, both_ways: bool) -
     change from false to true matters (true is acted on at once), which a
     lower count causes only under ``not`` or with ``at most`` / ``exactly``.
     An audience needs both ways (a spent contact is freed when seen not
-    matching), so ``both_ways`` keeps every window.
+    matching), so ``both_ways`` keeps every window. Counts inside event
+    filters are not followed.
     """
     out: dict[str, set] = {}
-    if c is None:
-        return out
-    stack = [(c, True)]
-    seen: set[tuple[str, bool]] = set()
-    while stack:
-        n, positive = stack.pop()
-        if isinstance(n, ir.CSegment):
-            key = (n.name, positive)
-            if key not in seen and n.name in program.segments:
-                seen.add(key)
-                stack.append((program.segments[n.name], positive))
-        elif isinstance(n, ir.CNot):
-            stack.append((n.operand, not positive))
-        elif isinstance(n, (ir.COr, ir.CAnd)):
-            stack.extend((x, positive) for x in n.items)
-        elif isinstance(n, ir.CEvent) and n.window == "within":
+    for n, positive in ir.walk(c, program.segments, filters=False):
+        if isinstance(n, ir.CEvent) and n.window == "within":
             if both_ways or not positive or n.count_kind != "at_least":
                 out.setdefault(n.event, set()).add(n.duration)
     return out

@@ -157,12 +157,12 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str,
     windows: dict[str, set] = {}
     audience_relevant: set[str] = set()
     if wf.audience is not None:
-        types, reads_attrs, _ = referenced_types(wf.audience, program)
+        types, reads_attrs = referenced_types(wf.audience, program)
         audience_relevant = types | (set(STATE_EVENTS) if reads_attrs else set())
         listening.append(wf.audience)
     for c in listening:
         if c is not wf.audience:
-            types, reads_attrs, _ = referenced_types(c, program)
+            types, reads_attrs = referenced_types(c, program)
             relevant |= types
             if reads_attrs:
                 relevant |= STATE_EVENTS

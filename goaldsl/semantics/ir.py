@@ -7,7 +7,8 @@ references (``CSegment``) so a segment used many times compiles once.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from collections import deque
+from typing import Any, Iterator, Optional, Union
 
 import attrs
 
@@ -222,6 +223,62 @@ class CSegment:
 
 
 Cond = Union[COr, CAnd, CNot, CConst, CCompare, CIn, CText, CIsSet, CTruthy, CEvent, CSegment]
+
+
+# ------------------------------------------------------------------ walking conditions
+
+def walk(cond: Optional[Cond], segments: Optional[dict[str, Cond]] = None, *,
+         filters: bool = True) -> Iterator[tuple[Cond, bool]]:
+    """Every node of ``cond`` with its polarity (False under an odd number
+    of ``not``): the one walker behind every analysis of a condition.
+
+    The condition's own nodes come first, in source order (pre-order, left
+    to right). With ``segments`` (a program's definitions), the definitions
+    of the segments it uses follow, in the order they are first referenced
+    (breadth-first: a definition's own references queue behind it), each
+    walked once per polarity however often it is used; unknown names are
+    skipped. Without ``segments`` a reference is a leaf. ``filters=False``
+    leaves out event filters (conditions on another event's fields).
+    """
+    if cond is None:
+        return
+    seen: set[tuple[str, bool]] = set()
+    queue = deque([(cond, True)])
+    while queue:
+        stack = [queue.popleft()]
+        while stack:
+            node, positive = stack.pop()
+            yield node, positive
+            if isinstance(node, (COr, CAnd)):
+                stack.extend((x, positive) for x in reversed(node.items))
+            elif isinstance(node, CNot):
+                stack.append((node.operand, not positive))
+            elif isinstance(node, CEvent):
+                if filters and node.filter is not None:
+                    stack.append((node.filter, positive))
+            elif isinstance(node, CSegment) and segments is not None:
+                body = segments.get(node.name)
+                if body is not None and (node.name, positive) not in seen:
+                    seen.add((node.name, positive))
+                    queue.append((body, positive))
+
+
+def operands(c: Cond) -> tuple[Operand, ...]:
+    """The operands a leaf condition reads, in source order (none for the
+    other kinds)."""
+    if isinstance(c, (CCompare, CIn, CText)):
+        return (c.left, c.right)
+    if isinstance(c, (CIsSet, CTruthy)):
+        return (c.operand,)
+    return ()
+
+
+def operand_parts(op: Operand) -> Iterator[Operand]:
+    """An operand and, for a list, its items (nested lists too)."""
+    yield op
+    if isinstance(op, OList):
+        for x in op.items:
+            yield from operand_parts(x)
 
 
 # ------------------------------------------------------------------ actions

@@ -688,9 +688,9 @@ class _Explainer:
 
 
 def _attr_operands(c) -> list[ir.OAttr]:
+    """The attributes a leaf names: as an operand or as an item of a list."""
     out = []
-    for name in ("left", "right", "operand"):
-        op = getattr(c, name, None)
+    for op in ir.operands(c):
         if isinstance(op, ir.OAttr):
             out.append(op)
         elif isinstance(op, ir.OList):
@@ -699,25 +699,7 @@ def _attr_operands(c) -> list[ir.OAttr]:
 
 
 def _attr_operands_deep(c: ir.Cond, program: ir.Program) -> list[ir.OAttr]:
-    out: list[ir.OAttr] = []
-    seen: set[str] = set()
-    stack = [c]
-    while stack:
-        n = stack.pop(0)
-        if isinstance(n, ir.CSegment):
-            if n.name not in seen:
-                seen.add(n.name)
-                stack.append(program.segments[n.name])
-        elif isinstance(n, (ir.COr, ir.CAnd)):
-            stack[0:0] = list(n.items)
-        elif isinstance(n, ir.CNot):
-            stack.insert(0, n.operand)
-        elif isinstance(n, ir.CEvent):
-            if n.filter is not None:
-                stack.insert(0, n.filter)
-        else:
-            out.extend(_attr_operands(n))
-    return out
+    return [op for n, _ in ir.walk(c, program.segments) for op in _attr_operands(n)]
 
 
 # ====================================================================== summary

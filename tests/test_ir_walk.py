@@ -1,0 +1,208 @@
+"""``ir.walk``: the one walker that expands segments for every analysis.
+
+The analyses built on it (the event types and attributes a condition reads,
+the windows whose expiry matters, the attributes explain lists, the goal
+digests of state files) are compared with the hand-written walks they
+replaced, kept here as oracles, on the random programs of the engine
+property test. The goal digests must stay those existing state files hold.
+"""
+from __future__ import annotations
+
+import re
+
+import attrs
+from hypothesis import HealthCheck, given, settings
+
+from goaldsl.api import load_program
+from goaldsl.durable.store import _digest, _goal_steps, _workflow_goals
+from goaldsl.runtime.compiler import expiry_windows, referenced_types
+from goaldsl.runtime.engine import Contact
+from goaldsl.semantics import ir
+from goaldsl.semantics.checker import check
+from goaldsl.semantics.loader import load
+from goaldsl.tools.explain import attributes_read
+
+from test_engine_property import FAKE, programs
+
+PROGRAM = """
+segment engaged = email.opened at least 2 times within 7 days
+segment hot = engaged and contact.lead_score >= 50
+segment vip = "vip" in contact.tags
+
+workflow "Nurture" {
+    enroll when form.submitted
+    goal "Warm" {
+        when hot or page.visited(url starts with "/pricing")
+        then if vip { send_email("vip") }
+        on unmet continue
+    }
+    send_email("next")
+    goals {
+        goal "Bought" { when purchase.completed and not vip }
+    }
+}
+"""
+
+
+def _checked(text: str) -> ir.Program:
+    res = check(load([FAKE], texts={FAKE: text}))
+    assert res.ok, [str(d) for d in res.diagnostics]
+    return res.program
+
+
+def _kind(n) -> str:
+    if isinstance(n, ir.CSegment):
+        return n.name
+    if isinstance(n, ir.CEvent):
+        return n.event
+    return type(n).__name__
+
+
+def test_the_condition_comes_first_then_each_segment_once_per_polarity():
+    p = _checked(PROGRAM + 'segment both = vip and not vip\nsegment top = hot or both\n')
+    got = [(_kind(n), pos) for n, pos in ir.walk(p.segments["top"], p.segments)]
+    assert got == [
+        ("COr", True), ("hot", True), ("both", True),
+        # hot's definition, then both's, in the order they were named
+        ("CAnd", True), ("engaged", True), ("CCompare", True),
+        ("CAnd", True), ("vip", True), ("CNot", True), ("vip", False),
+        # what those definitions named: engaged, vip, and vip under `not`
+        ("email.opened", True),
+        ("CIn", True),
+        ("CIn", False),
+    ]
+
+
+def test_without_segments_a_reference_is_a_leaf_and_filters_can_be_left_out():
+    p = _checked(PROGRAM)
+    cond = p.workflows[0].steps[0].goal.cond  # hot or page.visited(url starts with "/pricing")
+    assert [_kind(n) for n, _ in ir.walk(cond)] == ["COr", "hot", "page.visited", "CText"]
+    assert [_kind(n) for n, _ in ir.walk(cond, filters=False)] == ["COr", "hot", "page.visited"]
+    assert list(ir.walk(None)) == []
+
+
+def test_goal_digests_are_those_state_files_hold(tmp_path):
+    """The digest of a workflow's goals is stored in state files and compared
+    on resume: it must not change for the same program."""
+    (tmp_path / "program.goal").write_text(PROGRAM)
+    p = load_program(tmp_path / "program.goal")
+    # recorded with the regular-expression version this replaced
+    assert [_workflow_goals(w.wf, p.ir.segments) for w in p.plan.workflows] == ["b8d650d497438a6d21ff5136ba4cfac4"]
+
+
+# ---------------------------------------------------------------- the walks it replaced
+
+def _old_workflow_goals(wf: ir.Workflow, segments: dict) -> str:
+    goals = [g for g in _goal_steps(wf.steps)] + list(wf.goals)
+    text = repr(goals)
+    for name in sorted(set(re.findall(r"CSegment\(name='([^']*)'", text))):
+        text += repr(segments.get(name))
+    return _digest(text)
+
+
+def _old_referenced_types(c, program):
+    types: set[str] = set()
+    reads_attrs = False
+    if c is None:
+        return types, reads_attrs
+    stack = [c]
+    seen_segments: set[str] = set()
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ir.CSegment):
+            if n.name not in seen_segments and n.name in program.segments:
+                seen_segments.add(n.name)
+                stack.append(program.segments[n.name])
+            continue
+        if isinstance(n, ir.CEvent):
+            types.add(n.event)
+            if n.filter is not None:
+                stack.append(n.filter)
+            continue
+        if isinstance(n, ir.OAttr):
+            reads_attrs = True
+            continue
+        if attrs.has(type(n)):
+            for f in attrs.fields(type(n)):
+                v = getattr(n, f.name)
+                if attrs.has(type(v)):
+                    stack.append(v)
+                elif isinstance(v, tuple):
+                    stack.extend(x for x in v if attrs.has(type(x)))
+    return types, reads_attrs
+
+
+def _old_expiry_windows(c, program, *, both_ways):
+    out: dict[str, set] = {}
+    if c is None:
+        return out
+    stack = [(c, True)]
+    seen: set[tuple[str, bool]] = set()
+    while stack:
+        n, positive = stack.pop()
+        if isinstance(n, ir.CSegment):
+            key = (n.name, positive)
+            if key not in seen and n.name in program.segments:
+                seen.add(key)
+                stack.append((program.segments[n.name], positive))
+        elif isinstance(n, ir.CNot):
+            stack.append((n.operand, not positive))
+        elif isinstance(n, (ir.COr, ir.CAnd)):
+            stack.extend((x, positive) for x in n.items)
+        elif isinstance(n, ir.CEvent) and n.window == "within":
+            if both_ways or not positive or n.count_kind != "at_least":
+                out.setdefault(n.event, set()).add(n.duration)
+    return out
+
+
+def _old_attribute_paths(c, program) -> list[tuple]:
+    out: list[tuple] = []
+    seen: set[str] = set()
+    stack = [c]
+    while stack:
+        n = stack.pop(0)
+        if isinstance(n, ir.CSegment):
+            if n.name not in seen:
+                seen.add(n.name)
+                stack.append(program.segments[n.name])
+        elif isinstance(n, (ir.COr, ir.CAnd)):
+            stack[0:0] = list(n.items)
+        elif isinstance(n, ir.CNot):
+            stack.insert(0, n.operand)
+        elif isinstance(n, ir.CEvent):
+            if n.filter is not None:
+                stack.insert(0, n.filter)
+        else:
+            for name in ("left", "right", "operand"):
+                op = getattr(n, name, None)
+                if isinstance(op, ir.OAttr):
+                    out.append(op.path)
+                elif isinstance(op, ir.OList):
+                    out.extend(x.path for x in op.items if isinstance(x, ir.OAttr))
+    return list(dict.fromkeys(out))
+
+
+def _conditions(wf: ir.Workflow) -> list:
+    out = [wf.audience, wf.trigger]
+    for g in list(_goal_steps(wf.steps)) + list(wf.goals):
+        out += [g.cond] + [c for c, _, _ in g.then_ifs]
+    return [c for c in out if c is not None]
+
+
+class _Program:  # what attributes_read needs of a loaded program
+    def __init__(self, ir_):
+        self.ir = ir_
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs())
+def test_analyses_on_the_walker_equal_the_walks_they_replaced(text):
+    p = _checked(text)
+    for wf in p.workflows:
+        assert _workflow_goals(wf, p.segments) == _old_workflow_goals(wf, p.segments)
+        for c in _conditions(wf) + list(p.segments.values()):
+            assert referenced_types(c, p) == _old_referenced_types(c, p)
+            for both in (False, True):
+                assert expiry_windows(c, p, both_ways=both) == _old_expiry_windows(c, p, both_ways=both)
+            read = attributes_read(_Program(p), c, Contact("c", {}, 0), "UTC")
+            assert [tuple(k.split(".")[1:]) for k in read] == _old_attribute_paths(c, p)
