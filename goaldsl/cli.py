@@ -101,13 +101,19 @@ def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
 
 def cmd_check(args) -> int:
     from .api import check_paths
-    from .semantics.loader import program_files
+    from .semantics.loader import program_files, program_of_test_file, test_files
     from .semantics.schema import schema_beside
-    # A folder is one program (its files see each other); a file is its own.
+    # A folder is one program (its files see each other), checked with its
+    # test files; a file is its own, a test file is checked with its program.
     groups: list[tuple[Path, list[Path]]] = []
     for f in args.files:
         p = Path(f)
-        groups.append((p, program_files(p) if p.is_dir() else [p]))
+        if p.is_dir():
+            groups.append((p, program_files(p) + test_files(p)))
+        elif p.name.endswith("_test.goal") and p.is_file():
+            groups.append((p, program_files(program_of_test_file(p)) + [p]))
+        else:
+            groups.append((p, [p]))
     nfiles = sum(len(g) for _, g in groups)
     if not nfiles:
         raise UsageError("no .goal files to check")
@@ -204,6 +210,49 @@ def _check_mapping_file(folder: Path, program, sources: dict) -> list:
     if m is not None:
         diags = diags + check_mapping(m, text, program.events)
     return diags
+
+
+def cmd_test(args) -> int:
+    import json
+    from .tools.testing import (Coverage, load_suite, render_coverage, render_text, run_test, select,
+                                summary_line, to_json, to_junit)
+    results, coverages, any_tests = [], [], False
+    for f in args.paths:
+        p = Path(f)
+        if not p.exists():
+            raise UsageError(f"no such file or folder: {f}")
+        suite, res = load_suite(p)
+        if suite is None:
+            print(render_all([d for d in res.diagnostics if d.is_error], res_sources(res)), file=sys.stderr
+                  if args.format != "text" else sys.stdout)
+            n = sum(d.is_error for d in res.diagnostics)
+            _err(f"{n} error{'s' if n != 1 else ''}")
+            return 1
+        any_tests = any_tests or bool(suite.tests)
+        cov = Coverage(suite.program) if args.coverage else None
+        for case in select(suite.tests, args.k):
+            results.append(run_test(suite.program, case, plan=cov.plan if cov else None, coverage=cov))
+        if cov is not None:
+            coverages.append((f, cov))
+    if not any_tests:
+        raise UsageError("no tests found: test files are named *_test.goal, beside the program or in its tests folder")
+    if not results:
+        raise UsageError(f"no test name contains {args.k!r}")
+    if args.format == "json":
+        doc = to_json(results)
+        if coverages:
+            doc["coverage"] = {f: to_json([], c)["coverage"] for f, c in coverages}
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    elif args.format == "junit":
+        sys.stdout.write(to_junit(results))
+        for _, cov in coverages:
+            _err(render_coverage(cov))
+    else:
+        sys.stdout.write(render_text(results))
+        for f, cov in coverages:
+            sys.stdout.write(("" if len(coverages) == 1 else f"{f}: ") + render_coverage(cov))
+        print(summary_line(results))
+    return 0 if all(r.status == "passed" for r in results) else 1
 
 
 def res_sources(res) -> dict[str, str]:
@@ -615,6 +664,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", metavar="F", help="the event log whose time span windows are compared with "
                                                  "(default: events.jsonl beside the program)")
     p.set_defaults(fn=cmd_lint)
+
+    p = sub.add_parser("test", help="run the tests of a program (test blocks in *_test.goal files)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a program folder or file, or a test file")
+    p.add_argument("-k", metavar="PATTERN", help="run only the tests whose name contains PATTERN (case ignored)")
+    p.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                   help="text (default), json, or junit (JUnit XML, for CI systems)")
+    p.add_argument("--coverage", action="store_true",
+                   help="report which goals, then-if branches, steps and if branches the tests exercised")
+    p.set_defaults(fn=cmd_test)
 
     p = sub.add_parser("fmt", help="format .goal files in the canonical style")
     p.add_argument("files", nargs="+", metavar="FILE", help="files to format; - reads standard input")

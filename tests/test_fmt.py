@@ -27,6 +27,7 @@ def test_golden(inp: Path):
 
 def _all_goal_files():
     files = sorted(GOLDEN.glob("*.goal")) + sorted((ROOT / "examples").glob("*/program.goal"))
+    files += sorted((ROOT / "examples").glob("*/*_test.goal"))
     files += sorted((ROOT / "stdlib").glob("*.goal"))
     return files
 
@@ -44,7 +45,7 @@ def test_idempotent_meaning_preserving_and_keeps_comments(path: Path):
 
 
 def test_examples_are_canonical():
-    for path in sorted((ROOT / "examples").glob("*/program.goal")):
+    for path in sorted((ROOT / "examples").glob("*/*.goal")):
         out, _ = format_source(path.read_text(), str(path))
         assert out == path.read_text(), f"{path} is not in canonical style: run goal fmt on it"
 

@@ -770,3 +770,47 @@ async def test_a_request_about_an_unopened_named_pipe_does_not_block(client: Lan
     assert "event invoice.sent" in await asyncio.wait_for(
         hover_at(client, other, pos(PROGRAM, "invoice.sent", 2)), timeout=30)
     assert [m.message for m in client.log_messages if "internal error" in m.message] == []
+
+
+# ---------------------------------------------------------------- test files (*_test.goal)
+
+TESTED = ('workflow "W" {\n    enroll when form.submitted\n    send_email("a") as hello\n    wait 1 day as pause\n'
+          '    goals {\n        goal "Clicked" { when email.clicked }\n    }\n}\n')
+
+
+async def test_a_test_file_is_checked_with_its_program(client: LanguageClient, folder: Path):
+    (folder / "program.goal").write_text(TESTED)
+    path = folder / "program_test.goal"
+    text = ('test "t" {\n    from 2026-11-16T09:00Z\n\n    event c1 form.submitted(form: "x")\n\n'
+            '    expect c1 achieved "Clickd"\n    expect c1 achieved "Clicked"\n}\n')
+    diags = await open_doc(client, path, text)
+    assert [(d.code, d.range.start.line) for d in diags] == [("E0609", 5)]
+    assert "Clicked" in diags[0].message or "Clicked" in (diags[0].message + str(diags[0].data))
+
+
+async def test_completion_in_a_test_file(client: LanguageClient, folder: Path):
+    (folder / "program.goal").write_text(TESTED)
+    path = folder / "program_test.goal"
+    text = ('test "t" {\n    from 2026-11-16T09:00Z\n\n    contact c1\n\n    event c1 \n\n'
+            '    expect c1 achieved "\n    expect c1 in step \n    expect \n}\n')
+    await open_doc(client, path, text)
+    events = labels(await complete_at(client, path, end_of(text, "event c1 ")))
+    assert "form.submitted" in events and "send_email" not in events
+    goals = labels(await complete_at(client, path, end_of(text, 'achieved "')))
+    assert goals == ["Clicked"]
+    steps = labels(await complete_at(client, path, end_of(text, "in step ")))
+    assert set(steps) == {"hello", "pause"}
+    contacts = labels(await complete_at(client, path, end_of(text, "    expect ", )))
+    assert contacts == ["c1"]
+
+
+async def test_hover_on_an_expected_goal(client: LanguageClient, folder: Path):
+    (folder / "program.goal").write_text(TESTED)
+    path = folder / "program_test.goal"
+    text = 'test "t" {\n    from 2026-11-16T09:00Z\n\n    contact c1\n\n    expect c1 achieved "Clicked"\n}\n'
+    await open_doc(client, path, text)
+    res = await client.text_document_hover_async(T.HoverParams(
+        text_document=T.TextDocumentIdentifier(uri=uri_of(path)), position=pos(text, '"Clicked"', 2)))
+    assert res is not None
+    value = res.contents.value if hasattr(res.contents, "value") else str(res.contents)
+    assert 'exit goal "Clicked" of workflow "W"' in value and "when email.clicked" in value

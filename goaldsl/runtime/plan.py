@@ -43,6 +43,9 @@ class CWorkflow:
     audience_relevant: frozenset[str]  # event types that can change the audience (contacts not enrolled)
     windows: dict[str, tuple[Duration, ...]]  # within-durations per event type
     trigger_types: frozenset[str]
+    # The step (ir) each instruction comes from, by instruction index: for
+    # tools that map the engine's place back to the source (coverage).
+    origins: list = attrs.field(factory=list)
 
     @property
     def name(self) -> str:
@@ -92,7 +95,18 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str,
             t = i if top is None else top
             _one(st, t)
 
+    origins: list = []
+
     def _one(st, top):
+        first = len(code)
+        _emit(st, top)
+        # the instructions this step added itself (an if's nested steps say their own)
+        origins.extend([None] * (len(code) - len(origins)))
+        for pc in range(first, len(code)):
+            if origins[pc] is None:
+                origins[pc] = st
+
+    def _emit(st, top):
         name = getattr(st, "name", None)
         if isinstance(st, ir.SAction):
             if name:
@@ -184,7 +198,7 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str,
     return CWorkflow(index, wf, audience, tuple(triggers),
                      code, step_goals, exit_goals, frozenset(relevant), frozenset(audience_relevant),
                      {k: tuple(sorted(v, key=lambda d: d.approx_seconds())) for k, v in windows.items()},
-                     frozenset(t for t, _ in triggers))
+                     frozenset(t for t, _ in triggers), origins)
 
 
 def _walk_steps(steps):

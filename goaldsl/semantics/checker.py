@@ -18,6 +18,7 @@ from . import ir
 from .calendar import known_zones, parse_local_datetime
 from ..syntax.diagnostics import Diagnostic, Related, did_you_mean, error, sort_key, warning
 from .loader import Loaded, duplicate
+from .testblocks import check_tests, is_test_file
 from ..syntax.parser import MAX_NESTING, keywords
 from ..syntax.source import Span
 
@@ -39,6 +40,7 @@ class Context:
 class CheckResult:
     program: Optional[ir.Program]
     diagnostics: tuple[Diagnostic, ...]
+    tests: tuple = ()  # testblocks.TestCase, one per test block (when the files hold tests)
 
     @property
     def ok(self) -> bool:
@@ -51,8 +53,13 @@ def check(loaded: Loaded, contact_schema: dict[tuple[str, ...], str] | None = No
     values of another kind."""
     c = Checker(loaded, contact_schema)
     program = c.run()
-    diags = tuple(sorted(_dedupe(loaded.diagnostics + c.diags), key=sort_key))
-    return CheckResult(program, diags)
+    tests, test_diags = [], []
+    if any(isinstance(it, A.TestBlock) for m in loaded.modules for it in m.items) or any(
+            is_test_file(m.file) for m in loaded.modules):
+        # Test blocks are checked in their own module, with this checker's rules.
+        tests, test_diags = check_tests(loaded, c, program)
+    diags = tuple(sorted(_dedupe(loaded.diagnostics + c.diags + test_diags), key=sort_key))
+    return CheckResult(program, diags, tuple(tests))
 
 
 def _dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -604,12 +611,7 @@ class Checker:
                 steps.append(item)
         tz = "UTC"
         if "TimezoneSetting" in settings:
-            tz_node = settings["TimezoneSetting"].name
-            if tz_node.value in known_zones():
-                tz = tz_node.value
-            else:
-                self.err("E0405", f'unknown time zone "{tz_node.value}"', tz_node.span,
-                         hint=self.did_you_mean(tz_node.value, known_zones()) or 'use an IANA name like "America/New_York"')
+            tz = self.timezone_name(settings["TimezoneSetting"].name)
         once_at = None
         runs = settings.get("runs")
         if isinstance(runs, A.RunsOnce):
@@ -682,6 +684,14 @@ class Checker:
                     exit_goals.append(goal)
         return ir.Workflow(name, w.is_drip, once_at, every, tz, aud, trig, reentry is not None,
                            tuple(ir_steps), tuple(exit_goals), span=w.span)
+
+    def timezone_name(self, node: A.Str) -> str:
+        """A time zone as written, or UTC after reporting an unknown one."""
+        if node.value in known_zones():
+            return node.value
+        self.err("E0405", f'unknown time zone "{node.value}"', node.span,
+                 hint=self.did_you_mean(node.value, known_zones()) or 'use an IANA name like "America/New_York"')
+        return "UTC"
 
     def check_trigger(self, c: ir.Cond) -> None:
         items = c.items if isinstance(c, ir.COr) else (c,)

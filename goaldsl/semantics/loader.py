@@ -216,11 +216,36 @@ def _special(path: Path) -> str | None:
     return "a device"
 
 
+TEST_SUFFIX = "_test.goal"  # a test file's name ends so (docs/spec.md section 11)
+TESTS_FOLDER = "tests"
+
+
 def program_files(path: Path) -> list[Path]:
-    """The .goal files of a PROGRAM argument: the file, or a folder's files."""
+    """The .goal files of a PROGRAM argument: the file, or a folder's files.
+    Test files (``*_test.goal``) are not part of the program."""
     if path.is_dir():
-        return sorted(path.glob("*.goal"))
+        return sorted(p for p in path.glob("*.goal") if not p.name.endswith(TEST_SUFFIX))
     return [path]
+
+
+def test_files(path: Path) -> list[Path]:
+    """The test files of a PROGRAM argument: a folder's ``*_test.goal`` files
+    and those of its ``tests`` folder; for a file ``X.goal``, ``X_test.goal``
+    beside it and in the ``tests`` folder beside it. A test file given
+    itself is its own list."""
+    if path.is_dir():
+        return sorted(path.glob("*" + TEST_SUFFIX)) + sorted((path / TESTS_FOLDER).glob("*" + TEST_SUFFIX))
+    if path.name.endswith(TEST_SUFFIX):
+        return [path]
+    name = path.stem + TEST_SUFFIX
+    return [p for p in (path.parent / name, path.parent / TESTS_FOLDER / name) if p.is_file()]
+
+
+def program_of_test_file(path: Path) -> Path:
+    """The program a test file tests: the folder it is in (the folder above,
+    when it is in a ``tests`` folder)."""
+    folder = path.parent
+    return folder.parent if folder.name == TESTS_FOLDER else folder
 
 
 # A program's data, by convention beside it (docs/spec.md section 9).

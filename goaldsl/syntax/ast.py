@@ -429,7 +429,88 @@ class SegmentDef:
     span: Span = _span()
 
 
-TopItem = Union[Import, SegmentDef, Workflow, EventDecl, ActionDecl]
+# ------------------------------------------------------------------ tests
+
+@attrs.frozen
+class TestTime:
+    """A time in a test: a date-time as written, or ``+DURATION`` after the
+    test's start (``offset``)."""
+    text: Optional[str] = None
+    offset: Optional[Duration] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class TestFrom:
+    time: TestTime
+    span: Span = _span()
+
+
+@attrs.frozen
+class TestUntil:
+    time: TestTime
+    span: Span = _span()
+
+
+@attrs.frozen
+class TestTimezone:
+    name: Str
+    span: Span = _span()
+
+
+@attrs.frozen
+class TestContact:
+    """``contact c1 { lead_score: 70 }``: a contact record."""
+    id: Ident
+    record: Optional[MapLit] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class TestEvent:
+    """``event c1 form.submitted(form: "demo") at +1 day``."""
+    contact: Ident
+    type: Ref
+    fields: tuple[tuple[Ident, Value], ...] = ()
+    has_fields: bool = False  # written with parentheses (they may be empty)
+    at: Optional[TestTime] = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class Expect:
+    """``expect CONTACT ...``: one expectation of a test.
+
+    kind: achieved (goal), ran (call), exited (workflow?, reason?),
+    enrolled (workflow), step (step), holds (cond). ``by`` for what happened
+    (achieved, ran, exited), ``at`` for a state (enrolled, step, holds)."""
+    contact: Ident
+    kind: str
+    negated: bool = False
+    goal: Optional[Ident] = None
+    call: Optional[ActionCall] = None
+    workflow: Optional[Ident] = None
+    step: Optional[Ident] = None
+    reason: Optional[Ident] = None
+    cond: Optional[Cond] = None
+    by: Optional[TestTime] = None
+    at: Optional[TestTime] = None
+    span: Span = _span()
+
+
+TestItem = Union[TestFrom, TestUntil, TestTimezone, TestContact, TestEvent, Expect]
+
+
+@attrs.frozen
+class TestBlock:
+    """``test "NAME" { ... }`` in a ``*_test.goal`` file."""
+    __test__ = False  # not a pytest class
+    name: Ident
+    items: tuple[TestItem, ...]
+    span: Span = _span()
+
+
+TopItem = Union[Import, SegmentDef, Workflow, EventDecl, ActionDecl, TestBlock]
 
 
 @attrs.frozen

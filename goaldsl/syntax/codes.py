@@ -71,4 +71,16 @@ CODES: dict[str, str] = {
     "E0700": "a mapping file that cannot be read or is not valid TOML",
     "E0701": "a key or value a mapping file does not allow",
     "E0702": "a mapping to an event type or field the program does not declare",
+    # tests (*_test.goal files)
+    "E0601": "a test block outside a test file",
+    "E0602": "two tests with one name",
+    "E0603": "something other than a test block in a test file",
+    "E0604": "a bad contact in a test",
+    "E0605": "a test with no start time",
+    "E0606": "a time outside the test's run",
+    "E0607": "a test event without a required field",
+    "E0608": "an expectation about a contact the test does not have",
+    "E0609": "an unknown goal, step or workflow in an expectation",
+    "E0610": "an unknown reason to leave a workflow",
+    "E0611": "a goal or step in several workflows, not said which",
 }

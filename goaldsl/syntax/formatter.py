@@ -127,6 +127,60 @@ def call(c: A.ActionCall) -> str:
     return f"{c.name.name}({args})"
 
 
+def test_time(t: A.TestTime) -> str:
+    return t.text if t.text is not None else f"+{duration(t.offset)}"
+
+
+def _map_entries(entries) -> str:
+    return ", ".join(f"{k if k.isidentifier() else quote(k)}: {value(x)}" for k, x in entries)
+
+
+def expectation(x: A.Expect) -> str:
+    """An ``expect`` line, without its indentation."""
+    who = name_or_quote(x.contact.name)
+    neg = "not " if x.negated else ""
+    wf = f" in {quote(x.workflow.name)}" if x.workflow is not None else ""
+    by = f" by {test_time(x.by)}" if x.by is not None else ""
+    at = f" at {test_time(x.at)}" if x.at is not None else ""
+    if x.kind == "achieved":
+        body = f"{neg}achieved {quote(x.goal.name)}{wf}{by}"
+    elif x.kind == "ran":
+        body = f"{neg}ran {call(x.call)}{wf}{by}"
+    elif x.kind == "exited":
+        body = f"{neg}exited" + (f" {quote(x.workflow.name)}" if x.workflow is not None else "") + (
+            f" with {x.reason.name}" if x.reason is not None else "") + by
+    elif x.kind == "enrolled":
+        body = f"{neg}in {quote(x.workflow.name)}{at}"
+    elif x.kind == "step":
+        body = f"{neg}in step {name_or_quote(x.step.name)}{wf}{at}"
+    else:
+        body = f"{cond(x.cond)}{at}"
+    return f"expect {who} {body}"
+
+
+def test_item(it) -> str:
+    if isinstance(it, A.TestFrom):
+        return f"from {test_time(it.time)}"
+    if isinstance(it, A.TestUntil):
+        return f"until {test_time(it.time)}"
+    if isinstance(it, A.TestTimezone):
+        return f"timezone {quote(it.name.value)}"
+    if isinstance(it, A.TestContact):
+        rec = ""
+        if it.record is not None:
+            rec = " { " + _map_entries(it.record.entries) + " }" if it.record.entries else " { }"
+        return f"contact {name_or_quote(it.id.name)}{rec}"
+    if isinstance(it, A.TestEvent):
+        fields = ""
+        if it.has_fields:
+            fields = "(" + ", ".join(f"{n.name}: {value(v)}" for n, v in it.fields) + ")"
+        at = f" at {test_time(it.at)}" if it.at is not None else ""
+        return f"event {name_or_quote(it.contact.name)} {it.type.dotted}{fields}{at}"
+    if isinstance(it, A.Expect):
+        return expectation(it)
+    raise AssertionError(type(it))
+
+
 def type_expr(t: A.TypeExpr) -> str:
     base = f"enum({', '.join(t.values)})" if t.name == "enum" else t.name
     return base + ("?" if t.optional else "")
@@ -236,6 +290,8 @@ class Printer:
             self.emit(item, line, 0)
         elif isinstance(item, A.Workflow):
             self.workflow(item)
+        elif isinstance(item, A.TestBlock):
+            self.test_block(item)
         else:  # pragma: no cover
             raise AssertionError(type(item))
 
@@ -256,6 +312,18 @@ class Printer:
             else:
                 self.step(item, 1)
         self.close_block(w, 0)
+
+    def test_block(self, t: A.TestBlock) -> None:
+        first = t.items[0].span.start if t.items else None
+        self.open_block(t, f"test {quote(t.name.name)}", 0, first)
+        prev = None
+        for item in t.items:
+            kind = _TEST_GROUP.get(type(item), "")
+            if prev is not None and kind != prev:
+                self.lines.append("")
+            prev = kind
+            self.emit(item, test_item(item), 1)
+        self.close_block(t, 0)
 
     def goals_section(self, s: A.GoalsSection, indent: int) -> None:
         self.open_block(s, "goals", indent, s.goals[0].span.start if s.goals else None)
@@ -327,6 +395,11 @@ class Printer:
             for a in else_actions:
                 self.emit(a, call(a), indent + 1)
         self.close_block(node, indent)
+
+
+# Blank lines between the groups of a test's lines.
+_TEST_GROUP = {A.TestFrom: "settings", A.TestUntil: "settings", A.TestTimezone: "settings",
+               A.TestContact: "contacts", A.TestEvent: "events", A.Expect: "expect"}
 
 
 def _simple(item) -> bool:

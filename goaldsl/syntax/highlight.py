@@ -42,6 +42,8 @@ KEYWORDS = (
     "goal", "goals", "if", "import", "in", "is", "least", "most", "not", "on", "once", "or", "perpetual",
     "reentry", "runs", "segment", "set", "since", "skip", "starts", "then", "time", "times", "timezone",
     "to", "unmet", "until", "up", "wait", "when", "with", "within", "workflow",
+    # tests (*_test.goal files)
+    "by", "contact", "exited", "expect", "from", "ran", "step", "test",
 ) + UNITS + WEEKDAYS + CONSTANTS
 
 _ID = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -82,7 +84,7 @@ class GoalLexer(RegexLexer):
             (_ID + r"(?=\s*\()", Name.Function),  # action calls
             (_ID, Name),
             (r"\.\.\.", Punctuation),
-            (r"==|!=|<=|>=|<|>|=|\?", Operator),
+            (r"==|!=|<=|>=|<|>|=|\?|\+", Operator),
             (r"[()\[\]{},:.]", Punctuation),
             (r".", Text),
         ],

@@ -89,7 +89,8 @@ def keywords() -> frozenset[str]:
 def _display() -> dict[str, str]:
     names = {"NAME": "a name", "STRING": "a string", "NUMBER": "a number",
              "DATETIME": "a date-time (2026-11-16T14:00)", "TIME_OF_DAY": "a time of day (09:00)",
-             "CMP_OP": "a comparison (==, !=, <, <=, >, >=)", "$END": "the end of the file"}
+             "CMP_OP": "a comparison (==, !=, <, <=, >, >=)", "$END": "the end of the file",
+             "AT_TIME": '"at" and a time (+2 days, 2026-11-16T14:00)'}
     for t in _machine()[0].terminals:
         if t.name not in names and t.pattern.type == "str":
             names[t.name] = f'"{t.pattern.value}"'
@@ -760,6 +761,105 @@ class _Builder(Transformer):
     def emit(self, c):
         fields = tuple(x.items for x in c if isinstance(x, _Entry))
         return A.Emit(c[0], fields, span=self._span(c))
+
+    # -- tests
+    def test_block(self, c):
+        name = self._string(c[1])
+        items = tuple(x for x in c[3:-1] if x is not None and not _is_tok(x))
+        return A.TestBlock(A.Ident(name.value, span=name.span), items, span=self._span(c))
+
+    def contact_name(self, c):
+        return self.contact_id(c)
+
+    def contact_id(self, c):
+        tok = c[0]
+        if tok.type == "STRING":
+            s = self._string(tok)
+            return A.Ident(s.value, span=s.span)
+        return A.Ident(str(tok), span=_tok_span(self.file, tok))
+
+    def time_absolute(self, c):
+        return A.TestTime(str(c[0]), None, span=self._span(c))
+
+    def time_relative(self, c):
+        return A.TestTime(None, c[1], span=self._span(c))
+
+    def test_from(self, c):
+        return A.TestFrom(c[1], span=self._span(c))
+
+    def test_until(self, c):
+        return A.TestUntil(c[1], span=self._span(c))
+
+    def test_timezone(self, c):
+        return A.TestTimezone(self._string(c[1]), span=self._span(c))
+
+    def record(self, c):
+        return A.MapLit(tuple(x.items for x in c if isinstance(x, _Entry)), span=self._span(c))
+
+    def test_contact(self, c):
+        return A.TestContact(c[1], c[2], span=self._span(c))
+
+    def event_fields(self, c):
+        entries = []
+        for x in c:
+            if isinstance(x, _Entry):
+                key, value = x.items
+                entries.append((A.Ident(key, span=x.span), value))
+        return _Filter(entries, self._span(c))
+
+    def test_event(self, c):
+        fields = c[3]
+        at = c[5] if len(c) > 5 else None
+        return A.TestEvent(c[1], c[2], fields.items if fields is not None else (), fields is not None, at,
+                           span=self._span(c))
+
+    def test_expect(self, c):
+        x = c[2]
+        return attrs.evolve(x, contact=c[1], span=self._span(c))
+
+    def in_workflow(self, c):
+        s = self._string(c[1])
+        return A.Ident(s.value, span=s.span)
+
+    def by_time(self, c):
+        return _Entry(("by", c[1]), self._span(c))
+
+    def exit_reason(self, c):
+        return A.Ident(str(c[0]), span=_tok_span(self.file, c[0]))
+
+    def _expect(self, kind, c, **kw):
+        negated = any(_is_tok(x) and x.type == "NOT" for x in c[:1])
+        by = next((x.items[1] for x in c if isinstance(x, _Entry) and x.items[0] == "by"), None)
+        at = None
+        for i, x in enumerate(c):
+            if _is_tok(x) and x.type == "AT_TIME" and i + 1 < len(c):
+                at = c[i + 1]
+        return A.Expect(A.Ident("", span=self._span(c)), kind, negated, by=by, at=at, span=self._span(c), **kw)
+
+    def expect_achieved(self, c):
+        s = self._string(c[2])
+        return self._expect("achieved", c, goal=A.Ident(s.value, span=s.span), workflow=c[3])
+
+    def expect_ran(self, c):
+        return self._expect("ran", c, call=c[2], workflow=c[3])
+
+    def expect_exited(self, c):
+        wf = None
+        if c[2] is not None:
+            s = self._string(c[2])
+            wf = A.Ident(s.value, span=s.span)
+        reason = next((x for x in c[3:] if isinstance(x, A.Ident)), None)
+        return self._expect("exited", c, workflow=wf, reason=reason)
+
+    def expect_enrolled(self, c):
+        s = self._string(c[2])
+        return self._expect("enrolled", c, workflow=A.Ident(s.value, span=s.span))
+
+    def expect_step(self, c):
+        return self._expect("step", c, step=c[3], workflow=c[4])
+
+    def expect_holds(self, c):
+        return self._expect("holds", [None] + list(c), cond=c[0])
 
     def emit_field(self, c):
         return _Entry((self._ident(c[0], user_name=False), c[2]), self._span(c))

@@ -30,7 +30,14 @@ _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*$")
 _OPERAND = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|not\s+in|in)\s*(?:\[(?:[^\[\]()]*,\s*)?)?$")
 _ARG = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*:\s*$")
 _SKIP = re.compile(r"skip\s+to\s+$")
-_TOP_ITEM = re.compile(r"^(?:import|segment|workflow|drip|event|action)\b", re.MULTILINE)
+_TOP_ITEM = re.compile(r"^(?:import|segment|workflow|drip|event|action|test)\b", re.MULTILINE)
+# In a test block: what a name or a quoted name after these words is.
+_TEST_GOAL = re.compile(r"\bexpect\s+\S+\s+(?:not\s+)?achieved\s+\"([^\"\n]*)$")
+_TEST_WORKFLOW = re.compile(r"\bexpect\s+\S+\s+(?:not\s+)?(?:exited|in|.*\s+in)\s+\"([^\"\n]*)$")
+_TEST_STEP = re.compile(r"\bin\s+step\s+$")
+_TEST_CONTACT = re.compile(r"(?:^|\n)\s*(?:expect|event)\s+$")
+_TEST_EVENT = re.compile(r"(?:^|\n)\s*event\s+(?:\"[^\"\n]*\"|[A-Za-z_][A-Za-z0-9_]*)\s+([A-Za-z_][A-Za-z0-9_.]*)?$")
+_CONTACT_LINE = re.compile(r"^\s*(?:contact|event|expect)\s+(\"[^\"\n]*\"|[A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
 
 
 @attrs.frozen
@@ -64,6 +71,10 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
     actions = program.actions if program else {}
     segments = program.segments if program else {}
 
+    if in_file and program is not None:
+        found = _in_test(before, text, program)
+        if found is not None:
+            return found
     where = _line_state(before[before.rfind("\n") + 1:])
     if where == "comment" or (where == "string" and not prefix.startswith("contact.")):
         return []  # nothing to offer inside a comment or a string, but {contact.x}
@@ -122,6 +133,54 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
     items.append(Completion("contact.", "attribute", "a contact attribute"))
     items += [Completion(c, "contact", "contact id") for c in sorted(set(contact_ids))]
     return _filter(items, prefix)
+
+
+def _in_test(before: str, text: str, program: ir.Program) -> Optional[list[Completion]]:
+    """Completions inside a test block: goal and workflow names in their
+    quotes, step names after `in step`, the test's contacts after `expect`
+    and `event`. None when the cursor is not at one of those places."""
+    start = before.rfind("\ntest ")
+    if start < 0 and not before.startswith("test "):
+        return None
+    m = _TEST_GOAL.search(before)
+    if m:
+        goals = sorted({g.name for w in program.workflows for g in _goals(w)})
+        return _filter([Completion(g, "goal", "goal") for g in goals], m.group(1))
+    m = _TEST_WORKFLOW.search(before)
+    if m:
+        return _filter([Completion(w.name, "workflow", "workflow") for w in program.workflows], m.group(1))
+    if _TEST_STEP.search(before):
+        names = sorted({n for w in program.workflows for n in _step_names(w)})
+        return [Completion(n if n.isidentifier() and n not in keywords() else f'"{n}"', "step", "step")
+                for n in names]
+    m = _TEST_EVENT.search(before)
+    if m:
+        return _filter([Completion(e, "event", _event_detail(program.events[e])) for e in sorted(program.events)],
+                       m.group(1) or "")
+    if _TEST_CONTACT.search(before):
+        block_end = text.find("\n}", len(before))
+        block = text[max(start, 0):block_end if block_end >= 0 else len(text)]
+        ids = sorted({m.group(1) for m in _CONTACT_LINE.finditer(block)})
+        return [Completion(i, "contact", "contact in this test") for i in ids]
+    return None
+
+
+def _goals(w: ir.Workflow) -> list:
+    return [st.goal for st in w.steps if isinstance(st, ir.SGoal)] + list(w.goals)
+
+
+def _step_names(w: ir.Workflow) -> list[str]:
+    out, stack = [], list(w.steps)
+    while stack:
+        st = stack.pop()
+        if isinstance(st, ir.SGoal):
+            out.append(st.goal.name)
+        elif getattr(st, "name", None):
+            out.append(st.name)
+        if isinstance(st, ir.SIf):
+            stack.extend(x for _, b in st.branches for x in b)
+            stack.extend(st.else_steps)
+    return out
 
 
 @attrs.frozen

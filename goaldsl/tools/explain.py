@@ -443,7 +443,7 @@ def _state(eng, program: Program, wf: ir.Workflow, g: ir.Goal, contact: str, act
     st.enrolled_at, st.enrollment = e.since, e.number
     code = cw.code
     if e.pc < len(code):
-        st.step = _describe_instruction(code[e.pc], program)
+        st.step = describe_instruction(code[e.pc], program)
         st.step_index = code[e.pc][3] + 1 if code[e.pc][3] is not None else None
     if e.block == B_WAIT:
         st.waiting, st.waiting_until = "wait", e.due
@@ -485,7 +485,7 @@ def _never_enrolled_note(wf: ir.Workflow, program: Program) -> str:
     return "it was never enrolled"
 
 
-def _describe_instruction(ins: tuple, program: Program) -> str:
+def describe_instruction(ins: tuple, program: Program) -> str:
     op = ins[0]
     name = f" as {ins[2]}" if len(ins) > 2 and isinstance(ins[2], str) else ""
     if op == ACTION:
@@ -875,7 +875,7 @@ def render_text(ex: Explanation) -> str:
     lines.append("")
     lines.append(f'Workflow "{ex.workflow}":')
     for e in ex.activity:
-        lines.append("  " + _activity_line(e))
+        lines.append("  " + activity_line(e))
     if st.status == "never_enrolled":
         lines.append(f"  {st.note}")
     elif st.status == "enrolled":
@@ -913,7 +913,7 @@ def _source_text(src: Optional[tuple[int, str]]) -> str:
     return f" (set by {src[1]} at {format_utc(src[0])})" if src else " (from the contact record)"
 
 
-def _activity_line(e: dict) -> str:
+def activity_line(e: dict) -> str:
     t = format_utc(e["time"])
     kind = e["type"]
     if kind == "action":

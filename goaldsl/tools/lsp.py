@@ -45,7 +45,7 @@ from ..semantics.checker import CheckResult, _all_steps, _step_name, check
 from .completion import Completion, _enclosing_call, complete, word_before
 from ..syntax.diagnostics import Diagnostic, Severity
 from ..syntax.formatter import format_source
-from ..semantics.loader import CONTACTS_FILE, Loaded, load, read_source
+from ..semantics.loader import CONTACTS_FILE, TEST_SUFFIX, Loaded, load, program_files, program_of_test_file, read_source
 from ..syntax.parser import keywords
 from ..syntax.resources import stdlib_dir
 from ..semantics.schema import infer_contact_schema, read_records
@@ -301,9 +301,16 @@ class GoalLanguageServer(LanguageServer):
         texts = self.open_texts()
         texts[path] = text
         schema = self.contact_schema(path.parent / CONTACTS_FILE)
-        loaded = load([path], texts=texts)
+        is_test = path.name.endswith(TEST_SUFFIX)
+        if is_test:
+            # A test file is read with the program it tests (the folder's
+            # program files, or the folder above a tests folder).
+            files = [p for p in program_files(program_of_test_file(path)) if _key(p) != _key(path)] + [path]
+        else:
+            files = [path]
+        loaded = load(files, texts=texts)
         result = check(loaded, schema)
-        if any(d.code == "E0301" for d in result.diagnostics):
+        if not is_test and any(d.code == "E0301" for d in result.diagnostics):
             # A folder is one program for `goal run FOLDER`: its files may use
             # each other's segments without importing them. Read the sibling
             # files too, and keep that reading if it knows the segments.
@@ -313,7 +320,8 @@ class GoalLanguageServer(LanguageServer):
                 result2 = check(loaded2, schema)
                 if not any(d.code == "E0301" for d in result2.diagnostics):
                     loaded, result = loaded2, result2
-        name = next((n for n in loaded.sources if n not in loaded.stdlib_names), str(path))
+        name = loaded.roots[-1] if is_test and loaded.roots else \
+            next((n for n in loaded.sources if n not in loaded.stdlib_names), str(path))
         module = next((m for m in loaded.modules if m.file == name), None)
         a = Analysis(uri, path, name, text, loaded, result, module)
         self.analyses[uri] = a
@@ -643,6 +651,31 @@ class GoalLanguageServer(LanguageServer):
                    f'{len(goals)} exit goal{"s" if len(goals) != 1 else ""}'
         if t.kind == "goal":
             return f'exit goal "{t.name}" of workflow "{t.workflow.name.name}"' if t.workflow else None
+        if t.kind.startswith("test_"):
+            return self.test_hover(t, program)
+        return None
+
+    def test_hover(self, t: Target, program: Optional[ir.Program]) -> Optional[str]:
+        """Hover in a test block: what an expectation's name refers to."""
+        from .explain import show_cond
+        if program is None:
+            return None
+        wanted = t.node.workflow.name if isinstance(t.node, A.Expect) and t.node.workflow is not None else None
+        if t.kind == "test_goal":
+            found = [(w, st.goal if isinstance(st, ir.SGoal) else st) for w in program.workflows
+                     for st in [*w.steps, *w.goals] if isinstance(st, (ir.SGoal, ir.Goal))
+                     and (st.goal if isinstance(st, ir.SGoal) else st).name == t.name
+                     and (wanted is None or w.name == wanted)]
+            return "\n\n".join(f'{"goal step" if g.is_step else "exit goal"} "{g.name}" of workflow "{w.name}"'
+                                 f"\n\n```goal\nwhen {show_cond(g.cond, program.events)}\n```"
+                                 for w, g in found) or None
+        if t.kind == "test_workflow":
+            w = program.workflow(t.name)
+            return f'workflow "{w.name}": {len(w.steps)} steps, {len(w.goals)} exit goals' if w else None
+        if t.kind == "test_step":
+            return f"step `{t.name}`: the expectation holds when the contact is at this step at that time"
+        if t.kind == "test_contact":
+            return f"contact `{t.name}` of this test (its records and events are given in the test)"
         return None
 
     def declaration_markdown(self, a: Analysis, node, title: str) -> Optional[str]:
@@ -926,6 +959,12 @@ def _resolve(chain: list, program: Optional[ir.Program]) -> Optional[Target]:
             return Target("step", name, node.span, workflow=wf)
         if isinstance(parent, A.Workflow):
             return Target("workflow", name, node.span, workflow=parent, node=parent)
+        if isinstance(parent, A.Expect):
+            for kind in ("goal", "workflow", "step", "contact"):
+                if getattr(parent, kind) is node:
+                    return Target(f"test_{kind}", name, node.span, node=parent)
+        if isinstance(parent, (A.TestContact, A.TestEvent)):
+            return Target("test_contact", name, node.span, node=parent)
         return None
     if not isinstance(node, A.Ref):
         return None

@@ -36,7 +36,7 @@ from .completion import Completion, complete, word_before
 from ..syntax.diagnostics import Diagnostic, GoalError, closest
 from ..runtime.engine import Contact, EngineError, apply_effect
 from .evaluate import matching_events
-from .explain import (ExplainError, _activity_line, attribute_sources, attributes_read, explain, fresh_inputs,
+from .explain import (ExplainError, activity_line, attribute_sources, attributes_read, explain, fresh_inputs,
                       render_text, show_cond, show_event, show_value, why_false)
 from ..runtime.inputs import EventValidator, Inputs
 from ..semantics.loader import Loaded, data_beside, data_files, data_problem, is_pipe, program_files
@@ -643,7 +643,7 @@ class ReplSession:
         cw = max((len(e["contact"]) for e in new), default=0)
         ww = max((len(e["workflow"]) for e in new), default=0)
         for e in new:
-            line = _activity_line(e)
+            line = activity_line(e)
             t, _, what = line.partition("  ")
             cols = [t]
             if everyone:
