@@ -195,9 +195,49 @@ def _precheck(text: str, file: str) -> list[Diagnostic]:
 
 # ------------------------------------------------------------------ syntax errors
 
+@functools.lru_cache(maxsize=1)
+def plain_parser() -> Lark:
+    """The grammar's LALR parser without the AST builder: for asking which
+    terminals can come next (error messages, completion). Built once."""
+    grammar = grammar_path().read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", lexer="contextual", postlex=_NamesEverywhere())
+
+
+def acceptable(head: str) -> set[str] | None:
+    """The terminals that can really come after ``head`` (None when ``head``
+    does not parse). LALR merges the lookahead of states with the same items,
+    so the parser's own "expected" set can hold terminals that only fit
+    elsewhere (a test's `at +2 days` after a workflow's condition); feeding
+    each one tells them apart."""
+    from lark.exceptions import LarkError
+    try:
+        ip = plain_parser().parse_interactive(head)
+        for _ in ip.iter_parse():
+            pass
+        return set(ip.accepts())
+    except LarkError:
+        return None
+
+
 def _syntax_error(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
     disp = _display()
     kws = keywords()
+    tok = getattr(e, "token", None)
+    if isinstance(e, UnexpectedEOF) or (tok is not None and tok.type == "$END"):
+        pos = len(text)
+    else:
+        pos = getattr(tok, "start_pos", None)
+        if pos is None:
+            pos = getattr(e, "pos_in_stream", None)
+    if isinstance(pos, int) and (getattr(e, "expected", None) or getattr(e, "allowed", None)):
+        exact = acceptable(text[:pos])
+        if exact and not file.endswith("_test.goal"):
+            exact.discard("TEST_KW")  # a program file has no tests: do not suggest one
+        if exact:
+            if getattr(e, "expected", None):
+                e.expected = (set(e.expected) & exact) or exact
+            if getattr(e, "allowed", None):
+                e.allowed = (set(e.allowed) & exact) or exact
     if isinstance(e, UnexpectedToken) and e.token.type == "$END":
         e = UnexpectedEOF(e.expected, e.state)  # type: ignore[arg-type]
         pos = len(text)

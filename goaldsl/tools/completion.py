@@ -21,8 +21,7 @@ from typing import Iterable, Optional
 import attrs
 
 from ..semantics import ir
-from ..syntax.parser import _NamesEverywhere, keywords
-from ..syntax.resources import grammar_path
+from ..syntax.parser import keywords, plain_parser
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*$")
@@ -193,11 +192,8 @@ class FileContext:
 
 @functools.lru_cache(maxsize=1)
 def _grammar():
-    """A plain LALR parser of the grammar (no AST builder), for asking which
-    terminals may come next. Built once."""
-    from lark import Lark
-    lark = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
-                postlex=_NamesEverywhere())
+    """The plain parser of the grammar and its keyword terminals."""
+    lark = plain_parser()
     words = {t.name: t.pattern.value for t in lark.terminals
              if t.pattern.type == "str" and t.pattern.value in keywords()}
     return lark, words
