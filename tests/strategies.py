@@ -94,3 +94,36 @@ workflows = st.builds(
         lambda t: tuple(t[0]) + tuple(t[1]) + ((A.GoalsSection(tuple(t[2])),) if t[2] else ())))
 segments = st.builds(A.SegmentDef, names.map(A.Ident), conds)
 modules = st.lists(st.one_of(segments, workflows), min_size=1, max_size=3).map(lambda items: A.Module("gen.goal", tuple(items)))
+
+# ---------------------------------------------------------------- test blocks
+ids = st.one_of(names, texts).map(A.Ident)
+test_times = st.one_of(st.sampled_from(["2026-11-16T14:00", "2026-11-16T14:00Z", "2026-11-16T14:00:30+02:00"])
+                       .map(lambda t: A.TestTime(t)), durations.map(lambda d: A.TestTime(None, d)))
+maps = st.lists(st.tuples(names, scalars), max_size=3).map(lambda e: A.MapLit(tuple(dict(e).items())))
+expects = st.one_of(
+    st.builds(lambda c, n, g, w, by: A.Expect(c, "achieved", n, goal=g, workflow=w, by=by),
+              ids, st.booleans(), texts.map(A.Ident), st.one_of(st.none(), texts.map(A.Ident)),
+              st.one_of(st.none(), test_times)),
+    st.builds(lambda c, n, call, by: A.Expect(c, "ran", n, call=call, by=by), ids, st.booleans(), calls,
+              st.one_of(st.none(), test_times)),
+    st.builds(lambda c, n, w, r: A.Expect(c, "exited", n, workflow=w, reason=r), ids, st.booleans(),
+              st.one_of(st.none(), texts.map(A.Ident)),
+              st.one_of(st.none(), st.sampled_from(["goal", "end", "unmet", "completed"]).map(A.Ident))),
+    st.builds(lambda c, n, w, at: A.Expect(c, "enrolled", n, workflow=w, at=at), ids, st.booleans(),
+              texts.map(A.Ident), st.one_of(st.none(), test_times)),
+    st.builds(lambda c, n, s, at: A.Expect(c, "step", n, step=s, at=at), ids, st.booleans(), ids,
+              st.one_of(st.none(), test_times)),
+    st.builds(lambda c, cond, at: A.Expect(c, "holds", cond=cond, at=at), ids, conds,
+              st.one_of(st.none(), test_times)),
+)
+test_items = st.one_of(
+    test_times.map(A.TestFrom), test_times.map(A.TestUntil), texts.map(lambda s: A.TestTimezone(A.Str(s))),
+    st.builds(A.TestContact, ids, st.one_of(st.none(), maps)),
+    st.builds(lambda c, r, f, has, at: A.TestEvent(c, r, tuple((A.Ident(k), v.entries[0][1]) for k, v in []) if not has
+                                                    else tuple((A.Ident(k), v) for k, v in f.entries), has, at),
+              ids, refs(), maps, st.booleans(), st.one_of(st.none(), test_times)),
+    expects,
+)
+test_blocks = st.builds(A.TestBlock, texts.map(A.Ident), st.lists(test_items, max_size=6).map(tuple))
+test_modules = st.lists(test_blocks, min_size=1, max_size=2).map(lambda items: A.Module("gen_test.goal",
+                                                                                          tuple(items)))

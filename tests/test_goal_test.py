@@ -350,3 +350,23 @@ def test_docs_test_examples_run_and_pass(write, capsys):
             assert code == 0, f"{doc.name}: {out}{err}"
             found += 1
     assert found >= 1
+
+
+# ---------------------------------------------------------------- the formatter's round trip
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from goaldsl.syntax.formatter import format_module  # noqa: E402
+from strategies import test_modules  # noqa: E402
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(test_modules)
+def test_test_blocks_print_and_parse_back(module):
+    text = format_module(module)
+    res = parse(text, "gen_test.goal")
+    assert res.module is not None, (text, res.diagnostics)
+    assert [d for d in res.diagnostics if d.code != "E0006"] == []
+    assert res.module.items == module.items, text
+    again, _ = format_source(text, "gen_test.goal")
+    assert again == text

@@ -9,6 +9,7 @@ inside a multi-line condition moves to its own line after the statement.
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Optional
 
@@ -51,8 +52,12 @@ def number(v) -> str:
     return s
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def name_or_quote(name: str) -> str:
-    if name.isidentifier() and name not in keywords():
+    # The grammar's names are ASCII (str.isidentifier would take "À").
+    if _NAME.fullmatch(name) and name not in keywords():
         return name
     return quote(name)
 

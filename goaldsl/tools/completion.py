@@ -150,8 +150,8 @@ def _in_test(before: str, text: str, program: ir.Program) -> Optional[list[Compl
         return _filter([Completion(w.name, "workflow", "workflow") for w in program.workflows], m.group(1))
     if _TEST_STEP.search(before):
         names = sorted({n for w in program.workflows for n in _step_names(w)})
-        return [Completion(n if n.isidentifier() and n not in keywords() else f'"{n}"', "step", "step")
-                for n in names]
+        from ..syntax.formatter import name_or_quote
+        return [Completion(name_or_quote(n), "step", "step") for n in names]
     m = _TEST_EVENT.search(before)
     if m:
         return _filter([Completion(e, "event", _event_detail(program.events[e])) for e in sorted(program.events)],
