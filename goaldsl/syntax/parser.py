@@ -200,7 +200,10 @@ def plain_parser() -> Lark:
     """The grammar's LALR parser without the AST builder: for asking which
     terminals can come next (error messages, completion). Built once."""
     grammar = grammar_path().read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", postlex=_NamesEverywhere())
+    # Cached on disk like the main parser (a separate file: other options),
+    # so an error message does not pay for building parse tables.
+    return Lark(grammar, parser="lalr", lexer="contextual", postlex=_NamesEverywhere(),
+                cache=_cache_path(grammar + "\n// plain parser"))
 
 
 def acceptable(head: str) -> set[str] | None:
