@@ -88,9 +88,8 @@ def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
         return None
     try:
         t = parse_time(text, tz)
-    except ValueError as e:
-        why = "" if str(e) in ("", "not a date-time") else f" ({e})"
-        raise UsageError(f"{text!r} is not a date-time{why}; write it like 2026-11-16T14:00:00Z") from None
+    except InputError as e:
+        raise UsageError(e.bad[0].message) from None
     from .runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME
     if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:  # the span input events may have (docs/limits.md)
         raise UsageError(f"{text!r} is out of range: give a time between the years 1900 and 8999")
@@ -754,7 +753,23 @@ def _io_args(p, mapped: bool = True) -> None:
     p.add_argument("--skip-bad", action="store_true", help="skip bad input lines instead of stopping")
 
 
+def _writable_streams() -> None:
+    """Text that the terminal's encoding cannot show (PYTHONIOENCODING=ascii,
+    a C locale) is written as backslash escapes (``Caf\\xe9``), not an error:
+    names and messages may hold any character. JSON Lines output is written
+    as UTF-8 bytes whatever the encoding. Input it cannot decode (the REPL's)
+    is read the same way."""
+    for stream in (sys.stdout, sys.stderr, sys.stdin):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) in ("strict", None):
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # pragma: no cover - a stream that cannot change
+                pass
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    _writable_streams()
     ap = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ap._goal_subparsers:

@@ -268,3 +268,57 @@ def test_a_byte_order_mark_at_the_start_of_a_file_is_ignored(goal_run, write):
     from goaldsl.semantics.schema import read_records
     write("c.jsonl", bom + jl({"id": "c1", "score": 1}))
     assert list(read_records("c.jsonl")) == [{"id": "c1", "score": 1}]
+
+
+# ---------------------------------------------------------------- issue 18, item 6
+
+def test_contact_updated_follows_the_rules_of_a_contact_record(goal_run):
+    # "tags" as text was accepted, and then `"vip" in contact.tags` was true by substring
+    code, out, err = goal_run(jl(
+        visit("2026-11-16T14:00:00Z"),
+        {"time": "2026-11-16T14:01:00Z", "contact": "c1", "type": "contact.updated", "fields": {"tags": "avipz"}},
+        {"time": "2026-11-16T14:02:00Z", "contact": "c1", "type": "contact.updated", "fields": {"lists": [1]}},
+        {"time": "2026-11-16T14:03:00Z", "contact": "c1", "type": "contact.updated", "fields": {"tags.0": "vip"}},
+        {"time": "2026-11-16T14:04:00Z", "contact": "c1", "type": "contact.updated", "fields": {"id": "c9"}},
+        {"time": "2026-11-16T14:05:00Z", "contact": "c1", "type": "contact.updated",
+         "fields": {"tags": ["vip"], "stage": "SQL", "company.size": 800}},
+    ), jl({"id": "c1", "tags": "avipz"}))
+    assert code == 1 and out == []
+    assert err[1:-1] == [
+        'contacts.jsonl:1: "tags" must be a list of texts',
+        'events.jsonl:2: field "fields" of contact.updated: "tags" must be a list of texts',
+        'events.jsonl:3: field "fields" of contact.updated: "lists" must be a list of texts',
+        'events.jsonl:4: field "fields" of contact.updated: "tags.0": "tags" is a list of texts, set as a whole',
+        'events.jsonl:5: field "fields" of contact.updated: a contact.updated event cannot change the contact\'s "id"',
+    ]
+
+
+def test_a_refused_update_takes_the_same_path_through_every_reader(write):
+    # the streamed run, the whole-log reader and a state file read the same lines the same way
+    from goaldsl.api import load_program, read_inputs
+    write("program.goal", PROGRAM)
+    write("events.jsonl", jl({"time": "2026-11-16T14:01:00Z", "contact": "c1", "type": "contact.updated",
+                              "fields": {"tags": "avipz"}}))
+    program = load_program("program.goal")
+    with pytest.raises(InputError) as e:
+        read_inputs(program, None, "events.jsonl")
+    assert [str(b) for b in e.value.bad] == [
+        'events.jsonl:1: field "fields" of contact.updated: "tags" must be a list of texts']
+
+
+
+def test_a_lone_surrogate_escape_is_named(goal_run):
+    code, out, err = goal_run(jl('{"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "page.visited", '
+                                 '"url": "/\\ud800"}',
+                                 '{"time": "2026-11-16T14:01:00Z", "contact": "c1", "type": "page.visited", '
+                                 '"url": "/\\udc00x"}',
+                                 visit("2026-11-16T14:02:00Z", url="\U0001F600")))
+    assert code == 1
+    assert err[1:3] == [
+        'events.jsonl:1: not valid JSON (a lone surrogate "\\ud800" at column 84: half of a UTF-16 pair, '
+        'not a character)',
+        'events.jsonl:2: not valid JSON (a lone surrogate "\\udc00" at column 84: half of a UTF-16 pair, '
+        'not a character)']
+    assert len(err) == 4  # a pair written as two escapes (json.dumps of the emoji) is fine
+
+

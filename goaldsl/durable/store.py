@@ -686,7 +686,7 @@ class DurableRun:
                         rep.unchanged_contacts += 1
                     continue
                 known[cid] = _json(rec)
-                eng.add_contact(rec)
+                eng.add_contact_unchecked(rec)
                 rows.append((cid, len(eng.contacts) - 1, known[cid]))
             db.executemany("INSERT INTO contacts VALUES (?, ?, ?)", rows)
             rep.contacts = len(rows)
@@ -711,7 +711,7 @@ class DurableRun:
                         rep.late.append((src, line, t, typ, cid))
                     erows.append((t, cid, typ, _json(fields), eid, int(late), src, line))
                     if late or t < eng.start:
-                        eng.add_event(t, cid, typ, fields)
+                        eng.add_event_unchecked(t, cid, typ, fields)
                     else:
                         acting.append((t, cid, typ, fields))
                 db.executemany("INSERT INTO events(time, contact, type, fields, event_id, late, source, line) "
@@ -728,7 +728,7 @@ class DurableRun:
                     eng._queue = deque(merged)
                 else:
                     for t, cid, typ, fields in acting:
-                        eng.add_event(t, cid, typ, fields)
+                        eng.add_event_unchecked(t, cid, typ, fields)
             if rows or rep.events:
                 self._dirty = True
             if self.fresh:

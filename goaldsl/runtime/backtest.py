@@ -69,7 +69,7 @@ def run_jsonl(program: Program, contacts, events, out: IO, *,
             first, last = window(inputs)
             eng = _engine(program, inputs, first, writer)
             for ev in inputs.events:
-                eng.add_event(*ev)
+                eng.add_event_unchecked(*ev)
             inputs.events.clear()
             eng.run_until(last)
         except EngineError:
@@ -81,8 +81,8 @@ def run_jsonl(program: Program, contacts, events, out: IO, *,
 
 def _engine(program: Program, inputs: Inputs, start: int, on_activity) -> Engine:
     eng = Engine(program.plan, start=start, on_activity=on_activity, keep_history=False)
-    for rec in inputs.contacts:
-        eng.add_contact(rec)
+    for rec in inputs.contacts:  # checked by read_contacts
+        eng.add_contact_unchecked(rec)
     return eng
 
 
@@ -116,7 +116,7 @@ def _streamed(program: Program, contacts, events, on_activity, start: Optional[i
         nonlocal eng
         if eng is None:
             eng = _engine(program, inputs, start if start is not None else inputs.first_time, on_activity)
-        add = eng.add_event
+        add = eng.add_event_unchecked  # checked by iter_events
         for ev in piece:
             add(*ev)
         if until is not None:

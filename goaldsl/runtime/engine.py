@@ -27,6 +27,8 @@ import attrs
 from ..semantics import ir
 from ..semantics.calendar import add_duration, format_utc, next_time_of_day, tick_at_or_after, window_leaves
 from .compiler import STATE_EVENTS, get_path
+from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, refuse, value_problem,
+                     wrong_value)
 from .plan import ACTION, END, GOAL, JUMP, JUMP_UNLESS, WAIT, WAIT_COND, WAIT_DATE, WAIT_TIME, CGoal, CWorkflow, Plan
 
 MAX_ROUNDS = 100
@@ -36,7 +38,9 @@ B_WAIT, B_GOAL, B_COND = 1, 2, 3
 
 
 class EngineError(Exception):
-    """A run cannot go on (a handler failed, workflows loop at one instant)."""
+    """A run cannot go on: a handler failed (its action is delivered again at
+    the next ``run_until``), workflows loop at one instant, or the engine was
+    stopped by such an error before and refuses to go on."""
 
 
 class Contact:
@@ -124,6 +128,15 @@ class Engine:
                  on_instant: Callable[[int], None] | None = None, paused: Iterable[str] = (),
                  keep_history: bool = True):
         self.plan = plan
+        _check_time("Engine", "start", start)
+        for name, fn in (handlers or {}).items():
+            if name not in plan.program.actions:
+                from ..syntax.diagnostics import closest
+                best = closest(str(name), sorted(plan.program.actions))
+                raise refuse("Engine", f'handlers: there is no action "{name}"'
+                             + (f' (did you mean "{best}"?)' if best else "") + "; a handler is keyed by an action's name")
+            if not callable(fn):
+                raise refuse("Engine", f'handlers: the handler for "{name}" is not callable')
         # keep_history=False (a long backtest): a contact's history holds only
         # the event types some condition counts, and drops events older than
         # the longest window that reads them; memory then depends on contacts
@@ -137,6 +150,13 @@ class Engine:
         self.touched: Optional[set] = None  # when a set: (workflow, contact) pairs acted on are added
         self.exhaustive = exhaustive
         self.activity: list[dict] = []
+        # Actions whose handler has not returned yet, in the order they ran:
+        # handlers are called after each instant's work, so a failing one
+        # leaves the engine whole, and it is called again at the next
+        # run_until (at least once, as DurableRun delivers its outbox).
+        self._undelivered: deque = deque()  # [ActionRequest, attempts]
+        self._stopped: Optional[str] = None  # why the engine cannot go on, once it cannot
+        self._validator: Optional[EventValidator] = None
         self.contacts: dict[str, Contact] = {}
         self._queue: deque = deque()  # input events not yet ingested: (time, cid, type, fields)
         self._ws = [_WState(cw) for cw in plan.workflows]
@@ -173,6 +193,32 @@ class Engine:
     # ---------------------------------------------------------------- feeding
 
     def add_contact(self, record: dict) -> Contact:
+        """Add a contact's record, checked as a line of a contacts file is
+        (raises ``InputError``): an ``"id"`` (text), ``tags`` and ``lists``
+        lists of texts, values a JSON file could hold. The engine keeps a copy.
+        A contact is added once: one it already knows (added before, or
+        created by an event) is an error; send a ``contact.updated`` event to
+        change its attributes."""
+        self._check_going()
+        if not isinstance(record, dict):
+            raise refuse("add_contact", f'a contact is a dict with an "id", not {wrong_value(record)}')
+        problem = _values("a contact's attributes", record)
+        if problem:
+            raise refuse("add_contact", problem)
+        record = copy_value(record)
+        bad = check_contact(record)  # as a line of a contacts file: the id made text, null tags dropped
+        if bad:
+            raise refuse("add_contact", bad[1])
+        cid = record["id"]
+        if cid in self.contacts:
+            raise refuse("add_contact", f'contact "{cid}" is already known (added before, or created by one of its '
+                                        f"events); send a contact.updated event to change its attributes")
+        return self.add_contact_unchecked(record)
+
+    def add_contact_unchecked(self, record: dict) -> Contact:
+        """``add_contact`` for a record the input readers have checked
+        (``read_inputs``, ``goal run``, a state file): no checks, no copy.
+        A known contact's record is updated with it."""
         cid = str(record["id"])
         c = self.contacts.get(cid)
         if c is None:
@@ -185,16 +231,33 @@ class Engine:
             c.attrs.update(record)
         return c
 
-    def add_event(self, time: int, contact: str, type: str, fields: dict) -> bool:
-        """Queue an input event. Events must come in time order. An event at
-        or before an instant already processed is *late*: it is recorded as
-        history (it counts in later evaluations) but nothing acts on it.
-        Returns False for a late event."""
+    def add_event(self, time: int, contact: str, type: str, fields: dict | None = None) -> bool:
+        """Queue an input event, checked as a line of an events file is
+        (raises ``InputError``): ``time`` an integer (``parse_time``
+        converts text), a declared event type, its fields present and of
+        their declared types. The engine keeps a copy of ``fields``.
+
+        Events must come in time order. An event at or before an instant
+        already processed is *late*: it is recorded as history (it counts in
+        later evaluations) but nothing acts on it. Returns False for a late
+        event."""
+        self._check_going()
+        if self._validator is None:
+            self._validator = EventValidator(self.plan.program.events)
+        res = self._validator.check_call(time, contact, type, fields)
+        if isinstance(res, str):
+            raise refuse("add_event", res)
+        return self.add_event_unchecked(*res)
+
+    def add_event_unchecked(self, time: int, contact: str, type: str, fields: dict) -> bool:
+        """``add_event`` for an event the input readers have checked: no
+        checks, no copy (the hot path of ``goal run``)."""
         if time < self.start or (self.now is not None and time <= self.now):
             self._record(self._contact(contact), time, type, fields, acting=False)
             return time < self.start
         if self._queue and time < self._queue[-1][0]:
-            raise EngineError("events must be added in time order")
+            raise refuse("add_event", f"events must be added in time order: {format_utc(time)} comes before "
+                                      f"{format_utc(self._queue[-1][0])}, added already")
         self._queue.append((time, contact, type, fields))
         return True
 
@@ -216,7 +279,10 @@ class Engine:
                     w.due = due
                     w.agenda = sorted(due)
                 return
-        raise KeyError(workflow)
+        from ..syntax.diagnostics import closest
+        names = [w.cw.name for w in self._ws]
+        best = closest(str(workflow), names)
+        raise refuse("set_paused", f'there is no workflow "{workflow}"' + (f' (did you mean "{best}"?)' if best else ""))
 
     # ---------------------------------------------------------------- clock
 
@@ -224,14 +290,34 @@ class Engine:
         """Run to the end of the log: every queued event and everything due
         up to the last of them, as ``goal run`` does without ``--until``.
         Returns that instant (``now`` when nothing is queued)."""
+        self._check_going()
         if not self._queue:
+            self._deliver()
             return self.now
         end = self._queue[-1][0]
         self.run_until(end)
         return end
 
     def run_until(self, until: int) -> None:
-        """Process every instant up to and including ``until``."""
+        """Process every instant up to and including ``until``; it may not be
+        before the engine's clock (``InputError``). First the actions whose
+        handler failed are delivered again (``EngineError`` if one fails
+        again: the clock has not moved)."""
+        self._check_going()
+        _check_time("run_until", "the time", until)
+        if until < (self.start if self.now is None else self.now):
+            raise refuse("run_until", f"{format_utc(until)} is before the engine's clock, which stands at "
+                                      f"{format_utc(self.now if self.now is not None else self.start)} "
+                                      f"({'now' if self.now is not None else 'start'}); the clock only moves forward")
+        self._deliver()
+        try:
+            self._run_until(until)
+        except BaseException as e:
+            if self._instant is not None:  # it escaped from inside an instant, whose work is half done
+                self._stopped = str(e) if isinstance(e, EngineError) else f"{type(e).__name__}: {e}"
+            raise
+
+    def _run_until(self, until: int) -> None:
         q = self._queue
         while True:
             wn = self._next_workflow_instant()
@@ -255,8 +341,37 @@ class Engine:
             self.now = t
             if self.on_instant is not None:
                 self.on_instant(t)
+            if self._undelivered:
+                self._deliver()
         if self.now is None or until > self.now:
             self.now = until
+
+    @property
+    def undelivered(self) -> list[ActionRequest]:
+        """The actions whose handler has not returned (one failed), in order;
+        the next ``run_until`` or ``run`` calls their handlers again first."""
+        return [r for r, _ in self._undelivered]
+
+    def _deliver(self) -> None:
+        q = self._undelivered
+        while q:
+            item = q[0]
+            req = item[0]
+            item[1] += 1
+            try:
+                self.handlers[req.action](req)
+            except Exception as exc:  # a host's handler failed: stop, and call it again next time
+                tries = f", attempt {item[1]}" if item[1] > 1 else ""
+                raise EngineError(f"the handler for {req.action} failed for contact {req.contact} in "
+                                  f'"{req.workflow}" (action {req.id}{tries}): {exc}; the engine is whole: the '
+                                  f"next run_until or run calls it again") from exc
+            q.popleft()
+
+    def _check_going(self) -> None:
+        if self._stopped is not None:
+            raise EngineError(f"this engine stopped at {format_utc(self._instant) if self._instant is not None else 'an instant'}"
+                              f" ({self._stopped}) and cannot go on: its state is that of an unfinished instant; "
+                              f"build a new engine")
 
     def _next_workflow_instant(self) -> Optional[int]:
         best = None
@@ -344,7 +459,7 @@ class Engine:
     def _contact(self, cid: str) -> Contact:
         c = self.contacts.get(cid)
         if c is None:
-            c = self.add_contact({"id": cid})
+            c = self.add_contact_unchecked({"id": cid})
         return c
 
     def _record(self, c: Contact, t: int, typ: str, fields: dict, *, acting: bool) -> None:
@@ -629,13 +744,8 @@ class Engine:
         rid = f"{c.id}/{w.cw.name}/{e.number}/{where}/{t}"
         entry["id"] = rid
         self._write(t, c, w, entry)
-        handler = self.handlers.get(call.action)
-        if handler is not None:  # without one the action is only recorded
-            try:
-                handler(ActionRequest(rid, call.action, shown, c.id, w.cw.name, t, step, goal))
-            except Exception as exc:  # a host's handler failed: stop with context
-                raise EngineError(f"the handler for {call.action} failed for contact {c.id} in "
-                                  f'"{w.cw.name}": {exc}') from exc
+        if call.action in self.handlers:  # delivered after the instant (without a handler: only recorded)
+            self._undelivered.append([ActionRequest(rid, call.action, shown, c.id, w.cw.name, t, step, goal), 0])
         for spec in act.emits:
             fields = {}
             ev = self.plan.program.events.get(spec.event)
@@ -669,6 +779,19 @@ class Engine:
             if w.cw.name == workflow:
                 return w.enrolled.get(contact)
         return None
+
+
+def _check_time(where: str, what: str, t) -> None:
+    if isinstance(t, bool) or not isinstance(t, int):
+        hint = ": convert it with goaldsl.parse_time" if isinstance(t, str) else ""
+        raise refuse(where, f"{what} must be an integer (seconds since 1970-01-01T00:00:00Z), not {wrong_value(t)}{hint}")
+    if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
+        raise refuse(where, f"{what} {t} is out of range: it must fall between the years 1900 and 8999")
+
+
+def _values(what: str, v) -> Optional[str]:
+    problem = value_problem(v)
+    return f"{what} {problem}" if problem else None
 
 
 def _drop_before(lst: list, limit: int) -> None:

@@ -8,9 +8,11 @@ duplicates (and counted). Events are sorted by time, stably.
 from __future__ import annotations
 
 import json
+import math
+import re
 from operator import itemgetter
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, Sequence
 
 import attrs
 
@@ -50,8 +52,26 @@ class BadLine:
     column: Optional[str] = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" + (f":{self.column}" if self.column else "")
+        # line 0: not a line of a file (a value given to the engine, a file that cannot be read)
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        where += f":{self.column}" if self.column else ""
         return f"{where}: {self.message}"
+
+
+class InputError(ValueError):
+    """Bad input: lines of contacts or events files, or values given to the
+    engine (``Engine.add_contact``, ``add_event``, ``run_until``); ``bad``
+    lists them as ``BadLine(file, line, message)``, with the method's name
+    and line 0 for a value."""
+
+    def __init__(self, bad: Sequence[BadLine]):
+        self.bad = list(bad)
+        super().__init__("\n".join(str(b) for b in self.bad))
+
+
+def refuse(where: str, message: str) -> InputError:
+    """An InputError for one value given to ``where`` (a method's name)."""
+    return InputError([BadLine(where, 0, message)])
 
 
 @attrs.define
@@ -95,12 +115,42 @@ def _lines(source) -> Iterator[tuple[int, bytes]]:
                 yield no, line
 
 
+_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.S)
+
+
+def json_problem(line: bytes, exc: Exception) -> str:
+    """The message for a line that is not valid JSON. A lone surrogate
+    escape (``"\\ud800"``: half of a UTF-16 pair, not a character) is named;
+    the decoder calls it truncated input or an invalid pair."""
+    prev = None  # (start, value) of a high surrogate escape waiting for its low half
+    for m in _ESCAPE.finditer(line):
+        code = int(m.group(1), 16) if m.group(1) else -1
+        low = 0xDC00 <= code <= 0xDFFF
+        if prev is not None:
+            if low and m.start() == prev[0] + 6:
+                prev = None
+                continue
+            return _lone(line, *prev)
+        if 0xD800 <= code <= 0xDBFF:
+            prev = (m.start(), code)
+        elif low:
+            return _lone(line, m.start(), code)
+    if prev is not None:
+        return _lone(line, *prev)
+    return f"not valid JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+
+
+def _lone(line: bytes, at: int, code: int) -> str:
+    col = len(line[:at].decode("utf-8", "replace")) + 1
+    return (f'not valid JSON (a lone surrogate "\\u{code:04x}" at column {col}: half of a UTF-16 pair, '
+            f"not a character)")
+
+
 def _decode_line(shown: str, no: int, line: bytes, bad: list[BadLine]):
     try:
         obj = _decode(line)
     except (_DecodeError, ValueError) as e:
-        msg = str(e).split("\n")[0]
-        bad.append(BadLine(shown, no, f"not valid JSON ({msg})"))
+        bad.append(BadLine(shown, no, json_problem(line, e)))
         return None
     except RecursionError:  # msgspec's own depth limit, or the standard library's
         bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
@@ -223,7 +273,36 @@ class EventValidator:
             problem = _type_problem(ft, v)
             if problem:
                 return Problem(name, f'field "{name}" of {typ} {problem}')
+        if typ == UPDATED:
+            problem = updated_problem(fields.get("fields"))
+            if problem:
+                return Problem("fields", f'field "fields" of {typ}: {problem}')
         return (t, str(cid), typ, fields, None if eid is None else str(eid))
+
+    def check_call(self, time, contact, typ, fields) -> str | tuple:
+        """The checks of ``check_parts`` for an event given to
+        ``Engine.add_event`` as values (the time an integer): a message, or
+        (time, contact, type, fields) with the contact id as text and the
+        engine's own copy of the fields."""
+        if not isinstance(typ, str) or not typ:
+            return f'the event type must be text, like "page.visited", not {wrong_value(typ)}'
+        if isinstance(time, str):
+            return (f"the time must be an integer (seconds since 1970-01-01T00:00:00Z), not the text {_json(time)}: "
+                    f"convert it with goaldsl.parse_time")
+        if isinstance(time, bool) or not isinstance(time, int):
+            return f"the time must be an integer (seconds since 1970-01-01T00:00:00Z), not {wrong_value(time)}"
+        if fields is None:
+            fields = {}
+        if not isinstance(fields, dict):
+            return f"the fields must be a dict of field names to values, not {wrong_value(fields)}"
+        problem = value_problem(fields)
+        if problem:
+            return f"the fields {problem}"
+        fields = copy_value(fields)
+        res = self.check_parts(typ, time, contact, None, fields, times=_EPOCH_SECONDS)
+        if isinstance(res, Problem):
+            return res.message
+        return res[:4]
 
 
 #: What a value of each declared kind must be, in the words of the input files.
@@ -233,6 +312,89 @@ _MUST_BE = {"string": "must be text", "step": "must be text", "number": "must be
 
 def _same(key, default):
     return default
+
+
+class _EpochSeconds:
+    """The time of an event given to the engine: already an integer."""
+
+    @staticmethod
+    def read(v, name: str = "time") -> int:
+        return v
+
+
+_EPOCH_SECONDS = _EpochSeconds()
+
+#: The event that sets contact attributes (``"fields": {...}``): its values
+#: follow the rules of a contact record.
+UPDATED = "contact.updated"
+
+
+def updated_problem(changes) -> str | None:
+    """What is wrong with the attributes a ``contact.updated`` event sets
+    (its ``fields``): the rules of a contact record, and no way round them
+    through a dotted name (``"tags.0"``) or by changing the id."""
+    if not isinstance(changes, dict):
+        return None  # the field's declared type (map) says so
+    for key in changes:
+        head = str(key).split(".", 1)[0]
+        if head == "id":
+            return 'a contact.updated event cannot change the contact\'s "id"'
+        if head in LIST_ATTRIBUTES and key != head:
+            return f'"{key}": "{head}" is a list of texts, set as a whole'
+    return attributes_problem(changes)
+
+
+#: How deep values given to the engine may nest (far beyond real records;
+#: the walks below stay well inside Python's recursion limit).
+MAX_VALUE_DEPTH = 500
+
+
+def value_problem(v, depth: int = 0) -> str | None:
+    """What keeps a value given to the engine from being one a JSON Lines
+    file could hold (text, a finite number, true/false, null, a list, an
+    object with text keys), in a few words; None when nothing does."""
+    if v is None or isinstance(v, (str, bool, int)):
+        return None
+    if isinstance(v, float):
+        return None if math.isfinite(v) else f"hold {v}, which is not a number JSON can hold"
+    if depth >= MAX_VALUE_DEPTH:
+        return f"are nested more than {MAX_VALUE_DEPTH} levels deep"
+    if isinstance(v, list):
+        for x in v:
+            problem = value_problem(x, depth + 1)
+            if problem:
+                return problem
+        return None
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if not isinstance(k, str):
+                return f"have the key {k!r:.40}, which is not text"
+            problem = value_problem(x, depth + 1)
+            if problem:
+                return problem
+        return None
+    return f"hold {wrong_value(v)}, which is not a value of a JSON Lines file"
+
+
+def copy_value(v):
+    """A copy of a value ``value_problem`` accepted: the engine keeps its own,
+    so a host that changes its dict later changes nothing in the run."""
+    if isinstance(v, dict):
+        return {k: copy_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [copy_value(x) for x in v]
+    return v
+
+
+def wrong_value(v) -> str:
+    """A value of the wrong kind given to the engine, for a message."""
+    if v is None:
+        return "None"
+    if isinstance(v, str):
+        return f"the text {_json(v)}"
+    if isinstance(v, bool) or isinstance(v, (int, float)):
+        return _kind(v)
+    return f"a {type(v).__name__} ({v!r:.40})"
 
 
 @attrs.frozen
@@ -409,8 +571,7 @@ def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str,
         except (_DecodeError, ValueError) as e:
             if not line.strip():
                 continue
-            msg = str(e).split("\n")[0]
-            bad.append(BadLine(shown, no, f"not valid JSON ({msg})"))
+            bad.append(BadLine(shown, no, json_problem(line, e)))
             continue
         except RecursionError:
             bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
@@ -458,6 +619,8 @@ def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str,
                             ok = False
                     if ok and not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
                         ok = False  # the full check says why
+                    if ok and typ == UPDATED and updated_problem(obj.get("fields")):
+                        ok = False
                     if ok:
                         del obj["type"], obj["time"], obj["contact"]
                         if "id" in obj:

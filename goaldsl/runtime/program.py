@@ -18,18 +18,10 @@ from ..semantics.checker import Checker, CheckResult, Context, check
 from .compiler import Compiler
 from ..syntax.diagnostics import Diagnostic, GoalError, error
 from .engine import ActionRequest, Engine, EngineError
-from .inputs import BadLine, Inputs, read_contacts, read_events
-from ..semantics.loader import Loaded, load, program_files
+from .inputs import BadLine, InputError, Inputs, read_contacts, read_events, refuse
+from ..semantics.loader import Loaded, data_problem, load, program_files
 from ..syntax.parser import parse_condition
 from .plan import Plan, build_plan
-
-
-class InputError(Exception):
-    """Bad lines in contacts or events files."""
-
-    def __init__(self, bad: Sequence[BadLine]):
-        self.bad = list(bad)
-        super().__init__("\n".join(str(b) for b in self.bad))
 
 
 @attrs.define(eq=False)
@@ -74,6 +66,10 @@ def check_paths(paths: Iterable[str | Path], *, texts: dict[str, str] | None = N
 def load_program(path: str | Path | Sequence[str | Path], *, allow_empty: bool = False) -> Program:
     """Load, check and compile a program: a .goal file, a folder of them, or
     a list of files. Raises ``GoalError`` with every diagnostic on errors."""
+    if not isinstance(path, (str, Path)) and not (isinstance(path, (list, tuple))
+                                                  and all(isinstance(x, (str, Path)) for x in path)):
+        raise GoalError([error("E0101", f"load_program takes a path (a .goal file or a folder) or a list of "
+                                        f"paths, not {type(path).__name__}")])
     if isinstance(path, (str, Path)):
         p = Path(path)
         files = program_files(p)
@@ -96,6 +92,11 @@ def read_inputs(program: Program, contacts, events, *, skip_bad: bool = False, f
     another shape. Raises ``InputError`` listing every bad line unless
     ``skip_bad``."""
     inputs = Inputs()
+    for p, what in ((contacts, "contacts"), (events, "events")):
+        if isinstance(p, (str, Path)) and str(p) != "-":  # a path: one that cannot be read is said so, once
+            problem = data_problem(Path(p), what)
+            if problem:
+                raise refuse("read_inputs", problem)
     if contacts is not None:
         read_contacts(contacts, shown_path(contacts), inputs, mapping=mapping)
     if events is not None:
@@ -125,15 +126,24 @@ def engine_for(program: Program, inputs: Inputs, *, start: int,
                on_activity: Callable[[dict], None] | None = None, exhaustive: bool = False) -> Engine:
     """An engine with the inputs' contacts and events fed in."""
     eng = Engine(program.plan, start=start, handlers=handlers, on_activity=on_activity, exhaustive=exhaustive)
-    for rec in inputs.contacts:
-        eng.add_contact(rec)
+    for rec in inputs.contacts:  # checked by read_inputs
+        eng.add_contact_unchecked(rec)
     for t, cid, typ, fields in inputs.events:
-        eng.add_event(t, cid, typ, fields)
+        eng.add_event_unchecked(t, cid, typ, fields)
     return eng
 
 
 def parse_time(text: str, tz: str = "UTC") -> int:
-    """A command-line instant; without an offset it is read in ``tz``."""
-    return parse_local_datetime(text, tz)
+    """A command-line instant; without an offset it is read in ``tz``.
+    Raises ``InputError`` (a ``ValueError``) for text that is not one."""
+    if not isinstance(text, str):
+        raise refuse("parse_time", f"a time is text like 2026-11-16T14:00:00Z, not {type(text).__name__}")
+    if not isinstance(tz, str):
+        raise refuse("parse_time", f"a time zone is text like America/New_York, not {type(tz).__name__}")
+    try:
+        return parse_local_datetime(text, tz)
+    except (ValueError, OverflowError, OSError) as e:
+        why = "" if str(e) in ("", "not a date-time") else f" ({e})"
+        raise refuse("parse_time", f"{text!r} is not a date-time{why}; write it like 2026-11-16T14:00:00Z") from e
 
 

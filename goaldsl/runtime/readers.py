@@ -22,7 +22,8 @@ from operator import itemgetter
 from typing import Any, Iterator, Optional
 
 from ..semantics import ir
-from .inputs import BATCH, BadLine, EventValidator, Problem, TimeReader, _DecodeError, _decode, _json, _kind
+from .inputs import (BATCH, BadLine, EventValidator, Problem, TimeReader, _DecodeError, _decode, _json, _kind,
+                     json_problem)
 from .mapping import Mapping
 from .sources import Source, SourceError
 from ..syntax.diagnostics import closest
@@ -215,7 +216,7 @@ def _json_objects(source: Source, bad: list) -> Iterator[tuple[int, dict]]:
             try:
                 obj = _decode(line)
             except (_DecodeError, ValueError) as e:
-                bad.append(BadLine(shown, no, f"not valid JSON ({str(e).splitlines()[0]})"))
+                bad.append(BadLine(shown, no, json_problem(line, e)))
                 continue
             except RecursionError:
                 bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
@@ -876,7 +877,7 @@ def contact_records(source: Source, bad: list, *, fmt: Optional[str] = None,
         try:
             obj = _decode(line)
         except (_DecodeError, ValueError) as e:
-            bad.append(BadLine(source.shown, no, f"not valid JSON ({str(e).splitlines()[0]})"))
+            bad.append(BadLine(source.shown, no, json_problem(line, e)))
             continue
         except RecursionError:
             bad.append(BadLine(source.shown, no, "not valid JSON (nested too deeply)"))

@@ -38,7 +38,7 @@ from ..runtime.engine import Contact, EngineError, apply_effect
 from .evaluate import matching_events
 from .explain import (ExplainError, activity_line, attribute_sources, attributes_read, explain, fresh_inputs,
                       render_text, show_cond, show_event, show_value, why_false)
-from ..runtime.inputs import EventValidator, Inputs
+from ..runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, Inputs
 from ..semantics.loader import Loaded, data_beside, data_files, data_problem, is_pipe, program_files
 from ..syntax.parser import parse
 from ..runtime.plan import build_plan
@@ -496,18 +496,32 @@ class ReplSession:
         if _TIME_OF_DAY.match(text):  # a time of day: on the current date, in the session's time zone
             text = format_local(self.at, self.tz)[:10] + "T" + text
         try:
-            self.at = parse_local_datetime(text, self.tz)
+            t = parse_local_datetime(text, self.tz)
         except (ValueError, OverflowError) as e:
             why = "" if str(e) in ("", "not a date-time") else f" ({e})"
             raise ReplError(f"{rest!r} is not a date-time{why}",
                             "write it like 2026-11-16T14:00 (in the session's time zone) or 2026-11-16T14:00Z, "
                             "14:00 for that time on the current date, or :at now for the end of the log") from None
+        self.at = self._in_range(t, f"{rest!r}")
         return f"time: {self.show_time(self.at)}"
 
     def cmd_advance(self, rest: str) -> str:
         d = parse_duration(rest)
-        self.at = add_duration(self.at, d, self.tz)
+        try:
+            t = add_duration(self.at, d, self.tz)
+        except (ValueError, OverflowError):  # past what a date can hold
+            t = MAX_EVENT_TIME
+        self.at = self._in_range(t, f"{_show_duration(d)} later")
         return f"time: {self.show_time(self.at)} (+{_show_duration(d)})"
+
+    def _in_range(self, t: int, what: str) -> int:
+        """The clock stays where event times may be (docs/limits.md): the
+        engine, explain and the four-digit years of the output work there."""
+        if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
+            raise ReplError(f"{what} is out of range: the clock stays between the years 1900 and 8999, as event "
+                            f"times do; it is still {self.show_time(self.at)}",
+                            "use :at TIME, or :advance a shorter time")
+        return t
 
     def cmd_tz(self, rest: str) -> str:
         if not rest:
