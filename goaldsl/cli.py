@@ -814,6 +814,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if isinstance(e, StateError):
             _err(f"goal {args.command}: {e}")
             return 1
+        import sqlite3
+        if isinstance(e, sqlite3.DatabaseError) and getattr(args, "command", None) in ("log", "pause", "unpause",
+                                                                                       "run"):
+            # SQLite could not read the state file (found by fuzzing it): a damaged file, not a bug
+            _err(f"goal {args.command}: the state file cannot be read: {e}; it is damaged: keep a copy for a "
+                 f"report and start again with a new state file")
+            return 1
         # a bug; say so without a traceback
         if os.environ.get("GOAL_DEBUG"):
             raise

@@ -78,3 +78,24 @@ def test_non_ascii_output_on_an_ascii_terminal_is_escaped_not_an_error(tmp_path)
     # the REPL, typed at in UTF-8 while the terminal says ASCII
     repl = _ascii(["repl", "p.goal"], tmp_path, stdin=':contact José\n"é" in contact.tags\n:explain é\n')
     assert repl.returncode == 0 and "internal error" not in repl.stdout + repl.stderr, repl
+
+
+def test_a_state_file_with_undecodable_text_is_refused_not_an_internal_error(tmp_path):
+    # Found by fuzz/targets.py (state): bytes that are not UTF-8 in a text
+    # column made `goal log` end in sqlite3's OperationalError (exit 70).
+    import sqlite3
+    (tmp_path / "p.goal").write_text('workflow "W" {\n    enroll when form.submitted\n    send_email("hi")\n}\n')
+    (tmp_path / "events.jsonl").write_text(json.dumps(
+        {"time": "2026-11-16T10:00:00Z", "contact": "c1", "type": "form.submitted", "form": "f"}) + "\n")
+    run = subprocess.run([sys.executable, "-m", "goaldsl", "run", "p.goal", "--state", "s.db", "--format", "jsonl"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute("UPDATE activity SET entry = CAST(X'7b22ff22' AS TEXT)")
+    db.commit()
+    db.close()
+    for argv in (["log", "s.db", "--format", "jsonl"], ["log", "s.db", "--format", "table"]):
+        p = subprocess.run([sys.executable, "-m", "goaldsl", *argv], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 1 and "internal error" not in p.stderr and "Traceback" not in p.stderr, p
+        assert "the state file cannot be read" in p.stderr and "damaged" in p.stderr
