@@ -2,7 +2,7 @@
 """Run the coverage-guided fuzz targets of fuzz/targets.py, each for a
 bounded time, seeded with the repository's own programs and inputs.
 
-    python fuzz/run.py [--seconds 30] [--timeout 10] [TARGET ...]
+    python fuzz/run.py [--seconds 30] [--timeout 10] [--seed N] [TARGET ...]
 
 Needs atheris (``pip install 'goaldsl[fuzz]'``). Prints, per target, the
 inputs tried and the coverage reached; exits 1 on a finding, after printing
@@ -36,7 +36,7 @@ def seeds(target: str) -> list[Path]:
     return [f for f in files if f.stat().st_size < 64_000]
 
 
-def run(target: str, seconds: int, timeout: int) -> bool:
+def run(target: str, seconds: int, timeout: int, seed: int) -> bool:
     work = Path(tempfile.mkdtemp(prefix=f"goal-fuzz-{target}-"))
     corpus, seed_dir = work / "corpus", work / "seeds"
     corpus.mkdir()
@@ -47,6 +47,7 @@ def run(target: str, seconds: int, timeout: int) -> bool:
     findings.mkdir(exist_ok=True)
     cmd = [sys.executable, str(HERE / "targets.py"), target, f"-max_total_time={seconds}", f"-timeout={timeout}",
            "-rss_limit_mb=3072", "-max_len=8192", f"-artifact_prefix={findings}/{target}-", "-print_final_stats=1",
+           *([f"-seed={seed}"] if seed else []),
            str(corpus), str(seed_dir)]
     t0 = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
@@ -70,6 +71,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=int, default=30, help="time per target (default 30)")
     ap.add_argument("--timeout", type=int, default=10, help="seconds one input may take (a hang beyond)")
+    ap.add_argument("--seed", type=int, default=0, help="libFuzzer's seed (0: a new one each run); CI fixes it")
     ap.add_argument("targets", nargs="*", metavar="TARGET", help=f"some of {', '.join(TARGETS)} (default: all)")
     args = ap.parse_args()
     unknown = [t for t in args.targets if t not in TARGETS]
@@ -77,7 +79,7 @@ def main() -> int:
         ap.error(f"unknown target {unknown[0]!r}; the targets are {', '.join(TARGETS)}")
     ok = True
     for t in args.targets or TARGETS:
-        ok = run(t, args.seconds, args.timeout) and ok
+        ok = run(t, args.seconds, args.timeout, args.seed) and ok
     return 0 if ok else 1
 
 
