@@ -381,9 +381,10 @@ def _run_format(args) -> str:
 
 
 def cmd_run(args) -> int:
-    from .runtime.output import WRITERS, summary, write_table
+    from .runtime.output import WRITERS, write_table
     from .runtime.inputs import as_source
     from .runtime.program import shown_path
+    from .runtime.summary import Summary, shapes_of, table_lines
     # A run holds many long-lived objects and makes few reference cycles; the
     # cyclic collector would rescan them over and over (a third of the time).
     gc.disable()
@@ -399,57 +400,82 @@ def cmd_run(args) -> int:
     fmt = _run_format(args)
     if fmt == "parquet" and not args.out and sys.stdout.isatty():
         raise UsageError("Parquet is binary: give --out FILE.parquet (or redirect standard output to a file)")
+    if args.summary_only and args.out:
+        raise UsageError("--summary-only prints the summary on standard output: leave out --out")
     reading = _reading(args, program)
     events = as_source(epath, shown_path(epath)) if epath is not None else None
     progress = _progress(events)
-    goals = {w.name: [g.name for g in _all_goals(w)] for w in program.ir.workflows}
     out_file = _open_out(args.out, fmt) if args.out else None
     out = out_file if out_file is not None else sys.stdout
-    kept: list[dict] = []
+    window: list[int] = []
+
+    def run_window(inputs) -> tuple[int, int]:
+        window[:] = _run_window(args, inputs)
+        return window[0], window[1]
+
+    result = None
     try:
-        if fmt != "table":
+        if fmt != "table" or args.summary_only:
             # Streamed: memory stays flat however long the log (docs/performance.md).
             from .runtime.backtest import run_jsonl
-            make = WRITERS[fmt]
             # The summary on a terminal's standard error when the activity goes elsewhere
-            # (docs/decisions.md): only the entries it counts are kept.
-            want_summary = sys.stderr.isatty() and not getattr(args, "quiet", False)
+            # (docs/decisions.md); the figures are counted as the entries go by.
+            want_summary = sys.stderr.isatty() and not getattr(args, "quiet", False) and not args.summary_only
+            made: list[Summary] = []
 
-            def writer_for(f):
-                w = make(f)
-                if not want_summary:
-                    return w
-                counted = ("enrolled", "goal_achieved", "exited")
-
-                def both(e):
-                    w(e)
-                    if e["type"] in counted:
-                        kept.append(e)
-                both.flush = w.flush  # type: ignore[attr-defined]
-                return both
-
-            inputs = run_jsonl(program, cpath, events, out, start=_time_arg(args.from_), until=_time_arg(args.until),
-                               window=lambda inputs: _run_window(args, inputs), skip_bad=args.skip_bad,
-                               on_batch=progress, writer_for=writer_for, **reading)
+            def tap():
+                made.append(Summary(shapes_of(program.ir)))
+                return made[-1].add
+            counting = args.summary or args.summary_only or want_summary
+            inputs = run_jsonl(program, cpath, events, None if args.summary_only else out,
+                               start=_time_arg(args.from_), until=_time_arg(args.until), window=run_window,
+                               skip_bad=args.skip_bad, on_batch=progress, writer_for=WRITERS[fmt],
+                               tap=tap if counting else None, **reading)
             if progress is not None:
                 progress.done()
-            if want_summary:
-                _err("\n".join(summary(kept, program.workflows, goals)))
+            result = made[-1].result(window=window) if made else None
+            if args.summary_only:
+                _print_summary(result, fmt)
+            elif want_summary:
+                _err("\n".join(table_lines(result)))
         else:
             inputs = read_inputs(program, cpath, events, skip_bad=args.skip_bad, on_batch=progress, **reading)
             if progress is not None:
                 progress.done()
-            start, until = _run_window(args, inputs)
+            start, until = run_window(inputs)
             eng = engine_for(program, inputs, start=start)
             eng.run_until(until)
-            write_table(out, eng.activity, program.workflows, goals)
+            summary = Summary(shapes_of(program.ir)).add_all(eng.activity)
+            result = summary.add_all(eng.waiting_entries()).result(window=window)
+            write_table(out, eng.activity, table_lines(result))
     finally:
         if progress is not None:
             progress.done()
         if out_file is not None:
             out_file.close()
+    if args.summary:
+        _write_summary(args.summary, result)
     _report_inputs(inputs)
     return 0
+
+
+def _print_summary(result: dict, fmt: str) -> None:
+    """``--summary-only``: the table's summary lines, or the figures as one JSON object on one line."""
+    if fmt == "table":
+        from .runtime.summary import table_lines
+        for line in table_lines(result):
+            sys.stdout.write(line + "\n")
+    else:
+        import json
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
+def _write_summary(path: str, result: dict) -> None:
+    import json
+    try:
+        Path(path).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write the summary to {path}: {e.strerror or e}") from None
 
 
 def _plain_jsonl(args, program, epath: Path) -> bool:
@@ -503,13 +529,20 @@ def _report_inputs(inputs, duplicates: bool = True) -> None:
 def _run_state(args, program, cpath, epath) -> int:
     """`goal run --state FILE`: the run kept in an SQLite file (docs/durability.md)."""
     from .durable.store import run_command
+    if args.summary_only:
+        raise UsageError("--summary-only does not go with --state; "
+                         f"`goal report --from-run {args.state} --format json` gives the state's figures")
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     try:
         every = float(os.environ.get("GOAL_CHECKPOINT_SECONDS", "2"))
     except ValueError:
         raise UsageError("GOAL_CHECKPOINT_SECONDS must be a number of seconds") from None
-    return run_command(args.state, program, cpath, epath, start=_time_arg(args.from_), until=_time_arg(args.until),
+    code = run_command(args.state, program, cpath, epath, start=_time_arg(args.from_), until=_time_arg(args.until),
                        fmt=fmt, skip_bad=args.skip_bad, out=sys.stdout, err=sys.stderr, checkpoint_seconds=every)
+    if args.summary and code == 0:
+        from .durable.store import state_summary
+        _write_summary(args.summary, state_summary(args.state, program))
+    return code
 
 
 def cmd_log(args) -> int:
@@ -520,8 +553,9 @@ def cmd_log(args) -> int:
         for line in stored_activity(args.file):
             sys.stdout.write(line + "\n")
     else:
+        from .runtime.output import summary
         entries, names = stored_entries(args.file)
-        write_table(sys.stdout, entries, names, {})
+        write_table(sys.stdout, entries, summary(entries, names, {}))
     return 0
 
 
@@ -536,16 +570,6 @@ def cmd_pause(args) -> int:
         print(f'{word} workflow "{args.workflow}" in {args.file}: it takes effect when `goal run ... --state '
               f'{args.file}` next runs' + (" (a run is using the file now: it goes on as it was)" if busy else ""))
     return 0
-
-
-def _all_goals(w):
-    from .semantics import ir
-    out = []
-    stack = list(w.steps)
-    for st in w.steps:
-        if isinstance(st, ir.SGoal):
-            out.append(st.goal)
-    return out + list(w.goals)
 
 
 def cmd_eval(args) -> int:
@@ -690,6 +714,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write the output to FILE (its format from the name: .jsonl, "
                                                  ".csv, .parquet, else the table)")
     p.add_argument("--state", metavar="FILE", help="keep the run in this SQLite file; run again to resume it")
+    p.add_argument("--summary", metavar="FILE", help="also write the run's figures to FILE as JSON (docs/reports.md)")
+    p.add_argument("--summary-only", action="store_true",
+                   help="print the summary instead of the activity (text, or one JSON object with --format jsonl)")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("log", help="print the activity stream kept in a state file")

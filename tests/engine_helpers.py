@@ -15,6 +15,7 @@ The compact form of an activity entry, used by the hand-computed tests::
     "11-02 10:05 add_tag(hot) [Won]"                ... fired by the goal "Won"
     "11-02 10:05 achieved Won"
     "11-02 10:05 exited goal Won" / "exited unmet Won" / "exited end" / "exited completed"
+    "11-02 10:05 passed unmet Won"                  a goal step passed unmet (`continue`)
 
 Times are UTC (``MM-DD HH:MM``, with ``:SS`` when the seconds are not zero;
 the year must be 2026). With ``wf=True`` the workflow name is put in front
@@ -105,6 +106,8 @@ def brief(e: dict, *, wf: bool = False) -> str:
         what = f"achieved {e['goal']}"
     elif kind == "exited":
         what = f"exited {e['reason']}" + (f" {e['goal']}" if e.get("goal") else "")
+    elif kind == "goal_unmet":
+        what = f"passed unmet {e['goal']}"
     else:
         what = kind
     if wf:

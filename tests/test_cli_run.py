@@ -118,23 +118,25 @@ def test_jsonl_is_the_activity_stream_of_section_8(folder, goal):
         E("16T14:00:00", "c2", "Nurture", "enrolled"),
         E("16T14:00:00", "c3", "Nurture", "enrolled"),
         # on event: the open is seen at its own instant; continue -> wait 2 days
-        E("16T15:00:00", "c1", "Nurture", "goal_achieved", goal="Opened"),
+        # (`at`: the goal step, 1st; `via`: it waited there for the open)
+        E("16T15:00:00", "c1", "Nurture", "goal_achieved", goal="Opened", at=1, via="waited"),
         # the appointment at 16:02 is seen at the 16:05 tick; the global
         # action, then the conditional one (size 800 >= 500)
-        E("16T16:05:00", "c1", "Demo", "goal_achieved", goal="Booked"),
+        E("16T16:05:00", "c1", "Demo", "goal_achieved", goal="Booked", at=2),
         E("16T16:05:00", "c1", "Demo", "action", action="update_contact", args={"stage": "SQL"}, goal="Booked"),
         E("16T16:05:00", "c1", "Demo", "action", action="add_tag", args={"tag": "enterprise"}, goal="Booked"),
-        E("16T16:05:00", "c1", "Demo", "exited", reason="goal", goal="Booked"),
-        E("16T20:00:00", "c2", "Demo", "goal_achieved", goal="Booked"),
+        E("16T16:05:00", "c1", "Demo", "exited", reason="goal", goal="Booked", at=2),
+        E("16T20:00:00", "c2", "Demo", "goal_achieved", goal="Booked", at=2),
         E("16T20:00:00", "c2", "Demo", "action", action="update_contact", args={"stage": "SQL"}, goal="Booked"),
-        E("16T20:00:00", "c2", "Demo", "exited", reason="goal", goal="Booked"),
+        E("16T20:00:00", "c2", "Demo", "exited", reason="goal", goal="Booked", at=2),
         # one day after 14:00: Demo's wait ends (c3 completes), Nurture's
         # limits run out for c2 and c3
-        E("17T14:00:00", "c3", "Demo", "exited", reason="completed"),
-        E("17T14:00:00", "c2", "Nurture", "exited", reason="unmet", goal="Opened"),
-        E("17T14:00:00", "c3", "Nurture", "exited", reason="unmet", goal="Opened"),
-        # c1 is still waiting in Nurture when the run ends (--until: the
-        # latest event, 18T00:00): nothing is written for it
+        E("17T14:00:00", "c3", "Demo", "exited", reason="completed", at=2),
+        E("17T14:00:00", "c2", "Nurture", "exited", reason="unmet", goal="Opened", at=1),
+        E("17T14:00:00", "c3", "Nurture", "exited", reason="unmet", goal="Opened", at=1),
+        # c1 is still waiting in Nurture (at its 2nd step) when the run ends
+        # (--until: the latest event, 18T00:00): the stream ends with where it is
+        E("18T00:00:00", "c1", "Nurture", "waiting", at=2),
     ]
     # one compact JSON object per line, nothing else on stdout
     assert all(line.startswith("{") and line.endswith("}") for line in lines)
@@ -151,7 +153,13 @@ def test_from_and_until_bound_the_run(folder, goal):
     code, out, _ = goal("run", "demo", "--format", "jsonl", "--until", "2026-11-16T16:05:00Z")
     assert code == 0
     entries = [json.loads(line) for line in out.splitlines()]
-    assert entries[-1] == E("16T16:05:00", "c1", "Demo", "exited", reason="goal", goal="Booked")
+    acted = [e for e in entries if e["type"] != "waiting"]
+    assert acted[-1] == E("16T16:05:00", "c1", "Demo", "exited", reason="goal", goal="Booked", at=2)
+    # then where everyone still in is at 16:05
+    assert [(e["time"], e["workflow"], e["contact"], e["at"]) for e in entries[len(acted):]] == [
+        ("2026-11-16T16:05:00Z", "Demo", "c2", 2), ("2026-11-16T16:05:00Z", "Demo", "c3", 2),
+        ("2026-11-16T16:05:00Z", "Nurture", "c1", 2), ("2026-11-16T16:05:00Z", "Nurture", "c2", 1),
+        ("2026-11-16T16:05:00Z", "Nurture", "c3", 1)]
     # --from after the form submissions: they are history and enroll nobody
     code, out, _ = goal("run", "demo", "--format", "jsonl", "--from", "2026-11-16T14:00:01Z")
     assert code == 0 and out == ""
@@ -372,7 +380,8 @@ def test_the_installed_command_never_shows_a_traceback(folder):
     assert p.stderr == "goal run: no such events file: missing.jsonl\n"
     p = subprocess.run([sys.executable, "-m", "goaldsl", "run", "demo", "--format", "jsonl"],
                        capture_output=True, text=True)
-    assert p.returncode == 0 and len(p.stdout.splitlines()) == 20 and p.stderr == ""
+    # 20 entries, then one `waiting` entry: c1 is still in Nurture
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == 21 and p.stderr == ""
 
 
 def test_eval_needs_no_goal_file_the_standard_library_is_enough(write, goal):

@@ -213,7 +213,9 @@ def test_kill_9_at_random_points_and_resume(tmp_path):
         expected[phase] = stored_log(ref)
     plain = goal("run", str(folder), "--format", "jsonl")
     assert plain.returncode == 0, plain.stderr
-    assert expected[1] == plain.stdout
+    # (a state keeps where contacts are in its positions table: no `waiting` entries)
+    assert expected[1] == "".join(line for line in plain.stdout.splitlines(keepends=True)
+                                  if '"type":"waiting"' not in line)
     n1, n2 = expected[1].count("\n"), expected[2].count("\n")
     assert n1 > 1000 and n2 > n1
 

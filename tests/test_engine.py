@@ -491,7 +491,8 @@ workflow "W" {
     # First and Second hold at 10:05: First wins (source order) and removes
     # x; on achieved continue starts the second `wait 1 day` at 10:05; Second
     # is reached unmet at 11-03 10:05 and passed (on unmet continue)
-    assert r.of("c1") == ["11-02 10:00 enrolled", "11-02 10:05 achieved First", "11-02 10:05 remove_tag(x) [First]",
+    assert r.of("c1") == ["11-02 10:00 enrolled", "11-02 10:00 passed unmet Early", "11-02 10:05 achieved First",
+                          "11-02 10:05 remove_tag(x) [First]", "11-03 10:05 passed unmet Second",
                           "11-03 10:05 send_email(end)", "11-03 10:05 exited completed"]
 
 
@@ -603,9 +604,9 @@ def test_on_unmet_policies(go, policy):
     reach = "11-03 10:05"
     expected_c1 = {
         "wait": [],
-        "wait up to 2 hours then continue": _at("11-03 12:05", DONE),
+        "wait up to 2 hours then continue": _at("11-03 12:05", ["passed unmet G"] + DONE),
         "wait up to 2 hours then end": ["11-03 12:05 exited unmet G"],
-        "continue": _at(reach, DONE),
+        "continue": _at(reach, ["passed unmet G"] + DONE),
         "end": [f"{reach} exited unmet G"],
     }[policy]
     assert r.of("c1") == head + expected_c1
@@ -1172,7 +1173,8 @@ def test_action_args_defaults_interpolation_and_flat_update_contact(go):
         act("update_contact", {"stage": "SQL", "score": 5, "vip": True}),
         act("send_email", {"template": "t-SQL"}),
         act("send_email", {"template": "inv-seen"}),
-        {**base, "type": "exited", "reason": "completed"},
+        # `at`: the top-level step it left at (the eighth and last)
+        {**base, "type": "exited", "reason": "completed", "at": 8},
     ]
 
 
@@ -1199,9 +1201,10 @@ def test_goal_entries_carry_the_goal_and_ids_are_deterministic(go):
     assert r.jsonl() == [
         {**b5, "type": "enrolled"},
         {**b5, "type": "action", "action": "send_email", "args": {"template": "x"}, "step": "first"},
-        {**b10, "type": "goal_achieved", "goal": "Done"},
+        # `at`: waiting at step 2 (wait 1 hour) when the exit goal fired
+        {**b10, "type": "goal_achieved", "goal": "Done", "at": 2},
         {**b10, "type": "action", "action": "add_tag", "args": {"tag": "done-lead"}, "goal": "Done"},
-        {**b10, "type": "exited", "reason": "goal", "goal": "Done"},
+        {**b10, "type": "exited", "reason": "goal", "goal": "Done", "at": 2},
     ]
     ids = [e["id"] for e in r.entries if e["type"] == "action"]
     assert len(ids) == len(set(ids)) == 2

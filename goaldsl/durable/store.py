@@ -980,6 +980,37 @@ def stored_entries(path: str | Path) -> tuple[list[dict], list[str]]:
     return out, names
 
 
+def state_summary(path: str | Path, program=None) -> dict:
+    """The figures of the run kept in a state file (runtime/summary.py): its
+    activity, then a ``waiting`` entry per row of the positions table (no
+    ``skipped``: a state keeps no record of the steps a waiting contact
+    jumped over). ``program`` gives the steps' labels and the goals not yet
+    achieved; without it, the workflows' names come from the state."""
+    from ..runtime.summary import Summary, WorkflowShape, shapes_of
+    db = open_state(path)
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM workflows ORDER BY position")]
+        summary = Summary(shapes_of(program.ir) if program is not None else [WorkflowShape(n) for n in names])
+        for t, line in db.execute("SELECT time, entry FROM activity ORDER BY seq"):
+            e = json.loads(line)
+            e["time"] = t
+            summary.add(e)
+        meta = _meta(db)
+        now = _int(meta.get("now"))
+        order = {n: i for i, n in enumerate(names)}
+        rows = sorted(db.execute("SELECT workflow, contact, since, step_index, step, waiting FROM positions"),
+                      key=lambda r: (order.get(r[0], len(order)), r[2], r[1]))
+        for wf, contact, _since, index, step, waiting in rows:
+            e = {"time": now, "contact": contact, "workflow": wf, "type": "waiting", "at": index or 0}
+            if waiting == "goal" and step is not None:
+                e["goal"] = step
+            summary.add(e)
+        start = _int(meta.get("start"))
+    finally:
+        db.close()
+    return summary.result(window=(start, now) if start is not None and now is not None else None)
+
+
 def run_command(state: str, program, contacts: Optional[Path], events: Optional[Path], *, start: Optional[int],
                 until: Optional[int], fmt: str, skip_bad: bool, out, err,
                 checkpoint_seconds: float = 2.0) -> int:
@@ -1015,13 +1046,13 @@ def run_command(state: str, program, contacts: Optional[Path], events: Optional[
             err.write(f'workflow "{name}" is new in this state: it {when}\n')
         n = run.run_until(until)
         if fmt != "jsonl":
-            from ..runtime.output import summary, table_line, table_widths
+            from ..runtime.output import summary, table_entries, table_line, table_widths
             entries, names = stored_entries(state)
-            shown = entries[len(entries) - len(shown_lines):] if shown_lines else []
+            shown = table_entries(entries[len(entries) - len(shown_lines):]) if shown_lines else []
             widths = table_widths(shown)
             for e in shown:
                 out.write(table_line(e, widths) + "\n")
-            if shown_lines:
+            if shown:
                 out.write("\n")
             for line in summary(entries, names, {}):  # the whole run so far
                 out.write(line + "\n")

@@ -15,6 +15,10 @@ Three things make this the same run as reading everything first:
   in a temporary file and copied out only when the log was good to its end,
   so a refused run shows nothing;
 * events after ``--until`` are checked but never fed to the engine.
+
+The stream ends with a ``waiting`` entry per enrollment still in a workflow
+(``Engine.waiting_entries``): where each contact is when the run ends, for
+the per-step figures (runtime/summary.py).
 """
 from __future__ import annotations
 
@@ -32,51 +36,83 @@ from .output import JsonlWriter
 PIECE = 4096
 
 Window = Callable[[Inputs], "tuple[int, int]"]
+Tap = Callable[[], Callable[[dict], None]]
 
 
 class _Unsorted(Exception):
     pass
 
 
-def run_jsonl(program: Program, contacts, events, out: IO, *,
+def run_jsonl(program: Program, contacts, events, out: Optional[IO], *,
               start: Optional[int], until: Optional[int], window: Window, skip_bad: bool = False,
-              fmt: Optional[str] = None, mapping=None, on_batch=None, writer_for=None) -> Inputs:
+              fmt: Optional[str] = None, mapping=None, on_batch=None, writer_for=None,
+              tap: Optional[Tap] = None) -> Inputs:
     """Run and write the activity stream to ``out`` as JSON Lines (or with
-    the writer ``writer_for(file)`` makes: CSV, Parquet).
+    the writer ``writer_for(file)`` makes: CSV, Parquet; ``out`` None: write
+    nothing).
 
     ``start`` and ``until`` are the run's bounds when given; ``window(inputs)``
     gives the final bounds once the log is read (the first and last event
     times by default) and raises if they are unusable. ``contacts`` and
     ``events`` are paths (``-`` for standard input) or ``Source`` objects;
-    ``on_batch(rows_read)`` is called as events are read (progress)."""
+    ``on_batch(rows_read)`` is called as events are read (progress).
+    ``tap()``, when given, makes a function that is called with every entry
+    as well (a run that starts over, for an unsorted log, calls ``tap()``
+    again)."""
     contacts = as_source(contacts, shown_path(contacts)) if contacts is not None else None
     events = as_source(events, shown_path(events)) if events is not None else None
     make_writer = writer_for or JsonlWriter
-    try:
-        held = tempfile.TemporaryFile()
-    except OSError:  # no writable temporary folder: hold the output in memory
+    if out is None:
         held = io.BytesIO()
-    with held as tmp:
-        writer = make_writer(tmp)
+    else:
         try:
-            inputs = _streamed(program, contacts, events, writer, start, until, window, skip_bad, fmt, mapping,
-                               on_batch)
+            held = tempfile.TemporaryFile()
+        except OSError:  # no writable temporary folder: hold the output in memory
+            held = io.BytesIO()
+    with held as tmp:
+        writer = make_writer(tmp) if out is not None else None
+        on_activity = _tee(writer, tap)
+        try:
+            inputs, eng = _streamed(program, contacts, events, on_activity, start, until, window, skip_bad, fmt,
+                                    mapping, on_batch)
         except _Unsorted:
             tmp.seek(0)
             tmp.truncate()
-            writer = make_writer(tmp)
+            writer = make_writer(tmp) if out is not None else None
+            on_activity = _tee(writer, tap)
             inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
             first, last = window(inputs)
-            eng = _engine(program, inputs, first, writer)
+            eng = _engine(program, inputs, first, on_activity)
             for ev in inputs.events:
                 eng.add_event_unchecked(*ev)
             inputs.events.clear()
             eng.run_until(last)
         except EngineError:
-            _copy(writer, tmp, out)  # what was done before the failure, as an unstreamed run shows it
+            if writer is not None:
+                _copy(writer, tmp, out)  # what was done before the failure, as an unstreamed run shows it
             raise
-        _copy(writer, tmp, out)
+        for e in eng.waiting_entries():
+            on_activity(e)
+        if writer is not None:
+            _copy(writer, tmp, out)
     return inputs
+
+
+def _tee(writer: Optional[JsonlWriter], tap: Optional[Tap]) -> Callable[[dict], None]:
+    f = tap() if tap is not None else None
+    if writer is None:
+        return f if f is not None else _ignore
+    if f is None:
+        return writer
+
+    def both(e: dict) -> None:
+        writer(e)
+        f(e)
+    return both
+
+
+def _ignore(e: dict) -> None:
+    pass
 
 
 def _engine(program: Program, inputs: Inputs, start: int, on_activity) -> Engine:
@@ -103,7 +139,7 @@ def _copy(writer, tmp, out: IO) -> None:
 
 
 def _streamed(program: Program, contacts, events, on_activity, start: Optional[int], until: Optional[int],
-              window: Window, skip_bad: bool, fmt: Optional[str], mapping, on_batch) -> Inputs:
+              window: Window, skip_bad: bool, fmt: Optional[str], mapping, on_batch) -> "tuple[Inputs, Engine]":
     inputs = Inputs()
     if contacts is not None:
         read_contacts(contacts, None, inputs, mapping=mapping)
@@ -151,5 +187,4 @@ def _streamed(program: Program, contacts, events, on_activity, start: Optional[i
     first, final = window(inputs)
     if eng is not None and eng.start != first:  # pragma: no cover - start is --from or the first event
         raise AssertionError("the run started at another instant than its window")
-    feed(piece, final)
-    return inputs
+    return inputs, feed(piece, final)

@@ -72,7 +72,8 @@ class ActionRequest:
 
 
 class Enrollment:
-    __slots__ = ("contact", "seq", "number", "since", "pc", "top", "block", "due", "achieved", "alive", "goal_at")
+    __slots__ = ("contact", "seq", "number", "since", "pc", "top", "block", "due", "achieved", "alive", "goal_at",
+                 "skipped")
 
     def __init__(self, contact: Contact, seq: int, number: int, since: int):
         self.contact = contact
@@ -86,6 +87,9 @@ class Enrollment:
         self.achieved: set[str] = set()
         self.alive = True
         self.goal_at: Optional[int] = None  # the instant of the latest achievement
+        # Top-level steps jumped over (`skip to`, a goal step achieved from an
+        # earlier step): [first, last] pairs, numbered from 1, for the funnel.
+        self.skipped: Optional[list] = None
 
 
 class _WState:
@@ -574,6 +578,10 @@ class Engine:
         entry = {"type": "exited", "reason": reason}
         if goal is not None:
             entry["goal"] = goal
+        entry["at"] = e.top + 1
+        skipped = _skipped(e)
+        if skipped:
+            entry["skipped"] = skipped
         self._write(t, e.contact, w, entry)
         self._emit(e.contact, t, "workflow.exited", {"workflow": w.cw.name, "reason": reason})
         if w.perpetual_audience and w.cw.audience(e.contact, t, None, None):
@@ -591,7 +599,13 @@ class Engine:
                 e.contact.watch.discard(w)
             g = self._listening_goal(w, e, t)
             if g is not None:
-                self._achieve(w, e, g, t)
+                if g.pc is None:
+                    via = None
+                elif e.block == B_GOAL and e.pc == g.pc:
+                    via = "waited"
+                else:
+                    via = "jumped"
+                self._achieve(w, e, g, t, via, self._also_holding(w, e, g, t))
                 if not e.alive:
                     return
         self._advance(w, e, t)
@@ -609,11 +623,35 @@ class Engine:
                 return g
         return None
 
-    def _achieve(self, w: _WState, e: Enrollment, g: CGoal, t: int) -> None:
+    def _also_holding(self, w: _WState, e: Enrollment, g: CGoal, t: int) -> Optional[list]:
+        """The listening goals after ``g`` (in the order they are checked)
+        that held too at this instant: they lost to ``g`` by goal order."""
+        also = None
+        c, since, after = e.contact, e.since, False
+        for x in w.cw.step_goals:
+            if x is g:
+                after = True
+            elif after and x.name not in e.achieved and (x.top > e.top or (e.block == B_GOAL and e.pc == x.pc)) \
+                    and x.cond(c, t, since, None):
+                also = (also or []) + [x.name]
+        for x in w.cw.exit_goals:
+            if x is g:
+                after = True
+            elif after and x.cond(c, t, since, None):
+                also = (also or []) + [x.name]
+        return also
+
+    def _achieve(self, w: _WState, e: Enrollment, g: CGoal, t: int, via: Optional[str] = None,
+                 also: Optional[list] = None) -> None:
         c = e.contact
         e.achieved.add(g.name)
         e.goal_at = t
-        self._write(t, c, w, {"type": "goal_achieved", "goal": g.name})
+        entry = {"type": "goal_achieved", "goal": g.name, "at": e.top + 1}
+        if via is not None:
+            entry["via"] = via
+        if also:
+            entry["also"] = also
+        self._write(t, c, w, entry)
         self._emit(c, t, "goal.achieved", {"goal": g.name, "workflow": w.cw.name})
         k = 0
         for call in g.then:
@@ -625,12 +663,19 @@ class Engine:
                 k += 1
                 self._run_call(w, e, call, t, goal=g.name, index=k)
         goal = g.goal
+        if goal.is_step:
+            if g.top > e.top + 1:  # jumped forward to the goal step
+                _skip(e, e.top + 2, g.top)
+            e.top = g.top
         if not goal.is_step or goal.on_achieved == "end":
             self._exit(w, e, t, "goal", g.name)
             return
         e.block, e.due = 0, None
         e.pc = g.target_pc if goal.on_achieved == "skip" else g.pc + 1
-        e.top = g.top
+        if goal.on_achieved == "skip":
+            nxt = self._top_at(w, e.pc)
+            if nxt > g.top + 1:
+                _skip(e, g.top + 2, nxt)
         # Another goal may have held and lost (first wins): look again at the
         # next acting instant, as evaluating at every one would.
         if w.cw.every:
@@ -655,6 +700,7 @@ class Engine:
                 if g.goal.unmet_then == "end":
                     self._exit(w, e, t, "unmet", g.name)
                     return
+                self._write(t, c, w, {"type": "goal_unmet", "goal": g.name, "at": e.top + 1})
             elif e.block == B_COND:
                 cond = ins[1][0]
                 if not cond(c, t, e.since, None) and (e.due is None or e.due > t):
@@ -677,6 +723,9 @@ class Engine:
                 e.pc = e.pc + 1 if ins[1](c, t, e.since, None) else ins[2]
             elif op == JUMP:
                 e.pc = ins[1]
+                nxt = self._top_at(w, e.pc)
+                if nxt > e.top + 1:  # `skip to`: the steps between are not reached
+                    _skip(e, e.top + 2, nxt)
             elif op in (WAIT, WAIT_TIME, WAIT_DATE):
                 if op == WAIT:
                     due = add_duration(t, ins[1], tz)
@@ -703,10 +752,11 @@ class Engine:
             elif op == GOAL:
                 g: CGoal = ins[1]
                 if g.name not in e.achieved and g.cond(c, t, e.since, None):
-                    self._achieve(w, e, g, t)
+                    self._achieve(w, e, g, t, "arrived")
                     continue
                 policy = g.goal.on_unmet
                 if policy == "continue":
+                    self._write(t, c, w, {"type": "goal_unmet", "goal": g.name, "at": e.top + 1})
                     e.pc += 1
                 elif policy == "end":
                     self._exit(w, e, t, "unmet", g.name)
@@ -772,7 +822,33 @@ class Engine:
         if self.on_activity is not None:
             self.on_activity(out)
 
+    @staticmethod
+    def _top_at(w: _WState, pc: int) -> int:
+        """The top-level step (from 0) of instruction ``pc``; past the end:
+        the number of steps."""
+        code = w.cw.code
+        return code[pc][3] if pc < len(code) else len(w.cw.wf.steps)
+
     # ---------------------------------------------------------------- inspection
+
+    def waiting_entries(self) -> list[dict]:
+        """One ``waiting`` entry per enrollment still in a workflow, at the
+        end of a run: where it waits (workflows in source order, contacts in
+        enrollment order). ``goal run`` ends its stream with them so that a
+        summary read from the stream knows where everyone is."""
+        out = []
+        for w in self._ws:
+            code = w.cw.code
+            for e in sorted(w.enrolled.values(), key=_by_seq):
+                entry = {"time": self.now, "contact": e.contact.id, "workflow": w.cw.name, "type": "waiting",
+                         "at": e.top + 1}
+                if e.block == B_GOAL and e.pc < len(code):
+                    entry["goal"] = code[e.pc][1].name
+                skipped = _skipped(e)
+                if skipped:
+                    entry["skipped"] = skipped
+                out.append(entry)
+        return out
 
     def enrollment(self, workflow: str, contact: str) -> Optional[Enrollment]:
         for w in self._ws:
@@ -804,6 +880,26 @@ def _drop_before(lst: list, limit: int) -> None:
 
 def _by_order(c: Contact) -> int:
     return c.order
+
+
+def _by_seq(e: Enrollment) -> int:
+    return e.seq
+
+
+def _skip(e: Enrollment, first: int, last: int) -> None:
+    """Record that top-level steps ``first``..``last`` (from 1) were jumped over."""
+    if first > last:
+        return
+    lst = _skipped(e)
+    if lst is None:
+        lst = e.skipped = []
+    lst.append([first, last])
+
+
+def _skipped(e: Enrollment) -> Optional[list]:
+    # getattr: an enrollment restored from a state file written before the
+    # attribute existed has it unset.
+    return getattr(e, "skipped", None)
 
 
 def arg_value(v: ir.ArgValue, c: Contact):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-import statistics
 from typing import IO, Iterable
 
 from ..semantics.calendar import format_utc
@@ -133,54 +132,33 @@ def table_line(e: dict, widths: tuple[int, int] = (12, 24)) -> str:
 
 
 def summary(entries: Iterable[dict], workflows: list[str], goals: dict[str, list[str]]) -> list[str]:
-    """Per workflow: enrolled, achieved per goal, conversion, median time to goal, exits by reason."""
-    stats = {w: {"enrolled": 0, "exits": {}, "goals": {g: [] for g in goals.get(w, [])}, "open": {}} for w in workflows}
-    for e in entries:
-        s = stats.get(e["workflow"])
-        if s is None:
-            continue
-        key = e["contact"]
-        if e["type"] == "enrolled":
-            s["enrolled"] += 1
-            s["open"][key] = e["time"]
-        elif e["type"] == "goal_achieved":
-            start = s["open"].get(key)
-            s["goals"].setdefault(e["goal"], []).append(e["time"] - start if start is not None else 0)
-        elif e["type"] == "exited":
-            s["exits"][e["reason"]] = s["exits"].get(e["reason"], 0) + 1
-            s["open"].pop(key, None)
-    lines = []
-    for w in workflows:
-        s = stats[w]
-        n = s["enrolled"]
-        still = len(s["open"])
-        lines.append(f'Workflow "{w}": {n} enrolled, {still} still in it')
-        for g, times in s["goals"].items():
-            rate = f"{100 * len(times) / n:.1f}%" if n else "-"
-            med = _duration(statistics.median(times)) if times else "-"
-            lines.append(f'  goal "{g}": {len(times)} achieved ({rate} of enrollments), median time to goal {med}')
-        if s["exits"]:
-            exits = ", ".join(f"{r} {c}" for r, c in sorted(s["exits"].items()))
-            lines.append(f"  exits: {exits}")
-    return lines
+    """The table's last lines: per workflow, enrolled, achieved per goal,
+    conversion, median time to goal, exits by reason (runtime/summary.py
+    computes them; ``goals`` lists each workflow's goals in order, others
+    follow as the stream names them)."""
+    from .summary import GoalShape, Summary, WorkflowShape, table_lines
+    shapes = [WorkflowShape(w, [GoalShape(g, "") for g in goals.get(w, [])]) for w in workflows]
+    return table_lines(Summary(shapes).add_all(entries).result())
 
 
-def _duration(seconds: float) -> str:
-    s = int(seconds)
-    d, rem = divmod(s, 86400)
-    h, rem = divmod(rem, 3600)
-    m, _ = divmod(rem, 60)
-    parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{m}m" if m or not (d or h) else ""]
-    return " ".join(p for p in parts if p)
+# Entry types that only feed the figures (runtime/summary.py): not shown in the table.
+FIGURES_ONLY = frozenset(("goal_unmet", "waiting"))
 
 
-def write_table(out: IO[str], entries: list[dict], workflows: list[str], goals: dict[str, list[str]]) -> None:
+def table_entries(entries: Iterable[dict]) -> list[dict]:
+    """The entries a table shows."""
+    return [e for e in entries if e["type"] not in FIGURES_ONLY]
+
+
+def write_table(out: IO[str], entries: list[dict], lines: list[str]) -> None:
+    """The activity as a table, then the summary's ``lines``."""
+    entries = table_entries(entries)
     widths = table_widths(entries)
     for e in entries:
         out.write(table_line(e, widths) + "\n")
     if entries:
         out.write("\n")
-    for line in summary(entries, workflows, goals):
+    for line in lines:
         out.write(line + "\n")
 
 

@@ -305,7 +305,10 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
     c = eng.contacts.get(contact) or Contact(contact, {"id": contact, "tags": [], "lists": []}, 0)
     log_ids = {event_key(t, typ, f) for t, cid, typ, f in inputs.events if cid == contact}
     later = [(t, typ, f) for t, cid, typ, f in inputs.events if cid == contact and t > at]
-    activity = [e for e in eng.activity if e["contact"] == contact and e["workflow"] == wf.name]
+    # The four entry types of the contract; the figures' bookkeeping
+    # (`goal_unmet`, docs/reports.md) is left out of the explanation.
+    activity = [e for e in eng.activity if e["contact"] == contact and e["workflow"] == wf.name
+                and e["type"] in _CONTRACT_TYPES]
     state, since = _state(eng, program, wf, g, contact, activity, at)
 
     dups = [(t, typ, f, eid, place) for t, cid, typ, f, eid, place in inputs.duplicate_events if cid == contact]
@@ -911,6 +914,9 @@ def render_text(ex: Explanation) -> str:
 
 def _source_text(src: Optional[tuple[int, str]]) -> str:
     return f" (set by {src[1]} at {format_utc(src[0])})" if src else " (from the contact record)"
+
+
+_CONTRACT_TYPES = frozenset(("enrolled", "action", "goal_achieved", "exited"))
 
 
 def activity_line(e: dict) -> str:
