@@ -649,6 +649,76 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    """`goal report`: the run's figures as an HTML page, JSON or chart images (docs/reports.md)."""
+    from .tools.report import ReportError, figures_of_file, figures_of_program, render_html, title_of, write_images
+    gc.disable()  # as in cmd_run: a run makes few reference cycles
+    images = args.png or args.svg
+    drawing = args.format == "html" or bool(images)
+    if args.from_run:
+        extra = [o for o, v in (("--contacts", args.contacts), ("--events", args.events), ("--from", args.from_),
+                                ("--until", args.until), ("--input-format", args.input_format),
+                                ("--map", args.map)) if v]
+        if extra:
+            raise UsageError(f"{', '.join(extra)} do{'es' if len(extra) == 1 else ''} not go with --from-run: "
+                             "a stored run is reported as it was run")
+        if not Path(args.from_run).is_file():
+            raise UsageError(f"no such file: {args.from_run}")
+    elif not args.program:
+        raise UsageError("give a PROGRAM to run, or --from-run FILE to report on a stored run")
+    if drawing:
+        from .tools.charts import Painter, available, charts_of
+        if not available():
+            _err("goal report: drawing the charts needs matplotlib, which is not installed; install it with: "
+                 "pip install '.[report]' (or use --format json for the figures alone)")
+            return 1
+    with (Painter() if drawing else contextlib.nullcontext()) as painter:  # its workers start during the run
+        inputs = None
+        if args.from_run:
+            program = resolve_program(args.program, None, None)[0] if args.program else None
+            try:
+                figures = figures_of_file(Path(args.from_run), program)
+            except ReportError as e:
+                _err(f"goal report: {e}")
+                return 1
+        else:
+            program, cpath, epath = resolve_program(args.program, args.contacts, args.events)
+            figures, inputs = figures_of_program(program, cpath, epath, start=_time_arg(args.from_),
+                                                 until=_time_arg(args.until), window=lambda i: _run_window(args, i),
+                                                 skip_bad=args.skip_bad, **_reading(args, program))
+        charts = svgs = None
+        if drawing:
+            charts = charts_of(figures)
+            if args.format == "html":
+                svgs = painter.render(charts, "svg")
+            if images:
+                fmt = "png" if args.png else "svg"
+                data = svgs if fmt == "svg" and svgs is not None else painter.render(charts, fmt)
+                try:
+                    paths = write_images(charts, data, Path(images), fmt)
+                except OSError as e:
+                    raise UsageError(f"cannot write the charts to {images}: {e.strerror or e}") from None
+                _err(f"wrote {len(paths)} chart{'s' if len(paths) != 1 else ''} to {images}")
+    if args.format == "json":
+        import json
+        text = json.dumps(figures, indent=2, ensure_ascii=False) + "\n"
+        out = args.out
+    else:
+        text = render_html(figures, charts, svgs, title_of(args.program, args.from_run))
+        out = args.out or "report.html"
+    if out is None or out == "-":
+        sys.stdout.write(text)
+    else:
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
+        _err(f"wrote {out}")
+    if inputs is not None:
+        _report_inputs(inputs)
+    return 0
+
+
 def cmd_repl(args) -> int:
     from .tools.repl import run_repl
     return run_repl(args.program, args.contacts, args.events)
@@ -718,6 +788,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary-only", action="store_true",
                    help="print the summary instead of the activity (text, or one JSON object with --format jsonl)")
     p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("report", help="a report of a run: funnels, conversion, time to goal (HTML, JSON, images)")
+    p.add_argument("program", metavar="PROGRAM", nargs="?", help="a .goal file or a folder")
+    _io_args(p)
+    p.add_argument("--from", dest="from_", metavar="T", help="first instant (default: the earliest event)")
+    p.add_argument("--until", metavar="T", help="last instant (default: the latest event)")
+    p.add_argument("--from-run", metavar="FILE",
+                   help="report on a stored run: goal run's JSON Lines, or a state file (PROGRAM optional)")
+    p.add_argument("--out", metavar="FILE", help="where to write (default: report.html; JSON: standard output; -: stdout)")
+    p.add_argument("--format", choices=("html", "json"), default="html", help="html (default) or json")
+    images = p.add_mutually_exclusive_group()
+    images.add_argument("--png", metavar="DIR", help="also write each chart as a PNG image in DIR")
+    images.add_argument("--svg", metavar="DIR", help="also write each chart as an SVG image in DIR")
+    p.set_defaults(fn=cmd_report)
 
     p = sub.add_parser("log", help="print the activity stream kept in a state file")
     p.add_argument("file", metavar="FILE", help="a state file written by goal run --state")
