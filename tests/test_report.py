@@ -197,3 +197,25 @@ def test_chart_images_for_slides(goal, example, tmp_path):
     with pytest.raises(SystemExit) as stop:  # argparse: one or the other
         goal("report", example, "--png", "a", "--svg", "b")
     assert stop.value.code == 2
+
+
+def test_labels_are_text_whatever_they_hold(goal, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p/program.goal").write_text('''
+workflow "Deals <&> $5 off $10" {
+    enroll when form.submitted
+    send_email("save $5 on $10 <b>now</b>")
+    wait 1 day
+    goals { goal "Bought & \\"paid\\"" { when purchase.completed } }
+}
+''')
+    (tmp_path / "p/events.jsonl").write_text(
+        '{"time": "2026-11-02T10:00:00Z", "contact": "c1", "type": "form.submitted", "form": "f"}\n'
+        '{"time": "2026-11-02T11:00:00Z", "contact": "c1", "type": "purchase.completed", "amount": 5}\n')
+    code, _, err = goal("report", "p", "--out", "r.html")
+    assert code == 0, err
+    text = (tmp_path / "r.html").read_text()
+    figures = json.loads(goal("report", "p", "--format", "json")[1])
+    check_page(text, figures)
+    assert "save $5 on $10 &lt;b&gt;now&lt;/b&gt;" in text and "<b>now</b>" not in text

@@ -88,6 +88,7 @@ def matplotlib():
         import matplotlib.figure  # noqa: F401 - the object-oriented interface, no pyplot state
         mpl.rcParams.update({
             "svg.fonttype": "none", "svg.hashsalt": "goal-report", "font.size": 9,
+            "text.parse_math": False,  # a label with two $ signs is text, not a formula
             # Text is measured with matplotlib's own DejaVu Sans; the page
             # lists fallbacks for browsers without it (tools/report.py).
             "font.family": "DejaVu Sans",
