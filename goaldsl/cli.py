@@ -672,7 +672,7 @@ def cmd_report(args) -> int:
             _err("goal report: drawing the charts needs matplotlib, which is not installed; install it with: "
                  "pip install '.[report]' (or use --format json for the figures alone)")
             return 1
-    with (Painter() if drawing else contextlib.nullcontext()) as painter:  # its workers start during the run
+    with (Painter() if drawing else contextlib.nullcontext()) as painter:  # its worker starts during the run
         inputs = None
         if args.from_run:
             program = resolve_program(args.program, None, None)[0] if args.program else None

@@ -219,3 +219,15 @@ workflow "Deals <&> $5 off $10" {
     figures = json.loads(goal("report", "p", "--format", "json")[1])
     check_page(text, figures)
     assert "save $5 on $10 &lt;b&gt;now&lt;/b&gt;" in text and "<b>now</b>" not in text
+
+
+def test_the_drawing_worker_draws_what_this_process_draws(goal, example):
+    from goaldsl.tools.charts import Painter, charts_of
+    charts = charts_of(json.loads(goal("report", example, "--format", "json")[1]))
+    with Painter() as painter:
+        assert painter.proc is not None  # a worker process (and its forked copy) drew them
+        drawn = painter.render(charts)
+        pngs = painter.render(charts[:3], "png")
+    assert painter.proc is None  # closed with the block
+    assert drawn == [c.svg() for c in charts] and len(drawn) == 6
+    assert [p[:8] for p in pngs] == [b"\x89PNG\r\n\x1a\n"] * 3

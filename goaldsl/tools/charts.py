@@ -305,40 +305,106 @@ def _render(chart: Chart, fmt: str):
     return chart.svg() if fmt == "svg" else chart.png()
 
 
-def _warm() -> None:
-    matplotlib()
-
-
 class Painter:
-    """Draws charts, in worker processes when it can: they start (and import
-    matplotlib, most of a second) while the run that makes the figures goes
-    on, then draw the charts side by side. Where processes cannot be made,
-    it draws in this process. Use it as a context manager."""
+    """Draws charts in a worker process when it can: the worker starts, and
+    imports matplotlib (most of a second), while the run that makes the
+    figures goes on; then it forks once (the copy shares the import) and the
+    two draw half the charts each, side by side. Where no process can be
+    made, or the worker fails, the charts are drawn in this process. Use it
+    as a context manager."""
 
-    def __init__(self, workers: int = 2):
-        self.pool = None
+    def __init__(self):
+        self.proc = self.conn = None
         try:
             import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
             ctx = multiprocessing.get_context("fork")
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_warm)
-            for _ in range(workers):  # start the workers now
-                self.pool.submit(int)
-        except (ImportError, OSError, ValueError):  # pragma: no cover - no fork, no semaphores
-            self.pool = None
+            self.conn, theirs = ctx.Pipe()
+            self.proc = ctx.Process(target=_worker, args=(theirs,), daemon=True)
+            self.proc.start()
+            theirs.close()
+        except (ImportError, OSError, ValueError):  # pragma: no cover - no fork, no pipes
+            self.proc = self.conn = None
 
     def __enter__(self) -> "Painter":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
+        self.close()
+
+    def close(self) -> None:
+        if self.proc is not None:
+            try:
+                self.conn.send(None)
+            except OSError:  # pragma: no cover - the worker is gone
+                pass
+            self.proc.join(timeout=5)
+            if self.proc.is_alive():  # pragma: no cover
+                self.proc.kill()
+                self.proc.join()
+            self.conn.close()
+            self.proc = self.conn = None
 
     def render(self, charts: list[Chart], fmt: str = "svg") -> list:
         """Each chart's SVG text (or PNG bytes), in order."""
-        if self.pool is not None:
+        if self.proc is not None:
             try:
-                return list(self.pool.map(_render, charts, [fmt] * len(charts)))
-            except Exception:  # pragma: no cover - a broken pool: draw here instead
-                self.pool = None
+                self.conn.send((charts, fmt))
+                ok, out = self.conn.recv()
+                if ok:
+                    return out
+            except (OSError, EOFError):  # pragma: no cover - the worker died: draw here instead
+                pass
+            self.close()
         return [_render(c, fmt) for c in charts]
+
+
+def _worker(conn) -> None:
+    """The drawing process: import matplotlib, then draw what it is sent."""
+    import os
+    import pickle
+    try:
+        matplotlib()
+    except Exception:  # pragma: no cover - reported when the charts are asked for
+        pass
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        charts, fmt = job
+        try:
+            conn.send((True, _render_forked(charts, fmt, os, pickle)))
+        except Exception:  # the caller draws them itself and sees the error
+            conn.send((False, None))
+
+
+def _render_forked(charts: list[Chart], fmt: str, os, pickle) -> list:
+    """Half the charts in a forked copy of this process, half here."""
+    if len(charts) < 2:
+        return [_render(c, fmt) for c in charts]
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the copy: the odd charts, back through the pipe
+        code = 0
+        try:
+            data = pickle.dumps([_render(c, fmt) for c in charts[1::2]])
+            with os.fdopen(w, "wb") as f:
+                f.write(data)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    mine = [_render(c, fmt) for c in charts[0::2]]
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError("the drawing copy failed")
+    theirs = pickle.loads(data)
+    out = []
+    for k in range(len(charts)):
+        out.append(mine[k // 2] if k % 2 == 0 else theirs[k // 2])
+    return out
