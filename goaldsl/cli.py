@@ -429,7 +429,7 @@ def cmd_run(args) -> int:
             counting = args.summary or args.summary_only or want_summary
             inputs = run_jsonl(program, cpath, events, None if args.summary_only else out,
                                start=_time_arg(args.from_), until=_time_arg(args.until), window=run_window,
-                               skip_bad=args.skip_bad, on_batch=progress, writer_for=WRITERS[fmt],
+                               skip_bad=args.skip_bad, on_batch=progress, writer_for=WRITERS.get(fmt),
                                tap=tap if counting else None, **reading)
             if progress is not None:
                 progress.done()
