@@ -463,9 +463,9 @@ def test_fingerprints_do_not_depend_on_hash_seeds():
     import os
     import subprocess
     import sys
-    code = ("from goaldsl.api import load_program; from goaldsl.durable.store import program_fingerprint, _workflow_goals, _shape;"
+    code = ("from goaldsl.api import load_program; from goaldsl.durable.store import program_fingerprint, _workflow_goals;"
             f"p = load_program({str(EXAMPLES / 'invoice-paid')!r});"
-            "print(program_fingerprint(p), [(_workflow_goals(w.wf, p.ir.segments), _shape(w)) for w in p.plan.workflows])")
+            "print(program_fingerprint(p), [(_workflow_goals(w.wf, p.ir.segments), w.shape) for w in p.plan.workflows])")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env=dict(os.environ, PYTHONHASHSEED=seed)).stdout for seed in ("1", "2", "3")}
     assert len(outs) == 1 and len(next(iter(outs))) > 40

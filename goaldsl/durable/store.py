@@ -39,7 +39,7 @@ from ..syntax.source import BOM
 from ..runtime.engine import ActionRequest, Engine, EngineError, _WState
 from ..runtime.inputs import BadLine, EventValidator, _decode_line
 from ..runtime.output import jsonl_line
-from ..runtime.plan import GOAL, JUMP, JUMP_UNLESS, WAIT_COND, CGoal, CWorkflow, Plan
+from ..runtime.plan import CGoal, CWorkflow, Plan
 
 _clock = _time.monotonic  # for checkpoint timing
 
@@ -124,24 +124,6 @@ def _goal_steps(steps):
             for _, body in st.branches:
                 yield from _goal_steps(body)
             yield from _goal_steps(st.else_steps)
-
-
-def _shape(cw) -> str:
-    """What places in a workflow mean: instruction kinds, step indexes, jumps."""
-    out = []
-    for ins in cw.code:
-        op = ins[0]
-        item: tuple = (op, ins[-1])
-        if op == JUMP:
-            item += (ins[1],)
-        elif op == JUMP_UNLESS:
-            item += (ins[2],)
-        elif op == GOAL:
-            item += (ins[1].name,)
-        else:
-            item += (ins[2],)
-        out.append(item)
-    return _digest(repr(out))
 
 
 def _digest(text: str) -> str:
@@ -630,7 +612,7 @@ class DurableRun:
             old = stored.get(name)
             if old is None:
                 continue
-            goals, shape = _workflow_goals(w.cw.wf, segments), _shape(w.cw)
+            goals, shape = _workflow_goals(w.cw.wf, segments), w.cw.shape
             n = len(w.enrolled)
             if n == 0 or (goals == old[0] and shape == old[1]):
                 continue
@@ -751,7 +733,7 @@ class DurableRun:
         db.execute("DELETE FROM workflows")
         segs = self.program.ir.segments
         db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?)",
-                       [(w.cw.name, i, _workflow_goals(w.cw.wf, segs), _shape(w.cw), int(w.cw.name in paused))
+                       [(w.cw.name, i, _workflow_goals(w.cw.wf, segs), w.cw.shape, int(w.cw.name in paused))
                         for i, w in enumerate(self.eng._ws)])
         db.execute("DELETE FROM sources")
         db.executemany("INSERT INTO sources VALUES (?, ?)",
@@ -837,14 +819,12 @@ class DurableRun:
     def _write_positions(self, touched: set) -> None:
         eng = self.eng
         ups, dels = [], []
-        by_name = {w.cw.name: w for w in eng._ws}
         for wname, cid in touched:
-            w = by_name.get(wname)
-            e = w.enrolled.get(cid) if w is not None else None
-            if e is None or not e.alive:
+            p = eng.position(wname, cid)
+            if p is None:
                 dels.append((wname, cid))
                 continue
-            ups.append((wname, cid) + _place(w.cw, e))
+            ups.append((wname, cid, p.enrollment, p.since, p.step_index, p.step, p.waiting, p.due))
         if dels:
             self.db.executemany("DELETE FROM positions WHERE workflow = ? AND contact = ?", dels)
         if ups:
@@ -889,25 +869,6 @@ class DurableRun:
             if self._lockf is not None:
                 self._lockf.close()
                 self._lockf = None
-
-
-def _place(cw, e) -> tuple:
-    """(enrollment, since, step_index, step, waiting, due) for the positions table."""
-    code = cw.code
-    step_index = step = waiting = None
-    if e.pc < len(code):
-        ins = code[e.pc]
-        top = ins[-1]
-        step_index = None if top is None else top + 1
-        steps = cw.wf.steps
-        if top is not None and top < len(steps):
-            st = steps[top]
-            step = st.goal.name if isinstance(st, ir.SGoal) else getattr(st, "name", None)
-        if e.block:
-            waiting = {1: "wait", 2: "goal", 3: "condition"}.get(e.block, str(e.block))
-            if ins[0] == WAIT_COND and e.block == 3:
-                waiting = "condition"
-    return (e.number, e.since, step_index, step, waiting, e.due)
 
 
 try:  # several times faster than the standard library for the many small objects of a run

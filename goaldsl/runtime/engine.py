@@ -29,12 +29,14 @@ from ..semantics.calendar import add_duration, format_utc, next_time_of_day, tic
 from .compiler import STATE_EVENTS, get_path
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, refuse, value_problem,
                      wrong_value)
-from .plan import ACTION, END, GOAL, JUMP, JUMP_UNLESS, WAIT, WAIT_COND, WAIT_DATE, WAIT_TIME, CGoal, CWorkflow, Plan
+from .plan import (Action, Branch, CGoal, CWorkflow, End, GoalStep, Instruction, Jump, Plan, Wait, WaitDate,
+                   WaitTime, WaitUntil)
 
 MAX_ROUNDS = 100
 
-# Blocked states of an enrollment.
+# Blocked states of an enrollment, and how Position names them.
 B_WAIT, B_GOAL, B_COND = 1, 2, 3
+WAITING = {B_WAIT: "wait", B_GOAL: "goal", B_COND: "condition"}
 
 
 class EngineError(Exception):
@@ -283,10 +285,7 @@ class Engine:
                     w.due = due
                     w.agenda = sorted(due)
                 return
-        from ..syntax.diagnostics import closest
-        names = [w.cw.name for w in self._ws]
-        best = closest(str(workflow), names)
-        raise refuse("set_paused", f'there is no workflow "{workflow}"' + (f' (did you mean "{best}"?)' if best else ""))
+        raise self._no_workflow("set_paused", workflow)
 
     # ---------------------------------------------------------------- clock
 
@@ -613,11 +612,8 @@ class Engine:
     def _listening_goal(self, w: _WState, e: Enrollment, t: int) -> Optional[CGoal]:
         c, since = e.contact, e.since
         for g in w.cw.step_goals:
-            if g.name in e.achieved:
-                continue
-            if g.top > e.top or (e.block == B_GOAL and e.pc == g.pc):
-                if g.cond(c, t, since, None):
-                    return g
+            if _step_goal_listens(e, g) and g.cond(c, t, since, None):
+                return g
         for g in w.cw.exit_goals:
             if g.cond(c, t, since, None):
                 return g
@@ -631,8 +627,7 @@ class Engine:
         for x in w.cw.step_goals:
             if x is g:
                 after = True
-            elif after and x.name not in e.achieved and (x.top > e.top or (e.block == B_GOAL and e.pc == x.pc)) \
-                    and x.cond(c, t, since, None):
+            elif after and _step_goal_listens(e, x) and x.cond(c, t, since, None):
                 also = (also or []) + [x.name]
         for x in w.cw.exit_goals:
             if x is g:
@@ -696,14 +691,13 @@ class Engine:
             elif e.block == B_GOAL:
                 if e.due is None or e.due > t:
                     return
-                g = ins[1]
+                g = ins.goal
                 if g.goal.unmet_then == "end":
                     self._exit(w, e, t, "unmet", g.name)
                     return
                 self._write(t, c, w, {"type": "goal_unmet", "goal": g.name, "at": e.top + 1})
             elif e.block == B_COND:
-                cond = ins[1][0]
-                if not cond(c, t, e.since, None) and (e.due is None or e.due > t):
+                if not ins.cond(c, t, e.since, None) and (e.due is None or e.due > t):
                     return
             e.block, e.due = 0, None
             e.pc += 1
@@ -714,43 +708,42 @@ class Engine:
                 self._exit(w, e, t, "completed")
                 return
             ins = code[e.pc]
-            op = ins[0]
-            e.top = ins[3]
-            if op == ACTION:
-                self._run_call(w, e, ins[1], t, step=ins[2])
+            kind = type(ins)
+            e.top = ins.top
+            if kind is Action:
+                self._run_call(w, e, ins.call, t, step=ins.name)
                 e.pc += 1
-            elif op == JUMP_UNLESS:
-                e.pc = e.pc + 1 if ins[1](c, t, e.since, None) else ins[2]
-            elif op == JUMP:
-                e.pc = ins[1]
+            elif kind is Branch:
+                e.pc = e.pc + 1 if ins.cond(c, t, e.since, None) else ins.target
+            elif kind is Jump:
+                e.pc = ins.target
                 nxt = self._top_at(w, e.pc)
                 if nxt > e.top + 1:  # `skip to`: the steps between are not reached
                     _skip(e, e.top + 2, nxt)
-            elif op in (WAIT, WAIT_TIME, WAIT_DATE):
-                if op == WAIT:
-                    due = add_duration(t, ins[1], tz)
-                elif op == WAIT_TIME:
-                    due = next_time_of_day(t, *ins[1], tz)
+            elif kind is Wait or kind is WaitTime or kind is WaitDate:
+                if kind is Wait:
+                    due = add_duration(t, ins.duration, tz)
+                elif kind is WaitTime:
+                    due = next_time_of_day(t, ins.hour, ins.minute, ins.weekday, tz)
                 else:
-                    due = ins[1]
+                    due = ins.at
                 if due <= t:
                     e.pc += 1
                     continue
                 e.block, e.due = B_WAIT, due
                 self._schedule(w, c.id, due)
                 return
-            elif op == WAIT_COND:
-                cond, limit = ins[1]
-                if cond(c, t, e.since, None):
+            elif kind is WaitUntil:
+                if ins.cond(c, t, e.since, None):
                     e.pc += 1
                     continue
                 e.block = B_COND
-                e.due = add_duration(t, limit, tz) if limit is not None else None
+                e.due = add_duration(t, ins.limit, tz) if ins.limit is not None else None
                 if e.due is not None:
                     self._schedule(w, c.id, e.due)
                 return
-            elif op == GOAL:
-                g: CGoal = ins[1]
+            elif kind is GoalStep:
+                g: CGoal = ins.goal
                 if g.name not in e.achieved and g.cond(c, t, e.since, None):
                     self._achieve(w, e, g, t, "arrived")
                     continue
@@ -767,7 +760,7 @@ class Engine:
                     if e.due is not None:
                         self._schedule(w, c.id, e.due)
                     return
-            elif op == END:
+            elif kind is End:
                 self._exit(w, e, t, "end")
                 return
 
@@ -827,7 +820,7 @@ class Engine:
         """The top-level step (from 0) of instruction ``pc``; past the end:
         the number of steps."""
         code = w.cw.code
-        return code[pc][3] if pc < len(code) else len(w.cw.wf.steps)
+        return code[pc].top if pc < len(code) else len(w.cw.wf.steps)
 
     # ---------------------------------------------------------------- inspection
 
@@ -843,7 +836,7 @@ class Engine:
                 entry = {"time": self.now, "contact": e.contact.id, "workflow": w.cw.name, "type": "waiting",
                          "at": e.top + 1}
                 if e.block == B_GOAL and e.pc < len(code):
-                    entry["goal"] = code[e.pc][1].name
+                    entry["goal"] = code[e.pc].goal.name
                 skipped = _skipped(e)
                 if skipped:
                     entry["skipped"] = skipped
@@ -855,6 +848,67 @@ class Engine:
             if w.cw.name == workflow:
                 return w.enrolled.get(contact)
         return None
+
+    def position(self, workflow: str, contact: str) -> Optional[Position]:
+        """Where ``contact`` is in ``workflow`` now, or None when it is not
+        enrolled there. A workflow not in the plan is an ``InputError``."""
+        w = self._workflow("position", workflow)
+        e = w.enrolled.get(contact)
+        if e is None or not e.alive:
+            return None
+        return _position(w.cw, e)
+
+    def _workflow(self, where: str, name: str) -> _WState:
+        for w in self._ws:
+            if w.cw.name == name:
+                return w
+        raise self._no_workflow(where, name)
+
+    def _no_workflow(self, where: str, name: str) -> Exception:
+        from ..syntax.diagnostics import closest
+        best = closest(str(name), [w.cw.name for w in self._ws])
+        return refuse(where, f'there is no workflow "{name}"' + (f' (did you mean "{best}"?)' if best else ""))
+
+
+@attrs.frozen
+class Position:
+    """An enrolled contact's place in a workflow (``Engine.position``): what
+    the state file's ``positions`` table and ``goal explain`` show."""
+    workflow: str
+    contact: str
+    enrollment: int  # how many times the contact has enrolled in this workflow
+    since: int  # when this enrollment began
+    step_index: Optional[int]  # the top-level step it is at, from 1 (None: past the last one)
+    step: Optional[str]  # that step's name (`as NAME`; a goal step: the goal's name)
+    instruction: Optional[Instruction]  # the instruction it is at (inside an `if`, the branch's)
+    waiting: Optional[str]  # "wait", "goal" (an unmet goal step), "condition" (wait until), or None
+    due: Optional[int]  # when that wait ends (a goal step or condition: its `up to` limit)
+    resumes_at: Optional[int]  # a tick workflow: the tick at which it acts on ``due``
+    achieved: frozenset  # the goals achieved in this enrollment
+    at_goal: Optional[str]  # the goal step it waits at (waiting == "goal")
+    listening: tuple  # the step goals that listen for it now, in order (exit goals always do)
+
+
+def _position(cw: CWorkflow, e: Enrollment) -> Position:
+    code = cw.code
+    ins = code[e.pc] if e.pc < len(code) else None
+    step_index = step = None
+    if ins is not None:
+        step_index = ins.top + 1
+        st = cw.wf.steps[ins.top]
+        step = st.goal.name if isinstance(st, ir.SGoal) else getattr(st, "name", None)
+    due = e.due
+    resumes = tick_at_or_after(due, cw.every) if due is not None and cw.every else None
+    at_goal = ins.goal.name if e.block == B_GOAL and type(ins) is GoalStep else None
+    return Position(cw.name, e.contact.id, e.number, e.since, step_index, step, ins, WAITING.get(e.block), due,
+                    resumes, frozenset(e.achieved), at_goal,
+                    tuple(g.name for g in cw.step_goals if _step_goal_listens(e, g)))
+
+
+def _step_goal_listens(e: Enrollment, g: CGoal) -> bool:
+    """A goal step listens from enrollment until the contact is past it: when
+    it is ahead, or the contact waits at it (unmet), unless already achieved."""
+    return g.name not in e.achieved and (g.top > e.top or (e.block == B_GOAL and e.pc == g.pc))
 
 
 def _check_time(where: str, what: str, t) -> None:

@@ -2,7 +2,8 @@
 instruction list for its steps, its goals, and what can wake it up."""
 from __future__ import annotations
 
-from typing import Any, Optional
+import hashlib
+from typing import NamedTuple, Optional, Union
 
 import attrs
 
@@ -10,9 +11,74 @@ from ..semantics import ir
 from ..syntax.ast import Duration
 from .compiler import STATE_EVENTS, Compiler, Cond, expiry_windows, referenced_types
 
-# Instruction opcodes. Each instruction is a tuple whose first item is the
-# opcode and whose last item is the index of the top-level step it belongs to.
-ACTION, WAIT, WAIT_TIME, WAIT_DATE, WAIT_COND, JUMP_UNLESS, JUMP, GOAL, END = range(9)
+
+# Instructions: one named tuple per kind. Every kind's first field, ``top``,
+# is the index of the top-level step the instruction belongs to. The engine
+# dispatches on the class (``type(ins) is Wait``), as fast as the integer
+# opcodes it replaced; ``name`` is the step's `as NAME`, if any.
+
+class Action(NamedTuple):
+    top: int
+    call: ir.Call
+    name: Optional[str]
+
+
+class Wait(NamedTuple):
+    """``wait 3 days``"""
+    top: int
+    duration: Duration
+    name: Optional[str]
+
+
+class WaitTime(NamedTuple):
+    """``wait until [weekday] HH:MM`` (in the workflow's time zone)"""
+    top: int
+    hour: int
+    minute: int
+    weekday: Optional[int]
+    name: Optional[str]
+
+
+class WaitDate(NamedTuple):
+    """``wait until 2026-12-01T09:00Z``"""
+    top: int
+    at: int
+    name: Optional[str]
+
+
+class WaitUntil(NamedTuple):
+    """``wait until CONDITION [up to DURATION]``"""
+    top: int
+    cond: Cond
+    limit: Optional[Duration]
+    name: Optional[str]
+
+
+class Branch(NamedTuple):
+    """Go on when ``cond`` holds, else jump to ``target`` (an `if` branch)."""
+    top: int
+    cond: Cond
+    target: int
+
+
+class Jump(NamedTuple):
+    top: int
+    target: int
+
+
+class GoalStep(NamedTuple):
+    top: int
+    goal: "CGoal"
+
+
+class End(NamedTuple):
+    top: int
+
+
+Instruction = Union[Action, Wait, WaitTime, WaitDate, WaitUntil, Branch, Jump, GoalStep, End]
+# The kinds in a fixed order: a kind's number is its index (shape digests
+# stored in state files use these numbers: do not reorder).
+KINDS = (Action, Wait, WaitTime, WaitDate, WaitUntil, Branch, Jump, GoalStep, End)
 
 
 @attrs.define(eq=False)
@@ -36,7 +102,7 @@ class CWorkflow:
     wf: ir.Workflow
     audience: Optional[Cond]
     triggers: tuple[tuple[str, Optional[Cond]], ...]  # (event type, filter)
-    code: list[tuple]
+    code: list[Instruction]
     step_goals: list[CGoal]
     exit_goals: list[CGoal]
     relevant: frozenset[str]  # event types that can change a goal or wait condition (enrolled contacts)
@@ -46,6 +112,10 @@ class CWorkflow:
     # The step (ir) each instruction comes from, by instruction index: for
     # tools that map the engine's place back to the source (coverage).
     origins: list = attrs.field(factory=list)
+    # A digest of what places in the steps mean (instruction kinds, step
+    # indexes, jumps, names): a stored place is valid for another plan of
+    # the workflow only when the shapes are equal.
+    shape: str = ""
 
     @property
     def name(self) -> str:
@@ -78,70 +148,53 @@ def build_plan(program: ir.Program) -> Plan:
     return Plan(program, workflows, reads)
 
 
-def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str, Optional[int]]) -> CWorkflow:
-    comp = Compiler(program, wf.timezone)
-    code: list[tuple] = []
+def _code(wf: ir.Workflow, comp: Compiler, cgoal) -> tuple[list, list, list[CGoal]]:
+    """A workflow's steps as a flat instruction list, the step each
+    instruction comes from, and its goal steps."""
+    code: list = []
+    origins: list = []
     step_goals: list[CGoal] = []
     names: dict[str, int] = {}
     fixups: list[tuple[int, str]] = []  # (pc, target name) for skip
     goal_fixups: list[CGoal] = []
 
-    def cgoal(g: ir.Goal) -> CGoal:
-        return CGoal(g, comp.cond(g.cond), g.then,
-                     tuple((comp.cond(c), calls, els) for c, calls, els in g.then_ifs))
-
-    def emit(steps, top: Optional[int]):
-        for i, st in enumerate(steps):
-            t = i if top is None else top
-            _one(st, t)
-
-    origins: list = []
-
-    def _one(st, top):
+    def one(st, top):
         first = len(code)
-        _emit(st, top)
+        emit(st, top)
         # the instructions this step added itself (an if's nested steps say their own)
         origins.extend([None] * (len(code) - len(origins)))
         for pc in range(first, len(code)):
             if origins[pc] is None:
                 origins[pc] = st
 
-    def _emit(st, top):
+    def emit(st, top):
         name = getattr(st, "name", None)
+        if name and isinstance(st, (ir.SAction, ir.SWait, ir.SWaitTime, ir.SWaitDate, ir.SWaitCond)):
+            names[name] = len(code)
         if isinstance(st, ir.SAction):
-            if name:
-                names[name] = len(code)
-            code.append((ACTION, st.call, name, top))
+            code.append(Action(top, st.call, name))
         elif isinstance(st, ir.SWait):
-            if name:
-                names[name] = len(code)
-            code.append((WAIT, st.duration, name, top))
+            code.append(Wait(top, st.duration, name))
         elif isinstance(st, ir.SWaitTime):
-            if name:
-                names[name] = len(code)
-            code.append((WAIT_TIME, (st.hour, st.minute, st.weekday), name, top))
+            code.append(WaitTime(top, st.hour, st.minute, st.weekday, name))
         elif isinstance(st, ir.SWaitDate):
-            if name:
-                names[name] = len(code)
-            code.append((WAIT_DATE, st.at, name, top))
+            code.append(WaitDate(top, st.at, name))
         elif isinstance(st, ir.SWaitCond):
-            if name:
-                names[name] = len(code)
-            code.append((WAIT_COND, (comp.cond(st.cond), st.limit), name, top))
+            code.append(WaitUntil(top, comp.cond(st.cond), st.limit, name))
         elif isinstance(st, ir.SIf):
             ends: list[int] = []
             for cond, body in st.branches:
                 at = len(code)
-                code.append(None)  # JUMP_UNLESS placeholder
+                code.append(None)  # Branch placeholder
                 for sub in body:
-                    _one(sub, top)
+                    one(sub, top)
                 ends.append(len(code))
-                code.append(None)  # JUMP to the end placeholder
-                code[at] = (JUMP_UNLESS, comp.cond(cond), len(code), top)
+                code.append(None)  # Jump to the end placeholder
+                code[at] = Branch(top, comp.cond(cond), len(code))
             for sub in st.else_steps:
-                _one(sub, top)
+                one(sub, top)
             for at in ends:
-                code[at] = (JUMP, len(code), None, top)
+                code[at] = Jump(top, len(code))
         elif isinstance(st, ir.SGoal):
             g = cgoal(st.goal)
             g.pc, g.top = len(code), top
@@ -149,19 +202,30 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str,
             step_goals.append(g)
             if st.goal.on_achieved == "skip":
                 goal_fixups.append(g)
-            code.append((GOAL, g, None, top))
+            code.append(GoalStep(top, g))
         elif isinstance(st, ir.SSkip):
             fixups.append((len(code), st.target))
-            code.append((JUMP, -1, None, top))
+            code.append(Jump(top, -1))
         elif isinstance(st, ir.SEnd):
-            code.append((END, None, None, top))
+            code.append(End(top))
 
     for i, st in enumerate(wf.steps):
-        _one(st, i)
+        one(st, i)
     for pc, target in fixups:
-        code[pc] = (JUMP, names.get(target, len(code)), None, code[pc][3])
+        code[pc] = Jump(code[pc].top, names.get(target, len(code)))
     for g in goal_fixups:
         g.target_pc = names.get(g.goal.achieved_target, len(code))
+    return code, origins, step_goals
+
+
+def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str, Optional[int]]) -> CWorkflow:
+    comp = Compiler(program, wf.timezone)
+
+    def cgoal(g: ir.Goal) -> CGoal:
+        return CGoal(g, comp.cond(g.cond), g.then,
+                     tuple((comp.cond(c), calls, els) for c, calls, els in g.then_ifs))
+
+    code, origins, step_goals = _code(wf, comp, cgoal)
     exit_goals = [cgoal(g) for g in wf.goals]
 
     listening: list[Optional[ir.Cond]] = [g.cond for g in wf.goals] + [g.goal.cond for g in step_goals]
@@ -198,7 +262,24 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str,
     return CWorkflow(index, wf, audience, tuple(triggers),
                      code, step_goals, exit_goals, frozenset(relevant), frozenset(audience_relevant),
                      {k: tuple(sorted(v, key=lambda d: d.approx_seconds())) for k, v in windows.items()},
-                     frozenset(t for t, _ in triggers), origins)
+                     frozenset(t for t, _ in triggers), origins, code_shape(code))
+
+
+def code_shape(code: list) -> str:
+    """What places in a workflow's code mean: instruction kinds, step
+    indexes, jump targets, goal and step names (not durations, calls or
+    conditions: those may change under a contact without moving it)."""
+    out = []
+    for ins in code:
+        kind = type(ins)
+        if kind is Jump or kind is Branch:
+            extra = ins.target
+        elif kind is GoalStep:
+            extra = ins.goal.name
+        else:
+            extra = getattr(ins, "name", None)
+        out.append((KINDS.index(kind), ins.top, extra))
+    return hashlib.sha256(repr(out).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _walk_steps(steps):

@@ -34,11 +34,11 @@ from ..runtime.program import Program, engine_for
 from ..semantics.calendar import format_local, format_utc, subtract, tick_at_or_after
 from ..runtime.compiler import Compiler, get_path
 from ..syntax.diagnostics import closest
-from ..runtime.engine import B_COND, B_GOAL, B_WAIT, Contact
+from ..runtime.engine import Contact
 from .evaluate import deep_copy
 from ..runtime.inputs import Inputs
 from ..runtime.output import entry_json
-from ..runtime.plan import ACTION, END, GOAL, JUMP, JUMP_UNLESS, WAIT, WAIT_COND, WAIT_DATE, WAIT_TIME
+from ..runtime.plan import Action, Branch, End, GoalStep, Instruction, Jump, Wait, WaitDate, WaitTime, WaitUntil
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -294,8 +294,8 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
                 and entry.get("goal") == g.name):
             eng = holder["engine"]
             c = eng.contacts[contact]
-            e = eng.enrollment(wf.name, contact)
-            snapshots.append((entry["time"], e.number if e else 0, e.since if e else None,
+            pos = eng.position(wf.name, contact)
+            snapshots.append((entry["time"], pos.enrollment if pos else 0, pos.since if pos else None,
                               deep_copy(c.attrs), {k: list(v) for k, v in c.events.items()}))
 
     eng = engine_for(program, fresh_inputs(inputs), start=start, on_activity=on_activity)
@@ -422,15 +422,14 @@ def _causes(tree: Node) -> list[EventCheck]:
 
 def _state(eng, program: Program, wf: ir.Workflow, g: ir.Goal, contact: str, activity: list[dict],
            at: int) -> tuple[WorkflowState, Optional[int]]:
-    cw = program.plan.workflow(wf.name)
     st = WorkflowState("never_enrolled", steps=len(wf.steps))
     enrolls = [e for e in activity if e["type"] == "enrolled"]
     exits = [e for e in activity if e["type"] == "exited"]
     if not enrolls:
         st.note = _never_enrolled_note(wf, program)
         return st, None
-    e = eng.enrollment(wf.name, contact)
-    if e is None:
+    pos = eng.position(wf.name, contact)
+    if pos is None:
         last_in, last_out = enrolls[-1], exits[-1] if exits else None
         st.status = "exited"
         st.enrolled_at, st.enrollment = last_in["time"], len(enrolls)
@@ -443,39 +442,29 @@ def _state(eng, program: Program, wf: ir.Workflow, g: ir.Goal, contact: str, act
             st.note += " until a new trigger event enrolls it again (allow reentry)"
         return st, last_in["time"]
     st.status = "enrolled"
-    st.enrolled_at, st.enrollment = e.since, e.number
-    code = cw.code
-    if e.pc < len(code):
-        st.step = describe_instruction(code[e.pc], program)
-        st.step_index = code[e.pc][3] + 1 if code[e.pc][3] is not None else None
-    if e.block == B_WAIT:
-        st.waiting, st.waiting_until = "wait", e.due
-    elif e.block == B_GOAL:
-        st.waiting, st.waiting_until = "goal", e.due
-    elif e.block == B_COND:
-        st.waiting, st.waiting_until = "condition", e.due
-    if st.waiting_until is not None and cw.every:
-        st.resumes_at = tick_at_or_after(st.waiting_until, cw.every)
+    st.enrolled_at, st.enrollment = pos.since, pos.enrollment
+    if pos.instruction is not None:
+        st.step = describe_instruction(pos.instruction)
+        st.step_index = pos.step_index
+    st.waiting, st.waiting_until, st.resumes_at = pos.waiting, pos.due, pos.resumes_at
     # Is this goal listening now?
-    if g.name in e.achieved:
+    if g.name in pos.achieved:
         st.listening = False
         st.note = "this goal was already achieved in this enrollment; a goal fires at most once per enrollment"
     elif not g.is_step:
         st.listening = True
         st.note = "an exit goal listens for as long as the contact is enrolled"
+    elif pos.at_goal == g.name:
+        st.listening = True
+        st.note = "the contact is waiting at this goal step"
+    elif g.name in pos.listening:
+        st.listening = True
+        st.note = "the goal step is ahead of the contact, so it listens from enrollment on"
     else:
-        cg = next(x for x in cw.step_goals if x.name == g.name)
-        if e.block == B_GOAL and e.pc == cg.pc:
-            st.listening = True
-            st.note = "the contact is waiting at this goal step"
-        elif cg.top > e.top:
-            st.listening = True
-            st.note = "the goal step is ahead of the contact, so it listens from enrollment on"
-        else:
-            st.listening = False
-            st.note = ("the contact is past this goal step: it reached the step without meeting it and "
-                       f"went on (on unmet {g.on_unmet.replace('_', ' ')}), so the goal no longer listens")
-    return st, e.since
+        st.listening = False
+        st.note = ("the contact is past this goal step: it reached the step without meeting it and "
+                   f"went on (on unmet {g.on_unmet.replace('_', ' ')}), so the goal no longer listens")
+    return st, pos.since
 
 
 def _never_enrolled_note(wf: ir.Workflow, program: Program) -> str:
@@ -488,28 +477,27 @@ def _never_enrolled_note(wf: ir.Workflow, program: Program) -> str:
     return "it was never enrolled"
 
 
-def describe_instruction(ins: tuple, program: Program) -> str:
-    op = ins[0]
-    name = f" as {ins[2]}" if len(ins) > 2 and isinstance(ins[2], str) else ""
-    if op == ACTION:
-        call: ir.Call = ins[1]
-        args = ", ".join(f"{k}: {show_value(_arg_shown(v))}" for k, v in call.args)
-        return f"{call.action}({args}){name}"
-    if op == WAIT:
-        return f"wait {show_duration(ins[1])}{name}"
-    if op == WAIT_TIME:
-        hour, minute, weekday = ins[1]
-        day = f"{_WEEKDAYS[weekday]} " if weekday is not None else ""
-        return f"wait until {day}{hour:02d}:{minute:02d}{name}"
-    if op == WAIT_DATE:
-        return f"wait until {format_utc(ins[1])}{name}"
-    if op == WAIT_COND:
+def describe_instruction(ins: Instruction) -> str:
+    """An instruction in words: `wait 2 days as pause`, `goal step "Paid"`."""
+    kind = type(ins)
+    name = f" as {ins.name}" if getattr(ins, "name", None) else ""
+    if kind is Action:
+        args = ", ".join(f"{k}: {show_value(_arg_shown(v))}" for k, v in ins.call.args)
+        return f"{ins.call.action}({args}){name}"
+    if kind is Wait:
+        return f"wait {show_duration(ins.duration)}{name}"
+    if kind is WaitTime:
+        day = f"{_WEEKDAYS[ins.weekday]} " if ins.weekday is not None else ""
+        return f"wait until {day}{ins.hour:02d}:{ins.minute:02d}{name}"
+    if kind is WaitDate:
+        return f"wait until {format_utc(ins.at)}{name}"
+    if kind is WaitUntil:
         return f"wait until a condition{name}"
-    if op == GOAL:
-        return f'goal step "{ins[1].name}"'
-    if op == END:
+    if kind is GoalStep:
+        return f'goal step "{ins.goal.name}"'
+    if kind is End:
         return "end"
-    if op in (JUMP, JUMP_UNLESS):
+    if kind is Jump or kind is Branch:
         return "a branch"
     return "a step"
 

@@ -28,7 +28,7 @@ import attrs
 
 from ..runtime.compiler import Compiler
 from ..runtime.engine import Engine, EngineError
-from ..runtime.plan import GOAL, JUMP_UNLESS, Plan, build_plan
+from ..runtime.plan import Branch, GoalStep, Plan, build_plan
 from ..runtime.program import Program
 from ..semantics import ir
 from ..semantics.calendar import format_utc
@@ -190,13 +190,13 @@ def _now(program: Program, eng: Engine, x: Expectation, comps: dict, case: TestC
     workflows = [x.workflow] if x.workflow else [w.name for w in program.ir.workflows]
     found = None
     for wf in workflows:
-        e = eng.enrollment(wf, x.contact)
-        if e is None:
+        pos = eng.position(wf, x.contact)
+        if pos is None:
             continue
         if x.kind == "enrolled":
             found = (wf, None)
             break
-        if _step_at(program, wf, e.pc) == x.step:
+        if _step_name(pos.instruction) == x.step:
             found = (wf, x.step)
             break
     ok = (found is not None) != x.negated
@@ -207,7 +207,7 @@ def _now(program: Program, eng: Engine, x: Expectation, comps: dict, case: TestC
     if found is not None:
         return Outcome(x, False, [f"at {format_utc(x.time)} contact {x.contact} is there: "
                                   f"{_where(program, eng, found[0], x.contact)}", *_context(mine)])
-    if wf is not None and eng.enrollment(wf, x.contact) is not None:
+    if wf is not None and eng.position(wf, x.contact) is not None:
         return Outcome(x, False, [f"at {format_utc(x.time)} contact {x.contact} is elsewhere in \"{wf}\": "
                                   f"{_where(program, eng, wf, x.contact)}", *_context(mine)])
     left = [e for e in mine if e["type"] == "exited"]
@@ -216,26 +216,24 @@ def _now(program: Program, eng: Engine, x: Expectation, comps: dict, case: TestC
     return Outcome(x, False, [f"contact {x.contact} was never enrolled" + (f' in "{wf}"' if wf else "")])
 
 
-def _step_at(program: Program, wf: str, pc: int) -> Optional[str]:
-    cw = program.plan.workflow(wf)
-    if cw is None or pc >= len(cw.code):
+def _step_name(ins) -> Optional[str]:
+    """The name of the step an instruction belongs to (`as NAME`, a goal step's goal)."""
+    if ins is None:
         return None
-    ins = cw.code[pc]
-    if ins[0] == GOAL:
-        return ins[1].name
-    return ins[2] if len(ins) > 2 and isinstance(ins[2], str) else None
+    if type(ins) is GoalStep:
+        return ins.goal.name
+    return getattr(ins, "name", None)
 
 
 def _where(program: Program, eng: Engine, wf: str, contact: str) -> str:
-    e = eng.enrollment(wf, contact)
-    cw = program.plan.workflow(wf)
-    if e is None or cw is None:
+    pos = eng.position(wf, contact)
+    if pos is None:
         return ""
-    if e.pc >= len(cw.code):
+    if pos.instruction is None:
         return "past the last step"
-    text = f"at {describe_instruction(cw.code[e.pc], program)}"
-    if e.due is not None:
-        text += f" until {format_utc(e.due)}"
+    text = f"at {describe_instruction(pos.instruction)}"
+    if pos.due is not None:
+        text += f" until {format_utc(pos.due)}"
     return text
 
 
@@ -304,16 +302,16 @@ class Coverage:
         for st in _steps(wf.steps):
             if not isinstance(st, ir.SIf):
                 continue
-            pcs = [pc for pc, o in enumerate(origins) if o is st and cw.code.raw(pc)[0] == JUMP_UNLESS]
+            pcs = [pc for pc, o in enumerate(origins) if o is st and type(cw.code.raw(pc)) is Branch]
             items = [Item("branch", f"branch {i + 1} of the if never taken", c.span) for i, (c, _) in
                      enumerate(st.branches)]
             other = Item("branch", "the else of the if never taken" if st.else_steps else
                          "the if never found all its conditions false (the fall-through)", st.span)
             self.items += items + [other]
             for i, pc in enumerate(pcs):
-                op, cond, target, top = cw.code.raw(pc)
+                ins = cw.code.raw(pc)
                 last = i == len(pcs) - 1
-                cw.code.set_raw(pc, (op, _recording(cond, items[i], other if last else None), target, top))
+                cw.code.set_raw(pc, ins._replace(cond=_recording(ins.cond, items[i], other if last else None)))
 
     def absorb(self, activity: list[dict]) -> None:
         for e in activity:
