@@ -2,6 +2,8 @@
 ``snapshot()`` / ``restore()`` (the whole run-time state as plain data)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from engine_helpers import T, ev, run
@@ -58,3 +60,110 @@ def test_position_of_a_contact_past_a_goal_step_it_did_not_meet():
     p = r.engine.position("W", "c1")
     assert (p.step_index, p.waiting, p.listening, p.achieved) == (4, "condition", (), frozenset())
     assert p.resumes_at == T("2026-11-05T10:00")
+
+
+# ---------------------------------------------------------------- snapshot and restore
+
+from hypothesis import HealthCheck, given, note, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from goaldsl.runtime.engine import Engine, EngineError  # noqa: E402
+from goaldsl.runtime.output import jsonl_line  # noqa: E402
+from goaldsl.runtime.snapshot import SnapshotError  # noqa: E402
+from test_engine_property import START, UNTIL, compile_program, describe, logs, programs  # noqa: E402
+
+
+def _fed(plan, contacts, events, start, **kw) -> Engine:
+    eng = Engine(plan, start=start, **kw)
+    for rec in contacts:
+        eng.add_contact(json.loads(json.dumps(rec)))
+    for t, cid, typ, fields in events:
+        eng.add_event(t, cid, typ, json.loads(json.dumps(fields)))
+    return eng
+
+
+def _run_in_pieces(plan, contacts, events, cuts, *, via_bytes: bool, **kw) -> tuple[list[str], dict]:
+    """Run to each cut, snapshot, restore into a fresh engine, go on."""
+    eng = _fed(plan, contacts, events, START, **kw)
+    out: list[str] = []
+    try:
+        for cut in sorted(cuts) + [UNTIL]:
+            eng.run_until(cut)
+            out += [jsonl_line(e) for e in eng.activity]
+            data = eng.dump() if via_bytes else eng.snapshot()
+            eng = Engine.restore(plan, data, **kw)
+    except EngineError as exc:  # e.g. workflows setting each other off: both runs must stop alike
+        return out + [jsonl_line(e) for e in eng.activity] + [f"error: {exc}"], None
+    return out, eng.snapshot()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(), logs(), st.lists(st.integers(START, UNTIL), max_size=4), st.booleans(), st.booleans())
+def test_a_run_restored_from_snapshots_is_the_uninterrupted_run(text, log, cuts, via_bytes, exhaustive):
+    contacts, events = log
+    note(describe(text, contacts, events))
+    plan = compile_program(text)
+    whole, end = _run_in_pieces(plan, contacts, events, [], via_bytes=False, exhaustive=exhaustive)
+    pieces, end2 = _run_in_pieces(plan, contacts, events, cuts, via_bytes=via_bytes, exhaustive=exhaustive)
+    assert pieces == whole
+    assert end2 == end  # the same state at the end, to the last event and schedule number
+
+
+def test_snapshot_is_plain_data_and_a_copy():
+    r = run(STEPS, [{"id": "c1", "tags": ["lead"], "company": {"size": 5}}], [],
+            start="2026-11-02T10:00", until="2026-11-02T10:30")
+    data = r.engine.snapshot()
+
+    def plain(v) -> bool:
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and plain(x) for k, x in v.items())
+        if isinstance(v, list):
+            return all(plain(x) for x in v)
+        return v is None or isinstance(v, (str, int, float, bool))
+
+    assert plain(data) and (data["format"], data["version"]) == ("goal-engine", 1)
+    data["contacts"][0]["attributes"]["company"]["size"] = 99  # changes the copy only
+    assert r.engine.contacts["c1"].attrs["company"] == {"size": 5}
+    restored = Engine.restore(r.engine.plan, data)
+    data["contacts"][0]["attributes"]["tags"].append("x")  # the restored engine has its own copy too
+    assert restored.contacts["c1"].attrs["tags"] == ["lead"]
+
+
+def test_contact_updates_do_not_share_values_with_the_event_history():
+    """A value set by contact.updated is the contact's own: a later update of
+    a path inside it does not change the stored event (a snapshot holds the
+    two separately, so they must be separate in the running engine too)."""
+    r = run(STEPS, [{"id": "c1", "tags": []}],
+            [ev("2026-11-02T10:05", "c1", "contact.updated", fields={"company": {"size": 5}, "tags": ["a"]}),
+             ev("2026-11-02T10:06", "c1", "contact.updated", fields={"company.size": 9}),
+             ev("2026-11-02T10:07", "c1", "tag.added", tag="b")],
+            start="2026-11-02T10:00", until="2026-11-02T10:30")
+    c = r.engine.contacts["c1"]
+    assert c.attrs["company"] == {"size": 9} and c.attrs["tags"] == ["a", "b"]
+    assert c.events["contact.updated"][0][1] == {"fields": {"company": {"size": 5}, "tags": ["a"]}}
+    again = Engine.restore(r.engine.plan, r.engine.snapshot())
+    assert again.snapshot() == r.engine.snapshot()
+
+
+def test_actions_whose_handler_failed_are_in_the_snapshot_and_delivered_after_restore():
+    calls = []
+
+    def flaky(req):
+        calls.append(req.id)
+        if len(calls) == 1:
+            raise RuntimeError("mail server down")
+
+    prog = STEPS
+    r = run(prog, [{"id": "c1", "tags": ["lead"]}], [], start="2026-11-02T10:00", until="2026-11-02T10:00")
+    eng = Engine(r.engine.plan, start=T("2026-11-02T10:00"), handlers={"send_email": flaky})
+    eng.add_contact({"id": "c1", "tags": ["lead"]})
+    with pytest.raises(EngineError, match="mail server down"):
+        eng.run_until(T("2026-11-02T10:30"))
+    assert [x.id for x in eng.undelivered] == calls
+    data = eng.snapshot()
+    assert [(u["action"], u["attempts"]) for u in data["undelivered"]] == [("send_email", 1)]
+    # Restored with the handler: it is called again first; without one, the action is only recorded.
+    assert Engine.restore(eng.plan, data).undelivered == []
+    again = Engine.restore(eng.plan, data, handlers={"send_email": flaky})
+    again.run_until(T("2026-11-02T11:00"))
+    assert calls == [calls[0], calls[0]] and again.undelivered == []

@@ -20,14 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
-import itertools
 import json
 import os
-import pickle
 import sqlite3
 import time as _time
-from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
@@ -36,15 +32,15 @@ import attrs
 from ..semantics import ir
 from ..semantics.calendar import format_utc
 from ..syntax.source import BOM
-from ..runtime.engine import ActionRequest, Engine, EngineError, _WState
+from ..runtime.engine import ActionRequest, Engine, EngineError
 from ..runtime.inputs import BadLine, EventValidator, _decode_line
 from ..runtime.output import jsonl_line
-from ..runtime.plan import CGoal, CWorkflow, Plan
+from ..runtime.snapshot import SnapshotError
 
 _clock = _time.monotonic  # for checkpoint timing
 
 FORMAT = "goal-state"
-VERSION = 1
+VERSION = 2  # since 2 the checkpoint is an engine snapshot (JSON data) with a checksum
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
@@ -64,7 +60,7 @@ CREATE INDEX outbox_pending ON outbox(activity) WHERE delivered_at IS NULL;
 CREATE TABLE positions(workflow TEXT, contact TEXT, enrollment INTEGER, since INTEGER, step_index INTEGER,
                        step TEXT, waiting TEXT, due INTEGER, PRIMARY KEY(workflow, contact));
 CREATE TABLE checkpoint(id INTEGER PRIMARY KEY CHECK (id = 1), instant INTEGER, activity INTEGER,
-                        engine BLOB);
+                        engine BLOB, digest TEXT);
 """
 
 
@@ -126,118 +122,20 @@ def _goal_steps(steps):
             yield from _goal_steps(st.else_steps)
 
 
+def corrupted_message(path, why: str) -> str:
+    return (f"{path}: the state file is corrupted ({why}); restore it from a backup, or start again "
+            f"with a new state file")
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 # ---------------------------------------------------------------- checkpoints
 
-class _Count:
-    """An itertools.count's next value (counts are not pickled directly)."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-
-_NOT_STATE = frozenset({"plan", "handlers", "on_activity", "on_instant", "touched", "exhaustive", "activity",
-                        "_targets", "_ws"})
-
-
-_RESOLVERS: list = []  # the resolver of the checkpoint being loaded
-
-
-def _ref(key: tuple):
-    """Unpickled in place of a reference to the plan or the engine's workflows."""
-    return _RESOLVERS[-1](key)
-
-
-def _pickler(f, eng: Engine) -> pickle.Pickler:
-    """A pickler that stores the plan's objects and the workflows' run-time
-    holders as references by name (a reducer per type: the other objects
-    pickle at C speed)."""
-    goals = {}
-    for w in eng._ws:
-        for g in list(w.cw.step_goals) + list(w.cw.exit_goals):
-            goals[id(g)] = ("goal", w.cw.name, g.name)
-    p = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
-    p.dispatch_table = {
-        _WState: lambda w: (_ref, (("ws", w.cw.name),)),
-        CWorkflow: lambda cw: (_ref, (("cw", cw.name),)),
-        CGoal: lambda g: (_ref, (goals.get(id(g), ("goal", None, g.name)),)),
-        Plan: lambda _: (_ref, (("plan",),)),
-        ir.Program: lambda _: (_ref, (("program",),)),
-        Engine: lambda _: (_ref, (("engine",),)),
-    }
-    return p
-
-
-class _Gone:
-    """A workflow that is no longer in the program (it had no contacts)."""
-    paused = True
-    enrolled: dict = {}
-    cw = None
-
-
-def dump_engine(eng: Engine) -> bytes:
-    """The engine's run-time state. The plan and anything compiled are not
-    stored: they are referred to by workflow and goal name."""
-    state = {}
-    for k, v in vars(eng).items():
-        if k in _NOT_STATE:
-            continue
-        if isinstance(v, itertools.count):
-            n = next(v)
-            setattr(eng, k, itertools.count(n))
-            v = _Count(n)
-        state[k] = v
-    ws = {w.cw.name: {k: v for k, v in vars(w).items() if k != "cw"} for w in eng._ws}
-    buf = io.BytesIO()
-    _pickler(buf, eng).dump((state, ws))
-    return buf.getvalue()
-
-
-def load_engine(eng: Engine, blob: bytes) -> list[str]:
-    """Put a stored state into a fresh engine for the (possibly edited) plan.
-    Returns the names of workflows new in the plan."""
-    by_name = {w.cw.name: w for w in eng._ws}
-
-    def resolve(pid: tuple):
-        kind = pid[0]
-        if kind == "engine":
-            return eng
-        if kind == "plan":
-            return eng.plan
-        if kind == "program":
-            return eng.plan.program
-        w = by_name.get(pid[1])
-        if kind == "ws":
-            return w if w is not None else _Gone()
-        if w is None:
-            return None
-        if kind == "cw":
-            return w.cw
-        if kind == "goal":
-            return next((g for g in list(w.cw.step_goals) + list(w.cw.exit_goals) if g.name == pid[2]), None)
-        raise StateError(f"the state's checkpoint refers to something unknown: {pid!r}")
-
-    _RESOLVERS.append(resolve)
-    try:
-        state, ws = pickle.loads(blob)
-    finally:
-        _RESOLVERS.pop()
-    for k, v in state.items():
-        setattr(eng, k, itertools.count(v.n) if isinstance(v, _Count) else v)
-    new = []
-    for w in eng._ws:
-        st = ws.get(w.cw.name)
-        if st is not None:
-            w.__dict__.update(st)
-            continue
-        new.append(w.cw.name)
-        # A workflow added to a running state activates from now on.
-        if eng.now is not None and w.activation is not None and w.activation <= eng.now:
-            w.activation = None if w.cw.wf.once_at is not None else eng._align(w, eng.now + 1)
-    return new
+def checkpoint_digest(blob: bytes) -> str:
+    """The checksum stored beside a checkpoint: a damaged one is refused."""
+    return hashlib.sha256(blob).hexdigest()
 
 
 # ---------------------------------------------------------------- reading events
@@ -373,7 +271,8 @@ def open_state(path: str | Path, *, create: bool = False) -> sqlite3.Connection:
         raise StateError(f"{path} is not a goal state file")
     if meta.get("version") != str(VERSION):
         raise StateError(f"{path} was written by another version of goal (state format {meta.get('version')}, "
-                         f"this goal reads {VERSION})")
+                         f"this goal reads {VERSION}): finish that run with the goal that wrote it, or start "
+                         f"again with a new state file")
     return db
 
 
@@ -493,36 +392,43 @@ class DurableRun:
             if start is not None and start != stored_start:
                 raise StateError(f"this state started at {format_utc(stored_start)}; --from cannot change it "
                                  f"(leave --from out, or use a new state file)")
-            self.eng = Engine(plan, start=stored_start)
-            row = self.db.execute("SELECT instant, activity, engine FROM checkpoint WHERE id = 1").fetchone()
-            if row is None:
-                raise StateError(f"{self.path} has no checkpoint; it cannot be resumed")
-            _, ck_activity, blob = row
+            ck_activity, snap = self._read_checkpoint()
             same = self.meta.get("fingerprint") == program_fingerprint(self.program)
             if not same:
                 # The program was edited: the instants committed after the
                 # checkpoint are replayed with the program they ran with.
                 old = self._stored_program()
                 if old is not None:
-                    old_eng = Engine(old.plan, start=stored_start)
-                    self._load(old_eng, blob)
+                    old_eng = self._restore(old.plan, snap)
                     self._replay(ck_activity, old_eng, same_program=True)
-                    blob = dump_engine(old_eng)
-            self.new_workflows = self._load(self.eng, blob)
+                    snap = old_eng.dump()
+                self._check_program()
+            self.eng = self._restore(plan, snap)
+            self.new_workflows = list(self.eng.new_workflows)
             self._replay(ck_activity, self.eng, same_program=same)
-            self._check_program()
         self._apply_pauses()
         self.eng.on_activity = self._entries.append
         self.eng.on_instant = self._commit_instant
         self.eng.touched = set()
 
-    def _load(self, eng: Engine, blob: bytes) -> list[str]:
+    def _read_checkpoint(self) -> tuple[int, bytes]:
+        """(activity entries before it, the engine snapshot), checksum checked."""
+        row = self.db.execute("SELECT activity, engine, digest FROM checkpoint WHERE id = 1").fetchone()
+        if row is None:
+            raise StateError(f"{self.path} has no checkpoint; it cannot be resumed")
+        activity, blob, digest = row
+        if not isinstance(blob, bytes) or not isinstance(activity, int) or digest != checkpoint_digest(blob):
+            raise self._corrupted("its checkpoint does not match its checksum")
+        return activity, blob
+
+    def _restore(self, plan, snap) -> Engine:
         try:
-            return load_engine(eng, blob)
-        except StateError:
-            raise
-        except Exception as e:
-            raise StateError(f"{self.path}: the stored engine state cannot be read ({type(e).__name__}: {e})") from None
+            return Engine.restore(plan, snap)
+        except SnapshotError as e:
+            raise self._corrupted(f"its checkpoint cannot be restored ({e})") from None
+
+    def _corrupted(self, why: str) -> StateError:
+        return StateError(corrupted_message(self.path, why))
 
     def _stored_program(self):
         """The program as the state last ran it (from the sources table), or
@@ -600,20 +506,23 @@ class DurableRun:
         self._dirty = True
 
     def _check_program(self) -> None:
-        """Goal editing is locked while a workflow runs (docs/spec.md seed rule)."""
+        """Goal editing is locked while a workflow runs (docs/spec.md seed
+        rule). Checked before the engine is restored into the new program,
+        with the places stored for the last committed instant."""
         stored = {name: (goals, shape, bool(paused)) for name, goals, shape, paused in
                   self.db.execute("SELECT name, goals, shape, paused FROM workflows")}
+        enrolled = dict(self.db.execute("SELECT workflow, COUNT(*) FROM positions GROUP BY workflow"))
         segments = self.program.ir.segments
         problems = []
         present = set()
-        for w in self.eng._ws:
-            name = w.cw.name
+        for cw in self.program.plan.workflows:
+            name = cw.name
             present.add(name)
             old = stored.get(name)
             if old is None:
                 continue
-            goals, shape = _workflow_goals(w.cw.wf, segments), w.cw.shape
-            n = len(w.enrolled)
+            goals, shape = _workflow_goals(cw.wf, segments), cw.shape
+            n = enrolled.get(name, 0)
             if n == 0 or (goals == old[0] and shape == old[1]):
                 continue
             who = f"{n} contact{'s are' if n != 1 else ' is'} enrolled in it"
@@ -627,26 +536,19 @@ class DurableRun:
                     f'the goals of workflow "{name}" differ from the ones it runs with, and {who}: goals cannot '
                     f'be edited while a workflow runs. Pause it first (goal pause {self.path} "{name}"), run '
                     f'again, and unpause it when you are done (goal unpause {self.path} "{name}")')
-        for name, (_, _, paused) in stored.items():
-            if name in present:
-                continue
-            ws = self._stored_enrolled(name)
-            if ws:
-                problems.append(f'workflow "{name}" is not in the program any more, but {ws} contact'
-                                f"{'s are' if ws != 1 else ' is'} enrolled in it; put it back to let them finish")
+        for name in stored:
+            n = enrolled.get(name, 0)
+            if name not in present and n:
+                problems.append(f'workflow "{name}" is not in the program any more, but {n} contact'
+                                f"{'s are' if n != 1 else ' is'} enrolled in it; put it back to let them finish")
         if problems:
             raise StateError("; ".join(problems) if len(problems) == 1 else
                              "the program cannot run with this state:\n  " + "\n  ".join(problems))
 
-    def _stored_enrolled(self, name: str) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM positions WHERE workflow = ?", (name,)).fetchone()[0])
-
     def _apply_pauses(self) -> None:
         paused = {name for name, p in self.db.execute("SELECT name, paused FROM workflows") if p}
-        for w in self.eng._ws:
-            want = w.cw.name in paused
-            if w.paused != want:
-                self.eng.set_paused(w.cw.name, want)
+        for cw in self.program.plan.workflows:
+            if self.eng.set_paused(cw.name, cw.name in paused):
                 self._dirty = True
 
     # ------------------------------------------------------------ ingesting
@@ -672,7 +574,7 @@ class DurableRun:
                 rows.append((cid, len(eng.contacts) - 1, known[cid]))
             db.executemany("INSERT INTO contacts VALUES (?, ?, ?)", rows)
             rep.contacts = len(rows)
-            acting = []
+            added = []
             for nb in batches:
                 rep.bad.extend(nb.bad)
                 rep.duplicates += nb.duplicates
@@ -692,25 +594,15 @@ class DurableRun:
                     if late:
                         rep.late.append((src, line, t, typ, cid))
                     erows.append((t, cid, typ, _json(fields), eid, int(late), src, line))
-                    if late or t < eng.start:
-                        eng.add_event_unchecked(t, cid, typ, fields)
-                    else:
-                        acting.append((t, cid, typ, fields))
+                    added.append((t, cid, typ, fields))
                 db.executemany("INSERT INTO events(time, contact, type, fields, event_id, late, source, line) "
                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", erows)
                 rep.events += len(erows)
                 if nb.path is not None:
                     db.execute("INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?)",
                                (nb.path, nb.offset, nb.lines, nb.digest))
-            if acting:
-                q = eng._queue
-                if q and acting[0][0] < q[-1][0]:
-                    merged = list(q) + acting
-                    merged.sort(key=lambda e: e[0])  # stable: what was queued first stays first
-                    eng._queue = deque(merged)
-                else:
-                    for t, cid, typ, fields in acting:
-                        eng.add_event_unchecked(t, cid, typ, fields)
+            # Late ones become history; the others merge with what is queued (a run stopped by --until).
+            eng.add_events_unchecked(added)
             if rows or rep.events:
                 self._dirty = True
             if self.fresh:
@@ -733,8 +625,8 @@ class DurableRun:
         db.execute("DELETE FROM workflows")
         segs = self.program.ir.segments
         db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?)",
-                       [(w.cw.name, i, _workflow_goals(w.cw.wf, segs), w.cw.shape, int(w.cw.name in paused))
-                        for i, w in enumerate(self.eng._ws)])
+                       [(cw.name, i, _workflow_goals(cw.wf, segs), cw.shape, int(cw.name in paused))
+                        for i, cw in enumerate(self.program.plan.workflows)])
         db.execute("DELETE FROM sources")
         db.executemany("INSERT INTO sources VALUES (?, ?)",
                        sorted((n if n.startswith("<") else os.path.abspath(n), t) for n, t in self.program.sources.items()))
@@ -809,9 +701,9 @@ class DurableRun:
 
     def _checkpoint(self, t: Optional[int], *, activity: Optional[int] = None, eng: Optional[Engine] = None) -> None:
         c0 = _clock()
-        blob = dump_engine(eng or self.eng)
-        self.db.execute("INSERT OR REPLACE INTO checkpoint VALUES (1, ?, ?, ?)",
-                        (t, self._activity if activity is None else activity, blob))
+        blob = (eng or self.eng).dump()
+        self.db.execute("INSERT OR REPLACE INTO checkpoint VALUES (1, ?, ?, ?, ?)",
+                        (t, self._activity if activity is None else activity, blob, checkpoint_digest(blob)))
         c1 = _clock()
         self._checkpoint_cost = c1 - c0
         self._last_checkpoint = c1
@@ -1001,8 +893,8 @@ def run_command(state: str, program, contacts: Optional[Path], events: Optional[
         if until < run.start:
             raise StateError(f"--until ({format_utc(until)}) is before the state's start ({format_utc(run.start)})")
         for name in run.new_workflows:
-            w = next(w for w in run.eng._ws if w.cw.name == name)
-            when = f"acts from {format_utc(w.activation)} on" if w.activation is not None else \
+            first = run.eng.activation(name)
+            when = f"acts from {format_utc(first)} on" if first is not None else \
                 "runs once at an instant this state has already passed: it will not run"
             err.write(f'workflow "{name}" is new in this state: it {when}\n')
         n = run.run_until(until)

@@ -23,9 +23,11 @@ from collections import deque
 from typing import Any, Callable, Iterable, Optional
 
 import attrs
+import msgspec
 
 from ..semantics import ir
 from ..semantics.calendar import add_duration, format_utc, next_time_of_day, tick_at_or_after, window_leaves
+from . import snapshot as fmt
 from .compiler import STATE_EVENTS, get_path
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, refuse, value_problem,
                      wrong_value)
@@ -195,6 +197,7 @@ class Engine:
         # and the index of the workflow acting (-1 while events are ingested).
         self._round = 0
         self._turn = -1
+        self.new_workflows: tuple[str, ...] = ()  # after restore(): workflows the snapshot did not have
 
     # ---------------------------------------------------------------- feeding
 
@@ -267,11 +270,36 @@ class Engine:
         self._queue.append((time, contact, type, fields))
         return True
 
-    def set_paused(self, workflow: str, paused: bool) -> None:
+    def add_events_unchecked(self, events: Iterable[tuple[int, str, str, dict]]) -> None:
+        """Queue events the input readers have checked (time, contact, type,
+        fields), in any order, also before events already queued: they are
+        merged in time order, stably (at one time the ones queued earlier
+        first, then these in the order given). Late events are recorded as
+        ``add_event`` does. For a state file's new events."""
+        acting = []
+        for ev in events:
+            t = ev[0]
+            if t < self.start or (self.now is not None and t <= self.now):
+                self._record(self._contact(ev[1]), t, ev[2], ev[3], acting=False)
+            else:
+                acting.append(ev)
+        acting.sort(key=_time)
+        q = self._queue
+        if q and acting and acting[0][0] < q[-1][0]:
+            merged = list(q) + acting
+            merged.sort(key=_time)
+            self._queue = deque(merged)
+        else:
+            q.extend(acting)
+
+    def set_paused(self, workflow: str, paused: bool) -> bool:
         """A paused workflow does not act; its contacts keep their places.
-        Trigger events that arrive while it is paused do not enroll anyone."""
+        Trigger events that arrive while it is paused do not enroll anyone.
+        Returns whether that changed anything."""
         for w in self._ws:
             if w.cw.name == workflow:
+                if w.paused == paused:
+                    return False
                 w.paused = paused
                 if not paused and w.agenda and self.now is not None:
                     # Waits that came due during the pause end at the next acting instant.
@@ -284,7 +312,7 @@ class Engine:
                         entries.sort()  # by sequence number: the order they were scheduled in
                     w.due = due
                     w.agenda = sorted(due)
-                return
+                return True
         raise self._no_workflow("set_paused", workflow)
 
     # ---------------------------------------------------------------- clock
@@ -822,6 +850,91 @@ class Engine:
         code = w.cw.code
         return code[pc].top if pc < len(code) else len(w.cw.wf.steps)
 
+    # ---------------------------------------------------------------- state
+
+    def snapshot(self) -> dict:
+        """The engine's whole run-time state as plain data (dicts, lists,
+        strings, numbers, booleans, None), in the versioned format of
+        ``runtime/snapshot.py`` (docs/durability.md). It refers to the plan
+        by workflow and goal names and instruction indexes only. Take it
+        between instants (not from a handler or a callback of one)."""
+        return msgspec.json.decode(self.dump())
+
+    def dump(self) -> bytes:
+        """``snapshot()`` as JSON bytes, without building the copy."""
+        self._check_going()
+        if self._instant is not None:
+            raise EngineError("a snapshot can be taken only between instants, not while one is processed")
+        n = next(self._heap_seq)  # reading a count takes its value: put it back
+        self._heap_seq = itertools.count(n)
+        return fmt.encode({
+            "format": fmt.FORMAT, "version": fmt.VERSION, "start": self.start, "now": self.now, "sequence": n,
+            # The engine's own lists and dicts go in as they are: encoded at once, not copied.
+            "contacts": [{"id": c.id, "attributes": c.attrs, "events": c.events,
+                          "watch": [w.cw.name for w in self._ws if w in c.watch] if c.watch else []}
+                         for c in self.contacts.values()],
+            "queue": list(self._queue),
+            "workflows": [_workflow_data(w) for w in self._ws],
+            "undelivered": [dict(attrs.asdict(r), attempts=n) for r, n in self._undelivered],
+        })
+
+    @classmethod
+    def restore(cls, plan: Plan, data, **options) -> "Engine":
+        """An engine for ``plan`` in the state a snapshot describes (plain
+        data from ``snapshot()`` or the bytes of ``dump()``); ``options`` as
+        for the constructor. The plan may be an edited one: workflows are
+        matched by name; a workflow new in the plan acts from the next
+        instant on (``runs once at`` an instant already past: never) and is
+        named in ``new_workflows``; one gone from it may have no contacts
+        enrolled; a workflow with enrolled contacts must have the same shape
+        (steps) as in the snapshot. Raises ``SnapshotError`` (a ValueError)
+        for anything wrong, saying what; the snapshot's data never runs."""
+        snap = fmt.decode(data)
+        eng = cls(plan, start=snap.start, **options)
+        eng._load(snap)
+        return eng
+
+    def _load(self, snap: fmt.Snapshot) -> None:
+        self.now = snap.now
+        self._heap_seq = itertools.count(snap.sequence)
+        for i, sc in enumerate(snap.contacts):
+            if sc.id in self.contacts:
+                raise fmt.SnapshotError(f'contact "{sc.id}" is in the snapshot twice')
+            c = self.contacts[sc.id] = Contact(sc.id, sc.attributes, i)
+            for typ, lst in sc.events.items():
+                _check_order(lst, f'the events of contact "{sc.id}"')
+            c.events = sc.events
+        _check_order(snap.queue, "the queued events")
+        if snap.queue and self.now is not None and snap.queue[0][0] <= self.now:
+            raise fmt.SnapshotError("a queued event is at or before the instant the snapshot was taken")
+        self._queue = deque(snap.queue)
+        by_name = {w.cw.name: w for w in self._ws}
+        seen: set[str] = set()
+        for sw in snap.workflows:
+            if sw.name in seen:
+                raise fmt.SnapshotError(f'workflow "{sw.name}" is in the snapshot twice')
+            seen.add(sw.name)
+            w = by_name.get(sw.name)
+            if w is None:
+                if sw.enrolled:
+                    raise fmt.SnapshotError(f'workflow "{sw.name}" is not in the program, but {len(sw.enrolled)} '
+                                            f"contact(s) are enrolled in it")
+                continue
+            _load_workflow(w, sw, self.contacts)
+        for sc in snap.contacts:
+            if sc.watch:
+                # A workflow gone from the plan is no longer watched for.
+                self.contacts[sc.id].watch = {by_name[n] for n in sc.watch if n in by_name} or None
+        new = [w for w in self._ws if w.cw.name not in seen]
+        for w in new:
+            # A workflow added to a running state activates from now on.
+            if self.now is not None and w.activation is not None and w.activation <= self.now:
+                w.activation = None if w.cw.wf.once_at is not None else self._align(w, self.now + 1)
+        self.new_workflows = tuple(w.cw.name for w in new)
+        # Kept for the actions this engine has a handler for (without one an action is only recorded).
+        self._undelivered = deque([ActionRequest(r.id, r.action, r.args, r.contact, r.workflow, r.time, r.step, r.goal),
+                                   r.attempts] for r in snap.undelivered if r.action in self.handlers)
+
     # ---------------------------------------------------------------- inspection
 
     def waiting_entries(self) -> list[dict]:
@@ -848,6 +961,13 @@ class Engine:
             if w.cw.name == workflow:
                 return w.enrolled.get(contact)
         return None
+
+    def activation(self, workflow: str) -> Optional[int]:
+        """The instant at which a workflow will act for the first time, or
+        None when it has acted already or never will (a ``runs once at``
+        instant before the start, or passed before it was added)."""
+        w = self._workflow("activation", workflow)
+        return None if w.activated else w.activation
 
     def position(self, workflow: str, contact: str) -> Optional[Position]:
         """Where ``contact`` is in ``workflow`` now, or None when it is not
@@ -924,12 +1044,87 @@ def _values(what: str, v) -> Optional[str]:
     return f"{what} {problem}" if problem else None
 
 
+def _workflow_data(w: _WState) -> dict:
+    return {
+        "name": w.cw.name, "shape": w.cw.shape, "paused": w.paused, "activated": w.activated,
+        "activation": w.activation, "last_acted": w.last_acted, "sequence": w.seq,
+        "agenda": [(at, w.due[at]) for at in sorted(w.agenda)],
+        "enrolled": [{"contact": e.contact.id, "sequence": e.seq, "number": e.number, "since": e.since,
+                      "pc": e.pc, "top": e.top, "waiting": WAITING.get(e.block), "due": e.due,
+                      "achieved": sorted(e.achieved), "goal_at": e.goal_at, "skipped": _skipped(e)}
+                     for e in w.enrolled.values()],
+        "counts": w.counts, "spent": sorted(w.spent), "pending": list(w.pending),
+    }
+
+
+# What an enrollment can wait for at each kind of instruction.
+_BLOCKS = {Wait: B_WAIT, WaitTime: B_WAIT, WaitDate: B_WAIT, GoalStep: B_GOAL, WaitUntil: B_COND}
+
+
+def _load_workflow(w: _WState, sw: fmt.SWorkflow, contacts: dict) -> None:
+    """Put a snapshot's workflow state into ``w``, checking every place and
+    reference against the plan (so that nothing stored can crash the run)."""
+    cw = w.cw
+    where = f'workflow "{cw.name}"'
+    if sw.enrolled and sw.shape != cw.shape:
+        raise fmt.SnapshotError(f"the steps of {where} are not the ones its {len(sw.enrolled)} enrolled contact(s) "
+                                f"were placed in")
+    w.paused, w.activated, w.activation = sw.paused, sw.activated, sw.activation
+    w.last_acted, w.seq = sw.last_acted, sw.sequence
+    if w.activated and cw.every and w.last_acted is None:
+        raise fmt.SnapshotError(f"{where} is active but has never acted")
+    code, nsteps = cw.code, len(cw.wf.steps)
+    seqs: set[int] = set()
+    for se in sw.enrolled:
+        who = f'{where}, contact "{se.contact}"'
+        c = contacts.get(se.contact)
+        if c is None or se.contact in w.enrolled or se.sequence in seqs:
+            raise fmt.SnapshotError(f"{who}: " + ("not a contact of the snapshot" if c is None else
+                                                  "enrolled twice" if se.contact in w.enrolled else
+                                                  f"enrollment number {se.sequence} is taken"))
+        block = {None: 0, "wait": B_WAIT, "goal": B_GOAL, "condition": B_COND}[se.waiting]
+        if se.pc > len(code) or se.top >= nsteps or (block and (
+                se.pc == len(code) or _BLOCKS.get(type(code[se.pc])) != block or (block == B_WAIT and se.due is None))):
+            raise fmt.SnapshotError(f"{who}: place {se.pc} (waiting: {se.waiting}) is not a place in its steps")
+        seqs.add(se.sequence)
+        e = Enrollment(c, se.sequence, se.number, se.since)
+        e.pc, e.top, e.block, e.due, e.goal_at = se.pc, se.top, block, se.due, se.goal_at
+        e.achieved = set(se.achieved)
+        if se.skipped:
+            e.skipped = [[first, last] for first, last in se.skipped]
+        w.enrolled[se.contact] = e
+    w.counts = dict(sw.counts)
+    w.spent = set(sw.spent)
+    w.agenda, w.due = [], {}
+    for at, entries in sw.agenda:
+        if at in w.due or any(cid not in contacts for _, cid in entries):
+            raise fmt.SnapshotError(f"{where}: its agenda at {at} " +
+                                    ("is there twice" if at in w.due else "names a contact not in the snapshot"))
+        w.due[at] = list(entries)
+        w.agenda.append(at)
+    heapq.heapify(w.agenda)
+    _check_order(sw.pending, f"the pending trigger events of {where}")
+    if any(cid not in contacts for _, cid, _, _ in sw.pending):
+        raise fmt.SnapshotError(f"{where}: a pending trigger event names a contact not in the snapshot")
+    w.pending = deque(sw.pending)
+
+
+def _check_order(events: list, what: str) -> None:
+    for i in range(1, len(events)):
+        if events[i][0] < events[i - 1][0]:
+            raise fmt.SnapshotError(f"{what} are not in time order")
+
+
 def _drop_before(lst: list, limit: int) -> None:
     """Drop the events before ``limit`` from a time-ordered history."""
     i = 0
     while lst[i][0] < limit:
         i += 1
     del lst[:i]
+
+
+def _time(ev: tuple) -> int:
+    return ev[0]
 
 
 def _by_order(c: Contact) -> int:
@@ -996,7 +1191,8 @@ def apply_effect(c: Contact, typ: str, fields: dict) -> None:
         if isinstance(changes, dict):
             for k, v in changes.items():
                 if k != "id":
-                    _set_path(c.attrs, k, v)
+                    # A copy: later effects change the contact, never the stored event.
+                    _set_path(c.attrs, k, copy_value(v) if isinstance(v, (dict, list)) else v)
     elif typ == "tag.added" or typ == "list.added":
         key = "tags" if typ == "tag.added" else "lists"
         val = fields.get("tag" if key == "tags" else "list")

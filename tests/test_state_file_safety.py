@@ -1,0 +1,200 @@
+"""A state file is data, and damage to it is detected (issue 18, findings 1
+and 5): a crafted checkpoint can at most be refused, never run code nor end
+in an internal error; junk bytes, an old format and a read-only file each get
+a message that says what is wrong and what to do."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from goaldsl.api import load_program
+
+from test_crash_resume import make_workload
+
+
+def goal(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "goaldsl", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def clean_refusal(r: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit 1 with one message naming the problem: no traceback, no internal error."""
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A folder with a program and a state file that has run its first events."""
+    base = tmp_path_factory.mktemp("state")
+    make_workload(base / "w", contacts=40, events=300, more=40)
+    r = goal("run", base / "w", "--state", base / "s.db", "--format", "jsonl")
+    assert r.returncode == 0, r.stderr
+    return base
+
+
+def copy_state(finished: Path, dest: Path) -> Path:
+    shutil.copytree(finished / "w", dest / "w")
+    shutil.copy(finished / "s.db", dest / "s.db")
+    return dest / "s.db"
+
+
+def set_checkpoint(state: Path, blob: bytes) -> None:
+    """Replace the checkpoint as an attacker would: with a matching checksum
+    where the format keeps one (anyone can compute it)."""
+    db = sqlite3.connect(str(state))
+    cols = [r[1] for r in db.execute("PRAGMA table_info(checkpoint)")]
+    if "digest" in cols:
+        db.execute("UPDATE checkpoint SET engine = ?, digest = ?", (blob, hashlib.sha256(blob).hexdigest()))
+    else:
+        db.execute("UPDATE checkpoint SET engine = ?", (blob,))
+    db.commit()
+    db.close()
+
+
+def checkpoint(state: Path) -> bytes:
+    db = sqlite3.connect(str(state))
+    try:
+        return db.execute("SELECT engine FROM checkpoint").fetchone()[0]
+    finally:
+        db.close()
+
+
+class RunsACommand:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_holding_a_pickle_runs_nothing_and_is_refused(finished, tmp_path):
+    state = copy_state(finished, tmp_path)
+    marker = tmp_path / "pwned"
+    set_checkpoint(state, pickle.dumps(RunsACommand(marker)))
+    log_before = goal("log", state, "--format", "jsonl").stdout
+    r = goal("run", tmp_path / "w", "--state", state, "--events", tmp_path / "w" / "more.jsonl")
+    assert not marker.exists(), "the state file ran a command"
+    clean_refusal(r, "the state file is corrupted", "checkpoint", "new state file")
+    # Nothing was written; what the file holds is still readable.
+    log = goal("log", state, "--format", "jsonl")
+    assert log.returncode == 0 and log.stdout == log_before and log.stdout
+
+
+def _enrollment(d: dict) -> dict:
+    return next(w for w in d["workflows"] if w["enrolled"])["enrolled"][0]
+
+
+def _index(d: dict) -> int:
+    return next(i for i, w in enumerate(d["workflows"]) if w["enrolled"])
+
+
+@pytest.mark.parametrize("change, where", [
+    (lambda d: d.update(now="yesterday"), "$.now"),
+    (lambda d: d.update(contacts={"c0001": {}}), "$.contacts"),
+    (lambda d: _enrollment(d).update(pc=-3), "$.workflows[{w}].enrolled[0].pc"),
+    (lambda d: _enrollment(d).update(pc=10 ** 6), "not a place in its steps"),
+    (lambda d: _enrollment(d).update(due=10 ** 30), "$.workflows[{w}].enrolled[0].due"),
+    (lambda d: _enrollment(d).update(contact="nobody"), "not a contact of the snapshot"),
+    (lambda d: d["contacts"][0]["events"].update({"page.visited": [["noon", {}]]}), "$.contacts[0].events"),
+    (lambda d: d["contacts"][0].update(attributes=[1, 2]), "$.contacts[0].attributes"),
+    (lambda d: d.update(version=99), "version 99"),
+    (lambda d: d.update(format="other"), "not an engine snapshot"),
+    (lambda d: d["workflows"][0].update(agenda=[[5, [[1, "c0000"]]], [5, []]]), "agenda"),
+    (lambda d: d.update(surprise=True), "surprise"),
+])
+def test_a_checkpoint_with_unexpected_values_is_refused_with_where(finished, tmp_path, change, where):
+    state = copy_state(finished, tmp_path)
+    data = json.loads(checkpoint(state))
+    w = _index(data)  # a workflow with contacts enrolled
+    change(data)
+    set_checkpoint(state, json.dumps(data).encode())
+    r = goal("run", tmp_path / "w", "--state", state)
+    clean_refusal(r, "the state file is corrupted", where.format(w=w))
+
+
+def test_a_damaged_checkpoint_is_caught_by_its_checksum(finished, tmp_path):
+    state = copy_state(finished, tmp_path)
+    blob = bytearray(checkpoint(state))
+    i = blob.index(b'"since":') + len(b'"since":')
+    blob[i] = ord("1") if blob[i] != ord("1") else ord("2")  # still valid JSON, another value
+    db = sqlite3.connect(str(state))
+    db.execute("UPDATE checkpoint SET engine = ?", (bytes(blob),))
+    db.commit()
+    db.close()
+    clean_refusal(goal("run", tmp_path / "w", "--state", state),
+                  "the state file is corrupted", "does not match its checksum")
+
+
+# ---------------------------------------------------------------- any change to a checkpoint
+
+def _paths(v, at=()):
+    yield at
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield from _paths(x, at + (k,))
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            yield from _paths(x, at + (i,))
+
+
+REPLACEMENTS = [None, True, 0, -1, 1, 2 ** 63, 10 ** 20, 1.5, "", "c0001", "Nurture", "wait", [], {}, [[0, "x"]],
+                {"x": 1}, -2208988801, 253402300800]
+
+
+def test_any_change_to_a_checkpoint_is_run_or_refused_never_an_internal_error(finished, tmp_path):
+    """Values swapped anywhere in a checkpoint (its checksum made to match):
+    a resume with new events either runs or is refused with StateError."""
+    from goaldsl.durable.store import StateError, run_command
+    program = load_program(finished / "w")
+    original = json.loads(checkpoint(finished / "s.db"))
+    paths = list(_paths(original))[1:]
+    rnd = random.Random(int(os.environ.get("GOAL_FUZZ_SEED", "18")))
+    failures, refused = [], 0
+    for i in range(80):
+        data = json.loads(json.dumps(original))
+        changes = []
+        for _ in range(rnd.randint(1, 3)):
+            path = rnd.choice(paths)
+            try:
+                parent = data
+                for k in path[:-1]:
+                    parent = parent[k]
+                key = path[-1]
+                if isinstance(parent, list) and rnd.random() < 0.3:
+                    changes.append((path, "dropped"))
+                    parent.pop(key)
+                else:
+                    parent[key] = rnd.choice(REPLACEMENTS)
+                    changes.append((path, parent[key]))
+            except (KeyError, IndexError, TypeError):  # an earlier change removed the way there
+                continue
+        state = copy_state(finished, tmp_path / f"x{i}")
+        set_checkpoint(state, json.dumps(data).encode())
+        try:
+            run_command(str(state), program, None, tmp_path / f"x{i}" / "w" / "more.jsonl", start=None,
+                        until=None, fmt="jsonl", skip_bad=False, out=_Sink(), err=_Sink())
+        except StateError:
+            refused += 1
+        except Exception as e:  # noqa: BLE001 - what the test looks for
+            failures.append(f"{changes}: {type(e).__name__}: {e}")
+    assert not failures, "\n".join(failures[:10])
+    print(f"\n{refused} of 80 changed checkpoints refused")
+    assert refused >= 40  # most changes are noticed (the others change nothing that matters)
+
+
+class _Sink:
+    def write(self, text: str) -> int:
+        return len(text)
