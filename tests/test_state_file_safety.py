@@ -198,3 +198,14 @@ def test_any_change_to_a_checkpoint_is_run_or_refused_never_an_internal_error(fi
 class _Sink:
     def write(self, text: str) -> int:
         return len(text)
+
+
+def test_a_state_file_of_the_previous_format_says_what_to_do(finished, tmp_path):
+    state = copy_state(finished, tmp_path)
+    db = sqlite3.connect(str(state))
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    db.commit()
+    db.close()
+    for args in (("run", tmp_path / "w", "--state", state), ("log", state)):
+        clean_refusal(goal(*args), "written by another version of goal (state format 1, this goal reads 2)",
+                      "finish that run with the goal that wrote it, or start again with a new state file")
