@@ -528,7 +528,7 @@ def _report_inputs(inputs, duplicates: bool = True) -> None:
 
 def _run_state(args, program, cpath, epath) -> int:
     """`goal run --state FILE`: the run kept in an SQLite file (docs/durability.md)."""
-    from .durable.store import run_command
+    from .durable.commands import run_command
     if args.summary_only:
         raise UsageError("--summary-only does not go with --state; "
                          f"`goal report --from-run {args.state} --format json` gives the state's figures")
@@ -540,14 +540,14 @@ def _run_state(args, program, cpath, epath) -> int:
     code = run_command(args.state, program, cpath, epath, start=_time_arg(args.from_), until=_time_arg(args.until),
                        fmt=fmt, skip_bad=args.skip_bad, out=sys.stdout, err=sys.stderr, checkpoint_seconds=every)
     if args.summary and code == 0:
-        from .durable.store import state_summary
+        from .durable.commands import state_summary
         _write_summary(args.summary, state_summary(args.state, program))
     return code
 
 
 def cmd_log(args) -> int:
     from .runtime.output import write_table
-    from .durable.store import stored_activity, stored_entries
+    from .durable.commands import stored_activity, stored_entries
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     if fmt == "jsonl":
         for line in stored_activity(args.file):
@@ -560,7 +560,7 @@ def cmd_log(args) -> int:
 
 
 def cmd_pause(args) -> int:
-    from .durable.store import set_paused
+    from .durable.commands import set_paused
     pause = args.command == "pause"
     changed, busy = set_paused(args.file, args.workflow, pause)
     word = "paused" if pause else "unpaused"
@@ -921,7 +921,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:
-        from .durable.store import StateError  # imported here: most commands never touch a state file
+        from .durable.statefile import StateError  # imported here: most commands never touch a state file
         if isinstance(e, StateError):
             _err(f"goal {args.command}: {e}")
             return 1

@@ -14,7 +14,7 @@ import attrs
 from hypothesis import HealthCheck, given, settings
 
 from goaldsl.api import load_program
-from goaldsl.durable.store import _digest, _goal_steps, _workflow_goals
+from goaldsl.durable.edits import digest as _digest, goal_steps as _goal_steps, workflow_goals as _workflow_goals
 from goaldsl.runtime.compiler import expiry_windows, referenced_types
 from goaldsl.runtime.engine import Contact
 from goaldsl.semantics import ir

@@ -157,7 +157,8 @@ REPLACEMENTS = [None, True, 0, -1, 1, 2 ** 63, 10 ** 20, 1.5, "", "c0001", "Nurt
 def test_any_change_to_a_checkpoint_is_run_or_refused_never_an_internal_error(finished, tmp_path):
     """Values swapped anywhere in a checkpoint (its checksum made to match):
     a resume with new events either runs or is refused with StateError."""
-    from goaldsl.durable.store import StateError, run_command
+    from goaldsl.durable.commands import run_command
+    from goaldsl.durable.statefile import StateError
     program = load_program(finished / "w")
     original = json.loads(checkpoint(finished / "s.db"))
     paths = list(_paths(original))[1:]
@@ -209,3 +210,110 @@ def test_a_state_file_of_the_previous_format_says_what_to_do(finished, tmp_path)
     for args in (("run", tmp_path / "w", "--state", state), ("log", state)):
         clean_refusal(goal(*args), "written by another version of goal (state format 1, this goal reads 2)",
                       "finish that run with the goal that wrote it, or start again with a new state file")
+
+
+# ---------------------------------------------------------------- read-only, damaged
+
+def test_a_read_only_state_file_says_so_and_goal_log_reads_it(finished, tmp_path):
+    state = copy_state(finished, tmp_path)
+    expected = goal("log", state, "--format", "jsonl").stdout
+    state.chmod(0o444)
+    try:
+        for args in (("run", tmp_path / "w", "--state", state), ("pause", state, "Nurture")):
+            r = goal(*args)
+            clean_refusal(r, f"{state} is read-only", "chmod u+w")
+            assert "not a goal state file" not in r.stderr
+        log = goal("log", state, "--format", "jsonl")
+        assert log.returncode == 0 and log.stdout == expected and expected, log.stderr
+        table = goal("log", state, "--format", "table")
+        assert table.returncode == 0 and "Workflow \"Nurture\"" in table.stdout, table.stderr
+    finally:
+        state.chmod(0o644)
+
+
+def test_a_state_file_with_a_damaged_page_is_called_corrupted(finished, tmp_path):
+    """SQLite's own check on open finds a damaged b-tree page."""
+    state = copy_state(finished, tmp_path)
+    db = sqlite3.connect(str(state))
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'activity'").fetchone()[0]
+    db.close()
+    with open(state, "r+b") as f:  # the activity table's root page: its header and cell pointers
+        f.seek((root - 1) * page_size)
+        f.write(bytes(range(256)))
+    for args in (("run", tmp_path / "w", "--state", state), ("log", state), ("pause", state, "Nurture")):
+        clean_refusal(goal(*args), "the state file is corrupted", "restore it from a backup")
+
+
+def test_junk_bytes_anywhere_are_refused_or_change_nothing(finished, tmp_path):
+    """256 junk bytes at spread-out places of a state file (issue 18.5):
+    `goal run --state` and `goal log` either do what they did on the intact
+    file or say the file is corrupted; never an internal error, never a
+    different log."""
+    original = finished / "s.db"
+    expected = goal("log", original, "--format", "jsonl").stdout
+    size = original.stat().st_size
+    rnd = random.Random(int(os.environ.get("GOAL_FUZZ_SEED", "185")))
+    outcomes = {"same": 0, "corrupted": 0}
+    for i, off in enumerate(sorted(rnd.sample(range(0, size - 256), 16))):
+        state = copy_state(finished, tmp_path / f"j{i}")
+        with open(state, "r+b") as f:
+            f.seek(off)
+            f.write(rnd.randbytes(256))
+        log = goal("log", state, "--format", "jsonl")
+        if log.returncode == 0:
+            assert log.stdout == expected, f"junk at {off}: a different log"
+            outcomes["same"] += 1
+        else:
+            clean_refusal(log, "the state file is corrupted")
+            outcomes["corrupted"] += 1
+        r = goal("run", tmp_path / f"j{i}" / "w", "--state", state, "--events", tmp_path / f"j{i}" / "w" / "more.jsonl")
+        if r.returncode != 0:
+            clean_refusal(r)
+    assert outcomes["corrupted"] >= 2, outcomes
+
+
+def test_any_value_changed_in_any_table_is_run_or_refused_never_an_internal_error(finished, tmp_path):
+    """A crafted state file is not only its checkpoint: a value of another
+    type or range in any cell of any table ends in a run, a log, or a
+    StateError (a stored source name cannot lead a file out of its folder)."""
+    from goaldsl.durable.commands import run_command, set_paused, stored_activity, stored_entries
+    from goaldsl.durable.statefile import StateError
+    program = load_program(finished / "w")
+    db = sqlite3.connect(str(finished / "s.db"))
+    cells = [(table, col) for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+             for col in [r[1] for r in db.execute(f"PRAGMA table_info({table})")]]
+    db.close()
+    values = [None, -1, 0, 2 ** 62, "x", "/etc/../../tmp/out.goal", "../../x.goal", 1.5, b"\x80\xff",
+              '{"type": 1}', "[]", "2026-01-01"]
+    rnd = random.Random(int(os.environ.get("GOAL_FUZZ_SEED", "181")))
+    failures = []
+    for i in range(int(os.environ.get("GOAL_FUZZ_ROUNDS", "60"))):
+        table, col = rnd.choice(cells)
+        value = rnd.choice(values)
+        work = tmp_path / f"t{i}"
+        state = copy_state(finished, work)
+        db = sqlite3.connect(str(state))
+        try:
+            db.execute(f"UPDATE {table} SET {col} = ? WHERE rowid IN (SELECT rowid FROM {table} "
+                       f"ORDER BY random() LIMIT 3)", (value,))
+            db.commit()
+        except sqlite3.IntegrityError:  # a constraint the file keeps: another change
+            continue
+        finally:
+            db.close()
+        for what, call in [
+            ("run", lambda: run_command(str(state), program, None, work / "w" / "more.jsonl", start=None,
+                                        until=None, fmt="table", skip_bad=False, out=_Sink(), err=_Sink())),
+            ("log", lambda: list(stored_activity(state))),
+            ("log table", lambda: stored_entries(state)),
+            ("pause", lambda: set_paused(state, "Nurture", True)),
+        ]:
+            try:
+                call()
+            except StateError:
+                pass
+            except Exception as e:  # noqa: BLE001 - what the test looks for
+                failures.append(f"{table}.{col} = {value!r}, {what}: {type(e).__name__}: {e}")
+    assert not list(tmp_path.glob("**/out.goal")) and not (tmp_path.parent / "x.goal").exists()
+    assert not failures, "\n".join(failures[:10])

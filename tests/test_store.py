@@ -12,7 +12,9 @@ import pytest
 from goaldsl.api import load_program
 from goaldsl.cli import main
 from goaldsl.runtime.engine import EngineError
-from goaldsl.durable.store import DurableRun, StateError, run_command
+from goaldsl.durable.commands import run_command
+from goaldsl.durable.run import DurableRun
+from goaldsl.durable.statefile import StateError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -77,7 +79,8 @@ def test_crash_inside_a_commit_then_resume_gives_the_same_stream(tmp_path, monke
     instant before, a few instants back, or at the start."""
     import random
 
-    import goaldsl.durable.store as store
+    import goaldsl.durable.checkpoint as checkpoint
+    import goaldsl.durable.run as store
     from test_crash_resume import make_workload
     monkeypatch.chdir(tmp_path)
     make_workload(tmp_path / "w", contacts=60, events=500, more=10)
@@ -93,7 +96,9 @@ def test_crash_inside_a_commit_then_resume_gives_the_same_stream(tmp_path, monke
         return real(self, touched)
     monkeypatch.setattr(store.DurableRun, "_write_positions", counting)
     ticks = iter(range(10**9))
-    monkeypatch.setattr(store, "_clock", lambda: next(ticks))  # a clock that moves 1 a reading
+    clock = lambda: next(ticks)  # noqa: E731 - a clock that moves 1 a reading
+    monkeypatch.setattr(store, "_clock", clock)
+    monkeypatch.setattr(checkpoint, "_clock", clock)
 
     def run(path: str, every: float) -> str:
         out = io.StringIO()
@@ -108,8 +113,8 @@ def test_crash_inside_a_commit_then_resume_gives_the_same_stream(tmp_path, monke
     replays = []
     real_replay = store.DurableRun._replay
 
-    def replay(self, ck_activity, eng, **kw):
-        real_replay(self, ck_activity, eng, **kw)
+    def replay(self, eng, ck_activity, **kw):
+        real_replay(self, eng, ck_activity, **kw)
         replays.append(self.replayed)
     monkeypatch.setattr(store.DurableRun, "_replay", replay)
     # Checkpoints at every instant (slow: once) / every few instants / only at the start.
@@ -343,6 +348,24 @@ def test_an_events_file_that_grows_is_read_from_where_it_stopped(capsys, tmp_pat
     assert rc == 1 and "has changed since this state read it" in err
 
 
+def test_an_events_file_with_a_byte_order_mark_that_grows_is_read_from_where_it_stopped(capsys, tmp_path,
+                                                                                         monkeypatch):
+    """The mark is skipped, but counts in how far the file has been read."""
+    monkeypatch.chdir(tmp_path)
+    Path("program.goal").write_text(VISITS)
+    first = json.dumps({"time": "2026-01-01T10:00:00Z", "contact": "c1", "type": "page.visited", "url": "/pricing"})
+    Path("events.jsonl").write_bytes(b"\xef\xbb\xbf" + first.encode() + b"\n")
+    cmd = ("run", "program.goal", "--events", "events.jsonl", "--state", "s.db", "--format", "jsonl")
+    rc, out, err = goal(capsys, *cmd)
+    assert rc == 0 and len(lines(out)) == 4, err
+    with open("events.jsonl", "a") as f:
+        f.write(json.dumps({"time": "2026-01-01T15:00:00Z", "contact": "c2", "type": "page.visited", "url": "/pricing"}) + "\n")
+    rc, out, err = goal(capsys, *cmd)
+    assert rc == 0, err
+    assert {e["contact"] for e in lines(out)} == {"c2"}
+    assert q(tmp_path / "s.db", "SELECT COUNT(*) FROM events") == [(2,)]
+
+
 def test_bad_lines_in_new_events_stop_before_anything_is_stored(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("program.goal").write_text(VISITS)
@@ -422,7 +445,8 @@ def test_files_that_are_not_state_files(capsys, tmp_path, monkeypatch):
 def test_a_program_edited_while_a_run_was_interrupted_replays_with_the_program_it_ran(tmp_path, monkeypatch):
     """The instants after the checkpoint are replayed with the stored program;
     the edit applies from the resume on."""
-    import goaldsl.durable.store as store
+    import goaldsl.durable.checkpoint as checkpoint
+    import goaldsl.durable.run as store
     from test_crash_resume import make_workload
     monkeypatch.chdir(tmp_path)
     make_workload(tmp_path / "w", contacts=60, events=500, more=10)
@@ -438,6 +462,7 @@ def test_a_program_edited_while_a_run_was_interrupted_replays_with_the_program_i
     monkeypatch.setattr(store.DurableRun, "_write_positions", crash_at_40)
     ticks = iter(range(10**9))
     monkeypatch.setattr(store, "_clock", lambda: next(ticks))
+    monkeypatch.setattr(checkpoint, "_clock", lambda: next(ticks))
 
     def run() -> str:
         out = io.StringIO()
@@ -463,9 +488,9 @@ def test_fingerprints_do_not_depend_on_hash_seeds():
     import os
     import subprocess
     import sys
-    code = ("from goaldsl.api import load_program; from goaldsl.durable.store import program_fingerprint, _workflow_goals;"
+    code = ("from goaldsl.api import load_program; from goaldsl.durable.edits import program_fingerprint, workflow_goals;"
             f"p = load_program({str(EXAMPLES / 'invoice-paid')!r});"
-            "print(program_fingerprint(p), [(_workflow_goals(w.wf, p.ir.segments), w.shape) for w in p.plan.workflows])")
+            "print(program_fingerprint(p), [(workflow_goals(w.wf, p.ir.segments), w.shape) for w in p.plan.workflows])")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env=dict(os.environ, PYTHONHASHSEED=seed)).stdout for seed in ("1", "2", "3")}
     assert len(outs) == 1 and len(next(iter(outs))) > 40

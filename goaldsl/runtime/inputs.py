@@ -146,7 +146,7 @@ def _lone(line: bytes, at: int, code: int) -> str:
             f"not a character)")
 
 
-def _decode_line(shown: str, no: int, line: bytes, bad: list[BadLine]):
+def decode_line(shown: str, no: int, line: bytes, bad: list[BadLine]):
     try:
         obj = _decode(line)
     except (_DecodeError, ValueError) as e:

@@ -361,7 +361,8 @@ class Painter:
 def _worker(conn) -> None:
     """The drawing process: import matplotlib, then draw what it is sent."""
     import os
-    import pickle
+
+    from msgspec import msgpack
     try:
         matplotlib()
     except Exception:  # pragma: no cover - reported when the charts are asked for
@@ -375,13 +376,14 @@ def _worker(conn) -> None:
             return
         charts, fmt = job
         try:
-            conn.send((True, _render_forked(charts, fmt, os, pickle)))
+            conn.send((True, _render_forked(charts, fmt, os, msgpack)))
         except Exception:  # the caller draws them itself and sees the error
             conn.send((False, None))
 
 
-def _render_forked(charts: list[Chart], fmt: str, os, pickle) -> list:
-    """Half the charts in a forked copy of this process, half here."""
+def _render_forked(charts: list[Chart], fmt: str, os, msgpack) -> list:
+    """Half the charts in a forked copy of this process, half here (the copy
+    sends its SVG texts or PNG bytes back as MessagePack: data, not code)."""
     if len(charts) < 2:
         return [_render(c, fmt) for c in charts]
     r, w = os.pipe()
@@ -389,7 +391,7 @@ def _render_forked(charts: list[Chart], fmt: str, os, pickle) -> list:
     if pid == 0:  # the copy: the odd charts, back through the pipe
         code = 0
         try:
-            data = pickle.dumps([_render(c, fmt) for c in charts[1::2]])
+            data = msgpack.encode([_render(c, fmt) for c in charts[1::2]])
             with os.fdopen(w, "wb") as f:
                 f.write(data)
         except BaseException:
@@ -403,7 +405,7 @@ def _render_forked(charts: list[Chart], fmt: str, os, pickle) -> list:
     _, status = os.waitpid(pid, 0)
     if status != 0:
         raise RuntimeError("the drawing copy failed")
-    theirs = pickle.loads(data)
+    theirs = msgpack.decode(data)
     out = []
     for k in range(len(charts)):
         out.append(mine[k // 2] if k % 2 == 0 else theirs[k // 2])

@@ -59,7 +59,7 @@ def figures_of_file(path: Path, program: Optional[Program] = None) -> dict:
     except OSError as e:
         raise ReportError(f"cannot read {path}: {e.strerror or e}") from None
     if head == b"SQLite format 3\x00":
-        from ..durable.store import state_summary
+        from ..durable.commands import state_summary
         try:
             return state_summary(path, program)
         except sqlite3.Error as e:
