@@ -3,11 +3,17 @@ round-trip property (test_fmt.py) and the fuzz tests (test_fuzz.py).
 
 Every generated module is syntactically printable; it need not check clean
 (names, types and event fields are random), which is what the fuzz tests want.
+The checked conditions at the end (``ir_conds``) are built as the checker's
+output, for the compiled-condition tests.
 """
 from __future__ import annotations
 
+import functools
+
 from hypothesis import strategies as st
 
+from goaldsl.runtime.engine import Contact
+from goaldsl.semantics import ir
 from goaldsl.syntax import ast as A
 from goaldsl.syntax.parser import keywords
 
@@ -127,3 +133,77 @@ test_items = st.one_of(
 test_blocks = st.builds(A.TestBlock, texts.map(A.Ident), st.lists(test_items, max_size=6).map(tuple))
 test_modules = st.lists(test_blocks, min_size=1, max_size=2).map(lambda items: A.Module("gen_test.goal",
                                                                                           tuple(items)))
+
+# ---------------------------------------------------------------- checked conditions (IR)
+# Conditions as the checker hands them to the compiler, for the tests that
+# compare the generated code with its observing build and with the closure
+# oracle. Operands cover every value kind; filters read event fields.
+
+IR_VALUES = [None, True, False, 0, 1, 1.0, 50, 50.0, 49.9, 100, "pro", "PRO", "team", "", "50", "/pricing",
+             "/PRICING/team"]
+IR_ATTRS = [("plan",), ("score",), ("tags",), ("vip",), ("company", "size"), ("company",), ("missing",)]
+IR_FIELDS = ("url", "n")
+IR_EVENTS = ("page.visited", "email.opened")
+IR_SEGMENTS = ("s0", "s1", "s2")
+
+
+@functools.lru_cache(maxsize=None)
+def ir_operands(in_filter: bool):
+    leaf = st.one_of(st.sampled_from(IR_ATTRS).map(ir.OAttr), st.sampled_from(IR_VALUES).map(ir.OConst),
+                     *([st.sampled_from(IR_FIELDS).map(ir.OField)] if in_filter else []))
+    return st.one_of(leaf, leaf, st.lists(leaf, max_size=3).map(lambda x: ir.OList(tuple(x))))
+
+
+@functools.lru_cache(maxsize=None)  # built once: hypothesis validates each strategy object once
+def ir_conds(segments: tuple[str, ...] = (), in_filter: bool = False, depth: int = 0):
+    """Random checked conditions; ``segments``: the names they may use."""
+    ops = ir_operands(in_filter)
+    leaves = [
+        st.builds(ir.CCompare, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), ops, ops),
+        st.builds(ir.CIn, ops, ops, st.booleans()),
+        st.builds(ir.CText, st.sampled_from(["starts with", "ends with", "contains"]), ops, ops),
+        st.builds(ir.CIsSet, ops, st.booleans()),
+        st.builds(ir.CTruthy, ops),
+        st.booleans().map(ir.CConst),
+    ]
+    if segments:
+        leaves.append(st.sampled_from(segments).map(ir.CSegment))
+    if depth < 2:
+        # an event atom, its filter a condition on that event's fields (which may count events itself)
+        leaves.append(st.builds(
+            ir.CEvent, st.sampled_from(IR_EVENTS),
+            st.one_of(st.none(), st.deferred(lambda: ir_conds(segments, True, depth + 1))),
+            st.sampled_from(["at_least", "at_most", "exactly"]), st.integers(0, 3),
+            st.sampled_from(["within", "since_enrollment", "ever", "default"]),
+            st.sampled_from([A.Duration(((30, "minute"),)), A.Duration(((1, "hour"),)), A.Duration(((1, "day"),)),
+                             A.Duration(((1, "week"),)), A.Duration(((1, "month"),))])))
+    return st.recursive(st.one_of(*leaves), lambda ch: st.one_of(
+        st.lists(ch, max_size=3).map(lambda x: ir.COr(tuple(x))),
+        st.lists(ch, max_size=3).map(lambda x: ir.CAnd(tuple(x))),
+        ch.map(ir.CNot)), max_leaves=6)
+
+
+@st.composite
+def ir_programs(draw):
+    """A program of three segments (each may use the ones before it)."""
+    segs: dict = {}
+    for i, name in enumerate(IR_SEGMENTS):
+        segs[name] = draw(ir_conds(IR_SEGMENTS[:i]))
+    return ir.Program(events={}, actions={}, segments=segs, workflows=())
+
+
+IR_START = 1793484000  # 2026-10-31T22:00:00Z, a day before New York leaves daylight saving time
+
+
+@st.composite
+def ir_contacts(draw):
+    """A contact (attributes of every kind, events on half hours around
+    IR_START so that window edges are hit exactly), in the engine's shape."""
+    values = st.sampled_from(IR_VALUES + [[], ["x"], ["X", "pro"], {}, {"size": 100}, {"size": "100"}])
+    attrs_ = draw(st.dictionaries(st.sampled_from(["plan", "score", "tags", "vip", "company"]), values, max_size=5))
+    c = Contact("c1", attrs_, 0)
+    evs = draw(st.lists(st.tuples(st.integers(-60, 4).map(lambda k: IR_START + 1800 * k), st.sampled_from(IR_EVENTS),
+                                  st.dictionaries(st.sampled_from(IR_FIELDS), values, max_size=2)), max_size=8))
+    for t, typ, fields in sorted(evs, key=lambda e: e[0]):
+        c.events.setdefault(typ, []).append((t, fields))
+    return c

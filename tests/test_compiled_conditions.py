@@ -39,6 +39,7 @@ CONDITIONS = [
     'contact.plan == "pro"', 'contact.plan != "pro"', 'contact.plan < "q"', 'contact.plan >= "pro"',
     "contact.company.size >= 100", "contact.company.size < 100.5",
     '"x" in contact.tags', '"x" not in contact.tags', 'contact.plan in ["pro", "team"]',
+    'contact.tags in contact.company', '"size" not in contact.company', 'contact.plan in contact.tags',
     'contact.plan not in ["pro", "team"]', "contact.lead_score in [1, 50]",
     'contact.plan starts with "PR"', 'contact.plan ends with "o"', 'contact.plan contains "r"',
     'contact.tags contains "X"', "contact.plan is set", "contact.plan is not set", "contact.vip",

@@ -16,6 +16,8 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable, Optional
 
+import attrs
+
 from ..semantics import ir
 from ..semantics.calendar import UTC_NAMES, subtract as _subtract_at
 
@@ -62,12 +64,13 @@ def compare_values(op: str, a, b) -> bool:
 def member(a, b) -> bool:
     if a is None or b is None:
         return False
-    if isinstance(b, (list, tuple, set, frozenset)):
+    if isinstance(b, (list, tuple)):
         return a in b
     if isinstance(b, str) and isinstance(a, str):
         return a in b
     if isinstance(b, dict):
-        return a in b
+        # A map's keys are texts; a list or a map is never one (and cannot be looked up).
+        return isinstance(a, str) and a in b
     return False
 
 
@@ -101,6 +104,7 @@ class Compiler:
         # when some count reads the whole history (ever, since enrollment).
         self.reads: dict[str, Optional[int]] = {}
         self._gen: Optional[_Generator] = None
+        self._obs: Optional[_Generator] = None
 
     # ---------------------------------------------------------------- operands
 
@@ -132,6 +136,17 @@ class Compiler:
         if self._gen is None:
             self._gen = _Generator(self)
         return self._gen.function(c)
+
+    def observing(self, c: ir.Cond) -> "Observing":
+        """The observing build of the same generated code: it computes the
+        same value, but evaluates every part (no short cut through ``and``,
+        ``or`` or a count) and reports each part's value, the operand values
+        each leaf read and every event each count looked at, with why it did
+        not count. Explain, eval and the REPL show what it reports, so what
+        they show is what the engine's code computes. Not for the hot path."""
+        if self._obs is None:
+            self._obs = _Generator(self, observe=True)
+        return Observing(self._obs.function(c), self._obs.nodes)
 
     def closure(self, c: ir.Cond) -> Cond:
         """The same condition as nested closures: the plain reference the
@@ -251,16 +266,25 @@ class _Generator:
     constant; each event count becomes a helper with its loop written out,
     and each segment a function of its own. The value rules are those of
     ``compare_values``, ``member``, ``text_op`` and ``is_set`` (which the
-    rarer shapes call directly); tests compare with ``Compiler.closure``.
+    rarer shapes call directly); tests compare with a plain closure oracle.
+
+    ``observe=True`` makes the observing build of the same code (see
+    ``Compiler.observing``): every function takes an observer ``_o`` last,
+    ``and``/``or`` evaluate all their parts, an event count looks at every
+    event, and each part reports its value (a leaf with the operand values
+    it read, a count with each event and whether it counted) as it returns.
+    The leaf tests and the window arithmetic are the same lines of code.
     """
 
-    def __init__(self, comp: "Compiler"):
+    def __init__(self, comp: "Compiler", observe: bool = False):
         self.comp = comp
+        self.observe = observe
         self.ns: dict[str, Any] = {"_compare_values": compare_values, "_member": member, "_text_op": text_op,
                                    "_is_set": is_set, "_get_path": get_path, "_subtract": _subtract_at,
                                    "NEVER": NEVER}
         self.n = 0
         self.segments: dict[str, str] = {}
+        self.nodes: list[ir.Cond] = []  # observing build: the condition part each node number stands for
 
     def _name(self, prefix: str) -> str:
         self.n += 1
@@ -274,9 +298,20 @@ class _Generator:
     def _define(self, name: str, src: str) -> None:
         exec(compile(src, f"<goal condition {name}>", "exec"), self.ns)
 
-    def function(self, c: ir.Cond) -> Cond:
+    def _node(self, c: ir.Cond) -> int:
+        self.nodes.append(c)
+        return len(self.nodes) - 1
+
+    def function(self, c: ir.Cond) -> Callable:
         name = self._name("_c")
-        self._define(name, f"def {name}(ct, now, since, f):\n    return {self.cond(c, 'f')}\n")
+        if not self.observe:
+            self._define(name, f"def {name}(ct, now, since, f):\n    return {self.cond(c, 'f')}\n")
+            return self.ns[name]
+        paths = ir.attribute_paths(c, self.comp.program.segments)
+        reads = "".join(f"{self.operand(ir.OAttr(p), 'f')}, " for p in paths)
+        self._define(name, f"def {name}(ct, now, since, f, _o):\n"
+                           f"    _o.attributes({self.const(paths)}, ({reads}))\n"
+                           f"    return {self.cond(c, 'f')}\n")
         return self.ns[name]
 
     # -- operands: expressions over ct (the contact) and the fields variable
@@ -298,46 +333,71 @@ class _Generator:
 
     # -- conditions: expressions whose value is a bool
     def cond(self, c: ir.Cond, f: str) -> str:
+        if self.observe:
+            return self.observed(c, f)
         if isinstance(c, ir.COr):
             return "(" + " or ".join(self.cond(x, f) for x in c.items) + ")" if c.items else "False"
         if isinstance(c, ir.CAnd):
             return "(" + " and ".join(self.cond(x, f) for x in c.items) + ")" if c.items else "True"
         if isinstance(c, ir.CNot):
             return f"(not {self.cond(c.operand, f)})"
+        if isinstance(c, ir.CSegment):
+            return f"{self.segment(c.name)}(ct, now, since, {f})"
+        if isinstance(c, ir.CEvent):
+            return self.event(c)
+        return self.leaf(c, lambda op: self.operand(op, f))
+
+    def observed(self, c: ir.Cond, f: str) -> str:
+        """The observing build of ``c``: an expression with the same value
+        that reports it (and what it read) to ``_o`` as it is computed."""
+        if isinstance(c, (ir.COr, ir.CAnd)):
+            parts = "".join(f"{self.cond(x, f)}, " for x in c.items)
+            return f"_o.node({self._node(c)}, {'any' if isinstance(c, ir.COr) else 'all'}(({parts})))"
+        if isinstance(c, ir.CNot):
+            return f"_o.node({self._node(c)}, (not {self.cond(c.operand, f)}))"
+        if isinstance(c, ir.CSegment):
+            return f"_o.node({self._node(c)}, {self.segment(c.name)}(ct, now, since, {f}, _o))"
+        if isinstance(c, ir.CEvent):
+            return self.event(c)
+        # A leaf reads its operands once, into variables the test then uses.
+        ops = ir.operands(c)
+        names = [self._name("_r") for _ in ops]
+        reads = "".join(f"({n} := {self.operand(op, f)}), " for n, op in zip(names, ops))
+        test = self.leaf(c, lambda op: next(n for o, n in zip(ops, names) if o is op))
+        return f"_o.leaf({self._node(c)}, ({reads}), {test})"
+
+    def leaf(self, c: ir.Cond, read: Callable[[ir.Operand], str]) -> str:
+        """A test on operands: ``read(op)`` is the expression of an operand."""
         if isinstance(c, ir.CConst):
             return self.const(c.value)
         if isinstance(c, ir.CCompare):
-            return self.compare(c, f)
+            return self.compare(c, read)
         if isinstance(c, ir.CIn):
-            left = self.operand(c.left, f)
+            left = read(c.left)
             r = c.right
             if isinstance(r, ir.OList) and all(isinstance(x, ir.OConst) for x in r.items):
                 v = self._name("_v")
-                expr = f"(({v} := {left}) is not None and {v} in {self.operand(r, f)})"
+                expr = f"(({v} := {left}) is not None and {v} in {read(r)})"
             else:
-                expr = f"_member({left}, {self.operand(r, f)})"
+                expr = f"_member({left}, {read(r)})"
             return f"(not {expr})" if c.negated else expr
         if isinstance(c, ir.CText):
-            left = self.operand(c.left, f)
+            left = read(c.left)
             r = c.right
             if c.op in ("starts with", "ends with") and isinstance(r, ir.OConst) and isinstance(r.value, str):
                 v = self._name("_v")
                 method = "startswith" if c.op == "starts with" else "endswith"
                 return f"(isinstance({v} := {left}, str) and {v}.lower().{method}({self.const(r.value.lower())}))"
-            return f"_text_op({self.const(c.op)}, {left}, {self.operand(r, f)})"
+            return f"_text_op({self.const(c.op)}, {left}, {read(r)})"
         if isinstance(c, ir.CIsSet):
-            expr = f"_is_set({self.operand(c.operand, f)})"
+            expr = f"_is_set({read(c.operand)})"
             return f"(not {expr})" if c.negated else expr
         if isinstance(c, ir.CTruthy):
-            return f"bool({self.operand(c.operand, f)})"
-        if isinstance(c, ir.CSegment):
-            return f"{self.segment(c.name)}(ct, now, since, {f})"
-        if isinstance(c, ir.CEvent):
-            return self.event(c)
+            return f"bool({read(c.operand)})"
         raise AssertionError(type(c))
 
-    def compare(self, c: ir.CCompare, f: str) -> str:
-        op, left, r = c.op, self.operand(c.left, f), c.right
+    def compare(self, c: ir.CCompare, read: Callable[[ir.Operand], str]) -> str:
+        op, left, r = c.op, read(c.left), c.right
         if isinstance(r, ir.OConst) and r.value is not None:
             k, val = self.const(r.value), r.value
             v = self._name("_v")
@@ -349,7 +409,7 @@ class _Generator:
                 return f"(isinstance({v} := {left}, (int, float)) and type({v}) is not bool and {v} {op} {k})"
             if isinstance(val, str):
                 return f"(isinstance({v} := {left}, str) and {v} {op} {k})"
-        return f"_compare_values({self.const(op)}, {left}, {self.operand(r, f)})"
+        return f"_compare_values({self.const(op)}, {left}, {read(r)})"
 
     def segment(self, name: str) -> str:
         fn = self.segments.get(name)
@@ -357,28 +417,38 @@ class _Generator:
             fn = self.segments[name] = self._name("_s")
             # Defined before its body compiles: a (checked, acyclic) segment
             # is compiled once however often it is used.
-            self._define(fn, f"def {fn}(ct, now, since, f):\n"
+            observer = ", _o" if self.observe else ""
+            self._define(fn, f"def {fn}(ct, now, since, f{observer}):\n"
                              f"    return {self.cond(self.comp.program.segments[name], 'f')}\n")
         return fn
 
     def event(self, c: ir.CEvent) -> str:
         dur = c.duration
-        self.comp._note_read(c.event, dur if c.window == "within" else None)
+        if not self.observe:
+            self.comp._note_read(c.event, dur if c.window == "within" else None)
         fn = self._name("_e")
         n = c.count
         stop = n if c.count_kind == "at_least" else n + 1
-        lines = [f"def {fn}(ct, now, since):",
-                 f"    lst = ct.events.get({self.const(c.event)})",
-                 "    if not lst:",
-                 "        return 0"]
+        events = self.const(c.event)
         if c.window == "within":
             months, days, secs = dur.months, dur.days, dur.seconds
             if months == 0 and days == 0:
-                lines.append(f"    start = now - {secs}")
+                start = f"now - {secs}"
             elif months == 0 and self.comp.tz in UTC_NAMES:
-                lines.append(f"    start = now - {days * 86400 + secs}")
+                start = f"now - {days * 86400 + secs}"
             else:
-                lines.append(f"    start = _subtract(now, {months}, {days}, {secs}, {self.const(self.comp.tz)})")
+                start = f"_subtract(now, {months}, {days}, {secs}, {self.const(self.comp.tz)})"
+        else:
+            start = None
+        cmp = {"at_least": ">=", "at_most": "<=", "exactly": "=="}[c.count_kind]
+        if self.observe:
+            return self._observed_event(c, fn, events, start, cmp)
+        lines = [f"def {fn}(ct, now, since):",
+                 f"    lst = ct.events.get({events})",
+                 "    if not lst:",
+                 "        return 0"]
+        if start is not None:
+            lines.append(f"    start = {start}")
             edge = "        if t < start:\n            break"
         elif c.window == "ever":
             edge = None
@@ -395,9 +465,129 @@ class _Generator:
             lines += ["        found += 1", f"        if found >= {stop}:", "            break"]
         lines.append("    return found")
         self._define(fn, "\n".join(lines) + "\n")
-        cmp = {"at_least": ">=", "at_most": "<=", "exactly": "=="}[c.count_kind]
         return f"({fn}(ct, now, since) {cmp} {n})"
 
+    def _observed_event(self, c: ir.CEvent, fn: str, events: str, start: Optional[str], cmp: str) -> str:
+        """The count of the production loop without its early exits: each
+        event is reported, with the filter's parts evaluated on it; the
+        events the production loop would have stopped before (it walks back
+        from the latest and stops at the first one before the window) do not
+        count. The caller's events after the instant (``_o.later``) are shown
+        the filter too."""
+        node = self._node(c)
+        if start is None:
+            start = "None" if c.window == "ever" else "since"
+        match = self.cond(c.filter, "ef") if c.filter is not None else "True"
+        lines = [f"def {fn}(ct, now, since, _o):",
+                 f"    lst = ct.events.get({events}) or ()",
+                 f"    start = {start}",
+                 "    found = 0", "    stopped = False", "    i = len(lst)", "    while i:", "        i -= 1",
+                 "        t, ef = lst[i]",
+                 "        after = t > now",
+                 "        if not after and start is not None and t < start:",
+                 "            stopped = True",
+                 f"        match = {match}",
+                 "        counts = not after and not stopped and match",
+                 "        found += counts",
+                 f"        _o.candidate({node}, i, t, ef, after, stopped and not after, counts)",
+                 f"    for t, ef in _o.later({events}):",
+                 f"        _o.candidate({node}, None, t, ef, True, False, {match} and False)",
+                 f"    return _o.event({node}, start, found, found {cmp} {c.count})"]
+        self._define(fn, "\n".join(lines) + "\n")
+        return f"{fn}(ct, now, since, _o)"
+
+
+# ---------------------------------------------------------------- observing
+
+@attrs.define(eq=False)
+class Candidate:
+    """One event of an atom's type, as the observing build counted it."""
+    index: Optional[int]  # in the contact's list; None for a later event the caller added
+    time: int
+    fields: dict
+    after: bool  # after the instant evaluated
+    outside: bool  # before the window's start (the enrollment, for since-enrollment windows)
+    counts: bool
+    filter: Optional["Observed"]  # the filter, evaluated on this event's fields
+
+
+@attrs.define(eq=False)
+class Observed:
+    """A part of a condition with the value the observing build computed."""
+    cond: ir.Cond
+    value: bool
+    parts: list["Observed"] = attrs.Factory(list)  # or/and items, not's operand, a segment's definition
+    operands: tuple = ()  # leaves: the operand values read, in source order
+    # event atoms: the window's first instant (None: unbounded), the events counted, every event seen
+    start: Optional[int] = None
+    found: int = 0
+    candidates: list[Candidate] = attrs.Factory(list)
+
+
+@attrs.define(eq=False)
+class Observation:
+    """One evaluation of a condition by its observing build."""
+    value: bool
+    tree: Observed
+    attributes: dict  # attribute path -> value, for each attribute the condition names
+    now: int
+    since: Optional[int]
+
+
+class _Recorder:
+    """The observer ``_o`` the observing build reports to. Parts report
+    after their own parts (post-order), so a stack rebuilds the tree."""
+
+    def __init__(self, nodes: list[ir.Cond], later: dict[str, list]):
+        self.nodes = nodes
+        self.stack: list[Observed] = []
+        self.pending: dict[int, list[Candidate]] = {}
+        self.read: dict = {}
+        self._later = later
+
+    def attributes(self, paths: tuple, values: tuple) -> None:
+        self.read = dict(zip(paths, values))
+
+    def node(self, i: int, value: bool) -> bool:
+        c = self.nodes[i]
+        n = len(c.items) if isinstance(c, (ir.COr, ir.CAnd)) else 1
+        parts = self.stack[len(self.stack) - n:]
+        del self.stack[len(self.stack) - n:]
+        self.stack.append(Observed(c, value, parts))
+        return value
+
+    def leaf(self, i: int, operands: tuple, value: bool) -> bool:
+        self.stack.append(Observed(self.nodes[i], value, operands=operands))
+        return value
+
+    def later(self, etype: str) -> list:
+        return self._later.get(etype, ())
+
+    def candidate(self, i: int, index, t: int, fields: dict, after: bool, outside: bool, counts: bool) -> None:
+        flt = self.stack.pop() if self.nodes[i].filter is not None else None
+        self.pending.setdefault(i, []).append(Candidate(index, t, fields, after, outside, counts, flt))
+
+    def event(self, i: int, start: Optional[int], found: int, value: bool) -> bool:
+        self.stack.append(Observed(self.nodes[i], value, start=start, found=found,
+                                   candidates=self.pending.pop(i, [])))
+        return value
+
+
+class Observing:
+    """The observing build of one condition (``Compiler.observing``)."""
+
+    def __init__(self, fn: Callable, nodes: list[ir.Cond]):
+        self.fn = fn
+        self.nodes = nodes
+
+    def __call__(self, ct, now: int, since: Optional[int], f: Optional[dict] = None,
+                 later: Optional[dict[str, list]] = None) -> Observation:
+        """Evaluate on contact ``ct`` at ``now``; ``later`` (event type ->
+        [(time, fields)]) are events after ``now`` to show each filter on."""
+        rec = _Recorder(self.nodes, later or {})
+        value = self.fn(ct, now, since, f, rec)
+        tree = rec.stack.pop()
+        return Observation(value, tree, rec.read, now, since)
 
 
 # ---------------------------------------------------------------- analysis

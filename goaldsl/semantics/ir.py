@@ -407,3 +407,15 @@ class Program:
 
     def workflow(self, name: str) -> Optional[Workflow]:
         return next((w for w in self.workflows if w.name == name), None)
+
+
+def attribute_paths(cond: Optional[Cond], segments: dict[str, Cond]) -> tuple[tuple[str, ...], ...]:
+    """The contact attributes a condition names, as an operand or an item of
+    a list operand (filters and segments included), in walk order, each once."""
+    paths: dict[tuple[str, ...], None] = {}
+    for node, _ in walk(cond, segments):
+        for op in operands(node):
+            for x in op.items if isinstance(op, OList) else (op,):
+                if isinstance(x, OAttr):
+                    paths[x.path] = None
+    return tuple(paths)

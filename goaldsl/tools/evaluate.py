@@ -3,14 +3,14 @@ the REPL): the contact's state is rebuilt from its record and its events up
 to that instant, with no enrollment (so windows default to all history)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterable, Optional
 
 import attrs
 
 from ..semantics import ir
 from ..runtime.program import Program
 from ..semantics.calendar import format_utc
-from ..runtime.compiler import Compiler
+from ..runtime.compiler import Compiler, Observation, Observed
 from ..runtime.engine import Contact, apply_effect
 from ..runtime.inputs import Inputs
 
@@ -65,19 +65,35 @@ def deep_copy(v):
     return v
 
 
+def observe(comp: Compiler, cond: ir.Cond, c: Contact, now: int, since: Optional[int] = None,
+            later: Iterable[tuple[int, str, dict]] = ()) -> Observation:
+    """One run of the observing build of ``cond`` (compiled by ``comp``) on
+    contact ``c`` at ``now``: the value the engine's code computes, with what
+    each part saw. ``later``: the contact's events after ``now`` as (time,
+    type, fields); each count shows them too (they never count), filters
+    evaluated, unless the contact's own list already holds them."""
+    extra: dict[str, list] = {}
+    for t, typ, fields in later:
+        known = extra.setdefault(typ, [])
+        if not any(t2 == t and f2 is fields for t2, f2 in c.events.get(typ, ())) and \
+                not any(t2 == t and f2 is fields for t2, f2 in known):
+            known.append((t, fields))
+    return comp.observing(cond)(c, now, since, None, extra)
+
+
 def evaluate_condition(program: Program, inputs: Inputs, text: str, cid: str, at: int, tz: str = "UTC") -> EvalResult:
     cond, fn = program.condition(text, timezone=tz)
     c = contact_at(inputs, cid, at)
     if c is None:
         c_eval = Contact(cid, {"id": cid, "tags": [], "lists": []}, 0)
         return EvalResult(bool(fn(c_eval, at, None, None)), None, [])
-    value = bool(fn(c, at, None, None))
+    later = [(t, typ, f) for t, who, typ, f in inputs.events if who == cid and t > at]
+    seen = observe(Compiler(program.ir, tz), cond, c, at, None, later)
     why = []
-    if not value:
+    if not seen.value:
         from .explain import why_false  # explain imports this module: import it here, at use
-        later = [(t, typ, f) for t, who, typ, f in inputs.events if who == cid and t > at]
-        why = why_false(program, cond, c, at, tz, later)
-    return EvalResult(value, c, matching_events(program, cond, c, at, tz), why)
+        why = why_false(program, seen, tz)
+    return EvalResult(seen.value, c, matching_events(seen), why)
 
 
 def evaluate_all(program: Program, inputs: Inputs, text: str, at: int, tz: str = "UTC") -> tuple[list[str], int]:
@@ -102,30 +118,24 @@ def evaluate_all(program: Program, inputs: Inputs, text: str, at: int, tz: str =
     return out, len(events)
 
 
-def matching_events(program: Program, cond: ir.Cond, c: Contact, at: int, tz: str) -> list:
-    """The events each event atom of ``cond`` counts, in time order."""
-    comp = Compiler(program.ir, tz)
-    found = {}
-    stack = [cond]
-    seen_segments = set()
+def matching_events(seen: Observation) -> list[tuple[str, int, dict]]:
+    """The events the event atoms of an observed condition counted (a
+    segment's once, filters not entered), by time; events at the same time
+    keep the order in which the atoms were first met (the walk goes from the
+    last part of an ``and``/``or`` to the first, as it always has)."""
+    found: dict[tuple, tuple[str, int, dict]] = {}
+    stack: list[Observed] = [seen.tree]
+    segments: set[str] = set()
     while stack:
-        n = stack.pop()
-        if isinstance(n, ir.CSegment):
-            if n.name not in seen_segments:
-                seen_segments.add(n.name)
-                stack.append(program.ir.segments[n.name])
-        elif isinstance(n, ir.CEvent):
-            one = ir.CEvent(n.event, n.filter, "at_least", 1, n.window, n.duration)
-            single = comp.cond(one)
-            for t, fields in c.events.get(n.event, ()):
-                if t > at:
-                    continue
-                probe = Contact(c.id, c.attrs, 0)
-                probe.events = {n.event: [(t, fields)]}
-                if single(probe, at, None, None):
-                    found[(t, n.event, id(fields))] = (n.event, t, fields)
-        elif isinstance(n, (ir.COr, ir.CAnd)):
-            stack.extend(n.items)
-        elif isinstance(n, ir.CNot):
-            stack.append(n.operand)
+        o = stack.pop()
+        if isinstance(o.cond, ir.CSegment):
+            if o.cond.name not in segments:
+                segments.add(o.cond.name)
+                stack.extend(o.parts)
+        elif isinstance(o.cond, ir.CEvent):
+            for ec in sorted((x for x in o.candidates if x.index is not None), key=lambda x: x.index):
+                if ec.counts:
+                    found.setdefault((ec.time, o.cond.event, id(ec.fields)), (o.cond.event, ec.time, ec.fields))
+        else:
+            stack.extend(o.parts)
     return [found[k] for k in sorted(found, key=lambda k: (k[0], k[1]))]

@@ -17,9 +17,12 @@ asked about, exactly as ``goal run`` would; then its state is inspected:
 * the contact attributes the condition reads, as of that instant;
 * every achievement of the goal up to then, with the events that made it.
 
-The condition is walked as a tree here (each part compiled on its own with
-the same compiler the engine uses): explain is not the hot path, and this
-way every truth value shown is computed by the code that decides in a run.
+Every value shown (each part's truth value, a count's window, the events it
+counted and why the others did not count, the attribute values a part
+read) is reported by the observing build of the engine's own generated
+code (``Compiler.observing``), run once on the contact as the engine holds
+it: explain shows what the engine computes and never evaluates a condition
+itself.
 ``render_text`` and ``to_json`` give the two output formats of the CLI.
 """
 from __future__ import annotations
@@ -31,11 +34,11 @@ import attrs
 
 from ..semantics import ir
 from ..runtime.program import Program, engine_for
-from ..semantics.calendar import format_local, format_utc, subtract, tick_at_or_after
-from ..runtime.compiler import Compiler, get_path
+from ..semantics.calendar import format_local, format_utc, tick_at_or_after
+from ..runtime.compiler import Compiler, Observation, Observed
 from ..syntax.diagnostics import closest
 from ..runtime.engine import Contact
-from .evaluate import deep_copy
+from .evaluate import deep_copy, observe
 from ..runtime.inputs import Inputs
 from ..runtime.output import entry_json
 from ..runtime.plan import Action, Branch, End, GoalStep, Instruction, Jump, Wait, WaitDate, WaitTime, WaitUntil
@@ -313,19 +316,20 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
 
     dups = [(t, typ, f, eid, place) for t, cid, typ, f, eid, place in inputs.duplicate_events if cid == contact]
     ex = _Explainer(program, wf.timezone, log_ids, dups)
-    tree = ex.node(g.cond, c, at, since, later, state.enrolled_at)
+    seen = ex.observe(g.cond, c, at, since, later)
+    tree = ex.node(seen.tree, seen)
     holds = tree.value
     achievements = []
     for t, number, a_since, a_attrs, a_events in snapshots:
         snap = Contact(contact, a_attrs, 0)
         snap.events = a_events
-        a_tree = ex.node(g.cond, snap, t, a_since, [], a_since)
-        a_attrs_read = ex.attributes(g.cond, snap)
-        achievements.append(Achievement(t, number, _causes(a_tree), a_attrs_read,
+        a_seen = ex.observe(g.cond, snap, t, a_since)
+        a_attrs_read = attributes_read(a_seen)
+        achievements.append(Achievement(t, number, _causes(ex.node(a_seen.tree, a_seen)), a_attrs_read,
                                         attribute_sources(a_attrs_read, a_events, t)))
     wf_every = f"every {_show_seconds(wf.every)}" if wf.every else "on event"
     out = Explanation(contact, g.name, wf.name, "step" if g.is_step else "exit", step_no, wf.timezone, wf_every,
-                      at, start, holds, tree, state, achievements, activity, ex.attributes(g.cond, c), [],
+                      at, start, holds, tree, state, achievements, activity, attributes_read(seen), [],
                       program.ir.events)
     out.sources = attribute_sources(out.attributes, c.events, at)
     out.summary = _summary(out, wf)
@@ -360,20 +364,24 @@ _SETTERS = {"tags": ("tag.added", "tag.removed"), "lists": ("list.added", "list.
             "lead_score": ("contact.score_adjusted",)}
 
 
-def why_false(program: Program, cond: ir.Cond, contact: Contact, now: int, tz: str,
-              later: list = ()) -> list[tuple[str, list[str]]]:
-    """Why ``cond`` is false for ``contact`` at ``now`` with no enrollment
-    (the REPL, ``goal eval``): a headline per false part and, for an event
-    atom, one line per event that did not count. ``later``: the contact's
-    events after ``now`` as (time, type, fields), shown as such."""
-    tree = _Explainer(program, tz, set()).node(cond, contact, now, None, list(later), None)
-    return _failed_reasons(tree)
+def condition_tree(program: Program, seen: Observation, tz: str) -> Node:
+    """An observed condition as explain's tree (no enrollment, no log to tell
+    the events the workflows emitted from)."""
+    return _Explainer(program, tz, set()).node(seen.tree, seen)
 
 
-def attributes_read(program: Program, cond: ir.Cond, contact: Contact, tz: str) -> dict:
-    """The contact attributes ``cond`` reads (through segments too), with
-    their values on ``contact``."""
-    return _Explainer(program, tz, set()).attributes(cond, contact)
+def why_false(program: Program, seen: Observation, tz: str) -> list[tuple[str, list[str]]]:
+    """Why an observed condition is false (the REPL, ``goal eval``): a
+    headline per false part and, for an event atom, one line per event that
+    did not count."""
+    return _failed_reasons(condition_tree(program, seen, tz))
+
+
+def attributes_read(seen: Observation) -> dict:
+    """The contact attributes an observed condition names, with the values
+    its observing build read."""
+    return {"contact." + ".".join(p): v for p, v in seen.attributes.items()}
+
 
 
 def fresh_inputs(inputs: Inputs) -> Inputs:
@@ -511,6 +519,8 @@ def _arg_shown(v: ir.ArgValue):
 
 
 class _Explainer:
+    """Builds explain's condition tree from what the observing build saw."""
+
     def __init__(self, program: Program, tz: str, log_ids: set[tuple], duplicates: list = ()):
         self.program = program
         self.duplicates = list(duplicates)  # (time, type, fields, id, "FILE:LINE") ignored by the reader
@@ -519,93 +529,78 @@ class _Explainer:
         self.comp = Compiler(program.ir, tz)
         self.log_ids = log_ids
 
-    def fn(self, c: ir.Cond):
-        return self.comp.cond(c)
+    def observe(self, c: ir.Cond, ct: Contact, now: int, since: Optional[int], later: list = ()) -> Observation:
+        return observe(self.comp, c, ct, now, since, later)
 
     # ------------------------------------------------------------ tree
 
-    def node(self, c: ir.Cond, ct: Contact, now: int, since: Optional[int], later: list, enrolled_at) -> Node:
-        value = bool(self.fn(c)(ct, now, since, None))
+    def node(self, o: Observed, seen: Observation) -> Node:
+        c = o.cond
         text = show_cond(c, self.events)
         if isinstance(c, (ir.COr, ir.CAnd)):
-            kids = [self.node(x, ct, now, since, later, enrolled_at) for x in c.items]
-            return Node("or" if isinstance(c, ir.COr) else "and", text, value, kids)
+            kids = [self.node(x, seen) for x in o.parts]
+            return Node("or" if isinstance(c, ir.COr) else "and", text, o.value, kids)
         if isinstance(c, ir.CNot):
-            return Node("not", text, value, [self.node(c.operand, ct, now, since, later, enrolled_at)])
+            return Node("not", text, o.value, [self.node(o.parts[0], seen)])
         if isinstance(c, ir.CSegment):
-            body = self.program.ir.segments[c.name]
-            return Node("segment", f"segment {c.name}", value, [self.node(body, ct, now, since, later, enrolled_at)])
+            return Node("segment", f"segment {c.name}", o.value, [self.node(o.parts[0], seen)])
         if isinstance(c, ir.CEvent):
-            return self.event_node(c, ct, now, since, later, text, value)
+            return self.event_node(o, seen.now, text)
         kind = {ir.CConst: "const", ir.CCompare: "compare", ir.CIn: "in", ir.CText: "text", ir.CIsSet: "is_set",
                 ir.CTruthy: "truthy"}[type(c)]
-        if value:
-            notes = [f"{show_operand(op)} is {show_value(get_path(ct.attrs, op.path))}" for op in _attr_operands(c)]
+        if o.value:
+            notes = [f"{show_operand(op)} is {show_value(v)}" for op, v in _attr_values(o)]
         else:
-            notes = self.why_not(c, ct, now, since, None, None)
-        return Node(kind, text, value, notes=notes)
+            notes = self.why_not(o, None)
+        return Node(kind, text, o.value, notes=notes)
 
-    def event_node(self, c: ir.CEvent, ct: Contact, now: int, since, later, text, value) -> Node:
+    def event_node(self, o: Observed, now: int, text: str) -> Node:
+        c = o.cond
         ev = self.events.get(c.event)
         if c.window == "within":
-            lower = subtract(now, c.duration.months, c.duration.days, c.duration.seconds, self.tz)
-            window = {"kind": "within", "duration": show_duration(c.duration), "from": lower, "to": now}
+            window = {"kind": "within", "duration": show_duration(c.duration), "from": o.start, "to": now}
         elif c.window == "ever":
-            lower = None
             window = {"kind": "ever", "from": None, "to": now}
         else:
-            lower = since
             window = {"kind": "since_enrollment" if c.window == "since_enrollment" else "default",
-                      "from": since, "to": now}
-        flt = self.fn(c.filter) if c.filter is not None else None
+                      "from": o.start, "to": now}
         checks = []
-        found = 0
-        for t, fields in ct.events.get(c.event, ()):
+        # the contact's events in their order, then the later ones the caller added
+        for ec in sorted(o.candidates, key=lambda x: (x.index is None, x.index or 0)):
             reasons = []
-            if t > now:
+            if ec.after:
                 reasons.append(f"after {format_utc(now)}, the time asked about")
-            elif lower is not None and t < lower:
+            elif ec.outside:
                 if window["kind"] == "within":
-                    reasons.append(f"outside the window, which starts at {format_utc(lower)}")
+                    reasons.append(f"outside the window, which starts at {format_utc(o.start)}")
                 else:
-                    reasons.append(f"before enrollment ({format_utc(lower)})")
-            if flt is not None and not flt(ct, now, since, fields):
-                reasons.extend(self.why_not(c.filter, ct, now, since, fields, ev))
-            counts = not reasons
-            found += counts
-            checks.append(EventCheck(t, c.event, fields, counts, reasons,
-                                     "log" if event_key(t, c.event, fields) in self.log_ids else "workflow"))
-        for t, typ, fields in later:
-            if typ != c.event or any(ch.time == t and ch.fields is fields for ch in checks):
-                continue
-            reasons = [f"after {format_utc(now)}, the time asked about"]
-            if flt is not None and not flt(ct, now, since, fields):
-                reasons.extend(self.why_not(c.filter, ct, now, since, fields, ev))
-            checks.append(EventCheck(t, c.event, fields, False, reasons, "log"))
+                    reasons.append(f"before enrollment ({format_utc(o.start)})")
+            if ec.filter is not None and not ec.filter.value:
+                reasons.extend(self.why_not(ec.filter, ev))
+            log = ec.index is None or event_key(ec.time, c.event, ec.fields) in self.log_ids
+            checks.append(EventCheck(ec.time, c.event, ec.fields, ec.counts, reasons, "log" if log else "workflow"))
         for t, typ, fields, eid, place in self.duplicates:
             if typ == c.event:
                 checks.append(EventCheck(t, c.event, fields, False,
                                          [f'a duplicate: {place} repeats id "{eid}", so it was ignored'], "log"))
         checks.sort(key=lambda x: x.time)
-        return Node("event", text, value, event=c.event, window=window,
-                    count={"kind": c.count_kind, "n": c.count, "found": found}, events=checks)
+        return Node("event", text, o.value, event=c.event, window=window,
+                    count={"kind": c.count_kind, "n": c.count, "found": o.found}, events=checks)
 
     # ------------------------------------------------------------ why a part is false
 
-    def why_not(self, c: ir.Cond, ct: Contact, now: int, since, fields: Optional[dict],
-                ev: Optional[ir.EventType]) -> list[str]:
-        """Why ``c`` is false (for an event's ``fields`` when it is a filter)."""
-        def holds(x):
-            return bool(self.fn(x)(ct, now, since, fields))
-
+    def why_not(self, o: Observed, ev: Optional[ir.EventType]) -> list[str]:
+        """Why the observed part ``o`` is false (``ev``: the event type whose
+        fields it tests, inside a filter), with the values it read."""
+        c = o.cond
         if isinstance(c, ir.CAnd):
             out = []
-            for x in c.items:
-                if not holds(x):
-                    out.extend(self.why_not(x, ct, now, since, fields, ev))
+            for x in o.parts:
+                if not x.value:
+                    out.extend(self.why_not(x, ev))
             return out
         if isinstance(c, ir.COr):
-            parts = ["; ".join(self.why_not(x, ct, now, since, fields, ev)) for x in c.items]
+            parts = ["; ".join(self.why_not(x, ev)) for x in o.parts]
             return ["none of these held: " + " | ".join(p for p in parts if p)]
         if isinstance(c, ir.CNot):
             return [f"{show_cond(c.operand, self.events, ev)} held, wanted it not to"]
@@ -616,21 +611,14 @@ class _Explainer:
         if isinstance(c, ir.CEvent):
             return [f"{show_cond(c, self.events)} was false"]
 
-        def val(op):
-            if isinstance(op, ir.OConst):
-                return op.value
-            if isinstance(op, ir.OField):
-                return None if fields is None else fields.get(op.name)
-            if isinstance(op, ir.OAttr):
-                return get_path(ct.attrs, op.path)
-            return [val(x) for x in op.items]
+        read = list(zip(ir.operands(c), o.operands))
 
-        def name_and_value(op):
-            return show_operand(op), val(op), _is_bare(op, ev)
+        def val(op):
+            return next(v for x, v in read if x is op)
 
         def was(op):
-            name, v, bare = name_and_value(op)
-            return f"{name} was {'not set' if v is None else show_value(v, bare)}"
+            v = val(op)
+            return f"{show_operand(op)} was {'not set' if v is None else show_value(v, _is_bare(op, ev))}"
 
         if isinstance(c, ir.CCompare):
             left, right, op = c.left, c.right, c.op
@@ -669,28 +657,17 @@ class _Explainer:
             return [f"{was(c.operand)}, wanted a true value"]
         return [f"{show_cond(c, self.events, ev)} was false"]
 
-    # ------------------------------------------------------------ attributes
 
-    def attributes(self, c: ir.Cond, ct: Contact) -> dict:
-        paths: dict[tuple, None] = {}
-        for op in _attr_operands_deep(c, self.program.ir):
-            paths[op.path] = None
-        return {"contact." + ".".join(p): get_path(ct.attrs, p) for p in paths}
-
-
-def _attr_operands(c) -> list[ir.OAttr]:
-    """The attributes a leaf names: as an operand or as an item of a list."""
+def _attr_values(o: Observed) -> list[tuple[ir.OAttr, Any]]:
+    """The attributes an observed leaf names (as an operand or an item of a
+    list operand), with the values it read."""
     out = []
-    for op in ir.operands(c):
+    for op, v in zip(ir.operands(o.cond), o.operands):
         if isinstance(op, ir.OAttr):
-            out.append(op)
+            out.append((op, v))
         elif isinstance(op, ir.OList):
-            out.extend(x for x in op.items if isinstance(x, ir.OAttr))
+            out.extend((x, v[i]) for i, x in enumerate(op.items) if isinstance(x, ir.OAttr))
     return out
-
-
-def _attr_operands_deep(c: ir.Cond, program: ir.Program) -> list[ir.OAttr]:
-    return [op for n, _ in ir.walk(c, program.segments) for op in _attr_operands(n)]
 
 
 # ====================================================================== summary

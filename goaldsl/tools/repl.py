@@ -35,7 +35,8 @@ from ..semantics.checker import check
 from .completion import Completion, complete, word_before
 from ..syntax.diagnostics import Diagnostic, GoalError, closest
 from ..runtime.engine import Contact, EngineError, apply_effect
-from .evaluate import matching_events
+from ..runtime.compiler import Compiler
+from .evaluate import matching_events, observe
 from .explain import (ExplainError, activity_line, attribute_sources, attributes_read, explain, fresh_inputs,
                       render_text, show_cond, show_event, show_value, why_false)
 from ..runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, Inputs
@@ -381,32 +382,25 @@ class ReplSession:
             lines.append("true" if value else "false")
             lines.append(f"  (contact {cid} has no record and no events)")
             return "\n".join(lines)
-        value = bool(fn(c, self.at, None, None))
-        lines.append("true" if value else "false")
-        if value:
-            for typ, t, fields in matching_events(self.program, cond, c, self.at, self.tz):
+        # Later events of the log are shown too, so a time set too early shows.
+        later = [(t, typ, f) for t, who, typ, f in self.inputs.events + self._emitted if who == cid and t > self.at]
+        seen = observe(Compiler(self.program.ir, self.tz), cond, c, self.at, None, later)
+        lines.append("true" if seen.value else "false")
+        if seen.value:
+            for typ, t, fields in matching_events(seen):
                 lines.append(f"  {self.show_time(t)}  {show_event(typ, fields, self.program.ir.events)}")
-            read = attributes_read(self.program, cond, c, self.tz)
+            read = attributes_read(seen)
             sources = attribute_sources(read, c.events, self.at)
             for path, v in read.items():
                 src = sources.get(path)
                 lines.append(f"  {path} is {show_value(v)}"
                              + (f" (set by {src[1]} at {self.show_time(src[0])})" if src else ""))
         else:
-            lines.extend(self._why_false(cond, c, cid))
+            # why it is false, in the words of `goal explain`
+            for head, details in why_false(self.program, seen, self.tz):
+                lines.append(f"  {head}" + (":" if details else ""))
+                lines.extend(f"    {d}" for d in details)
         return "\n".join(lines)
-
-    def _why_false(self, cond: ir.Cond, c: Contact, cid: str) -> list[str]:
-        """Why a condition is false, in the words of `goal explain`: for
-        each false part, its reason, and for an event atom each event of its
-        type that did not count (later events of the log included, so a time
-        set too early shows)."""
-        later = [(t, typ, f) for t, who, typ, f in self.inputs.events + self._emitted if who == cid and t > self.at]
-        lines = []
-        for head, details in why_false(self.program, cond, c, self.at, self.tz, later):
-            lines.append(f"  {head}" + (":" if details else ""))
-            lines.extend(f"    {d}" for d in details)
-        return lines
 
     def _define_segment(self, text: str) -> str:
         res = parse(text, INPUT)

@@ -33,7 +33,7 @@ from ..runtime.program import Program
 from ..semantics import ir
 from ..semantics.calendar import format_utc
 from ..semantics.testblocks import Expectation, TestCase
-from .evaluate import deep_copy
+from .evaluate import deep_copy, observe
 from .explain import activity_line, describe_instruction, show_value, why_false
 
 MAX_CONTEXT = 8  # activity lines shown around a difference
@@ -183,7 +183,7 @@ def _now(program: Program, eng: Engine, x: Expectation, comps: dict, case: TestC
         if value:
             return Outcome(x, False, [f"the condition holds at {format_utc(x.time)}"])
         lines = [f"the condition is false at {format_utc(x.time)}:"]
-        for head, details in why_false(program, x.cond, c, x.time, case.timezone):
+        for head, details in why_false(program, observe(comp, x.cond, c, x.time), case.timezone):
             lines.append(f"  - {head}")
             lines += [f"      {d}" for d in details]
         return Outcome(x, False, lines)
