@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from goaldsl.runtime import inputs
 from goaldsl.runtime.inputs import Inputs
 from goaldsl.runtime.plan import build_plan
 from goaldsl.runtime.program import Program, engine_for, load_program
@@ -146,6 +147,18 @@ def test_the_engine_follows_the_declarations():
                        "contact.plan": (t0 + 180, "form.submitted")}
     # the REPL's `:event form.submitted plan=pro` and the language server's attribute names
     assert fx.keys_fields == {"contact.updated": "fields", "form.submitted": "answers"}
+
+
+def test_contact_records_follow_the_declared_list_attributes(tmp_path, monkeypatch):
+    data = tmp_path / "contacts.jsonl"
+    data.write_text('{"id": "c1", "pages": ["/a"], "tags": "vip"}\n{"id": "c2", "pages": "/a", "lists": null}\n')
+    assert inputs.list_attributes() == ("tags", "lists")
+    assert [str(b) for b in inputs.read_contacts(data, "contacts.jsonl").bad] == [
+        'contacts.jsonl:1: "tags" must be a list of texts']
+    monkeypatch.setattr(inputs, "standard_effects", lambda: _program(OTHER_STDLIB, "").plan.effects)
+    read = inputs.read_contacts(data, "contacts.jsonl")
+    assert [str(b) for b in read.bad] == ['contacts.jsonl:1: "tags" must be a list of texts',
+                                          'contacts.jsonl:2: "pages" must be a list of texts']
 
 
 def test_actions_that_set_attributes_by_name_follow_the_declarations():

@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 import attrs
 
 from ..semantics import ir
+from ..semantics.effects import standard_effects
 from ..semantics.calendar import parse_event_time
 from ..syntax.diagnostics import closest
 from ..syntax.source import BOM
@@ -183,15 +184,17 @@ def read_contacts(path, shown: str | None = None, inputs: Inputs | None = None, 
     return inputs
 
 
-#: Contact attributes that hold lists of texts (every contact has them).
-LIST_ATTRIBUTES = ("tags", "lists")
+def list_attributes() -> tuple[str, ...]:
+    """The contact attributes that hold lists of texts, which every contact
+    has: those the standard library's effects add to (``tags``, ``lists``)."""
+    return standard_effects().list_attributes
 
 
 def attributes_problem(attributes: dict) -> str | None:
     """What is wrong with contact attributes (a record's, or those an event
     sets), in the words of the input files; None when nothing is."""
     problem = None
-    for key in LIST_ATTRIBUTES:
+    for key in list_attributes():
         v = attributes.get(key)
         if key in attributes and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
             problem = f'"{key}" must be a list of texts'
@@ -208,12 +211,13 @@ def check_contact(obj: dict, columns: Optional[dict] = None) -> Optional[tuple[O
         return (columns.get("id"), 'a contact needs an "id" (text)' if cid is None
                 else f'"id" must be text, not {_kind(cid)}')
     obj["id"] = str(cid)
-    for key in LIST_ATTRIBUTES:
+    lists = list_attributes()
+    for key in lists:
         if key in obj and obj[key] is None:
             del obj[key]
     problem = attributes_problem(obj)
     if problem:
-        bad_key = next((k for k in LIST_ATTRIBUTES if f'"{k}"' in problem), None)
+        bad_key = next((k for k in lists if f'"{k}"' in problem), None)
         return columns.get(bad_key) if bad_key else None, problem
     return None
 

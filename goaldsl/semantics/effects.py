@@ -16,6 +16,7 @@ state means the same in every program and every tool.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Optional
 
 import attrs
@@ -146,6 +147,16 @@ class ContactEffects:
                  if e.attribute is not None and e.attribute == top]
         by_key = [(typ, e) for typ, ev in self.events.items() for e in ev.effects if e.attribute is None]
         return named + by_key
+
+
+@functools.lru_cache(maxsize=1)
+def standard_effects() -> ContactEffects:
+    """The standard library's effects. Only the standard library declares
+    effects, so these are every program's: what the input readers check
+    contact records against when they have no program at hand."""
+    from .checker import check  # the checker imports this module
+    from .loader import load
+    return ContactEffects(check(load([])).program.events)
 
 
 def _sequence(fns: tuple[Apply, ...]) -> Apply:
