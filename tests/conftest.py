@@ -5,6 +5,7 @@ diagnostics name files as written (``program.goal:6:13``).
 """
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,14 @@ def check_src(write):
         return list(check(load([name])).diagnostics)
 
     return _check
+
+
+@pytest.fixture(autouse=True)
+def _cyclic_collector_back_on():
+    """`goal run` in this process turns the cyclic collector off for its run
+    (cli.cmd_run); turn it back on after each test, or every later test runs
+    without it and the garbage of hundreds of tests is collected all at once
+    inside whichever test turns it on again (a ten-second pause the fuzz
+    tests' hang check took for a hang)."""
+    yield
+    gc.enable()

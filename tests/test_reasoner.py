@@ -96,7 +96,8 @@ def compile_conds(tmp_path, *conds):
     parsed = parse(src, "r.goal")
     if parsed.module is None or parsed.diagnostics:
         return None
-    loaded = Loaded(list(std.modules) + [parsed.module], dict(std.sources, **{"r.goal": src}))
+    loaded = Loaded(list(std.modules) + [parsed.module], dict(std.sources, **{"r.goal": src}), [],
+                    set(std.stdlib_names))  # the standard library's modules, as such (it declares effects)
     res = check(loaded)
     if not res.ok:
         return None

@@ -23,10 +23,6 @@ from ..semantics.calendar import UTC_NAMES, subtract as _subtract_at
 
 NEVER = -(1 << 62)
 
-# Event types whose arrival changes a contact's attributes (see engine.apply_effect).
-STATE_EVENTS = frozenset({"contact.updated", "contact.score_adjusted", "tag.added", "tag.removed",
-                          "list.added", "list.removed"})
-
 Cond = Callable[[Any, int, Optional[int], Optional[dict]], bool]
 
 

@@ -28,7 +28,7 @@ import msgspec
 from ..semantics import ir
 from ..semantics.calendar import add_duration, format_utc, next_time_of_day, tick_at_or_after, window_leaves
 from . import snapshot as fmt
-from .compiler import STATE_EVENTS, get_path
+from .compiler import get_path
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, refuse, value_problem,
                      wrong_value)
 from .plan import (Action, Branch, CGoal, CWorkflow, End, GoalStep, Instruction, Jump, Plan, Wait, WaitDate,
@@ -231,10 +231,7 @@ class Engine:
         cid = str(record["id"])
         c = self.contacts.get(cid)
         if c is None:
-            data = dict(record)
-            data.setdefault("tags", [])
-            data.setdefault("lists", [])
-            c = self.contacts[cid] = Contact(cid, data, len(self.contacts))
+            c = self.contacts[cid] = Contact(cid, self.plan.effects.new_record(record), len(self.contacts))
             self._new_contact(c)
         else:
             c.attrs.update(record)
@@ -511,8 +508,9 @@ class Engine:
                 while i > 0 and lst[i - 1][0] > t:
                     i -= 1
                 lst.insert(i, (t, fields))
-        if typ in STATE_EVENTS:
-            apply_effect(c, typ, fields)
+        effects = self.plan.effects.by_type  # compiled from the events' declarations
+        if typ in effects:
+            effects[typ](c.attrs, fields)
         if acting and c.watch:
             for w in c.watch:
                 if not w.paused and c.id in w.enrolled:
@@ -1172,43 +1170,3 @@ def _text(v) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
-
-
-def _set_path(d: dict, key: str, value) -> None:
-    parts = key.split(".")
-    for p in parts[:-1]:
-        nxt = d.get(p)
-        if not isinstance(nxt, dict):
-            nxt = d[p] = {}
-        d = nxt
-    d[parts[-1]] = value
-
-
-def apply_effect(c: Contact, typ: str, fields: dict) -> None:
-    """How events change a contact's attributes (docs/spec.md section 4)."""
-    if typ == "contact.updated":
-        changes = fields.get("fields")
-        if isinstance(changes, dict):
-            for k, v in changes.items():
-                if k != "id":
-                    # A copy: later effects change the contact, never the stored event.
-                    _set_path(c.attrs, k, copy_value(v) if isinstance(v, (dict, list)) else v)
-    elif typ == "tag.added" or typ == "list.added":
-        key = "tags" if typ == "tag.added" else "lists"
-        val = fields.get("tag" if key == "tags" else "list")
-        cur = c.attrs.get(key)
-        if not isinstance(cur, list):
-            cur = c.attrs[key] = []
-        if val not in cur:
-            cur.append(val)
-    elif typ == "tag.removed" or typ == "list.removed":
-        key = "tags" if typ == "tag.removed" else "lists"
-        val = fields.get("tag" if key == "tags" else "list")
-        cur = c.attrs.get(key)
-        if isinstance(cur, list) and val in cur:
-            c.attrs[key] = [x for x in cur if x != val]
-    elif typ == "contact.score_adjusted":
-        by = fields.get("by")
-        cur = c.attrs.get("lead_score")
-        if isinstance(by, (int, float)):
-            c.attrs["lead_score"] = (cur if isinstance(cur, (int, float)) and not isinstance(cur, bool) else 0) + by

@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 import attrs
 
 from ..semantics import ir
+from ..semantics.effects import ContactEffects, standard_effects
 from ..semantics.calendar import parse_event_time
 from ..syntax.diagnostics import closest
 from ..syntax.source import BOM
@@ -183,15 +184,18 @@ def read_contacts(path, shown: str | None = None, inputs: Inputs | None = None, 
     return inputs
 
 
-#: Contact attributes that hold lists of texts (every contact has them).
-LIST_ATTRIBUTES = ("tags", "lists")
+def list_attributes() -> tuple[str, ...]:
+    """The contact attributes that hold lists of texts, which every contact
+    has: those the standard library's effects add to (``tags``, ``lists``)."""
+    return standard_effects().list_attributes
 
 
-def attributes_problem(attributes: dict) -> str | None:
+def attributes_problem(attributes: dict, lists: Iterable[str] | None = None) -> str | None:
     """What is wrong with contact attributes (a record's, or those an event
-    sets), in the words of the input files; None when nothing is."""
+    sets), in the words of the input files; None when nothing is. ``lists``:
+    the list attributes (a program's; by default the standard library's)."""
     problem = None
-    for key in LIST_ATTRIBUTES:
+    for key in list_attributes() if lists is None else lists:
         v = attributes.get(key)
         if key in attributes and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
             problem = f'"{key}" must be a list of texts'
@@ -208,12 +212,13 @@ def check_contact(obj: dict, columns: Optional[dict] = None) -> Optional[tuple[O
         return (columns.get("id"), 'a contact needs an "id" (text)' if cid is None
                 else f'"id" must be text, not {_kind(cid)}')
     obj["id"] = str(cid)
-    for key in LIST_ATTRIBUTES:
+    lists = list_attributes()
+    for key in lists:
         if key in obj and obj[key] is None:
             del obj[key]
     problem = attributes_problem(obj)
     if problem:
-        bad_key = next((k for k in LIST_ATTRIBUTES if f'"{k}"' in problem), None)
+        bad_key = next((k for k in lists if f'"{k}"' in problem), None)
         return columns.get(bad_key) if bad_key else None, problem
     return None
 
@@ -224,6 +229,10 @@ class EventValidator:
     def __init__(self, events: dict[str, ir.EventType]):
         self.events = events
         self.names = sorted(events)
+        fx = ContactEffects(events)
+        #: Event type -> its field that sets attributes by name (contact.updated's "fields").
+        self.keyed = fx.keys_fields
+        self.lists = fx.list_attributes
 
     def check(self, obj: dict) -> str | tuple:
         """A message for a bad event, or (time, contact, type, fields, id)."""
@@ -273,10 +282,11 @@ class EventValidator:
             problem = _type_problem(ft, v)
             if problem:
                 return Problem(name, f'field "{name}" of {typ} {problem}')
-        if typ == UPDATED:
-            problem = updated_problem(fields.get("fields"))
+        keyed = self.keyed.get(typ)
+        if keyed is not None:
+            problem = updated_problem(fields.get(keyed), self.lists, typ)
             if problem:
-                return Problem("fields", f'field "fields" of {typ}: {problem}')
+                return Problem(keyed, f'field "{keyed}" of {typ}: {problem}')
         return (t, str(cid), typ, fields, None if eid is None else str(eid))
 
     def check_call(self, time, contact, typ, fields) -> str | tuple:
@@ -324,24 +334,20 @@ class _EpochSeconds:
 
 _EPOCH_SECONDS = _EpochSeconds()
 
-#: The event that sets contact attributes (``"fields": {...}``): its values
-#: follow the rules of a contact record.
-UPDATED = "contact.updated"
-
-
-def updated_problem(changes) -> str | None:
-    """What is wrong with the attributes a ``contact.updated`` event sets
-    (its ``fields``): the rules of a contact record, and no way round them
-    through a dotted name (``"tags.0"``) or by changing the id."""
+def updated_problem(changes, lists: Iterable[str], typ: str = "contact.updated") -> str | None:
+    """What is wrong with the attributes an event sets by name (the
+    ``fields`` of ``contact.updated``, whose effect is ``update``): the rules
+    of a contact record, and no way round them through a dotted name
+    (``"tags.0"``) or by changing the id."""
     if not isinstance(changes, dict):
         return None  # the field's declared type (map) says so
     for key in changes:
         head = str(key).split(".", 1)[0]
         if head == "id":
-            return 'a contact.updated event cannot change the contact\'s "id"'
-        if head in LIST_ATTRIBUTES and key != head:
+            return f'a {typ} event cannot change the contact\'s "id"'
+        if head in lists and key != head:
             return f'"{key}": "{head}" is a list of texts, set as a whole'
-    return attributes_problem(changes)
+    return attributes_problem(changes, lists)
 
 
 #: How deep values given to the engine may nest (far beyond real records;
@@ -559,6 +565,7 @@ def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str,
                bad: list) -> Iterator[list[tuple]]:
     """Numbered JSON Lines to batches of validated rows (``jsonl_batches``)."""
     validator = EventValidator(events)
+    keyed, lists = validator.keyed, validator.lists
     specs = {name: _field_specs(decl) for name, decl in events.items()}
     times = _EventTimes()
     hours, sixty, digits = times.hours, _SIXTY, _DIGITS
@@ -619,7 +626,7 @@ def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str,
                             ok = False
                     if ok and not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
                         ok = False  # the full check says why
-                    if ok and typ == UPDATED and updated_problem(obj.get("fields")):
+                    if ok and typ in keyed and updated_problem(obj.get(keyed[typ]), lists, typ):
                         ok = False
                     if ok:
                         del obj["type"], obj["time"], obj["contact"]

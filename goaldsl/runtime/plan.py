@@ -9,7 +9,8 @@ import attrs
 
 from ..semantics import ir
 from ..syntax.ast import Duration
-from .compiler import STATE_EVENTS, Compiler, Cond, expiry_windows, referenced_types
+from ..semantics.effects import ContactEffects
+from .compiler import Compiler, Cond, expiry_windows, referenced_types
 
 
 # Instructions: one named tuple per kind. Every kind's first field, ``top``,
@@ -137,6 +138,8 @@ class Plan:
     # Event types some compiled condition counts -> how far back it looks
     # (seconds, an upper bound), or None for the whole history.
     reads: dict[str, Optional[int]] = attrs.field(factory=dict)
+    # What events do to contacts, compiled from the event declarations.
+    effects: ContactEffects = attrs.field(factory=lambda: ContactEffects({}))
 
     def workflow(self, name: str) -> Optional[CWorkflow]:
         return next((w for w in self.workflows if w.name == name), None)
@@ -144,8 +147,9 @@ class Plan:
 
 def build_plan(program: ir.Program) -> Plan:
     reads: dict[str, Optional[int]] = {}
-    workflows = [_workflow(i, w, program, reads) for i, w in enumerate(program.workflows)]
-    return Plan(program, workflows, reads)
+    effects = ContactEffects(program.events)
+    workflows = [_workflow(i, w, program, reads, effects.state_events) for i, w in enumerate(program.workflows)]
+    return Plan(program, workflows, reads, effects)
 
 
 def _code(wf: ir.Workflow, comp: Compiler, cgoal) -> tuple[list, list, list[CGoal]]:
@@ -218,7 +222,8 @@ def _code(wf: ir.Workflow, comp: Compiler, cgoal) -> tuple[list, list, list[CGoa
     return code, origins, step_goals
 
 
-def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str, Optional[int]]) -> CWorkflow:
+def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str, Optional[int]],
+              state_events: frozenset[str]) -> CWorkflow:
     comp = Compiler(program, wf.timezone)
 
     def cgoal(g: ir.Goal) -> CGoal:
@@ -236,14 +241,14 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str,
     audience_relevant: set[str] = set()
     if wf.audience is not None:
         types, reads_attrs = referenced_types(wf.audience, program)
-        audience_relevant = types | (set(STATE_EVENTS) if reads_attrs else set())
+        audience_relevant = types | (set(state_events) if reads_attrs else set())
         listening.append(wf.audience)
     for c in listening:
         if c is not wf.audience:
             types, reads_attrs = referenced_types(c, program)
             relevant |= types
             if reads_attrs:
-                relevant |= STATE_EVENTS
+                relevant |= state_events
         audience = c is wf.audience and wf.once_at is None
         for k, v in expiry_windows(c, program, both_ways=audience).items():
             windows.setdefault(k, set()).update(v)

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional
 import attrs
 
 from ..syntax import ast as A
-from . import ir
+from . import effects, ir
 from .calendar import known_zones, parse_local_datetime
 from ..syntax.diagnostics import Diagnostic, Related, did_you_mean, error, sort_key, warning
 from .loader import Loaded, duplicate
@@ -166,7 +166,44 @@ class Checker:
             if f.name.name in fields:
                 self.err("E0201", f'field "{f.name.name}" is declared twice in {name}', f.name.span)
             fields[f.name.name] = self.type_expr(f.type)
-        self.events[name] = ir.EventType(name, fields, span=d.span)
+        declared = tuple(filter(None, (self.effect(e, name, fields, d.span.file) for e in d.effects)))
+        self.events[name] = ir.EventType(name, fields, declared, span=d.span)
+
+    def effect(self, e: A.Effect, event: str, fields: dict[str, ir.FieldType], file: str) -> ir.Effect | None:
+        """An ``effect`` of an event declaration (semantics/effects.py)."""
+        if file not in self.loaded.stdlib_names:
+            self.err("E0204", "only the standard library declares what an event does to a contact", e.span,
+                     hint="change a contact with the standard actions: update_contact, add_tag, add_to_list, "
+                          "adjust_score …")
+            return None
+        op = effects.OPS.get(e.op.name)
+        if op is None:
+            self.err("E0205", f'unknown effect "{e.op.name}"', e.op.span,
+                     hint=self.did_you_mean(e.op.name, effects.OPS) or f"the effects are {', '.join(effects.OPS)}")
+            return None
+        usage = f"{op.name}({'contact' if op.whole_contact else 'contact.NAME'}, FIELD)"
+        if len(e.args) != 2:
+            self.err("E0205", f"write {usage}", e.span)
+            return None
+        target, field = e.args
+        if op.whole_contact:
+            misplaced = target.parts != ("contact",)
+        else:
+            misplaced = len(target.parts) != 2 or target.parts[0] != "contact"
+        if misplaced:
+            self.err("E0205", f"{op.name} changes {'the contact' if op.whole_contact else 'a contact attribute'}: "
+                              f"write {usage}", target.span)
+            return None
+        ft = fields.get(field.dotted)
+        if ft is None:
+            self.err("E0304", f'event {event} has no field "{field.dotted}"', field.span,
+                     hint=self.did_you_mean(field.dotted, fields))
+            return None
+        if op.field_kind is not None and ft.kind != op.field_kind:
+            self.err("E0506", f"{op.name} needs a {op.field_kind} field; {field.dotted} is {ft.describe()}",
+                     field.span)
+            return None
+        return ir.Effect(op.name, None if op.whole_contact else target.parts[1], field.dotted)
 
     def declare_action(self, d: A.ActionDecl) -> None:
         name = d.name.name

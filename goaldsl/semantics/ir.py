@@ -77,9 +77,19 @@ class FieldType:
 
 
 @attrs.frozen
+class Effect:
+    """What an event does to its contact: ``add_to(contact.tags, tag)`` is
+    Effect("add_to", "tags", "tag"). The kinds are in semantics/effects.py."""
+    op: str
+    attribute: Optional[str]  # a top-level contact attribute; None: the whole contact
+    field: str  # the event field whose value it uses
+
+
+@attrs.frozen
 class EventType:
     name: str
     fields: dict[str, FieldType]
+    effects: tuple[Effect, ...] = ()
     span: Span = _span()
     doc: str = ""
 

@@ -22,6 +22,7 @@ from ..syntax import ast as A
 from ..syntax.diagnostics import Diagnostic, Related, error
 from ..syntax.source import Span
 from . import ir
+from .effects import ContactEffects
 from .calendar import add, parse_local_datetime
 from .loader import TEST_SUFFIX
 EXIT_REASONS = ("goal", "end", "unmet", "completed")
@@ -76,6 +77,7 @@ class _TestChecker:
         self.c = checker
         self.diags: list[Diagnostic] = []
         self.program = program
+        self.list_attributes = ContactEffects(program.events).list_attributes  # tags, lists
         # goal name -> [(workflow, goal)], step name -> [(workflow, step)]
         self.goals: dict[str, list[str]] = {}
         self.steps: dict[str, list[str]] = {}
@@ -232,7 +234,7 @@ class _TestChecker:
                          hint=f'write text in quotes: "{value.dotted}"')
                 ok = False
                 continue
-            if key in ("tags", "lists") and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            if key in self.list_attributes and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
                 self.err("E0604", f"{key} must be a list of texts, like [\"vip\"]", value.span)
                 ok = False
                 continue

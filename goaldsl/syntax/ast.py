@@ -386,9 +386,18 @@ class FieldDecl:
 
 
 @attrs.frozen
+class Effect:
+    """``add_to(contact.tags, tag)`` after an event declaration."""
+    op: Ident
+    args: tuple[Ref, ...]
+    span: Span = _span()
+
+
+@attrs.frozen
 class EventDecl:
     name: Ref
     fields: tuple[FieldDecl, ...]
+    effects: tuple[Effect, ...] = ()
     span: Span = _span()
 
 

@@ -28,6 +28,8 @@ CODES: dict[str, str] = {
     "E0201": "a name declared twice",
     "E0202": "a bad type in a declaration",
     "E0203": "an event type without a dot",
+    "E0204": "an effect declared outside the standard library",
+    "E0205": "a malformed effect",
     # conditions
     "E0301": "an unknown segment",
     "E0302": "a segment that refers to itself",

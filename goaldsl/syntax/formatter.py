@@ -279,7 +279,11 @@ class Printer:
             self.emit(item, f"segment {item.name.name} = {cond(item.cond)}", 0)
         elif isinstance(item, A.EventDecl):
             fields = ", ".join(f"{f.name.name}: {type_expr(f.type)}" for f in item.fields)
-            self.emit(item, f"event {item.name.dotted} {{ {fields} }}" if fields else f"event {item.name.dotted} {{ }}", 0)
+            line = f"event {item.name.dotted} {{ {fields} }}" if fields else f"event {item.name.dotted} {{ }}"
+            if item.effects:
+                line += " effect " + ", ".join(
+                    f"{e.op.name}({', '.join(a.dotted for a in e.args)})" for e in item.effects)
+            self.emit(item, line, 0)
         elif isinstance(item, A.ActionDecl):
             params = []
             for p in item.params:

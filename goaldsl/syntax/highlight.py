@@ -37,7 +37,7 @@ CONSTANTS = ("true", "false")
 
 # Every reserved word of grammar/goal.lark (tests/test_highlight.py checks this).
 KEYWORDS = (
-    "achieved", "action", "allow", "and", "as", "at", "audience", "contains", "continue", "drip", "else",
+    "achieved", "action", "allow", "and", "as", "at", "audience", "contains", "continue", "drip", "effect", "else",
     "emits", "end", "ends", "enroll", "enrollment", "enum", "evaluate", "event", "ever", "every", "exactly",
     "goal", "goals", "if", "import", "in", "is", "least", "most", "not", "on", "once", "or", "perpetual",
     "reentry", "runs", "segment", "set", "since", "skip", "starts", "then", "time", "times", "timezone",

@@ -776,7 +776,12 @@ class _Builder(Transformer):
     # -- declarations
     def event_decl(self, c):
         fields = tuple(x for x in c if isinstance(x, A.FieldDecl))
-        return A.EventDecl(c[1], fields, span=self._span(c))
+        effects = tuple(x for x in c if isinstance(x, A.Effect))
+        return A.EventDecl(c[1], fields, effects, span=self._span(c))
+
+    def effect(self, c):
+        return A.Effect(self._ident(c[0], user_name=False), tuple(x for x in c if isinstance(x, A.Ref)),
+                        span=self._span(c))
 
     def field_decl(self, c):
         return A.FieldDecl(self._ident(c[0], user_name=False), c[2], span=self._span(c))

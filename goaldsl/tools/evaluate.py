@@ -11,7 +11,7 @@ from ..semantics import ir
 from ..runtime.program import Program
 from ..semantics.calendar import format_utc
 from ..runtime.compiler import Compiler, Observation, Observed
-from ..runtime.engine import Contact, apply_effect
+from ..runtime.engine import Contact
 from ..runtime.inputs import Inputs
 
 
@@ -35,24 +35,26 @@ class EvalResult:
         return out
 
 
-def contact_at(inputs: Inputs, cid: str, at: int) -> Optional[Contact]:
-    """The contact's state as of ``at``: its record with its events up to then applied."""
+def contact_state(program: Program, record: Optional[dict], cid: str,
+                  events: Iterable[tuple[int, str, dict]] = ()) -> Contact:
+    """A contact as its record (a copy; none: only its id) with ``events``,
+    (time, type, fields) in time order, recorded and their effects applied."""
+    effects = program.plan.effects
+    c = Contact(cid, deep_copy(effects.new_record(record or {"id": cid})), 0)
+    for t, typ, fields in events:
+        c.events.setdefault(typ, []).append((t, fields))
+        effects.apply(c.attrs, typ, fields)
+    return c
+
+
+def contact_at(program: Program, inputs: Inputs, cid: str, at: int) -> Optional[Contact]:
+    """The contact's state as of ``at``: its record with its events up to
+    then applied; None when it has neither."""
     record = next((c for c in inputs.contacts if c["id"] == cid), None)
-    events = [e for e in inputs.events if e[1] == cid and e[0] <= at]
-    return _state(cid, record, events)
-
-
-def _state(cid: str, record: Optional[dict], events: list) -> Optional[Contact]:
+    events = [(t, typ, fields) for t, who, typ, fields in inputs.events if who == cid and t <= at]
     if record is None and not events:
         return None
-    data = dict(record or {"id": cid})
-    data.setdefault("tags", [])
-    data.setdefault("lists", [])
-    c = Contact(cid, deep_copy(data), 0)
-    for t, _, typ, fields in events:
-        c.events.setdefault(typ, []).append((t, fields))
-        apply_effect(c, typ, fields)
-    return c
+    return contact_state(program, record, cid, events)
 
 
 def deep_copy(v):
@@ -83,9 +85,9 @@ def observe(comp: Compiler, cond: ir.Cond, c: Contact, now: int, since: Optional
 
 def evaluate_condition(program: Program, inputs: Inputs, text: str, cid: str, at: int, tz: str = "UTC") -> EvalResult:
     cond, fn = program.condition(text, timezone=tz)
-    c = contact_at(inputs, cid, at)
+    c = contact_at(program, inputs, cid, at)
     if c is None:
-        c_eval = Contact(cid, {"id": cid, "tags": [], "lists": []}, 0)
+        c_eval = contact_state(program, None, cid)
         return EvalResult(bool(fn(c_eval, at, None, None)), None, [])
     later = [(t, typ, f) for t, who, typ, f in inputs.events if who == cid and t > at]
     seen = observe(Compiler(program.ir, tz), cond, c, at, None, later)
@@ -110,9 +112,7 @@ def evaluate_all(program: Program, inputs: Inputs, text: str, at: int, tz: str =
             events.setdefault(e[1], [])
     out = []
     for cid in sorted(events):
-        c = _state(cid, records.get(cid), events[cid])
-        if c is None:
-            c = Contact(cid, {"id": cid, "tags": [], "lists": []}, 0)
+        c = contact_state(program, records.get(cid), cid, [(t, typ, f) for t, _, typ, f in events[cid]])
         if fn(c, at, None, None):
             out.append(cid)
     return out, len(events)

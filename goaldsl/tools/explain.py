@@ -33,12 +33,13 @@ from typing import Any, Iterable, Optional
 import attrs
 
 from ..semantics import ir
+from ..semantics.effects import sets
 from ..runtime.program import Program, engine_for
 from ..semantics.calendar import format_local, format_utc, tick_at_or_after
 from ..runtime.compiler import Compiler, Observation, Observed
 from ..syntax.diagnostics import closest
 from ..runtime.engine import Contact
-from .evaluate import deep_copy, observe
+from .evaluate import contact_state, deep_copy, observe
 from ..runtime.inputs import Inputs
 from ..runtime.output import entry_json
 from ..runtime.plan import Action, Branch, End, GoalStep, Instruction, Jump, Wait, WaitDate, WaitTime, WaitUntil
@@ -305,7 +306,7 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
     holder["engine"] = eng
     eng.run_until(at)
 
-    c = eng.contacts.get(contact) or Contact(contact, {"id": contact, "tags": [], "lists": []}, 0)
+    c = eng.contacts.get(contact) or contact_state(program, None, contact)
     log_ids = {event_key(t, typ, f) for t, cid, typ, f in inputs.events if cid == contact}
     later = [(t, typ, f) for t, cid, typ, f in inputs.events if cid == contact and t > at]
     # The four entry types of the contract; the figures' bookkeeping
@@ -326,42 +327,35 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
         a_seen = ex.observe(g.cond, snap, t, a_since)
         a_attrs_read = attributes_read(a_seen)
         achievements.append(Achievement(t, number, _causes(ex.node(a_seen.tree, a_seen)), a_attrs_read,
-                                        attribute_sources(a_attrs_read, a_events, t)))
+                                        attribute_sources(program, a_attrs_read, a_events, t)))
     wf_every = f"every {_show_seconds(wf.every)}" if wf.every else "on event"
     out = Explanation(contact, g.name, wf.name, "step" if g.is_step else "exit", step_no, wf.timezone, wf_every,
                       at, start, holds, tree, state, achievements, activity, attributes_read(seen), [],
                       program.ir.events)
-    out.sources = attribute_sources(out.attributes, c.events, at)
+    out.sources = attribute_sources(program, out.attributes, c.events, at)
     out.summary = _summary(out, wf)
     return out
 
 
-def attribute_sources(paths: Iterable[str], events: dict, at: int) -> dict[str, tuple[int, str]]:
+def attribute_sources(program: Program, paths: Iterable[str], events: dict, at: int) -> dict[str, tuple[int, str]]:
     """For each ``contact.PATH``, the time and type of the last event up to
-    ``at`` that set it (``contact.updated``, a tag or list event, a score
-    adjustment). A path no event touched comes from the contact record."""
+    ``at`` that set it: an event whose declared effect changes that
+    attribute (semantics/effects.py). A path no event touched comes from the
+    contact record."""
     out: dict[str, tuple[int, str]] = {}
+    effects = program.plan.effects
     for shown in paths:
         path = shown[len("contact."):]
-        top = path.split(".")[0]
         best: Optional[tuple[int, str]] = None
-        for typ in _SETTERS.get(top, ()) + ("contact.updated",):
+        for typ, effect in effects.setters(path):
             for t, fields in events.get(typ, ()):
                 if t > at or (best is not None and t < best[0]):
                     continue
-                if typ == "contact.updated":
-                    changed = fields.get("fields")
-                    if not isinstance(changed, dict) or not any(
-                            k == path or path.startswith(k + ".") or k.startswith(path + ".") for k in changed):
-                        continue
-                best = (t, typ)
+                if sets(effect, fields, path):
+                    best = (t, typ)
         if best is not None:
             out[shown] = best
     return out
-
-
-_SETTERS = {"tags": ("tag.added", "tag.removed"), "lists": ("list.added", "list.removed"),
-            "lead_score": ("contact.score_adjusted",)}
 
 
 def condition_tree(program: Program, seen: Observation, tz: str) -> Node:

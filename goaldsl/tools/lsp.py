@@ -48,6 +48,7 @@ from ..syntax.formatter import format_source
 from ..semantics.loader import CONTACTS_FILE, TEST_SUFFIX, Loaded, load, program_files, program_of_test_file, read_source
 from ..syntax.parser import keywords
 from ..syntax.resources import stdlib_dir
+from ..semantics.effects import OPS, sets_by_name
 from ..semantics.schema import infer_contact_schema, read_records
 from ..syntax.source import Span
 
@@ -218,7 +219,7 @@ class Analysis:
 @attrs.frozen
 class Target:
     """What the cursor is on."""
-    kind: str  # event action segment step field enum param import attribute workflow goal
+    kind: str  # event action segment step field enum param import attribute workflow goal effect
     name: str
     span: Span  # the reference in the document
     event: Optional[str] = None  # field, enum: the event filtered
@@ -524,10 +525,13 @@ class GoalLanguageServer(LanguageServer):
 
     def attributes(self, a: Analysis) -> set[str]:
         """contact.* attributes: those in the contacts.jsonl files of the
-        workspace around the document (``contacts_files``) and those the program uses (conditions, update_contact arguments)."""
+        workspace around the document (``contacts_files``) and those the program uses (conditions, and the
+        named arguments of actions that set attributes by name, like update_contact)."""
         if a._attributes is None:
             found = set(self.workspace_contact_keys(a.path))
             events = a.program.events if a.program else {}
+            actions = a.program.actions if a.program else {}
+            by_name = {name for name, act in actions.items() if sets_by_name(act, events)}
             modules = a.user_modules()
             b = self.base(a)
             if a.module is None and b.module is not None:
@@ -538,7 +542,7 @@ class GoalLanguageServer(LanguageServer):
                             and n.dotted not in events:
                         for i in range(2, len(n.parts) + 1):
                             found.add(".".join(n.parts[1:i]))
-                    elif isinstance(n, A.ActionCall) and n.name.name == "update_contact":
+                    elif isinstance(n, A.ActionCall) and n.name.name in by_name:
                         found.update(arg.name.name for arg in n.args if arg.name is not None)
             a._attributes = found
         return a._attributes
@@ -635,6 +639,9 @@ class GoalLanguageServer(LanguageServer):
             return f"```goal\n{p.name}: {p.type.describe()}{default}\n```\nparameter of action `{t.action}`"
         if t.kind == "step":
             return self.step_markdown(t, a)
+        if t.kind == "effect":
+            op = OPS.get(t.name)
+            return f"effect `{t.name}`: {op.meaning}" if op else None
         if t.kind == "import":
             target = (a.path.parent / t.name).resolve()
             state = "" if target.exists() else " (missing)"
@@ -941,6 +948,8 @@ def _resolve(chain: list, program: Optional[ir.Program]) -> Optional[Target]:
             return Target("step", name, node.span, workflow=wf)
         if isinstance(parent, A.ActionDecl):
             return Target("action", name, node.span)
+        if isinstance(parent, A.Effect):
+            return Target("effect", name, node.span)
         if isinstance(parent, A.SegmentDef):
             return Target("segment", name, node.span)
         if isinstance(parent, A.Arg):
@@ -975,6 +984,9 @@ def _resolve(chain: list, program: Optional[ir.Program]) -> Optional[Target]:
         return Target("event", dotted, node.span)
     if node.parts[0] == "contact" and len(node.parts) > 1:
         return Target("attribute", ".".join(node.parts[1:]), node.span)
+    if isinstance(parent, A.Effect):  # add_to(contact.tags, tag): a field of the event declared
+        decl = chain[-3] if len(chain) > 2 and isinstance(chain[-3], A.EventDecl) else None
+        return Target("field", dotted, node.span, event=decl.name.dotted) if decl else None
     # Inside an event's filter: a field, an enum value or a step name.
     atom = next((n for n in reversed(chain[:-1]) if isinstance(n, A.RefAtom) and n.ref is not node
                  and n.ref.dotted in events), None)

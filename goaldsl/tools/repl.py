@@ -34,9 +34,9 @@ from ..semantics.calendar import add_duration, format_local, format_utc, known_z
 from ..semantics.checker import check
 from .completion import Completion, complete, word_before
 from ..syntax.diagnostics import Diagnostic, GoalError, closest
-from ..runtime.engine import Contact, EngineError, apply_effect
+from ..runtime.engine import Contact, EngineError
 from ..runtime.compiler import Compiler
-from .evaluate import matching_events, observe
+from .evaluate import contact_state, matching_events, observe
 from .explain import (ExplainError, activity_line, attribute_sources, attributes_read, explain, fresh_inputs,
                       render_text, show_cond, show_event, show_value, why_false)
 from ..runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, Inputs
@@ -218,11 +218,14 @@ class ReplSession:
 
         for c in self.inputs.contacts:
             walk(c, "")
+        effects = self.program.plan.effects
+        keyed = effects.keys_fields
         for _, _, typ, fields in self.inputs.events:
-            if typ == "contact.updated" and isinstance(fields.get("fields"), dict):
-                walk(fields["fields"], "")
-        out.setdefault("tags", None)
-        out.setdefault("lists", None)
+            key = keyed.get(typ)
+            if key is not None and isinstance(fields.get(key), dict):
+                walk(fields[key], "")
+        for name in effects.list_attributes:  # every contact has them
+            out.setdefault(name, None)
         return sorted(out)
 
     def step_names(self) -> list[str]:
@@ -256,14 +259,8 @@ class ReplSession:
         evs += [(t, 1, i, typ, f) for i, (t, c, typ, f) in enumerate(self._emitted) if c == cid and t <= at]
         if record is None and not evs:
             return None
-        data = json.loads(json.dumps(record)) if record else {"id": cid}
-        data.setdefault("tags", [])
-        data.setdefault("lists", [])
-        c = Contact(cid, data, 0)
-        for t, _, _, typ, fields in sorted(evs, key=lambda e: (e[0], e[1], e[2])):
-            c.events.setdefault(typ, []).append((t, fields))
-            apply_effect(c, typ, fields)
-        return c
+        evs.sort(key=lambda e: (e[0], e[1], e[2]))
+        return contact_state(self.program, record, cid, [(t, typ, f) for t, _, _, typ, f in evs])
 
     # ------------------------------------------------------------------ display
 
@@ -377,7 +374,7 @@ class ReplSession:
         c = self.contact_state(cid, self.at)
         lines = []
         if c is None:
-            c = Contact(cid, {"id": cid, "tags": [], "lists": []}, 0)
+            c = contact_state(self.program, None, cid)
             value = bool(fn(c, self.at, None, None))
             lines.append("true" if value else "false")
             lines.append(f"  (contact {cid} has no record and no events)")
@@ -390,7 +387,7 @@ class ReplSession:
             for typ, t, fields in matching_events(seen):
                 lines.append(f"  {self.show_time(t)}  {show_event(typ, fields, self.program.ir.events)}")
             read = attributes_read(seen)
-            sources = attribute_sources(read, c.events, self.at)
+            sources = attribute_sources(self.program, read, c.events, self.at)
             for path, v in read.items():
                 src = sources.get(path)
                 lines.append(f"  {path} is {show_value(v)}"
@@ -590,8 +587,9 @@ class ReplSession:
                 raise ReplError(f"expected field=value, not {p!r}",
                                 f"fields of {typ}: {', '.join(decl.fields) or '(none)'}")
             if key not in decl.fields:
-                if typ == "contact.updated":
-                    fields.setdefault("fields", {})[key] = _json_or_text(raw)
+                keyed = self.program.plan.effects.keys_fields.get(typ)
+                if keyed is not None:  # contact.updated stage=SQL: a contact field
+                    fields.setdefault(keyed, {})[key] = _json_or_text(raw)
                     continue
                 best = closest(key, decl.fields)
                 raise ReplError(f'event {typ} has no field "{key}"',
