@@ -37,7 +37,7 @@ from ..semantics import ir
 from ..semantics.calendar import format_utc
 from ..syntax.source import BOM
 from ..runtime.engine import ActionRequest, Engine, EngineError, _WState
-from ..runtime.inputs import BadLine, EventValidator, _decode_line
+from ..runtime.inputs import BadLine, EventValidator, decode_line
 from ..runtime.output import jsonl_line
 from ..runtime.plan import GOAL, JUMP, JUMP_UNLESS, WAIT_COND, CGoal, CWorkflow, Plan
 
@@ -326,7 +326,7 @@ def read_new_events(path: Path, shown: str, events: dict, *, offset: int = 0, li
         no += 1
         if not raw.strip():
             continue
-        obj = _decode_line(shown, no, raw, bad)
+        obj = decode_line(shown, no, raw, bad)
         if obj is None:
             continue
         res = validator.check(obj)
