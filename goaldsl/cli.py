@@ -12,15 +12,14 @@ import gc
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from . import __version__
-from .api import InputError, Program, engine_for, load_program, parse_time, read_inputs
-from .semantics.calendar import format_utc
-from .semantics.loader import data_files
-from .syntax.diagnostics import GoalError, render_all
-from .runtime.engine import EngineError
-from .runtime.sources import SourceError
+
+# The stages are imported by the commands that use them, once the command
+# line is parsed: `goal --version` and `--help` load none of them.
+if TYPE_CHECKING:
+    from .api import Program
 
 
 class UsageError(Exception):
@@ -39,6 +38,8 @@ def resolve_program(arg: Optional[str], contacts: Optional[str], events: Optiona
     """A PROGRAM argument: a .goal file or a folder (with contacts.jsonl and
     events.jsonl by convention). ``-`` names standard input; a named pipe is
     read as a stream."""
+    from .api import load_program
+    from .semantics.loader import data_files
     base = Path(arg) if arg else None
     if base is not None and not base.exists():
         raise UsageError(f"no such file or folder: {arg}")
@@ -86,6 +87,7 @@ def _zone_arg(name: str) -> str:
 def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
     if text is None:
         return None
+    from .api import InputError, parse_time
     try:
         t = parse_time(text, tz)
     except InputError as e:
@@ -102,6 +104,7 @@ def cmd_check(args) -> int:
     from .api import check_paths
     from .semantics.loader import program_files, program_of_test_file, test_files
     from .semantics.schema import schema_beside
+    from .syntax.diagnostics import render_all
     # A folder is one program (its files see each other), checked with its
     # test files; a file is its own, a test file is checked with its program.
     groups: list[tuple[Path, list[Path]]] = []
@@ -150,7 +153,8 @@ def _print_document(diags, nfiles: int, fmt: str, rules=None) -> None:
 
 def cmd_lint(args) -> int:
     from .semantics.checker import check
-    from .semantics.loader import load, program_files
+    from .semantics.loader import data_files, load, program_files
+    from .syntax.diagnostics import render_all
     from .tools.lint import DESCRIPTIONS, lint, log_span
     groups: list[tuple[Path, list[Path]]] = []
     for f in args.files:
@@ -215,6 +219,7 @@ def cmd_test(args) -> int:
     import json
     from .tools.testing import (Coverage, load_suite, render_coverage, render_text, run_test, select,
                                 summary_line, to_json, to_junit)
+    from .syntax.diagnostics import render_all
     results, coverages, any_tests = [], [], False
     for f in args.paths:
         p = Path(f)
@@ -260,6 +265,7 @@ def res_sources(res) -> dict[str, str]:
 
 def cmd_fmt(args) -> int:
     from .semantics.loader import read_source
+    from .syntax.diagnostics import render_all
     from .syntax.formatter import format_source
     if "-" in args.files:
         if len(args.files) > 1:
@@ -303,6 +309,7 @@ def cmd_fmt(args) -> int:
 def _fmt_stdin(args) -> int:
     """`goal fmt -`: standard input to standard output (an editor's filter).
     Diagnostics go to standard error: standard output is the program."""
+    from .syntax.diagnostics import render_all
     from .syntax.formatter import format_source
     data = sys.stdin.buffer.read()
     try:
@@ -353,6 +360,7 @@ def _replace_text(path: Path, text: str) -> None:
 
 
 def _run_window(args, inputs) -> tuple[int, int]:
+    from .semantics.calendar import format_utc
     start = _time_arg(args.from_)
     until = _time_arg(args.until)
     if start is None:
@@ -381,6 +389,7 @@ def _run_format(args) -> str:
 
 
 def cmd_run(args) -> int:
+    from .api import engine_for, read_inputs
     from .runtime.output import WRITERS, write_table
     from .runtime.inputs import as_source
     from .runtime.program import shown_path
@@ -607,6 +616,8 @@ def _one_contact(args, program, cpath, epath, cid: str):
 
 def _eval_all(args, program, cpath, epath) -> int:
     """`goal eval COND --all`: the contacts for which the condition holds at --at."""
+    from .api import read_inputs
+    from .semantics.calendar import format_utc
     from .tools.evaluate import evaluate_all
     if args.contact:
         raise UsageError("give either --contact ID or --all, not both")
@@ -892,6 +903,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "fn", None):
         ap.print_help()
         return 2
+    from .api import EngineError, GoalError, InputError
+    from .runtime.sources import SourceError
+    from .syntax.diagnostics import render_all
     try:
         return args.fn(args)
     except GoalError as e:

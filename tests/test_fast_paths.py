@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from goaldsl.api import load_program
 from goaldsl.semantics.calendar import parse_event_time
-from goaldsl.runtime.inputs import EventValidator, Inputs, _EventTimes, iter_events
+from goaldsl.runtime.inputs import EventValidator, Inputs, EventTimes, iter_events
 from goaldsl.runtime.output import JsonlWriter, jsonl_line
 
 PROGRAM = 'workflow "W" {\n    enroll when page.visited\n    send_email("hi")\n}\n'
@@ -50,7 +50,7 @@ stamp = st.builds(
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(stamp, st.text(max_size=26)), min_size=1, max_size=20))
 def test_event_times_match_the_general_parser(texts):
-    times = _EventTimes()  # one cache across the list, as in a real read
+    times = EventTimes()  # one cache across the list, as in a real read
     for text in texts:
         assert _fast(times, text) == _parse(text), text
 

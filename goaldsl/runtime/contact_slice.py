@@ -31,7 +31,7 @@ from typing import Any, Optional
 from ..semantics import ir
 from ..semantics.calendar import parse_event_time
 from ..syntax.source import BOM
-from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, RESERVED, Inputs, _EventTimes, as_source, iter_events,
+from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, RESERVED, Inputs, EventTimes, as_source, iter_events,
                      jsonl_rows, read_contacts)
 
 
@@ -196,7 +196,7 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
         return None
     if not all(_MMSS.match(m) for m in set(map(itemgetter(slice(13, 19)), times))):
         return None
-    reader = _EventTimes()
+    reader = EventTimes()
     try:
         for h in hours:
             for o in offsets:

@@ -25,13 +25,13 @@ from ..syntax.source import BOM
 try:  # msgspec decodes JSON several times faster than the standard library
     import msgspec
 
-    _decode = msgspec.json.decode
-    _DecodeError: type[Exception] = msgspec.DecodeError
+    decode_json = msgspec.json.decode
+    JSONDecodeError: type[Exception] = msgspec.DecodeError
 except ImportError:  # pragma: no cover
     import json
 
-    _decode = json.loads
-    _DecodeError = ValueError
+    decode_json = json.loads
+    JSONDecodeError = ValueError
 
 RESERVED = ("id", "time", "contact", "type")
 
@@ -109,7 +109,7 @@ def numbered_lines(f) -> Iterator[tuple[int, bytes]]:
         yield no, line
 
 
-def _lines(source) -> Iterator[tuple[int, bytes]]:
+def nonblank_lines(source) -> Iterator[tuple[int, bytes]]:
     with source.open() as f:
         for no, line in numbered_lines(f):
             if line.strip():
@@ -147,10 +147,20 @@ def _lone(line: bytes, at: int, code: int) -> str:
             f"not a character)")
 
 
+def json_objects(source, bad: list[BadLine]) -> Iterator[tuple[int, dict]]:
+    """The JSON objects of a JSON Lines source, numbered; blank lines are
+    passed over and bad lines go to ``bad``."""
+    for no, line in nonblank_lines(source):
+        obj = decode_line(source.shown, no, line, bad)
+        if obj is not None:
+            yield no, obj
+
+
 def decode_line(shown: str, no: int, line: bytes, bad: list[BadLine]):
+    """One line's JSON object, or None with the reason added to ``bad``."""
     try:
-        obj = _decode(line)
-    except (_DecodeError, ValueError) as e:
+        obj = decode_json(line)
+    except (JSONDecodeError, ValueError) as e:
         bad.append(BadLine(shown, no, json_problem(line, e)))
         return None
     except RecursionError:  # msgspec's own depth limit, or the standard library's
@@ -210,7 +220,7 @@ def check_contact(obj: dict, columns: Optional[dict] = None) -> Optional[tuple[O
     cid = obj.get("id")
     if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
         return (columns.get("id"), 'a contact needs an "id" (text)' if cid is None
-                else f'"id" must be text, not {_kind(cid)}')
+                else f'"id" must be text, not {described(cid)}')
     obj["id"] = str(cid)
     lists = list_attributes()
     for key in lists:
@@ -268,9 +278,9 @@ class EventValidator:
         cname = shown("contact", "contact")
         if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
             return Problem("contact", f'an event needs a "{cname}" (the contact id)' if cid is None else
-                           f'"{cname}" must be text, not {_kind(cid)}')
+                           f'"{cname}" must be text, not {described(cid)}')
         if eid is not None and (isinstance(eid, bool) or not isinstance(eid, (str, int))):
-            return Problem("id", f'"{shown("id", "id")}" must be text, not {_kind(eid)}')
+            return Problem("id", f'"{shown("id", "id")}" must be text, not {described(eid)}')
         for name, ft in decl.fields.items():
             v = fields.get(name)
             if v is None:
@@ -297,7 +307,7 @@ class EventValidator:
         if not isinstance(typ, str) or not typ:
             return f'the event type must be text, like "page.visited", not {wrong_value(typ)}'
         if isinstance(time, str):
-            return (f"the time must be an integer (seconds since 1970-01-01T00:00:00Z), not the text {_json(time)}: "
+            return (f"the time must be an integer (seconds since 1970-01-01T00:00:00Z), not the text {as_written(time)}: "
                     f"convert it with goaldsl.parse_time")
         if isinstance(time, bool) or not isinstance(time, int):
             return f"the time must be an integer (seconds since 1970-01-01T00:00:00Z), not {wrong_value(time)}"
@@ -397,9 +407,9 @@ def wrong_value(v) -> str:
     if v is None:
         return "None"
     if isinstance(v, str):
-        return f"the text {_json(v)}"
+        return f"the text {as_written(v)}"
     if isinstance(v, bool) or isinstance(v, (int, float)):
-        return _kind(v)
+        return described(v)
     return f"a {type(v).__name__} ({v!r:.40})"
 
 
@@ -412,7 +422,7 @@ class Problem:
 
 
 def _show_time(v) -> str:
-    return v if isinstance(v, str) else _json(v)
+    return v if isinstance(v, str) else as_written(v)
 
 
 class TimeReader:
@@ -427,7 +437,7 @@ class TimeReader:
     def __init__(self, format: str = "iso", timezone: Optional[str] = None):
         self.format = format
         self.timezone = timezone
-        self._iso = _EventTimes()
+        self._iso = EventTimes()
         self._naive: dict[str, int] = {}
 
     def read(self, v, name: str = "time") -> int:
@@ -436,7 +446,7 @@ class TimeReader:
                 return self._read_iso(v, name)
             if hasattr(v, "utcoffset") and hasattr(v, "timestamp"):  # a datetime, from Parquet or CSV readers
                 return self._read_datetime(v, name)
-            raise ValueError(f'"{name}" must be text like "2026-11-16T14:02:00Z", not {_kind(v)}'
+            raise ValueError(f'"{name}" must be text like "2026-11-16T14:02:00Z", not {described(v)}'
                              + (' (for seconds since 1970, set [time] format = "epoch_s" in the mapping file)'
                                 if isinstance(v, (int, float)) and not isinstance(v, bool) else ""))
         scale = 1000 if self.format == "epoch_ms" else 1
@@ -448,7 +458,7 @@ class TimeReader:
             except ValueError:
                 n = None
         if isinstance(n, bool) or not isinstance(n, (int, float)) or n != n or n in (float("inf"), float("-inf")):
-            raise ValueError(f'"{name}" must be a number of {unit} since 1970-01-01T00:00:00Z, not {_kind(v)}')
+            raise ValueError(f'"{name}" must be a number of {unit} since 1970-01-01T00:00:00Z, not {described(v)}')
         return int(n // scale) if isinstance(n, int) else int((n / scale) // 1)
 
     def _read_iso(self, text: str, name: str) -> int:
@@ -461,16 +471,16 @@ class TimeReader:
                 return_msg = f'"{name}" {text} has no Z or UTC offset (write "{text}Z" for UTC'
                 raise ValueError(return_msg + ', or give [time] timezone in the mapping file)'
                                  if name != "time" else return_msg + ")") from None
-            raise ValueError(f'"{name}" {_json(text)} is not an ISO 8601 date-time like "2026-11-16T14:02:00Z"') from None
+            raise ValueError(f'"{name}" {as_written(text)} is not an ISO 8601 date-time like "2026-11-16T14:02:00Z"') from None
         except (OverflowError, OSError):
-            raise ValueError(f'"{name}" {_json(text)} is out of range') from None
+            raise ValueError(f'"{name}" {as_written(text)} is out of range') from None
 
     def _read_naive(self, text: str, name: str) -> int:
         from datetime import datetime
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f'"{name}" {_json(text)} is not an ISO 8601 date-time like "2026-11-16T14:02:00"') from None
+            raise ValueError(f'"{name}" {as_written(text)} is not an ISO 8601 date-time like "2026-11-16T14:02:00"') from None
         return self._read_datetime(dt, name)
 
     def _read_datetime(self, dt, name: str) -> int:
@@ -494,11 +504,11 @@ def _type_problem(ft: ir.FieldType, v) -> str | None:
         return None
     if ft.kind == "enum":
         near = closest(v, ft.values) if isinstance(v, str) else None
-        return f"is {_json(v)}, not one of {', '.join(ft.values)}" + (f' (did you mean "{near}"?)' if near else "")
-    return f"{_MUST_BE[ft.kind]}, not {_kind(v)}"
+        return f"is {as_written(v)}, not one of {', '.join(ft.values)}" + (f' (did you mean "{near}"?)' if near else "")
+    return f"{_MUST_BE[ft.kind]}, not {described(v)}"
 
 
-def _json(v) -> str:
+def as_written(v) -> str:
     """A value as it is written in the input file."""
     try:
         return json.dumps(v, ensure_ascii=False)
@@ -506,7 +516,7 @@ def _json(v) -> str:
         return repr(v)
 
 
-def _kind(v) -> str:
+def described(v) -> str:
     """A value in the words of the input files' messages."""
     kind = ir.value_kind(v)
     if kind == "number":
@@ -528,7 +538,7 @@ _SIXTY = frozenset("012345")
 _DIGITS = frozenset("0123456789")
 
 
-class _EventTimes:
+class EventTimes:
     """Event times to integers. The usual form, ``YYYY-MM-DDTHH:MM:SS`` with
     ``Z`` or ``+HH:MM``, is parsed once per hour and offset, and the minutes
     and seconds added; anything else goes through ``parse_event_time``."""
@@ -567,15 +577,15 @@ def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str,
     validator = EventValidator(events)
     keyed, lists = validator.keyed, validator.lists
     specs = {name: _field_specs(decl) for name, decl in events.items()}
-    times = _EventTimes()
+    times = EventTimes()
     hours, sixty, digits = times.hours, _SIXTY, _DIGITS
-    decode = _decode
+    decode = decode_json
     batch: list[tuple] = []
     append = batch.append
     for no, line in lines:
         try:
             obj = decode(line)
-        except (_DecodeError, ValueError) as e:
+        except (JSONDecodeError, ValueError) as e:
             if not line.strip():
                 continue
             bad.append(BadLine(shown, no, json_problem(line, e)))
@@ -616,7 +626,7 @@ def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str,
                     t = None
                     if len(when) == 25 and when[13] == ":" and when[16] == ":" and when[14] in sixty \
                             and when[15] in digits and when[17] in sixty and when[18] in digits:
-                        t = hours.get(when[:13] + when[19:])  # the usual form, inline (see _EventTimes)
+                        t = hours.get(when[:13] + when[19:])  # the usual form, inline (see EventTimes)
                         if t is not None:
                             t += int(when[14:16]) * 60 + int(when[17:19])
                     if t is None:

@@ -22,8 +22,8 @@ from operator import itemgetter
 from typing import Any, Iterator, Optional
 
 from ..semantics import ir
-from .inputs import (BATCH, BadLine, EventValidator, Problem, TimeReader, _DecodeError, _decode, _json, _kind,
-                     json_problem)
+from .inputs import (BATCH, BadLine, EventValidator, Problem, TimeReader, as_written, decode_json,
+                     described, json_objects)
 from .mapping import Mapping
 from .sources import Source, SourceError
 from ..syntax.diagnostics import closest
@@ -67,7 +67,7 @@ def detect_format(source: Source, forced: Optional[str] = None, mapping: Optiona
     if not s.startswith(b"{"):
         return fmt or "csv"
     try:
-        obj = _decode(s)
+        obj = decode_json(s)
     except Exception:
         return "jsonl"
     if isinstance(obj, dict) and obj.get("type") in SEGMENT_CALLS and "contact" not in obj \
@@ -203,30 +203,6 @@ def _first_set(obj: dict, names: tuple) -> tuple[Any, str]:
 
 # ====================================================================== JSON Lines with a mapping, Segment
 
-def _json_objects(source: Source, bad: list) -> Iterator[tuple[int, dict]]:
-    shown = source.shown
-    with source.open() as f:
-        no = 0
-        for line in f:
-            no += 1
-            if no == 1 and line.startswith(BOM):
-                line = line[len(BOM):]
-            if not line.strip():
-                continue
-            try:
-                obj = _decode(line)
-            except (_DecodeError, ValueError) as e:
-                bad.append(BadLine(shown, no, json_problem(line, e)))
-                continue
-            except RecursionError:
-                bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
-                continue
-            if not isinstance(obj, dict):
-                bad.append(BadLine(shown, no, "expected a JSON object"))
-                continue
-            yield no, obj
-
-
 def _fields_from(mapper: RowMapper, typ: Any, obj: dict, props: Optional[dict]) -> dict:
     fields: dict = {}
     for f, src in mapper.field_sources.get(typ, ()):
@@ -239,7 +215,7 @@ def _fields_from(mapper: RowMapper, typ: Any, obj: dict, props: Optional[dict]) 
 
 
 def _mapped_jsonl_rows(source: Source, mapper: RowMapper) -> Iterator[tuple]:
-    for no, obj in _json_objects(source, mapper.bad):
+    for no, obj in json_objects(source, mapper.bad):
         src = _lookup(obj, mapper.type_col)
         src = None if src is MISSING else src
         typ = mapper.program_type(src)
@@ -261,10 +237,10 @@ def _segment_rows(source: Source, mapper: RowMapper) -> Iterator[tuple]:
     ``event``; ``identify`` sets the contact's ``traits`` (a
     ``contact.updated``); ``page``, ``screen``, ``group`` and ``alias`` are
     events named by the call itself, for the mapping to map or skip."""
-    for no, obj in _json_objects(source, mapper.bad):
+    for no, obj in json_objects(source, mapper.bad):
         call = obj.get("type")
         if not isinstance(call, str) or call not in SEGMENT_CALLS:
-            mapper.bad.append(BadLine(mapper.shown, no, f'"type" is {_json(call) if call is not None else "missing"}; '
+            mapper.bad.append(BadLine(mapper.shown, no, f'"type" is {as_written(call) if call is not None else "missing"}; '
                                       f'a Segment message is one of {", ".join(SEGMENT_CALLS)}'))
             continue
         when, tcol = _first_set(obj, mapper.time_cols)
@@ -278,7 +254,7 @@ def _segment_rows(source: Source, mapper: RowMapper) -> Iterator[tuple]:
             if traits is MISSING or traits is None:
                 traits = {}
             if not isinstance(traits, dict):
-                mapper.bad.append(BadLine(mapper.shown, no, f'"traits" must be an object, not {_kind(traits)}'))
+                mapper.bad.append(BadLine(mapper.shown, no, f'"traits" must be an object, not {described(traits)}'))
                 continue
             src: Any = "identify"
             typ = mapper.program_type("identify")
@@ -365,7 +341,7 @@ def csv_value(text: str, kind: Optional[str]) -> Any:
         s = text.strip()
         if s[:1] in ("{", "["):
             try:
-                return _decode(s.encode())
+                return decode_json(s.encode())
             except Exception:
                 return text
         return text
@@ -381,7 +357,7 @@ def json_cell(text: str) -> Any:
     s = text.strip()
     if s in ("true", "false") or s[:1] in ("{", "[") or (s[:1].isdigit() or s[:1] == "-"):
         try:
-            v = _decode(s.encode())
+            v = decode_json(s.encode())
         except Exception:
             return text
         if isinstance(v, float) and v != v:
@@ -432,12 +408,12 @@ def _csv_rows(source: Source, mapper: RowMapper) -> Iterator[tuple]:
         props = None
         if props_col is not None and row[index[props_col]].strip():
             try:
-                props = _decode(row[index[props_col]].encode())
+                props = decode_json(row[index[props_col]].encode())
             except Exception as e:
                 mapper.bad.append(BadLine(mapper.shown, no, f"not a JSON object ({str(e).splitlines()[0]})", props_col))
                 continue
             if not isinstance(props, dict):
-                mapper.bad.append(BadLine(mapper.shown, no, f"must be a JSON object, not {_kind(props)}", props_col))
+                mapper.bad.append(BadLine(mapper.shown, no, f"must be a JSON object, not {described(props)}", props_col))
                 continue
         fields: dict = {}
         columns = {"type": mapper.type_col, "time": tcol, "contact": ccol, "id": mapper.id_col}
@@ -663,7 +639,7 @@ def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[
                 for j, v in enumerate(vals):
                     if v is not None:
                         try:
-                            v = vals[j] = _decode(v.encode())
+                            v = vals[j] = decode_json(v.encode())
                         except Exception:
                             v = None
                         if type(v) is not kind:
@@ -777,7 +753,7 @@ def _arrow_slow(rb, mapper: "RowMapper", first_row: int, positions: list[int]) -
         p = props[i] if props is not None else None
         if isinstance(p, str):
             try:
-                p = _decode(p.encode())
+                p = decode_json(p.encode())
             except Exception:
                 p = None
         if isinstance(p, list):  # a map column: [(key, value), ...]
@@ -872,19 +848,7 @@ def contact_records(source: Source, bad: list, *, fmt: Optional[str] = None,
                 yield first + i, rec, {"id": idcol}
             first += rb.num_rows
         return
-    from .inputs import _lines
-    for no, line in _lines(source):
-        try:
-            obj = _decode(line)
-        except (_DecodeError, ValueError) as e:
-            bad.append(BadLine(source.shown, no, json_problem(line, e)))
-            continue
-        except RecursionError:
-            bad.append(BadLine(source.shown, no, "not valid JSON (nested too deeply)"))
-            continue
-        if not isinstance(obj, dict):
-            bad.append(BadLine(source.shown, no, "expected a JSON object"))
-            continue
+    for no, obj in json_objects(source, bad):
         yield no, obj, None
 
 

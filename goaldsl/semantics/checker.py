@@ -687,11 +687,11 @@ class Checker:
         all_names: dict[str, Span] = {}
         goal_names: dict[str, Span] = {}
         for i, st in enumerate(steps):
-            n = _step_name(st)
+            n = A.step_name(st)
             if n is not None:
                 top_names.append((n.name, n.span, i))
-        for st in _all_steps(steps):
-            n = _step_name(st)
+        for st in A.all_steps(steps):
+            n = A.step_name(st)
             if n is not None and not isinstance(st, A.GoalBlock):
                 if n.name in all_names:
                     self.err("E0411", f"two steps are named {n.name}", n.span,
@@ -867,21 +867,6 @@ def _is_setting(x) -> bool:
                           A.EnrollWhen, A.Audience, A.AllowReentry))
 
 
-def _step_name(st) -> A.Ident | None:
-    if isinstance(st, A.GoalBlock):
-        return st.name
-    return getattr(st, "name", None) if isinstance(st, (A.ActionStep, A.WaitFor, A.WaitUntilTime, A.WaitUntilDate,
-                                                         A.WaitUntilCond)) else None
-
-
-def _all_steps(steps):
-    stack = list(reversed(list(steps)))
-    while stack:
-        st = stack.pop()
-        yield st
-        if isinstance(st, A.IfStep):
-            nested = [s for _, b in st.branches for s in b] + list(st.else_steps or ())
-            stack.extend(reversed(nested))
 
 
 def _drip_ok(st) -> bool:

@@ -555,3 +555,23 @@ def walk(node):
         n = stack.pop()
         yield n
         stack.extend(reversed(children(n)))
+
+
+def step_name(st) -> Ident | None:
+    """The name a step can be referred to by (a goal step's, or an action's
+    or a wait's ``as NAME``), or None."""
+    if isinstance(st, GoalBlock):
+        return st.name
+    return getattr(st, "name", None) if isinstance(st, (ActionStep, WaitFor, WaitUntilTime, WaitUntilDate,
+                                                         WaitUntilCond)) else None
+
+
+def all_steps(steps):
+    """Every step of ``steps`` and, in order, those nested in their if branches."""
+    stack = list(reversed(list(steps)))
+    while stack:
+        st = stack.pop()
+        yield st
+        if isinstance(st, IfStep):
+            nested = [s for _, b in st.branches for s in b] + list(st.else_steps or ())
+            stack.extend(reversed(nested))

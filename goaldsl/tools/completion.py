@@ -83,7 +83,7 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
     if _SKIP.search(head):
         return _filter([Completion(s, "step", "step") for s in sorted(set(steps))], prefix)
 
-    enclosing = _enclosing_call(head)
+    enclosing = enclosing_call(head)
     if enclosing is not None:
         name, inner = enclosing
         if name in events:
@@ -261,7 +261,7 @@ def _scan_line(line: str) -> tuple[str, int]:
     return ("string", opened) if opened >= 0 else ("code", -1)
 
 
-def _enclosing_call(head: str) -> Optional[tuple[str, str]]:
+def enclosing_call(head: str) -> Optional[tuple[str, str]]:
     """The name before the innermost unclosed '(' and the text after it."""
     line_start = head.rfind("\n") + 1
     state, at = _scan_line(head[line_start:])

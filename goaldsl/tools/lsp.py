@@ -41,8 +41,8 @@ from pygls.protocol import LanguageServerProtocol
 from .. import __version__
 from ..syntax import ast as A
 from ..semantics import ir
-from ..semantics.checker import CheckResult, _all_steps, _step_name, check
-from .completion import Completion, _enclosing_call, complete, word_before
+from ..semantics.checker import CheckResult, check
+from .completion import Completion, enclosing_call, complete, word_before
 from ..syntax.diagnostics import Diagnostic, Severity
 from ..syntax.formatter import format_source
 from ..semantics.loader import CONTACTS_FILE, TEST_SUFFIX, Loaded, load, program_files, program_of_test_file, read_source
@@ -574,8 +574,8 @@ class GoalLanguageServer(LanguageServer):
         for wf in _workflows(module):
             inside = wf.span.start <= offset <= wf.span.end if a.module is not None else False
             if inside or (wf_name is not None and wf.name.name == wf_name):
-                for st in _all_steps(_steps(wf)):
-                    ident = _step_name(st)
+                for st in A.all_steps(_steps(wf)):
+                    ident = A.step_name(st)
                     if ident is not None:
                         names.add(ident.name if ident.name.isidentifier() and ident.name not in keywords()
                                   else _quote(ident.name))
@@ -811,7 +811,7 @@ class GoalLanguageServer(LanguageServer):
         """The parameters of the action called (or the fields of the event
         filtered) around ``offset``, the one being written active."""
         head = a.text[:offset]
-        enclosing = _enclosing_call(head)
+        enclosing = enclosing_call(head)
         program = self.base(a).program or a.program
         if enclosing is None or program is None:
             return None
@@ -891,8 +891,8 @@ def _find_step(wf: A.Workflow, name: str):
     """(step, its top-level step) for a step name (quoted goal names too)."""
     bare = name[1:-1] if len(name) >= 2 and name[0] == name[-1] == '"' else name
     for top in _steps(wf):
-        for st in _all_steps([top]):
-            ident = _step_name(st)
+        for st in A.all_steps([top]):
+            ident = A.step_name(st)
             if ident is not None and ident.name == bare:
                 return st, top
     return None
@@ -900,8 +900,8 @@ def _find_step(wf: A.Workflow, name: str):
 
 def _step_names_of(wf: Optional[A.Workflow]) -> set[str]:
     out = set()
-    for st in _all_steps(_steps(wf)) if wf else ():
-        ident = _step_name(st)
+    for st in A.all_steps(_steps(wf)) if wf else ():
+        ident = A.step_name(st)
         if ident is not None:
             out.add(ident.name)
     return out

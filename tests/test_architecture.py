@@ -1,0 +1,116 @@
+"""The package's layout holds (docs/architecture.md): the stages import one way
+(import-linter's contracts in pyproject.toml), no module uses another
+module's private (``_underscore``) name, and ``goal --version`` loads none of
+the product's modules."""
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "goaldsl"
+
+
+def test_the_stages_import_one_way():
+    importlinter = pytest.importorskip("importlinter.cli")
+    code = importlinter.lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    assert code == 0, "lint-imports found an import against the stages (its report is above)"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _resolve(current: str, is_package: bool, level: int, module: str | None) -> str:
+    """The absolute name of a (possibly relative) ``from`` import's module."""
+    if not level:
+        return module or ""
+    base = current.split(".")
+    if not is_package:
+        base.pop()
+    base = base[:len(base) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_uses(path: Path, current: str | None = None) -> list[str]:
+    """Where the module at ``path`` (named ``current``) uses another goaldsl
+    module's private name: ``from m import _x``, or ``m._x`` where ``m`` names
+    a goaldsl module."""
+    current = current or _module_name(path)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found = []
+    modules: dict[str, str] = {}  # a local name bound to a goaldsl module -> the module
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            source = _resolve(current, path.name == "__init__.py", node.level, node.module)
+            if not source.startswith("goaldsl"):
+                continue
+            for alias in node.names:
+                submodule = f"{source}.{alias.name}"
+                if (PACKAGE.parent / (submodule.replace(".", "/") + ".py")).exists() or \
+                        (PACKAGE.parent / submodule.replace(".", "/")).is_dir():
+                    modules[alias.asname or alias.name] = submodule
+                elif _private(alias.name) and source != current:
+                    found.append(f"{shown}:{node.lineno}: imports {source}.{alias.name}")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("goaldsl") and alias.asname:
+                    modules[alias.asname] = alias.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and _private(node.attr):
+            module = modules.get(node.value.id)
+            if module and module != current:
+                found.append(f"{shown}:{node.lineno}: uses {module}.{node.attr}")
+    return found
+
+
+# Being removed by other work in progress; an entry here is a debt, not a permission.
+PENDING = {
+    # issue 11.2: the store stops pickling the engine's internals (Engine.snapshot/restore)
+    "goaldsl/durable/store.py: imports goaldsl.runtime.engine._WState",
+}
+
+
+def test_no_module_uses_another_modules_private_names():
+    found = [use for path in sorted(PACKAGE.rglob("*.py")) for use in private_uses(path)
+             if use.split(":")[0] + ": " + use.split(": ", 1)[1] not in PENDING]
+    assert found == [], "a private name is used outside its module; make it public where it is decided:\n" + \
+        "\n".join(found)
+
+
+def test_the_private_name_check_can_fail(tmp_path):
+    # The check above finds both forms, in a module read as if it were goaldsl.tools.probe.
+    probe = tmp_path / "probe.py"
+    probe.write_text("from ..syntax import parser\nfrom ..runtime.inputs import _decode_line, Inputs\n"
+                     "from .probe import _own\nx = parser._NamesEverywhere, parser.__name__\n", encoding="utf-8")
+    found = private_uses(probe, "goaldsl.tools.probe")
+    assert [f.split(": ", 1)[1] for f in found] == ["imports goaldsl.runtime.inputs._decode_line",
+                                                    "uses goaldsl.syntax.parser._NamesEverywhere"]
+
+
+def test_version_loads_none_of_the_products_modules():
+    # `goal --version` (and --help) answer before any stage is imported:
+    # nothing but the package itself, its entry point and the command line.
+    code = ("import sys; sys.argv = ['goal', '--version']\n"
+            "from goaldsl.launch import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('goaldsl')), file=sys.stderr)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    import goaldsl
+    assert out.stdout.strip() == f"goal {goaldsl.__version__}"
+    loaded = ast.literal_eval(out.stderr.strip().splitlines()[-1])
+    assert loaded == ["goaldsl", "goaldsl.cli", "goaldsl.launch"]
