@@ -1,0 +1,36 @@
+"""What the checker's parts share: where a condition stands (``Context``), and
+how a value and a kind are named in messages."""
+from __future__ import annotations
+
+from typing import Optional
+
+import attrs
+
+from .. import ir
+
+
+@attrs.define
+class Context:
+    """Where a condition stands: which workflow, which event it filters."""
+    workflow: Optional[str] = None
+    steps: frozenset[str] = frozenset()
+    event: Optional[ir.EventType] = None
+    in_workflow: bool = False
+
+
+def show_value(v) -> str:
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a map"
+    return str(v)
+
+
+def kind_words(kind: str) -> str:
+    return {"string": "text", "number": "a number", "bool": "true or false", "map": "a map like {key: \"value\"}",
+            "list": "a list", "step": "a step name"}.get(kind, kind)
+

@@ -1,0 +1,227 @@
+"""Conditions: names (events, fields, attributes, segments), operands, and the
+types of comparisons and of the values compared with a field.
+
+A part of ``Checker`` (``checker/__init__.py``): the methods run on the one
+checker and share its state (declared events, actions and segments; diagnostics)."""
+from __future__ import annotations
+
+
+import attrs
+
+from ...syntax import ast as A
+from .. import ir
+from .common import Context, kind_words, show_value
+
+
+class Conditions:
+    def cond(self, c: A.Cond, ctx: Context) -> ir.Cond:
+        if isinstance(c, A.Or):
+            return ir.COr(tuple(self.cond(x, ctx) for x in c.items), span=c.span)
+        if isinstance(c, A.And):
+            return ir.CAnd(tuple(self.cond(x, ctx) for x in c.items), span=c.span)
+        if isinstance(c, A.Not):
+            return ir.CNot(self.cond(c.operand, ctx), span=c.span)
+        if isinstance(c, A.Compare):
+            return self.compare(c, ctx)
+        if isinstance(c, A.In):
+            left = self.operand(c.left, ctx)
+            lt = self.operand_type(left, ctx)
+            right = self.operand(c.right, ctx, expect=lt if lt is not None and lt.kind in ("enum", "step") else None)
+            self.check_membership(c, lt, right, ctx)
+            return ir.CIn(left, right, c.negated, span=c.span)
+        if isinstance(c, A.TextOp):
+            left, right = self.operand(c.left, ctx), self.operand(c.right, ctx)
+            for side, node in ((left, c.left), (right, c.right)):
+                t = self.operand_type(side, ctx)
+                if t is not None and t.kind not in ("string", "any", "step", "enum", "list") and not (
+                        c.op == "contains" and t.kind == "list"):
+                    self.err("E0506", f'"{c.op}" works on text, but this is a {t.kind}', node.span)
+            return ir.CText(c.op, left, right, span=c.span)
+        if isinstance(c, A.IsSet):
+            op = self.operand(c.ref, ctx)
+            return ir.CIsSet(op, c.negated, span=c.span)
+        if isinstance(c, A.RefAtom):
+            return self.ref_atom(c, ctx)
+        raise AssertionError(type(c))
+
+    def ref_atom(self, c: A.RefAtom, ctx: Context) -> ir.Cond:
+        parts = c.ref.parts
+        dotted = c.ref.dotted
+        if len(parts) == 1:
+            name = parts[0]
+            extras = c.filter is not None or c.count or c.window
+            if name in ("true", "false"):
+                return ir.CConst(name == "true", span=c.span)
+            if ctx.event is not None and name in ctx.event.fields and not extras:
+                return ir.CTruthy(ir.OField(name, span=c.ref.span), span=c.span)
+            if name in self._kw:
+                self.err("E0006", f'"{name}" is a keyword and cannot be used as a name', c.ref.span)
+                return ir.CConst(False, span=c.span)
+            if name not in self.segment_defs:
+                hint = self.did_you_mean(name, lambda: list(self.segment_defs) + list(self.events))
+                self.err("E0301", f"unknown segment {name}", c.ref.span,
+                         hint=hint or "define it with: segment NAME = CONDITION")
+                return ir.CConst(False, span=c.span)
+            if extras:
+                self.err("E0307", f"{name} is a segment; a filter, count or window goes after an event type",
+                         c.span)
+            return ir.CSegment(name, span=c.span)
+        if dotted in self.events:
+            return self.event_atom(c, self.events[dotted], ctx)
+        if parts[0] == "contact":
+            if c.filter is not None or c.count or c.window:
+                self.unknown_event(c.ref)
+                return ir.CConst(False, span=c.span)
+            return ir.CTruthy(ir.OAttr(parts[1:], span=c.ref.span), span=c.span)
+        self.unknown_event(c.ref)
+        return ir.CConst(False, span=c.span)
+
+    def unknown_event(self, ref: A.Ref) -> None:
+        hint = self.did_you_mean(ref.dotted, self.events)
+        if hint is None and "." in ref.dotted:
+            family = ref.parts[0] + "."
+            known = sorted(e for e in self.events if e.startswith(family))
+            if known:
+                hint = f"{ref.parts[0]} events are: {', '.join(known)}"
+        self.err("E0303", f"unknown event type {ref.dotted}", ref.span,
+                 hint=hint or "declare it with: event NAME { field: type }")
+
+    def event_atom(self, c: A.RefAtom, ev: ir.EventType, ctx: Context) -> ir.CEvent:
+        flt = None
+        if c.filter:
+            sub = attrs.evolve(ctx, event=ev)
+            parts = [self.cond(x, sub) for x in c.filter]
+            flt = parts[0] if len(parts) == 1 else ir.CAnd(tuple(parts), span=c.span)
+        kind, n = ("at_least", 1) if c.count is None else (c.count.kind, c.count.n)
+        if c.window is None:
+            window, dur = "default", None
+        else:
+            window, dur = c.window.kind, c.window.duration
+            if window == "since_enrollment" and not ctx.in_workflow and ctx.workflow is None:
+                pass  # segments may be used inside workflows; checked where used
+        return ir.CEvent(ev.name, flt, kind, n, window, dur, span=c.span)
+
+    def operand(self, v: A.Value, ctx: Context, expect: ir.FieldType | None = None) -> ir.Operand:
+        if isinstance(v, A.Ref):
+            parts = v.parts
+            if parts[0] == "contact" and len(parts) > 1:
+                return ir.OAttr(parts[1:], span=v.span)
+            if ctx.event is not None and len(parts) == 1 and parts[0] in ctx.event.fields:
+                return ir.OField(parts[0], span=v.span)
+            if expect is not None and expect.kind in ("enum", "step") and len(parts) == 1:
+                return ir.OConst(parts[0], span=v.span)
+            if ctx.event is not None and len(parts) == 1 and expect is None:
+                self.err("E0304", f'event {ctx.event.name} has no field "{parts[0]}"', v.span,
+                         hint=self.did_you_mean(parts[0], ctx.event.fields)
+                         or f"its fields are: {', '.join(ctx.event.fields) or '(none)'}")
+                return ir.OConst(None, span=v.span)
+            if parts[0] == "contact":
+                self.err("E0308", "write a contact attribute as contact.NAME", v.span)
+                return ir.OConst(None, span=v.span)
+            self.err("E0309", f'"{v.dotted}" is not a value here', v.span,
+                     hint=f'write text in quotes: "{v.dotted}"; contact attributes start with contact.')
+            return ir.OConst(None, span=v.span)
+        if isinstance(v, A.ListLit):
+            item_expect = expect if expect is not None else None
+            return ir.OList(tuple(self.operand(x, ctx, item_expect) for x in v.items), span=v.span)
+        if isinstance(v, A.MapLit):
+            return ir.OConst(self.literal(v), span=v.span)
+        return ir.OConst(v.value, span=v.span)
+
+    def operand_type(self, op: ir.Operand, ctx: Context) -> ir.FieldType | None:
+        if isinstance(op, ir.OField) and ctx.event is not None:
+            return ctx.event.fields.get(op.name)
+        if isinstance(op, ir.OConst):
+            kind = ir.value_kind(op.value)
+            if kind in ("bool", "number", "string"):
+                return ir.FieldType(kind)
+        if isinstance(op, ir.OList):
+            return ir.FieldType("list")
+        return None  # contact attributes: the schema is open
+
+    def _typed_side(self, left: A.Value, right: A.Value, ctx: Context):
+        """Resolve ``left OP right`` where one side may be a field whose type
+        decides how a bare name on the other side reads (enum value, step)."""
+        lt = rt = None
+        if ctx.event is not None:
+            if isinstance(left, A.Ref) and len(left.parts) == 1:
+                lt = ctx.event.fields.get(left.parts[0])
+            if isinstance(right, A.Ref) and len(right.parts) == 1:
+                rt = ctx.event.fields.get(right.parts[0])
+        lo = self.operand(left, ctx, rt)
+        ro = self.operand(right, ctx, lt)
+        return lo, ro
+
+    def compare(self, c: A.Compare, ctx: Context) -> ir.CCompare:
+        lo, ro = self._typed_side(c.left, c.right, ctx)
+        lt, rt = self.operand_type(lo, ctx), self.operand_type(ro, ctx)
+        for field_side, other, other_node in ((lt, ro, c.right), (rt, lo, c.left)):
+            if field_side is None:
+                continue
+            self.check_value(field_side, other, other_node, ctx)
+        if self.contact_schema:
+            self.check_contact_kind(lo, ro, c.right)
+            self.check_contact_kind(ro, lo, c.left)
+        if lt is not None and rt is not None and c.op in ("<", "<=", ">", ">="):
+            for t, node in ((lt, c.left), (rt, c.right)):
+                if t.kind in ("enum", "bool", "list", "map", "step"):
+                    article = "an" if t.kind[0] in "aeiou" else "a"
+                    self.err("E0506", f'"{c.op}" compares numbers or text, not {article} {t.kind}', node.span)
+                    break
+        return ir.CCompare(c.op, lo, ro, span=c.span)
+
+    def check_contact_kind(self, attr: ir.Operand, other: ir.Operand, node: A.Value) -> None:
+        """Warn when a contact attribute whose data always holds one kind is
+        compared with a constant of another kind (W0501: schemas are open)."""
+        if not isinstance(attr, ir.OAttr) or not isinstance(other, ir.OConst) or other.value is None:
+            return
+        kind = self.contact_schema.get(attr.path)
+        if kind not in ("number", "string", "bool"):
+            return
+        v = other.value
+        got = ir.value_kind(v)
+        if got not in ("number", "string", "bool") or got == kind:
+            return
+        words = {"number": "a number", "string": "text", "bool": "true or false"}
+        shown = f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+        hint = None
+        if kind == "number" and isinstance(v, str):
+            try:
+                float(v)
+                hint = f"write the number without quotes: {v}"
+            except ValueError:
+                pass
+        elif kind == "string" and got == "number":
+            hint = f'write it in quotes: "{v}"'
+        self.warn("W0501", f"contact.{'.'.join(attr.path)} is {words[kind]} in the contact data, "
+                  f"compared here with {words[got].replace('a number', 'the number')} {shown}", node.span, hint=hint)
+
+    def check_membership(self, c: A.In, lt, right, ctx: Context) -> None:
+        if isinstance(right, ir.OList):
+            for item, node in zip(right.items, getattr(c.right, "items", ())):
+                if lt is not None:
+                    self.check_value(lt, item, node, ctx)
+        else:
+            rt = self.operand_type(right, ctx)
+            if rt is not None and rt.kind not in ("list", "any", "string"):
+                self.err("E0506", f'"in" needs a list on its right, like ["US", "CA"]', c.right.span)
+
+    def check_value(self, t: ir.FieldType, op: ir.Operand, node: A.Value, ctx: Context) -> None:
+        """A value compared with a field of type ``t``."""
+        if not isinstance(op, ir.OConst) or op.value is None:
+            return
+        v = op.value
+        if t.kind == "enum":
+            if not isinstance(v, str) or v not in t.values:
+                shown = v if isinstance(v, str) else repr(v)
+                self.err("E0305", f'"{shown}" is not one of the allowed values', node.span,
+                         detail=f"allowed: {', '.join(t.values)}",
+                         hint=self.did_you_mean(str(v), t.values) if isinstance(v, str) else None)
+        elif t.kind == "step":
+            if ctx.workflow is not None and isinstance(v, str) and isinstance(node, A.Ref) and v not in ctx.steps:
+                self.err("E0410", f'workflow "{ctx.workflow}" has no step named {v}', node.span,
+                         hint=self.did_you_mean(v, ctx.steps) or "name a step with: ACTION(...) as NAME")
+        elif t.kind in ("number", "string", "bool") and not t.accepts(v):
+            self.err("E0506", f"expected {kind_words(t.kind)}, not {show_value(v)}", node.span,
+                     hint=f'write it in quotes: "{v}"' if t.kind == "string" and isinstance(v, (int, float)) else None)
+

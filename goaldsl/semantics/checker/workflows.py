@@ -1,0 +1,154 @@
+"""Workflows: settings, audience and triggers, time zones, fixed dates.
+
+A part of ``Checker`` (``checker/__init__.py``): the methods run on the one
+checker and share its state (declared events, actions and segments; diagnostics)."""
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ...syntax import ast as A
+from .. import ir
+from ..calendar import known_zones, parse_local_datetime
+from ...syntax.diagnostics import Related
+from ...syntax.source import Span
+from .common import Context
+
+
+class Workflows:
+    def workflow(self, w: A.Workflow) -> ir.Workflow | None:
+        name = w.name.name
+        settings: dict[str, Any] = {}
+        steps: list[A.Step] = []
+        goals_sections: list[A.GoalsSection] = []
+        seen_step = False
+        for item in w.items:
+            if isinstance(item, A.GoalsSection):
+                if goals_sections:
+                    self.err("E0420", "a workflow has at most one goals section", item.span,
+                             related=(Related(goals_sections[0].span, "the first one"),))
+                goals_sections.append(item)
+            elif _is_setting(item):
+                key = type(item).__name__
+                key = {"RunsOnce": "runs", "RunsPerpetual": "runs", "EvaluateEvery": "evaluate",
+                       "EvaluateOnEvent": "evaluate"}.get(key, key)
+                if seen_step or goals_sections:
+                    self.err("E0401", "settings come before the steps", item.span,
+                             hint="move this line to the top of the workflow")
+                if key in settings:
+                    self.err("E0402", "this setting is given twice", item.span,
+                             related=(Related(settings[key].span, "first given here"),))
+                    continue
+                settings[key] = item
+            else:
+                if goals_sections:
+                    self.err("E0421", "steps go before the goals section", item.span,
+                             hint="the goals { } section comes last in a workflow")
+                seen_step = True
+                steps.append(item)
+        tz = "UTC"
+        if "TimezoneSetting" in settings:
+            tz = self.timezone_name(settings["TimezoneSetting"].name)
+        once_at = None
+        runs = settings.get("runs")
+        if isinstance(runs, A.RunsOnce):
+            once_at = self.datetime(runs.text, tz, runs.span)
+        every: int | None = 300
+        ev = settings.get("evaluate")
+        if isinstance(ev, A.EvaluateOnEvent):
+            every = None
+        elif isinstance(ev, A.EvaluateEvery):
+            d = ev.duration
+            if d.months:
+                self.err("E0406", "evaluate every takes minutes, hours, days or weeks, not months", d.span)
+            every = d.days * 86400 + d.seconds
+            if every <= 0:
+                if not d.months:
+                    self.err("E0406", "evaluate every needs a duration above zero", d.span)
+                every = 300
+        audience = settings.get("Audience")
+        trigger = settings.get("EnrollWhen")
+        reentry = settings.get("AllowReentry")
+        if audience and trigger:
+            self.err("E0403", "a workflow has either audience or enroll when, not both", trigger.span,
+                     related=(Related(audience.span, "audience given here"),))
+        if not audience and not trigger:
+            self.err("E0404", f'workflow "{name}" has no way to enroll contacts', w.name.span,
+                     hint="add `audience CONDITION` or `enroll when EVENT`")
+        if reentry and not trigger:
+            self.err("E0407", "allow reentry only applies to enroll when", reentry.span,
+                     hint="audience workflows re-enroll contacts that qualify again")
+        if trigger and once_at is not None:
+            self.err("E0408", "a one-time workflow enrolls its audience once; it cannot use enroll when",
+                     trigger.span, hint="use `audience CONDITION`, or `runs perpetual`")
+
+        # Names of top-level steps (and goal steps), in order, for skip targets.
+        top_names: list[tuple[str, Span, int]] = []
+        all_names: dict[str, Span] = {}
+        goal_names: dict[str, Span] = {}
+        for i, st in enumerate(steps):
+            n = A.step_name(st)
+            if n is not None:
+                top_names.append((n.name, n.span, i))
+        for st in A.all_steps(steps):
+            n = A.step_name(st)
+            if n is not None and not isinstance(st, A.GoalBlock):
+                if n.name in all_names:
+                    self.err("E0411", f"two steps are named {n.name}", n.span,
+                             related=(Related(all_names[n.name], "first named here"),))
+                else:
+                    all_names[n.name] = n.span
+        for g in [s for s in steps if isinstance(s, A.GoalBlock)] + [g for gs in goals_sections for g in gs.goals]:
+            if g.name.name in goal_names:
+                self.err("E0412", f'two goals are named "{g.name.name}"', g.name.span,
+                         related=(Related(goal_names[g.name.name], "first named here"),))
+            else:
+                goal_names[g.name.name] = g.name.span
+        ctx = Context(workflow=name, steps=frozenset(all_names), in_workflow=True)
+        aud = self.cond(audience.cond, attrs.evolve(ctx, in_workflow=False)) if audience else None
+        trig = None
+        if trigger:
+            before = len(self.diags)
+            trig = self.cond(trigger.cond, attrs.evolve(ctx, in_workflow=False))
+            if len(self.diags) == before:  # an unknown event already said what is wrong
+                self.check_trigger(trig)
+        ir_steps = self.steps(steps, ctx, top_names, top=True, drip=w.is_drip, tz=tz)
+        exit_goals = []
+        for gs in goals_sections:
+            for g in gs.goals:
+                goal = self.goal(g, ctx, top_names, None, is_step=False)
+                if goal:
+                    exit_goals.append(goal)
+        return ir.Workflow(name, w.is_drip, once_at, every, tz, aud, trig, reentry is not None,
+                           tuple(ir_steps), tuple(exit_goals), span=w.span)
+
+    def timezone_name(self, node: A.Str) -> str:
+        """A time zone as written, or UTC after reporting an unknown one."""
+        if node.value in known_zones():
+            return node.value
+        self.err("E0405", f'unknown time zone "{node.value}"', node.span,
+                 hint=self.did_you_mean(node.value, known_zones()) or 'use an IANA name like "America/New_York"')
+        return "UTC"
+
+    def check_trigger(self, c: ir.Cond) -> None:
+        items = c.items if isinstance(c, ir.COr) else (c,)
+        for x in items:
+            if not isinstance(x, ir.CEvent):
+                self.err("E0409", "enroll when takes an event, like form.submitted(form == \"demo\")", x.span,
+                         hint="for a condition on contact data, use `audience`")
+            elif x.window != "default" or (x.count_kind, x.count) != ("at_least", 1):
+                self.err("E0409", "an enroll-when event takes no count or window", x.span,
+                         hint="each matching event enrolls the contact")
+
+    def datetime(self, text: str, tz: str, span: Span) -> int | None:
+        try:
+            return parse_local_datetime(text, tz)
+        except ValueError as e:
+            self.err("E0413", f"{text} is not a valid date-time: {e}", span)
+            return None
+
+
+def _is_setting(x) -> bool:
+    return isinstance(x, (A.RunsPerpetual, A.RunsOnce, A.EvaluateEvery, A.EvaluateOnEvent, A.TimezoneSetting,
+                          A.EnrollWhen, A.Audience, A.AllowReentry))
