@@ -78,10 +78,7 @@ def private_uses(path: Path, current: str | None = None) -> list[str]:
 
 
 # Being removed by other work in progress; an entry here is a debt, not a permission.
-PENDING = {
-    # issue 11.2: the store stops pickling the engine's internals (Engine.snapshot/restore)
-    "goaldsl/durable/store.py: imports goaldsl.runtime.engine._WState",
-}
+PENDING: set[str] = set()
 
 
 def test_no_module_uses_another_modules_private_names():
