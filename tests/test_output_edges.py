@@ -98,4 +98,4 @@ def test_a_state_file_with_undecodable_text_is_refused_not_an_internal_error(tmp
         p = subprocess.run([sys.executable, "-m", "goaldsl", *argv], cwd=tmp_path, capture_output=True, text=True,
                            timeout=120)
         assert p.returncode == 1 and "internal error" not in p.stderr and "Traceback" not in p.stderr, p
-        assert "the state file cannot be read" in p.stderr and "damaged" in p.stderr
+        assert "the state file is corrupted" in p.stderr and "backup" in p.stderr
