@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__
-from .api import InputError, Program, engine_for, load_program, parse_time, read_inputs
+from .api import InputError, Program, load_program, parse_time, read_inputs
 from .semantics.calendar import format_utc
 from .semantics.loader import data_files
 from .syntax.diagnostics import GoalError, render_all
@@ -443,11 +443,10 @@ def cmd_run(args) -> int:
             if progress is not None:
                 progress.done()
             start, until = run_window(inputs)
-            eng = engine_for(program, inputs, start=start)
-            eng.run_until(until)
-            summary = Summary(shapes_of(program.ir)).add_all(eng.activity)
-            result = summary.add_all(eng.waiting_entries()).result(window=window)
-            write_table(out, eng.activity, table_lines(result))
+            from .runtime.partition import run_partition
+            entries = list(run_partition(program, inputs.contacts, inputs.events, start=start, until=until))
+            result = Summary(shapes_of(program.ir)).add_all(entries).result(window=window)
+            write_table(out, [e for e in entries if e["type"] != "waiting"], table_lines(result))
     finally:
         if progress is not None:
             progress.done()

@@ -170,7 +170,7 @@ ACTIVITY_COLUMNS = ("time", "contact", "workflow", "type", "action", "args", "st
 _TEXT_COLUMNS = ACTIVITY_COLUMNS[1:]
 
 
-def _row(e: dict) -> tuple:
+def activity_row(e: dict) -> tuple:
     """An entry as the columns' values (``time`` as epoch seconds)."""
     more = {k: v for k, v in e.items() if k not in ACTIVITY_COLUMNS}
     args = e.get("args")
@@ -196,7 +196,7 @@ class CsvWriter:
         self._w.writerow(ACTIVITY_COLUMNS)
 
     def __call__(self, e: dict) -> None:
-        r = _row(e)
+        r = activity_row(e)
         self._w.writerow((format_utc(r[0]),) + tuple("" if v is None else v for v in r[1:]))
 
     def flush(self) -> None:
@@ -232,7 +232,7 @@ class ParquetWriter:
         self._rows: list[tuple] = []
 
     def __call__(self, e: dict) -> None:
-        self._rows.append(_row(e))
+        self._rows.append(activity_row(e))
         if len(self._rows) >= self.ROWS:
             self._write()
 
