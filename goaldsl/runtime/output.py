@@ -125,6 +125,10 @@ def table_line(e: dict, widths: tuple[int, int] = (12, 24)) -> str:
         what = f'goal achieved: "{e["goal"]}"'
     elif kind == "exited":
         what = f"exited ({e['reason']})" + (f' [goal "{e["goal"]}"]' if e.get("goal") else "")
+    elif kind == "goal_missed":
+        what = f'goal missed: "{e["goal"]}" (on unmet {e.get("policy")})'
+    elif kind == "not_enrolled":
+        what = f'not enrolled: goal "{e["goal"]}" already met'
     else:
         what = kind
     wc, ww = widths
@@ -142,7 +146,7 @@ def summary(entries: Iterable[dict], workflows: list[str], goals: dict[str, list
 
 
 # Entry types that only feed the figures (runtime/summary.py): not shown in the table.
-FIGURES_ONLY = frozenset(("goal_unmet", "waiting"))
+FIGURES_ONLY = frozenset(("waiting",))
 
 
 def table_entries(entries: Iterable[dict]) -> list[dict]:

@@ -24,7 +24,7 @@ from ..syntax.source import Span
 from . import ir
 from .calendar import add, parse_local_datetime
 from .loader import TEST_SUFFIX
-EXIT_REASONS = ("goal", "end", "unmet", "completed")
+EXIT_REASONS = ("goal", "end", "unmet", "completed", "audience")
 
 
 def is_test_file(name: str) -> bool:
