@@ -389,7 +389,7 @@ def _run_format(args) -> str:
 
 
 def cmd_run(args) -> int:
-    from .api import engine_for, read_inputs
+    from .api import read_inputs
     from .runtime.output import WRITERS, write_table
     from .runtime.inputs import as_source
     from .runtime.program import shown_path
@@ -452,11 +452,10 @@ def cmd_run(args) -> int:
             if progress is not None:
                 progress.done()
             start, until = run_window(inputs)
-            eng = engine_for(program, inputs, start=start)
-            eng.run_until(until)
-            summary = Summary(shapes_of(program.ir)).add_all(eng.activity)
-            result = summary.add_all(eng.waiting_entries()).result(window=window)
-            write_table(out, eng.activity, table_lines(result))
+            from .runtime.partition import run_partition
+            entries = list(run_partition(program, inputs.contacts, inputs.events, start=start, until=until))
+            result = Summary(shapes_of(program.ir)).add_all(entries).result(window=window)
+            write_table(out, [e for e in entries if e["type"] != "waiting"], table_lines(result))
     finally:
         if progress is not None:
             progress.done()

@@ -106,8 +106,10 @@ def brief(e: dict, *, wf: bool = False) -> str:
         what = f"achieved {e['goal']}"
     elif kind == "exited":
         what = f"exited {e['reason']}" + (f" {e['goal']}" if e.get("goal") else "")
-    elif kind == "goal_unmet":
-        what = f"passed unmet {e['goal']}"
+    elif kind == "goal_missed":
+        what = f"missed {e['goal']} ({e['policy']})"
+    elif kind == "not_enrolled":
+        what = f"not enrolled {e['goal']}"
     else:
         what = kind
     if wf:

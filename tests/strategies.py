@@ -92,6 +92,10 @@ settings_ = st.one_of(
     st.builds(A.EvaluateEvery, durations), st.just(A.EvaluateOnEvent()),
     texts.map(lambda s: A.TimezoneSetting(A.Str(s))),
     conds.map(A.EnrollWhen), conds.map(A.Audience), st.just(A.AllowReentry()),
+    # issue 16
+    st.builds(A.EvaluateEveryAt, durations, st.integers(0, 23), st.integers(0, 59),
+              st.sampled_from([None, "monday", "sunday"])),
+    durations.map(A.AllowReentry), st.just(A.SkipIfGoalMet()), st.just(A.ExitWhenAudienceFails()),
 )
 workflows = st.builds(
     A.Workflow, texts.map(A.Ident), st.booleans(),

@@ -132,7 +132,9 @@ def test_jsonl_is_the_activity_stream_of_section_8(folder, goal):
         # one day after 14:00: Demo's wait ends (c3 completes), Nurture's
         # limits run out for c2 and c3
         E("17T14:00:00", "c3", "Demo", "exited", reason="completed", at=2),
+        E("17T14:00:00", "c2", "Nurture", "goal_missed", goal="Opened", policy="end", at=1),
         E("17T14:00:00", "c2", "Nurture", "exited", reason="unmet", goal="Opened", at=1),
+        E("17T14:00:00", "c3", "Nurture", "goal_missed", goal="Opened", policy="end", at=1),
         E("17T14:00:00", "c3", "Nurture", "exited", reason="unmet", goal="Opened", at=1),
         # c1 is still waiting in Nurture (at its 2nd step) when the run ends
         # (--until: the latest event, 18T00:00): the stream ends with where it is
@@ -194,7 +196,9 @@ TABLE = '''\
 2026-11-16 20:00:00Z  c2           Demo                     update_contact(stage: "SQL")  [goal "Booked"]
 2026-11-16 20:00:00Z  c2           Demo                     exited (goal) [goal "Booked"]
 2026-11-17 14:00:00Z  c3           Demo                     exited (completed)
+2026-11-17 14:00:00Z  c2           Nurture                  goal missed: "Opened" (on unmet end)
 2026-11-17 14:00:00Z  c2           Nurture                  exited (unmet) [goal "Opened"]
+2026-11-17 14:00:00Z  c3           Nurture                  goal missed: "Opened" (on unmet end)
 2026-11-17 14:00:00Z  c3           Nurture                  exited (unmet) [goal "Opened"]
 
 '''
@@ -380,8 +384,8 @@ def test_the_installed_command_never_shows_a_traceback(folder):
     assert p.stderr == "goal run: no such events file: missing.jsonl\n"
     p = subprocess.run([sys.executable, "-m", "goaldsl", "run", "demo", "--format", "jsonl"],
                        capture_output=True, text=True)
-    # 20 entries, then one `waiting` entry: c1 is still in Nurture
-    assert p.returncode == 0 and len(p.stdout.splitlines()) == 21 and p.stderr == ""
+    # 22 entries, then one `waiting` entry: c1 is still in Nurture
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == 23 and p.stderr == ""
 
 
 def test_eval_needs_no_goal_file_the_standard_library_is_enough(write, goal):

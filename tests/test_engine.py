@@ -290,7 +290,7 @@ def test_runs_once_contact_waiting_at_a_goal_step_is_rechecked_every_tick(go):
     head = ["11-02 10:00 enrolled", "11-02 10:00 send_email(code)"]
     assert r.of("c1") == head + ["11-02 10:35 achieved Opened", "11-02 10:35 add_tag(opened) [Opened]",
                                  "11-02 10:35 send_email(last-call)", "11-02 10:35 exited completed"]
-    assert r.of("c2") == head + ["11-03 10:00 exited unmet Opened"]
+    assert r.of("c2") == head + ["11-03 10:00 missed Opened (end)", "11-03 10:00 exited unmet Opened"]
     # the exit goals are part of that re-check
     assert r.of("c3") == head + ["11-02 10:15 achieved Bought", "11-02 10:15 exited goal Bought"]
 
@@ -491,8 +491,8 @@ workflow "W" {
     # First and Second hold at 10:05: First wins (source order) and removes
     # x; on achieved continue starts the second `wait 1 day` at 10:05; Second
     # is reached unmet at 11-03 10:05 and passed (on unmet continue)
-    assert r.of("c1") == ["11-02 10:00 enrolled", "11-02 10:00 passed unmet Early", "11-02 10:05 achieved First",
-                          "11-02 10:05 remove_tag(x) [First]", "11-03 10:05 passed unmet Second",
+    assert r.of("c1") == ["11-02 10:00 enrolled", "11-02 10:00 missed Early (continue)", "11-02 10:05 achieved First",
+                          "11-02 10:05 remove_tag(x) [First]", "11-03 10:05 missed Second (continue)",
                           "11-03 10:05 send_email(end)", "11-03 10:05 exited completed"]
 
 
@@ -604,10 +604,10 @@ def test_on_unmet_policies(go, policy):
     reach = "11-03 10:05"
     expected_c1 = {
         "wait": [],
-        "wait up to 2 hours then continue": _at("11-03 12:05", ["passed unmet G"] + DONE),
-        "wait up to 2 hours then end": ["11-03 12:05 exited unmet G"],
-        "continue": _at(reach, ["passed unmet G"] + DONE),
-        "end": [f"{reach} exited unmet G"],
+        "wait up to 2 hours then continue": _at("11-03 12:05", ["missed G (continue)"] + DONE),
+        "wait up to 2 hours then end": ["11-03 12:05 missed G (end)", "11-03 12:05 exited unmet G"],
+        "continue": _at(reach, ["missed G (continue)"] + DONE),
+        "end": [f"{reach} missed G (end)", f"{reach} exited unmet G"],
     }[policy]
     assert r.of("c1") == head + expected_c1
     if policy in ("continue", "end"):  # nobody waits at the step

@@ -8,11 +8,12 @@ write the same activity stream, byte for byte (ids included).
 
 The programs are small and random: ticks of several periods or ``evaluate on
 event``, audiences (perpetual and ``runs once at``), ``enroll when`` with and
-without ``allow reentry``, waits of every kind, ``if``, ``skip to``, ``end``,
+without ``allow reentry`` (and ``after D``), ``skip enrollment if goal met``,
+``exit when audience no longer matches``, waits of every kind, ``if``, ``skip to``, ``end``,
 goal steps with every ``on achieved`` / ``on unmet`` policy, exit goals with
 global and conditional actions, and conditions with filters, counts and
 ``within`` / ``since enrollment`` / ``ever`` windows. The logs put events on
-ticks, on window edges (a multiple of the window before another event), at
+ticks (epoch-aligned and on the wall clock), on window edges (a multiple of the window before another event), at
 the same instant, before ``--from`` (history), for contacts not in the
 contacts file, and across the end of daylight saving time in New York
 (1 Nov 2026, 06:00Z).
@@ -64,7 +65,8 @@ def durations(draw, short: bool = False):
 @st.composite
 def event_atoms(draw, goal_names: tuple[str, ...]):
     kind = draw(st.sampled_from(["page.visited", "email.opened", "form.submitted", "tag.added", "email.sent",
-                                 "goal.achieved", "workflow.enrolled", "workflow.exited", "purchase.completed"]))
+                                 "goal.achieved", "workflow.enrolled", "workflow.exited", "purchase.completed",
+                                 "goal.missed"]))
     flt = ""
     if draw(st.booleans()):
         if kind == "page.visited":
@@ -73,10 +75,10 @@ def event_atoms(draw, goal_names: tuple[str, ...]):
             flt = f'(email == "{draw(st.sampled_from(EMAILS))}")'
         elif kind == "tag.added":
             flt = f'(tag == "{draw(st.sampled_from(TAGS))}")'
-        elif kind == "goal.achieved" and goal_names:
+        elif kind in ("goal.achieved", "goal.missed") and goal_names:
             flt = f'(goal == "{draw(st.sampled_from(goal_names))}")'
         elif kind == "workflow.exited":
-            flt = f"(reason == {draw(st.sampled_from(['goal', 'end', 'unmet', 'completed']))})"
+            flt = f"(reason == {draw(st.sampled_from(['goal', 'end', 'unmet', 'completed', 'audience']))})"
         elif kind == "purchase.completed":
             flt = f"(amount >= {draw(st.sampled_from([1, 5]))})"
     count = draw(st.sampled_from(["", "", "", " at least 2 times", " at most 1 times", " at most 0 times",
@@ -156,7 +158,10 @@ def workflows(draw, index: int, goal_names: tuple[str, ...]):
         at = START + draw(st.sampled_from([0, 60, 300, 3600 + 120, 2 * 3600]))
         settings_.append(f"runs once at {format_utc(at)}")
     evaluate = draw(st.sampled_from(["", "every 5 minutes", "every 7 minutes", "every 1 hour", "every 1 day",
-                                     "on event", "on event", "on event"]))
+                                     "on event", "on event", "on event",
+                                     # ticks on the wall clock, around the end of daylight saving time
+                                     "every 1 day at 01:30", "every 1 day at 23:00", "every 2 days at 06:05",
+                                     "every 1 week on sunday at 01:30", "every 1 week on saturday at 18:15"]))
     if evaluate:
         settings_.append(f"evaluate {evaluate}")
     tz = draw(st.sampled_from(["", "America/New_York", "Europe/Berlin"]))
@@ -164,12 +169,16 @@ def workflows(draw, index: int, goal_names: tuple[str, ...]):
         settings_.append(f'timezone "{tz}"')
     if once or draw(st.booleans()):
         settings_.append(f"audience {draw(conditions(goal_names))}")
+        if draw(st.integers(0, 2)) == 0:
+            settings_.append("exit when audience no longer matches")
     else:
         trig = draw(st.sampled_from(["form.submitted", 'form.submitted(form == "demo")', "page.visited",
-                                     'tag.added(tag == "x")', "email.sent", "goal.achieved", "workflow.exited"]))
+                                     'tag.added(tag == "x")', "email.sent", "goal.achieved", "workflow.exited",
+                                     "goal.missed"]))
         settings_.append(f"enroll when {trig}")
         if draw(st.booleans()):
-            settings_.append("allow reentry")
+            after = draw(st.sampled_from(["", "", " after 1 hour", " after 1 day", " after 2 hours"]))
+            settings_.append("allow reentry" + after)
 
     # Top-level steps; names are given to some so that skip targets exist.
     n = draw(st.integers(1, 5))
@@ -219,6 +228,8 @@ def workflows(draw, index: int, goal_names: tuple[str, ...]):
     for k in range(draw(st.integers(0, 2))):
         body = draw(goal_bodies(goal_names, step=False, names_after=[]))
         exits.append(f'goal "{name}E{k + 1}" {{ ' + " ".join(body) + " }")
+    if exits and draw(st.integers(0, 2)) == 0:
+        settings_.append("skip enrollment if goal met")
     text = f'workflow "{name}" {{\n    ' + "\n    ".join(settings_ + steps)
     if exits:
         text += "\n    goals {\n        " + "\n        ".join(exits) + "\n    }"

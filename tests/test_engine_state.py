@@ -167,3 +167,30 @@ def test_actions_whose_handler_failed_are_in_the_snapshot_and_delivered_after_re
     again = Engine.restore(eng.plan, data, handlers={"send_email": flaky})
     again.run_until(T("2026-11-02T11:00"))
     assert calls == [calls[0], calls[0]] and again.undelivered == []
+
+
+REENTRY = '''
+workflow "Again" {
+    evaluate on event
+    enroll when page.visited
+    allow reentry after 12 hours
+    send_email("hi")
+    wait 1 hour
+}
+'''
+
+
+def test_reentry_after_a_quiet_period_survives_a_snapshot():
+    """`allow reentry after D` remembers when each contact's latest
+    enrollment began; a restored engine must know it too (restored without
+    it, c1 would enroll again at the second event)."""
+    plan = compile_program(REENTRY)
+    hour = 3600
+    events = [(START + 60, "c1", "page.visited", {"url": "/a"}),
+              (START + 6 * hour, "c1", "page.visited", {"url": "/b"}),  # too soon: not enrolled
+              (START + 20 * hour, "c1", "page.visited", {"url": "/c"})]  # quiet long enough: enrolled again
+    whole, end = _run_in_pieces(plan, [{"id": "c1"}], events, [], via_bytes=False)
+    assert [json.loads(x)["type"] for x in whole].count("enrolled") == 2
+    pieces, end2 = _run_in_pieces(plan, [{"id": "c1"}], events, [START + 3 * hour], via_bytes=True)
+    assert pieces == whole and end2 == end
+    assert end["workflows"][0]["began"] == {"c1": START + 20 * hour}

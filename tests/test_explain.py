@@ -257,3 +257,48 @@ def test_tags_from_events_and_from_the_record(tmp_path, capsys, monkeypatch):
     assert "Achieved at 2026-11-02T10:05:00Z (enrollment 1), by:" in out
     assert '  contact.tags was ["trial", "paid"] (set by tag.added at 2026-11-02T10:01:00Z)\n' in out
     assert '  contact.plan was "pro" (from the contact record)\n' in out
+
+
+# ---------------------------------------------------------------- issue 16: the newer settings
+
+def _trial_care(contact: str, goal: str, at=None) -> str:
+    folder = ROOT / "examples" / "trial-care"
+    program = load_program(folder)
+    inputs = read_inputs(program, folder / "contacts.jsonl", folder / "events.jsonl", skip_bad=False)
+    return render_text(explain(program, inputs, contact, goal, at=at))
+
+
+def test_wall_clock_ticks_name_the_next_local_tick():
+    # 09:00 in New York is 14:00Z after daylight saving time ended (1 Nov 2026).
+    text = _trial_care("t1", "Upgraded")
+    assert "evaluates every 1 day at 09:00" in text
+    assert ("the workflow evaluates every 1 day at 09:00, so the goal fires at its next tick "
+            "(2026-11-04T14:00:00Z).") in text
+
+
+def test_a_contact_kept_out_by_a_goal_it_met_is_explained():
+    text = _trial_care("t3", "Upgraded")
+    assert ("It would have enrolled at 2026-10-30T13:00:00Z but goal \"Upgraded\" already held "
+            "(skip enrollment if goal met).") in text
+    assert '2026-10-30T13:00:00Z  not enrolled: goal "Upgraded" already met' in text
+
+
+def test_leaving_by_the_audience_and_missing_a_goal_are_explained():
+    t4 = _trial_care("t4", "Upgraded")
+    assert ("left the workflow at 2026-11-02T14:00:00Z: it no longer matched the audience "
+            "(exit when audience no longer matches)") in t4
+    t2 = _trial_care("t2", "Activated")
+    assert '2026-11-02T14:00:00Z  goal missed: "Activated" (on unmet continue)' in t2
+
+
+def test_reentry_after_names_when_the_contact_may_enroll_again(tmp_path):
+    (tmp_path / "program.goal").write_text(
+        'workflow "W" {\n    evaluate on event\n    enroll when form.submitted\n    allow reentry after 2 days\n'
+        '    send_email("hi")\n    goals {\n        goal "Clicked" { when email.clicked }\n    }\n}\n')
+    (tmp_path / "events.jsonl").write_text(
+        '{"time": "2026-11-01T10:00:00Z", "contact": "a", "type": "form.submitted", "form": "f"}\n'
+        '{"time": "2026-11-02T10:00:00Z", "contact": "a", "type": "form.submitted", "form": "f"}\n')
+    program = load_program(tmp_path)
+    inputs = read_inputs(program, None, tmp_path / "events.jsonl", skip_bad=False)
+    text = render_text(explain(program, inputs, "a", "Clicked"))
+    assert "allow reentry after 2 days: from 2026-11-03T10:00:00Z on" in text

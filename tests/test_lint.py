@@ -105,6 +105,15 @@ workflow "W" {
         goal "Warm" { when contact.lead_score > 10 }
     }
 }''', [("L003", 6)]),
+    "L003 fires: with skip enrollment if goal met, nobody enrolls": ('''
+workflow "W" {
+    audience contact.lead_score >= 50 and "vip" in contact.tags
+    skip enrollment if goal met
+    send_email("a")
+    goals {
+        goal "Warm" { when contact.lead_score > 10 }
+    }
+}''', [("L003", 7)]),
     "L003 silent: the goal counts since the enrollment": ('''
 workflow "W" {
     audience purchase.completed
@@ -312,6 +321,14 @@ workflow "W" {
 workflow "W" {
     enroll when form.submitted
     wait until email.clicked up to 7 days
+    send_email("b")
+}''', []),
+    "L011 silent: contacts leave when they stop matching the audience": ('''
+workflow "W" {
+    audience "trial" in contact.tags
+    exit when audience no longer matches
+    send_email("a")
+    wait until email.clicked
     send_email("b")
 }''', []),
     "L011 silent: a goal takes contacts out": ('''

@@ -814,3 +814,52 @@ async def test_hover_on_an_expected_goal(client: LanguageClient, folder: Path):
     assert res is not None
     value = res.contents.value if hasattr(res.contents, "value") else str(res.contents)
     assert 'exit goal "Clicked" of workflow "W"' in value and "when email.clicked" in value
+
+
+# ---------------------------------------------------------------- issue 16: the newer settings
+
+SETTINGS_PROGRAM = '''\
+workflow "Trial" {
+    evaluate every 1 week on monday at 09:00
+    timezone "America/New_York"
+    audience "trial" in contact.tags
+    skip enrollment if goal met
+    exit when audience no longer matches
+    send_email("a")
+    goals {
+        goal "Upgraded" { when contact.plan == "pro" }
+    }
+}
+
+workflow "Again" {
+    enroll when form.submitted
+    allow reentry after 30 days
+    send_email("b")
+}
+'''
+
+
+async def test_settings_of_issue_16_complete_and_hover(client: LanguageClient, folder: Path):
+    path = folder / "program.goal"
+    assert await open_doc(client, path, SETTINGS_PROGRAM) == []
+    tick = await hover_at(client, path, pos(SETTINGS_PROGRAM, "evaluate every 1 week", 3))
+    assert "evaluate every 1 week on monday at 09:00" in tick and "wall clock" in tick
+    skip = await hover_at(client, path, pos(SETTINGS_PROGRAM, "skip enrollment", 6))
+    assert "skip enrollment if goal met" in skip and "`not_enrolled`" in skip
+    leave = await hover_at(client, path, pos(SETTINGS_PROGRAM, "no longer", 3))
+    assert "exit when audience no longer matches" in leave and "reason `audience`" in leave
+    again = await hover_at(client, path, pos(SETTINGS_PROGRAM, "reentry after", 2))
+    assert "allow reentry after 30 days" in again and "previous enrollment began" in again
+    # Completion walks each setting word by word.
+    text = 'workflow "W" {\n    skip \n}\n'
+    await change_doc(client, path, text)
+    assert {"enrollment", "to"} <= set(labels(await complete_at(client, path, end_of(text, "skip "))))
+    text = 'workflow "W" {\n    exit when audience no \n}\n'
+    await change_doc(client, path, text)
+    assert labels(await complete_at(client, path, end_of(text, "no "))) == ["longer"]
+    text = 'workflow "W" {\n    enroll when form.submitted\n    allow reentry \n}\n'
+    await change_doc(client, path, text)
+    assert "after" in labels(await complete_at(client, path, end_of(text, "reentry ")))
+    text = 'workflow "W" {\n    evaluate every 1 day \n}\n'
+    await change_doc(client, path, text)
+    assert {"at", "on"} <= set(labels(await complete_at(client, path, end_of(text, "1 day "))))

@@ -191,7 +191,7 @@ def test_nul_byte():
 
 @pytest.mark.parametrize("text, where, detail", [
     ('workflow "W" {\n    audience contact.x == 1\n    send_email("a")\n', "4:1",
-     'expected "allow", "as", "audience", "end", "enroll", "evaluate", "goal" or 8 other things'),
+     'expected "allow", "as", "audience", "end", "enroll", "evaluate", "exit" or 9 other things'),
     ('segment s = contact.x == 1 and', "1:31", "expected a condition"),
     ('segment s = contact.x in [1, 2', "1:31", 'expected "," or "]"'),
     ('import', "1:7", "expected a string"),

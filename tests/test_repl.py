@@ -242,17 +242,18 @@ def test_run_shows_the_contacts_new_activity_once():
                        "2026-11-02T09:00:00Z  enrolled\n"
                        '2026-11-02T09:00:00Z  send_invoice(template: "standard", amount: 120) as first_invoice\n')
     assert runs[1].startswith("2026-11-03T00:00:00Z: no new activity for overdue (8 more")
-    assert runs[2] == ("2026-11-10T09:00:00Z: 2 new entries for overdue (18 more for other contacts: :run all)\n"
+    assert runs[2] == ("2026-11-10T09:00:00Z: 3 new entries for overdue (21 more for other contacts: :run all)\n"
                        '2026-11-05T09:00:00Z  send_email(template: "invoice-reminder")\n'
+                       '2026-11-09T09:00:00Z  goal missed: "Invoice Paid" (on unmet end)\n'
                        '2026-11-09T09:00:00Z  exited: goal step "Invoice Paid" unmet\n')
-    assert runs[3].startswith("2026-11-10T09:00:00Z: 18 new entries\n")
+    assert runs[3].startswith("2026-11-10T09:00:00Z: 21 new entries\n")
     assert '2026-11-04T15:30:00Z  payer  goal achieved: "Invoice Paid"' in runs[3]
     assert "overdue" not in runs[3]  # already shown
 
 
 def test_run_without_a_contact_shows_everyone():
     out = after_banner(drive(":run\r"))
-    assert out.startswith("ran 1 workflow up to 2026-11-10T09:00:00Z: 22 new entries\n")
+    assert out.startswith("ran 1 workflow up to 2026-11-10T09:00:00Z: 26 new entries\n")
     assert "2026-11-02T09:00:00Z  overdue  enrolled" in out
 
 

@@ -121,8 +121,35 @@ workflow "A" {
     sent, bought = goal_of(w, "Sent"), goal_of(w, "Bought")
     assert sent["outcomes"]["arrived_met"] == 1 and sent["time_to_goal"]["p50"] == 0
     assert bought["outcomes"]["unmet_then_continued"] == 1 and bought["unmet_policy"] == "continue"
-    assert [e["type"] for e in r.entries if e["type"] == "goal_unmet"] == ["goal_unmet"]
+    assert [(e["type"], e["policy"]) for e in r.entries if e["type"] == "goal_missed"] == [("goal_missed", "continue")]
     assert [s["reached"] for s in w["steps"]] == [1, 1, 1, 1]
+
+
+def test_goal_missed_with_end_counts_once_and_not_enrolled_is_counted():
+    """A goal step left unmet writes goal_missed (policy end) and an exit for
+    reason unmet: the summary counts it once, as unmet_then_ended. Contacts
+    that `skip enrollment if goal met` kept out are counted per workflow and
+    per exit goal, and shown in the table's line."""
+    program = '''
+workflow "A" {
+    enroll when form.submitted
+    skip enrollment if goal met
+    goal "Bought" { when purchase.completed on unmet end }
+    goals {
+        goal "Customer" { when contact.plan == "pro" }
+    }
+}
+'''
+    r = run(program, [{"id": "c2", "plan": "pro"}],
+            [ev(f"{D}T10:00", "c1", "form.submitted", form="f"), ev(f"{D}T10:00", "c2", "form.submitted", form="f")],
+            start=f"{D}T10:00", until=f"{D}T11:00")
+    res = summarize(r)
+    w = only(res, "A")
+    bought = goal_of(w, "Bought")
+    assert bought["outcomes"]["unmet_then_ended"] == 1 and bought["outcomes"]["unmet_then_continued"] == 0
+    assert w["enrolled"] == 1 and w["not_enrolled"] == 1 and w["exits"] == {"unmet": 1}
+    assert goal_of(w, "Customer")["kept_out"] == 1 and "kept_out" not in bought
+    assert table_lines(res)[0] == 'Workflow "A": 1 enrolled, 0 still in it, 1 not enrolled (a goal already met)'
 
 
 # ---------------------------------------------------------------- time to goal and quantiles

@@ -17,7 +17,7 @@ Three things make this the same run as reading everything first:
 * events after ``--until`` are checked but never fed to the engine.
 
 The stream ends with a ``waiting`` entry per enrollment still in a workflow
-(``Engine.waiting_entries``): where each contact is when the run ends, for
+(``PartitionRun.waiting``): where each contact is when the run ends, for
 the per-step figures (runtime/summary.py).
 """
 from __future__ import annotations
@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import IO, Callable, Optional
 
 from .program import InputError, Program, read_inputs, shown_path
-from .engine import Engine, EngineError
+from .engine import EngineError
 from .inputs import Inputs, as_source, iter_events, read_contacts
 from .output import JsonlWriter
+from . import partition as kernel
+from .partition import PartitionRun
 
-PIECE = 4096
+PIECE = kernel.PIECE  # events read before the engine runs
 
 Window = Callable[[Inputs], "tuple[int, int]"]
 Tap = Callable[[], Callable[[dict], None]]
@@ -73,29 +75,44 @@ def run_jsonl(program: Program, contacts, events, out: Optional[IO], *,
         writer = make_writer(tmp) if out is not None else None
         on_activity = _tee(writer, tap)
         try:
-            inputs, eng = _streamed(program, contacts, events, on_activity, start, until, window, skip_bad, fmt,
-                                    mapping, on_batch)
-        except _Unsorted:
-            tmp.seek(0)
-            tmp.truncate()
-            writer = make_writer(tmp) if out is not None else None
-            on_activity = _tee(writer, tap)
-            inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
-            first, last = window(inputs)
-            eng = _engine(program, inputs, first, on_activity)
-            for ev in inputs.events:
-                eng.add_event_unchecked(*ev)
-            inputs.events.clear()
-            eng.run_until(last)
+            try:
+                inputs, run = _streamed(program, contacts, events, on_activity, start, until, window, skip_bad, fmt,
+                                        mapping, on_batch)
+            except _Unsorted:
+                tmp.seek(0)
+                tmp.truncate()
+                writer = make_writer(tmp) if out is not None else None
+                on_activity = _tee(writer, tap)
+                inputs, run = _whole(program, contacts, events, on_activity, window, skip_bad, fmt, mapping)
         except EngineError:
             if writer is not None:
                 _copy(writer, tmp, out)  # what was done before the failure, as an unstreamed run shows it
             raise
-        for e in eng.waiting_entries():
-            on_activity(e)
+        _write(on_activity, run.waiting())
         if writer is not None:
             _copy(writer, tmp, out)
     return inputs
+
+
+def _whole(program: Program, contacts, events, on_activity, window: Window, skip_bad: bool, fmt: Optional[str],
+           mapping) -> "tuple[Inputs, PartitionRun]":
+    """The log read whole and sorted (stably, by time), then run."""
+    inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
+    first, last = window(inputs)
+    run = PartitionRun(program, inputs.contacts, start=first, until=last)
+    try:
+        _write(on_activity, run.feed(inputs.events))
+        inputs.events.clear()
+        _write(on_activity, run.finish(last))
+    except EngineError:
+        _write(on_activity, run.entries())  # what was done before the failure
+        raise
+    return inputs, run
+
+
+def _write(on_activity, entries: list[dict]) -> None:
+    for e in entries:
+        on_activity(e)
 
 
 def _tee(writer: Optional[JsonlWriter], tap: Optional[Tap]) -> Callable[[dict], None]:
@@ -115,13 +132,6 @@ def _ignore(e: dict) -> None:
     pass
 
 
-def _engine(program: Program, inputs: Inputs, start: int, on_activity) -> Engine:
-    eng = Engine(program.plan, start=start, on_activity=on_activity, keep_history=False)
-    for rec in inputs.contacts:  # checked by read_contacts
-        eng.add_contact_unchecked(rec)
-    return eng
-
-
 def _copy(writer, tmp, out: IO) -> None:
     writer.flush()
     tmp.seek(0)
@@ -139,28 +149,32 @@ def _copy(writer, tmp, out: IO) -> None:
 
 
 def _streamed(program: Program, contacts, events, on_activity, start: Optional[int], until: Optional[int],
-              window: Window, skip_bad: bool, fmt: Optional[str], mapping, on_batch) -> "tuple[Inputs, Engine]":
+              window: Window, skip_bad: bool, fmt: Optional[str], mapping,
+              on_batch) -> "tuple[Inputs, PartitionRun]":
     inputs = Inputs()
     if contacts is not None:
         read_contacts(contacts, None, inputs, mapping=mapping)
-    eng: Optional[Engine] = None
+    run: Optional[PartitionRun] = None
     failed: Optional[EngineError] = None
     piece: list[tuple] = []
     last: Optional[int] = None
 
-    def feed(piece: list[tuple], bound: int) -> Engine:
-        nonlocal eng
-        if eng is None:
-            eng = _engine(program, inputs, start if start is not None else inputs.first_time, on_activity)
-        add = eng.add_event_unchecked  # checked by iter_events
-        for ev in piece:
-            add(*ev)
-        if until is not None:
-            bound = min(bound, until)
-        if bound >= eng.start:
-            eng.run_until(bound)
-        eng.activity.clear()
-        return eng
+    def partition() -> PartitionRun:
+        nonlocal run
+        if run is None:  # the run starts at --from, else at the first event
+            run = PartitionRun(program, inputs.contacts, start=start if start is not None else inputs.first_time,
+                               until=until)
+        return run
+
+    def feed(piece: list[tuple], final: Optional[int] = None) -> None:
+        run = partition()
+        try:
+            _write(on_activity, run.feed(piece))
+            if final is not None:
+                _write(on_activity, run.finish(final))
+        except EngineError:
+            _write(on_activity, run.entries())  # what was done before the failure
+            raise
 
     if events is not None:
         for ev in iter_events(events, program.ir.events, None, inputs, fmt=fmt, mapping=mapping, on_batch=on_batch):
@@ -175,7 +189,7 @@ def _streamed(program: Program, contacts, events, on_activity, start: Optional[i
             piece.append(ev)
             if len(piece) >= PIECE:
                 try:
-                    feed(piece, t - 1)
+                    feed(piece)
                 except EngineError as e:
                     failed = e
                 piece = []
@@ -185,6 +199,7 @@ def _streamed(program: Program, contacts, events, on_activity, start: Optional[i
     if failed is not None:
         raise failed
     first, final = window(inputs)
-    if eng is not None and eng.start != first:  # pragma: no cover - start is --from or the first event
+    if partition().engine.start != first:  # pragma: no cover - start is --from or the first event
         raise AssertionError("the run started at another instant than its window")
-    return inputs, feed(piece, final)
+    feed(piece, final)
+    return inputs, partition()

@@ -26,7 +26,7 @@ import attrs
 import msgspec
 
 from ..semantics import ir
-from ..semantics.calendar import add_duration, format_utc, next_time_of_day, tick_at_or_after, window_leaves
+from ..semantics.calendar import add_duration, format_utc, next_time_of_day, window_leaves
 from . import snapshot as fmt
 from .compiler import get_path
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, refuse, value_problem,
@@ -108,6 +108,8 @@ class _WState:
         self.due: dict[int, list[tuple[int, str]]] = {}
         self.enrolled: dict[str, Enrollment] = {}
         self.counts: dict[str, int] = {}  # enrollments per contact, ever
+        # `allow reentry after D`: the instant each contact's latest enrollment began.
+        self.began: dict[str, int] = {}
         self.spent: set[str] = set()
         self.pending: deque = deque()  # trigger events: (time, contact id, type, fields)
         self.paused = False
@@ -416,7 +418,7 @@ class Engine:
                 if best is None or a < best:
                     best = a
             if self.exhaustive and w.cw.every:
-                a = w.last_acted + w.cw.every
+                a = w.cw.tick(w.last_acted + 1)
                 if best is None or a < best:
                     best = a
         return best
@@ -444,22 +446,21 @@ class Engine:
             return w.activation == t
         if w.agenda and w.agenda[0] <= t:
             return True
-        return self.exhaustive and w.cw.every is not None and t % w.cw.every == 0 and w.last_acted != t
+        return self.exhaustive and w.cw.every is not None and w.cw.tick(t) == t and w.last_acted != t
 
     def _align(self, w: _WState, t: int) -> int:
-        every = w.cw.every
-        return tick_at_or_after(t, every) if every else t
+        return w.cw.tick(t) if w.cw.every else t
 
     def _schedule(self, w: _WState, cid: str, at: int) -> None:
-        every = w.cw.every
-        if every:
-            at = -(-at // every) * every
+        cw = w.cw
+        if cw.every:
+            at = cw.tick(at)
             if w.last_acted is not None and at <= w.last_acted:
-                at = w.last_acted + every
+                at = cw.tick(w.last_acted + 1)
             # A tick workflow acts once per tick, in the first round, in
             # source order: once its turn has passed, the next tick.
-            if at == self._instant and (self._round or w.cw.index <= self._turn):
-                at += every
+            if at == self._instant and (self._round or cw.index <= self._turn):
+                at = cw.tick(at + 1)
         elif self._instant is not None and at < self._instant:
             at = self._instant
         if at == self._instant:
@@ -563,15 +564,25 @@ class Engine:
                         w.spent.discard(c.id)
                     continue
                 if m:
-                    fresh.append(self._enroll(w, c, t))
+                    if self._passed_over(w, c, t):
+                        w.spent.add(c.id)  # as if it had enrolled and left at once by the goal
+                    else:
+                        fresh.append(self._enroll(w, c, t))
+        passed: set[str] = set()
+        after = cw.wf.reentry_after
         while w.pending and w.pending[0][0] <= t:
             et, cid, typ, fields = w.pending.popleft()
             c = self.contacts[cid]
             if cid in w.enrolled or (w.counts.get(cid) and not cw.wf.reentry):
                 continue
+            if after is not None and cid in w.began and t < add_duration(w.began[cid], after, cw.tz):
+                continue  # the quiet period since its previous enrollment has not passed
             for ttype, flt in cw.triggers:
                 if ttype == typ and (flt is None or flt(c, t, None, fields)):
-                    fresh.append(self._enroll(w, c, t))
+                    if cid in passed or self._passed_over(w, c, t):
+                        passed.add(cid)
+                    else:
+                        fresh.append(self._enroll(w, c, t))
                     break
         # 2-3. goal check and advance, in enrollment order
         fresh_ids = {e.seq for e in fresh}
@@ -587,10 +598,24 @@ class Engine:
             if e.alive:
                 self._act_contact(w, e, t, seq in fresh_ids)
 
+    def _passed_over(self, w: _WState, c: Contact, t: int) -> bool:
+        """`skip enrollment if goal met`: a contact that would enroll at ``t``
+        while an exit goal already holds (as it would for an enrollment
+        beginning at ``t``) is not enrolled; the stream says which goal."""
+        if not w.cw.wf.skip_if_goal_met:
+            return False
+        for g in w.cw.exit_goals:
+            if g.cond(c, t, t, None):
+                self._write(t, c, w, {"type": "not_enrolled", "goal": g.name})
+                return True
+        return False
+
     def _enroll(self, w: _WState, c: Contact, t: int) -> Enrollment:
         w.seq += 1
         n = w.counts.get(c.id, 0) + 1
         w.counts[c.id] = n
+        if w.cw.wf.reentry_after is not None:
+            w.began[c.id] = t
         e = Enrollment(c, w.seq, n, t)
         w.enrolled[c.id] = e
         self._write(t, c, w, {"type": "enrolled"})
@@ -633,6 +658,11 @@ class Engine:
                 self._achieve(w, e, g, t, via, self._also_holding(w, e, g, t))
                 if not e.alive:
                     return
+        # `exit when audience no longer matches`: after the goal check, so a
+        # goal met at the instant the audience stops matching is achieved.
+        if cw.wf.exit_on_audience and not cw.audience(e.contact, t, None, None):
+            self._exit(w, e, t, "audience")
+            return
         self._advance(w, e, t)
 
     def _listening_goal(self, w: _WState, e: Enrollment, t: int) -> Optional[CGoal]:
@@ -718,10 +748,10 @@ class Engine:
                 if e.due is None or e.due > t:
                     return
                 g = ins.goal
+                self._missed(w, e, g, t, g.goal.unmet_then)
                 if g.goal.unmet_then == "end":
                     self._exit(w, e, t, "unmet", g.name)
                     return
-                self._write(t, c, w, {"type": "goal_unmet", "goal": g.name, "at": e.top + 1})
             elif e.block == B_COND:
                 if not ins.cond(c, t, e.since, None) and (e.due is None or e.due > t):
                     return
@@ -775,9 +805,10 @@ class Engine:
                     continue
                 policy = g.goal.on_unmet
                 if policy == "continue":
-                    self._write(t, c, w, {"type": "goal_unmet", "goal": g.name, "at": e.top + 1})
+                    self._missed(w, e, g, t, "continue")
                     e.pc += 1
                 elif policy == "end":
+                    self._missed(w, e, g, t, "end")
                     self._exit(w, e, t, "unmet", g.name)
                     return
                 else:
@@ -789,6 +820,11 @@ class Engine:
             elif kind is End:
                 self._exit(w, e, t, "end")
                 return
+
+    def _missed(self, w: _WState, e: Enrollment, g: CGoal, t: int, policy: str) -> None:
+        """A goal step passed unmet (policy ``continue``) or left unmet (``end``)."""
+        self._write(t, e.contact, w, {"type": "goal_missed", "goal": g.name, "policy": policy, "at": e.top + 1})
+        self._emit(e.contact, t, "goal.missed", {"goal": g.name, "workflow": w.cw.name, "policy": policy})
 
     # ---------------------------------------------------------------- actions
 
@@ -1016,7 +1052,7 @@ def _position(cw: CWorkflow, e: Enrollment) -> Position:
         st = cw.wf.steps[ins.top]
         step = st.goal.name if isinstance(st, ir.SGoal) else getattr(st, "name", None)
     due = e.due
-    resumes = tick_at_or_after(due, cw.every) if due is not None and cw.every else None
+    resumes = cw.tick(due) if due is not None and cw.every else None
     at_goal = ins.goal.name if e.block == B_GOAL and type(ins) is GoalStep else None
     return Position(cw.name, e.contact.id, e.number, e.since, step_index, step, ins, WAITING.get(e.block), due,
                     resumes, frozenset(e.achieved), at_goal,
@@ -1051,7 +1087,7 @@ def _workflow_data(w: _WState) -> dict:
                       "pc": e.pc, "top": e.top, "waiting": WAITING.get(e.block), "due": e.due,
                       "achieved": sorted(e.achieved), "goal_at": e.goal_at, "skipped": _skipped(e)}
                      for e in w.enrolled.values()],
-        "counts": w.counts, "spent": sorted(w.spent), "pending": list(w.pending),
+        "counts": w.counts, "began": w.began, "spent": sorted(w.spent), "pending": list(w.pending),
     }
 
 
@@ -1092,6 +1128,10 @@ def _load_workflow(w: _WState, sw: fmt.SWorkflow, contacts: dict) -> None:
             e.skipped = [[first, last] for first, last in se.skipped]
         w.enrolled[se.contact] = e
     w.counts = dict(sw.counts)
+    unknown = [cid for cid in sw.began if cid not in contacts]
+    if unknown:
+        raise fmt.SnapshotError(f'{where}: "began" names contact "{unknown[0]}", not in the snapshot')
+    w.began = dict(sw.began)
     w.spent = set(sw.spent)
     w.agenda, w.due = [], {}
     for at, entries in sw.agenda:

@@ -125,6 +125,10 @@ def table_line(e: dict, widths: tuple[int, int] = (12, 24)) -> str:
         what = f'goal achieved: "{e["goal"]}"'
     elif kind == "exited":
         what = f"exited ({e['reason']})" + (f' [goal "{e["goal"]}"]' if e.get("goal") else "")
+    elif kind == "goal_missed":
+        what = f'goal missed: "{e["goal"]}" (on unmet {e.get("policy")})'
+    elif kind == "not_enrolled":
+        what = f'not enrolled: goal "{e["goal"]}" already met'
     else:
         what = kind
     wc, ww = widths
@@ -142,7 +146,7 @@ def summary(entries: Iterable[dict], workflows: list[str], goals: dict[str, list
 
 
 # Entry types that only feed the figures (runtime/summary.py): not shown in the table.
-FIGURES_ONLY = frozenset(("goal_unmet", "waiting"))
+FIGURES_ONLY = frozenset(("waiting",))
 
 
 def table_entries(entries: Iterable[dict]) -> list[dict]:
@@ -170,7 +174,7 @@ ACTIVITY_COLUMNS = ("time", "contact", "workflow", "type", "action", "args", "st
 _TEXT_COLUMNS = ACTIVITY_COLUMNS[1:]
 
 
-def _row(e: dict) -> tuple:
+def activity_row(e: dict) -> tuple:
     """An entry as the columns' values (``time`` as epoch seconds)."""
     more = {k: v for k, v in e.items() if k not in ACTIVITY_COLUMNS}
     args = e.get("args")
@@ -196,7 +200,7 @@ class CsvWriter:
         self._w.writerow(ACTIVITY_COLUMNS)
 
     def __call__(self, e: dict) -> None:
-        r = _row(e)
+        r = activity_row(e)
         self._w.writerow((format_utc(r[0]),) + tuple("" if v is None else v for v in r[1:]))
 
     def flush(self) -> None:
@@ -232,7 +236,7 @@ class ParquetWriter:
         self._rows: list[tuple] = []
 
     def __call__(self, e: dict) -> None:
-        self._rows.append(_row(e))
+        self._rows.append(activity_row(e))
         if len(self._rows) >= self.ROWS:
             self._write()
 

@@ -8,6 +8,7 @@ from typing import NamedTuple, Optional, Union
 import attrs
 
 from ..semantics import ir
+from ..semantics.calendar import local_tick_at_or_after
 from ..syntax.ast import Duration
 from ..semantics.effects import ContactEffects
 from .compiler import Compiler, Cond, expiry_windows, referenced_types
@@ -124,7 +125,16 @@ class CWorkflow:
 
     @property
     def every(self) -> Optional[int]:
+        """The tick's length in seconds (nominal for wall-clock ticks); None: evaluate on event."""
         return self.wf.every
+
+    def tick(self, t: int) -> int:
+        """The first tick at or after ``t`` (a tick workflow's acting instants:
+        multiples of ``every`` since the epoch, or a wall-clock time)."""
+        at = self.wf.tick_time
+        if at is None:
+            return -(-t // self.wf.every) * self.wf.every
+        return local_tick_at_or_after(t, self.wf.every // 86400, at[0], at[1], at[2], self.wf.timezone)
 
     @property
     def tz(self) -> str:
@@ -244,12 +254,14 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str,
         audience_relevant = types | (set(state_events) if reads_attrs else set())
         listening.append(wf.audience)
     for c in listening:
-        if c is not wf.audience:
+        # `exit when audience no longer matches`: an enrolled contact is
+        # looked at when its audience may change, both ways.
+        if c is not wf.audience or wf.exit_on_audience:
             types, reads_attrs = referenced_types(c, program)
             relevant |= types
             if reads_attrs:
                 relevant |= state_events
-        audience = c is wf.audience and wf.once_at is None
+        audience = c is wf.audience and (wf.once_at is None or wf.exit_on_audience)
         for k, v in expiry_windows(c, program, both_ways=audience).items():
             windows.setdefault(k, set()).update(v)
     triggers = []

@@ -72,6 +72,7 @@ class SWorkflow(_Struct):
     agenda: list[tuple[Time, list[tuple[Count, str]]]] = []
     enrolled: list[SEnrollment] = []
     counts: dict[str, Count] = {}  # enrollments per contact, ever
+    began: dict[str, Time] = {}  # `allow reentry after`: when each contact's latest enrollment began
     spent: list[str] = []
     pending: list[Event] = []  # trigger events not yet looked at
 

@@ -11,8 +11,9 @@ describes every key.
 The figures read these keys of the entries (docs/spec.md section 8 lists
 the rest): ``at`` (the top-level step, from 1, a contact was at; 0 before
 the first), ``skipped`` (steps jumped over), ``via`` and ``also`` on
-``goal_achieved``, and the entry types ``goal_unmet`` (a goal step passed
-unmet) and ``waiting`` (where each contact still in a workflow is when the
+``goal_achieved``, and the entry types ``goal_missed`` (a goal step passed
+or left unmet), ``not_enrolled`` (a contact kept out by a goal it already
+met) and ``waiting`` (where each contact still in a workflow is when the
 run ends). A stream written before those keys existed still gives the
 enrollment, goal and exit figures; the per-step figures then stay empty.
 """
@@ -135,7 +136,8 @@ def step_label(st, sources: dict[str, str], width: int = 48) -> str:
 
 
 class _Goal:
-    __slots__ = ("times", "cohorts", "via", "lost_to", "unmet_ended", "unmet_continued", "still_waiting", "step")
+    __slots__ = ("times", "cohorts", "via", "lost_to", "unmet_ended", "unmet_continued", "still_waiting", "step",
+                 "kept_out")
 
     def __init__(self, step: Optional[int] = None):
         self.times: list[int] = []
@@ -146,11 +148,12 @@ class _Goal:
         self.unmet_continued = 0
         self.still_waiting = 0
         self.step = step
+        self.kept_out = 0  # `not_enrolled` entries naming this goal
 
 
 class _Workflow:
     __slots__ = ("shape", "enrolled", "open", "exits", "goals", "cohorts", "final", "skips", "left", "goal_exits",
-                 "waiting", "positions")
+                 "waiting", "positions", "not_enrolled")
 
     def __init__(self, shape: WorkflowShape):
         self.shape = shape
@@ -165,6 +168,7 @@ class _Workflow:
         self.goal_exits: Counter = Counter()  # (step, goal) of exits for reason goal
         self.waiting: Counter = Counter()  # step -> contacts waiting there at the end
         self.positions = False  # the stream said where contacts left (`at`)
+        self.not_enrolled = 0  # contacts kept out by `skip enrollment if goal met`
 
     def goal(self, name: str) -> _Goal:
         g = self.goals.get(name)
@@ -239,11 +243,16 @@ class Summary:
                 g.unmet_ended += 1
                 if g.step is None:
                     g.step = at
-        elif kind == "goal_unmet":
-            g = w.goal(e["goal"])
-            g.unmet_continued += 1
-            if g.step is None:
-                g.step = e.get("at")
+        elif kind == "goal_missed":
+            # Left unmet (policy end): counted by its exit, reason unmet.
+            if e.get("policy") != "end":
+                g = w.goal(e["goal"])
+                g.unmet_continued += 1
+                if g.step is None:
+                    g.step = e.get("at")
+        elif kind == "not_enrolled":
+            w.not_enrolled += 1
+            w.goal(e["goal"]).kept_out += 1
         elif kind == "waiting":
             at = e["at"]
             w.positions = True
@@ -290,6 +299,8 @@ class Summary:
                     "conversion": len(times) / n if n else None,
                     "time_to_goal": ttg,
                     "lost_to": dict(sorted(g.lost_to.items()))}
+            if shape is None or shape.kind != "step":
+                item["kept_out"] = g.kept_out
             if g.step is not None and (shape is None or shape.kind == "step"):
                 item["unmet_policy"] = shape.on_unmet if shape else None
                 item["outcomes"] = {
@@ -306,6 +317,7 @@ class Summary:
         return {
             "workflow": w.shape.name,
             "enrolled": n,
+            "not_enrolled": w.not_enrolled,
             "still_in": len(w.open),
             "exits": dict(sorted(w.exits.items())),
             "goals": goals,
@@ -374,7 +386,9 @@ def table_lines(result: dict) -> list[str]:
     lines = []
     for w in result["workflows"]:
         n = w["enrolled"]
-        lines.append(f'Workflow "{w["workflow"]}": {n} enrolled, {w["still_in"]} still in it')
+        kept = w.get("not_enrolled")
+        lines.append(f'Workflow "{w["workflow"]}": {n} enrolled, {w["still_in"]} still in it'
+                     + (f", {kept} not enrolled (a goal already met)" if kept else ""))
         for g in w["goals"]:
             k = g["achieved"]
             rate = f"{100 * k / n:.1f}%" if n else "-"

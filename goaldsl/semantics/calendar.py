@@ -191,5 +191,29 @@ def tick_at_or_after(t: int, every: int) -> int:
     return -(-t // every) * every
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def local_tick_at_or_after(epoch: int, days: int, hour: int, minute: int, weekday: int | None, tz: str) -> int:
+    """The first tick at or after ``epoch`` of ``evaluate every DAYS days at
+    HH:MM`` (``on WEEKDAY``, 0 = Monday: DAYS is whole weeks): HH:MM on the
+    wall clock of ``tz``, on the local dates whose day number since
+    1970-01-01 is a multiple of DAYS; with a weekday, on that weekday in the
+    weeks (Monday to Sunday) whose number since the week of 1970-01-01 is a
+    multiple of DAYS / 7. A time the clock skips (spring) moves forward by the
+    gap and an ambiguous one (autumn) is the later instant, as for ``wait
+    until 09:00``: one tick per such date, whatever daylight saving does."""
+    # Day d (local, since 1970-01-01, a Thursday) is on the tick's dates when
+    # d = r (mod DAYS): r = 0 without a weekday; with one, (d + 3) mod 7 is
+    # d's weekday and (d + 3) // 7 its week, so the dates are d + 3 = weekday
+    # (mod DAYS).
+    r = 0 if weekday is None else weekday - 3
+    day = (epoch + (0 if tz in UTC_NAMES else _zone(tz).offset(epoch))) // 86400 - 1
+    day += (r - day) % days
+    while True:
+        at = wall_to_epoch(day * 86400 + hour * 3600 + minute * 60, tz)
+        if at >= epoch:
+            return at
+        day += days
+
+
 def utc_from(dt: datetime) -> int:
     return int(dt.astimezone(timezone.utc).timestamp())

@@ -404,6 +404,12 @@ class Workflow:
     reentry: bool
     steps: tuple[Step, ...]
     goals: tuple[Goal, ...]  # the exit goals, in order
+    # `evaluate every N days at HH:MM [on WEEKDAY]`: ticks at that wall-clock
+    # time (hour, minute, weekday 0 = monday or None); None: epoch-aligned ticks.
+    tick_time: Optional[tuple[int, int, Optional[int]]] = None
+    reentry_after: Optional[Duration] = None  # `allow reentry after D`
+    skip_if_goal_met: bool = False  # `skip enrollment if goal met`
+    exit_on_audience: bool = False  # `exit when audience no longer matches`
     span: Span = _span()
 
 

@@ -25,7 +25,7 @@ from . import ir
 from .effects import ContactEffects
 from .calendar import add, parse_local_datetime
 from .loader import TEST_SUFFIX
-EXIT_REASONS = ("goal", "end", "unmet", "completed")
+EXIT_REASONS = ("goal", "end", "unmet", "completed", "audience")
 
 
 def is_test_file(name: str) -> bool:

@@ -323,6 +323,17 @@ class EvaluateEvery:
 
 
 @attrs.frozen
+class EvaluateEveryAt:
+    """``evaluate every 1 day at 09:00`` / ``every 1 week on monday at 09:00``:
+    ticks at a wall-clock time of the workflow's time zone."""
+    duration: Duration
+    hour: int
+    minute: int
+    weekday: Optional[str] = None
+    span: Span = _span()
+
+
+@attrs.frozen
 class EvaluateOnEvent:
     span: Span = _span()
 
@@ -347,11 +358,27 @@ class Audience:
 
 @attrs.frozen
 class AllowReentry:
+    after: Optional[Duration] = None  # `allow reentry after 30 days`
     span: Span = _span()
 
 
-Setting = Union[RunsPerpetual, RunsOnce, EvaluateEvery, EvaluateOnEvent, TimezoneSetting,
-                EnrollWhen, Audience, AllowReentry]
+@attrs.frozen
+class SkipIfGoalMet:
+    """``skip enrollment if goal met``."""
+    span: Span = _span()
+
+
+@attrs.frozen
+class ExitWhenAudienceFails:
+    """``exit when audience no longer matches``."""
+    span: Span = _span()
+
+
+Setting = Union[RunsPerpetual, RunsOnce, EvaluateEvery, EvaluateEveryAt, EvaluateOnEvent, TimezoneSetting,
+                EnrollWhen, Audience, AllowReentry, SkipIfGoalMet, ExitWhenAudienceFails]
+#: The setting classes, for isinstance (the checker, formatter and language server).
+SETTINGS = (RunsPerpetual, RunsOnce, EvaluateEvery, EvaluateEveryAt, EvaluateOnEvent, TimezoneSetting,
+            EnrollWhen, Audience, AllowReentry, SkipIfGoalMet, ExitWhenAudienceFails)
 
 
 @attrs.frozen

@@ -61,6 +61,8 @@ CODES: dict[str, str] = {
     "E0419": "on achieved or on unmet on an exit goal",
     "E0420": "more than one goals section",
     "E0421": "a step after the goals section",
+    "E0422": "skip enrollment if goal met without an exit goal",
+    "E0423": "exit when audience no longer matches without an audience",
     # actions and types
     "E0501": "an unknown action",
     "E0502": "an unknown argument",

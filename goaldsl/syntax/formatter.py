@@ -15,7 +15,7 @@ from typing import Optional
 
 from . import ast as A
 from .diagnostics import Diagnostic
-from .parser import keywords, parse
+from .parser import parse, reserved_words
 
 INDENT = "    "
 
@@ -57,7 +57,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def name_or_quote(name: str) -> str:
     # The grammar's names are ASCII (str.isidentifier would take "À").
-    if _NAME.fullmatch(name) and name not in keywords():
+    if _NAME.fullmatch(name) and name not in reserved_words():
         return name
     return quote(name)
 
@@ -416,8 +416,7 @@ def _simple(item) -> bool:
 
 
 def _is_setting(x) -> bool:
-    return isinstance(x, (A.RunsPerpetual, A.RunsOnce, A.EvaluateEvery, A.EvaluateOnEvent, A.TimezoneSetting,
-                          A.EnrollWhen, A.Audience, A.AllowReentry))
+    return isinstance(x, A.SETTINGS)
 
 
 def setting(s) -> str:
@@ -427,6 +426,9 @@ def setting(s) -> str:
         return f"runs once at {s.text}"
     if isinstance(s, A.EvaluateEvery):
         return f"evaluate every {duration(s.duration)}"
+    if isinstance(s, A.EvaluateEveryAt):
+        day = f" on {s.weekday}" if s.weekday else ""
+        return f"evaluate every {duration(s.duration)}{day} at {s.hour:02d}:{s.minute:02d}"
     if isinstance(s, A.EvaluateOnEvent):
         return "evaluate on event"
     if isinstance(s, A.TimezoneSetting):
@@ -436,7 +438,11 @@ def setting(s) -> str:
     if isinstance(s, A.Audience):
         return f"audience {cond(s.cond)}"
     if isinstance(s, A.AllowReentry):
-        return "allow reentry"
+        return "allow reentry" + (f" after {duration(s.after)}" if s.after is not None else "")
+    if isinstance(s, A.SkipIfGoalMet):
+        return "skip enrollment if goal met"
+    if isinstance(s, A.ExitWhenAudienceFails):
+        return "exit when audience no longer matches"
     raise AssertionError(type(s))
 
 

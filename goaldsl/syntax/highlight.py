@@ -42,6 +42,8 @@ KEYWORDS = (
     "goal", "goals", "if", "import", "in", "is", "least", "most", "not", "on", "once", "or", "perpetual",
     "reentry", "runs", "segment", "set", "since", "skip", "starts", "then", "time", "times", "timezone",
     "to", "unmet", "until", "up", "wait", "when", "with", "within", "workflow",
+    # not reserved (parser.SOFT_KEYWORDS): keywords only in their construct
+    "after", "exit", "longer", "matches", "met", "no",
     # tests (*_test.goal files)
     "by", "contact", "exited", "expect", "from", "ran", "step", "test",
 ) + UNITS + WEEKDAYS + CONSTANTS

@@ -78,11 +78,25 @@ class _NamesEverywhere:
         return stream
 
 
+#: Keywords that are not reserved: added to the language after programs
+#: used them as names (`wait 1 hour as after`), they are keywords only where
+#: their construct stands (`allow reentry after 30 days`); the contextual
+#: lexer reads them as names everywhere else. docs/decisions.md.
+SOFT_KEYWORDS = frozenset({"after", "met", "exit", "no", "longer", "matches"})
+
+
 @functools.lru_cache(maxsize=1)
 def keywords() -> frozenset[str]:
-    """The reserved words of the language, read from the grammar."""
+    """Every keyword of the language, read from the grammar (the words
+    completion offers and highlighting shows)."""
     text = grammar_path().read_text(encoding="utf-8")
     return frozenset(w for w in re.findall(r'"([a-z_]+)"', text))
+
+
+@functools.lru_cache(maxsize=1)
+def reserved_words() -> frozenset[str]:
+    """The keywords a name may not be (error E0006): all but SOFT_KEYWORDS."""
+    return keywords() - SOFT_KEYWORDS
 
 
 @functools.lru_cache(maxsize=1)
@@ -224,7 +238,7 @@ def acceptable(head: str) -> set[str] | None:
 
 def _syntax_error(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
     disp = _display()
-    kws = keywords()
+    kws = reserved_words()
     tok = getattr(e, "token", None)
     if isinstance(e, UnexpectedEOF) or (tok is not None and tok.type == "$END"):
         pos = len(text)
@@ -410,7 +424,7 @@ class _Builder(Transformer):
 
     def __init__(self):
         super().__init__(visit_tokens=False)
-        self._kw = keywords()
+        self._kw = reserved_words()
         self.reset("<input>")
 
     def reset(self, file: str) -> None:
@@ -526,6 +540,14 @@ class _Builder(Transformer):
     def evaluate_every(self, c):
         return A.EvaluateEvery(c[2], span=self._span(c))
 
+    def evaluate_every_at(self, c):
+        h, m = self._time_of_day(c[4])
+        return A.EvaluateEveryAt(c[2], h, m, None, span=self._span(c))
+
+    def evaluate_every_on_at(self, c):
+        h, m = self._time_of_day(c[6])
+        return A.EvaluateEveryAt(c[2], h, m, str(c[4]), span=self._span(c))
+
     def evaluate_on_event(self, c):
         return A.EvaluateOnEvent(span=self._span(c))
 
@@ -539,7 +561,14 @@ class _Builder(Transformer):
         return A.Audience(c[1], span=self._span(c))
 
     def allow_reentry(self, c):
-        return A.AllowReentry(span=self._span(c))
+        after = next((x for x in c if isinstance(x, A.Duration)), None)
+        return A.AllowReentry(after, span=self._span(c))
+
+    def skip_if_goal_met(self, c):
+        return A.SkipIfGoalMet(span=self._span(c))
+
+    def exit_when_audience_fails(self, c):
+        return A.ExitWhenAudienceFails(span=self._span(c))
 
     def goals_section(self, c):
         return A.GoalsSection(tuple(self._nodes(c)), span=self._span(c))

@@ -28,14 +28,14 @@ itself.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import attrs
 
 from ..semantics import ir
 from ..semantics.effects import sets
 from ..runtime.program import Program, engine_for
-from ..semantics.calendar import format_local, format_utc, tick_at_or_after
+from ..semantics.calendar import add_duration, format_local, format_utc
 from ..runtime.compiler import Compiler, Observation, Observed
 from ..syntax.diagnostics import closest
 from ..runtime.engine import Contact
@@ -231,6 +231,8 @@ class Explanation:
     why: list = attrs.field(factory=list)
     # contact.path -> (time, event type) of the event that last set it, up to `at`
     sources: dict = attrs.field(factory=dict)
+    # the workflow's first tick at or after an instant (tick workflows)
+    tick: Optional[Callable[[int], int]] = attrs.field(default=None, repr=False)
 
 
 # ====================================================================== the explainer
@@ -309,8 +311,8 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
     c = eng.contacts.get(contact) or contact_state(program, None, contact)
     log_ids = {event_key(t, typ, f) for t, cid, typ, f in inputs.events if cid == contact}
     later = [(t, typ, f) for t, cid, typ, f in inputs.events if cid == contact and t > at]
-    # The four entry types of the contract; the figures' bookkeeping
-    # (`goal_unmet`, docs/reports.md) is left out of the explanation.
+    # The entry types of the contract (docs/spec.md section 8); the figures'
+    # bookkeeping (`waiting`, docs/reports.md) is left out of the explanation.
     activity = [e for e in eng.activity if e["contact"] == contact and e["workflow"] == wf.name
                 and e["type"] in _CONTRACT_TYPES]
     state, since = _state(eng, program, wf, g, contact, activity, at)
@@ -328,11 +330,12 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
         a_attrs_read = attributes_read(a_seen)
         achievements.append(Achievement(t, number, _causes(ex.node(a_seen.tree, a_seen)), a_attrs_read,
                                         attribute_sources(program, a_attrs_read, a_events, t)))
-    wf_every = f"every {_show_seconds(wf.every)}" if wf.every else "on event"
+    wf_every = evaluate_words(wf)
     out = Explanation(contact, g.name, wf.name, "step" if g.is_step else "exit", step_no, wf.timezone, wf_every,
                       at, start, holds, tree, state, achievements, activity, attributes_read(seen), [],
                       program.ir.events)
     out.sources = attribute_sources(program, out.attributes, c.events, at)
+    out.tick = program.plan.workflow(wf.name).tick
     out.summary = _summary(out, wf)
     return out
 
@@ -392,6 +395,20 @@ def event_key(t: int, typ: str, fields: dict) -> tuple:
     return (t, typ, json.dumps(fields, sort_keys=True, default=str))
 
 
+def evaluate_words(wf: ir.Workflow) -> str:
+    """How a workflow's acting instants are written: ``every 5 minutes``,
+    ``every 1 day at 09:00``, ``every 1 week on monday at 09:00``, ``on event``."""
+    if not wf.every:
+        return "on event"
+    if wf.tick_time is None:
+        return f"every {_show_seconds(wf.every)}"
+    hour, minute, weekday = wf.tick_time
+    if weekday is not None:
+        return f"every {_show_seconds(wf.every)} on {_WEEKDAYS[weekday]} at {hour:02d}:{minute:02d}"
+    days = wf.every // 86400
+    return f"every {days} day{'s' if days != 1 else ''} at {hour:02d}:{minute:02d}"
+
+
 def _show_seconds(s: int) -> str:
     for unit, n in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
         if s % n == 0:
@@ -428,7 +445,7 @@ def _state(eng, program: Program, wf: ir.Workflow, g: ir.Goal, contact: str, act
     enrolls = [e for e in activity if e["type"] == "enrolled"]
     exits = [e for e in activity if e["type"] == "exited"]
     if not enrolls:
-        st.note = _never_enrolled_note(wf, program)
+        st.note = _never_enrolled_note(wf, program, activity)
         return st, None
     pos = eng.position(wf.name, contact)
     if pos is None:
@@ -440,6 +457,10 @@ def _state(eng, program: Program, wf: ir.Workflow, g: ir.Goal, contact: str, act
         st.note = "it has left the workflow, so no goal of the workflow is checked for it"
         if wf.audience is not None and wf.once_at is None:
             st.note += " until it enrolls again (when it matches the audience again after not matching it)"
+        elif wf.reentry and wf.reentry_after is not None:
+            st.note += (f" until a new trigger event enrolls it again (allow reentry after "
+                        f"{show_duration(wf.reentry_after)}: from "
+                        f"{format_utc(add_duration(last_in['time'], wf.reentry_after, wf.timezone))} on)")
         elif wf.reentry:
             st.note += " until a new trigger event enrolls it again (allow reentry)"
         return st, last_in["time"]
@@ -469,7 +490,12 @@ def _state(eng, program: Program, wf: ir.Workflow, g: ir.Goal, contact: str, act
     return st, pos.since
 
 
-def _never_enrolled_note(wf: ir.Workflow, program: Program) -> str:
+def _never_enrolled_note(wf: ir.Workflow, program: Program, activity: list[dict] = ()) -> str:
+    passed = [e for e in activity if e["type"] == "not_enrolled"]
+    if passed:
+        last = passed[-1]
+        return (f"it was never enrolled: it would have enrolled at {format_utc(last['time'])} but goal "
+                f"\"{last['goal']}\" already held (skip enrollment if goal met)")
     if wf.trigger is not None:
         return f"it was never enrolled: no event matched `enroll when {show_cond(wf.trigger, program.ir.events)}`"
     if wf.audience is not None:
@@ -675,6 +701,8 @@ def _summary(ex: Explanation, wf: ir.Workflow) -> list[str]:
         out.append(f'achieved: {who} achieved "{ex.goal}" at {times}.')
     if st.status == "never_enrolled":
         out.append(f'not achieved: {who} was never enrolled in "{ex.workflow}", so its goals are not checked.')
+        if st.note.startswith("it was never enrolled: it would have"):
+            out.append(st.note[len("it was never enrolled: "):] + ".")
         if ex.holds:
             out.append("the condition itself holds at this time.")
         return out
@@ -694,9 +722,9 @@ def _summary(ex: Explanation, wf: ir.Workflow) -> list[str]:
     elif ex.holds:
         if st.status == "enrolled" and st.listening:
             if wf.every:
-                nxt = tick_at_or_after(ex.at + 1, wf.every)
-                out.append(f"the condition holds at {format_utc(ex.at)}; the workflow evaluates every "
-                           f"{_show_seconds(wf.every)}, so the goal fires at its next tick ({format_utc(nxt)}).")
+                nxt = ex.tick(ex.at + 1)
+                out.append(f"the condition holds at {format_utc(ex.at)}; the workflow evaluates "
+                           f"{ex.evaluate}, so the goal fires at its next tick ({format_utc(nxt)}).")
             else:
                 out.append(f"the condition holds at {format_utc(ex.at)}.")
         else:
@@ -727,6 +755,8 @@ def exit_words(reason: Optional[str], goal: Optional[str]) -> str:
         return "it reached an `end` step"
     if reason == "completed":
         return "it completed the last step"
+    if reason == "audience":
+        return "it no longer matched the audience (exit when audience no longer matches)"
     return str(reason)
 
 
@@ -875,7 +905,7 @@ def _source_text(src: Optional[tuple[int, str]]) -> str:
     return f" (set by {src[1]} at {format_utc(src[0])})" if src else " (from the contact record)"
 
 
-_CONTRACT_TYPES = frozenset(("enrolled", "action", "goal_achieved", "exited"))
+_CONTRACT_TYPES = frozenset(("enrolled", "action", "goal_achieved", "exited", "goal_missed", "not_enrolled"))
 
 
 def activity_line(e: dict) -> str:
@@ -887,6 +917,10 @@ def activity_line(e: dict) -> str:
             (f'  [goal "{e["goal"]}"]' if e.get("goal") else "")
     elif kind == "goal_achieved":
         what = f'goal achieved: "{e["goal"]}"'
+    elif kind == "goal_missed":
+        what = f'goal missed: "{e["goal"]}" (on unmet {e.get("policy")})'
+    elif kind == "not_enrolled":
+        what = f'not enrolled: goal "{e["goal"]}" already met'
     elif kind == "exited":
         reason, goal = e["reason"], e.get("goal")
         if reason == "goal" and goal:

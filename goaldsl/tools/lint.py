@@ -184,8 +184,11 @@ class _Linter:
                 if g.name in never or _reads_enrollment(g.cond, self.program):
                     continue
                 if self.r.implies(wf.audience, g.cond, NO_ENROLLMENT, IN_WORKFLOW):
-                    self.warn("L003", f'goal "{g.name}" holds for every contact the audience admits: each one '
-                                      "achieves it the moment it enrolls", g.cond.span,
+                    # With `skip enrollment if goal met`, an exit goal like that lets nobody in.
+                    skipped = wf.skip_if_goal_met and not g.is_step
+                    self.warn("L003", f'goal "{g.name}" holds for every contact the audience admits: '
+                                      + ("with skip enrollment if goal met, no contact ever enrolls" if skipped else
+                                         "each one achieves it the moment it enrolls"), g.cond.span,
                               related=(Related(wf.audience.span, "the audience is here"),),
                               hint="a goal is what the workflow works toward: take it out of the audience, or count "
                                    "only what happens since the enrollment")
@@ -309,6 +312,8 @@ class _Linter:
     def forever(self, wf: ir.Workflow) -> None:
         if wf.goals or any(isinstance(st, (ir.SGoal, ir.SEnd)) for st in _walk(wf.steps)):
             return
+        if wf.exit_on_audience:
+            return  # contacts leave when they stop matching the audience
         for st in _walk(wf.steps):
             if isinstance(st, ir.SWaitCond) and st.limit is None and not self.r.always(st.cond, IN_WORKFLOW):
                 self.warn("L011", f'contacts that never meet this condition stay in workflow "{wf.name}" forever: '

@@ -46,7 +46,7 @@ from .completion import Completion, enclosing_call, complete, word_before
 from ..syntax.diagnostics import Diagnostic, Severity
 from ..syntax.formatter import format_source
 from ..semantics.loader import CONTACTS_FILE, TEST_SUFFIX, Loaded, load, program_files, program_of_test_file, read_source
-from ..syntax.parser import keywords
+from ..syntax.parser import reserved_words
 from ..syntax.resources import stdlib_dir
 from ..semantics.effects import OPS, sets_by_name
 from ..semantics.schema import infer_contact_schema, read_records
@@ -569,7 +569,7 @@ class GoalLanguageServer(LanguageServer):
         wf_name = None
         if region is not None:
             wf_name, lo, hi = region
-            names.update(n for n in _AS_NAME.findall(a.text[lo:hi]) if n not in keywords())
+            names.update(n for n in _AS_NAME.findall(a.text[lo:hi]) if n not in reserved_words())
         module = self.base(a).module
         for wf in _workflows(module):
             inside = wf.span.start <= offset <= wf.span.end if a.module is not None else False
@@ -577,7 +577,7 @@ class GoalLanguageServer(LanguageServer):
                 for st in A.all_steps(_steps(wf)):
                     ident = A.step_name(st)
                     if ident is not None:
-                        names.add(ident.name if ident.name.isidentifier() and ident.name not in keywords()
+                        names.add(ident.name if ident.name.isidentifier() and ident.name not in reserved_words()
                                   else _quote(ident.name))
         return sorted(names)
 
@@ -592,6 +592,10 @@ class GoalLanguageServer(LanguageServer):
                 t = _resolve(chain, program)
                 if t is not None:
                     return t
+            for wf in _workflows(a.module):
+                for it in wf.items:
+                    if _is_setting(it) and it.span.start <= offset <= it.span.end:
+                        return Target("setting", type(it).__name__, it.span, workflow=wf, node=it)
             return None
         # The document does not parse: go by the word under the cursor.
         for m in _WORD_AT.finditer(a.text, max(0, offset - 200), offset + 200):
@@ -660,6 +664,8 @@ class GoalLanguageServer(LanguageServer):
             return f'exit goal "{t.name}" of workflow "{t.workflow.name.name}"' if t.workflow else None
         if t.kind.startswith("test_"):
             return self.test_hover(t, program)
+        if t.kind == "setting":
+            return setting_markdown(t.node)
         return None
 
     def test_hover(self, t: Target, program: Optional[ir.Program]) -> Optional[str]:
@@ -875,8 +881,42 @@ class GoalLanguageServer(LanguageServer):
 # ---------------------------------------------------------------- AST helpers
 
 def _is_setting(x) -> bool:
-    return isinstance(x, (A.RunsPerpetual, A.RunsOnce, A.EvaluateEvery, A.EvaluateOnEvent, A.TimezoneSetting,
-                          A.EnrollWhen, A.Audience, A.AllowReentry))
+    return isinstance(x, A.SETTINGS)
+
+
+def setting_markdown(node) -> Optional[str]:
+    """Hover text for a workflow setting: what it makes the engine do."""
+    from ..syntax.formatter import setting
+    text = _SETTING_DOCS.get(type(node).__name__)
+    if text is None:
+        return None
+    if isinstance(node, A.AllowReentry) and node.after is not None:
+        text = ("A contact may enroll again, by a new trigger event, once at least this long has passed since "
+                "its previous enrollment began (calendar days in the workflow's time zone); a trigger event "
+                "before then enrolls nobody.")
+    return f"```goal\n{setting(node)}\n```\n{text}"
+
+
+_SETTING_DOCS = {
+    "RunsPerpetual": "The workflow runs for the whole run, enrolling contacts as they qualify (the default).",
+    "RunsOnce": "The audience is evaluated once, at this instant; nobody enrolls later.",
+    "EvaluateEvery": "The workflow acts only at its ticks: whole multiples of this length since "
+                     "1970-01-01T00:00Z.",
+    "EvaluateEveryAt": "The workflow acts only at its ticks: this time of day on the wall clock of the "
+                       "workflow's time zone (on that weekday), whatever daylight saving does; a time the clock "
+                       "skips moves forward by the gap, one it passes twice is the later instant.",
+    "EvaluateOnEvent": "The workflow acts for a contact at each of its events, at its timers and at activation.",
+    "TimezoneSetting": "Calendar units, times of day and date-times without an offset are read in this zone.",
+    "EnrollWhen": "A matching event enrolls a contact that is not enrolled and has never been.",
+    "Audience": "A contact that matches enrolls at an acting instant; one that leaves while still matching "
+                "waits until it is seen not matching.",
+    "AllowReentry": "A contact that has left may enroll again at its next trigger event.",
+    "SkipIfGoalMet": "A contact that would enroll while an exit goal already holds is not enrolled: the activity "
+                     "stream writes `not_enrolled` with the goal. An audience contact is then treated as one "
+                     "that left while matching.",
+    "ExitWhenAudienceFails": "At each acting instant, after the goal check, an enrolled contact that no longer "
+                             "matches the audience leaves the workflow (reason `audience`).",
+}
 
 
 def _workflows(module: Optional[A.Module]) -> list[A.Workflow]:

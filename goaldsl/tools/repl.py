@@ -37,8 +37,8 @@ from ..syntax.diagnostics import Diagnostic, GoalError, closest
 from ..runtime.engine import Contact, EngineError
 from ..runtime.compiler import Compiler
 from .evaluate import contact_state, matching_events, observe
-from .explain import (ExplainError, activity_line, attribute_sources, attributes_read, explain, fresh_inputs,
-                      render_text, show_cond, show_event, show_value, why_false)
+from .explain import (ExplainError, activity_line, attribute_sources, attributes_read, evaluate_words, explain,
+                      fresh_inputs, render_text, show_cond, show_event, show_value, why_false)
 from ..runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, Inputs
 from ..semantics.loader import Loaded, data_beside, data_files, data_problem, is_pipe, program_files
 from ..syntax.parser import parse
@@ -537,7 +537,7 @@ class ReplSession:
         lines = []
         events = self.program.ir.events
         for wf in self.program.ir.workflows:
-            how = f"every {_seconds(wf.every)}" if wf.every else "on event"
+            how = evaluate_words(wf)
             lines.append(f'workflow "{wf.name}" (evaluates {how}, time zone {wf.timezone})')
             for i, st in enumerate(wf.steps):
                 if isinstance(st, ir.SGoal):
@@ -824,13 +824,6 @@ def parse_duration(text: str) -> A.Duration:
 
 def _show_duration(d: A.Duration) -> str:
     return " ".join(f"{n} {u if n == 1 else u + 's'}" for n, u in d.parts)
-
-
-def _seconds(s: int) -> str:
-    for unit, n in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if s % n == 0:
-            return _plural(s // n, unit)
-    return _plural(s, "second")
 
 
 def _json_or_text(raw: str):

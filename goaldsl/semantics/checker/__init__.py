@@ -30,7 +30,7 @@ from .. import ir
 from ...syntax.diagnostics import Diagnostic, did_you_mean, error, sort_key, warning
 from ..loader import Loaded, duplicate
 from ..testblocks import check_tests, is_test_file
-from ...syntax.parser import keywords
+from ...syntax.parser import reserved_words
 from ...syntax.source import Span
 from .actions import Actions
 from .common import Context
@@ -93,7 +93,7 @@ class Checker(Declarations, Conditions, Actions, Workflows, Steps):
         self.actions: dict[str, ir.ActionType] = {}
         self.segment_defs: dict[str, A.SegmentDef] = {}
         self.segments: dict[str, ir.Cond] = {}
-        self._kw = keywords()
+        self._kw = reserved_words()
         self._hint_budget = HINT_BUDGET
 
     def did_you_mean(self, word: str, candidates) -> str | None:

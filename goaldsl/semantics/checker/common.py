@@ -8,6 +8,8 @@ import attrs
 
 from .. import ir
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 
 @attrs.define
 class Context:

@@ -9,9 +9,8 @@ from typing import Any, Iterable
 
 from ...syntax import ast as A
 from .. import ir
-from .common import Context
+from .common import WEEKDAYS, Context
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DRIP_ACTION_PREFIX = "send_"
 
 

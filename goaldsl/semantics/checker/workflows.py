@@ -13,7 +13,7 @@ from .. import ir
 from ..calendar import known_zones, parse_local_datetime
 from ...syntax.diagnostics import Related
 from ...syntax.source import Span
-from .common import Context
+from .common import WEEKDAYS, Context
 
 
 class Workflows:
@@ -32,7 +32,7 @@ class Workflows:
             elif _is_setting(item):
                 key = type(item).__name__
                 key = {"RunsOnce": "runs", "RunsPerpetual": "runs", "EvaluateEvery": "evaluate",
-                       "EvaluateOnEvent": "evaluate"}.get(key, key)
+                       "EvaluateEveryAt": "evaluate", "EvaluateOnEvent": "evaluate"}.get(key, key)
                 if seen_step or goals_sections:
                     self.err("E0401", "settings come before the steps", item.span,
                              hint="move this line to the top of the workflow")
@@ -55,9 +55,24 @@ class Workflows:
         if isinstance(runs, A.RunsOnce):
             once_at = self.datetime(runs.text, tz, runs.span)
         every: int | None = 300
+        tick_time = None
         ev = settings.get("evaluate")
         if isinstance(ev, A.EvaluateOnEvent):
             every = None
+        elif isinstance(ev, A.EvaluateEveryAt):
+            # Ticks on the wall clock: whole days (whole weeks with a weekday).
+            d = ev.duration
+            every = d.days * 86400
+            if d.months or d.seconds or not d.days:
+                self.err("E0406", f"evaluate every ... at {ev.hour:02d}:{ev.minute:02d} takes days or weeks", d.span,
+                         hint="write `evaluate every 1 day at 09:00`, or leave out `at` for ticks of minutes "
+                              "or hours")
+                every = 86400
+            elif ev.weekday is not None and d.days % 7:
+                self.err("E0406", f"evaluate every ... on {ev.weekday} takes whole weeks", d.span,
+                         hint=f"write `evaluate every 1 week on {ev.weekday} at {ev.hour:02d}:{ev.minute:02d}`")
+                every = 7 * 86400
+            tick_time = (ev.hour, ev.minute, WEEKDAYS.index(ev.weekday) if ev.weekday else None)
         elif isinstance(ev, A.EvaluateEvery):
             d = ev.duration
             if d.months:
@@ -79,6 +94,16 @@ class Workflows:
         if reentry and not trigger:
             self.err("E0407", "allow reentry only applies to enroll when", reentry.span,
                      hint="audience workflows re-enroll contacts that qualify again")
+        reentry_after = reentry.after if reentry is not None else None
+        skip_met = settings.get("SkipIfGoalMet")
+        if skip_met and not any(gs.goals for gs in goals_sections):
+            self.err("E0422", "skip enrollment if goal met needs an exit goal", skip_met.span,
+                     hint="add a goals { goal \"NAME\" { when CONDITION } } section: its goals are "
+                          "checked before a contact enrolls")
+        exit_aud = settings.get("ExitWhenAudienceFails")
+        if exit_aud and not audience:
+            self.err("E0423", "exit when audience no longer matches needs an audience", exit_aud.span,
+                     hint="a workflow with `enroll when` has no audience to stop matching")
         if trigger and once_at is not None:
             self.err("E0408", "a one-time workflow enrolls its audience once; it cannot use enroll when",
                      trigger.span, hint="use `audience CONDITION`, or `runs perpetual`")
@@ -121,7 +146,8 @@ class Workflows:
                 if goal:
                     exit_goals.append(goal)
         return ir.Workflow(name, w.is_drip, once_at, every, tz, aud, trig, reentry is not None,
-                           tuple(ir_steps), tuple(exit_goals), span=w.span)
+                           tuple(ir_steps), tuple(exit_goals), tick_time, reentry_after,
+                           skip_met is not None, exit_aud is not None, span=w.span)
 
     def timezone_name(self, node: A.Str) -> str:
         """A time zone as written, or UTC after reporting an unknown one."""
@@ -150,5 +176,4 @@ class Workflows:
 
 
 def _is_setting(x) -> bool:
-    return isinstance(x, (A.RunsPerpetual, A.RunsOnce, A.EvaluateEvery, A.EvaluateOnEvent, A.TimezoneSetting,
-                          A.EnrollWhen, A.Audience, A.AllowReentry))
+    return isinstance(x, A.SETTINGS)
