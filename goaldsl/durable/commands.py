@@ -80,7 +80,7 @@ class _Entry(msgspec.Struct):
 
 # What each type of entry must have (the table and the figures read them).
 _NEEDS = {"action": ("action", "args", "id"), "goal_achieved": ("goal",), "exited": ("reason",),
-          "goal_unmet": ("goal",), "waiting": ("at",)}
+          "goal_missed": ("goal",), "not_enrolled": ("goal",), "waiting": ("at",)}
 _entry = msgspec.json.Decoder(_Entry)
 
 
