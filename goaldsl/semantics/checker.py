@@ -86,6 +86,7 @@ class Checker:
         self.segments: dict[str, ir.Cond] = {}
         self._kw = reserved_words()
         self._hint_budget = HINT_BUDGET
+        self.step_owners: dict[str, str] = {}  # a step name -> the first workflow naming a step so
 
     # ---------------------------------------------------------------- driver
 
@@ -128,6 +129,14 @@ class Checker:
         self.check_segment_cycles()
         for name, seg in self.segment_defs.items():
             self.segments[name] = self.cond(seg.cond, Context())
+        # Named steps of every workflow: a bare step name in another
+        # workflow's filter gets a hint to quote it.
+        for it in items:
+            if isinstance(it, A.Workflow):
+                for st in _all_steps(x for x in it.items if not isinstance(x, A.GoalsSection)):
+                    n = _step_name(st)
+                    if n is not None:
+                        self.step_owners.setdefault(n.name, it.name.name)
         workflows: list[ir.Workflow] = []
         seen_wf: dict[str, Span] = {}
         for it in items:
@@ -208,9 +217,14 @@ class Checker:
                              hint=self.did_you_mean(value.dotted, pnames))
                 else:
                     mapping.append((fname.name, ("const", self.literal(value))))
+            # Where it came from (issue 16.8): fields of type step get the
+            # step's name, a text field `workflow` the workflow's name.
             for fname, ft in ev.fields.items():
-                if ft.kind == "step" and all(m[0] != fname for m in mapping):
-                    mapping.append((fname, ("step", None)))
+                if all(m[0] != fname for m in mapping):
+                    if ft.kind == "step":
+                        mapping.append((fname, ("step", None)))
+                    elif fname == "workflow" and ft.kind == "string":
+                        mapping.append((fname, ("workflow", None)))
             emits.append(ir.EmitSpec(ev.name, tuple(mapping)))
         self.actions[name] = ir.ActionType(name, tuple(params), rest, tuple(emits), span=d.span)
 
@@ -478,8 +492,11 @@ class Checker:
                          hint=self.did_you_mean(str(v), t.values) if isinstance(v, str) else None)
         elif t.kind == "step":
             if ctx.workflow is not None and isinstance(v, str) and isinstance(node, A.Ref) and v not in ctx.steps:
+                owner = self.step_owners.get(v)
+                hint = (f'a bare name is a step of this workflow; for the step of workflow "{owner}", write it '
+                        f'in quotes: "{v}"') if owner is not None else None
                 self.err("E0410", f'workflow "{ctx.workflow}" has no step named {v}', node.span,
-                         hint=self.did_you_mean(v, ctx.steps) or "name a step with: ACTION(...) as NAME")
+                         hint=hint or self.did_you_mean(v, ctx.steps) or "name a step with: ACTION(...) as NAME")
         elif t.kind in ("number", "string", "bool") and not t.accepts(v):
             self.err("E0506", f"expected {_kind_words(t.kind)}, not {_show(v)}", node.span,
                      hint=f'write it in quotes: "{v}"' if t.kind == "string" and isinstance(v, (int, float)) else None)
