@@ -71,7 +71,10 @@ def event_atoms(draw, goal_names: tuple[str, ...]):
     if draw(st.booleans()):
         if kind == "page.visited":
             flt = f'(url == "{draw(st.sampled_from(URLS))}")'
-        elif kind in ("email.opened", "email.sent"):
+        elif kind == "email.sent":  # which workflow and step sent it (issue 16.8)
+            flt = draw(st.sampled_from([f'(email == "{draw(st.sampled_from(EMAILS))}")', '(step == "s1")',
+                                        '(workflow == "W1")', "(step is not set)"]))
+        elif kind == "email.opened":
             flt = f'(email == "{draw(st.sampled_from(EMAILS))}")'
         elif kind == "tag.added":
             flt = f'(tag == "{draw(st.sampled_from(TAGS))}")'
@@ -174,7 +177,7 @@ def workflows(draw, index: int, goal_names: tuple[str, ...]):
     else:
         trig = draw(st.sampled_from(["form.submitted", 'form.submitted(form == "demo")', "page.visited",
                                      'tag.added(tag == "x")', "email.sent", "goal.achieved", "workflow.exited",
-                                     "goal.missed"]))
+                                     "goal.missed", 'email.sent(workflow == "W1", step == "s1")']))
         settings_.append(f"enroll when {trig}")
         if draw(st.booleans()):
             after = draw(st.sampled_from(["", "", " after 1 hour", " after 1 day", " after 2 hours"]))

@@ -230,7 +230,8 @@ def test_events_emitted_by_workflows_are_marked(tmp_path, capsys, monkeypatch):
     events = json.loads(capsys.readouterr().out)["condition"]["events"]
     assert [(e["fields"]["email"], e["origin"]) for e in events] == [("hi", "workflow"), ("other", "log")]
     main(["explain", ".", "--contact", "a", "--goal", "Mailed"])
-    assert '+ 2026-11-01T00:00:00Z  email.sent(email: "hi")  [from a workflow]' in capsys.readouterr().out
+    # An emitted event names the workflow that sent it (issue 16.8).
+    assert '+ 2026-11-01T00:00:00Z  email.sent(email: "hi", workflow: "W")  [from a workflow]' in capsys.readouterr().out
 
 
 def test_attribute_values_name_the_event_that_set_them(capsys, monkeypatch):
@@ -302,3 +303,13 @@ def test_reentry_after_names_when_the_contact_may_enroll_again(tmp_path):
     inputs = read_inputs(program, None, tmp_path / "events.jsonl", skip_bad=False)
     text = render_text(explain(program, inputs, "a", "Clicked"))
     assert "allow reentry after 2 days: from 2026-11-03T10:00:00Z on" in text
+
+
+def test_an_open_of_another_step_is_said_not_to_count():
+    folder = ROOT / "examples" / "webinar-steps"
+    program = load_program(folder)
+    inputs = read_inputs(program, folder / "contacts.jsonl", folder / "events.jsonl", skip_bad=False)
+    text = render_text(explain(program, inputs, "w2", "Opened the Invite"))
+    assert "2026-11-04T12:30:00Z: step was Reminder, wanted Invite" in text
+    assert 'email.opened(email: "webinar", workflow: "Webinar Invite", step: Reminder)' in text
+    assert explain(program, inputs, "w1", "Opened the Invite").holds

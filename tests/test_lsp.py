@@ -863,3 +863,18 @@ async def test_settings_of_issue_16_complete_and_hover(client: LanguageClient, f
     text = 'workflow "W" {\n    evaluate every 1 day \n}\n'
     await change_doc(client, path, text)
     assert {"at", "on"} <= set(labels(await complete_at(client, path, end_of(text, "1 day "))))
+
+
+async def test_which_step_sent_it_completes_and_hovers(client: LanguageClient, folder: Path):
+    path = folder / "program.goal"
+    text = ('workflow "Invite" {\n    enroll when form.submitted\n    send_email("w") as Invite\n'
+            '    goals {\n        goal "Opened" { when email.opened(step == Invite) }\n    }\n}\n')
+    assert await open_doc(client, path, text) == []
+    fields = labels(await complete_at(client, path, end_of(text, "email.opened(")))
+    assert {"email", "workflow", "step"} <= set(fields)
+    assert labels(await complete_at(client, path, end_of(text, "step == "))) == ["Invite"]
+    event = await hover_at(client, path, pos(text, "email.opened", 3))
+    assert "workflow: string?" in event and "step: step?" in event
+    text2 = text.replace("email.opened(step == Invite)", "email.opened(workflow == )")
+    await change_doc(client, path, text2)
+    assert labels(await complete_at(client, path, end_of(text2, "workflow == "))) == ['"Invite"']

@@ -860,6 +860,8 @@ class Engine:
                     v = rest if val == act.rest else args.get(val)
                 elif kind == "const":
                     v = val
+                elif kind == "workflow":
+                    v = w.cw.name
                 else:
                     v = step
                 if v is None or v == "":

@@ -105,7 +105,7 @@ class ParamType:
 @attrs.frozen
 class EmitSpec:
     event: str
-    # event field -> ("param", name) | ("const", value) | ("step", None)
+    # event field -> ("param", name) | ("const", value) | ("step", None) | ("workflow", None)
     mapping: tuple[tuple[str, tuple[str, Any]], ...]
 
 

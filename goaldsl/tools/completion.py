@@ -21,6 +21,7 @@ from typing import Iterable, Optional
 import attrs
 
 from ..semantics import ir
+from ..syntax.formatter import quote
 from ..syntax.parser import keywords, plain_parser
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
@@ -95,6 +96,9 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
                     return _filter([Completion(v, "enum", f"{name}.{m.group(1)}") for v in ft.values], prefix)
                 if ft.kind == "step":
                     return _filter([Completion(s, "step", "step name") for s in sorted(set(steps))], prefix)
+                if m.group(1) == "workflow" and program is not None:  # the workflow an action ran in
+                    return _filter([Completion(quote(w.name), "workflow", "workflow") for w in program.workflows],
+                                   prefix)
                 return []
             items = [Completion(f, "field", f"{t.describe()}") for f, t in ev.fields.items()]
             items.append(Completion("contact.", "attribute", "a contact attribute"))

@@ -95,6 +95,7 @@ class Checker(Declarations, Conditions, Actions, Workflows, Steps):
         self.segments: dict[str, ir.Cond] = {}
         self._kw = reserved_words()
         self._hint_budget = HINT_BUDGET
+        self.step_owners: dict[str, str] = {}  # a step name -> the first workflow naming a step so
 
     def did_you_mean(self, word: str, candidates) -> str | None:
         # A suggestion costs a fuzzy match against every candidate: a file
@@ -135,6 +136,14 @@ class Checker(Declarations, Conditions, Actions, Workflows, Steps):
         self.check_segment_cycles()
         for name, seg in self.segment_defs.items():
             self.segments[name] = self.cond(seg.cond, Context())
+        # Named steps of every workflow: a bare step name in another
+        # workflow's filter gets a hint to quote it.
+        for it in items:
+            if isinstance(it, A.Workflow):
+                for st in A.all_steps(x for x in it.items if not isinstance(x, A.GoalsSection)):
+                    n = A.step_name(st)
+                    if n is not None:
+                        self.step_owners.setdefault(n.name, it.name.name)
         workflows: list[ir.Workflow] = []
         seen_wf: dict[str, Span] = {}
         for it in items:

@@ -219,8 +219,11 @@ class Conditions:
                          hint=self.did_you_mean(str(v), t.values) if isinstance(v, str) else None)
         elif t.kind == "step":
             if ctx.workflow is not None and isinstance(v, str) and isinstance(node, A.Ref) and v not in ctx.steps:
+                owner = self.step_owners.get(v)
+                hint = (f'a bare name is a step of this workflow; for the step of workflow "{owner}", write it '
+                        f'in quotes: "{v}"') if owner is not None else None
                 self.err("E0410", f'workflow "{ctx.workflow}" has no step named {v}', node.span,
-                         hint=self.did_you_mean(v, ctx.steps) or "name a step with: ACTION(...) as NAME")
+                         hint=hint or self.did_you_mean(v, ctx.steps) or "name a step with: ACTION(...) as NAME")
         elif t.kind in ("number", "string", "bool") and not t.accepts(v):
             self.err("E0506", f"expected {kind_words(t.kind)}, not {show_value(v)}", node.span,
                      hint=f'write it in quotes: "{v}"' if t.kind == "string" and isinstance(v, (int, float)) else None)

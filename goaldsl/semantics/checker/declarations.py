@@ -117,9 +117,14 @@ class Declarations:
                              hint=self.did_you_mean(value.dotted, pnames))
                 else:
                     mapping.append((fname.name, ("const", self.literal(value))))
+            # Where it came from (issue 16.8): fields of type step get the
+            # step's name, a text field `workflow` the workflow's name.
             for fname, ft in ev.fields.items():
-                if ft.kind == "step" and all(m[0] != fname for m in mapping):
-                    mapping.append((fname, ("step", None)))
+                if all(m[0] != fname for m in mapping):
+                    if ft.kind == "step":
+                        mapping.append((fname, ("step", None)))
+                    elif fname == "workflow" and ft.kind == "string":
+                        mapping.append((fname, ("workflow", None)))
             emits.append(ir.EmitSpec(ev.name, tuple(mapping)))
         self.actions[name] = ir.ActionType(name, tuple(params), rest, tuple(emits), span=d.span)
 
