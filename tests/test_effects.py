@@ -70,11 +70,11 @@ def test_the_standard_effects_change_the_contact_as_the_table_says():
 OTHER_STDLIB = {
     # tag.added now files the tag under lists; page.visited collects pages;
     # score adjustments no longer change anything.
-    "event tag.added { tag: string } effect add_to(contact.tags, tag)":
-        "event tag.added { tag: string } effect add_to(contact.lists, tag)",
+    "event tag.added { tag: string, workflow: string?, step: step? } effect add_to(contact.tags, tag)":
+        "event tag.added { tag: string, workflow: string?, step: step? } effect add_to(contact.lists, tag)",
     "event page.visited { url: string }": "event page.visited { url: string } effect add_to(contact.pages, url)",
-    "event contact.score_adjusted { by: number } effect increase(contact.lead_score, by)":
-        "event contact.score_adjusted { by: number }",
+    "event contact.score_adjusted { by: number, workflow: string?, step: step? } effect increase(contact.lead_score, by)":
+        "event contact.score_adjusted { by: number, workflow: string?, step: step? }",
     "event form.submitted { form: string }":
         "event form.submitted { form: string, answers: map? } effect update(contact, answers)",
 }
@@ -165,8 +165,8 @@ def test_actions_that_set_attributes_by_name_follow_the_declarations():
     standard = load_program([], allow_empty=True).ir
     assert [a for a, act in standard.actions.items() if effects.sets_by_name(act, standard.events)] == \
         ["update_contact"]
-    other = _program({"event contact.updated { fields: map } effect update(contact, fields)":
-                      "event contact.updated { fields: map }"}, "").ir
+    other = _program({"event contact.updated { fields: map, workflow: string?, step: step? } effect update(contact, fields)":
+                      "event contact.updated { fields: map, workflow: string?, step: step? }"}, "").ir
     assert not any(effects.sets_by_name(act, other.events) for act in other.actions.values())
 
 
@@ -188,8 +188,8 @@ def test_a_programs_own_event_cannot_declare_an_effect(check_src):
     ("effect increase(contact.tags, tag)", "E0506", "increase needs a number field; tag is string"),
 ])
 def test_a_malformed_effect_in_the_standard_library(declaration, code, message):
-    loaded = _stdlib({"event tag.added { tag: string } effect add_to(contact.tags, tag)":
-                      "event tag.added { tag: string } " + declaration})
+    loaded = _stdlib({"event tag.added { tag: string, workflow: string?, step: step? } effect add_to(contact.tags, tag)":
+                      "event tag.added { tag: string, workflow: string?, step: step? } " + declaration})
     diags = [d for d in check(loaded).diagnostics if d.is_error]
     assert [d.code for d in diags] == [code]
     assert diags[0].summary.startswith(message)
