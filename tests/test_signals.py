@@ -91,10 +91,15 @@ def _signalled(args: list[str], cwd: Path, sig: int, delay: float) -> subprocess
 def _in_python_startup(stderr: str) -> bool:
     """A KeyboardInterrupt raised before the script's first line: Python's
     report of it (its start-up messages) with no frame in the goal script or
-    the package. From the first line on, signals are held, then handled."""
-    frames = [line for line in stderr.splitlines() if line.lstrip().startswith('File "')]
-    return stderr.rstrip().endswith(("KeyboardInterrupt", "KeyboardInterrupt:")) and \
-        stderr.startswith(STARTUP_MESSAGES) and not any("goal" in f for f in frames)
+    the package, or only the script's frame at line 0 (the interpreter checks
+    for signals as it enters the script, before its first instruction can
+    hold them). From the first line on, signals are held, then handled."""
+    frames = [line.strip() for line in stderr.splitlines() if line.lstrip().startswith('File "')]
+    if not stderr.rstrip().endswith(("KeyboardInterrupt", "KeyboardInterrupt:")):
+        return False
+    if stderr.startswith(STARTUP_MESSAGES) and not any("goal" in f for f in frames):
+        return True
+    return len(frames) == 1 and frames[0].endswith('/scripts/goal", line 0, in <module>')
 
 
 def _delays(duration: float, n: int) -> list[float]:
@@ -176,3 +181,13 @@ def test_an_interrupted_fmt_leaves_the_file_whole(tmp_path):
         assert now in (text, formatted), (delay, p.returncode, len(now))
         seen.add(now == formatted)
         assert "Traceback" not in p.stderr
+
+
+def test_an_interrupt_before_the_scripts_first_instruction_is_told_apart():
+    # Seen in CI: SIGINT as the interpreter entered the script (line 0), before
+    # the line that holds signals back could run; a frame past it is goal's own.
+    entering = 'Traceback (most recent call last):\n  File "/x/scripts/goal", line 0, in <module>\nKeyboardInterrupt\n'
+    assert _in_python_startup(entering)
+    assert not _in_python_startup(entering.replace("line 0", "line 9"))
+    assert not _in_python_startup(entering.replace("KeyboardInterrupt\n", '  File "/x/goaldsl/launch.py", line 3, '
+                                                   'in main\nKeyboardInterrupt\n'))
