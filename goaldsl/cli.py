@@ -259,6 +259,67 @@ def cmd_test(args) -> int:
     return 0 if all(r.status == "passed" for r in results) else 1
 
 
+def cmd_diff(args) -> int:
+    """`goal diff OLD NEW`: both versions over the same contacts and events."""
+    import json
+    import tempfile
+    from .semantics.loader import data_files
+    from .tools.diff import render_text, run_diff, to_json
+    gc.disable()  # as for goal run: many long-lived objects, few cycles
+    with tempfile.TemporaryDirectory(prefix="goal-diff-") as tmp:
+        paths = [_version_path(v, Path(tmp) / name) for v, name in ((args.old, "old"), (args.new, "new"))]
+        old = load_program(paths[0])
+        new = load_program(paths[1])
+        try:
+            cpath, epath = data_files(None, args.contacts, args.events)
+            for p in (paths[1], paths[0]):
+                beside = data_files(p)
+                cpath, epath = cpath or beside[0], epath or beside[1]
+        except FileNotFoundError as e:
+            raise UsageError(str(e)) from None
+        if args.examples < 0:
+            raise UsageError("--examples takes a number of contacts, 0 or more")
+        res = run_diff(old, new, cpath, epath, start=_time_arg(args.from_), until=_time_arg(args.until),
+                       window=lambda inputs: _run_window(args, inputs), examples=args.examples,
+                       skip_bad=args.skip_bad)
+    if args.format == "json":
+        print(json.dumps(to_json(res, args.old, args.new), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render_text(res, args.old, args.new))
+    return 1 if res.differ else 0
+
+
+def _version_path(arg: str, scratch: Path) -> Path:
+    """A program argument of goal diff: a path, or git:REV:PATH (that path
+    as it was at revision REV of the git repository here)."""
+    if not arg.startswith("git:"):
+        p = Path(arg)
+        if not p.exists():
+            raise UsageError(f"no such file or folder: {arg}")
+        return p
+    try:
+        _, rev, path = arg.split(":", 2)
+    except ValueError:
+        raise UsageError(f"{arg!r}: write git:REVISION:PATH, like git:HEAD~1:examples/invoice-paid") from None
+    import subprocess
+    import tarfile
+    import io
+    path = path.rstrip("/") or "."
+    try:
+        prefix = subprocess.run(["git", "rev-parse", "--show-prefix"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        data = subprocess.run(["git", "archive", "--format=tar", rev, "--", prefix + path], capture_output=True,
+                              check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        why = getattr(e, "stderr", b"") or b""
+        why = why.decode(errors="replace").strip() if isinstance(why, bytes) else str(why).strip()
+        raise UsageError(f"cannot read {path} at {rev} from git: {why or e}") from None
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(scratch, filter="data")
+    return scratch / prefix / path
+
+
 def res_sources(res) -> dict[str, str]:
     return res.program.sources if res.program is not None else {}
 
@@ -767,6 +828,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", metavar="F", help="the event log whose time span windows are compared with "
                                                  "(default: events.jsonl beside the program)")
     p.set_defaults(fn=cmd_lint)
+
+    p = sub.add_parser("diff", help="run two versions of a program over the same data and compare them")
+    p.add_argument("old", metavar="OLD", help="a .goal file or folder, or git:REV:PATH")
+    p.add_argument("new", metavar="NEW", help="a .goal file or folder, or git:REV:PATH")
+    _io_args(p)
+    p.add_argument("--from", dest="from_", metavar="T", help="first instant (default: the earliest event)")
+    p.add_argument("--until", metavar="T", help="last instant (default: the latest event)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--examples", type=int, default=3, metavar="N",
+                   help="example contacts shown per change of outcome (default 3)")
+    p.set_defaults(fn=cmd_diff)
 
     p = sub.add_parser("test", help="run the tests of a program (test blocks in *_test.goal files)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="a program folder or file, or a test file")
