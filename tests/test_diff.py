@@ -122,3 +122,13 @@ def test_git_revision(tmp_path, capsys, monkeypatch):
 def test_missing_paths_are_usage_errors(capsys):
     code, _, err = run(capsys, "diff", "nowhere", str(EXAMPLE))
     assert code == 2 and "no such file or folder: nowhere" in err
+
+
+def test_until_is_the_end_of_both_runs(versions, monkeypatch, capsys):
+    old, new = versions
+    monkeypatch.setattr(diff_mod, "PIECE", 2)
+    _, cut, _ = run(capsys, "diff", str(old), str(new), "--until", "2026-11-17T00:00:00Z", "--format", "json")
+    monkeypatch.setattr(diff_mod, "PIECE", 1000)
+    _, whole, _ = run(capsys, "diff", str(old), str(new), "--until", "2026-11-17T00:00:00Z", "--format", "json")
+    assert cut == whole
+    assert json.loads(whole)["workflows"][0]["goals"][0]["achieved"] == {"old": 0, "new": 0}

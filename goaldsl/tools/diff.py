@@ -202,7 +202,7 @@ def _streamed(old, new, contacts, events, start, until, window, examples, skip_b
             if len(piece) >= PIECE:
                 if differ is None:
                     differ = _Differ(old, new, inputs, start if start is not None else inputs.first_time, examples)
-                differ.feed(piece, t - 1)
+                differ.feed(piece, t - 1 if until is None else min(t - 1, until))
                 piece = []
     inputs.last_time = last
     if inputs.bad and not skip_bad:
