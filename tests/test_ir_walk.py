@@ -2,7 +2,8 @@
 
 The analyses built on it (the event types and attributes a condition reads,
 the windows whose expiry matters, the attributes explain lists (``ir.attribute_paths``), the goal
-digests of state files) are compared with the hand-written walks they
+digests of state files, and goal lint's event atoms, windows and used
+segments) are compared with the hand-written walks they
 replaced, kept here as oracles, on the random programs of the engine
 property test. The goal digests must stay those existing state files hold.
 """
@@ -19,6 +20,7 @@ from goaldsl.runtime.compiler import expiry_windows, referenced_types
 from goaldsl.semantics import ir
 from goaldsl.semantics.checker import check
 from goaldsl.semantics.loader import load
+from goaldsl.tools.lint import _events, _positive_windows, _used_segments, _workflow_conds
 
 from test_engine_property import FAKE, programs
 
@@ -185,6 +187,95 @@ def _conditions(wf: ir.Workflow) -> list:
     for g in list(_goal_steps(wf.steps)) + list(wf.goals):
         out += [g.cond] + [c for c, _, _ in g.then_ifs]
     return [c for c in out if c is not None]
+
+
+def _old_lint_events(c, program=None) -> list:
+    out = []
+    stack = [c] if c is not None else []
+    seen: set[str] = set()
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ir.CEvent):
+            out.append(n)
+            if n.filter is not None:
+                stack.append(n.filter)
+        elif isinstance(n, ir.CSegment):
+            if program is not None and n.name not in seen and n.name in program.segments:
+                seen.add(n.name)
+                stack.append(program.segments[n.name])
+        elif isinstance(n, (ir.CAnd, ir.COr)):
+            stack.extend(n.items)
+        elif isinstance(n, ir.CNot):
+            stack.append(n.operand)
+    return out
+
+
+def _old_positive_windows(c, program) -> list:
+    out = []
+    stack = [(c, True)]
+    seen: set[tuple[str, bool]] = set()
+    while stack:
+        n, pos = stack.pop()
+        if isinstance(n, ir.CEvent):
+            if pos and n.window == "within" and n.count_kind == "at_least" and n.count >= 1:
+                out.append(n)
+        elif isinstance(n, ir.CSegment):
+            if (n.name, pos) not in seen and n.name in program.segments:
+                seen.add((n.name, pos))
+                stack.append((program.segments[n.name], pos))
+        elif isinstance(n, (ir.CAnd, ir.COr)):
+            stack.extend((x, pos) for x in n.items)
+        elif isinstance(n, ir.CNot):
+            stack.append((n.operand, not pos))
+    return out
+
+
+def _old_segment_names(c) -> list:
+    out = []
+    stack = [c]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ir.CSegment):
+            out.append(n.name)
+        elif isinstance(n, ir.CEvent):
+            if n.filter is not None:
+                stack.append(n.filter)
+        elif isinstance(n, (ir.CAnd, ir.COr)):
+            stack.extend(n.items)
+        elif isinstance(n, ir.CNot):
+            stack.append(n.operand)
+    return out
+
+
+def _old_used_segments(program) -> set:
+    used: set[str] = set()
+    stack = [c for wf in program.workflows for c in _workflow_conds(wf)]
+    while stack:
+        for name in _old_segment_names(stack.pop()):
+            if name not in used and name in program.segments:
+                used.add(name)
+                stack.append(program.segments[name])
+    return used
+
+
+def _ids(nodes) -> list:
+    return sorted(id(n) for n in nodes)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs())
+def test_lint_analyses_on_the_walker_equal_the_walks_they_replaced(text):
+    """goal lint's event atoms (with and without the segments), its positive
+    windows and its used segments. A segment's atoms may now come once per
+    polarity where the old walk took them once: ``_events`` with segments
+    feeds only ``any()``, so they are compared as sets."""
+    p = _checked(text)
+    for wf in p.workflows:
+        for c in _workflow_conds(wf) + list(p.segments.values()):
+            assert _ids(_events(c)) == _ids(_old_lint_events(c))
+            assert set(map(id, _events(c, p))) == set(map(id, _old_lint_events(c, p)))
+            assert _ids(_positive_windows(c, p)) == _ids(_old_positive_windows(c, p))
+    assert _used_segments(p) == _old_used_segments(p)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -326,16 +326,7 @@ class _Linter:
     def unused_segments(self) -> None:
         if not self.program.workflows:
             return  # a file of segments alone is a library
-        used: set[str] = set()
-        stack: list = []
-        for wf in self.program.workflows:
-            stack.extend(_workflow_conds(wf))
-        while stack:
-            c = stack.pop()
-            for name in _segment_names(c):
-                if name not in used and name in self.program.segments:
-                    used.add(name)
-                    stack.append(self.program.segments[name])
+        used = _used_segments(self.program)
         for m in self.loaded.modules:
             if m.file not in self.own:
                 continue
@@ -448,63 +439,23 @@ def _reads_enrollment(c: ir.Cond, program: ir.Program) -> bool:
 
 
 def _events(c: Optional[ir.Cond], program: Optional[ir.Program] = None) -> list[ir.CEvent]:
-    out = []
-    stack = [c] if c is not None else []
-    seen: set[str] = set()
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ir.CEvent):
-            out.append(n)
-            if n.filter is not None:
-                stack.append(n.filter)
-        elif isinstance(n, ir.CSegment):
-            if program is not None and n.name not in seen and n.name in program.segments:
-                seen.add(n.name)
-                stack.append(program.segments[n.name])
-        elif isinstance(n, (ir.CAnd, ir.COr)):
-            stack.extend(n.items)
-        elif isinstance(n, ir.CNot):
-            stack.append(n.operand)
-    return out
+    """The event atoms of ``c`` (inside filters too); with ``program``, those
+    of the segments it uses as well."""
+    return [n for n, _ in ir.walk(c, program.segments if program is not None else None) if isinstance(n, ir.CEvent)]
 
 
 def _positive_windows(c: ir.Cond, program: ir.Program) -> list[ir.CEvent]:
     """``at least`` event atoms with a within window, not under a `not`
     (the ones an earlier event should make true)."""
-    out = []
-    stack = [(c, True)]
-    seen: set[tuple[str, bool]] = set()
-    while stack:
-        n, pos = stack.pop()
-        if isinstance(n, ir.CEvent):
-            if pos and n.window == "within" and n.count_kind == "at_least" and n.count >= 1:
-                out.append(n)
-        elif isinstance(n, ir.CSegment):
-            if (n.name, pos) not in seen and n.name in program.segments:
-                seen.add((n.name, pos))
-                stack.append((program.segments[n.name], pos))
-        elif isinstance(n, (ir.CAnd, ir.COr)):
-            stack.extend((x, pos) for x in n.items)
-        elif isinstance(n, ir.CNot):
-            stack.append((n.operand, not pos))
-    return out
+    return [n for n, positive in ir.walk(c, program.segments, filters=False)
+            if positive and isinstance(n, ir.CEvent) and n.window == "within" and n.count_kind == "at_least"
+            and n.count >= 1]
 
 
-def _segment_names(c: ir.Cond) -> list[str]:
-    out = []
-    stack = [c]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ir.CSegment):
-            out.append(n.name)
-        elif isinstance(n, ir.CEvent):
-            if n.filter is not None:
-                stack.append(n.filter)
-        elif isinstance(n, (ir.CAnd, ir.COr)):
-            stack.extend(n.items)
-        elif isinstance(n, ir.CNot):
-            stack.append(n.operand)
-    return out
+def _used_segments(program: ir.Program) -> set[str]:
+    """The segments the workflows use, directly or through other segments."""
+    return {n.name for wf in program.workflows for c in _workflow_conds(wf) for n, _ in ir.walk(c, program.segments)
+            if isinstance(n, ir.CSegment) and n.name in program.segments}
 
 
 def _workflow_conds(wf: ir.Workflow) -> list[ir.Cond]:

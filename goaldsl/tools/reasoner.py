@@ -148,6 +148,9 @@ class Reasoner:
         if depth > 400:
             raise _Undecided()
         if isinstance(c, ir.CSegment):
+            # Inlined here, not by ir.walk: the normal form needs each use of a
+            # segment in its place in the tree, under the negations above it,
+            # and walk gives a flat list that visits a definition once per polarity.
             seg = self.program.segments.get(c.name)
             if seg is None:
                 raise _Undecided()
