@@ -43,9 +43,10 @@ SHARED = next((p for p in (HERE.parent.parent / "shared" / "bench", Path(os.envi
 CPU: dict[tuple, list[float]] = {}  # command -> CPU seconds (user + system) of each run
 
 
-def run_measured(cmd: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int]:
+def run_measured(cmd: list[str], stdout=subprocess.DEVNULL, ok: tuple = (0,)) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one command, via a wrapper process.
-    Its CPU seconds go to ``CPU`` (a steadier figure on a busy machine)."""
+    Its CPU seconds go to ``CPU`` (a steadier figure on a busy machine).
+    ``ok``: the exit codes that are results, not failures."""
     wrapper = ("import resource, subprocess, sys, time;"
                "t = time.perf_counter();"
                "p = subprocess.run(sys.argv[1:]);"
@@ -57,7 +58,7 @@ def run_measured(cmd: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int]
     if not line:
         raise SystemExit(f"could not measure {cmd}: {p.stderr[-500:]}")
     _, dt, rss, code, cpu = line[-1].split()
-    if int(code) != 0:
+    if int(code) not in ok:
         raise SystemExit(f"{' '.join(cmd)} failed with exit {code}:\n{p.stderr[-2000:]}")
     CPU.setdefault(tuple(cmd), []).append(float(cpu))
     return float(dt), int(rss)

@@ -56,11 +56,12 @@ def resolve_program(arg: Optional[str], contacts: Optional[str], events: Optiona
     return program, cpath, epath
 
 
-def _mapping(args, program: Program):
-    """``--map FILE``, or ``map.toml`` beside the program; checked against it."""
+def _mapping(args, program: Program, beside=None):
+    """``--map FILE``, or ``map.toml`` beside the program (``beside``, else
+    the PROGRAM argument); checked against it."""
     from .runtime.mapping import load_and_check, mapping_beside
     given = getattr(args, "map", None)
-    path = Path(given) if given else mapping_beside(getattr(args, "program", None))
+    path = Path(given) if given else mapping_beside(beside if beside is not None else getattr(args, "program", None))
     if path is None:
         return None
     if given and not path.is_file():
@@ -263,35 +264,47 @@ def cmd_diff(args) -> int:
     """`goal diff OLD NEW`: both versions over the same contacts and events."""
     import json
     import tempfile
+    from .runtime.inputs import as_source
+    from .runtime.program import shown_path
     from .semantics.loader import data_files
     from .tools.diff import render_text, run_diff, to_json
     gc.disable()  # as for goal run: many long-lived objects, few cycles
+    if args.examples < 0:
+        raise UsageError("--examples takes a number of contacts, 0 or more")
     with tempfile.TemporaryDirectory(prefix="goal-diff-") as tmp:
-        paths = [_version_path(v, Path(tmp) / name) for v, name in ((args.old, "old"), (args.new, "new"))]
-        old = load_program(paths[0])
-        new = load_program(paths[1])
+        paths = [_version_path(v, Path(tmp) / side) for v, side in ((args.old, "old"), (args.new, "new"))]
+        old, new = (_load_version(v, p, Path(tmp) / side)
+                    for v, p, side in ((args.old, paths[0], "old"), (args.new, paths[1], "new")))
         try:
+            # Given files, else those beside NEW, else those beside OLD.
             cpath, epath = data_files(None, args.contacts, args.events)
             for p in (paths[1], paths[0]):
                 beside = data_files(p)
                 cpath, epath = cpath or beside[0], epath or beside[1]
-        except FileNotFoundError as e:
+        except OSError as e:
             raise UsageError(str(e)) from None
-        if args.examples < 0:
-            raise UsageError("--examples takes a number of contacts, 0 or more")
-        res = run_diff(old, new, cpath, epath, start=_time_arg(args.from_), until=_time_arg(args.until),
-                       window=lambda inputs: _run_window(args, inputs), examples=args.examples,
-                       skip_bad=args.skip_bad)
+        reading = {"fmt": args.input_format, "mapping": _mapping(args, new, beside=paths[1])}
+        events = as_source(epath, shown_path(epath)) if epath is not None else None
+        progress = _progress(events)
+        try:
+            res = run_diff(old, new, cpath, events, start=_time_arg(args.from_), until=_time_arg(args.until),
+                           window=lambda inputs: _run_window(args, inputs), examples=args.examples,
+                           skip_bad=args.skip_bad, on_batch=progress, **reading)
+        finally:
+            if progress is not None:
+                progress.done()
     if args.format == "json":
         print(json.dumps(to_json(res, args.old, args.new), indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(render_text(res, args.old, args.new))
+    _report_inputs(res.inputs)
     return 1 if res.differ else 0
 
 
 def _version_path(arg: str, scratch: Path) -> Path:
     """A program argument of goal diff: a path, or git:REV:PATH (that path
-    as it was at revision REV of the git repository here)."""
+    as it was at revision REV of the git repository here, copied into
+    ``scratch``)."""
     if not arg.startswith("git:"):
         p = Path(arg)
         if not p.exists():
@@ -301,9 +314,11 @@ def _version_path(arg: str, scratch: Path) -> Path:
         _, rev, path = arg.split(":", 2)
     except ValueError:
         raise UsageError(f"{arg!r}: write git:REVISION:PATH, like git:HEAD~1:examples/invoice-paid") from None
+    if not rev:
+        raise UsageError(f"{arg!r}: name a revision, like git:HEAD~1:{path}")
+    import io
     import subprocess
     import tarfile
-    import io
     path = path.rstrip("/") or "."
     try:
         prefix = subprocess.run(["git", "rev-parse", "--show-prefix"], capture_output=True, text=True,
@@ -316,8 +331,35 @@ def _version_path(arg: str, scratch: Path) -> Path:
         raise UsageError(f"cannot read {path} at {rev} from git: {why or e}") from None
     scratch.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(scratch, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4, 3.10.12 and later
+            tar.extractall(scratch, filter="data")
+        else:  # pragma: no cover - git archive of this repository: plain files and folders
+            tar.extractall(scratch)
     return scratch / prefix / path
+
+
+def _load_version(arg: str, path: Path, scratch: Path) -> Program:
+    """Load one side of goal diff; a git:REV:PATH version's diagnostics name
+    its files git:REV:FILE, not the temporary copy they were read from."""
+    from .api import load_program
+    from .syntax.diagnostics import GoalError
+    try:
+        return load_program(path)
+    except GoalError as e:
+        if not arg.startswith("git:"):
+            raise
+        import attrs
+        top = str(scratch.absolute()) + os.sep
+        label = "git:" + arg.split(":", 2)[1] + ":"
+
+        def name(file: str) -> str:
+            return label + file[len(top):] if file.startswith(top) else file
+
+        def span(sp):
+            return attrs.evolve(sp, file=name(sp.file)) if sp is not None else None
+        diags = [attrs.evolve(d, span=span(d.span), related=tuple(attrs.evolve(r, span=span(r.span))
+                                                                  for r in d.related)) for d in e.diagnostics]
+        raise GoalError(diags, {name(k): v for k, v in e.sources.items()}) from None
 
 
 def res_sources(res) -> dict[str, str]:
@@ -977,29 +1019,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .api import EngineError, GoalError, InputError
     from .runtime.sources import SourceError
     from .syntax.diagnostics import render_all
+    # goal diff says "different" with 1, as diff(1) does, and trouble with 2.
+    trouble = 2 if getattr(args, "command", None) == "diff" else 1
     try:
         return args.fn(args)
     except GoalError as e:
         print(render_all(e.diagnostics, e.sources))
         n = sum(d.is_error for d in e.diagnostics)
         _err(f"{n} error{'s' if n != 1 else ''}")
-        return 1
+        return trouble
     except InputError as e:
         rows = len({(b.file, b.line) for b in e.bad})
         _err(f"{rows} bad input line{'s' if rows != 1 else ''}; nothing was run:")
         for b in e.bad:
             _err(str(b))
         _err("fix the lines, or pass --skip-bad to run without them")
-        return 1
+        return trouble
     except SourceError as e:
         _err(f"goal {args.command}: {e}")
-        return 1
+        return trouble
     except UsageError as e:
         _err(f"goal {args.command}: {e}")
         return 2
     except EngineError as e:
         _err(f"goal {args.command}: {e}")
-        return 1
+        return trouble
     except KeyboardInterrupt:  # called in process; the `goal` command handles signals in launch.py
         _err(f"goal {args.command}: interrupted")
         return 130
@@ -1009,7 +1053,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from .durable.statefile import StateError  # imported here: most commands never touch a state file
         if isinstance(e, StateError):
             _err(f"goal {args.command}: {e}")
-            return 1
+            return trouble
         import sqlite3
         if isinstance(e, sqlite3.DatabaseError) and getattr(args, "command", None) in ("log", "pause", "unpause",
                                                                                        "run"):

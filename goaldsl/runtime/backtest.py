@@ -1,7 +1,8 @@
 """`goal run` over an event log, streamed.
 
-The log is read in pieces of a few thousand events. After each piece the
-engine runs up to just before the last event read (later events of that
+The log is read in pieces of a few thousand events (``stream``: the one
+reader of ``goal run``, ``goal report`` and ``goal diff``, which feeds each
+piece to two versions' partitions). After each piece the engine runs up to just before the last event read (later events of that
 instant may follow in the next piece), so it never holds the whole log: the
 engine keeps, per contact, only the events some condition counts, inside the
 longest window that reads them (``Engine(keep_history=False)``).
@@ -26,7 +27,7 @@ import io
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Callable, Optional
+from typing import IO, Callable, Optional, Protocol
 
 from .program import InputError, Program, read_inputs, shown_path
 from .engine import EngineError
@@ -39,6 +40,23 @@ PIECE = kernel.PIECE  # events read before the engine runs
 
 Window = Callable[[Inputs], "tuple[int, int]"]
 Tap = Callable[[], Callable[[dict], None]]
+
+
+class Runs(Protocol):
+    """What ``stream`` feeds: one partition for ``goal run``, two versions'
+    for ``goal diff``."""
+
+    def feed(self, piece: list[tuple]) -> None:
+        """Checked events in time order (``PartitionRun.feed``)."""
+
+    def finish(self, until: int) -> None:
+        """The run's end, ``until`` included; then the ``waiting`` entries."""
+
+
+# begin(inputs, start, until): the runs, with the contacts read, from ``start``
+# (``until``: --until when given, else None); called once before the first
+# piece, and again when an unsorted log makes the run start over.
+Begin = Callable[[Inputs, int, Optional[int]], Runs]
 
 
 class _Unsorted(Exception):
@@ -72,42 +90,74 @@ def run_jsonl(program: Program, contacts, events, out: Optional[IO], *,
         except OSError:  # no writable temporary folder: hold the output in memory
             held = io.BytesIO()
     with held as tmp:
-        writer = make_writer(tmp) if out is not None else None
-        on_activity = _tee(writer, tap)
+        writer = None
+        run: Optional[_Written] = None
+
+        def begin(inputs: Inputs, first: int, until: Optional[int]) -> _Written:
+            nonlocal writer, run
+            tmp.seek(0)  # a run that starts over (an unsorted log) drops what it wrote
+            tmp.truncate()
+            writer = make_writer(tmp) if out is not None else None
+            run = _Written(PartitionRun(program, inputs.contacts, start=first, until=until), _tee(writer, tap))
+            return run
+
         try:
-            try:
-                inputs, run = _streamed(program, contacts, events, on_activity, start, until, window, skip_bad, fmt,
-                                        mapping, on_batch)
-            except _Unsorted:
-                tmp.seek(0)
-                tmp.truncate()
-                writer = make_writer(tmp) if out is not None else None
-                on_activity = _tee(writer, tap)
-                inputs, run = _whole(program, contacts, events, on_activity, window, skip_bad, fmt, mapping)
+            inputs = stream(program, contacts, events, begin, start=start, until=until, window=window,
+                            skip_bad=skip_bad, fmt=fmt, mapping=mapping, on_batch=on_batch)
         except EngineError:
             if writer is not None:
                 _copy(writer, tmp, out)  # what was done before the failure, as an unstreamed run shows it
             raise
-        _write(on_activity, run.waiting())
         if writer is not None:
             _copy(writer, tmp, out)
     return inputs
 
 
-def _whole(program: Program, contacts, events, on_activity, window: Window, skip_bad: bool, fmt: Optional[str],
-           mapping) -> "tuple[Inputs, PartitionRun]":
-    """The log read whole and sorted (stably, by time), then run."""
-    inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
-    first, last = window(inputs)
-    run = PartitionRun(program, inputs.contacts, start=first, until=last)
+def stream(program: Program, contacts, events, begin: Begin, *, start: Optional[int], until: Optional[int],
+           window: Window, skip_bad: bool = False, fmt: Optional[str] = None, mapping=None,
+           on_batch=None) -> Inputs:
+    """Read the contacts, then the events in pieces, and feed each piece to
+    what ``begin`` makes: the one reading of a log that every streamed run
+    shares (``goal run``, ``goal report``, ``goal diff``). The events are
+    checked against ``program``'s declarations; bad lines refuse the run
+    (``InputError``) unless ``skip_bad``. An unsorted log is read again,
+    whole, and sorted (stably, by time); ``begin`` is then called again."""
+    contacts = as_source(contacts, shown_path(contacts)) if contacts is not None else None
+    events = as_source(events, shown_path(events)) if events is not None else None
     try:
-        _write(on_activity, run.feed(inputs.events))
+        return _streamed(program, contacts, events, begin, start, until, window, skip_bad, fmt, mapping, on_batch)
+    except _Unsorted:
+        inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
+        first, last = window(inputs)
+        runs = begin(inputs, first, last)
+        runs.feed(inputs.events)
         inputs.events.clear()
-        _write(on_activity, run.finish(last))
-    except EngineError:
-        _write(on_activity, run.entries())  # what was done before the failure
-        raise
-    return inputs, run
+        runs.finish(last)
+        return inputs
+
+
+class _Written:
+    """``goal run``'s one partition, every contact in it, its entries handed
+    to ``on_activity`` as they are finished; when the engine fails, what was
+    done before the failure is handed on, then the error raised."""
+
+    def __init__(self, run: PartitionRun, on_activity: Callable[[dict], None]):
+        self.run = run
+        self.on_activity = on_activity
+
+    def feed(self, piece: list[tuple]) -> None:
+        self._hand_on(self.run.feed, piece)
+
+    def finish(self, until: int) -> None:
+        self._hand_on(self.run.finish, until)
+        _write(self.on_activity, self.run.waiting())
+
+    def _hand_on(self, step, arg) -> None:
+        try:
+            _write(self.on_activity, step(arg))
+        except EngineError:
+            _write(self.on_activity, self.run.entries())  # what was done before the failure
+            raise
 
 
 def _write(on_activity, entries: list[dict]) -> None:
@@ -148,33 +198,23 @@ def _copy(writer, tmp, out: IO) -> None:
         out.flush()
 
 
-def _streamed(program: Program, contacts, events, on_activity, start: Optional[int], until: Optional[int],
-              window: Window, skip_bad: bool, fmt: Optional[str], mapping,
-              on_batch) -> "tuple[Inputs, PartitionRun]":
+def _streamed(program: Program, contacts, events, begin: Begin, start: Optional[int], until: Optional[int],
+              window: Window, skip_bad: bool, fmt: Optional[str], mapping, on_batch) -> Inputs:
     inputs = Inputs()
     if contacts is not None:
         read_contacts(contacts, None, inputs, mapping=mapping)
-    run: Optional[PartitionRun] = None
+    runs: Optional[Runs] = None
+    began: Optional[int] = None
     failed: Optional[EngineError] = None
     piece: list[tuple] = []
     last: Optional[int] = None
 
-    def partition() -> PartitionRun:
-        nonlocal run
-        if run is None:  # the run starts at --from, else at the first event
-            run = PartitionRun(program, inputs.contacts, start=start if start is not None else inputs.first_time,
-                               until=until)
-        return run
-
-    def feed(piece: list[tuple], final: Optional[int] = None) -> None:
-        run = partition()
-        try:
-            _write(on_activity, run.feed(piece))
-            if final is not None:
-                _write(on_activity, run.finish(final))
-        except EngineError:
-            _write(on_activity, run.entries())  # what was done before the failure
-            raise
+    def started() -> Runs:
+        nonlocal runs, began
+        if runs is None:  # the run starts at --from, else at the first event
+            began = start if start is not None else inputs.first_time
+            runs = begin(inputs, began, until)
+        return runs
 
     if events is not None:
         for ev in iter_events(events, program.ir.events, None, inputs, fmt=fmt, mapping=mapping, on_batch=on_batch):
@@ -189,7 +229,7 @@ def _streamed(program: Program, contacts, events, on_activity, start: Optional[i
             piece.append(ev)
             if len(piece) >= PIECE:
                 try:
-                    feed(piece)
+                    started().feed(piece)
                 except EngineError as e:
                     failed = e
                 piece = []
@@ -199,7 +239,9 @@ def _streamed(program: Program, contacts, events, on_activity, start: Optional[i
     if failed is not None:
         raise failed
     first, final = window(inputs)
-    if partition().engine.start != first:  # pragma: no cover - start is --from or the first event
+    runs = started()
+    if began != first:  # pragma: no cover - start is --from or the first event
         raise AssertionError("the run started at another instant than its window")
-    feed(piece, final)
-    return inputs, partition()
+    runs.feed(piece)
+    runs.finish(final)
+    return inputs

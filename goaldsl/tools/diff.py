@@ -1,14 +1,20 @@
 """``goal diff OLD NEW``: two versions of a program over the same contacts
 and events, compared.
 
-The inputs are read once: the event log is decoded in pieces, and each
-piece is fed to both engines (each gets its own copy of the contact
-records; events are shared, with ``contact.updated`` fields copied, since
-applying them may store their values in a contact). After each piece both
-engines have run to the same instant, so every activity entry up to it is
-final in both, and the two streams are compared there and then, per contact
-and workflow; nothing of a stream is kept but the entries not yet matched,
-the first difference of each contact, and what the summary needs.
+The inputs are read once, by the streamed run's reader
+(``runtime.backtest.stream``): each piece of the log is fed to both
+versions' partitions (``runtime.partition.PartitionRun``, every contact in
+one, as ``goal run`` runs), each with its own copy of the contact records;
+events are shared, with ``contact.updated`` fields copied for the second,
+since applying them may store their values in a contact. After each piece
+both engines have run to the same instant, so every activity entry up to it is final in both, and the
+two streams are compared there and then, per contact and workflow; nothing
+of a stream is kept but the entries not yet matched, the first difference
+of each contact, its outcome, and what the summary needs.
+
+What is compared: every entry of the stream ``goal run`` writes, its
+``waiting`` entries at the end included (where each contact still in a
+workflow is), key by key, except an action's ``id`` (docs/decisions.md).
 
 The figures (enrolled, achieved, conversion, median time to goal) are
 ``runtime.summary``'s, the one computation behind ``goal run``'s table and
@@ -16,212 +22,291 @@ The figures (enrolled, achieved, conversion, median time to goal) are
 """
 from __future__ import annotations
 
-from collections import defaultdict
-from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 import attrs
 
-from ..runtime.engine import Engine
-from ..runtime.inputs import Inputs, iter_events, read_contacts
-from ..runtime.program import InputError, Program, shown_path
-from ..runtime.summary import Summary, shapes_of
-from .evaluate import deep_copy
+from ..runtime.backtest import stream
+from ..runtime.engine import EngineError
+from ..runtime.inputs import Inputs, copy_value
+from ..runtime.output import entry_json
+from ..runtime.partition import PartitionRun
+from ..runtime.program import Program
+from ..runtime.summary import Summary, duration_text, shapes_of, step_label
 from .explain import activity_line
 
-PIECE = 4096
-_SKIP = ("id",)  # an action's id names the step and enrollment: not behaviour
-
-
-def _same(a: dict, b: dict) -> bool:
+def same_entry(a: dict, b: dict, moved: Optional[dict] = None) -> bool:
+    """Two activity entries say the same (docs/decisions.md): key by key,
+    but for an action's ``id`` (a delivery key: it numbers unnamed steps by
+    position, so it changes whenever a step is added above, though nothing a
+    contact sees does), and with the positions ``at`` and ``skipped`` read
+    through ``moved`` (``step_map``: OLD's top-level step numbers to NEW's;
+    None when the steps did not move) when ``a`` is OLD's."""
     if len(a) != len(b):
-        keys = (set(a) | set(b)) - set(_SKIP)
-        return all(a.get(k) == b.get(k) for k in keys)
-    return all(v == b.get(k) for k, v in a.items() if k not in _SKIP) and all(k in a for k in b)
+        return False
+    for k, v in a.items():
+        if k not in b:
+            return False
+        if k == "id":
+            continue
+        w = b[k]
+        if moved is None or k not in _POSITIONS:
+            if v != w:
+                return False
+        elif k == "at":
+            if moved.get(v) != w:
+                return False
+        elif [moved.get(n) for f, l in v for n in range(f, l + 1)] != [n for f, l in w for n in range(f, l + 1)]:
+            return False  # skipped: the steps jumped over, one by one
+    return True
+
+
+_POSITIONS = ("at", "skipped")
+
+
+def step_map(old: list[str], new: list[str]) -> Optional[dict[int, int]]:
+    """Which top-level step of NEW each step of OLD is (numbers from 1; 0,
+    before the first step, is 0), from the steps as written, aligned as a
+    text diff aligns lines: steps written alike are the same step, and a
+    run of steps edited in place (as many in both) are the same steps. A
+    step added or removed has no counterpart. None when no step moved."""
+    import difflib
+    out = {0: 0}
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            for k in range(i2 - i1):
+                out[i1 + k + 1] = j1 + k + 1
+    if len(old) == len(new) and all(out.get(k) == k for k in range(len(old) + 1)):
+        return None
+    return out
+
+
+def step_texts(program: Program) -> dict[str, list[str]]:
+    """Per workflow, its top-level steps as written (on one line, an `if` by
+    its head): what ``step_map`` aligns."""
+    return {w.name: [step_label(st, program.ir.sources, width=1 << 30) for st in w.steps]
+            for w in program.ir.workflows}
 
 
 class _Pair:
     """One contact in one workflow: where its two streams stand."""
-    __slots__ = ("old", "new", "diverged", "first_old", "first_new", "out_old", "out_new")
+    __slots__ = ("pending", "diverged", "first", "outcome")
 
     def __init__(self):
-        self.old: list[dict] = []  # entries not matched yet
-        self.new: list[dict] = []
+        self.pending: tuple[list, list] = ([], [])  # per side: entries not matched yet
         self.diverged = False
-        self.first_old: Optional[dict] = None
-        self.first_new: Optional[dict] = None
-        self.out_old: list[str] = []  # outcome, per enrollment
-        self.out_new: list[str] = []
+        self.first: list = [None, None]  # per side: the entry where the streams part
+        self.outcome: tuple[list, list] = ([], [])  # per side: [exit reason or None, goals achieved...] per enrollment
 
 
-def _outcome(out: list[str], e: dict) -> None:
+def _track(out: list, e: dict) -> None:
     kind = e["type"]
     if kind == "enrolled":
-        out.append("in the workflow")
+        out.append([None])
     elif not out:
         return
     elif kind == "goal_achieved":
-        out[-1] = (out[-1] if out[-1] != "in the workflow" else "") + f'achieved "{e["goal"]}", '
+        out[-1].append(e["goal"])
     elif kind == "exited":
-        head = out[-1] if out[-1] != "in the workflow" else ""
-        if e["reason"] == "goal":
-            out[-1] = head.rstrip(", ")
-        else:
-            out[-1] = head + f"exited ({e['reason']})"
+        out[-1][0] = e["reason"]
 
 
-def outcome_text(out: list[str]) -> str:
+def outcome_text(out: list) -> str:
+    """A contact's outcome in a workflow: per enrollment, the goals it
+    achieved, then how it left or that it is still in (docs/cli.md)."""
     if not out:
         return "not enrolled"
-    return "; ".join(o.rstrip(", ") if not o.endswith(", ") else o.rstrip(", ") + ", still in it" for o in out)
+    texts = []
+    for end, *goals in out:
+        parts = [f'achieved "{g}"' for g in goals]
+        if end is None:
+            parts.append("still in it" if goals else "in the workflow")
+        elif end != "goal" or not goals:
+            parts.append(f"exited ({end})")
+        texts.append(", ".join(parts))
+    return "; ".join(texts)
+
+
+@attrs.define
+class Group:
+    """Contacts of one workflow whose streams differ, with the same
+    (old outcome, new outcome); ``examples``: (contact, old entry, new entry)
+    where the streams part, None where a stream has no entry there."""
+    workflow: str
+    old: str
+    new: str
+    contacts: int = 0
+    examples: list = attrs.Factory(list)
 
 
 @attrs.define
 class DiffResult:
     old_summary: dict
     new_summary: dict
-    changed: dict  # (workflow, old outcome, new outcome) -> [count, examples]
-    other_activity: dict  # workflow -> contacts whose activity differs but not their outcome
+    changed: list[Group]  # outcome changed: old != new
+    same_outcome: list[Group]  # other activity, the same outcome (old == new)
     differ: bool
     inputs: Inputs
+    shapes: tuple  # per side: workflow name -> WorkflowShape (step labels)
+
+
+class _Side:
+    """One version: its partition (every contact), its summary, its steps."""
+    __slots__ = ("run", "summary", "shapes", "steps", "name")
+
+    def __init__(self, name: str, program: Program, contacts: Iterable[dict], start: int, until: Optional[int]):
+        self.name = name
+        self.run = PartitionRun(program, contacts, start=start, until=until)
+        shapes = shapes_of(program.ir)
+        self.summary = Summary(shapes)
+        self.shapes = {s.name: s for s in shapes}
+        self.steps = step_texts(program)
+
+    def entries(self, step, arg) -> list[dict]:
+        """``step(arg)`` (the partition's feed or finish), its entries; an
+        engine failure names the version."""
+        try:
+            return step(arg)
+        except EngineError as e:
+            raise EngineError(f"the {self.name} version: {e}") from None
 
 
 class _Differ:
-    def __init__(self, old: Program, new: Program, inputs: Inputs, start: int, examples: int):
-        self.pairs: dict[tuple[str, str], _Pair] = defaultdict(_Pair)
+    """Both versions' partitions, fed the same pieces of the log (the
+    ``Runs`` of ``backtest.stream``); after each piece both have run to the
+    same instant, and their entries are compared."""
+
+    def __init__(self, old: Program, new: Program, inputs: Inputs, start: int, until: Optional[int], examples: int):
+        self.pairs: dict[tuple[str, str], _Pair] = {}
         self.examples = examples
-        self.engines = []
-        self.sums = []
-        for prog, side in ((old, "old"), (new, "new")):
-            buf: list[dict] = []
-            eng = Engine(prog.plan, start=start, on_activity=buf.append, keep_history=False)
-            for rec in inputs.contacts:
-                eng.add_contact(deep_copy(rec))
-            self.engines.append((eng, buf, side))
-            self.sums.append(Summary(shapes_of(prog.ir)))
+        # Each engine its own contact records: applying events changes them.
+        self.sides = (_Side("old", old, inputs.contacts, start, until),
+                      _Side("new", new, (copy_value(rec) for rec in inputs.contacts), start, until))
+        a, b = self.sides[0].steps, self.sides[1].steps
+        # Per workflow in both versions whose steps moved: OLD's step numbers to NEW's.
+        self.moved = {wf: m for wf in a.keys() & b.keys() for m in [step_map(a[wf], b[wf])] if m is not None}
 
-    def feed(self, events: list[tuple], bound: int) -> None:
-        for eng, _, side in self.engines:
-            add = eng.add_event
-            copy_updates = side == "new"
-            for t, cid, typ, fields in events:
-                add(t, cid, typ, deep_copy(fields) if copy_updates and typ == "contact.updated" else fields)
-            if bound >= eng.start:
-                eng.run_until(bound)
-        self.settle()
+    def feed(self, piece: list[tuple]) -> None:
+        old, new = self.sides
+        got = old.entries(old.run.feed, piece)
+        # contact.updated's fields may be stored in a contact: NEW gets its own.
+        piece = [(t, cid, typ, copy_value(fields)) if typ == "contact.updated" else (t, cid, typ, fields)
+                 for t, cid, typ, fields in piece]
+        self.settle(got, new.entries(new.run.feed, piece))
 
-    def settle(self, final: bool = False) -> None:
+    def finish(self, until: int) -> None:
+        """The run's end, then where each contact still in a workflow waits."""
+        old, new = self.sides
+        a = old.entries(old.run.finish, until) + old.run.waiting()
+        b = new.entries(new.run.finish, until) + new.run.waiting()
+        self.settle(a, b)
+
+    def settle(self, *got: list[dict]) -> None:
+        pairs = self.pairs
         touched = set()
-        for (eng, buf, side), summ in zip(self.engines, self.sums):
-            for e in buf:
-                summ.add(e)
-                p = self.pairs[(e["contact"], e["workflow"])]
-                _outcome(p.out_old if side == "old" else p.out_new, e)
+        for i, side in enumerate(self.sides):
+            add = side.summary.add
+            for e in got[i]:
+                add(e)
+                key = (e["contact"], e["workflow"])
+                p = pairs.get(key)
+                if p is None:
+                    p = pairs[key] = _Pair()
+                if e["type"] != "action":
+                    _track(p.outcome[i], e)
                 if p.diverged:
-                    if side == "old" and p.first_old is None:
-                        p.first_old = e
-                    elif side == "new" and p.first_new is None:
-                        p.first_new = e
+                    if p.first[i] is None:
+                        p.first[i] = e
                     continue
-                (p.old if side == "old" else p.new).append(e)
-                touched.add((e["contact"], e["workflow"]))
-            buf.clear()
-            eng.activity.clear()
+                p.pending[i].append(e)
+                touched.add(key)
+        moved = self.moved
         for key in touched:
-            p = self.pairs[key]
-            i = 0
-            while i < len(p.old) and i < len(p.new) and _same(p.old[i], p.new[i]):
-                i += 1
-            if i < len(p.old) or i < len(p.new):
+            p = pairs[key]
+            a, b = p.pending
+            n = min(len(a), len(b))
+            m = moved.get(key[1])
+            k = 0
+            while k < n and same_entry(a[k], b[k], m):
+                k += 1
+            if k < len(a) or k < len(b):
                 p.diverged = True
-                p.first_old = p.old[i] if i < len(p.old) else None
-                p.first_new = p.new[i] if i < len(p.new) else None
-            p.old, p.new = [], []
+                p.first = [a[k] if k < len(a) else None, b[k] if k < len(b) else None]
+            p.pending = ([], [])
 
-    def result(self, inputs: Inputs, until: int) -> DiffResult:
-        changed: dict = {}
-        other: dict = defaultdict(int)
-        differ = False
+    def result(self, inputs: Inputs, window: tuple[int, int]) -> DiffResult:
+        groups: dict[tuple[str, str, str], Group] = {}
         for (cid, wf), p in self.pairs.items():
             if not p.diverged:
                 continue
-            differ = True
-            a, b = outcome_text(p.out_old), outcome_text(p.out_new)
-            if a == b:
-                other[wf] += 1
-                continue
-            slot = changed.setdefault((wf, a, b), [0, []])
-            slot[0] += 1
-            if len(slot[1]) < self.examples:
-                slot[1].append((cid, p.first_old, p.first_new))
-        window = None
-        return DiffResult(self.sums[0].result(window), self.sums[1].result(window), changed, dict(other), differ,
-                          inputs)
+            a, b = outcome_text(p.outcome[0]), outcome_text(p.outcome[1])
+            g = groups.get((wf, a, b))
+            if g is None:
+                g = groups[(wf, a, b)] = Group(wf, a, b)
+            g.contacts += 1
+            if len(g.examples) < self.examples:
+                g.examples.append((cid, p.first[0], p.first[1]))
+        ordered = sorted(groups.values(), key=lambda g: (-g.contacts, g.workflow, g.old, g.new))
+        return DiffResult(self.sides[0].summary.result(window), self.sides[1].summary.result(window),
+                          [g for g in ordered if g.old != g.new], [g for g in ordered if g.old == g.new],
+                          bool(groups), inputs, tuple(s.shapes for s in self.sides))
 
 
-class _Unsorted(Exception):
-    pass
-
-
-def run_diff(old: Program, new: Program, contacts: Optional[Path], events: Optional[Path], *,
-             start: Optional[int], until: Optional[int], window, examples: int = 3,
-             skip_bad: bool = False) -> DiffResult:
+def run_diff(old: Program, new: Program, contacts, events, *, start: Optional[int], until: Optional[int],
+             window, examples: int = 3, skip_bad: bool = False, fmt: Optional[str] = None, mapping=None,
+             on_batch=None) -> DiffResult:
     """Both programs over one reading of the inputs. ``window(inputs)``
     gives the run's bounds once the log is read (as for ``goal run``);
-    events are validated against NEW's declarations."""
-    try:
-        return _streamed(old, new, contacts, events, start, until, window, examples, skip_bad)
-    except _Unsorted:
-        # A log out of time order is read whole and sorted (stably), as goal run does.
-        from ..runtime.program import read_inputs
-        inputs = read_inputs(new, contacts, events, skip_bad=skip_bad)
-        first, final = window(inputs)
-        differ = _Differ(old, new, inputs, first, examples)
-        differ.feed([e for e in inputs.events if e[0] <= final], final)
-        return differ.result(inputs, final)
+    events are checked against NEW's declarations (and read with
+    ``fmt``/``mapping``, as ``goal run`` reads them)."""
+    made: list[_Differ] = []
+    bounds: list[int] = []
 
+    def begin(inputs: Inputs, first: int, last: Optional[int]) -> _Differ:
+        made.append(_Differ(old, new, inputs, first, last, examples))  # again when an unsorted log starts over
+        return made[-1]
 
-def _streamed(old, new, contacts, events, start, until, window, examples, skip_bad) -> DiffResult:
-    inputs = Inputs()
-    if contacts is not None:
-        read_contacts(contacts, shown_path(contacts), inputs)
-    differ: Optional[_Differ] = None
-    last = None
-    piece: list[tuple] = []
-    if events is not None:
-        for ev in iter_events(events, new.ir.events, shown_path(events), inputs):
-            t = ev[0]
-            if last is not None and t < last:
-                raise _Unsorted()
-            if last is None:
-                inputs.first_time = t
-            last = t
-            if until is not None and t > until:
-                continue  # still read to the end: every bad line is reported
-            piece.append(ev)
-            if len(piece) >= PIECE:
-                if differ is None:
-                    differ = _Differ(old, new, inputs, start if start is not None else inputs.first_time, examples)
-                differ.feed(piece, t - 1 if until is None else min(t - 1, until))
-                piece = []
-    inputs.last_time = last
-    if inputs.bad and not skip_bad:
-        raise InputError(inputs.bad)
-    first, final = window(inputs)
-    if differ is None:
-        differ = _Differ(old, new, inputs, first, examples)
-    differ.feed(piece, final)
-    return differ.result(inputs, final)
+    def bounded(inputs: Inputs) -> tuple[int, int]:
+        bounds[:] = window(inputs)
+        return bounds[0], bounds[1]
+
+    inputs = stream(new, contacts, events, begin, start=start, until=until, window=bounded, skip_bad=skip_bad,
+                    fmt=fmt, mapping=mapping, on_batch=on_batch)
+    return made[-1].result(inputs, (bounds[0], bounds[1]))
 
 
 # ====================================================================== reports
 
 def _rows(summary: dict) -> dict:
-    out = {}
-    for w in summary.get("workflows", []):
-        goals = {g["goal"]: g for g in w.get("goals", [])}
-        out[w["workflow"]] = (w, goals)
+    return {w["workflow"]: (w, {g["goal"]: g for g in w["goals"]}) for w in summary["workflows"]}
+
+
+def figures(res: DiffResult) -> list[dict]:
+    """Per workflow and goal: old and new figures (the summary's), as JSON-ready dicts."""
+    old, new = _rows(res.old_summary), _rows(res.new_summary)
+    out = []
+    for wf in dict.fromkeys([*old, *new]):
+        ow, og = old.get(wf, ({}, {}))
+        nw, ng = new.get(wf, ({}, {}))
+        row = {"workflow": wf, "in_old": wf in old, "in_new": wf in new,
+               "enrolled": _pair(ow.get("enrolled"), nw.get("enrolled")), "goals": []}
+        for g in dict.fromkeys([*og, *ng]):
+            a, b = og.get(g, {}), ng.get(g, {})
+            row["goals"].append({
+                "goal": g, "in_old": g in og, "in_new": g in ng,
+                "achieved": _pair(a.get("achieved"), b.get("achieved")),
+                "conversion": _pair(a.get("conversion"), b.get("conversion")),
+                "median_time_to_goal": _pair(a["time_to_goal"]["p50"] if a else None,
+                                             b["time_to_goal"]["p50"] if b else None)})
+        out.append(row)
     return out
+
+
+def _pair(old, new) -> dict:
+    """A figure old -> new, with the change (new - old; None when a side has
+    no figure: the workflow or goal is only in one version, or no one
+    enrolled or achieved it there)."""
+    return {"old": old, "new": new, "change": None if old is None or new is None else new - old}
 
 
 def _pct(x) -> str:
@@ -229,93 +314,109 @@ def _pct(x) -> str:
 
 
 def _dur(s) -> str:
-    if s is None:
-        return "-"
-    s = int(s)
-    d, rem = divmod(abs(s), 86400)
-    h, rem = divmod(rem, 3600)
-    m, _ = divmod(rem, 60)
-    parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{m}m" if m or not (d or h) else ""]
-    return ("-" if s < 0 else "") + " ".join(p for p in parts if p)
-
-
-def _change(a, b, kind: str) -> str:
-    if a is None or b is None or a == b:
-        return ""
-    if kind == "count":
-        return f"  ({b - a:+d})"
-    if kind == "pct":
-        return f"  ({100 * (b - a):+.1f} points)"
-    return f"  ({'+' if b > a else '-'}{_dur(abs(b - a))})"
-
-
-def figures(res: DiffResult) -> list[dict]:
-    """Per workflow and goal: old and new figures, as JSON-ready dicts."""
-    old, new = _rows(res.old_summary), _rows(res.new_summary)
-    out = []
-    for wf in list(dict.fromkeys([*old, *new])):
-        ow, og = old.get(wf, ({}, {}))
-        nw, ng = new.get(wf, ({}, {}))
-        row = {"workflow": wf, "in_old": wf in old, "in_new": wf in new,
-               "enrolled": {"old": ow.get("enrolled"), "new": nw.get("enrolled")}, "goals": []}
-        for g in dict.fromkeys([*og, *ng]):
-            a, b = og.get(g, {}), ng.get(g, {})
-            row["goals"].append({
-                "goal": g, "in_old": g in og, "in_new": g in ng,
-                "achieved": {"old": a.get("achieved"), "new": b.get("achieved")},
-                "conversion": {"old": a.get("conversion"), "new": b.get("conversion")},
-                "median_time_to_goal": {"old": (a.get("time_to_goal") or {}).get("p50"),
-                                        "new": (b.get("time_to_goal") or {}).get("p50")}})
-        out.append(row)
-    return out
-
-
-def render_text(res: DiffResult, old_name: str, new_name: str) -> str:
-    lines = [f"goal diff: {old_name} -> {new_name}"]
-    for row in figures(res):
-        lines.append("")
-        tag = "" if row["in_old"] and row["in_new"] else (" (only in new)" if row["in_new"] else " (only in old)")
-        lines.append(f'Workflow "{row["workflow"]}"{tag}')
-        e = row["enrolled"]
-        lines.append(_line("  enrolled", _n(e["old"]), _n(e["new"]), _change(e["old"], e["new"], "count")))
-        for g in row["goals"]:
-            tag = "" if g["in_old"] and g["in_new"] else (" (only in new)" if g["in_new"] else " (only in old)")
-            lines.append(f'  goal "{g["goal"]}"{tag}')
-            a, c, m = g["achieved"], g["conversion"], g["median_time_to_goal"]
-            lines.append(_line("    achieved", _n(a["old"]), _n(a["new"]), _change(a["old"], a["new"], "count")))
-            lines.append(_line("    conversion", _pct(c["old"]), _pct(c["new"]), _change(c["old"], c["new"], "pct")))
-            lines.append(_line("    median time to goal", _dur(m["old"]), _dur(m["new"]),
-                               _change(m["old"], m["new"], "time")))
-    lines.append("")
-    total = sum(n for n, _ in res.changed.values())
-    lines.append(f"Contacts whose outcome changed: {total}")
-    for (wf, a, b), (n, examples) in sorted(res.changed.items(), key=lambda kv: (-kv[1][0], kv[0])):
-        lines.append(f'  "{wf}": {a} -> {b}: {n}')
-        for cid, fo, fn in examples:
-            lines.append(f"    {cid}, first difference:")
-            lines.append(f"      old: {activity_line(fo) if fo else '(no such entry)'}")
-            lines.append(f"      new: {activity_line(fn) if fn else '(no such entry)'}")
-    other = sum(res.other_activity.values())
-    if other:
-        lines.append(f"Contacts with other activity but the same outcome: {other}")
-    lines.append("the two versions do the same" if not res.differ else "the two versions differ")
-    return "\n".join(lines) + "\n"
-
-
-def _line(label: str, old: str, new: str, change: str) -> str:
-    return f"{label:<24}{old} -> {new}{change}"
+    return "-" if s is None else duration_text(s)
 
 
 def _n(x) -> str:
     return "-" if x is None else str(x)
 
 
+def _change(fig: dict, kind: str) -> str:
+    d = fig["change"]
+    if not d:
+        return ""
+    if kind == "count":
+        return f"  ({d:+d})"
+    if kind == "pct":
+        return f"  ({100 * d:+.1f} points)"
+    return f"  ({'+' if d > 0 else '-'}{duration_text(abs(d))})"
+
+
+def _line(label: str, old: str, new: str, change: str) -> str:
+    return f"{label:<24}{old} -> {new}{change}"
+
+
+def _only(row: dict) -> str:
+    return "" if row["in_old"] and row["in_new"] else (" (only in new)" if row["in_new"] else " (only in old)")
+
+
+def entry_text(e: Optional[dict], shapes: dict) -> str:
+    """An entry where two streams part, as ``goal explain`` shows activity,
+    with what the stream says of positions and goals that activity lines
+    leave out (they may be all that differs): the step it names, as its
+    version writes it, how a goal step was met, the goals that held too,
+    the steps jumped over."""
+    if e is None:
+        return "(no such entry)"
+    text = activity_line(e)
+    shape = shapes.get(e["workflow"])
+    labels = (shape.steps if shape is not None else None) or []
+    at = e.get("at")
+    label = f"{labels[at - 1]}" if at is not None and 1 <= at <= len(labels) else None
+    if e["type"] == "waiting":  # the step as written names its goal, if any
+        return (activity_line({**e, "goal": None}) + f": {label}" if label else text) + _skipped_text(e)
+    notes = []
+    if at is not None:
+        notes.append("before the first step" if at == 0 else f"at step {at}" + (f": {label}" if label else ""))
+    if e.get("via"):
+        notes.append(f"met: {e['via']}")
+    if e.get("also"):
+        notes.append("also held: " + ", ".join(f'"{g}"' for g in e["also"]))
+    return text + (f"  [{'; '.join(notes)}]" if notes else "") + _skipped_text(e)
+
+
+def _skipped_text(e: dict) -> str:
+    skipped = e.get("skipped")
+    if not skipped:
+        return ""
+    return "  [jumped over step " + ", ".join(str(f) if f == l else f"{f}-{l}" for f, l in skipped) + "]"
+
+
+def _groups_text(groups: list[Group], res: DiffResult, lines: list[str]) -> None:
+    for g in groups:
+        head = f'  "{g.workflow}": ' + (f"{g.old} -> {g.new}" if g.old != g.new else g.old)
+        lines.append(f"{head}: {g.contacts}")
+        for cid, fo, fn in g.examples:
+            lines.append(f"    {cid}, first difference:")
+            lines.append(f"      old: {entry_text(fo, res.shapes[0])}")
+            lines.append(f"      new: {entry_text(fn, res.shapes[1])}")
+
+
+def render_text(res: DiffResult, old_name: str, new_name: str) -> str:
+    lines = [f"goal diff: {old_name} -> {new_name}"]
+    for row in figures(res):
+        lines.append("")
+        lines.append(f'Workflow "{row["workflow"]}"{_only(row)}')
+        e = row["enrolled"]
+        lines.append(_line("  enrolled", _n(e["old"]), _n(e["new"]), _change(e, "count")))
+        for g in row["goals"]:
+            lines.append(f'  goal "{g["goal"]}"{_only(g)}')
+            a, c, m = g["achieved"], g["conversion"], g["median_time_to_goal"]
+            lines.append(_line("    achieved", _n(a["old"]), _n(a["new"]), _change(a, "count")))
+            lines.append(_line("    conversion", _pct(c["old"]), _pct(c["new"]), _change(c, "pct")))
+            lines.append(_line("    median time to goal", _dur(m["old"]), _dur(m["new"]),
+                               _change(m, "time")))
+    lines.append("")
+    lines.append(f"Contacts whose outcome changed: {sum(g.contacts for g in res.changed)}")
+    _groups_text(res.changed, res, lines)
+    if res.same_outcome:
+        lines.append(f"Contacts whose activity changed but not their outcome: "
+                     f"{sum(g.contacts for g in res.same_outcome)}")
+        _groups_text(res.same_outcome, res, lines)
+    lines.append("the two versions differ" if res.differ else "the two versions do the same")
+    return "\n".join(lines) + "\n"
+
+
+def _groups_json(groups: list[Group]) -> list[dict]:
+    return [{"workflow": g.workflow, "old": g.old, "new": g.new, "contacts": g.contacts,
+             "examples": [{"contact": cid, "old": entry_json(fo) if fo else None,
+                           "new": entry_json(fn) if fn else None} for cid, fo, fn in g.examples]}
+            for g in groups]
+
+
 def to_json(res: DiffResult, old_name: str, new_name: str) -> dict:
-    from ..runtime.output import entry_json
-    return {"old": old_name, "new": new_name, "differ": res.differ, "workflows": figures(res),
-            "outcome_changes": [{"workflow": wf, "old": a, "new": b, "contacts": n,
-                                 "examples": [{"contact": cid, "old": entry_json(fo) if fo else None,
-                                               "new": entry_json(fn) if fn else None} for cid, fo, fn in ex]}
-                                for (wf, a, b), (n, ex) in sorted(res.changed.items(),
-                                                                  key=lambda kv: (-kv[1][0], kv[0]))],
-            "other_activity": res.other_activity}
+    return {"old": old_name, "new": new_name, "differ": res.differ,
+            "from": res.old_summary.get("from"), "until": res.old_summary.get("until"),
+            "workflows": figures(res),
+            "outcome_changes": _groups_json(res.changed),
+            "activity_changes": _groups_json(res.same_outcome)}
