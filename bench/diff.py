@@ -19,13 +19,12 @@ import argparse
 import os
 import re
 import shutil
-import statistics
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import CPU, gen, goal_cmd, run_measured  # noqa: E402 - the same workload and measuring as bench/run.py
+from run import gen, goal_cmd, side_by_side  # noqa: E402 - the same workload and measuring as bench/run.py
 
 TARGET = 2.2
 
@@ -68,18 +67,8 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {a.events:,} events, "
           f"{a.contacts:,} contacts; the new version: {what}; {a.repeat} runs each, alternating, medians; "
           f"load average at start {os.getloadavg()[0]:.1f}")
-    wall: dict[str, list[float]] = {k: [] for k in cmds}
-    for _ in range(a.repeat):
-        for name, cmd in cmds.items():
-            wall[name].append(run_measured(cmd, ok=(0, 1))[0])  # diff's exit 1: the versions differ
-    base = statistics.median(wall["goal run --format jsonl"])
-    base_cpu = statistics.median(CPU[tuple(cmds["goal run --format jsonl"])])
-    print(f"{'command':28} {'wall s':>8} {'ratio':>6} {'CPU s':>8} {'ratio':>6}")
-    for name, cmd in cmds.items():
-        t = statistics.median(wall[name])
-        c = statistics.median(CPU[tuple(cmd)])
-        print(f"{name:28} {t:8.2f} {t / base:5.2f}x {c:8.2f} {c / base_cpu:5.2f}x")
-    ratio = statistics.median(wall["goal diff"]) / base
+    wall = side_by_side(cmds, a.repeat, ok=(0, 1))  # diff's exit 1: the versions differ
+    ratio = wall["goal diff"] / wall["goal run --format jsonl"]
     ok = ratio <= TARGET
     print(f"goal diff takes {ratio:.2f}x the time of one goal run (target <= {TARGET}x): "
           f"{'meets target' if ok else 'MISSES target'}")

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import CPU, gen, goal_cmd, run_measured  # noqa: E402 - the same workload and measuring as bench/run.py
+from run import gen, goal_cmd, side_by_side  # noqa: E402 - the same workload and measuring as bench/run.py
 
 TARGET = 1.3
 
@@ -49,18 +48,8 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {a.events:,} events, "
           f"{a.contacts:,} contacts; {a.repeat} runs each, alternating, medians; "
           f"load average at start {os.getloadavg()[0]:.1f}")
-    wall: dict[str, list[float]] = {k: [] for k in cmds}
-    for _ in range(a.repeat):
-        for name, cmd in cmds.items():
-            wall[name].append(run_measured(cmd)[0])
-    base = statistics.median(wall["goal run --format jsonl"])
-    base_cpu = statistics.median(CPU[tuple(cmds["goal run --format jsonl"])])
-    print(f"{'command':28} {'wall s':>8} {'ratio':>6} {'CPU s':>8} {'ratio':>6}")
-    for name, cmd in cmds.items():
-        t = statistics.median(wall[name])
-        c = statistics.median(CPU[tuple(cmd)])
-        print(f"{name:28} {t:8.2f} {t / base:5.2f}x {c:8.2f} {c / base_cpu:5.2f}x")
-    ratio = statistics.median(wall["goal report (HTML)"]) / base
+    wall = side_by_side(cmds, a.repeat)
+    ratio = wall["goal report (HTML)"] / wall["goal run --format jsonl"]
     ok = ratio <= TARGET
     size = (out / "report.html").stat().st_size
     print(f"the report page ({size / 1024:.0f} KiB) takes {ratio:.2f}x the time of goal run "

@@ -81,6 +81,26 @@ def goal_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "goaldsl"]
 
 
+def side_by_side(cmds: dict[str, list[str]], repeat: int, ok: tuple = (0,)) -> dict[str, float]:
+    """Run the commands alternately ``repeat`` times, so a busy machine slows
+    all alike, and print the medians of wall-clock time and CPU seconds,
+    each beside its ratio to the first command's. Returns the wall medians."""
+    wall: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(repeat):
+        for name, cmd in cmds.items():
+            wall[name].append(run_measured(cmd, ok=ok)[0])
+    first = next(iter(cmds))
+    base = statistics.median(wall[first])
+    base_cpu = cpu_median(cmds[first])
+    print(f"{'command':28} {'wall s':>8} {'ratio':>6} {'CPU s':>8} {'ratio':>6}")
+    medians = {}
+    for name, cmd in cmds.items():
+        t = medians[name] = statistics.median(wall[name])
+        c = cpu_median(cmd)
+        print(f"{name:28} {t:8.2f} {t / base:5.2f}x {c:8.2f} {c / base_cpu:5.2f}x")
+    return medians
+
+
 def median_run(cmd, repeat):
     times, rss = [], []
     for _ in range(repeat):

@@ -108,18 +108,29 @@ def test_contacts_and_their_updates_are_not_shared_between_the_runs(tmp_path, ca
     assert code == 0, out
 
 
-def test_git_revision(tmp_path, capsys, monkeypatch):
+def _repo(tmp_path: Path, committed: str, monkeypatch) -> Path:
+    """A git repository (the current folder) with the example in prog/, its
+    program committed as ``committed`` changes it; returns the program file."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLE, repo / "prog")
     (repo / "prog" / "program_test.goal").unlink()
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
-    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "v1"]):
-        subprocess.run(["git", *cmd], cwd=repo, check=True, env={**env, "PATH": "/usr/bin:/bin"})
     prog = repo / "prog" / "program.goal"
-    prog.write_text(prog.read_text().replace("contact.lead_score >= 50", "contact.lead_score >= 60"))
+    good = prog.read_text()
+    prog.write_text(good.replace("wait 3 days", committed))
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x",
+           "PATH": "/usr/bin:/bin"}
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "v1"]):
+        subprocess.run(["git", *cmd], cwd=repo, check=True, env=env)
+    prog.write_text(good)
     monkeypatch.chdir(repo)
+    return prog
+
+
+def test_git_revision(tmp_path, capsys, monkeypatch):
+    prog = _repo(tmp_path, "wait 3 days", monkeypatch)
+    prog.write_text(prog.read_text().replace("contact.lead_score >= 50", "contact.lead_score >= 60"))
     code, out, _ = run(capsys, "diff", "git:HEAD:prog", "prog")
     assert code == 1 and "-> not enrolled: 1" in out
     code, _, err = run(capsys, "diff", "git:nosuchrev:prog", "prog")
@@ -242,20 +253,7 @@ def test_bad_input_exits_2_and_runs_nothing(versions, tmp_path, capsys):
 
 
 def test_errors_in_a_git_version_name_its_files_as_git_paths(tmp_path, capsys, monkeypatch):
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLE, repo / "prog")
-    (repo / "prog" / "program_test.goal").unlink()
-    prog = repo / "prog" / "program.goal"
-    good = prog.read_text()
-    prog.write_text(good.replace("wait 3 days", "wait 3 dayz"))
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x",
-           "PATH": "/usr/bin:/bin"}
-    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "v1"]):
-        subprocess.run(["git", *cmd], cwd=repo, check=True, env=env)
-    prog.write_text(good)
-    monkeypatch.chdir(repo)
+    _repo(tmp_path, "wait 3 dayz", monkeypatch)
     code, out, _ = run(capsys, "diff", "git:HEAD:prog", "prog")
     assert code == 2 and "git:HEAD:prog/program.goal:13:12: error[E0001]" in out
 
