@@ -202,6 +202,31 @@ def test_a_step_no_one_takes_does_not_make_contacts_differ(versions, tmp_path, c
             '      new: 2026-11-16T14:00:00Z  add_tag(tag: "us")\n') in out
 
 
+def test_contacts_kept_out_because_a_goal_already_held(tmp_path, capsys):
+    """examples/trial-care with and without `skip enrollment if goal met`: t3 (plan "pro") enrolls at the
+    first 09:00 tick (13:00Z) in both; without the setting it achieves "Upgraded" at once (time to goal 0),
+    with it the stream says not_enrolled instead."""
+    new = tmp_path / "new"
+    shutil.copytree(ROOT / "examples" / "trial-care", new)
+    (new / "program_test.goal").unlink()
+    old = _variant(new, tmp_path / "old", "    skip enrollment if goal met\n", "")
+    code, out, _ = run(capsys, "diff", str(old), str(new), "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    trial = doc["workflows"][0]
+    assert trial["enrolled"] == {"old": 4, "new": 3, "change": -1}
+    upgraded = trial["goals"][1]
+    assert upgraded["goal"] == "Upgraded" and upgraded["achieved"] == {"old": 1, "new": 0, "change": -1}
+    assert upgraded["median_time_to_goal"] == {"old": 0, "new": None, "change": None}
+    [change] = doc["outcome_changes"]
+    assert (change["workflow"], change["old"], change["new"], change["contacts"]) == \
+        ("Trial Care", 'achieved "Upgraded"', 'not enrolled ("Upgraded" already met)', 1)
+    [example] = change["examples"]
+    assert example["contact"] == "t3"
+    assert (example["old"]["type"], example["new"]["type"]) == ("enrolled", "not_enrolled")
+    assert example["old"]["time"] == example["new"]["time"] == "2026-10-30T13:00:00Z"
+
+
 def test_step_map_aligns_steps_as_a_text_diff_aligns_lines():
     same = ["a", "b", "c"]
     assert diff_mod.step_map(same, same) is None

@@ -99,11 +99,20 @@ class _Pair:
         self.outcome: tuple[list, list] = ([], [])  # per side: [exit reason or None, goals achieved...] per enrollment
 
 
+_KEPT_OUT = object()  # an outcome record's mark: not enrolled, since a goal already held
+
+
 def _track(out: list, e: dict) -> None:
+    """One entry's part in a contact's outcome in a workflow: per enrollment,
+    ``[exit reason or None, goals achieved...]``; ``[_KEPT_OUT, goal]`` where
+    ``skip enrollment if goal met`` kept it out (once for a run of them)."""
     kind = e["type"]
     if kind == "enrolled":
         out.append([None])
-    elif not out:
+    elif kind == "not_enrolled":
+        if not out or out[-1] != [_KEPT_OUT, e["goal"]]:
+            out.append([_KEPT_OUT, e["goal"]])
+    elif not out or out[-1][0] is _KEPT_OUT:
         return
     elif kind == "goal_achieved":
         out[-1].append(e["goal"])
@@ -118,6 +127,9 @@ def outcome_text(out: list) -> str:
         return "not enrolled"
     texts = []
     for end, *goals in out:
+        if end is _KEPT_OUT:
+            texts.append(f'not enrolled ("{goals[0]}" already met)')
+            continue
         parts = [f'achieved "{g}"' for g in goals]
         if end is None:
             parts.append("still in it" if goals else "in the workflow")

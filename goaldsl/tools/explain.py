@@ -929,8 +929,6 @@ def activity_line(e: dict) -> str:
             what = f'exited: goal step "{goal}" unmet'
         else:
             what = f"exited: {reason}" + (f' (goal "{goal}")' if goal else "")
-    elif kind == "goal_unmet":
-        what = f'goal step "{e["goal"]}" unmet: went on'
     elif kind == "waiting":  # the end of a run: where the contact waits
         what = f"waiting at step {e['at']}" + (f' (goal "{e["goal"]}")' if e.get("goal") else "")
     else:
