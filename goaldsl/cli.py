@@ -314,28 +314,32 @@ def _version_path(arg: str, scratch: Path) -> Path:
         _, rev, path = arg.split(":", 2)
     except ValueError:
         raise UsageError(f"{arg!r}: write git:REVISION:PATH, like git:HEAD~1:examples/invoice-paid") from None
-    if not rev:
+    if not rev or rev.startswith("-"):
         raise UsageError(f"{arg!r}: name a revision, like git:HEAD~1:{path}")
     import io
+    import posixpath
     import subprocess
     import tarfile
-    path = path.rstrip("/") or "."
     try:
-        prefix = subprocess.run(["git", "rev-parse", "--show-prefix"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        data = subprocess.run(["git", "archive", "--format=tar", rev, "--", prefix + path], capture_output=True,
-                              check=True).stdout
+        top, prefix = subprocess.run(["git", "rev-parse", "--show-toplevel", "--show-prefix"], capture_output=True,
+                                     text=True, check=True).stdout.split("\n")[:2]
+        # PATH is read from the current folder, as git show REV:./PATH reads it; archived from the top.
+        inside = posixpath.normpath(posixpath.join(prefix, path or "."))
+        if inside == ".." or inside.startswith("../") or posixpath.isabs(path):
+            raise UsageError(f"{arg!r}: {path} is outside the git repository")
+        data = subprocess.run(["git", "-C", top, "archive", "--format=tar", rev, "--", inside],
+                              capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as e:
         why = getattr(e, "stderr", b"") or b""
         why = why.decode(errors="replace").strip() if isinstance(why, bytes) else str(why).strip()
-        raise UsageError(f"cannot read {path} at {rev} from git: {why or e}") from None
+        raise UsageError(f"cannot read {path or '.'} at {rev} from git: {why or e}") from None
     scratch.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         if hasattr(tarfile, "data_filter"):  # Python 3.11.4, 3.10.12 and later
             tar.extractall(scratch, filter="data")
         else:  # pragma: no cover - git archive of this repository: plain files and folders
             tar.extractall(scratch)
-    return scratch / prefix / path
+    return scratch / inside
 
 
 def _load_version(arg: str, path: Path, scratch: Path) -> Program:
@@ -357,8 +361,9 @@ def _load_version(arg: str, path: Path, scratch: Path) -> Program:
 
         def span(sp):
             return attrs.evolve(sp, file=name(sp.file)) if sp is not None else None
-        diags = [attrs.evolve(d, span=span(d.span), related=tuple(attrs.evolve(r, span=span(r.span))
-                                                                  for r in d.related)) for d in e.diagnostics]
+        diags = [attrs.evolve(d, summary=d.summary.replace(top, label), span=span(d.span),
+                              related=tuple(attrs.evolve(r, span=span(r.span)) for r in d.related))
+                 for d in e.diagnostics]
         raise GoalError(diags, {name(k): v for k, v in e.sources.items()}) from None
 
 

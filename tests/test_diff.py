@@ -135,6 +135,14 @@ def test_git_revision(tmp_path, capsys, monkeypatch):
     assert code == 1 and "-> not enrolled: 1" in out
     code, _, err = run(capsys, "diff", "git:nosuchrev:prog", "prog")
     assert code == 2 and "cannot read prog at nosuchrev" in err
+    # A path is read from the current folder, as git show REV:./PATH reads it.
+    monkeypatch.chdir(prog.parent)
+    code, out, _ = run(capsys, "diff", "git:HEAD:.", ".")
+    assert code == 1 and "-> not enrolled: 1" in out
+    code, _, err = run(capsys, "diff", "git:HEAD:../..", ".")
+    assert code == 2 and "../.. is outside the git repository" in err
+    code, _, err = run(capsys, "diff", "git:--output=x:.", ".")
+    assert code == 2 and "name a revision" in err
 
 
 def test_missing_paths_are_usage_errors(capsys):
