@@ -95,17 +95,31 @@ def test_an_unsorted_log(versions, tmp_path, capsys):
     assert shuffled_out == sorted_out
 
 
-def test_contacts_and_their_updates_are_not_shared_between_the_runs(tmp_path, capsys):
+def test_contacts_and_their_updates_are_not_shared_between_the_runs(tmp_path, capsys, monkeypatch):
+    """The same program on both sides must do the same. It reads what it changed: a tag it adds, and a
+    nested value an update set. Were the two engines to share a contact's lists or values, the version
+    run second would see the first one's changes ("seen" already there, seats already 3) and differ."""
     d = tmp_path / "p"
     d.mkdir()
-    (d / "program.goal").write_text('workflow "W" {\n    audience contact.plan.tier == "pro"\n'
-                                    '    add_tag("pro")\n    update_contact(plan: {tier: "pro", seats: 2})\n}\n')
-    (d / "contacts.jsonl").write_text('{"id": "c1", "tags": ["a"], "plan": {"tier": "free"}}\n')
-    (d / "events.jsonl").write_text('{"time": "2026-11-16T09:00:00Z", "contact": "c1", "type": "contact.updated", '
-                                    '"fields": {"plan": {"tier": "pro"}}}\n'
-                                    '{"time": "2026-11-16T10:00:00Z", "contact": "c1", "type": "tag.added", "tag": "b"}\n')
-    code, out, _ = run(capsys, "diff", str(d), str(d))
-    assert code == 0, out
+    (d / "program.goal").write_text(
+        'workflow "W" {\n    audience contact.plan.tier == "pro"\n'
+        '    if "seen" in contact.tags or contact.plan.seats == 3 { send_email("again") } else { send_email("first") }\n'
+        '    add_tag("seen")\n    update_contact(plan: {tier: "pro", seats: 3})\n}\n')
+    (d / "contacts.jsonl").write_text('{"id": "c1", "tags": ["a"], "plan": {"tier": "free"}}\n'
+                                      '{"id": "c2", "tags": ["b"], "plan": {"tier": "free"}}\n')
+    (d / "events.jsonl").write_text(
+        '{"time": "2026-11-16T09:00:00Z", "contact": "c1", "type": "contact.updated", '
+        '"fields": {"plan": {"tier": "pro", "seats": 2}}}\n'
+        '{"time": "2026-11-16T10:00:00Z", "contact": "c1", "type": "tag.added", "tag": "x"}\n'
+        '{"time": "2026-11-16T11:00:00Z", "contact": "c2", "type": "contact.updated", '
+        '"fields": {"plan": {"tier": "pro", "seats": 2}}}\n'
+        '{"time": "2026-11-16T12:00:00Z", "contact": "c2", "type": "tag.added", "tag": "y"}\n')
+    for piece in (1, 1000):
+        monkeypatch.setattr(backtest, "PIECE", piece)
+        code, out, _ = run(capsys, "diff", str(d), str(d))
+        assert code == 0, out
+    _, out, _ = run(capsys, "run", str(d), "--format", "jsonl")
+    assert out.count('"template":"first"') == 2 and "again" not in out
 
 
 def _repo(tmp_path: Path, committed: str, monkeypatch) -> Path:

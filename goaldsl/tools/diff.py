@@ -4,9 +4,8 @@ and events, compared.
 The inputs are read once, by the streamed run's reader
 (``runtime.backtest.stream``): each piece of the log is fed to both
 versions' partitions (``runtime.partition.PartitionRun``, every contact in
-one, as ``goal run`` runs), each with its own copy of the contact records;
-events are shared, with ``contact.updated`` fields copied for the second,
-since applying them may store their values in a contact. After each piece
+one, as ``goal run`` runs), each with its own copy of the contact records
+(applying events changes them); the events are shared. After each piece
 both engines have run to the same instant, so every activity entry up to it is final in both, and the
 two streams are compared there and then, per contact and workflow; nothing
 of a stream is kept but the entries not yet matched, the first difference
@@ -200,11 +199,8 @@ class _Differ:
 
     def feed(self, piece: list[tuple]) -> None:
         old, new = self.sides
-        got = old.entries(old.run.feed, piece)
-        # contact.updated's fields may be stored in a contact: NEW gets its own.
-        piece = [(t, cid, typ, copy_value(fields)) if typ == "contact.updated" else (t, cid, typ, fields)
-                 for t, cid, typ, fields in piece]
-        self.settle(got, new.entries(new.run.feed, piece))
+        # The events are shared: applying one never changes it (semantics/effects.py copies what it stores).
+        self.settle(old.entries(old.run.feed, piece), new.entries(new.run.feed, piece))
 
     def finish(self, until: int) -> None:
         """The run's end, then where each contact still in a workflow waits."""
