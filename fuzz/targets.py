@@ -24,7 +24,7 @@ import atheris
 with atheris.instrument_imports(include=["goaldsl"]):
     from goaldsl import cli
     from goaldsl.api import EngineError, GoalError, InputError, load_program
-    from goaldsl.durable.store import DurableRun
+    from goaldsl.durable.run import DurableRun
     from goaldsl.runtime.engine import Engine
     from goaldsl.runtime.inputs import Inputs, read_contacts, read_events
     from goaldsl.semantics.checker import check
