@@ -12,7 +12,7 @@ The embedding API (see docs/embedding.md)::
     engine.run_until(goaldsl.parse_time("2026-11-03T00:00Z"))   # or engine.run(): to the last event fed
     for entry in engine.activity: ...
 
-Public names: ``load_program``, ``check_paths``, ``read_inputs``, ``engine_for``,
+Public names: ``load_program``, ``loads_program``, ``check_paths``, ``read_inputs``, ``engine_for``,
 ``parse_time``, ``Program``, ``Engine``, ``ActionRequest``, ``GoalError``,
 ``InputError``, ``EngineError``, ``Diagnostic``.
 
@@ -23,9 +23,9 @@ public names are imported on first use, so ``goal --version`` loads nothing.
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "load_program": "api", "check_paths": "api", "read_inputs": "api", "engine_for": "api",
-    "parse_time": "api", "Program": "api", "Engine": "api", "ActionRequest": "api", "GoalError": "api",
-    "InputError": "api", "EngineError": "api", "Diagnostic": "syntax.diagnostics",
+    "load_program": "api", "loads_program": "api", "check_paths": "api", "read_inputs": "api",
+    "engine_for": "api", "parse_time": "api", "Program": "api", "Engine": "api", "ActionRequest": "api",
+    "GoalError": "api", "InputError": "api", "EngineError": "api", "Diagnostic": "syntax.diagnostics",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -40,6 +40,19 @@ class Program:
     def workflows(self) -> list[str]:
         return [w.name for w in self.ir.workflows]
 
+    def dumps(self) -> bytes:
+        """The program as bytes that travel to another process or machine
+        (a Spark executor, a worker of ``goal run --workers``): its source
+        texts, standard library included, in load order. Plans are built with
+        ``exec`` and cannot be pickled; ``loads_program`` parses, checks and
+        compiles the texts again, with no file system, and refuses bytes
+        written by another version of goal."""
+        import json
+        from .. import __version__
+        payload = {"format": DUMP_FORMAT, "goal": __version__, "roots": list(self.loaded.roots),
+                   "stdlib": sorted(self.loaded.stdlib_names), "sources": list(self.loaded.sources.items())}
+        return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
     def condition(self, text: str, *, timezone: str = "UTC"):
         """Compile a condition typed by a user (``goal eval``, the REPL).
         Returns ``(ir_condition, compiled)``; raises GoalError."""
@@ -53,6 +66,49 @@ class Program:
         if any(d.is_error for d in errors):
             raise GoalError(errors, {"<condition>": text})
         return cond, Compiler(self.ir, timezone).cond(cond)
+
+
+#: The layout of ``Program.dumps``; a change to it makes old bytes unreadable on purpose.
+DUMP_FORMAT = "goal-program/1"
+
+
+def loads_program(data: bytes) -> Program:
+    """A program from ``Program.dumps()``: the same sources parsed, checked
+    and compiled again in this process. Raises ``InputError`` for bytes that
+    are not a dumped program or were written by another version of goal (a
+    program's meaning is the interpreter's: both sides must be the same
+    version), ``GoalError`` if the texts no longer check."""
+    import json
+    from .. import __version__
+    from ..syntax.parser import parse
+    try:
+        payload = json.loads(bytes(data).decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview))
+                             else data)
+    except (TypeError, ValueError):
+        payload = None
+    if not isinstance(payload, dict) or payload.get("format") != DUMP_FORMAT or not _pairs(payload.get("sources")):
+        raise refuse("loads_program", "these bytes are not a program written by Program.dumps()")
+    if payload.get("goal") != __version__:
+        raise refuse("loads_program", f"the program was written by goal {payload.get('goal')}, and this is goal "
+                                      f"{__version__}: install the same version of goal on both sides")
+    loaded = Loaded()
+    loaded.roots = [str(r) for r in payload.get("roots", [])]
+    loaded.stdlib_names = set(payload.get("stdlib", []))
+    for name, text in payload["sources"]:  # load order: each file's module where the loader put it
+        loaded.sources[name] = text
+        res = parse(text, name)
+        loaded.diagnostics.extend(res.diagnostics)
+        if res.module is not None:
+            loaded.modules.append(res.module)
+    res = check(loaded)
+    if not res.ok or res.program is None:
+        raise GoalError([d for d in res.diagnostics], loaded.sources)
+    return Program(res.program, build_plan(res.program), loaded, res.diagnostics)
+
+
+def _pairs(sources) -> bool:
+    return isinstance(sources, list) and all(
+        isinstance(x, list) and len(x) == 2 and all(isinstance(y, str) for y in x) for x in sources)
 
 
 def check_paths(paths: Iterable[str | Path], *, texts: dict[str, str] | None = None,
