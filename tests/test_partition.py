@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from goaldsl.runtime.engine import Engine, EngineError
 from goaldsl.runtime.output import jsonl_line
-from goaldsl.runtime.partition import PartitionRun, run_partition
+from goaldsl.runtime.partition import PartitionRun, partition_of, run_partition, run_partitioned
 
 from test_engine_property import START, UNTIL, compile_program, describe, logs, programs
 
@@ -70,3 +70,77 @@ def test_events_out_of_order_are_refused():
         assert "time order" in str(e)
     else:
         raise AssertionError("an event earlier than the last one fed was accepted")
+
+
+def partitioned(text: str, contacts, events, partitions: int, *, start: int = START) -> list[str]:
+    out: list[str] = []
+    try:
+        for e in run_partitioned(_Compiled(text), _copy(contacts), _copy(events), start=start, until=UNTIL,
+                                 partitions=partitions):
+            out.append(jsonl_line(e))
+    except EngineError as exc:
+        out.append(f"error: {exc}")
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(), logs(), st.sampled_from([0, 0, 1, 90]), st.sampled_from([2, 3, 5]))
+def test_hash_partitions_merge_into_the_whole_run(text, log, late_start, partitions):
+    """Every contact's entries from its own partition, merged by their order
+    keys: the very lines, in the very order, of one engine over everyone."""
+    contacts, events = log
+    start = START + late_start
+    note(describe(text, contacts, events, start))
+    assert partitioned(text, contacts, events, partitions, start=start) == kernel(text, contacts, events, start=start)
+
+
+def test_partitions_split_the_contacts():
+    ids = [f"c{i}" for i in range(1000)]
+    parts = [partition_of(c, 4) for c in ids]
+    assert set(parts) == {0, 1, 2, 3}
+    assert all(parts.count(k) > 150 for k in range(4))
+    assert partition_of("c1", 4) == partition_of("c1", 4)  # not Python's salted hash
+    assert partition_of("\udc80", 3) in (0, 1, 2)  # a lone surrogate, as a log may hold
+
+
+LOOP = '''
+workflow "Mail" {
+    evaluate on event
+    enroll when page.visited
+    allow reentry
+    send_email("hello")
+    wait 1 hour
+    send_email("again")
+}
+workflow "Ping" {
+    evaluate on event
+    enroll when tag.added(tag == "pong")
+    allow reentry
+    add_tag("ping")
+    remove_tag("pong")
+}
+workflow "Pong" {
+    evaluate on event
+    enroll when tag.added(tag == "ping")
+    allow reentry
+    add_tag("pong")
+    remove_tag("ping")
+}
+'''
+
+
+def test_a_partition_that_loops_fails_the_run_as_one_process_fails():
+    """One contact's workflows set each other off forever at one instant:
+    one process writes everything up to and including that instant (every
+    round it ran, every other contact's work there) and stops with the
+    round-limit message. Partitioned, the same lines and the same message."""
+    contacts = [{"id": f"c{i}"} for i in range(1, 9)]
+    events = [(START + 60, f"c{i}", "page.visited", {"url": "/a"}) for i in range(1, 9)]
+    events += [(START + 1800, "c5", "tag.added", {"tag": "pong"}),
+               (START + 1800, "c2", "page.visited", {"url": "/b"}),
+               (START + 7200, "c3", "page.visited", {"url": "/c"})]
+    one = kernel(LOOP, contacts, events)
+    assert one[-1].startswith("error: at 2026-10-31T22:30:00Z workflows kept acting") and len(one) > 200
+    assert not any('"waiting"' in line for line in one)
+    for n in (2, 3, 5):
+        assert partitioned(LOOP, contacts, events, n) == one

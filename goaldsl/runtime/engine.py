@@ -44,7 +44,12 @@ WAITING = {B_WAIT: "wait", B_GOAL: "goal", B_COND: "condition"}
 class EngineError(Exception):
     """A run cannot go on: a handler failed (its action is delivered again at
     the next ``run_until``), workflows loop at one instant, or the engine was
-    stopped by such an error before and refuses to go on."""
+    stopped by such an error before and refuses to go on. ``instant``: the
+    instant whose work could not be finished, when that is the reason."""
+
+    def __init__(self, message: str, instant: Optional[int] = None):
+        super().__init__(message)
+        self.instant = instant
 
 
 class Contact:
@@ -136,7 +141,7 @@ class Engine:
     def __init__(self, plan: Plan, *, start: int, handlers: dict[str, Callable[[ActionRequest], Any]] | None = None,
                  on_activity: Callable[[dict], None] | None = None, exhaustive: bool = False,
                  on_instant: Callable[[int], None] | None = None, paused: Iterable[str] = (),
-                 keep_history: bool = True):
+                 keep_history: bool = True, order_keys: bool = False):
         self.plan = plan
         _check_time("Engine", "start", start)
         for name, fn in (handlers or {}).items():
@@ -200,6 +205,15 @@ class Engine:
         self._round = 0
         self._turn = -1
         self.new_workflows: tuple[str, ...] = ()  # after restore(): workflows the snapshot did not have
+        # order_keys=True (one partition of a run split by contact, docs/scale.md):
+        # ``keys`` holds, beside each entry of ``activity``, its place in the
+        # order a run over every contact writes the entries (``order_key``).
+        self.keys: Optional[list] = [] if order_keys else None
+        self._ctx: tuple = ()  # what is being done: (phase, whose turn), the middle of a key
+        self._n = 0  # entries and events written in this context so far
+        self._cause: Optional[tuple] = None  # the key of the event being recorded
+        self._ranks: dict[str, tuple] = {}  # contact -> its place in the run's contact order
+        self._enrolled_keys: dict[tuple, tuple] = {}  # (workflow index, contact) -> its enrollment's key
 
     # ---------------------------------------------------------------- feeding
 
@@ -226,13 +240,17 @@ class Engine:
                                         f"events); send a contact.updated event to change its attributes")
         return self.add_contact_unchecked(record)
 
-    def add_contact_unchecked(self, record: dict) -> Contact:
+    def add_contact_unchecked(self, record: dict, rank: Optional[int] = None) -> Contact:
         """``add_contact`` for a record the input readers have checked
         (``read_inputs``, ``goal run``, a state file): no checks, no copy.
-        A known contact's record is updated with it."""
+        A known contact's record is updated with it. With ``order_keys``,
+        ``rank`` is the record's place in the whole contacts file."""
         cid = str(record["id"])
         c = self.contacts.get(cid)
         if c is None:
+            if self.keys is not None:
+                # Contacts of the file first, in its order; then those first seen in events, by that event.
+                self._ranks[cid] = (0, rank) if rank is not None else (1, self._cause)
             c = self.contacts[cid] = Contact(cid, self.plan.effects.new_record(record), len(self.contacts))
             self._new_contact(c)
         else:
@@ -257,16 +275,23 @@ class Engine:
             raise refuse("add_event", res)
         return self.add_event_unchecked(*res)
 
-    def add_event_unchecked(self, time: int, contact: str, type: str, fields: dict) -> bool:
+    def add_event_unchecked(self, time: int, contact: str, type: str, fields: dict, seq: Optional[int] = None) -> bool:
         """``add_event`` for an event the input readers have checked: no
-        checks, no copy (the hot path of ``goal run``)."""
+        checks, no copy (the hot path of ``goal run``). With ``order_keys``,
+        ``seq`` is the event's place in the whole log (events are fed in
+        (time, seq) order)."""
         if time < self.start or (self.now is not None and time <= self.now):
+            if self.keys is not None:
+                self._cause = (time, -1, seq)
             self._record(self._contact(contact), time, type, fields, acting=False)
             return time < self.start
         if self._queue and time < self._queue[-1][0]:
             raise refuse("add_event", f"events must be added in time order: {format_utc(time)} comes before "
                                       f"{format_utc(self._queue[-1][0])}, added already")
-        self._queue.append((time, contact, type, fields))
+        if self.keys is None:
+            self._queue.append((time, contact, type, fields))
+        else:
+            self._queue.append((time, contact, type, fields, seq))
         return True
 
     def add_events_unchecked(self, events: Iterable[tuple[int, str, str, dict]]) -> None:
@@ -356,9 +381,15 @@ class Engine:
                 self._instant = t
                 self._woken = False
                 contacts = self.contacts
-                while q and q[0][0] == t:
-                    _, cid, typ, fields = q.popleft()
-                    self._record(contacts.get(cid) or self._contact(cid), t, typ, fields, acting=True)
+                if self.keys is None:
+                    while q and q[0][0] == t:
+                        _, cid, typ, fields = q.popleft()
+                        self._record(contacts.get(cid) or self._contact(cid), t, typ, fields, acting=True)
+                else:
+                    while q and q[0][0] == t:
+                        _, cid, typ, fields, seq = q.popleft()
+                        self._cause = (t, -1, seq)
+                        self._record(contacts.get(cid) or self._contact(cid), t, typ, fields, acting=True)
                 if self._woken or (wn is not None and wn <= t):
                     self._act_instant(t)
             elif wn is not None and wn <= until:
@@ -437,7 +468,8 @@ class Engine:
                     return
         finally:
             self._round, self._turn = 0, -1
-        raise EngineError(f"at {format_utc(t)} workflows kept acting on each other's events for {MAX_ROUNDS} rounds")
+        raise EngineError(f"at {format_utc(t)} workflows kept acting on each other's events for {MAX_ROUNDS} rounds",
+                          t)
 
     def _due(self, w: _WState, t: int) -> bool:
         if w.paused:
@@ -523,7 +555,7 @@ class Engine:
         for w, trig, rel, aud, windows in targets:
             if acting and not w.paused:
                 if trig:
-                    w.pending.append((t, cid, typ, fields))
+                    w.pending.append((t, cid, typ, fields) if self.keys is None else (t, cid, typ, fields, self._cause))
                     self._schedule(w, cid, t)
                 elif (rel and cid in w.enrolled) or (aud and cid not in w.enrolled):
                     self._schedule(w, cid, t)
@@ -535,6 +567,8 @@ class Engine:
                         self._schedule(w, cid, leaves)
 
     def _emit(self, c: Contact, t: int, typ: str, fields: dict) -> None:
+        if self.keys is not None:
+            self._cause = self._next_key(t)
         self._record(c, t, typ, fields, acting=True)
 
     # ---------------------------------------------------------------- acting
@@ -564,6 +598,8 @@ class Engine:
                         w.spent.discard(c.id)
                     continue
                 if m:
+                    if self.keys is not None:
+                        self._ctx, self._n = (0, (0, self._ranks[c.id])), 0
                     if self._passed_over(w, c, t):
                         w.spent.add(c.id)  # as if it had enrolled and left at once by the goal
                     else:
@@ -571,7 +607,8 @@ class Engine:
         passed: set[str] = set()
         after = cw.wf.reentry_after
         while w.pending and w.pending[0][0] <= t:
-            et, cid, typ, fields = w.pending.popleft()
+            p = w.pending.popleft()
+            cid, typ, fields = p[1], p[2], p[3]
             c = self.contacts[cid]
             if cid in w.enrolled or (w.counts.get(cid) and not cw.wf.reentry):
                 continue
@@ -579,6 +616,8 @@ class Engine:
                 continue  # the quiet period since its previous enrollment has not passed
             for ttype, flt in cw.triggers:
                 if ttype == typ and (flt is None or flt(c, t, None, fields)):
+                    if self.keys is not None:
+                        self._ctx, self._n = (0, (1, p[4])), 0  # in the order of the events that enroll
                     if cid in passed or self._passed_over(w, c, t):
                         passed.add(cid)
                     else:
@@ -593,9 +632,12 @@ class Engine:
                 todo[e.seq] = e
         if self.touched is not None:  # a persisting host wants to know whose places may change
             self.touched.update((w.cw.name, e.contact.id) for e in todo.values())
+        keyed = self.keys is not None
         for seq in sorted(todo):
             e = todo[seq]
             if e.alive:
+                if keyed:
+                    self._ctx, self._n = (1, self._enrolled_keys[(w.cw.index, e.contact.id)]), 0
                 self._act_contact(w, e, t, seq in fresh_ids)
 
     def _passed_over(self, w: _WState, c: Contact, t: int) -> bool:
@@ -619,12 +661,16 @@ class Engine:
         e = Enrollment(c, w.seq, n, t)
         w.enrolled[c.id] = e
         self._write(t, c, w, {"type": "enrolled"})
+        if self.keys is not None:
+            self._enrolled_keys[(w.cw.index, c.id)] = self.keys[-1]
         self._emit(c, t, "workflow.enrolled", {"workflow": w.cw.name})
         return e
 
     def _exit(self, w: _WState, e: Enrollment, t: int, reason: str, goal: Optional[str] = None) -> None:
         e.alive = False
         w.enrolled.pop(e.contact.id, None)
+        if self.keys is not None:
+            self._enrolled_keys.pop((w.cw.index, e.contact.id), None)
         entry = {"type": "exited", "reason": reason}
         if goal is not None:
             entry["goal"] = goal
@@ -876,8 +922,26 @@ class Engine:
         out = {"time": t, "contact": c.id, "workflow": w.cw.name}
         out.update(entry)
         self.activity.append(out)
+        if self.keys is not None:
+            self.keys.append(self._next_key(t))
         if self.on_activity is not None:
             self.on_activity(out)
+
+    def _next_key(self, t: int) -> tuple:
+        """The next order key (``order_keys``): (instant, round, workflow,
+        phase, whose turn, count). At one instant, rounds in order; in a
+        round, workflows in source order; in a workflow's turn, enrollments
+        first (phase 0: audience matches by contact order, then triggers by
+        the order of the events that enroll), then the enrolled contacts
+        (phase 1) in enrollment order, each enrollment by the key of its
+        ``enrolled`` entry; then what one contact does, counted. An event an
+        action emits gets a key of its own, after the entry that emitted it;
+        an input event's key is (time, -1, seq). Every part is decided by
+        the contact's own history, so keys written by engines over disjoint
+        sets of contacts sort together into the order one engine over all
+        of them writes."""
+        self._n += 1
+        return (t, self._round, self._turn) + self._ctx + (self._n,)
 
     @staticmethod
     def _top_at(w: _WState, pc: int) -> int:
@@ -973,15 +1037,19 @@ class Engine:
 
     # ---------------------------------------------------------------- inspection
 
-    def waiting_entries(self) -> list[dict]:
+    def waiting_entries(self, keys: Optional[list] = None) -> list[dict]:
         """One ``waiting`` entry per enrollment still in a workflow, at the
         end of a run: where it waits (workflows in source order, contacts in
         enrollment order). ``goal run`` ends its stream with them so that a
-        summary read from the stream knows where everyone is."""
+        summary read from the stream knows where everyone is. With
+        ``order_keys``, ``keys`` (a list) gets each entry's place in that
+        order: (workflow, the key of the enrollment)."""
         out = []
         for w in self._ws:
             code = w.cw.code
             for e in sorted(w.enrolled.values(), key=_by_seq):
+                if keys is not None:
+                    keys.append((w.cw.index, self._enrolled_keys[(w.cw.index, e.contact.id)]))
                 entry = {"time": self.now, "contact": e.contact.id, "workflow": w.cw.name, "type": "waiting",
                          "at": e.top + 1}
                 if e.block == B_GOAL and e.pc < len(code):

@@ -22,12 +22,26 @@ the length of the log.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Optional
+import heapq
+import zlib
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .engine import ActionRequest, Engine, EngineError
 
 #: Events handed to the engine at a time by ``run_partition``.
 PIECE = 4096
+
+#: The first part of a ``waiting`` entry's order key: after every instant.
+WAITING = 1 << 62
+
+
+def partition_of(contact: str, partitions: int) -> int:
+    """The partition (0 to ``partitions`` - 1) a contact's events and
+    entries belong to: CRC-32 of its id's UTF-8 bytes, modulo the count.
+    The same in every process and on every machine (Python's ``hash`` of a
+    text is not)."""
+    return zlib.crc32(contact.encode("utf-8", "surrogatepass")) % partitions
 
 
 class PartitionRun:
@@ -43,20 +57,28 @@ class PartitionRun:
     When the engine fails (workflows acting on each other's events for too
     many rounds, a handler that raises), ``feed`` or ``finish`` raises the
     ``EngineError``; ``entries()`` then gives what was done before, up to
-    the failure."""
+    the failure.
 
-    def __init__(self, program, contacts: Iterable[dict] = (), *, start: int, until: Optional[int] = None,
-                 handlers: Optional[dict[str, Callable[[ActionRequest], Any]]] = None):
-        self.engine = Engine(program.plan, start=start, handlers=handlers, keep_history=False)
+    ``keyed``: the partition is one of several of a run over more contacts.
+    Contacts come as ``(rank, record)``, rank the record's place in the
+    whole contacts file; events as ``(time, contact, type, fields, seq)``,
+    seq the event's place in the whole log; and every entry handed back
+    comes as ``(key, entry)``: its order key, by which ``merge`` puts the
+    entries of all partitions into the order one process writes them."""
+
+    def __init__(self, program, contacts: Iterable = (), *, start: int, until: Optional[int] = None,
+                 handlers: Optional[dict[str, Callable[[ActionRequest], Any]]] = None, keyed: bool = False):
+        self.engine = Engine(program.plan, start=start, handlers=handlers, keep_history=False, order_keys=keyed)
+        self.keyed = keyed
         self.until = until
         self._last: Optional[int] = None  # the time of the last event fed
         add = self.engine.add_contact_unchecked
-        for rec in contacts:
-            add(rec)
-
-    def add_contact(self, record: dict) -> None:
-        """A contact record, checked (``read_contacts``), before any event is fed."""
-        self.engine.add_contact_unchecked(record)
+        if keyed:
+            for rank, rec in contacts:
+                add(rec, rank)
+        else:
+            for rec in contacts:
+                add(rec)
 
     def feed(self, events: Iterable[tuple]) -> list[dict]:
         """Events ``(time, contact, type, fields)`` in time order (within one
@@ -92,22 +114,32 @@ class PartitionRun:
             self.engine.run_until(until)
         return self.entries()
 
-    def waiting(self) -> list[dict]:
+    def waiting(self) -> list:
         """After ``finish``: a ``waiting`` entry per enrollment still in a
         workflow (where each contact is when the run ends); the activity
         stream ends with them."""
-        return self.engine.waiting_entries()
+        if not self.keyed:
+            return self.engine.waiting_entries()
+        keys: list = []
+        entries = self.engine.waiting_entries(keys)
+        return [((WAITING,) + k, e) for k, e in zip(keys, entries)]
 
-    def entries(self) -> list[dict]:
+    def entries(self) -> list:
         """The entries written since the last call, in the order of the
         activity stream."""
-        out = self.engine.activity
-        self.engine.activity = []
-        return out
+        eng = self.engine
+        out = eng.activity
+        eng.activity = []
+        if not self.keyed:
+            return out
+        keys = eng.keys
+        eng.keys = []
+        return list(zip(keys, out))
 
 
-def run_partition(program, contacts: Iterable[dict], events: Iterable[tuple], *, start: int, until: int,
-                  handlers: Optional[dict[str, Callable[[ActionRequest], Any]]] = None) -> Iterator[dict]:
+def run_partition(program, contacts: Iterable, events: Iterable[tuple], *, start: int, until: int,
+                  handlers: Optional[dict[str, Callable[[ActionRequest], Any]]] = None,
+                  keyed: bool = False) -> Iterator:
     """The activity entries of one partition: ``contacts`` (records) and
     their ``events`` ``(time, contact, type, fields)``, checked,
     deduplicated and in (time, seq) order, run from ``start`` to ``until``
@@ -117,8 +149,9 @@ def run_partition(program, contacts: Iterable[dict], events: Iterable[tuple], *,
     ``activity_row`` (runtime/output.py) gives an entry's fixed columns.
 
     A failing engine raises ``EngineError`` after the entries it wrote
-    before the failure have been yielded."""
-    run = PartitionRun(program, contacts, start=start, until=until, handlers=handlers)
+    before the failure have been yielded. ``keyed``: contacts, events and
+    entries as ``PartitionRun(keyed=True)`` takes and gives them."""
+    run = PartitionRun(program, contacts, start=start, until=until, handlers=handlers, keyed=keyed)
     piece: list[tuple] = []
     try:
         for ev in events:
@@ -133,3 +166,82 @@ def run_partition(program, contacts: Iterable[dict], events: Iterable[tuple], *,
     except EngineError:
         yield from run.entries()
         raise
+
+
+_KEY = itemgetter(0)
+
+
+def merge(streams: Sequence[Iterable[tuple]]) -> Iterator[tuple]:
+    """The ``(key, entry)`` pairs of several keyed partitions (each stream in
+    key order, as a partition writes it) in key order: the order one
+    process writes the entries in (docs/scale.md)."""
+    return heapq.merge(*streams, key=_KEY)
+
+
+def cut_at_failure(pairs: Iterable[tuple], failures: Iterable[Optional[int]]) -> Iterator[tuple]:
+    """When partitions failed at the given instants (``EngineError.instant``),
+    what one process would have written before failing: it stops at the
+    earliest of them, after finishing every round that instant could run,
+    so the entries up to and including that instant and no waiting entries."""
+    known = [t for t in failures if t is not None]
+    if not known:
+        yield from pairs
+        return
+    last = min(known)
+    for pair in pairs:
+        if pair[0][0] > last:
+            return
+        yield pair
+
+
+def first_failure(errors: Iterable[EngineError]) -> Optional[EngineError]:
+    """Of the partitions' failures, the one a single process meets first
+    (the earliest instant); None when none failed."""
+    errors = [e for e in errors if e is not None]
+    if not errors:
+        return None
+    return min(errors, key=lambda e: (e.instant is None, e.instant or 0))
+
+
+def keyed_inputs(contacts: Iterable[dict], events: Iterable[tuple], partitions: int
+                 ) -> tuple[list[list], list[list]]:
+    """Contacts (records in file order) and events (checked, deduplicated,
+    in (time, seq) order) split into ``partitions`` hash partitions, as
+    ``PartitionRun(keyed=True)`` takes them: ``(rank, record)`` and
+    ``(time, contact, type, fields, seq)``."""
+    cs: list[list] = [[] for _ in range(partitions)]
+    es: list[list] = [[] for _ in range(partitions)]
+    for rank, rec in enumerate(contacts):
+        cs[partition_of(str(rec["id"]), partitions)].append((rank, rec))
+    for seq, ev in enumerate(events):
+        es[partition_of(ev[1], partitions)].append((ev[0], ev[1], ev[2], ev[3], seq))
+    return cs, es
+
+
+def run_partitioned(program, contacts: Iterable[dict], events: Iterable[tuple], *, start: int, until: int,
+                    partitions: int) -> Iterator[dict]:
+    """``run_partition`` over every contact, done as ``partitions`` hash
+    partitions run one after the other in this process and merged: the
+    same entries in the same order, the same failure. The reference for
+    every engine that runs partitions elsewhere (``goal run --workers``,
+    Spark)."""
+    cs, es = keyed_inputs(contacts, events, partitions)
+    outs: list[list] = []
+    errors: list[Optional[EngineError]] = []
+    for c, e in zip(cs, es):
+        out: list = []
+        err = None
+        try:
+            out.extend(run_partition(program, c, e, start=start, until=until, keyed=True))
+        except EngineError as x:
+            err = x
+        outs.append(out)
+        errors.append(err)
+    failed = first_failure(errors)
+    pairs = merge(outs)
+    if failed is not None:
+        pairs = cut_at_failure(pairs, [failed.instant])
+    for _, entry in pairs:
+        yield entry
+    if failed is not None:
+        raise failed
