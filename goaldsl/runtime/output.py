@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import IO, Iterable
+from typing import IO, Iterable, Sequence
 
 from ..semantics.calendar import format_utc
 
@@ -90,6 +90,14 @@ class JsonlWriter:
             self.buf += b"\n"
         else:
             self.buf += (jsonl_line(e) + "\n").encode()
+        if len(self.buf) >= self.size:
+            self._raw(self.buf)
+            self.buf = bytearray()
+
+    def add_line(self, line: bytes) -> None:
+        """A line this writer (in another process) encoded already, without its newline."""
+        self.buf += line
+        self.buf += b"\n"
         if len(self.buf) >= self.size:
             self._raw(self.buf)
             self.buf = bytearray()
@@ -182,6 +190,19 @@ def activity_row(e: dict) -> tuple:
             None if args is None else json.dumps(args, ensure_ascii=False, default=str),
             e.get("step"), e.get("goal"), e.get("reason"), e.get("id"),
             json.dumps(more, ensure_ascii=False, default=str) if more else None)
+
+
+def entry_of_row(row: Sequence) -> dict:
+    """An entry from its columns' values (``activity_row``'s inverse, ``time``
+    as epoch seconds): the same keys in the same order, so ``jsonl_line``
+    gives the same line."""
+    e = {"time": row[0]}
+    for name, v in zip(ACTIVITY_COLUMNS[1:10], row[1:10]):
+        if v is not None:
+            e[name] = json.loads(v) if name == "args" else v
+    if row[10] is not None:
+        e.update(json.loads(row[10]))
+    return e
 
 
 class CsvWriter:

@@ -170,6 +170,30 @@ def run_partition(program, contacts: Iterable, events: Iterable[tuple], *, start
 
 _KEY = itemgetter(0)
 
+_INT_OFFSET = 1 << 63
+
+
+def key_bytes(key) -> bytes:
+    """An order key as bytes that sort, compared byte by byte, as the keys
+    do (for engines that sort binary columns, as Spark does): an integer is
+    0x02 and eight bytes big-endian (offset so that negative ones come
+    first), a tuple 0x03, its items, then 0x01 (so a tuple sorts before any
+    longer one it begins)."""
+    out = bytearray()
+    _put_key(key, out)
+    return bytes(out)
+
+
+def _put_key(k, out: bytearray) -> None:
+    if isinstance(k, tuple):
+        out.append(3)
+        for x in k:
+            _put_key(x, out)
+        out.append(1)
+    else:
+        out.append(2)
+        out += (k + _INT_OFFSET).to_bytes(8, "big")
+
 
 def merge(streams: Sequence[Iterable[tuple]]) -> Iterator[tuple]:
     """The ``(key, entry)`` pairs of several keyed partitions (each stream in

@@ -836,20 +836,29 @@ def contact_records(source: Source, bad: list, *, fmt: Optional[str] = None,
                                             f'{", ".join(names)}); name it in the mapping file: [contacts] id = "..."')
         first = 1
         for rb in pf.iter_batches(batch_size=1 << 16):
-            lists = [(("id" if nm == idcol else nm), c.to_pylist()) for nm, c in zip(rb.schema.names, rb.columns)]
-            for i in range(rb.num_rows):
-                rec = {}
-                for key, lst in lists:
-                    v = lst[i]
-                    if v is not None:
-                        if isinstance(v, list) and v and isinstance(v[0], tuple):
-                            v = dict(v)
-                        _put(rec, key, _plain(v))
+            for i, rec in enumerate(arrow_contact_records(rb, idcol)):
                 yield first + i, rec, {"id": idcol}
             first += rb.num_rows
         return
     for no, obj in json_objects(source, bad):
         yield no, obj, None
+
+
+def arrow_contact_records(rb, idcol: str = "id") -> Iterator[dict]:
+    """The contact records of one Arrow record batch of a contacts table,
+    one a row: every column an attribute (a dotted name such as
+    ``company.size`` nested), ``idcol`` the id; nulls left out. Unchecked:
+    ``check_contact`` says what is wrong with one."""
+    lists = [(("id" if nm == idcol else nm), c.to_pylist()) for nm, c in zip(rb.schema.names, rb.columns)]
+    for i in range(rb.num_rows):
+        rec: dict = {}
+        for key, lst in lists:
+            v = lst[i]
+            if v is not None:
+                if isinstance(v, list) and v and isinstance(v[0], tuple):
+                    v = dict(v)
+                _put(rec, key, _plain(v))
+        yield rec
 
 
 def _put(rec: dict, key: str, v: Any) -> None:
