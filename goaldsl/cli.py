@@ -505,8 +505,14 @@ def cmd_run(args) -> int:
     # A run holds many long-lived objects and makes few reference cycles; the
     # cyclic collector would rescan them over and over (a third of the time).
     gc.disable()
+    if getattr(args, "engine", None) == "spark":
+        return _run_spark(args)
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events)
+    workers = _workers_arg(args)
     if args.state:
+        if workers > 1:
+            raise UsageError("--workers does not go with --state: a state file is kept by one process "
+                             "(docs/scale.md)")
         if args.format in ("csv", "parquet") or args.out:
             raise UsageError("--state writes the activity as jsonl or a table on standard output; --out and "
                              "--format csv/parquet are for runs without a state file")
@@ -544,10 +550,19 @@ def cmd_run(args) -> int:
                 made.append(Summary(shapes_of(program.ir)))
                 return made[-1].add
             counting = args.summary or args.summary_only or want_summary
-            inputs = run_jsonl(program, cpath, events, None if args.summary_only else out,
-                               start=_time_arg(args.from_), until=_time_arg(args.until), window=run_window,
-                               skip_bad=args.skip_bad, on_batch=progress, writer_for=WRITERS.get(fmt),
-                               tap=tap if counting else None, **reading)
+            if workers > 1:
+                from .runtime.workers import run_workers
+                inputs, total = run_workers(program, cpath, events, None if args.summary_only else out,
+                                            workers=workers, start=_time_arg(args.from_),
+                                            until=_time_arg(args.until), window=run_window, skip_bad=args.skip_bad,
+                                            on_batch=progress, writer_for=WRITERS.get(fmt),
+                                            summary=bool(counting), **reading)
+                made.extend([total] if total is not None else [])
+            else:
+                inputs = run_jsonl(program, cpath, events, None if args.summary_only else out,
+                                   start=_time_arg(args.from_), until=_time_arg(args.until), window=run_window,
+                                   skip_bad=args.skip_bad, on_batch=progress, writer_for=WRITERS.get(fmt),
+                                   tap=tap if counting else None, **reading)
             if progress is not None:
                 progress.done()
             result = made[-1].result(window=window) if made else None
@@ -555,6 +570,18 @@ def cmd_run(args) -> int:
                 _print_summary(result, fmt)
             elif want_summary:
                 _err("\n".join(table_lines(result)))
+        elif workers > 1:
+            from .runtime.workers import run_workers
+            entries: list[dict] = []
+            try:
+                inputs, _ = run_workers(program, cpath, events, entries, workers=workers, start=_time_arg(args.from_),
+                                        until=_time_arg(args.until), window=run_window, skip_bad=args.skip_bad,
+                                        on_batch=progress, writer_for=_Collect, **reading)
+            finally:
+                if progress is not None:
+                    progress.done()
+            result = Summary(shapes_of(program.ir)).add_all(entries).result(window=window)
+            write_table(out, entries, table_lines(result))
         else:
             inputs = read_inputs(program, cpath, events, skip_bad=args.skip_bad, on_batch=progress, **reading)
             if progress is not None:
@@ -573,6 +600,71 @@ def cmd_run(args) -> int:
         _write_summary(args.summary, result)
     _report_inputs(inputs)
     return 0
+
+
+def _run_spark(args) -> int:
+    """`goal run --engine spark`: Parquet in, Parquet out, on Spark (docs/scale.md)."""
+    unsupported = [o for o, v in (("--state", args.state), ("--workers", args.workers),
+                                  ("--summary-only", args.summary_only)) if v]
+    if args.format not in (None, "parquet"):
+        unsupported.append(f"--format {args.format}")
+    if args.input_format not in (None, "parquet"):
+        unsupported.append(f"--input-format {args.input_format}")
+    if unsupported:
+        raise UsageError(f"{', '.join(unsupported)} do{'es' if len(unsupported) == 1 else ''} not go with --engine "
+                         "spark: it reads Parquet and writes the activity as Parquet to --out (docs/scale.md)")
+    if not args.events or not args.out:
+        raise UsageError("--engine spark needs --events PATH (Parquet: a file or a folder of them, any path Spark "
+                         "reads) and --out PATH (a folder Spark writes the activity to)")
+    program = resolve_program(args.program, None, None)[0]
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        _err("goal run: --engine spark needs PySpark, which is not installed; install it with: "
+             "pip install 'goaldsl[spark]' (and Java 17 or later)")
+        return 1
+    from . import spark as gs
+    mapping = _mapping(args, program)
+    session = gs.session()
+    try:
+        events = session.read.parquet(args.events)
+        contacts = session.read.parquet(args.contacts) if args.contacts else None
+        window: list[int] = []
+        try:
+            activity = gs.run(program, events, contacts, start=_time_arg(args.from_), until=_time_arg(args.until),
+                              skip_bad=args.skip_bad, mapping=mapping, shown=args.events, window=window)
+        except EngineError as e:
+            e.activity.orderBy("order").write.parquet(args.out)  # what was done before the failure
+            raise
+        activity.orderBy("order").write.parquet(args.out)
+        if args.summary:
+            _write_summary(args.summary, gs.summary(activity, program, window=tuple(window)))
+    finally:
+        session.stop()
+    return 0
+
+
+def _workers_arg(args) -> int:
+    n = getattr(args, "workers", None)
+    if n is None:
+        return 1
+    from .runtime.workers import MAX_WORKERS
+    if not 1 <= n <= MAX_WORKERS:
+        raise UsageError(f"--workers takes a number from 1 to {MAX_WORKERS}, not {n}")
+    return n
+
+
+class _Collect:
+    """A writer that keeps the entries (the table is written once the run is done)."""
+
+    def __init__(self, out: list):
+        self.out = out
+
+    def __call__(self, e: dict) -> None:
+        self.out.append(e)
+
+    def flush(self) -> None:
+        pass
 
 
 def _print_summary(result: dict, fmt: str) -> None:
@@ -913,6 +1005,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write the output to FILE (its format from the name: .jsonl, "
                                                  ".csv, .parquet, else the table)")
     p.add_argument("--state", metavar="FILE", help="keep the run in this SQLite file; run again to resume it")
+    p.add_argument("--engine", choices=("local", "spark"),
+                   help="spark: run on Spark, Parquet in and out (--events, --contacts, --out PATH); docs/scale.md")
+    p.add_argument("--workers", type=int, metavar="N", help="run over N processes, the contacts split among them "
+                                                            "(the same output as one process; docs/scale.md)")
     p.add_argument("--summary", metavar="FILE", help="also write the run's figures to FILE as JSON (docs/reports.md)")
     p.add_argument("--summary-only", action="store_true",
                    help="print the summary instead of the activity (text, or one JSON object with --format jsonl)")

@@ -264,6 +264,38 @@ class Summary:
                 if g.step is None:
                     g.step = at
 
+    def merge(self, other: "Summary") -> "Summary":
+        """Add the figures of another part of the same run, over other
+        contacts (a partition of a run split by contact, docs/scale.md):
+        counts add, and every time to goal is kept, so the quantiles of the
+        sum are exactly those of one summary fed the whole stream."""
+        for name, ow in other._w.items():
+            w = self._w.get(name)
+            if w is None:
+                if not self.discover:
+                    continue
+                w = self._w[name] = _Workflow(ow.shape)
+            w.enrolled += ow.enrolled
+            w.open.update(ow.open)
+            for mine, theirs in ((w.exits, ow.exits), (w.cohorts, ow.cohorts), (w.final, ow.final),
+                                 (w.skips, ow.skips), (w.goal_exits, ow.goal_exits), (w.waiting, ow.waiting)):
+                mine.update(theirs)
+            for at, reasons in ow.left.items():
+                w.left.setdefault(at, Counter()).update(reasons)
+            w.positions = w.positions or ow.positions
+            for gname, og in ow.goals.items():
+                g = w.goal(gname)
+                g.times.extend(og.times)
+                g.cohorts.update(og.cohorts)
+                g.via.update(og.via)
+                g.lost_to.update(og.lost_to)
+                g.unmet_ended += og.unmet_ended
+                g.unmet_continued += og.unmet_continued
+                g.still_waiting += og.still_waiting
+                if g.step is None:
+                    g.step = og.step
+        return self
+
     @staticmethod
     def _place(w: _Workflow, at: int, skipped) -> None:
         w.final[at] += 1

@@ -1,0 +1,150 @@
+"""`goal run --workers N`: the contacts split among N processes, the output
+byte for byte what one process writes (docs/scale.md).
+
+Each case runs the `goal` command once in one process and then with
+workers, and compares standard output, standard error and the exit code.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workloads import SHARED_GEN, generated
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def goal(*args: str, cwd: Path | None = None) -> tuple[int, bytes, str]:
+    p = subprocess.run([sys.executable, "-m", "goaldsl", *args], capture_output=True, cwd=cwd, timeout=600)
+    return p.returncode, p.stdout, p.stderr.decode()
+
+
+def same(*args: str, workers=(2, 3), cwd: Path | None = None) -> tuple[int, bytes, str]:
+    """Runs once in one process and with each number of workers; all alike."""
+    one = goal(*args, cwd=cwd)
+    for n in workers:
+        assert goal(*args, "--workers", str(n), cwd=cwd) == one, f"--workers {n}"
+    return one
+
+
+@pytest.mark.parametrize("example", ["booked-a-demo", "invoice-paid", "drip-series", "tags", "email-engagement"])
+def test_the_examples(example):
+    folder = str(ROOT / "examples" / example)
+    code, out, _ = same("run", folder, "--format", "jsonl")
+    assert code == 0 and out.count(b"\n") > 3
+    same("run", folder, "--format", "table", workers=(2,))
+    same("run", folder, "--format", "csv", workers=(2,))
+    same("run", folder, "--summary-only", "--format", "jsonl", workers=(2,))
+
+
+needs_gen = pytest.mark.skipif(not SHARED_GEN.exists(), reason="needs ../shared/bench/gen.py beside the repository")
+
+
+@needs_gen
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_generated_log_with_the_default_window(tmp_path, seed):
+    folder = generated(tmp_path, seed)
+    code, out, err = same("run", str(folder), "--format", "jsonl", "--summary", str(tmp_path / "s.json"),
+                          workers=(2, 5))
+    assert code == 0 and "duplicate events (repeated ids)" in err
+    assert out.count(b"\n") > 1000
+    summary = (tmp_path / "s.json").read_text()
+    goal("run", str(folder), "--format", "jsonl", "--summary", str(tmp_path / "w.json"), "--workers", "3")
+    assert (tmp_path / "w.json").read_text() == summary
+
+
+@needs_gen
+def test_history_before_from_and_events_after_until(tmp_path):
+    folder = generated(tmp_path, 3)
+    code, out, _ = same("run", str(folder), "--format", "jsonl", "--from", "2026-10-09T00:00:00Z",
+                        "--until", "2026-10-20T12:00:00Z")
+    assert code == 0 and out.count(b"\n") > 100
+
+
+@needs_gen
+def test_a_log_out_of_time_order(tmp_path):
+    folder = generated(tmp_path, 4, unsorted=True)
+    code, out, _ = same("run", str(folder), "--format", "jsonl")
+    assert code == 0 and out.count(b"\n") > 1000
+
+
+LOOP = '''
+workflow "Mail" {
+    evaluate on event
+    enroll when page.visited
+    send_email("hello")
+}
+workflow "Ping" {
+    evaluate on event
+    enroll when tag.added(tag == "pong")
+    allow reentry
+    add_tag("ping")
+    remove_tag("pong")
+}
+workflow "Pong" {
+    evaluate on event
+    enroll when tag.added(tag == "ping")
+    allow reentry
+    add_tag("pong")
+    remove_tag("ping")
+}
+'''
+
+
+def _events(rows) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def test_workflows_that_loop_fail_the_run_with_the_one_process_message(tmp_path):
+    (tmp_path / "program.goal").write_text(LOOP)
+    (tmp_path / "contacts.jsonl").write_text("")
+    rows = [{"time": "2026-11-16T09:00:00Z", "contact": f"c{i}", "type": "page.visited", "url": "/"}
+            for i in range(12)]
+    rows.append({"time": "2026-11-16T10:00:00Z", "contact": "c7", "type": "tag.added", "tag": "pong"})
+    rows += [{"time": "2026-11-16T10:00:00Z", "contact": f"c{i}", "type": "page.visited", "url": "/"}
+             for i in range(12, 16)]
+    rows.append({"time": "2026-11-16T11:00:00Z", "contact": "c20", "type": "page.visited", "url": "/"})
+    (tmp_path / "events.jsonl").write_text(_events(rows))
+    code, out, err = same("run", str(tmp_path), "--format", "jsonl", workers=(2, 4))
+    assert code == 1
+    assert err == "goal run: at 2026-11-16T10:00:00Z workflows kept acting on each other's events for 100 rounds\n"
+    assert b'"c20"' not in out and b'"c13"' in out  # up to and including the instant it stopped at
+
+
+def test_bad_lines_are_refused_alike_and_skipped_alike(tmp_path):
+    (tmp_path / "program.goal").write_text(LOOP.split('workflow "Ping"')[0])
+    (tmp_path / "contacts.jsonl").write_text('{"id": "c1"}\n')
+    rows = [{"time": f"2026-11-16T09:0{i}:00Z", "contact": f"c{i}", "type": "page.visited", "url": "/"}
+            for i in range(8)]
+    text = _events(rows).splitlines(keepends=True)
+    text.insert(3, '{"time": "2026-11-16T09:02:30Z", "contact": "c1", "type": "page.visitd"}\n')
+    (tmp_path / "events.jsonl").write_text("".join(text))
+    code, out, err = same("run", str(tmp_path), "--format", "jsonl")
+    assert code == 1 and out == b"" and "page.visitd" in err
+    code, out, err = same("run", str(tmp_path), "--format", "jsonl", "--skip-bad")
+    assert code == 0 and out.count(b"\n") == 16 and "skipped 1 bad line" in err
+
+
+def test_no_events(tmp_path):
+    (tmp_path / "program.goal").write_text('workflow "W" {\n    audience contact.lead_score > 5\n    send_email("a")\n}\n')
+    (tmp_path / "contacts.jsonl").write_text('{"id": "c1", "lead_score": 9}\n{"id": "c2", "lead_score": 1}\n')
+    (tmp_path / "events.jsonl").write_text("")
+    code, _, err = same("run", str(tmp_path), "--format", "jsonl")
+    assert code == 2 and "give --from and --until" in err
+    code, out, _ = same("run", str(tmp_path), "--format", "jsonl", "--from", "2026-11-16T00:00:00Z",
+                        "--until", "2026-11-17T00:00:00Z")
+    assert code == 0 and out.count(b"\n") == 4  # enrolled, the email, exited, and ... see below
+    assert b'"waiting"' not in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--workers", "0"], "--workers takes a number from 1 to 256, not 0"),
+    (["--workers", "2", "--state", "s.db"], "--workers does not go with --state"),
+])
+def test_what_workers_do_not_go_with(tmp_path, args, message):
+    code, out, err = goal("run", str(ROOT / "examples" / "booked-a-demo"), "--format", "jsonl", *args, cwd=tmp_path)
+    assert code == 2 and out == b"" and message in err
