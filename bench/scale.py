@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Benchmark the ways of running one program over one log (docs/scale.md).
+
+    python bench/scale.py [--events 200000 1000000] [--contacts 20000] [--repeat 3] [--workers 2]
+                          [--spark] [--work DIR]
+
+On the shared generator's workload (as bench/run.py makes it, every 5
+minutes), alternately, so a busy machine slows all alike: `goal run
+--format jsonl` in one process, `goal run --workers N`, and with
+``--spark`` `goal run --engine spark` (local[N], the same log as Parquet)
+with Spark's start-up measured apart (the same command on a ten-event
+log). Each output is checked against the one process's first (the same
+bytes; Spark's rows sorted by their order key, as JSON Lines). Prints
+medians of wall-clock time and CPU seconds (user plus system, the worker
+processes and Spark's JVM included) side by side; the target is
+``--workers 2`` at least 1.7 times faster than one process (wall) on an
+idle 2-core machine at 1M events.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+from run import CPU, gen, goal_cmd, run_measured  # noqa: E402 - the same workload and measuring as bench/run.py
+
+TARGET = 1.7
+
+
+def spark_jsonl(folder: Path) -> bytes:
+    import pyarrow.parquet as pq
+    from goaldsl.runtime.output import ACTIVITY_COLUMNS, entry_of_row, jsonl_line
+    table = pq.read_table(folder).sort_by("order")
+    rows = zip(*(table.column(c).to_pylist() for c in ACTIVITY_COLUMNS))
+    return "".join(jsonl_line(entry_of_row((int(r[0].timestamp()),) + r[1:])) + "\n" for r in rows).encode()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, nargs="+", default=[200_000, 1_000_000])
+    ap.add_argument("--contacts", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--spark", action="store_true", help="also goal run --engine spark (needs the spark extra)")
+    ap.add_argument("--work", default=str(HERE / "work"))
+    a = ap.parse_args()
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    goal = goal_cmd()
+    tmp = Path(tempfile.mkdtemp(prefix="goal-bench-scale-"))
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {a.repeat} runs each, alternating, "
+          f"medians; load average at start {os.getloadavg()[0]:.1f}")
+    ok = True
+    for n in a.events:
+        w = work / f"w{n}-5"
+        args = gen(w, n, a.contacts, 5)
+        one = goal + ["run", str(w), "--format", "jsonl", *args]
+        cmds = {"one process": one, f"--workers {a.workers}": one + ["--workers", str(a.workers)]}
+        if a.spark:
+            from format_fixtures import read_jsonl, write_parquet
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+            pqdir = work / f"w{n}-5-parquet"
+            if not (pqdir / "events.parquet").exists():
+                pqdir.mkdir(exist_ok=True)
+                write_parquet(read_jsonl(w / "events.jsonl"), pqdir / "events.parquet")
+                pq.write_table(pa.Table.from_pylist(read_jsonl(w / "contacts.jsonl")), pqdir / "contacts.parquet")
+                write_parquet(read_jsonl(w / "events.jsonl")[:10], pqdir / "ten.parquet")
+            os.environ["GOAL_SPARK_MASTER"] = f"local[{a.workers}]"
+            spark = goal + ["run", str(w), "--engine", "spark", "--events", str(pqdir / "events.parquet"),
+                            "--contacts", str(pqdir / "contacts.parquet"), *args]
+            cmds[f"Spark local[{a.workers}]"] = spark
+            cmds["Spark start-up (10 events)"] = goal + ["run", str(w), "--engine", "spark", "--events",
+                                                         str(pqdir / "ten.parquet"), *args]
+        wall: dict[str, list[float]] = {k: [] for k in cmds}
+        cpu: dict[str, list[float]] = {k: [] for k in cmds}
+        reference = None
+        for r in range(a.repeat):
+            for name, cmd in cmds.items():
+                out = tmp / f"out-{r}-{abs(hash(name))}"
+                if name.startswith("Spark"):
+                    shutil.rmtree(out, ignore_errors=True)
+                    dt, _ = run_measured(cmd + ["--out", str(out)])
+                    cpu[name].append(CPU[tuple(cmd + ["--out", str(out)])][-1])
+                    if r == 0 and not name.endswith("(10 events)"):
+                        assert spark_jsonl(out) == reference, f"{name}: not the one process's output"
+                    shutil.rmtree(out, ignore_errors=True)
+                else:
+                    with open(out, "wb") as f:
+                        dt, _ = run_measured(cmd, stdout=f)
+                    cpu[name].append(CPU[tuple(cmd)][-1])
+                    data = out.read_bytes()
+                    out.unlink()
+                    if reference is None:
+                        reference = data
+                    assert data == reference, f"{name}: not the one process's output"
+                wall[name].append(dt)
+        base = statistics.median(wall["one process"])
+        base_cpu = statistics.median(cpu["one process"])
+        lines = reference.count(b"\n")
+        print(f"\n{n:,} events, {a.contacts:,} contacts ({lines:,} output lines, identical)")
+        print(f"{'how':28} {'wall s':>8} {'speed-up':>9} {'CPU s':>8} {'CPU ratio':>10}")
+        for name in cmds:
+            t = statistics.median(wall[name])
+            c = statistics.median(cpu[name])
+            print(f"{name:28} {t:8.2f} {base / t:8.2f}x {c:8.2f} {c / base_cpu:9.2f}x")
+        speed = base / statistics.median(wall[f"--workers {a.workers}"])
+        if n >= 1_000_000 and a.workers == 2:
+            met = speed >= TARGET
+            ok = ok and met
+            print(f"--workers 2 is {speed:.2f}x one process (target >= {TARGET}x on an idle 2-core machine): "
+                  f"{'meets target' if met else 'MISSES target'}")
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
