@@ -170,7 +170,8 @@ def workflows(draw, index: int, goal_names: tuple[str, ...]):
     tz = draw(st.sampled_from(["", "America/New_York", "Europe/Berlin"]))
     if tz:
         settings_.append(f'timezone "{tz}"')
-    if once or draw(st.booleans()):
+    audience_wf = once or draw(st.booleans())
+    if audience_wf:
         settings_.append(f"audience {draw(conditions(goal_names))}")
         if draw(st.integers(0, 2)) == 0:
             settings_.append("exit when audience no longer matches")
@@ -231,6 +232,10 @@ def workflows(draw, index: int, goal_names: tuple[str, ...]):
     for k in range(draw(st.integers(0, 2))):
         body = draw(goal_bodies(goal_names, step=False, names_after=[]))
         exits.append(f'goal "{name}E{k + 1}" {{ ' + " ".join(body) + " }")
+    trigger_goal = _TRIGGER_GOALS.get(trig.split("(")[0]) if not audience_wf else None
+    if trigger_goal and draw(st.booleans()):  # `trigger.FIELD` (issue 16.1), with a window
+        window = draw(st.sampled_from(["", " since enrollment", " ever", " within 1 hour", " within 1 day"]))
+        exits.append(f'goal "{name}T" {{ when {trigger_goal}{window} }}')
     if exits and draw(st.integers(0, 2)) == 0:
         settings_.append("skip enrollment if goal met")
     text = f'workflow "{name}" {{\n    ' + "\n    ".join(settings_ + steps)
@@ -240,6 +245,15 @@ def workflows(draw, index: int, goal_names: tuple[str, ...]):
 
 
 GOAL_NAMES = ("W1S1", "W1E1", "W2S1", "W2E1", "W1S2")
+# A goal on the enrolling event's fields, per trigger event type.
+_TRIGGER_GOALS = {
+    "form.submitted": "form.submitted(form == trigger.form) at least 2 times",
+    "page.visited": 'page.visited(url == trigger.url, trigger.time >= "2026-11-01T06:00:00Z")',
+    "tag.added": "tag.added(tag == trigger.tag) at least 2 times",
+    "email.sent": "email.sent(email == trigger.email, step == trigger.step)",
+    "goal.achieved": "goal.achieved(goal == trigger.goal, workflow != trigger.workflow)",
+    "workflow.exited": "workflow.exited(reason == trigger.reason)",
+}
 
 
 @st.composite
@@ -368,7 +382,7 @@ def test_the_generated_programs_exercise_the_engine():
     actions, achieve goals and exit for several reasons."""
     seen: dict[str, int] = {}
 
-    @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=80, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(programs(), logs())
     def collect(text, log):

@@ -313,3 +313,19 @@ def test_an_open_of_another_step_is_said_not_to_count():
     assert "2026-11-04T12:30:00Z: step was Reminder, wanted Invite" in text
     assert 'email.opened(email: "webinar", workflow: "Webinar Invite", step: Reminder)' in text
     assert explain(program, inputs, "w1", "Opened the Invite").holds
+
+
+def test_a_goal_on_the_trigger_events_fields_names_that_event():
+    folder = ROOT / "examples" / "abandoned-cart"
+    program = load_program(folder)
+    inputs = read_inputs(program, folder / "contacts.jsonl", folder / "events.jsonl", skip_bad=False)
+    ex = explain(program, inputs, "k2", "Bought the Item")
+    text = render_text(ex)
+    assert '2026-11-03T09:00:00Z: product was "lamp", wanted trigger.product ("tent")' in text
+    assert ('  enrolled by cart.abandoned(cart: "c-2", product: "tent", value: 640) at 2026-11-02T10:30:00Z '
+            "(what trigger.FIELD reads)") in text
+    assert to_json(ex)["workflow_state"]["trigger"]["fields"]["product"] == "tent"
+    # k1's second enrollment reads its second cart, whatever the first held.
+    k1 = render_text(explain(program, inputs, "k1", "Bought the Item"))
+    assert 'enrolled by cart.abandoned(cart: "c-4", product: "socks", value: 12)' in k1
+    assert "Achieved: contact k1" in k1

@@ -878,3 +878,14 @@ async def test_which_step_sent_it_completes_and_hovers(client: LanguageClient, f
     text2 = text.replace("email.opened(step == Invite)", "email.opened(workflow == )")
     await change_doc(client, path, text2)
     assert labels(await complete_at(client, path, end_of(text2, "workflow == "))) == ['"Invite"']
+
+
+async def test_trigger_fields_complete_and_hover(client: LanguageClient, folder: Path):
+    path = folder / "program.goal"
+    text = ('workflow "Cart" {\n    enroll when purchase.completed\n    send_email("w")\n'
+            '    goals {\n        goal "Again" { when purchase.completed(product == trigger.product) }\n    }\n}\n')
+    assert await open_doc(client, path, text) == []
+    items = labels(await complete_at(client, path, end_of(text, "trigger.")))
+    assert set(items) == {"trigger.time", "trigger.amount", "trigger.product"}
+    md = await hover_at(client, path, pos(text, "trigger.product", 9))
+    assert "trigger.product: string?" in md and "`purchase.completed`" in md

@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import attrs
 
 from ..semantics import ir
-from ..semantics.calendar import UTC_NAMES, subtract as _subtract_at
+from ..semantics.calendar import UTC_NAMES, format_utc, subtract as _subtract_at
 
 NEVER = -(1 << 62)
 
@@ -88,12 +88,24 @@ def is_set(v) -> bool:
     return v is not None and v != "" and v != [] and v != {}
 
 
+def trigger_value(c, workflow: Optional[str], name: str):
+    """``trigger.NAME`` for contact ``c`` in ``workflow``: a field of the
+    event that started its current enrollment (``time``: that event's
+    instant as UTC text); None when nothing enrolled it by an event."""
+    t = c.triggers.get(workflow) if c.triggers else None
+    if t is None:
+        return None
+    return format_utc(t[0]) if name == "time" else t[2].get(name)
+
+
 class Compiler:
     """Compiles conditions for one evaluation context (a workflow's time zone)."""
 
-    def __init__(self, program: ir.Program, tz: str = "UTC"):
+    def __init__(self, program: ir.Program, tz: str = "UTC", workflow: Optional[str] = None):
         self.program = program
         self.tz = tz
+        self.workflow = workflow  # whose trigger event `trigger.FIELD` reads
+        self.reads_trigger = False  # some compiled condition reads `trigger.FIELD`
         self._segments: dict[str, Cond] = {}
         # Event types the compiled conditions count, and for how long back:
         # the longest ``within`` window in seconds (an upper bound), or None
@@ -117,6 +129,10 @@ class Compiler:
                 key = path[0]
                 return lambda c, f: c.attrs.get(key)
             return lambda c, f: get_path(c.attrs, path)
+        if isinstance(op, ir.OTrigger):
+            self.reads_trigger = True
+            wf, name = self.workflow, op.name
+            return lambda c, f: trigger_value(c, wf, name)
         if isinstance(op, ir.OList):
             if all(isinstance(x, ir.OConst) for x in op.items):
                 values = tuple(x.value for x in op.items)
@@ -277,6 +293,7 @@ class _Generator:
         self.observe = observe
         self.ns: dict[str, Any] = {"_compare_values": compare_values, "_member": member, "_text_op": text_op,
                                    "_is_set": is_set, "_get_path": get_path, "_subtract": _subtract_at,
+                                   "_trigger": trigger_value,
                                    "NEVER": NEVER}
         self.n = 0
         self.segments: dict[str, str] = {}
@@ -321,6 +338,9 @@ class _Generator:
             if len(op.path) == 1:
                 return f"ct.attrs.get({self.const(op.path[0])})"
             return f"_get_path(ct.attrs, {self.const(op.path)})"
+        if isinstance(op, ir.OTrigger):
+            self.comp.reads_trigger = True
+            return f"_trigger(ct, {self.const(self.comp.workflow)}, {self.const(op.name)})"
         if isinstance(op, ir.OList):
             if all(isinstance(x, ir.OConst) for x in op.items):
                 return self.const(tuple(x.value for x in op.items))

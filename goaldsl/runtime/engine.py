@@ -53,7 +53,7 @@ class EngineError(Exception):
 
 
 class Contact:
-    __slots__ = ("id", "attrs", "events", "order", "watch")
+    __slots__ = ("id", "attrs", "events", "order", "watch", "triggers")
 
     def __init__(self, cid: str, attrs_: dict, order: int):
         self.id = cid
@@ -63,6 +63,9 @@ class Contact:
         # `evaluate on event` workflows that must look at this contact at its
         # next event of any type (a goal lost to another at one instant).
         self.watch: Optional[set] = None
+        # `trigger.FIELD`: per workflow name, (time, type, fields) of the
+        # event that started the contact's latest enrollment there.
+        self.triggers: Optional[dict[str, tuple[int, str, dict]]] = None
 
 
 @attrs.frozen
@@ -616,10 +619,15 @@ class Engine:
                 continue  # the quiet period since its previous enrollment has not passed
             for ttype, flt in cw.triggers:
                 if ttype == typ and (flt is None or flt(c, t, None, fields)):
+                    if cid in passed:
+                        break
                     if self.keys is not None:
                         self._ctx, self._n = (0, (1, p[4])), 0  # in the order of the events that enroll
-                    if cid in passed or self._passed_over(w, c, t):
+                    before = self._keep_trigger(cw, c, (p[0], typ, fields)) if cw.keeps_trigger else None
+                    if self._passed_over(w, c, t):
                         passed.add(cid)
+                        if cw.keeps_trigger:  # not enrolled: the previous enrollment's event stays
+                            self._keep_trigger(cw, c, before)
                     else:
                         fresh.append(self._enroll(w, c, t))
                     break
@@ -639,6 +647,23 @@ class Engine:
                 if keyed:
                     self._ctx, self._n = (1, self._enrolled_keys[(w.cw.index, e.contact.id)]), 0
                 self._act_contact(w, e, t, seq in fresh_ids)
+
+    @staticmethod
+    def _keep_trigger(cw: CWorkflow, c: Contact, event: Optional[tuple]) -> Optional[tuple]:
+        """`trigger.FIELD` reads ``event`` (time, type, fields) for ``c`` in
+        ``cw`` from now on (the goal check before enrolling too); returns
+        the one it replaces. None forgets it."""
+        kept = c.triggers
+        before = kept.get(cw.name) if kept else None
+        if event is not None:
+            if kept is None:
+                kept = c.triggers = {}
+            kept[cw.name] = event
+        elif kept:
+            kept.pop(cw.name, None)
+            if not kept:
+                c.triggers = None
+        return before
 
     def _passed_over(self, w: _WState, c: Contact, t: int) -> bool:
         """`skip enrollment if goal met`: a contact that would enroll at ``t``
@@ -970,9 +995,7 @@ class Engine:
         return fmt.encode({
             "format": fmt.FORMAT, "version": fmt.VERSION, "start": self.start, "now": self.now, "sequence": n,
             # The engine's own lists and dicts go in as they are: encoded at once, not copied.
-            "contacts": [{"id": c.id, "attributes": c.attrs, "events": c.events,
-                          "watch": [w.cw.name for w in self._ws if w in c.watch] if c.watch else []}
-                         for c in self.contacts.values()],
+            "contacts": [_contact_data(c, self._ws) for c in self.contacts.values()],
             "queue": list(self._queue),
             "workflows": [_workflow_data(w) for w in self._ws],
             "undelivered": [dict(attrs.asdict(r), attempts=n) for r, n in self._undelivered],
@@ -1025,6 +1048,14 @@ class Engine:
             if sc.watch:
                 # A workflow gone from the plan is no longer watched for.
                 self.contacts[sc.id].watch = {by_name[n] for n in sc.watch if n in by_name} or None
+            if sc.triggers:
+                # Kept for the workflows still in the plan, if their type is still declared.
+                for name, (t, typ, fields) in sc.triggers.items():
+                    if typ not in self.plan.program.events:
+                        raise fmt.SnapshotError(f'contact "{sc.id}" was enrolled in "{name}" by an event of type '
+                                                f'"{typ}", which the program does not declare')
+                kept = {n: tuple(v) for n, v in sc.triggers.items() if n in by_name}
+                self.contacts[sc.id].triggers = kept or None
         new = [w for w in self._ws if w.cw.name not in seen]
         for w in new:
             # A workflow added to a running state activates from now on.
@@ -1092,6 +1123,15 @@ class Engine:
         from ..syntax.diagnostics import closest
         best = closest(str(name), [w.cw.name for w in self._ws])
         return refuse(where, f'there is no workflow "{name}"' + (f' (did you mean "{best}"?)' if best else ""))
+
+
+def _contact_data(c: Contact, ws: list) -> dict:
+    """A contact in a snapshot (runtime/snapshot.py, SContact)."""
+    out = {"id": c.id, "attributes": c.attrs, "events": c.events,
+           "watch": [w.cw.name for w in ws if w in c.watch] if c.watch else []}
+    if c.triggers:  # kept only for workflows that read trigger.FIELD: other snapshots stay as they were
+        out["triggers"] = c.triggers
+    return out
 
 
 @attrs.frozen

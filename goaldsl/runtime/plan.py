@@ -118,6 +118,8 @@ class CWorkflow:
     # indexes, jumps, names): a stored place is valid for another plan of
     # the workflow only when the shapes are equal.
     shape: str = ""
+    # Some condition reads `trigger.FIELD`: the engine keeps each contact's enrolling event.
+    keeps_trigger: bool = False
 
     @property
     def name(self) -> str:
@@ -234,7 +236,7 @@ def _code(wf: ir.Workflow, comp: Compiler, cgoal) -> tuple[list, list, list[CGoa
 
 def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str, Optional[int]],
               state_events: frozenset[str]) -> CWorkflow:
-    comp = Compiler(program, wf.timezone)
+    comp = Compiler(program, wf.timezone, wf.name)
 
     def cgoal(g: ir.Goal) -> CGoal:
         return CGoal(g, comp.cond(g.cond), g.then,
@@ -279,7 +281,7 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str,
     return CWorkflow(index, wf, audience, tuple(triggers),
                      code, step_goals, exit_goals, frozenset(relevant), frozenset(audience_relevant),
                      {k: tuple(sorted(v, key=lambda d: d.approx_seconds())) for k, v in windows.items()},
-                     frozenset(t for t, _ in triggers), origins, code_shape(code))
+                     frozenset(t for t, _ in triggers), origins, code_shape(code), comp.reads_trigger)
 
 
 def code_shape(code: list) -> str:

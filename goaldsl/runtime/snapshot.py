@@ -43,6 +43,9 @@ class SContact(_Struct):
     events: dict[str, list[tuple[Time, Fields]]] = {}
     # `evaluate on event` workflows to look at it at its next event (by name)
     watch: list[str] = []
+    # `trigger.FIELD`: per workflow name, [time, type, fields] of the event
+    # that started the contact's latest enrollment there
+    triggers: dict[str, tuple[Time, str, Fields]] = {}
 
 
 class SEnrollment(_Struct):

@@ -139,6 +139,15 @@ class OField:
 
 
 @attrs.frozen
+class OTrigger:
+    """A field of the event that started the current enrollment:
+    ``trigger.product``; ``trigger.time`` is that event's instant (UTC text,
+    as the activity stream writes times)."""
+    name: str
+    span: Span = _span()
+
+
+@attrs.frozen
 class OConst:
     value: Any
     span: Span = _span()
@@ -150,7 +159,7 @@ class OList:
     span: Span = _span()
 
 
-Operand = Union[OAttr, OField, OConst, OList]
+Operand = Union[OAttr, OField, OTrigger, OConst, OList]
 
 
 @attrs.frozen

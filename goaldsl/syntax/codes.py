@@ -39,6 +39,8 @@ CODES: dict[str, str] = {
     "E0307": "a filter, count or window after a segment name",
     "E0308": "contact on its own where a value is expected",
     "E0309": "a bare name where a value is expected",
+    "E0310": "trigger.FIELD outside the conditions of a workflow with enroll when",
+    "E0311": "trigger.FIELD naming a field the trigger event does not have",
     # workflows and goals
     "E0401": "a setting after the steps",
     "E0402": "a setting or clause given twice",

@@ -81,6 +81,8 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
     if prefix.startswith("contact."):
         return _filter([Completion("contact." + a, "attribute", "contact attribute") for a in sorted(set(attributes))],
                        prefix)
+    if prefix.startswith("trigger.") and in_file and program is not None:
+        return _filter(_trigger_fields(head, program), prefix)
     if _SKIP.search(head):
         return _filter([Completion(s, "step", "step") for s in sorted(set(steps))], prefix)
 
@@ -136,6 +138,25 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
     items.append(Completion("contact.", "attribute", "a contact attribute"))
     items += [Completion(c, "contact", "contact id") for c in sorted(set(contact_ids))]
     return _filter(items, prefix)
+
+
+_WORKFLOW_HEAD = re.compile(r'(?:^|\n)[ \t]*(?:workflow|drip)[ \t]+"((?:[^"\\\n]|\\.)*)"')
+
+
+def _trigger_fields(before: str, program: ir.Program) -> list[Completion]:
+    """``trigger.`` in a workflow with ``enroll when``: the fields of its
+    trigger events, and ``time``."""
+    heads = _WORKFLOW_HEAD.findall(before)
+    name = re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), heads[-1]) if heads else None
+    wf = program.workflow(name) if name is not None else None
+    if wf is None or wf.trigger is None:
+        return []
+    out = {"time": "the instant of the enrolling event, UTC text"}
+    for x in (wf.trigger.items if isinstance(wf.trigger, ir.COr) else (wf.trigger,)):
+        ev = program.events.get(x.event) if isinstance(x, ir.CEvent) else None
+        for f, t in (ev.fields.items() if ev is not None else ()):
+            out.setdefault(f, f"{t.describe()} (field of {ev.name})")
+    return [Completion("trigger." + f, "field", d) for f, d in out.items()]
 
 
 def _in_test(before: str, text: str, program: ir.Program) -> Optional[list[Completion]]:

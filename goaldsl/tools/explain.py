@@ -85,6 +85,8 @@ def show_operand(op: ir.Operand, bare: bool = False) -> str:
         return "contact." + ".".join(op.path)
     if isinstance(op, ir.OField):
         return op.name
+    if isinstance(op, ir.OTrigger):
+        return "trigger." + op.name
     if isinstance(op, ir.OList):
         return "[" + ", ".join(show_operand(x, bare) for x in op.items) + "]"
     return show_value(op.value, bare)
@@ -206,6 +208,9 @@ class WorkflowState:
     exit_goal: Optional[str] = None
     listening: bool = False
     note: str = ""
+    # (time, type, fields) of the event that started the enrollment, shown
+    # when the goal reads trigger.FIELD
+    trigger: Optional[tuple] = None
 
 
 @attrs.define
@@ -302,7 +307,8 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
             c = eng.contacts[contact]
             pos = eng.position(wf.name, contact)
             snapshots.append((entry["time"], pos.enrollment if pos else 0, pos.since if pos else None,
-                              deep_copy(c.attrs), {k: list(v) for k, v in c.events.items()}))
+                              deep_copy(c.attrs), {k: list(v) for k, v in c.events.items()},
+                              dict(c.triggers) if c.triggers else None))
 
     eng = engine_for(program, fresh_inputs(inputs), start=start, on_activity=on_activity)
     holder["engine"] = eng
@@ -316,16 +322,20 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
     activity = [e for e in eng.activity if e["contact"] == contact and e["workflow"] == wf.name
                 and e["type"] in _CONTRACT_TYPES]
     state, since = _state(eng, program, wf, g, contact, activity, at)
+    if state.status != "never_enrolled" and c.triggers and wf.name in c.triggers and any(
+            isinstance(op, ir.OTrigger) for n, _ in ir.walk(g.cond, program.ir.segments) for op in ir.operands(n)):
+        state.trigger = c.triggers[wf.name]
 
     dups = [(t, typ, f, eid, place) for t, cid, typ, f, eid, place in inputs.duplicate_events if cid == contact]
-    ex = _Explainer(program, wf.timezone, log_ids, dups)
+    ex = _Explainer(program, wf.timezone, log_ids, dups, wf.name)
     seen = ex.observe(g.cond, c, at, since, later)
     tree = ex.node(seen.tree, seen)
     holds = tree.value
     achievements = []
-    for t, number, a_since, a_attrs, a_events in snapshots:
+    for t, number, a_since, a_attrs, a_events, a_triggers in snapshots:
         snap = Contact(contact, a_attrs, 0)
         snap.events = a_events
+        snap.triggers = a_triggers
         a_seen = ex.observe(g.cond, snap, t, a_since)
         a_attrs_read = attributes_read(a_seen)
         achievements.append(Achievement(t, number, _causes(ex.node(a_seen.tree, a_seen)), a_attrs_read,
@@ -541,12 +551,14 @@ def _arg_shown(v: ir.ArgValue):
 class _Explainer:
     """Builds explain's condition tree from what the observing build saw."""
 
-    def __init__(self, program: Program, tz: str, log_ids: set[tuple], duplicates: list = ()):
+    def __init__(self, program: Program, tz: str, log_ids: set[tuple], duplicates: list = (),
+                 workflow: Optional[str] = None):
         self.program = program
         self.duplicates = list(duplicates)  # (time, type, fields, id, "FILE:LINE") ignored by the reader
         self.events = program.ir.events
         self.tz = tz
-        self.comp = Compiler(program.ir, tz)
+        self.workflow = workflow
+        self.comp = Compiler(program.ir, tz, workflow)
         self.log_ids = log_ids
 
     def observe(self, c: ir.Cond, ct: Contact, now: int, since: Optional[int], later: list = ()) -> Observation:
@@ -889,6 +901,10 @@ def render_text(ex: Explanation) -> str:
         lines.append(f"  the goal is {'listening' if st.listening else 'not listening'}: {st.note}")
     else:
         lines.append(f"  now: not enrolled; {st.note}")
+    if st.trigger is not None:
+        t, typ, fields = st.trigger
+        lines.append(f"  enrolled by {show_event(typ, fields, ex.program_events)} at {format_utc(t)} "
+                     f"(what trigger.FIELD reads)")
     # -------- condition
     lines.append("")
     lines.append(f"Condition at {format_utc(ex.at)}: {'true' if ex.holds else 'false'}")
@@ -997,6 +1013,8 @@ def to_json(ex: Explanation) -> dict:
     state = {"status": st.status, "note": st.note, "listening": st.listening}
     if st.status != "never_enrolled":
         state.update(enrolled_at=_time_json(st.enrolled_at, tz), enrollment=st.enrollment)
+    if st.trigger is not None:
+        state["trigger"] = {"time": _time_json(st.trigger[0], tz), "type": st.trigger[1], "fields": st.trigger[2]}
     if st.status == "enrolled":
         state.update(step=st.step, step_index=st.step_index, steps=st.steps, waiting=st.waiting,
                      waiting_until=_time_json(st.waiting_until, tz), resumes_at=_time_json(st.resumes_at, tz))

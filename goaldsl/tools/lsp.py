@@ -666,6 +666,9 @@ class GoalLanguageServer(LanguageServer):
             return self.test_hover(t, program)
         if t.kind == "setting":
             return setting_markdown(t.node)
+        if t.kind == "trigger":
+            return trigger_markdown(t.name, program.workflow(t.workflow.name.name) if program and t.workflow else None,
+                                    program)
         return None
 
     def test_hover(self, t: Target, program: Optional[ir.Program]) -> Optional[str]:
@@ -884,6 +887,23 @@ def _is_setting(x) -> bool:
     return isinstance(x, A.SETTINGS)
 
 
+def trigger_markdown(name: str, wf: Optional[ir.Workflow], program: Optional[ir.Program]) -> Optional[str]:
+    """Hover text for ``trigger.NAME``: which events it reads, and its type."""
+    if wf is None or wf.trigger is None or program is None:
+        return None
+    types = [x.event for x in (wf.trigger.items if isinstance(wf.trigger, ir.COr) else (wf.trigger,))
+             if isinstance(x, ir.CEvent)]
+    which = ", ".join(f"`{t}`" for t in types)
+    if name == "time":
+        return (f"```goal\ntrigger.time: string\n```\nthe instant of the event that enrolled the contact "
+                f"({which}), as UTC text like `2026-11-16T14:02:00Z`")
+    fts = [program.events[t].fields[name] for t in types if t in program.events and name in program.events[t].fields]
+    if not fts:
+        return None
+    return (f"```goal\ntrigger.{name}: {fts[0].describe()}\n```\nfield `{name}` of the event that enrolled the "
+            f"contact in this enrollment ({which})")
+
+
 def setting_markdown(node) -> Optional[str]:
     """Hover text for a workflow setting: what it makes the engine do."""
     from ..syntax.formatter import setting
@@ -1027,6 +1047,8 @@ def _resolve(chain: list, program: Optional[ir.Program]) -> Optional[Target]:
     if isinstance(parent, A.Effect):  # add_to(contact.tags, tag): a field of the event declared
         decl = chain[-3] if len(chain) > 2 and isinstance(chain[-3], A.EventDecl) else None
         return Target("field", dotted, node.span, event=decl.name.dotted) if decl else None
+    if node.parts[0] == "trigger" and len(node.parts) == 2 and dotted not in events:
+        return Target("trigger", node.parts[1], node.span, workflow=wf)
     # Inside an event's filter: a field, an enum value or a step name.
     atom = next((n for n in reversed(chain[:-1]) if isinstance(n, A.RefAtom) and n.ref is not node
                  and n.ref.dotted in events), None)

@@ -373,6 +373,8 @@ def _shape(atom) -> Optional[tuple[tuple, tuple, bool]]:
             return ("attr", op.path)
         if isinstance(op, ir.OField):
             return ("field", op.name)
+        if isinstance(op, ir.OTrigger):  # one value for the whole enrollment
+            return ("trigger", op.name)
         return None
 
     def const(op):

@@ -18,6 +18,11 @@ class Context:
     steps: frozenset[str] = frozenset()
     event: Optional[ir.EventType] = None
     in_workflow: bool = False
+    # `trigger.FIELD`: the fields of the workflow's trigger events (and
+    # `time`), or None where there is no trigger event; then ``no_trigger``
+    # says why (audience, trigger, or None: outside a workflow).
+    trigger: Optional[dict[str, ir.FieldType]] = None
+    no_trigger: Optional[str] = None
 
 
 def show_value(v) -> str:

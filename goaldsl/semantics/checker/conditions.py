@@ -73,6 +73,9 @@ class Conditions:
                 self.unknown_event(c.ref)
                 return ir.CConst(False, span=c.span)
             return ir.CTruthy(ir.OAttr(parts[1:], span=c.ref.span), span=c.span)
+        if parts[0] == "trigger" and not (c.filter is not None or c.count or c.window):
+            op = self.trigger_operand(c.ref, ctx)
+            return ir.CTruthy(op, span=c.span) if isinstance(op, ir.OTrigger) else ir.CConst(False, span=c.span)
         self.unknown_event(c.ref)
         return ir.CConst(False, span=c.span)
 
@@ -106,6 +109,8 @@ class Conditions:
             parts = v.parts
             if parts[0] == "contact" and len(parts) > 1:
                 return ir.OAttr(parts[1:], span=v.span)
+            if parts[0] == "trigger" and len(parts) > 1:
+                return self.trigger_operand(v, ctx)
             if ctx.event is not None and len(parts) == 1 and parts[0] in ctx.event.fields:
                 return ir.OField(parts[0], span=v.span)
             if expect is not None and expect.kind in ("enum", "step") and len(parts) == 1:
@@ -128,9 +133,31 @@ class Conditions:
             return ir.OConst(self.literal(v), span=v.span)
         return ir.OConst(v.value, span=v.span)
 
+    def trigger_operand(self, v: A.Ref, ctx: Context) -> ir.Operand:
+        """``trigger.FIELD``: a field of the event that enrolled the contact."""
+        if ctx.trigger is None:
+            why = {"audience": "an audience workflow enrolls contacts by a condition, not by an event",
+                   "trigger": "the trigger's own filter reads the event's fields by their bare names",
+                   }.get(ctx.no_trigger, "it reads the event that enrolled the contact, so only the conditions "
+                                         "of a workflow with enroll when can use it")
+            hint = {"trigger": f"write {v.parts[-1]} instead of {v.dotted}"}.get(ctx.no_trigger)
+            self.err("E0310", f"{v.dotted} cannot be used here: {why}", v.span,
+                     hint=hint or "use trigger.FIELD in the goals, waits and branches of a workflow with "
+                                  "`enroll when EVENT`")
+            return ir.OConst(None, span=v.span)
+        name = v.parts[1]
+        if len(v.parts) > 2 or name not in ctx.trigger:
+            known = sorted(ctx.trigger)
+            self.err("E0311", f'the trigger event has no field "{".".join(v.parts[1:])}"', v.span,
+                     hint=self.did_you_mean(name, known) or f"its fields are: {', '.join(known)}")
+            return ir.OConst(None, span=v.span)
+        return ir.OTrigger(name, span=v.span)
+
     def operand_type(self, op: ir.Operand, ctx: Context) -> ir.FieldType | None:
         if isinstance(op, ir.OField) and ctx.event is not None:
             return ctx.event.fields.get(op.name)
+        if isinstance(op, ir.OTrigger) and ctx.trigger is not None:
+            return ctx.trigger.get(op.name)
         if isinstance(op, ir.OConst):
             kind = ir.value_kind(op.value)
             if kind in ("bool", "number", "string"):
@@ -142,15 +169,22 @@ class Conditions:
     def _typed_side(self, left: A.Value, right: A.Value, ctx: Context):
         """Resolve ``left OP right`` where one side may be a field whose type
         decides how a bare name on the other side reads (enum value, step)."""
-        lt = rt = None
-        if ctx.event is not None:
-            if isinstance(left, A.Ref) and len(left.parts) == 1:
-                lt = ctx.event.fields.get(left.parts[0])
-            if isinstance(right, A.Ref) and len(right.parts) == 1:
-                rt = ctx.event.fields.get(right.parts[0])
+        lt, rt = self._ref_type(left, ctx), self._ref_type(right, ctx)
         lo = self.operand(left, ctx, rt)
         ro = self.operand(right, ctx, lt)
         return lo, ro
+
+    @staticmethod
+    def _ref_type(v: A.Value, ctx: Context) -> ir.FieldType | None:
+        """The declared type of a field written as a bare name (in a filter)
+        or as trigger.FIELD."""
+        if not isinstance(v, A.Ref):
+            return None
+        if ctx.event is not None and len(v.parts) == 1:
+            return ctx.event.fields.get(v.parts[0])
+        if ctx.trigger is not None and len(v.parts) == 2 and v.parts[0] == "trigger":
+            return ctx.trigger.get(v.parts[1])
+        return None
 
     def compare(self, c: A.Compare, ctx: Context) -> ir.CCompare:
         lo, ro = self._typed_side(c.left, c.right, ctx)

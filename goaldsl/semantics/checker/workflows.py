@@ -130,14 +130,16 @@ class Workflows:
                          related=(Related(goal_names[g.name.name], "first named here"),))
             else:
                 goal_names[g.name.name] = g.name.span
-        ctx = Context(workflow=name, steps=frozenset(all_names), in_workflow=True)
+        ctx = Context(workflow=name, steps=frozenset(all_names), in_workflow=True,
+                      no_trigger="audience" if audience else None)
         aud = self.cond(audience.cond, attrs.evolve(ctx, in_workflow=False)) if audience else None
         trig = None
         if trigger:
             before = len(self.diags)
-            trig = self.cond(trigger.cond, attrs.evolve(ctx, in_workflow=False))
+            trig = self.cond(trigger.cond, attrs.evolve(ctx, in_workflow=False, no_trigger="trigger"))
             if len(self.diags) == before:  # an unknown event already said what is wrong
                 self.check_trigger(trig)
+            ctx = attrs.evolve(ctx, trigger=self.trigger_fields(trig))
         ir_steps = self.steps(steps, ctx, top_names, top=True, drip=w.is_drip, tz=tz)
         exit_goals = []
         for gs in goals_sections:
@@ -156,6 +158,20 @@ class Workflows:
         self.err("E0405", f'unknown time zone "{node.value}"', node.span,
                  hint=self.did_you_mean(node.value, known_zones()) or 'use an IANA name like "America/New_York"')
         return "UTC"
+
+    def trigger_fields(self, trig: ir.Cond) -> dict[str, ir.FieldType]:
+        """What ``trigger.`` can read: the fields of the trigger's event types
+        (a field two of them declare with different types has type any) and
+        ``time``, the event's instant as UTC text."""
+        out: dict[str, ir.FieldType] = {}
+        for x in (trig.items if isinstance(trig, ir.COr) else (trig,)):
+            ev = self.events.get(x.event) if isinstance(x, ir.CEvent) else None
+            for f, t in (ev.fields.items() if ev is not None else ()):
+                if f in out and out[f] != t:
+                    t = ir.FieldType("any", (), True)
+                out[f] = t
+        out["time"] = ir.FieldType("string")
+        return out
 
     def check_trigger(self, c: ir.Cond) -> None:
         items = c.items if isinstance(c, ir.COr) else (c,)
