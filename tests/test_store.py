@@ -523,3 +523,34 @@ def test_events_added_to_a_run_stopped_early_merge_with_the_queued_ones(capsys, 
     rc, out3, err = goal(capsys, *base, "--events", "events.jsonl")  # the rest of the queue, to the last event
     assert rc == 0, err
     assert out1 + out2 + out3 == plain
+
+
+# ---------------------------------------------------------------- issue 16's engine state survives a resume
+
+CONFORMANCE = Path(__file__).resolve().parent / "conformance"
+
+
+@pytest.mark.parametrize("folder,stops", [
+    # `allow reentry after 1 day`: when the previous enrollment began
+    (CONFORMANCE / "05-exec-reentry-after-exactly-the-period", ["2026-11-02T12:00:00Z", "2026-11-03T09:59:59Z"]),
+    # `trigger.product`: the enrolling event's fields, per enrollment
+    (EXAMPLES / "abandoned-cart", ["2026-11-02T12:00:00Z", "2026-11-03T11:00:00Z", "2026-11-04T00:00:00Z"]),
+    # ticks on the wall clock, `exit when audience no longer matches`, `skip enrollment if goal met`
+    (EXAMPLES / "trial-care", ["2026-10-31T00:00:00Z", "2026-11-01T14:00:00Z", "2026-11-02T13:59:00Z"]),
+])
+def test_a_state_run_stopped_and_resumed_gives_the_plain_run(capsys, tmp_path, monkeypatch, folder, stops):
+    """Each `goal run --state` restores the engine from the state file: the
+    state the newer settings keep (previous enrollment start, the trigger
+    event) must be in it, or the resumed run differs from the plain one."""
+    monkeypatch.chdir(tmp_path)
+    span = ("--from", "2026-10-30T00:00:00Z") if folder.name == "trial-care" else ()
+    end = "2026-11-06T00:00:00Z"
+    rc, plain, err = goal(capsys, "run", folder, *span, "--until", end, "--format", "jsonl")
+    assert rc == 0, err
+    plain = "".join(x + "\n" for x in plain.splitlines() if json.loads(x)["type"] != "waiting")
+    outs = []
+    for until in stops + [end]:
+        rc, out, err = goal(capsys, "run", folder, "--state", "s.db", *span, "--until", until, "--format", "jsonl")
+        assert rc == 0, err
+        outs.append(out)
+    assert sum(1 for o in outs if o) >= 2 and "".join(outs) == plain
