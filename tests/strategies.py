@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import attrs
 from hypothesis import strategies as st
 
 from goaldsl.runtime.engine import Contact
@@ -43,7 +44,13 @@ atoms = st.one_of(
               st.one_of(st.none(), st.builds(A.Count, st.sampled_from(["at_least", "at_most", "exactly"]),
                                               st.integers(0, 50))),
               st.one_of(st.none(), st.builds(A.Window, st.just("within"), durations),
-                        st.just(A.Window("since_enrollment")), st.just(A.Window("ever")))),
+                        st.just(A.Window("since_enrollment")), st.just(A.Window("ever")),
+                        # `within D after OTHER(FILTER) [scope]` (issue 16.2)
+                        st.builds(A.Window, st.just("within_after"), durations,
+                                  st.builds(A.RefAtom, refs(), st.one_of(st.none(), st.lists(
+                                      st.builds(A.Compare, st.just("=="), refs(1), scalars), min_size=1,
+                                      max_size=2).map(tuple)), st.none(), st.none()),
+                                  st.sampled_from([None, "since_enrollment", "ever"])))),
 )
 
 
@@ -174,13 +181,20 @@ def ir_conds(segments: tuple[str, ...] = (), in_filter: bool = False, depth: int
         leaves.append(st.sampled_from(segments).map(ir.CSegment))
     if depth < 2:
         # an event atom, its filter a condition on that event's fields (which may count events itself)
-        leaves.append(st.builds(
+        event = st.builds(
             ir.CEvent, st.sampled_from(IR_EVENTS),
             st.one_of(st.none(), st.deferred(lambda: ir_conds(segments, True, depth + 1))),
             st.sampled_from(["at_least", "at_most", "exactly"]), st.integers(0, 3),
             st.sampled_from(["within", "since_enrollment", "ever", "default"]),
             st.sampled_from([A.Duration(((30, "minute"),)), A.Duration(((1, "hour"),)), A.Duration(((1, "day"),)),
-                             A.Duration(((1, "week"),)), A.Duration(((1, "month"),))])))
+                             A.Duration(((1, "week"),)), A.Duration(((1, "month"),))]))
+        # `within D after OTHER(FILTER)`: the window is then the scope of both events
+        anchor = st.builds(ir.CEvent, st.sampled_from(IR_EVENTS),
+                           st.one_of(st.none(), st.deferred(lambda: ir_conds((), True, 2))),
+                           st.just("at_least"), st.just(1), st.just("default"))
+        leaves.append(st.one_of(event, st.builds(
+            lambda e, a, scope: attrs.evolve(e, window=scope, after=a), event, anchor,
+            st.sampled_from(["since_enrollment", "ever", "default"]))))
     return st.recursive(st.one_of(*leaves), lambda ch: st.one_of(
         st.lists(ch, max_size=3).map(lambda x: ir.COr(tuple(x))),
         st.lists(ch, max_size=3).map(lambda x: ir.CAnd(tuple(x))),

@@ -48,6 +48,11 @@ CONDITIONS = [
     'page.visited(url == "/a") at most 1 times within 2 days', "page.visited exactly 2 times ever",
     "page.visited at least 1 times since enrollment", "email.opened", "not email.opened",
     'page.visited(url ends with "team" or url == "/a") at least 1 times within 1 month',
+    # `within D after OTHER` (issue 16.2), one type and two
+    'email.opened within 1 hour after page.visited(url starts with "/pricing")',
+    'page.visited at least 2 times within 2 hours after page.visited ever',
+    'page.visited(url == "/a") exactly 1 time within 1 day after email.opened since enrollment',
+    'not page.visited at most 0 times within 30 minutes after page.visited(url != "/b")',
 ]
 
 VALUES = [None, True, False, 0, 1, 1.0, 50, 50.0, 49.9, 100, "pro", "PRO", "team", "", "50", [], ["x"], ["X", "y"],

@@ -86,9 +86,13 @@ def event_atoms(draw, goal_names: tuple[str, ...]):
             flt = f"(amount >= {draw(st.sampled_from([1, 5]))})"
     count = draw(st.sampled_from(["", "", "", " at least 2 times", " at most 1 times", " at most 0 times",
                                   " exactly 1 time", " exactly 2 times"]))
-    window = draw(st.sampled_from(["", "", " since enrollment", " ever", " within WINDOW"]))
+    window = draw(st.sampled_from(["", "", " since enrollment", " ever", " within WINDOW", " within WINDOW AFTER"]))
     if "WINDOW" in window:
         window = window.replace("WINDOW", draw(durations()))
+    if "AFTER" in window:  # `within D after OTHER` (issue 16.2)
+        other = draw(st.sampled_from(["email.sent", 'page.visited(url == "/pricing")', "form.submitted",
+                                      "workflow.enrolled", kind]))
+        window = window.replace("AFTER", f"after {other}" + draw(st.sampled_from(["", " ever", " since enrollment"])))
     return f"{kind}{flt}{count}{window}"
 
 
@@ -382,7 +386,7 @@ def test_the_generated_programs_exercise_the_engine():
     actions, achieve goals and exit for several reasons."""
     seen: dict[str, int] = {}
 
-    @settings(max_examples=80, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=120, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(programs(), logs())
     def collect(text, log):

@@ -262,11 +262,25 @@ def test_tags_from_events_and_from_the_record(tmp_path, capsys, monkeypatch):
 
 # ---------------------------------------------------------------- issue 16: the newer settings
 
-def _trial_care(contact: str, goal: str, at=None) -> str:
-    folder = ROOT / "examples" / "trial-care"
+def _example(name: str):
+    """The program and inputs of examples/NAME."""
+    folder = ROOT / "examples" / name
     program = load_program(folder)
-    inputs = read_inputs(program, folder / "contacts.jsonl", folder / "events.jsonl", skip_bad=False)
-    return render_text(explain(program, inputs, contact, goal, at=at))
+    contacts = folder / "contacts.jsonl"
+    inputs = read_inputs(program, contacts if contacts.exists() else None, folder / "events.jsonl", skip_bad=False)
+    return program, inputs
+
+
+def _in_folder(folder: Path, program_text: str, events_text: str):
+    """The program and inputs of a program and events written into ``folder``."""
+    (folder / "program.goal").write_text(program_text)
+    (folder / "events.jsonl").write_text(events_text)
+    program = load_program(folder)
+    return program, read_inputs(program, None, folder / "events.jsonl", skip_bad=False)
+
+
+def _trial_care(contact: str, goal: str, at=None) -> str:
+    return render_text(explain(*_example("trial-care"), contact, goal, at=at))
 
 
 def test_wall_clock_ticks_name_the_next_local_tick():
@@ -293,22 +307,18 @@ def test_leaving_by_the_audience_and_missing_a_goal_are_explained():
 
 
 def test_reentry_after_names_when_the_contact_may_enroll_again(tmp_path):
-    (tmp_path / "program.goal").write_text(
+    program, inputs = _in_folder(
+        tmp_path,
         'workflow "W" {\n    evaluate on event\n    enroll when form.submitted\n    allow reentry after 2 days\n'
-        '    send_email("hi")\n    goals {\n        goal "Clicked" { when email.clicked }\n    }\n}\n')
-    (tmp_path / "events.jsonl").write_text(
+        '    send_email("hi")\n    goals {\n        goal "Clicked" { when email.clicked }\n    }\n}\n',
         '{"time": "2026-11-01T10:00:00Z", "contact": "a", "type": "form.submitted", "form": "f"}\n'
         '{"time": "2026-11-02T10:00:00Z", "contact": "a", "type": "form.submitted", "form": "f"}\n')
-    program = load_program(tmp_path)
-    inputs = read_inputs(program, None, tmp_path / "events.jsonl", skip_bad=False)
     text = render_text(explain(program, inputs, "a", "Clicked"))
     assert "allow reentry after 2 days: from 2026-11-03T10:00:00Z on" in text
 
 
 def test_an_open_of_another_step_is_said_not_to_count():
-    folder = ROOT / "examples" / "webinar-steps"
-    program = load_program(folder)
-    inputs = read_inputs(program, folder / "contacts.jsonl", folder / "events.jsonl", skip_bad=False)
+    program, inputs = _example("webinar-steps")
     text = render_text(explain(program, inputs, "w2", "Opened the Invite"))
     assert "2026-11-04T12:30:00Z: step was Reminder, wanted Invite" in text
     assert 'email.opened(email: "webinar", workflow: "Webinar Invite", step: Reminder)' in text
@@ -316,9 +326,7 @@ def test_an_open_of_another_step_is_said_not_to_count():
 
 
 def test_a_goal_on_the_trigger_events_fields_names_that_event():
-    folder = ROOT / "examples" / "abandoned-cart"
-    program = load_program(folder)
-    inputs = read_inputs(program, folder / "contacts.jsonl", folder / "events.jsonl", skip_bad=False)
+    program, inputs = _example("abandoned-cart")
     ex = explain(program, inputs, "k2", "Bought the Item")
     text = render_text(ex)
     assert '2026-11-03T09:00:00Z: product was "lamp", wanted trigger.product ("tent")' in text
@@ -326,6 +334,26 @@ def test_a_goal_on_the_trigger_events_fields_names_that_event():
             "(what trigger.FIELD reads)") in text
     assert to_json(ex)["workflow_state"]["trigger"]["fields"]["product"] == "tent"
     # k1's second enrollment reads its second cart, whatever the first held.
-    k1 = render_text(explain(program, inputs, "k1", "Bought the Item"))
+    k1 = render_text(explain(program, inputs, "k1", "Recovered by the Reminder"))
     assert 'enrolled by cart.abandoned(cart: "c-4", product: "socks", value: 12)' in k1
     assert "Achieved: contact k1" in k1
+    # k4 bought a second more than a day after the reminder.
+    k4 = render_text(explain(program, inputs, "k4", "Recovered by the Reminder"))
+    assert ('2026-11-03T17:00:01Z: no email.sent(step == Reminder) in the 1 day before it') in k4
+
+
+def test_an_event_without_an_anchor_says_so(tmp_path):
+    program, inputs = _in_folder(
+        tmp_path,
+        'workflow "W" {\n    evaluate on event\n    enroll when form.submitted\n    wait 3 days\n    goals {\n'
+        '        goal "Quick" { when email.clicked within 1 hour after email.sent(email == "invite") }\n    }\n}\n',
+        '{"time": "2026-11-01T10:00:00Z", "contact": "a", "type": "form.submitted", "form": "f"}\n'
+        '{"time": "2026-11-01T10:00:00Z", "contact": "a", "type": "email.sent", "email": "invite"}\n'
+        '{"time": "2026-11-01T11:00:01Z", "contact": "a", "type": "email.clicked", "email": "invite", "link": "/x"}\n')
+    ex = explain(program, inputs, "a", "Quick")
+    text = render_text(ex)
+    assert 'false  email.clicked within 1 hour after email.sent(email == "invite")' in text
+    assert 'each within 1 hour after email.sent(email == "invite")' in text
+    assert '2026-11-01T11:00:01Z: no email.sent(email == "invite") in the 1 hour before it' in text
+    window = to_json(ex)["condition"]["window"]
+    assert window["after"] == {"duration": "1 hour", "event": 'email.sent(email == "invite")'}

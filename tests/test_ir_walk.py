@@ -118,6 +118,8 @@ def _old_referenced_types(c, program):
             types.add(n.event)
             if n.filter is not None:
                 stack.append(n.filter)
+            if n.after is not None:  # the anchor of `within D after` (issue 16.2) counts its type too
+                stack.append(n.after)
             continue
         if isinstance(n, ir.OAttr):
             reads_attrs = True

@@ -889,3 +889,19 @@ async def test_trigger_fields_complete_and_hover(client: LanguageClient, folder:
     assert set(items) == {"trigger.time", "trigger.amount", "trigger.product"}
     md = await hover_at(client, path, pos(text, "trigger.product", 9))
     assert "trigger.product: string?" in md and "`purchase.completed`" in md
+
+
+async def test_within_after_completes_event_types_and_hovers(client: LanguageClient, folder: Path):
+    path = folder / "program.goal"
+    text = ('workflow "Invite" {\n    enroll when form.submitted\n    send_email("w")\n    goals {\n'
+            '        goal "Clicked" { when email.clicked within 1 day after email.sent(email == "w") }\n    }\n}\n')
+    assert await open_doc(client, path, text) == []
+    md = await hover_at(client, path, pos(text, "email.sent(", 3))
+    assert "event email.sent {" in md
+    partial = text.replace('within 1 day after email.sent(email == "w")', "within 1 day ")
+    await change_doc(client, path, partial)
+    assert "after" in labels(await complete_at(client, path, end_of(partial, "within 1 day ")))
+    partial = text.replace('email.sent(email == "w")', "")
+    await change_doc(client, path, partial)
+    after = labels(await complete_at(client, path, end_of(partial, "after ")))
+    assert "email.sent" in after and "send_email" not in after and "contact." not in after

@@ -10,7 +10,9 @@ with daylight saving time:
   filter's parts on each event's fields), equals the production function
   compiled from that part alone;
 * each count saw every event of its type once, counted exactly those in the
-  window that pass the filter, and its value is that count compared;
+  window that pass the filter (and, for ``within D after OTHER``, that an
+  OTHER anchors, as the plain closure says), and its value is that count
+  compared;
 * each leaf reports the operand values the code read;
 * explain's condition tree, built from one observation, carries for every
   subtree the value the production build gives it.
@@ -20,7 +22,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from goaldsl.runtime.compiler import Compiler, get_path
+from goaldsl.runtime.compiler import NEVER, Compiler, get_path
 from goaldsl.runtime.engine import Contact
 from goaldsl.semantics import ir
 from goaldsl.semantics.calendar import subtract
@@ -96,6 +98,13 @@ def _check(comp: _Production, o, ct, now, since, f, tz) -> int:
             else:
                 checked += _check(comp, x.filter, ct, now, since, x.fields, tz)
                 passes = x.filter.value
+            if c.after is None:
+                assert x.anchored is None
+            elif x.index is not None and passes:
+                # `within D after OTHER`: the plain closure of the anchor gives the same answer
+                start = NEVER if o.start is None else o.start
+                assert x.anchored is comp.comp.anchor(c)(ct, now, since, lst, x.index, x.time, start)
+                passes = x.anchored
             assert x.counts == (x.index is not None and not x.after and not x.outside and passes)
         assert o.found == sum(x.counts for x in o.candidates)
         n = c.count

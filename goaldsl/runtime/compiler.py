@@ -14,6 +14,7 @@ Runtime value rules (docs/language.md, "How values compare"):
 from __future__ import annotations
 
 import operator
+from bisect import bisect_right
 from typing import Any, Callable, Optional
 
 import attrs
@@ -145,9 +146,7 @@ class Compiler:
 
     def cond(self, c: ir.Cond) -> Cond:
         """A condition as one generated Python function (see ``_Generator``)."""
-        if self._gen is None:
-            self._gen = _Generator(self)
-        return self._gen.function(c)
+        return self.production().function(c)
 
     def observing(self, c: ir.Cond) -> "Observing":
         """The observing build of the same generated code: it computes the
@@ -244,6 +243,8 @@ class Compiler:
             def lower(now, since):
                 return NEVER if since is None else since
 
+        anchored = self.anchor(c) if c.after is not None else None
+
         def count(ct, now, since, f):
             lst = ct.events.get(etype)
             if not lst:
@@ -257,7 +258,8 @@ class Compiler:
                     continue
                 if t < start:
                     break
-                if flt is None or flt(ct, now, since, ev[1]):
+                if (flt is None or flt(ct, now, since, ev[1])) and (
+                        anchored is None or anchored(ct, now, since, lst, i, t, start)):
                     found += 1
                     if found >= stop:
                         break
@@ -268,6 +270,45 @@ class Compiler:
         if kind == "at_most":
             return lambda ct, now, since, f: count(ct, now, since, f) <= n
         return lambda ct, now, since, f: count(ct, now, since, f) == n
+
+
+    def anchor(self, c: ir.CEvent) -> Callable:
+        """``EVENT within D after OTHER``: whether an OTHER (of the filter)
+        happened at most D before the EVENT at ``lst[i]`` (time ``t``), at
+        or after ``start``; the EVENT itself does not anchor itself."""
+        a = c.after
+        atype, tz = a.event, self.tz
+        aflt = self._closure(a.filter) if a.filter is not None else None
+        months, days, secs = c.duration.months, c.duration.days, c.duration.seconds
+        self._note_read(atype, None)
+
+        def anchored(ct, now, since, lst, i, t, start):
+            alst = ct.events.get(atype)
+            if not alst:
+                return False
+            lo = max(start, _subtract_at(t, months, days, secs, tz))
+            j = bisect_right(alst, t, key=_time_of)
+            while j:
+                j -= 1
+                ta, fa = alst[j]
+                if ta < lo:
+                    break
+                if alst is lst and j == i:
+                    continue
+                if aflt is None or aflt(ct, now, since, fa):
+                    return True
+            return False
+        return anchored
+
+    def production(self) -> "_Generator":
+        """The generator of the engine's code (``cond``)."""
+        if self._gen is None:
+            self._gen = _Generator(self)
+        return self._gen
+
+
+def _time_of(ev: tuple) -> int:
+    return ev[0]
 
 
 class _Generator:
@@ -293,7 +334,7 @@ class _Generator:
         self.observe = observe
         self.ns: dict[str, Any] = {"_compare_values": compare_values, "_member": member, "_text_op": text_op,
                                    "_is_set": is_set, "_get_path": get_path, "_subtract": _subtract_at,
-                                   "_trigger": trigger_value,
+                                   "_trigger": trigger_value, "_bisect_right": bisect_right, "_time_of": _time_of,
                                    "NEVER": NEVER}
         self.n = 0
         self.segments: dict[str, str] = {}
@@ -474,14 +515,54 @@ class _Generator:
                   "        t, ef = lst[i]", "        if t > now:", "            continue"]
         if edge:
             lines.append(edge)
-        if c.filter is not None:
-            lines += [f"        if {self.cond(c.filter, 'ef')}:", "            found += 1",
+        test = [self.cond(c.filter, "ef")] if c.filter is not None else []
+        if c.after is not None:
+            test.append(f"{self.anchor(c)}(ct, now, since, lst, i, t)")
+        if test:
+            lines += [f"        if {' and '.join(test)}:", "            found += 1",
                       f"            if found >= {stop}:", "                break"]
         else:
             lines += ["        found += 1", f"        if found >= {stop}:", "            break"]
         lines.append("    return found")
         self._define(fn, "\n".join(lines) + "\n")
         return f"({fn}(ct, now, since) {cmp} {n})"
+
+    def anchor(self, c: ir.CEvent) -> str:
+        """A function telling whether the EVENT at ``lst[i]`` (time ``t``) of
+        ``EVENT within D after OTHER`` has an OTHER at most D before it, in
+        the atom's scope (``Compiler.anchor`` is the plain version). The
+        observing build calls the engine's own function: the anchor's filter
+        is not a part of the condition that explain shows."""
+        if self.observe:
+            prod = self.comp.production()
+            return self.const(prod.ns[prod.anchor(c)])
+        a, dur = c.after, c.duration
+        self.comp._note_read(a.event, None)
+        fn = self._name("_a")
+        months, days, secs = dur.months, dur.days, dur.seconds
+        if months == 0 and days == 0:
+            lo = f"t - {secs}"
+        elif months == 0 and self.comp.tz in UTC_NAMES:
+            lo = f"t - {days * 86400 + secs}"
+        else:
+            lo = f"_subtract(t, {months}, {days}, {secs}, {self.const(self.comp.tz)})"
+        lines = [f"def {fn}(ct, now, since, lst, i, t):",
+                 f"    alst = ct.events.get({self.const(a.event)})",
+                 "    if not alst:",
+                 "        return False",
+                 f"    lo = {lo}"]
+        if c.window != "ever":  # since enrollment, or the default
+            lines += ["    if since is not None and lo < since:", "        lo = since"]
+        lines += ["    j = _bisect_right(alst, t, key=_time_of)", "    while j:", "        j -= 1",
+                  "        ta, ef = alst[j]", "        if ta < lo:", "            break",
+                  "        if alst is lst and j == i:", "            continue"]
+        if a.filter is not None:
+            lines += [f"        if {self.cond(a.filter, 'ef')}:", "            return True"]
+        else:
+            lines.append("        return True")
+        lines.append("    return False")
+        self._define(fn, "\n".join(lines) + "\n")
+        return fn
 
     def _observed_event(self, c: ir.CEvent, fn: str, events: str, start: Optional[str], cmp: str) -> str:
         """The count of the production loop without its early exits: each
@@ -494,6 +575,8 @@ class _Generator:
         if start is None:
             start = "None" if c.window == "ever" else "since"
         match = self.cond(c.filter, "ef") if c.filter is not None else "True"
+        # `within D after OTHER`: whether an OTHER anchors the event (None: not asked)
+        anchored = f"({self.anchor(c)}(ct, now, since, lst, i, t) if match else False)" if c.after else "None"
         lines = [f"def {fn}(ct, now, since, _o):",
                  f"    lst = ct.events.get({events}) or ()",
                  f"    start = {start}",
@@ -503,9 +586,10 @@ class _Generator:
                  "        if not after and start is not None and t < start:",
                  "            stopped = True",
                  f"        match = {match}",
-                 "        counts = not after and not stopped and match",
+                 f"        anchored = {anchored}",
+                 "        counts = not after and not stopped and match and anchored is not False",
                  "        found += counts",
-                 f"        _o.candidate({node}, i, t, ef, after, stopped and not after, counts)",
+                 f"        _o.candidate({node}, i, t, ef, after, stopped and not after, counts, anchored)",
                  f"    for t, ef in _o.later({events}):",
                  f"        _o.candidate({node}, None, t, ef, True, False, {match} and False)",
                  f"    return _o.event({node}, start, found, found {cmp} {c.count})"]
@@ -525,6 +609,8 @@ class Candidate:
     outside: bool  # before the window's start (the enrollment, for since-enrollment windows)
     counts: bool
     filter: Optional["Observed"]  # the filter, evaluated on this event's fields
+    # `within D after OTHER`: whether an OTHER anchors it (None: no anchor asked, or the filter failed)
+    anchored: Optional[bool] = None
 
 
 @attrs.define(eq=False)
@@ -579,9 +665,10 @@ class _Recorder:
     def later(self, etype: str) -> list:
         return self._later.get(etype, ())
 
-    def candidate(self, i: int, index, t: int, fields: dict, after: bool, outside: bool, counts: bool) -> None:
+    def candidate(self, i: int, index, t: int, fields: dict, after: bool, outside: bool, counts: bool,
+                  anchored: Optional[bool] = None) -> None:
         flt = self.stack.pop() if self.nodes[i].filter is not None else None
-        self.pending.setdefault(i, []).append(Candidate(index, t, fields, after, outside, counts, flt))
+        self.pending.setdefault(i, []).append(Candidate(index, t, fields, after, outside, counts, flt, anchored))
 
     def event(self, i: int, start: Optional[int], found: int, value: bool) -> bool:
         self.stack.append(Observed(self.nodes[i], value, start=start, found=found,

@@ -224,7 +224,7 @@ class CTruthy:
     span: Span = _span()
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CEvent:
     event: str
     filter: Optional["Cond"]
@@ -232,7 +232,19 @@ class CEvent:
     count: int
     window: str  # within | since_enrollment | ever | default
     duration: Optional[Duration] = None
+    # `within DURATION after OTHER(FILTER)`: the anchor event (its type and
+    # filter; count and window unused). An event counts only when an anchor
+    # happened at most ``duration`` before it; ``window`` is then where both
+    # are taken from (since_enrollment | ever | default).
+    after: Optional["CEvent"] = None
     span: Span = _span()
+
+    def __repr__(self) -> str:
+        # attrs' repr, with `after` only when there is one: the digests that
+        # state files hold (repr of the goals) stay those of older programs.
+        text = (f"CEvent(event={self.event!r}, filter={self.filter!r}, count_kind={self.count_kind!r}, "
+                f"count={self.count!r}, window={self.window!r}, duration={self.duration!r}")
+        return text + (f", after={self.after!r})" if self.after is not None else ")")
 
 
 @attrs.frozen
@@ -256,8 +268,10 @@ def walk(cond: Optional[Cond], segments: Optional[dict[str, Cond]] = None, *,
     of the segments it uses follow, in the order they are first referenced
     (breadth-first: a definition's own references queue behind it), each
     walked once per polarity however often it is used; unknown names are
-    skipped. Without ``segments`` a reference is a leaf. ``filters=False``
-    leaves out event filters (conditions on another event's fields).
+    skipped. Without ``segments`` a reference is a leaf. The anchor of
+    ``within D after OTHER`` is a node of its own, after the atom's filter.
+    ``filters=False`` leaves out event filters (conditions on another
+    event's fields).
     """
     if cond is None:
         return
@@ -273,6 +287,8 @@ def walk(cond: Optional[Cond], segments: Optional[dict[str, Cond]] = None, *,
             elif isinstance(node, CNot):
                 stack.append((node.operand, not positive))
             elif isinstance(node, CEvent):
+                if node.after is not None:  # the anchor of `within D after`, then its filter
+                    stack.append((node.after, positive))
                 if filters and node.filter is not None:
                     stack.append((node.filter, positive))
             elif isinstance(node, CSegment) and segments is not None:

@@ -159,8 +159,13 @@ class Count:
 
 @attrs.frozen
 class Window:
-    kind: str  # within | since_enrollment | ever
+    kind: str  # within | within_after | since_enrollment | ever
     duration: Optional[Duration] = None
+    # `within D after OTHER(FILTER) [since enrollment | ever]`: the event that
+    # anchors the window (a RefAtom with a filter at most) and where both
+    # events are taken from (None: the default of the place).
+    after: Optional["RefAtom"] = None
+    scope: Optional[str] = None  # since_enrollment | ever
     span: Span = _span()
 
 

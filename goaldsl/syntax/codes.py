@@ -41,6 +41,7 @@ CODES: dict[str, str] = {
     "E0309": "a bare name where a value is expected",
     "E0310": "trigger.FIELD outside the conditions of a workflow with enroll when",
     "E0311": "trigger.FIELD naming a field the trigger event does not have",
+    "E0312": "a segment after `within ... after`, where an event type belongs",
     # workflows and goals
     "E0401": "a setting after the steps",
     "E0402": "a setting or clause given twice",

@@ -110,6 +110,9 @@ def cond(c: A.Cond) -> str:
         if c.window is not None:
             if c.window.kind == "within":
                 out += f" within {duration(c.window.duration)}"
+            elif c.window.kind == "within_after":
+                out += f" within {duration(c.window.duration)} after {cond(c.window.after)}"
+                out += {"since_enrollment": " since enrollment", "ever": " ever"}.get(c.window.scope, "")
             elif c.window.kind == "since_enrollment":
                 out += " since enrollment"
             else:

@@ -751,6 +751,19 @@ class _Builder(Transformer):
     def within(self, c):
         return A.Window("within", c[1], span=self._span(c))
 
+    def within_after(self, c):
+        # "within" duration "after" ref [filter] [anchor_scope]
+        ref, flt, scope = c[3], c[4], c[5]
+        anchor = A.RefAtom(ref, flt.items if flt is not None else None, None, None, span=self._span([ref, flt]))
+        return A.Window("within_after", c[1], anchor, scope.kind if scope is not None else None,
+                        span=self._span(c))
+
+    def scope_since_enrollment(self, c):
+        return A.Window("since_enrollment", span=self._span(c))
+
+    def scope_ever(self, c):
+        return A.Window("ever", span=self._span(c))
+
     def since_enrollment(self, c):
         return A.Window("since_enrollment", span=self._span(c))
 

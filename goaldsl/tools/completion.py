@@ -122,8 +122,9 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
     ctx = file_context(head) if in_file else None
     if ctx is not None:
         items = [Completion(k, "keyword") for k in sorted(ctx.keywords)]
-        if ctx.condition:
+        if ctx.condition or ctx.event:
             items += [Completion(e, "event", _event_detail(events[e])) for e in sorted(events)]
+        if ctx.condition:
             items += [Completion(s, "segment", "segment") for s in sorted(segments)]
             items.append(Completion("contact.", "attribute", "a contact attribute"))
         if ctx.statement and statement:
@@ -213,6 +214,7 @@ class FileContext:
     keywords: frozenset[str]
     condition: bool  # a condition can start here (event types, segments, contact.)
     statement: bool  # a step can start here (actions)
+    event: bool = False  # only an event type can come here (`within D after |`)
 
 
 @functools.lru_cache(maxsize=1)
@@ -246,7 +248,7 @@ def file_context(head: str) -> Optional[FileContext]:
             accepted = ip.accepts()
         except LarkError:
             continue
-        condition = statement = False
+        condition = statement = event = False
         if "NAME" in accepted:
             after = ip.copy()
             try:
@@ -255,8 +257,10 @@ def file_context(head: str) -> Optional[FileContext]:
             except LarkError:
                 follow = set()
             condition = "CMP_OP" in follow
-            statement = "LPAR" in follow and not condition
-        return FileContext(frozenset(words[t] for t in accepted if t in words), condition, statement)
+            # a dotted name with a filter but no comparison: an event type (`within D after |`)
+            event = "DOT" in follow and "LPAR" in follow and not condition
+            statement = "LPAR" in follow and not condition and not event
+        return FileContext(frozenset(words[t] for t in accepted if t in words), condition, statement, event)
     return None
 
 

@@ -129,6 +129,8 @@ def show_cond(c: ir.Cond, events: Optional[dict] = None, _event: Optional[ir.Eve
         if (c.count_kind, c.count) != ("at_least", 1):
             words = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}[c.count_kind]
             out += f" {words} {c.count} {'time' if c.count == 1 else 'times'}"
+        if c.after is not None:
+            out += f" within {show_duration(c.duration)} after {show_cond(c.after, events)}"
         if c.window == "within":
             out += f" within {show_duration(c.duration)}"
         elif c.window == "since_enrollment":
@@ -596,6 +598,8 @@ class _Explainer:
         else:
             window = {"kind": "since_enrollment" if c.window == "since_enrollment" else "default",
                       "from": o.start, "to": now}
+        if c.after is not None:  # `within D after OTHER`: each event needs an OTHER at most D before it
+            window["after"] = {"duration": show_duration(c.duration), "event": show_cond(c.after, self.events)}
         checks = []
         # the contact's events in their order, then the later ones the caller added
         for ec in sorted(o.candidates, key=lambda x: (x.index is None, x.index or 0)):
@@ -609,6 +613,8 @@ class _Explainer:
                     reasons.append(f"before enrollment ({format_utc(o.start)})")
             if ec.filter is not None and not ec.filter.value:
                 reasons.extend(self.why_not(ec.filter, ev))
+            if not reasons and ec.anchored is False:
+                reasons.append(f"no {window['after']['event']} in the {window['after']['duration']} before it")
             log = ec.index is None or event_key(ec.time, c.event, ec.fields) in self.log_ids
             checks.append(EventCheck(ec.time, c.event, ec.fields, ec.counts, reasons, "log" if log else "workflow"))
         for t, typ, fields, eid, place in self.duplicates:
@@ -845,7 +851,9 @@ def _window_text(node: Node, tz: str) -> str:
         label = "since enrollment (the default in a workflow)"
     if w["from"] is None and w["kind"] != "ever":
         label += ", never enrolled: all history"
-    return f"window: {label}: {_time_pair(w['from'], tz)} .. {_time_pair(w['to'], tz)}"
+    after = w.get("after")
+    pairing = f"; each within {after['duration']} after {after['event']}" if after else ""
+    return f"window: {label}: {_time_pair(w['from'], tz)} .. {_time_pair(w['to'], tz)}{pairing}"
 
 
 def render_text(ex: Explanation) -> str:

@@ -337,11 +337,17 @@ class _EventAtom:
     filter: Optional[ir.Cond]
     kind: str
     n: int
-    window: tuple  # ("ever",) | ("since",) | ("within", months, days, seconds)
+    window: tuple  # ("ever",) | ("since",) | ("within", months, days, seconds) | ("after", scope, m, d, s, anchor)
 
     @classmethod
     def of(cls, c: ir.CEvent, ctx: Context) -> "_EventAtom":
-        if c.window == "within":
+        if c.after is not None:
+            # `within D after OTHER` counts some of the events of its scope:
+            # a window of its own, below only the same atom and `ever`.
+            d = c.duration
+            scope = "ever" if c.window == "ever" or not ctx.enrolled else "since"
+            window = ("after", scope, d.months, d.days, d.seconds, c.after)
+        elif c.window == "within":
             d = c.duration
             window = ("within", d.months, d.days, d.seconds)
         elif c.window == "ever" or not ctx.enrolled:

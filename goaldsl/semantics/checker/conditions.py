@@ -89,20 +89,46 @@ class Conditions:
         self.err("E0303", f"unknown event type {ref.dotted}", ref.span,
                  hint=hint or "declare it with: event NAME { field: type }")
 
-    def event_atom(self, c: A.RefAtom, ev: ir.EventType, ctx: Context) -> ir.CEvent:
+    def event_atom(self, c: A.RefAtom, ev: ir.EventType, ctx: Context) -> ir.Cond:
         flt = None
         if c.filter:
             sub = attrs.evolve(ctx, event=ev)
             parts = [self.cond(x, sub) for x in c.filter]
             flt = parts[0] if len(parts) == 1 else ir.CAnd(tuple(parts), span=c.span)
         kind, n = ("at_least", 1) if c.count is None else (c.count.kind, c.count.n)
+        after = None
         if c.window is None:
             window, dur = "default", None
+        elif c.window.kind == "within_after":
+            # `within D after OTHER(FILTER)`: both events from the scope written
+            # (or the place's default); the anchor is an event with a filter.
+            window, dur = c.window.scope or "default", c.window.duration
+            after = self.anchor(c.window.after, ctx)
+            if after is None:
+                return ir.CConst(False, span=c.span)
         else:
             window, dur = c.window.kind, c.window.duration
             if window == "since_enrollment" and not ctx.in_workflow and ctx.workflow is None:
                 pass  # segments may be used inside workflows; checked where used
-        return ir.CEvent(ev.name, flt, kind, n, window, dur, span=c.span)
+        return ir.CEvent(ev.name, flt, kind, n, window, dur, after=after, span=c.span)
+
+    def anchor(self, a: A.RefAtom, ctx: Context) -> ir.CEvent | None:
+        """The OTHER of ``EVENT within D after OTHER(FILTER)``: an event type
+        and its filter (E0303 for anything else)."""
+        ev = self.events.get(a.ref.dotted)
+        if ev is None:
+            if a.ref.dotted in self.segment_defs:
+                self.err("E0312", f"{a.ref.dotted} is a segment; within ... after takes an event type", a.ref.span,
+                         hint="name an event, with a filter if needed: within 3 days after email.sent(email == \"x\")")
+            else:
+                self.unknown_event(a.ref)
+            return None
+        flt = None
+        if a.filter:
+            sub = attrs.evolve(ctx, event=ev)
+            parts = [self.cond(x, sub) for x in a.filter]
+            flt = parts[0] if len(parts) == 1 else ir.CAnd(tuple(parts), span=a.span)
+        return ir.CEvent(ev.name, flt, "at_least", 1, "default", span=a.span)
 
     def operand(self, v: A.Value, ctx: Context, expect: ir.FieldType | None = None) -> ir.Operand:
         if isinstance(v, A.Ref):

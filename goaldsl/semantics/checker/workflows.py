@@ -179,7 +179,7 @@ class Workflows:
             if not isinstance(x, ir.CEvent):
                 self.err("E0409", "enroll when takes an event, like form.submitted(form == \"demo\")", x.span,
                          hint="for a condition on contact data, use `audience`")
-            elif x.window != "default" or (x.count_kind, x.count) != ("at_least", 1):
+            elif x.window != "default" or x.after is not None or (x.count_kind, x.count) != ("at_least", 1):
                 self.err("E0409", "an enroll-when event takes no count or window", x.span,
                          hint="each matching event enrolls the contact")
 
