@@ -201,6 +201,8 @@ def _old_lint_events(c, program=None) -> list:
             out.append(n)
             if n.filter is not None:
                 stack.append(n.filter)
+            if n.after is not None:  # the anchor of `within D after` (issue 16.2) is an event atom too
+                stack.append(n.after)
         elif isinstance(n, ir.CSegment):
             if program is not None and n.name not in seen and n.name in program.segments:
                 seen.add(n.name)
@@ -242,6 +244,8 @@ def _old_segment_names(c) -> list:
         elif isinstance(n, ir.CEvent):
             if n.filter is not None:
                 stack.append(n.filter)
+            if n.after is not None:
+                stack.append(n.after)
         elif isinstance(n, (ir.CAnd, ir.COr)):
             stack.extend(n.items)
         elif isinstance(n, ir.CNot):
