@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
-from pathlib import Path
 from typing import IO, Callable, Optional, Protocol
 
 from .program import InputError, Program, read_inputs, shown_path

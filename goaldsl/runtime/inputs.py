@@ -11,7 +11,6 @@ import json
 import math
 import re
 from operator import itemgetter
-from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
 import attrs
@@ -28,8 +27,6 @@ try:  # msgspec decodes JSON several times faster than the standard library
     decode_json = msgspec.json.decode
     JSONDecodeError: type[Exception] = msgspec.DecodeError
 except ImportError:  # pragma: no cover
-    import json
-
     decode_json = json.loads
     JSONDecodeError = ValueError
 
@@ -438,7 +435,6 @@ class TimeReader:
         self.format = format
         self.timezone = timezone
         self._iso = EventTimes()
-        self._naive: dict[str, int] = {}
 
     def read(self, v, name: str = "time") -> int:
         if self.format == "iso":

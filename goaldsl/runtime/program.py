@@ -8,17 +8,16 @@ user mistakes. The public face of this module is ``goaldsl.api``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import attrs
 
-from ..semantics import ir
 from ..semantics.calendar import parse_local_datetime
 from ..semantics.checker import Checker, CheckResult, Context, check
 from .compiler import Compiler
 from ..syntax.diagnostics import Diagnostic, GoalError, error
-from .engine import ActionRequest, Engine, EngineError
-from .inputs import BadLine, InputError, Inputs, read_contacts, read_events, refuse
+from .engine import ActionRequest, Engine
+from .inputs import InputError, Inputs, read_contacts, read_events, refuse
 from ..semantics.loader import Loaded, data_problem, load, program_files
 from ..syntax.parser import parse_condition
 from .plan import Plan, build_plan

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import time as _time
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pendulum
@@ -187,10 +187,6 @@ def format_local(epoch: int, tz: str) -> str:
     return pendulum.from_timestamp(epoch, tz=_tz(tz)).to_iso8601_string()
 
 
-def tick_at_or_after(t: int, every: int) -> int:
-    return -(-t // every) * every
-
-
 @functools.lru_cache(maxsize=1 << 14)
 def local_tick_at_or_after(epoch: int, days: int, hour: int, minute: int, weekday: int | None, tz: str) -> int:
     """The first tick at or after ``epoch`` of ``evaluate every DAYS days at
@@ -214,6 +210,3 @@ def local_tick_at_or_after(epoch: int, days: int, hour: int, minute: int, weekda
             return at
         day += days
 
-
-def utc_from(dt: datetime) -> int:
-    return int(dt.astimezone(timezone.utc).timestamp())

@@ -44,11 +44,6 @@ class Duration:
     def seconds(self) -> int:
         return sum(n * (3600 if u == "hour" else 60) for n, u in self.parts if u in ("hour", "minute"))
 
-    @property
-    def is_exact(self) -> bool:
-        """True when only minutes and hours are used (no calendar units)."""
-        return self.months == 0 and self.days == 0
-
     def approx_seconds(self) -> int:
         return self.months * 31 * 86400 + self.days * 86400 + self.seconds
 

@@ -19,7 +19,7 @@ from typing import Callable, Optional
 from .. import __version__
 from ..runtime.program import Program
 from ..runtime.summary import Summary, duration_text, shapes_of
-from .charts import OUTCOME_WORDS, REASON_WORDS, Chart, charts_of, exit_rows
+from .charts import OUTCOME_WORDS, REASON_WORDS, Chart, exit_rows
 
 
 class ReportError(Exception):

@@ -36,7 +36,7 @@ class Actions:
                 if positional >= len(act.params):
                     self.err("E0503", f"{act.name} takes {len(act.params)} positional argument"
                                       f"{'s' if len(act.params) != 1 else ''}", arg.span,
-                             hint=f"write it as NAME: VALUE" if act.rest else None)
+                             hint="write it as NAME: VALUE" if act.rest else None)
                     continue
                 p = act.params[positional]
                 positional += 1

@@ -264,7 +264,7 @@ class Conditions:
         else:
             rt = self.operand_type(right, ctx)
             if rt is not None and rt.kind not in ("list", "any", "string"):
-                self.err("E0506", f'"in" needs a list on its right, like ["US", "CA"]', c.right.span)
+                self.err("E0506", '"in" needs a list on its right, like ["US", "CA"]', c.right.span)
 
     def check_value(self, t: ir.FieldType, op: ir.Operand, node: A.Value, ctx: Context) -> None:
         """A value compared with a field of type ``t``."""

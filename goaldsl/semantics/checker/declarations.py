@@ -145,7 +145,6 @@ class Declarations:
                 for name, d in self.segment_defs.items()}
         state: dict[str, int] = {}
         depth: dict[str, int] = {}  # nesting with the segments used inlined (they are, when compiled)
-        self.cyclic: set[str] = set()
         for start in self.segment_defs:
             if state.get(start):
                 continue
@@ -171,7 +170,6 @@ class Declarations:
                 target = nxt.parts[0]
                 if state.get(target) == 1:
                     cycle = path[path.index(target):] + [target]
-                    self.cyclic.update(cycle)
                     if len(cycle) == 2:
                         self.err("E0302", f"segment {target} refers to itself", nxt.span,
                                  hint="a segment cannot be defined in terms of itself")
