@@ -10,6 +10,7 @@ from typing import Annotated, Iterable, Iterator, Optional
 import msgspec
 
 from ..semantics.calendar import format_utc
+from ..syntax.values import plural
 from ..runtime.snapshot import MAX_TIME, MIN_TIME
 from .run import DurableRun, Ingested
 from .statefile import StateError, as_int, corrupted, database_error, lock, open_state, read_meta
@@ -215,8 +216,6 @@ def run_command(state: str, program, contacts: Optional[Path], events: Optional[
 
 
 def _report(err, state: str, rep: Ingested, before: Optional[int], run: DurableRun, n: int) -> None:
-    def plural(k: int, word: str) -> str:
-        return f"{k} {word}{'s' if k != 1 else ''}"
     if rep.bad:
         err.write(f"skipped {plural(len(rep.bad), 'bad line')}:\n")
         for b in rep.bad[:20]:

@@ -26,6 +26,7 @@ import attrs
 import msgspec
 
 from ..semantics import ir
+from ..syntax.values import show_text
 from ..semantics.calendar import add_duration, format_utc, next_time_of_day, window_leaves
 from . import snapshot as fmt
 from .compiler import get_path
@@ -1308,15 +1309,7 @@ def arg_value(v: ir.ArgValue, c: Contact):
     for p in v.parts:
         if isinstance(p, tuple):
             val = get_path(c.attrs, p)
-            out.append("" if val is None else _text(val))
+            out.append("" if val is None else show_text(val))
         else:
             out.append(p)
     return "".join(out)
-
-
-def _text(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)

@@ -20,6 +20,7 @@ from ..semantics.effects import ContactEffects, standard_effects
 from ..semantics.calendar import parse_event_time
 from ..syntax.diagnostics import closest
 from ..syntax.source import BOM
+from ..syntax.values import show_json
 
 try:  # msgspec decodes JSON several times faster than the standard library
     import msgspec
@@ -304,7 +305,7 @@ class EventValidator:
         if not isinstance(typ, str) or not typ:
             return f'the event type must be text, like "page.visited", not {wrong_value(typ)}'
         if isinstance(time, str):
-            return (f"the time must be an integer (seconds since 1970-01-01T00:00:00Z), not the text {as_written(time)}: "
+            return (f"the time must be an integer (seconds since 1970-01-01T00:00:00Z), not the text {show_json(time)}: "
                     f"convert it with goaldsl.parse_time")
         if isinstance(time, bool) or not isinstance(time, int):
             return f"the time must be an integer (seconds since 1970-01-01T00:00:00Z), not {wrong_value(time)}"
@@ -404,7 +405,7 @@ def wrong_value(v) -> str:
     if v is None:
         return "None"
     if isinstance(v, str):
-        return f"the text {as_written(v)}"
+        return f"the text {show_json(v)}"
     if isinstance(v, bool) or isinstance(v, (int, float)):
         return described(v)
     return f"a {type(v).__name__} ({v!r:.40})"
@@ -419,7 +420,7 @@ class Problem:
 
 
 def _show_time(v) -> str:
-    return v if isinstance(v, str) else as_written(v)
+    return v if isinstance(v, str) else show_json(v)
 
 
 class TimeReader:
@@ -467,16 +468,16 @@ class TimeReader:
                 return_msg = f'"{name}" {text} has no Z or UTC offset (write "{text}Z" for UTC'
                 raise ValueError(return_msg + ', or give [time] timezone in the mapping file)'
                                  if name != "time" else return_msg + ")") from None
-            raise ValueError(f'"{name}" {as_written(text)} is not an ISO 8601 date-time like "2026-11-16T14:02:00Z"') from None
+            raise ValueError(f'"{name}" {show_json(text)} is not an ISO 8601 date-time like "2026-11-16T14:02:00Z"') from None
         except (OverflowError, OSError):
-            raise ValueError(f'"{name}" {as_written(text)} is out of range') from None
+            raise ValueError(f'"{name}" {show_json(text)} is out of range') from None
 
     def _read_naive(self, text: str, name: str) -> int:
         from datetime import datetime
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f'"{name}" {as_written(text)} is not an ISO 8601 date-time like "2026-11-16T14:02:00"') from None
+            raise ValueError(f'"{name}" {show_json(text)} is not an ISO 8601 date-time like "2026-11-16T14:02:00"') from None
         return self._read_datetime(dt, name)
 
     def _read_datetime(self, dt, name: str) -> int:
@@ -500,16 +501,8 @@ def _type_problem(ft: ir.FieldType, v) -> str | None:
         return None
     if ft.kind == "enum":
         near = closest(v, ft.values) if isinstance(v, str) else None
-        return f"is {as_written(v)}, not one of {', '.join(ft.values)}" + (f' (did you mean "{near}"?)' if near else "")
+        return f"is {show_json(v)}, not one of {', '.join(ft.values)}" + (f' (did you mean "{near}"?)' if near else "")
     return f"{_MUST_BE[ft.kind]}, not {described(v)}"
-
-
-def as_written(v) -> str:
-    """A value as it is written in the input file."""
-    try:
-        return json.dumps(v, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(v)
 
 
 def described(v) -> str:

@@ -6,6 +6,7 @@ import json
 from typing import IO, Iterable, Sequence
 
 from ..semantics.calendar import format_utc
+from ..syntax.values import show_json
 
 _KEY_ORDER = ("time", "contact", "workflow", "type", "action", "args", "step", "goal", "reason", "id")
 
@@ -123,7 +124,7 @@ def table_line(e: dict, widths: tuple[int, int] = (12, 24)) -> str:
     t = format_utc(e["time"]).replace("T", " ")
     kind = e["type"]
     if kind == "action":
-        args = ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in (e.get("args") or {}).items())
+        args = ", ".join(f"{k}: {show_json(v)}" for k, v in (e.get("args") or {}).items())
         what = f"{e['action']}({args})"
         if e.get("step"):
             what += f" as {e['step']}"

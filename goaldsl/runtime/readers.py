@@ -22,12 +22,13 @@ from operator import itemgetter
 from typing import Any, Iterator, Optional
 
 from ..semantics import ir
-from .inputs import (BATCH, BadLine, EventValidator, Problem, TimeReader, as_written, decode_json,
+from .inputs import (BATCH, BadLine, EventValidator, Problem, TimeReader, decode_json,
                      described, json_objects)
 from .mapping import Mapping
 from .sources import Source, SourceError
 from ..syntax.diagnostics import closest
 from ..syntax.source import BOM
+from ..syntax.values import show_json
 
 MISSING = object()
 SEGMENT_CALLS = ("track", "identify", "page", "screen", "group", "alias")
@@ -240,7 +241,7 @@ def _segment_rows(source: Source, mapper: RowMapper) -> Iterator[tuple]:
     for no, obj in json_objects(source, mapper.bad):
         call = obj.get("type")
         if not isinstance(call, str) or call not in SEGMENT_CALLS:
-            mapper.bad.append(BadLine(mapper.shown, no, f'"type" is {as_written(call) if call is not None else "missing"}; '
+            mapper.bad.append(BadLine(mapper.shown, no, f'"type" is {show_json(call) if call is not None else "missing"}; '
                                       f'a Segment message is one of {", ".join(SEGMENT_CALLS)}'))
             continue
         when, tcol = _first_set(obj, mapper.time_cols)

@@ -12,7 +12,7 @@ from ..runtime.program import Program
 from ..semantics.calendar import format_utc
 from ..runtime.compiler import Compiler, Observation, Observed
 from ..runtime.engine import Contact
-from ..runtime.inputs import Inputs
+from ..runtime.inputs import Inputs, copy_value
 
 
 @attrs.define
@@ -40,7 +40,7 @@ def contact_state(program: Program, record: Optional[dict], cid: str,
     """A contact as its record (a copy; none: only its id) with ``events``,
     (time, type, fields) in time order, recorded and their effects applied."""
     effects = program.plan.effects
-    c = Contact(cid, deep_copy(effects.new_record(record or {"id": cid})), 0)
+    c = Contact(cid, copy_value(effects.new_record(record or {"id": cid})), 0)
     for t, typ, fields in events:
         c.events.setdefault(typ, []).append((t, fields))
         effects.apply(c.attrs, typ, fields)
@@ -55,16 +55,6 @@ def contact_at(program: Program, inputs: Inputs, cid: str, at: int) -> Optional[
     if record is None and not events:
         return None
     return contact_state(program, record, cid, events)
-
-
-def deep_copy(v):
-    """A copy of JSON-like data (dicts and lists), so effects applied to a
-    contact never reach the records they were built from."""
-    if isinstance(v, dict):
-        return {k: deep_copy(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [deep_copy(x) for x in v]
-    return v
 
 
 def observe(comp: Compiler, cond: ir.Cond, c: Contact, now: int, since: Optional[int] = None,

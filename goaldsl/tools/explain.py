@@ -39,9 +39,11 @@ from ..semantics.calendar import add_duration, format_local, format_utc
 from ..runtime.compiler import Compiler, Observation, Observed
 from ..syntax.diagnostics import closest
 from ..runtime.engine import Contact
-from .evaluate import contact_state, deep_copy, observe
-from ..runtime.inputs import Inputs
+from .evaluate import contact_state, observe
+from ..runtime.inputs import Inputs, copy_value
 from ..runtime.output import entry_json
+from ..syntax.formatter import duration as show_duration
+from ..syntax.values import show_value
 from ..runtime.plan import Action, Branch, End, GoalStep, Instruction, Jump, Wait, WaitDate, WaitTime, WaitUntil
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -52,28 +54,6 @@ class ExplainError(ValueError):
 
 
 # ====================================================================== printing IR
-
-def show_duration(d) -> str:
-    return " ".join(f"{n} {u if n == 1 else u + 's'}" for n, u in d.parts)
-
-
-def show_value(v: Any, bare: bool = False) -> str:
-    """A value as it would be written in a .goal file (``bare`` for enum
-    values and step names, which are written without quotes)."""
-    if v is None:
-        return "(not set)"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return v if bare else json.dumps(v, ensure_ascii=False)
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    if isinstance(v, (int, float)):
-        return str(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(show_value(x, bare) for x in v) + "]"
-    return json.dumps(v, ensure_ascii=False, default=str)
-
 
 def _is_bare(op: ir.Operand, event: Optional[ir.EventType]) -> bool:
     return (isinstance(op, ir.OField) and event is not None and op.name in event.fields
@@ -309,7 +289,7 @@ def explain(program: Program, inputs: Inputs, contact: str, goal: str, *, at: Op
             c = eng.contacts[contact]
             pos = eng.position(wf.name, contact)
             snapshots.append((entry["time"], pos.enrollment if pos else 0, pos.since if pos else None,
-                              deep_copy(c.attrs), {k: list(v) for k, v in c.events.items()},
+                              copy_value(c.attrs), {k: list(v) for k, v in c.events.items()},
                               dict(c.triggers) if c.triggers else None))
 
     eng = engine_for(program, fresh_inputs(inputs), start=start, on_activity=on_activity)
@@ -396,7 +376,7 @@ def attributes_read(seen: Observation) -> dict:
 def fresh_inputs(inputs: Inputs) -> Inputs:
     """The inputs with copies of the contact records, for an engine run: the
     engine applies tag, list and update effects to the records it is given."""
-    return Inputs(contacts=[deep_copy(c) for c in inputs.contacts], events=inputs.events, bad=inputs.bad,
+    return Inputs(contacts=[copy_value(c) for c in inputs.contacts], events=inputs.events, bad=inputs.bad,
                   duplicates=inputs.duplicates, duplicate_events=inputs.duplicate_events,
                   first_time=inputs.first_time, last_time=inputs.last_time)
 

@@ -26,6 +26,7 @@ from ..semantics import ir
 from ..semantics.calendar import format_utc
 from ..semantics.loader import Loaded
 from ..syntax import ast as A
+from ..syntax.formatter import duration
 from ..syntax.diagnostics import Diagnostic, Related, sort_key, warning
 from ..syntax.source import Span
 from .reasoner import Context, Reasoner
@@ -282,7 +283,7 @@ class _Linter:
                             if _max_seconds(atom.duration) < waited:
                                 self.warn("L005", f"this condition is first checked {_words(waited_span)} after the "
                                                   f"step before it, but it counts {atom.event} only within "
-                                                  f"{_dur(atom.duration)}: events early in that wait never count",
+                                                  f"{duration(atom.duration)}: events early in that wait never count",
                                           atom.span, hint=f"count since enrollment, or widen the window to at least "
                                                           f"{_words(waited_span)}")
                 if isinstance(st, ir.SWait):
@@ -302,10 +303,10 @@ class _Linter:
             for atom in _positive_windows(g.cond, self.program):
                 if _max_seconds(atom.duration) < _min_seconds(longest.duration):
                     self.warn("L005", f'workflow "{wf.name}" runs once, so goal "{g.name}" is checked only when a '
-                                      f"wait ends; the wait of {_dur(longest.duration)} is longer than the window of "
-                                      f"{_dur(atom.duration)}, so {atom.event} events early in it never count",
+                                      f"wait ends; the wait of {duration(longest.duration)} is longer than the window of "
+                                      f"{duration(atom.duration)}, so {atom.event} events early in it never count",
                               atom.span, related=(Related(longest.span, "the wait is here"),),
-                              hint=f"widen the window to at least {_dur(longest.duration)}, or count since enrollment")
+                              hint=f"widen the window to at least {duration(longest.duration)}, or count since enrollment")
 
     # ---------------------------------------------------------------- L011
 
@@ -352,7 +353,7 @@ class _Linter:
                     continue
                 seen.add(atom.span)
                 if _min_seconds(atom.duration) > span:
-                    self.warn("L006", f"this window is {_dur(atom.duration)}, but the event log covers only "
+                    self.warn("L006", f"this window is {duration(atom.duration)}, but the event log covers only "
                                       f"{_seconds_words(span)} ({format_utc(first)} .. {format_utc(last)}): until "
                                       "the run has gone that far, the window counts less history than it says",
                               atom.span, hint="load more history into the log, or shorten the window")
@@ -488,12 +489,8 @@ def _max_seconds(d) -> int:
     return d.months * 31 * 86400 + d.days * 86400 + d.seconds + (2 * 3600 if calendar else 0)
 
 
-def _dur(d) -> str:
-    return " ".join(f"{n} {u if n == 1 else u + 's'}" for n, u in d.parts)
-
-
 def _words(durations) -> str:
-    return " ".join(_dur(d) for d in durations) if durations else "some time"
+    return " ".join(duration(d) for d in durations) if durations else "some time"
 
 
 def _seconds_words(s: int) -> str:

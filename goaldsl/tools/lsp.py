@@ -23,7 +23,6 @@ the words around the cursor.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import re
@@ -44,13 +43,14 @@ from ..semantics import ir
 from ..semantics.checker import CheckResult, check
 from .completion import Completion, enclosing_call, complete, word_before
 from ..syntax.diagnostics import Diagnostic, Severity
-from ..syntax.formatter import format_source
+from ..syntax.formatter import format_source, name_or_quote
 from ..semantics.loader import CONTACTS_FILE, TEST_SUFFIX, Loaded, load, program_files, program_of_test_file, read_source
 from ..syntax.parser import reserved_words
 from ..syntax.resources import stdlib_dir
 from ..semantics.effects import OPS, sets_by_name
 from ..semantics.schema import infer_contact_schema, read_records
 from ..syntax.source import Span
+from ..syntax.values import show_value
 
 log = logging.getLogger("goaldsl.lsp")
 
@@ -577,8 +577,7 @@ class GoalLanguageServer(LanguageServer):
                 for st in A.all_steps(_steps(wf)):
                     ident = A.step_name(st)
                     if ident is not None:
-                        names.add(ident.name if ident.name.isidentifier() and ident.name not in reserved_words()
-                                  else _quote(ident.name))
+                        names.add(name_or_quote(ident.name))
         return sorted(names)
 
     # -------------------------------------------------------------- what is at the cursor
@@ -639,7 +638,7 @@ class GoalLanguageServer(LanguageServer):
                 if act is not None and act.rest:
                     return f"`{t.name}`: a field of `{t.action}(...{act.rest})`"
                 return None
-            default = f" = {_show(p.default)}" if p.has_default else ""
+            default = f" = {show_value(p.default)}" if p.has_default else ""
             return f"```goal\n{p.name}: {p.type.describe()}{default}\n```\nparameter of action `{t.action}`"
         if t.kind == "step":
             return self.step_markdown(t, a)
@@ -828,7 +827,7 @@ class GoalLanguageServer(LanguageServer):
         index, named, current = _current_argument(inner)
         if name in program.actions:
             act = program.actions[name]
-            labels = [f"{p.name}: {p.type.describe()}" + (f" = {_show(p.default)}" if p.has_default else "")
+            labels = [f"{p.name}: {p.type.describe()}" + (f" = {show_value(p.default)}" if p.has_default else "")
                       for p in act.params] + ([f"...{act.rest}"] if act.rest else [])
             names = [p.name for p in act.params]
             if named is not None:
@@ -1195,20 +1194,6 @@ def _type_text(t: Optional[A.TypeExpr]) -> str:
 def _one_line(text: str, limit: int = 60) -> str:
     first = " ".join(text.split("\n")[0].split())
     return first if len(first) <= limit else first[: limit - 1] + "…"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _show(v) -> str:
-    if isinstance(v, str):
-        return _quote(v)
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, dict):
-        return "{}" if not v else json.dumps(v)
-    return str(v)
 
 
 def _contains(outer: T.Range, inner: T.Range) -> bool:

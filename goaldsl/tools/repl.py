@@ -38,10 +38,12 @@ from ..runtime.engine import Contact, EngineError
 from ..runtime.compiler import Compiler
 from .evaluate import contact_state, matching_events, observe
 from .explain import (ExplainError, activity_line, attribute_sources, attributes_read, evaluate_words, explain,
-                      fresh_inputs, render_text, show_cond, show_event, show_value, why_false)
+                      fresh_inputs, render_text, show_cond, show_event, why_false)
 from ..runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, Inputs
 from ..semantics.loader import Loaded, data_beside, data_files, data_problem, is_pipe, program_files
+from ..syntax.formatter import duration
 from ..syntax.parser import parse
+from ..syntax.values import plural, show_json, show_value
 from ..runtime.plan import build_plan
 
 INPUT = "<input>"
@@ -77,10 +79,6 @@ class ReplError(Exception):
 
 def _error(message: str, hint: Optional[str] = None) -> str:
     return f"error: {message}" + (f"\n  = hint: {hint}" if hint else "")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @attrs.define
@@ -284,14 +282,14 @@ class ReplSession:
         lines = [self._startup_errors, ""] if self._startup_errors else []
         self._startup_errors = ""
         what = str(self.program_path) if self.program_path else "the standard library only"
-        lines.append(f"goal repl: {what}: {_plural(len(ir_.workflows), 'workflow')}, {_plural(goals, 'goal')}, "
-                     f"{_plural(len([s for s in ir_.segments if not s.startswith('__')]), 'segment')}")
+        lines.append(f"goal repl: {what}: {plural(len(ir_.workflows), 'workflow')}, {plural(goals, 'goal')}, "
+                     f"{plural(len([s for s in ir_.segments if not s.startswith('__')]), 'segment')}")
         inp = self.inputs
         if inp.events:
-            lines.append(f"data: {_plural(len(self.contact_ids()), 'contact')}, {_plural(len(inp.events), 'event')} "
+            lines.append(f"data: {plural(len(self.contact_ids()), 'contact')}, {plural(len(inp.events), 'event')} "
                          f"from {format_utc(inp.first_time)} to {format_utc(inp.last_time)}")
         else:
-            lines.append(f"data: {_plural(len(inp.contacts), 'contact')}, no events")
+            lines.append(f"data: {plural(len(inp.contacts), 'contact')}, no events")
         lines.extend(f"note: {n}" for n in self.notes)
         self.notes = []
         lines.append("type a condition to evaluate it, or :help. Start with :contact ID.")
@@ -471,8 +469,8 @@ class ReplSession:
         evs = [e for e in self.inputs.events if e[1] == cid]
         before = [e for e in evs if e[0] <= self.at]
         attrs_ = {k: v for k, v in (c.attrs.items() if c else ()) if k != "id" and v not in ([], None, "")}
-        shown = ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in attrs_.items()) or "no attributes"
-        line2 = f"  {_plural(len(evs), 'event')}"
+        shown = ", ".join(f"{k}: {show_json(v)}" for k, v in attrs_.items()) or "no attributes"
+        line2 = f"  {plural(len(evs), 'event')}"
         if evs:
             line2 += f", {len(before)} up to now; first {format_utc(evs[0][0])}, last {format_utc(evs[-1][0])}"
         return f"contact {cid}: {shown}\n{line2}"
@@ -502,8 +500,8 @@ class ReplSession:
             t = add_duration(self.at, d, self.tz)
         except (ValueError, OverflowError):  # past what a date can hold
             t = MAX_EVENT_TIME
-        self.at = self._in_range(t, f"{_show_duration(d)} later")
-        return f"time: {self.show_time(self.at)} (+{_show_duration(d)})"
+        self.at = self._in_range(t, f"{duration(d)} later")
+        return f"time: {self.show_time(self.at)} (+{duration(d)})"
 
     def _in_range(self, t: int, what: str) -> int:
         """The clock stays where event times may be (docs/limits.md): the
@@ -643,7 +641,7 @@ class ReplSession:
                 else:
                     others += 1
         who = "" if everyone else f" for {self.contact}"
-        head = f"ran {_plural(len(self.program.ir.workflows), 'workflow')} up to {self.show_time(self.at)}"
+        head = f"ran {plural(len(self.program.ir.workflows), 'workflow')} up to {self.show_time(self.at)}"
         count = "no new activity" if not new else ("1 new entry" if len(new) == 1 else f"{len(new)} new entries")
         lines = [f"{head}: {count}{who}" + (f" ({others} more for other contacts: :run all)" if others else "")]
         cw = max((len(e["contact"]) for e in new), default=0)
@@ -676,8 +674,8 @@ class ReplSession:
             epath = path if kind == "events" else self.data.events_path
             self._read_data(cpath, epath)
             self.at = self.end_of_log()
-            return f"loaded {kind} from {path}: {_plural(len(self.contact_ids()), 'contact')}, " \
-                   f"{_plural(len(self.inputs.events), 'event')}; time: {self.show_time(self.at)}" + self._take_notes()
+            return f"loaded {kind} from {path}: {plural(len(self.contact_ids()), 'contact')}, " \
+                   f"{plural(len(self.inputs.events), 'event')}; time: {self.show_time(self.at)}" + self._take_notes()
         old_base = self._base
         old_segments = (dict(self._segments), dict(self._segment_sources))
         try:
@@ -692,13 +690,13 @@ class ReplSession:
             raise
         self.program_path = path
         cpath, epath = data_beside(path)
-        msg = f"loaded {path}: {_plural(len(self.program.ir.workflows), 'workflow')}, {_plural(len(self.goal_names()), 'goal')}"
+        msg = f"loaded {path}: {plural(len(self.program.ir.workflows), 'workflow')}, {plural(len(self.goal_names()), 'goal')}"
         if old_segments[0]:
             msg += f" (session segments dropped: {', '.join(old_segments[0])})"
         if cpath is not None or epath is not None:
             self._read_data(cpath, epath)
             self.at = self.end_of_log()
-            msg += f"; data: {_plural(len(self.contact_ids()), 'contact')}, {_plural(len(self.inputs.events), 'event')}" \
+            msg += f"; data: {plural(len(self.contact_ids()), 'contact')}, {plural(len(self.inputs.events), 'event')}" \
                    f"; time: {self.show_time(self.at)}"
         else:
             self._forget_run()
@@ -820,10 +818,6 @@ def parse_duration(text: str) -> A.Duration:
         raise ReplError(f"{text!r} is not a duration" if text else "how long? :advance DURATION",
                         "write it like 2 days, 1 day 12 hours or 30 minutes")
     return A.Duration(tuple(parts))
-
-
-def _show_duration(d: A.Duration) -> str:
-    return " ".join(f"{n} {u if n == 1 else u + 's'}" for n, u in d.parts)
 
 
 def _json_or_text(raw: str):

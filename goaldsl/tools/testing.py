@@ -33,8 +33,11 @@ from ..runtime.program import Program
 from ..semantics import ir
 from ..semantics.calendar import format_utc
 from ..semantics.testblocks import Expectation, TestCase
-from .evaluate import deep_copy, observe
-from .explain import activity_line, describe_instruction, show_value, why_false
+from .evaluate import observe
+from ..runtime.inputs import copy_value
+from ..syntax.formatter import duration
+from ..syntax.values import show_value
+from .explain import activity_line, describe_instruction, why_false
 
 MAX_CONTEXT = 8  # activity lines shown around a difference
 
@@ -68,9 +71,9 @@ def run_test(program: Program, case: TestCase, plan: Optional[Plan] = None,
     plan = plan or program.plan
     eng = Engine(plan, start=case.start)
     for rec in case.contacts:
-        eng.add_contact(deep_copy(rec))
+        eng.add_contact(copy_value(rec))
     for t, cid, typ, fields in case.events:
-        eng.add_event(t, cid, typ, deep_copy(fields))
+        eng.add_event(t, cid, typ, copy_value(fields))
     result = TestResult(case, "passed")
     comps: dict[str, Compiler] = {}
     checkpoints = sorted({x.time for x in case.expects if x.kind in ("enrolled", "step", "holds")} | {case.until})
@@ -381,7 +384,7 @@ def describe_step(st) -> str:
         args = ", ".join(show_value(v.value) if v.kind == "const" else "..." for _, v in st.call.args)
         return f"{st.call.action}({args})" + (f" as {st.name}" if st.name else "")
     if isinstance(st, ir.SWait):
-        return "wait " + " ".join(f"{n} {u if n == 1 else u + 's'}" for n, u in st.duration.parts)
+        return "wait " + duration(st.duration)
     if isinstance(st, (ir.SWaitTime, ir.SWaitDate)):
         return "wait until" + (f" (as {st.name})" if st.name else "")
     if isinstance(st, ir.SWaitCond):

@@ -7,6 +7,7 @@ from typing import Optional
 import attrs
 
 from .. import ir
+from ...syntax import values
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -26,15 +27,13 @@ class Context:
 
 
 def show_value(v) -> str:
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, bool):
-        return "true" if v else "false"
+    """A literal of the wrong kind, in a message: as written, but a list or
+    a map by its kind."""
     if isinstance(v, list):
         return "a list"
     if isinstance(v, dict):
         return "a map"
-    return str(v)
+    return values.show_value(v)
 
 
 def kind_words(kind: str) -> str:
