@@ -6,7 +6,7 @@ import json
 from typing import IO, Iterable, Sequence
 
 from ..semantics.calendar import format_utc
-from ..syntax.values import show_json
+from ..syntax.values import show_json, show_value
 
 _KEY_ORDER = ("time", "contact", "workflow", "type", "action", "args", "step", "goal", "reason", "id")
 
@@ -120,11 +120,16 @@ def table_widths(entries: Iterable[dict]) -> tuple[int, int]:
     return wc, ww
 
 
-def table_line(e: dict, widths: tuple[int, int] = (12, 24)) -> str:
-    t = format_utc(e["time"]).replace("T", " ")
+def activity_words(e: dict, *, table: bool = False) -> str:
+    """What an activity entry says, in words (its time, contact and workflow
+    apart). Explain, the REPL, ``goal test`` and ``goal diff`` write an
+    action's arguments as in a .goal file and an exit as a sentence; the
+    table (``table=True``) writes arguments as JSON and an exit as
+    ``exited (REASON) [goal "G"]``, as it always has."""
     kind = e["type"]
     if kind == "action":
-        args = ", ".join(f"{k}: {show_json(v)}" for k, v in (e.get("args") or {}).items())
+        show = show_json if table else show_value
+        args = ", ".join(f"{k}: {show(v)}" for k, v in (e.get("args") or {}).items())
         what = f"{e['action']}({args})"
         if e.get("step"):
             what += f" as {e['step']}"
@@ -132,16 +137,36 @@ def table_line(e: dict, widths: tuple[int, int] = (12, 24)) -> str:
             what += f'  [goal "{e["goal"]}"]'
     elif kind == "goal_achieved":
         what = f'goal achieved: "{e["goal"]}"'
-    elif kind == "exited":
-        what = f"exited ({e['reason']})" + (f' [goal "{e["goal"]}"]' if e.get("goal") else "")
     elif kind == "goal_missed":
         what = f'goal missed: "{e["goal"]}" (on unmet {e.get("policy")})'
     elif kind == "not_enrolled":
         what = f'not enrolled: goal "{e["goal"]}" already met'
+    elif kind == "exited":
+        reason, goal = e["reason"], e.get("goal")
+        if table:
+            what = f"exited ({reason})" + (f' [goal "{goal}"]' if goal else "")
+        elif reason == "goal" and goal:
+            what = f'exited: goal "{goal}" achieved'
+        elif reason == "unmet" and goal:
+            what = f'exited: goal step "{goal}" unmet'
+        else:
+            what = f"exited: {reason}" + (f' (goal "{goal}")' if goal else "")
+    elif kind == "waiting":  # the end of a run: where the contact waits
+        what = f"waiting at step {e['at']}" + (f' (goal "{e["goal"]}")' if e.get("goal") else "")
     else:
         what = kind
+    return what
+
+
+def activity_line(e: dict) -> str:
+    """An activity entry on one line: its time, then what it says."""
+    return f"{format_utc(e['time'])}  {activity_words(e)}"
+
+
+def table_line(e: dict, widths: tuple[int, int] = (12, 24)) -> str:
+    t = format_utc(e["time"]).replace("T", " ")
     wc, ww = widths
-    return f"{t}  {e['contact']:<{wc}} {e['workflow']:<{ww}} {what}"
+    return f"{t}  {e['contact']:<{wc}} {e['workflow']:<{ww}} {activity_words(e, table=True)}"
 
 
 def summary(entries: Iterable[dict], workflows: list[str], goals: dict[str, list[str]]) -> list[str]:

@@ -41,7 +41,7 @@ from ..syntax.diagnostics import closest
 from ..runtime.engine import Contact
 from .evaluate import contact_state, observe
 from ..runtime.inputs import Inputs, copy_value
-from ..runtime.output import entry_json
+from ..runtime.output import activity_line, entry_json
 from ..syntax.formatter import duration as show_duration
 from ..syntax.values import show_value
 from ..runtime.plan import Action, Branch, End, GoalStep, Instruction, Jump, Wait, WaitDate, WaitTime, WaitUntil
@@ -910,34 +910,6 @@ def _source_text(src: Optional[tuple[int, str]]) -> str:
 
 
 _CONTRACT_TYPES = frozenset(("enrolled", "action", "goal_achieved", "exited", "goal_missed", "not_enrolled"))
-
-
-def activity_line(e: dict) -> str:
-    t = format_utc(e["time"])
-    kind = e["type"]
-    if kind == "action":
-        args = ", ".join(f"{k}: {show_value(v)}" for k, v in (e.get("args") or {}).items())
-        what = f"{e['action']}({args})" + (f" as {e['step']}" if e.get("step") else "") + \
-            (f'  [goal "{e["goal"]}"]' if e.get("goal") else "")
-    elif kind == "goal_achieved":
-        what = f'goal achieved: "{e["goal"]}"'
-    elif kind == "goal_missed":
-        what = f'goal missed: "{e["goal"]}" (on unmet {e.get("policy")})'
-    elif kind == "not_enrolled":
-        what = f'not enrolled: goal "{e["goal"]}" already met'
-    elif kind == "exited":
-        reason, goal = e["reason"], e.get("goal")
-        if reason == "goal" and goal:
-            what = f'exited: goal "{goal}" achieved'
-        elif reason == "unmet" and goal:
-            what = f'exited: goal step "{goal}" unmet'
-        else:
-            what = f"exited: {reason}" + (f' (goal "{goal}")' if goal else "")
-    elif kind == "waiting":  # the end of a run: where the contact waits
-        what = f"waiting at step {e['at']}" + (f' (goal "{e["goal"]}")' if e.get("goal") else "")
-    else:
-        what = kind
-    return f"{t}  {what}"
 
 
 def _render_node(n: Node, lines: list[str], depth: int, tz: str, events: dict) -> None:

@@ -37,7 +37,8 @@ from ..syntax.diagnostics import Diagnostic, GoalError, closest
 from ..runtime.engine import Contact, EngineError
 from ..runtime.compiler import Compiler
 from .evaluate import contact_state, matching_events, observe
-from .explain import (ExplainError, activity_line, attribute_sources, attributes_read, evaluate_words, explain,
+from ..runtime.output import activity_words
+from .explain import (ExplainError, attribute_sources, attributes_read, evaluate_words, explain,
                       fresh_inputs, render_text, show_cond, show_event, why_false)
 from ..runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, Inputs
 from ..semantics.loader import Loaded, data_beside, data_files, data_problem, is_pipe, program_files
@@ -647,14 +648,12 @@ class ReplSession:
         cw = max((len(e["contact"]) for e in new), default=0)
         ww = max((len(e["workflow"]) for e in new), default=0)
         for e in new:
-            line = activity_line(e)
-            t, _, what = line.partition("  ")
-            cols = [t]
+            cols = [format_utc(e["time"])]
             if everyone:
                 cols.append(f"{e['contact']:<{cw}}")
             if several:
                 cols.append(f"{e['workflow']:<{ww}}")
-            lines.append("  ".join(cols + [what]))
+            lines.append("  ".join(cols + [activity_words(e)]))
         return "\n".join(lines)
 
     def cmd_load(self, rest: str) -> str:

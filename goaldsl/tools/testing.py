@@ -9,7 +9,7 @@ activity stream at the end.
 
 A failed expectation says what was expected and shows the first activity
 entry where the run went otherwise, in the words of ``goal explain``
-(``explain.activity_line``), with the contact's activity in that workflow
+(``output.activity_line``), with the contact's activity in that workflow
 around it.
 
 Coverage (``--coverage``) runs the tests on a plan whose instruction lists
@@ -37,7 +37,8 @@ from .evaluate import observe
 from ..runtime.inputs import copy_value
 from ..syntax.formatter import duration
 from ..syntax.values import show_value
-from .explain import activity_line, describe_instruction, why_false
+from ..runtime.output import activity_line
+from .explain import describe_instruction, why_false
 
 MAX_CONTEXT = 8  # activity lines shown around a difference
 
