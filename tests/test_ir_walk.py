@@ -15,7 +15,7 @@ import attrs
 from hypothesis import HealthCheck, given, settings
 
 from goaldsl.api import load_program
-from goaldsl.durable.edits import digest as _digest, goal_steps as _goal_steps, workflow_goals as _workflow_goals
+from goaldsl.durable.edits import digest as _digest, workflow_goals as _workflow_goals
 from goaldsl.runtime.compiler import expiry_windows, referenced_types
 from goaldsl.semantics import ir
 from goaldsl.semantics.checker import check
@@ -91,6 +91,16 @@ def test_goal_digests_are_those_state_files_hold(tmp_path):
 
 
 # ---------------------------------------------------------------- the walks it replaced
+
+def _goal_steps(steps):
+    for st in steps:
+        if isinstance(st, ir.SGoal):
+            yield st.goal
+        elif isinstance(st, ir.SIf):
+            for _, body in st.branches:
+                yield from _goal_steps(body)
+            yield from _goal_steps(st.else_steps)
+
 
 def _old_workflow_goals(wf: ir.Workflow, segments: dict) -> str:
     goals = [g for g in _goal_steps(wf.steps)] + list(wf.goals)
@@ -186,7 +196,7 @@ def _old_attribute_paths(c, program) -> list[tuple]:
 
 def _conditions(wf: ir.Workflow) -> list:
     out = [wf.audience, wf.trigger]
-    for g in list(_goal_steps(wf.steps)) + list(wf.goals):
+    for g in ir.all_goals(wf):
         out += [g.cond] + [c for c, _, _ in g.then_ifs]
     return [c for c in out if c is not None]
 

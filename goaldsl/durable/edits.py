@@ -28,23 +28,12 @@ def workflow_goals(wf: ir.Workflow, segments: dict) -> str:
     segments use are not added (so editing one is not locked); adding them
     would change the stored digest of every workflow whose goals use such a
     segment."""
-    goals = [g for g in goal_steps(wf.steps)] + list(wf.goals)
+    goals = ir.all_goals(wf)
     text = repr(goals)
     conds = [c for g in goals for c in (g.cond, *(cond for cond, _, _ in g.then_ifs))]
     for name in sorted({n.name for c in conds for n, _ in ir.walk(c) if isinstance(n, ir.CSegment)}):
         text += repr(segments.get(name))
     return digest(text)
-
-
-def goal_steps(steps):
-    """The goal steps of a workflow's steps, in order, those inside `if`s too."""
-    for st in steps:
-        if isinstance(st, ir.SGoal):
-            yield st.goal
-        elif isinstance(st, ir.SIf):
-            for _, body in st.branches:
-                yield from goal_steps(body)
-            yield from goal_steps(st.else_steps)
 
 
 def digest(text: str) -> str:

@@ -1161,7 +1161,7 @@ def _position(cw: CWorkflow, e: Enrollment) -> Position:
     if ins is not None:
         step_index = ins.top + 1
         st = cw.wf.steps[ins.top]
-        step = st.goal.name if isinstance(st, ir.SGoal) else getattr(st, "name", None)
+        step = ir.step_name(st)
     due = e.due
     resumes = cw.tick(due) if due is not None and cw.every else None
     at_goal = ins.goal.name if e.block == B_GOAL and type(ins) is GoalStep else None

@@ -246,7 +246,7 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str,
     exit_goals = [cgoal(g) for g in wf.goals]
 
     listening: list[Optional[ir.Cond]] = [g.cond for g in wf.goals] + [g.goal.cond for g in step_goals]
-    wait_conds = [st for st in _walk_steps(wf.steps) if isinstance(st, ir.SWaitCond)]
+    wait_conds = [st for st in ir.all_steps(wf.steps) if isinstance(st, ir.SWaitCond)]
     listening += [st.cond for st in wait_conds]
     relevant: set[str] = set()
     windows: dict[str, set] = {}
@@ -300,13 +300,3 @@ def code_shape(code: list) -> str:
         out.append((KINDS.index(kind), ins.top, extra))
     return hashlib.sha256(repr(out).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
-
-def _walk_steps(steps):
-    stack = list(steps)
-    while stack:
-        st = stack.pop()
-        yield st
-        if isinstance(st, ir.SIf):
-            for _, body in st.branches:
-                stack.extend(body)
-            stack.extend(st.else_steps)

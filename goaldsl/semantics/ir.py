@@ -417,6 +417,25 @@ class SEnd:
 Step = Union[SAction, SWait, SWaitTime, SWaitDate, SWaitCond, SIf, SGoal, SSkip, SEnd]
 
 
+# The step walkers: the IR's twins of ast.step_name and ast.all_steps.
+
+def step_name(st: Step) -> Optional[str]:
+    """The name a step can be referred to by (a goal step's, or an action's
+    or a wait's ``as NAME``), or None."""
+    return st.goal.name if isinstance(st, SGoal) else getattr(st, "name", None)
+
+
+def all_steps(steps) -> Iterator[Step]:
+    """Every step of ``steps`` and, in order, those nested in their if branches."""
+    stack = list(reversed(list(steps)))
+    while stack:
+        st = stack.pop()
+        yield st
+        if isinstance(st, SIf):
+            nested = [s for _, b in st.branches for s in b] + list(st.else_steps)
+            stack.extend(reversed(nested))
+
+
 @attrs.frozen
 class Workflow:
     name: str
@@ -448,6 +467,17 @@ class Program:
 
     def workflow(self, name: str) -> Optional[Workflow]:
         return next((w for w in self.workflows if w.name == name), None)
+
+
+def step_names(wf: Workflow) -> list[str]:
+    """The names of a workflow's steps (nested ones too), in order."""
+    return [n for n in map(step_name, all_steps(wf.steps)) if n is not None]
+
+
+def all_goals(wf: Workflow) -> list[Goal]:
+    """A workflow's goals: its goal steps' (always at the top level), in
+    order, then its exit goals."""
+    return [st.goal for st in wf.steps if isinstance(st, SGoal)] + list(wf.goals)
 
 
 def attribute_paths(cond: Optional[Cond], segments: dict[str, Cond]) -> tuple[tuple[str, ...], ...]:

@@ -82,9 +82,9 @@ class _TestChecker:
         self.goals: dict[str, list[str]] = {}
         self.steps: dict[str, list[str]] = {}
         for wf in program.workflows:
-            for g in _goals(wf):
+            for g in ir.all_goals(wf):
                 self.goals.setdefault(g.name, []).append(wf.name)
-            for name in _step_names(wf):
+            for name in ir.step_names(wf):
                 self.steps.setdefault(name, []).append(wf.name)
 
     def err(self, code: str, summary: str, span: Optional[Span], **kw) -> None:
@@ -414,26 +414,6 @@ class _TestChecker:
 
 
 _BAD = object()
-
-
-def _goals(wf: ir.Workflow) -> list[ir.Goal]:
-    return [st.goal for st in wf.steps if isinstance(st, ir.SGoal)] + list(wf.goals)
-
-
-def _step_names(wf: ir.Workflow) -> list[str]:
-    out = []
-    stack = list(wf.steps)
-    while stack:
-        st = stack.pop()
-        if isinstance(st, ir.SGoal):
-            out.append(st.goal.name)
-        elif getattr(st, "name", None):
-            out.append(st.name)
-        if isinstance(st, ir.SIf):
-            for _, body in st.branches:
-                stack.extend(body)
-            stack.extend(st.else_steps)
-    return out
 
 
 def _suggest(file: str) -> str:

@@ -387,12 +387,21 @@ class GoalsSection:
     span: Span = _span()
 
 
+def is_setting(item) -> bool:
+    return isinstance(item, SETTINGS)
+
+
 @attrs.frozen
 class Workflow:
     name: Ident  # the quoted name, without quotes
     is_drip: bool
     items: tuple[Union[Setting, Step, GoalsSection], ...]  # in source order
     span: Span = _span()
+
+    @property
+    def steps(self) -> list:
+        """Its top-level steps, in order (the items but settings and goals sections)."""
+        return [it for it in self.items if not isinstance(it, GoalsSection) and not is_setting(it)]
 
 
 # ------------------------------------------------------------------ declarations

@@ -313,7 +313,7 @@ class Printer:
         self.open_block(w, f"{kw} {quote(w.name.name)}", 0, first)
         prev_kind = None
         for item in w.items:
-            kind = "setting" if _is_setting(item) else ("goals" if isinstance(item, A.GoalsSection) else "step")
+            kind = "setting" if A.is_setting(item) else ("goals" if isinstance(item, A.GoalsSection) else "step")
             if prev_kind is not None and kind != prev_kind:
                 self.lines.append("")
             prev_kind = kind
@@ -416,10 +416,6 @@ _TEST_GROUP = {A.TestFrom: "settings", A.TestUntil: "settings", A.TestTimezone: 
 
 def _simple(item) -> bool:
     return isinstance(item, (A.Import, A.SegmentDef, A.EventDecl, A.ActionDecl))
-
-
-def _is_setting(x) -> bool:
-    return isinstance(x, A.SETTINGS)
 
 
 def setting(s) -> str:

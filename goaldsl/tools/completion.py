@@ -169,13 +169,13 @@ def _in_test(before: str, text: str, program: ir.Program) -> Optional[list[Compl
         return None
     m = _TEST_GOAL.search(before)
     if m:
-        goals = sorted({g.name for w in program.workflows for g in _goals(w)})
+        goals = sorted({g.name for w in program.workflows for g in ir.all_goals(w)})
         return _filter([Completion(g, "goal", "goal") for g in goals], m.group(1))
     m = _TEST_WORKFLOW.search(before)
     if m:
         return _filter([Completion(w.name, "workflow", "workflow") for w in program.workflows], m.group(1))
     if _TEST_STEP.search(before):
-        names = sorted({n for w in program.workflows for n in _step_names(w)})
+        names = sorted({n for w in program.workflows for n in ir.step_names(w)})
         from ..syntax.formatter import name_or_quote
         return [Completion(name_or_quote(n), "step", "step") for n in names]
     m = _TEST_EVENT.search(before)
@@ -188,24 +188,6 @@ def _in_test(before: str, text: str, program: ir.Program) -> Optional[list[Compl
         ids = sorted({m.group(1) for m in _CONTACT_LINE.finditer(block)})
         return [Completion(i, "contact", "contact in this test") for i in ids]
     return None
-
-
-def _goals(w: ir.Workflow) -> list:
-    return [st.goal for st in w.steps if isinstance(st, ir.SGoal)] + list(w.goals)
-
-
-def _step_names(w: ir.Workflow) -> list[str]:
-    out, stack = [], list(w.steps)
-    while stack:
-        st = stack.pop()
-        if isinstance(st, ir.SGoal):
-            out.append(st.goal.name)
-        elif getattr(st, "name", None):
-            out.append(st.name)
-        if isinstance(st, ir.SIf):
-            stack.extend(x for _, b in st.branches for x in b)
-            stack.extend(st.else_steps)
-    return out
 
 
 @attrs.frozen

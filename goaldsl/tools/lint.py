@@ -199,14 +199,14 @@ class _Linter:
     def flow(self, wf: ir.Workflow) -> None:
         targets = {st.name for st in wf.steps if getattr(st, "name", None)}
         jumped_to = set()
-        for st in _walk(wf.steps):
+        for st in ir.all_steps(wf.steps):
             if isinstance(st, ir.SSkip):
                 jumped_to.add(st.target)
         for g in (st.goal for st in wf.steps if isinstance(st, ir.SGoal)):
             if g.on_achieved == "skip" and g.achieved_target:
                 jumped_to.add(g.achieved_target)
         self._dead_runs(wf, wf.steps, top=True, jumped_to=jumped_to & targets)
-        for st in _walk(wf.steps):
+        for st in ir.all_steps(wf.steps):
             if isinstance(st, ir.SIf):
                 for _, body in st.branches:
                     self._dead_runs(wf, body, top=False, jumped_to=set())
@@ -240,7 +240,7 @@ class _Linter:
     # ---------------------------------------------------------------- L008
 
     def branches(self, wf: ir.Workflow) -> None:
-        for st in _walk(wf.steps):
+        for st in ir.all_steps(wf.steps):
             if isinstance(st, ir.SIf):
                 conds = [c for c, _ in st.branches]
                 for i, c in enumerate(conds):
@@ -256,7 +256,7 @@ class _Linter:
                     self.warn("L008", "the else branch can never be taken: every contact takes an earlier branch",
                               st.else_steps[0].span, related=(Related(st.span, "the if is here"),),
                               hint="remove the else branch, or narrow the conditions before it")
-        goals = [st.goal for st in wf.steps if isinstance(st, ir.SGoal)] + list(wf.goals)
+        goals = ir.all_goals(wf)
         for g in goals:
             for cond, calls, els in g.then_ifs:
                 if self.r.never(cond, IN_WORKFLOW):
@@ -311,11 +311,11 @@ class _Linter:
     # ---------------------------------------------------------------- L011
 
     def forever(self, wf: ir.Workflow) -> None:
-        if wf.goals or any(isinstance(st, (ir.SGoal, ir.SEnd)) for st in _walk(wf.steps)):
+        if wf.goals or any(isinstance(st, (ir.SGoal, ir.SEnd)) for st in ir.all_steps(wf.steps)):
             return
         if wf.exit_on_audience:
             return  # contacts leave when they stop matching the audience
-        for st in _walk(wf.steps):
+        for st in ir.all_steps(wf.steps):
             if isinstance(st, ir.SWaitCond) and st.limit is None and not self.r.always(st.cond, IN_WORKFLOW):
                 self.warn("L011", f'contacts that never meet this condition stay in workflow "{wf.name}" forever: '
                                   "it has no goals and no end", st.span,
@@ -361,20 +361,10 @@ class _Linter:
 
 # ====================================================================== helpers
 
-def _walk(steps) -> Iterable:
-    stack = list(reversed(list(steps)))
-    while stack:
-        st = stack.pop()
-        yield st
-        if isinstance(st, ir.SIf):
-            inner = [s for _, b in st.branches for s in b] + list(st.else_steps)
-            stack.extend(reversed(inner))
-
-
 def _blocks(steps) -> Iterable:
     """The step lists of a workflow: the top level and each branch."""
     yield steps
-    for st in _walk(steps):
+    for st in ir.all_steps(steps):
         if isinstance(st, ir.SIf):
             for _, body in st.branches:
                 yield body
@@ -462,7 +452,7 @@ def _used_segments(program: ir.Program) -> set[str]:
 def _workflow_conds(wf: ir.Workflow) -> list[ir.Cond]:
     out = [c for c in (wf.audience, wf.trigger) if c is not None]
     goals = list(wf.goals)
-    for st in _walk(wf.steps):
+    for st in ir.all_steps(wf.steps):
         if isinstance(st, ir.SGoal):
             goals.append(st.goal)
         elif isinstance(st, ir.SIf):

@@ -574,7 +574,7 @@ class GoalLanguageServer(LanguageServer):
         for wf in _workflows(module):
             inside = wf.span.start <= offset <= wf.span.end if a.module is not None else False
             if inside or (wf_name is not None and wf.name.name == wf_name):
-                for st in A.all_steps(_steps(wf)):
+                for st in A.all_steps(wf.steps):
                     ident = A.step_name(st)
                     if ident is not None:
                         names.add(name_or_quote(ident.name))
@@ -593,7 +593,7 @@ class GoalLanguageServer(LanguageServer):
                     return t
             for wf in _workflows(a.module):
                 for it in wf.items:
-                    if _is_setting(it) and it.span.start <= offset <= it.span.end:
+                    if A.is_setting(it) and it.span.start <= offset <= it.span.end:
                         return Target("setting", type(it).__name__, it.span, workflow=wf, node=it)
             return None
         # The document does not parse: go by the word under the cursor.
@@ -654,7 +654,7 @@ class GoalLanguageServer(LanguageServer):
             return f"contact attribute `{t.name}`" + (f" (seen in `{self.shown(seen)}`)" if seen else "")
         if t.kind == "workflow":
             wf = t.workflow
-            steps = list(_steps(wf)) if wf else []
+            steps = list(wf.steps) if wf else []
             goals = [g for it in (wf.items if wf else ()) if isinstance(it, A.GoalsSection) for g in it.goals]
             kind = "drip" if wf and wf.is_drip else "workflow"
             return f'{kind} "{t.name}": {len(steps)} step{"s" if len(steps) != 1 else ""}, ' \
@@ -711,7 +711,7 @@ class GoalLanguageServer(LanguageServer):
         wf = t.workflow
         if wf is None:
             return None
-        top = list(_steps(wf))
+        top = list(wf.steps)
         found = _find_step(wf, t.name)
         if found is None:
             return f"step `{t.name}` (not found in workflow \"{wf.name.name}\")"
@@ -788,7 +788,7 @@ class GoalLanguageServer(LanguageServer):
                 if isinstance(item, A.GoalsSection):
                     children += [make(g.name.name, T.SymbolKind.Event, g.span, g.name.span, "exit goal")
                                  for g in item.goals]
-                elif not _is_setting(item):
+                elif not A.is_setting(item):
                     children.append(self.step_symbol(item, a, make))
             return make(node.name.name, T.SymbolKind.Class, node.span, node.name.span,
                         "drip" if node.is_drip else "workflow", children)
@@ -882,9 +882,6 @@ class GoalLanguageServer(LanguageServer):
 
 # ---------------------------------------------------------------- AST helpers
 
-def _is_setting(x) -> bool:
-    return isinstance(x, A.SETTINGS)
-
 
 def trigger_markdown(name: str, wf: Optional[ir.Workflow], program: Optional[ir.Program]) -> Optional[str]:
     """Hover text for ``trigger.NAME``: which events it reads, and its type."""
@@ -942,14 +939,10 @@ def _workflows(module: Optional[A.Module]) -> list[A.Workflow]:
     return [it for it in (module.items if module else ()) if isinstance(it, A.Workflow)]
 
 
-def _steps(wf: A.Workflow) -> list:
-    return [it for it in wf.items if not isinstance(it, A.GoalsSection) and not _is_setting(it)]
-
-
 def _find_step(wf: A.Workflow, name: str):
     """(step, its top-level step) for a step name (quoted goal names too)."""
     bare = name[1:-1] if len(name) >= 2 and name[0] == name[-1] == '"' else name
-    for top in _steps(wf):
+    for top in wf.steps:
         for st in A.all_steps([top]):
             ident = A.step_name(st)
             if ident is not None and ident.name == bare:
@@ -959,7 +952,7 @@ def _find_step(wf: A.Workflow, name: str):
 
 def _step_names_of(wf: Optional[A.Workflow]) -> set[str]:
     out = set()
-    for st in A.all_steps(_steps(wf)) if wf else ():
+    for st in A.all_steps(wf.steps) if wf else ():
         ident = A.step_name(st)
         if ident is not None:
             out.add(ident.name)

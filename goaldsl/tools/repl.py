@@ -228,27 +228,10 @@ class ReplSession:
         return sorted(out)
 
     def step_names(self) -> list[str]:
-        names = []
-        for wf in self.program.ir.workflows:
-            stack = list(wf.steps)
-            while stack:
-                st = stack.pop()
-                if isinstance(st, ir.SIf):
-                    for _, body in st.branches:
-                        stack.extend(body)
-                    stack.extend(st.else_steps)
-                elif isinstance(st, ir.SGoal):
-                    names.append(st.goal.name)
-                elif getattr(st, "name", None):
-                    names.append(st.name)
-        return sorted(set(names))
+        return sorted({n for wf in self.program.ir.workflows for n in ir.step_names(wf)})
 
     def goal_names(self) -> list[str]:
-        out = []
-        for wf in self.program.ir.workflows:
-            out += [st.goal.name for st in wf.steps if isinstance(st, ir.SGoal)]
-            out += [g.name for g in wf.goals]
-        return out
+        return [g.name for wf in self.program.ir.workflows for g in ir.all_goals(wf)]
 
     def contact_state(self, cid: str, at: int) -> Optional[Contact]:
         """The contact as of ``at``: its record, its events (and those the last

@@ -272,7 +272,7 @@ class Coverage:
 
     def _instrument(self, cw) -> None:
         wf = cw.wf
-        for g in [st.goal for st in wf.steps if isinstance(st, ir.SGoal)] + list(wf.goals):
+        for g in ir.all_goals(wf):
             item = Item("goal", f'goal "{g.name}" (workflow "{wf.name}") was never achieved', g.span)
             self._goals[(wf.name, g.name)] = item
             self.items.append(item)
@@ -290,7 +290,7 @@ class Coverage:
         # one of its instructions
         origins = cw.origins
         by_step: dict[int, Item] = {}
-        for st in _steps(wf.steps):
+        for st in ir.all_steps(wf.steps):
             if isinstance(st, ir.SIf):
                 what = "if"
             elif isinstance(st, ir.SGoal):
@@ -303,7 +303,7 @@ class Coverage:
         pc_items = [by_step.get(id(o)) if o is not None else None for o in origins]
         cw.code = _Traced(cw.code, pc_items)
         # branches: each branch of each if, by its JUMP_UNLESS instruction
-        for st in _steps(wf.steps):
+        for st in ir.all_steps(wf.steps):
             if not isinstance(st, ir.SIf):
                 continue
             pcs = [pc for pc, o in enumerate(origins) if o is st and type(cw.code.raw(pc)) is Branch]
@@ -366,18 +366,6 @@ class _Traced(list):
 
     def set_raw(self, pc: int, value) -> None:
         list.__setitem__(self, pc, value)
-
-
-def _steps(steps) -> list:
-    out = []
-    stack = list(reversed(list(steps)))
-    while stack:
-        st = stack.pop()
-        out.append(st)
-        if isinstance(st, ir.SIf):
-            inner = [s for _, b in st.branches for s in b] + list(st.else_steps)
-            stack.extend(reversed(inner))
-    return out
 
 
 def describe_step(st) -> str:

@@ -29,7 +29,7 @@ class Workflows:
                     self.err("E0420", "a workflow has at most one goals section", item.span,
                              related=(Related(goals_sections[0].span, "the first one"),))
                 goals_sections.append(item)
-            elif _is_setting(item):
+            elif A.is_setting(item):
                 key = type(item).__name__
                 key = {"RunsOnce": "runs", "RunsPerpetual": "runs", "EvaluateEvery": "evaluate",
                        "EvaluateEveryAt": "evaluate", "EvaluateOnEvent": "evaluate"}.get(key, key)
@@ -189,7 +189,3 @@ class Workflows:
         except ValueError as e:
             self.err("E0413", f"{text} is not a valid date-time: {e}", span)
             return None
-
-
-def _is_setting(x) -> bool:
-    return isinstance(x, A.SETTINGS)
