@@ -88,8 +88,8 @@ def test_real_files_lex_without_errors_and_losslessly(path):
 
 
 def test_repl_lexer_marks_meta_commands():
-    from goaldsl.tools.repl import _repl_lexer
-    toks = [(t, v) for t, v in _repl_lexer()().get_tokens(":contact c1") if v.strip()]
+    from goaldsl.tools.repl import repl_lexer
+    toks = [(t, v) for t, v in repl_lexer()().get_tokens(":contact c1") if v.strip()]
     assert toks[0] == (Keyword.Pseudo, ":contact")
-    toks = [(t, v) for t, v in _repl_lexer()().get_tokens("page.visited") if v.strip()]
+    toks = [(t, v) for t, v in repl_lexer()().get_tokens("page.visited") if v.strip()]
     assert toks == [(Name.Class, "page.visited")]
