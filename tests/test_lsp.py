@@ -404,13 +404,13 @@ async def test_action_call_snippets():
     parameter, quoted for text, a choice for an enum, none for defaults."""
     from goaldsl.semantics.checker import check
     from goaldsl.semantics.loader import load
-    from goaldsl.tools.lsp import _call_snippet
+    from goaldsl.tools.lsp.editing import call_snippet
     actions = check(load([])).program.actions
-    assert _call_snippet(actions["send_invoice"]) == 'send_invoice("${1:template}")$0'
-    assert _call_snippet(actions["send_review_request"]) == "send_review_request(${1|sms,email,whatsapp|})$0"
-    assert _call_snippet(actions["adjust_score"]) == "adjust_score(${1:by})$0"
-    assert _call_snippet(actions["notify"]) == 'notify("${1:to}", "${2:message}")$0'
-    assert _call_snippet(actions["update_contact"]) == "update_contact(${1:name}: ${2:value})$0"
+    assert call_snippet(actions["send_invoice"]) == 'send_invoice("${1:template}")$0'
+    assert call_snippet(actions["send_review_request"]) == "send_review_request(${1|sms,email,whatsapp|})$0"
+    assert call_snippet(actions["adjust_score"]) == "adjust_score(${1:by})$0"
+    assert call_snippet(actions["notify"]) == 'notify("${1:to}", "${2:message}")$0'
+    assert call_snippet(actions["update_contact"]) == "update_contact(${1:name}: ${2:value})$0"
 
 async def test_completion_segments_and_steps(client: LanguageClient, folder: Path):
     path = folder / "program.goal"
