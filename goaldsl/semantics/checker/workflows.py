@@ -19,6 +19,47 @@ from .common import WEEKDAYS, Context
 class Workflows:
     def workflow(self, w: A.Workflow) -> ir.Workflow | None:
         name = w.name.name
+        settings, steps, goals_sections = self.workflow_items(w)
+        tz = "UTC"
+        if "TimezoneSetting" in settings:
+            tz = self.timezone_name(settings["TimezoneSetting"].name)
+        once_at = None
+        runs = settings.get("runs")
+        if isinstance(runs, A.RunsOnce):
+            once_at = self.datetime(runs.text, tz, runs.span)
+        every, tick_time = self.evaluation(settings.get("evaluate"))
+        audience = settings.get("Audience")
+        trigger = settings.get("EnrollWhen")
+        reentry = settings.get("AllowReentry")
+        skip_met = settings.get("SkipIfGoalMet")
+        exit_aud = settings.get("ExitWhenAudienceFails")
+        self.check_enrollment(w, settings, goals_sections, once_at)
+        reentry_after = reentry.after if reentry is not None else None
+        top_names, all_names = self.workflow_step_names(steps, goals_sections)
+        ctx = Context(workflow=name, steps=frozenset(all_names), in_workflow=True,
+                      no_trigger="audience" if audience else None)
+        aud = self.cond(audience.cond, attrs.evolve(ctx, in_workflow=False)) if audience else None
+        trig = None
+        if trigger:
+            before = len(self.diags)
+            trig = self.cond(trigger.cond, attrs.evolve(ctx, in_workflow=False, no_trigger="trigger"))
+            if len(self.diags) == before:  # an unknown event already said what is wrong
+                self.check_trigger(trig)
+            ctx = attrs.evolve(ctx, trigger=self.trigger_fields(trig))
+        ir_steps = self.steps(steps, ctx, top_names, top=True, drip=w.is_drip, tz=tz)
+        exit_goals = []
+        for gs in goals_sections:
+            for g in gs.goals:
+                goal = self.goal(g, ctx, top_names, None, is_step=False)
+                if goal:
+                    exit_goals.append(goal)
+        return ir.Workflow(name, w.is_drip, once_at, every, tz, aud, trig, reentry is not None,
+                           tuple(ir_steps), tuple(exit_goals), tick_time, reentry_after,
+                           skip_met is not None, exit_aud is not None, span=w.span)
+
+    def workflow_items(self, w: A.Workflow) -> tuple[dict[str, Any], list[A.Step], list[A.GoalsSection]]:
+        """A workflow's settings (by kind), steps and goals sections, in the
+        order they must come (settings, steps, one goals section)."""
         settings: dict[str, Any] = {}
         steps: list[A.Step] = []
         goals_sections: list[A.GoalsSection] = []
@@ -47,16 +88,13 @@ class Workflows:
                              hint="the goals { } section comes last in a workflow")
                 seen_step = True
                 steps.append(item)
-        tz = "UTC"
-        if "TimezoneSetting" in settings:
-            tz = self.timezone_name(settings["TimezoneSetting"].name)
-        once_at = None
-        runs = settings.get("runs")
-        if isinstance(runs, A.RunsOnce):
-            once_at = self.datetime(runs.text, tz, runs.span)
+        return settings, steps, goals_sections
+
+    def evaluation(self, ev) -> tuple[int | None, tuple[int, int, int | None] | None]:
+        """``evaluate ...``: the tick in seconds (None: on events) and the
+        wall-clock time of day of the ticks (None: epoch-aligned)."""
         every: int | None = 300
         tick_time = None
-        ev = settings.get("evaluate")
         if isinstance(ev, A.EvaluateOnEvent):
             every = None
         elif isinstance(ev, A.EvaluateEveryAt):
@@ -82,6 +120,13 @@ class Workflows:
                 if not d.months:
                     self.err("E0406", "evaluate every needs a duration above zero", d.span)
                 every = 300
+        return every, tick_time
+
+    def check_enrollment(self, w: A.Workflow, settings: dict[str, Any], goals_sections: list[A.GoalsSection],
+                         once_at: int | None) -> None:
+        """How contacts enroll: an audience or an enrolling event (not both),
+        and the settings that need one or the other."""
+        name = w.name.name
         audience = settings.get("Audience")
         trigger = settings.get("EnrollWhen")
         reentry = settings.get("AllowReentry")
@@ -94,7 +139,6 @@ class Workflows:
         if reentry and not trigger:
             self.err("E0407", "allow reentry only applies to enroll when", reentry.span,
                      hint="audience workflows re-enroll contacts that qualify again")
-        reentry_after = reentry.after if reentry is not None else None
         skip_met = settings.get("SkipIfGoalMet")
         if skip_met and not any(gs.goals for gs in goals_sections):
             self.err("E0422", "skip enrollment if goal met needs an exit goal", skip_met.span,
@@ -108,7 +152,11 @@ class Workflows:
             self.err("E0408", "a one-time workflow enrolls its audience once; it cannot use enroll when",
                      trigger.span, hint="use `audience CONDITION`, or `runs perpetual`")
 
-        # Names of top-level steps (and goal steps), in order, for skip targets.
+    def workflow_step_names(self, steps: list[A.Step], goals_sections: list[A.GoalsSection]
+                            ) -> tuple[list, dict[str, Span]]:
+        """The names of the top-level steps (and goal steps), in order, for
+        skip targets; every step name (two steps named alike, two goals named
+        alike are errors)."""
         top_names: list[tuple[str, Span, int]] = []
         all_names: dict[str, Span] = {}
         goal_names: dict[str, Span] = {}
@@ -130,26 +178,7 @@ class Workflows:
                          related=(Related(goal_names[g.name.name], "first named here"),))
             else:
                 goal_names[g.name.name] = g.name.span
-        ctx = Context(workflow=name, steps=frozenset(all_names), in_workflow=True,
-                      no_trigger="audience" if audience else None)
-        aud = self.cond(audience.cond, attrs.evolve(ctx, in_workflow=False)) if audience else None
-        trig = None
-        if trigger:
-            before = len(self.diags)
-            trig = self.cond(trigger.cond, attrs.evolve(ctx, in_workflow=False, no_trigger="trigger"))
-            if len(self.diags) == before:  # an unknown event already said what is wrong
-                self.check_trigger(trig)
-            ctx = attrs.evolve(ctx, trigger=self.trigger_fields(trig))
-        ir_steps = self.steps(steps, ctx, top_names, top=True, drip=w.is_drip, tz=tz)
-        exit_goals = []
-        for gs in goals_sections:
-            for g in gs.goals:
-                goal = self.goal(g, ctx, top_names, None, is_step=False)
-                if goal:
-                    exit_goals.append(goal)
-        return ir.Workflow(name, w.is_drip, once_at, every, tz, aud, trig, reentry is not None,
-                           tuple(ir_steps), tuple(exit_goals), tick_time, reentry_after,
-                           skip_met is not None, exit_aud is not None, span=w.span)
+        return top_names, all_names
 
     def timezone_name(self, node: A.Str) -> str:
         """A time zone as written, or UTC after reporting an unknown one."""
