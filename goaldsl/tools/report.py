@@ -146,8 +146,19 @@ def _workflow_html(i: int, w: dict, charts: dict) -> str:
         out.append(f'<div><dt>“{_e(g["goal"])}”</dt><dd{_key(*k, "goals", j, "conversion")}>'
                    f'{percent(g["conversion"])}</dd></div>')
     out.append("</dl>")
+    out.append(_funnel_html(k, w, charts.get("funnel")))
+    for name, figure in (("cohorts", _cohorts_html), ("time_to_goal", _time_to_goal_html), ("exits", _exits_html),
+                         ("goal_order", _goal_order_html), ("goal_steps", _goal_steps_html)):
+        if name in charts:
+            out.append(figure(k, w, charts[name]))
+    out.append("</section>")
+    return "".join(out)
 
-    if "funnel" in charts:
+
+def _funnel_html(k: tuple, w: dict, chart) -> str:
+    """The funnel: contacts at each top-level step and what became of them."""
+    out = []
+    if chart is not None:
         rows = []
         for j, s in enumerate(w["steps"]):
             sk = (*k, "steps", j)
@@ -157,7 +168,7 @@ def _workflow_html(i: int, w: dict, charts: dict) -> str:
                         f'<td{_key(*sk, "waiting")}>{number(s["waiting"])}</td>'
                         + "".join(f'<td{_key(*sk, "left", r)}>{number(s["left"][r])}</td>' if r in s["left"]
                                   else "<td>0</td>" for r in ("goal", "unmet", "end", "completed")) + "</tr>")
-        out.append(_figure(charts["funnel"], "Funnel",
+        out.append(_figure(chart, "Funnel",
                            "Contacts that reached each top-level step, and what became of them there.",
                            ["#", "step", "reached", REASON_WORDS["moved_on"], REASON_WORDS["waiting"],
                             REASON_WORDS["goal"], REASON_WORDS["unmet"], REASON_WORDS["end"],
@@ -165,79 +176,88 @@ def _workflow_html(i: int, w: dict, charts: dict) -> str:
     elif w["steps"]:
         out.append('<p class="note">Where contacts are by step is not known: the stored stream has no '
                    "positions (it was written before goal recorded them).</p>")
-
-    if "cohorts" in charts:
-        goals = w["goals"]
-        rows = []
-        for j, r in enumerate(w["cohorts"]["rows"]):
-            ck = (*k, "cohorts", "rows", j)
-            cells = "".join(f'<td{_key(*ck, "achieved", g["goal"])}>{number(r["achieved"][g["goal"]])}</td>'
-                            f'<td{_key(*ck, "conversion", g["goal"])}>{percent(r["conversion"][g["goal"]])}</td>'
-                            for g in goals)
-            rows.append(f'<tr><th scope="row">{_e(r["start"])}</th>'
-                        f'<td{_key(*ck, "enrolled")}>{number(r["enrolled"])}</td>{cells}</tr>')
-        overall = "".join(f'<td{_key(*k, "goals", j, "achieved")}>{number(g["achieved"])}</td>'
-                          f'<td{_key(*k, "goals", j, "conversion")}>{percent(g["conversion"])}</td>'
-                          for j, g in enumerate(goals))
-        rows.append(f'<tr class="total"><th scope="row">all</th><td{_key(*k, "enrolled")}>'
-                    f'{number(w["enrolled"])}</td>{overall}</tr>')
-        head = [f'enrollment {w["cohorts"]["unit"]} (UTC)', "enrolled"]
-        for g in goals:
-            head += [f'“{g["goal"]}”', "conversion"]
-        out.append(_figure(charts["cohorts"], f'Conversion by enrollment {w["cohorts"]["unit"]}',
-                           "Of the contacts enrolled each "
-                           f'{w["cohorts"]["unit"]}, the share that achieved each goal (recent cohorts have '
-                           "had less time). Dotted lines: over all enrollments.", head, rows))
-
-    if "time_to_goal" in charts:
-        rows = []
-        for j, g in enumerate(w["goals"]):
-            if not g["achieved"]:
-                continue
-            tk = (*k, "goals", j, "time_to_goal")
-            t = g["time_to_goal"]
-            rows.append(f'<tr><th scope="row">“{_e(g["goal"])}”</th><td{_key(*tk, "count")}>{number(t["count"])}</td>'
-                        + "".join(f'<td{_key(*tk, q)}>{duration(t[q])}</td>'
-                                  for q in ("min", "p25", "p50", "p75", "p90", "max")) + "</tr>")
-        out.append(_figure(charts["time_to_goal"], "Time to goal",
-                           "Time from enrollment to achieving the goal: how many took how long, with the "
-                           "quartiles and the 90th percentile marked.",
-                           ["goal", "achieved", "fastest", "p25", "median (p50)", "p75", "p90", "slowest"], rows))
-
-    if "exits" in charts:
-        rows = [f'<tr><th scope="row">{_e(label)}</th><td>{number(n)}</td></tr>' for label, n, _ in exit_rows(w)]
-        rows += [f'<tr class="total"><th scope="row">{_e(r)} (all)</th><td{_key(*k, "exits", r)}>{number(n)}'
-                 f"</td></tr>" for r, n in w["exits"].items()]
-        out.append(_figure(charts["exits"], "Exits by reason",
-                           "How enrollments ended: a goal, a goal step unmet, an end step, or the last step done.",
-                           ["reason", "enrollments"], rows))
-
-    if "goal_order" in charts:
-        rows = []
-        for j, g in enumerate(w["goals"]):
-            lost = "; ".join(f'{n:,} to “{_e(x)}”' for x, n in g["lost_to"].items()) or "-"
-            rows.append(f'<tr><td>{j + 1}</td><th scope="row">“{_e(g["goal"])}”</th><td>{_e(g["kind"] or "")}</td>'
-                        f'<td{_key(*k, "goals", j, "achieved")}>{number(g["achieved"])}</td><td>{lost}</td></tr>')
-        out.append(_figure(charts["goal_order"], "Goal order",
-                           "Goals are checked in this order and the first that holds wins. Red: a goal that "
-                           "held at the same instant, but an earlier one took the contact.",
-                           ["order", "goal", "kind", "achieved", "held too, taken first by"], rows))
-
-    if "goal_steps" in charts:
-        rows = []
-        for j, g in enumerate(w["goals"]):
-            if "outcomes" not in g:
-                continue
-            ok = (*k, "goals", j, "outcomes")
-            rows.append(f'<tr><th scope="row">step {g["step"]}: “{_e(g["goal"])}”</th>'
-                        f'<td>{_e(g["unmet_policy"] or "")}</td>'
-                        + "".join(f'<td{_key(*ok, o)}>{number(g["outcomes"][o])}</td>' for o in OUTCOME_WORDS)
-                        + "</tr>")
-        out.append(_figure(charts["goal_steps"], "Goal steps",
-                           "For each goal step, how the contacts that reached it met it or not.",
-                           ["goal step", "on unmet"] + list(OUTCOME_WORDS.values()), rows))
-    out.append("</section>")
     return "".join(out)
+
+
+def _cohorts_html(k: tuple, w: dict, chart) -> str:
+    """Conversion by enrollment cohort."""
+    goals = w["goals"]
+    rows = []
+    for j, r in enumerate(w["cohorts"]["rows"]):
+        ck = (*k, "cohorts", "rows", j)
+        cells = "".join(f'<td{_key(*ck, "achieved", g["goal"])}>{number(r["achieved"][g["goal"]])}</td>'
+                        f'<td{_key(*ck, "conversion", g["goal"])}>{percent(r["conversion"][g["goal"]])}</td>'
+                        for g in goals)
+        rows.append(f'<tr><th scope="row">{_e(r["start"])}</th>'
+                    f'<td{_key(*ck, "enrolled")}>{number(r["enrolled"])}</td>{cells}</tr>')
+    overall = "".join(f'<td{_key(*k, "goals", j, "achieved")}>{number(g["achieved"])}</td>'
+                      f'<td{_key(*k, "goals", j, "conversion")}>{percent(g["conversion"])}</td>'
+                      for j, g in enumerate(goals))
+    rows.append(f'<tr class="total"><th scope="row">all</th><td{_key(*k, "enrolled")}>'
+                f'{number(w["enrolled"])}</td>{overall}</tr>')
+    head = [f'enrollment {w["cohorts"]["unit"]} (UTC)', "enrolled"]
+    for g in goals:
+        head += [f'“{g["goal"]}”', "conversion"]
+    return _figure(chart, f'Conversion by enrollment {w["cohorts"]["unit"]}',
+                   "Of the contacts enrolled each "
+                   f'{w["cohorts"]["unit"]}, the share that achieved each goal (recent cohorts have '
+                   "had less time). Dotted lines: over all enrollments.", head, rows)
+
+
+def _time_to_goal_html(k: tuple, w: dict, chart) -> str:
+    """Time from enrollment to each goal."""
+    rows = []
+    for j, g in enumerate(w["goals"]):
+        if not g["achieved"]:
+            continue
+        tk = (*k, "goals", j, "time_to_goal")
+        t = g["time_to_goal"]
+        rows.append(f'<tr><th scope="row">“{_e(g["goal"])}”</th><td{_key(*tk, "count")}>{number(t["count"])}</td>'
+                    + "".join(f'<td{_key(*tk, q)}>{duration(t[q])}</td>'
+                              for q in ("min", "p25", "p50", "p75", "p90", "max")) + "</tr>")
+    return _figure(chart, "Time to goal",
+                   "Time from enrollment to achieving the goal: how many took how long, with the "
+                   "quartiles and the 90th percentile marked.",
+                   ["goal", "achieved", "fastest", "p25", "median (p50)", "p75", "p90", "slowest"], rows)
+
+
+def _exits_html(k: tuple, w: dict, chart) -> str:
+    """Exits by reason."""
+    rows = [f'<tr><th scope="row">{_e(label)}</th><td>{number(n)}</td></tr>' for label, n, _ in exit_rows(w)]
+    rows += [f'<tr class="total"><th scope="row">{_e(r)} (all)</th><td{_key(*k, "exits", r)}>{number(n)}'
+             f"</td></tr>" for r, n in w["exits"].items()]
+    return _figure(chart, "Exits by reason",
+                   "How enrollments ended: a goal, a goal step unmet, an end step, or the last step done.",
+                   ["reason", "enrollments"], rows)
+
+
+def _goal_order_html(k: tuple, w: dict, chart) -> str:
+    """The goals in the order they are checked, and what each lost to an earlier one."""
+    rows = []
+    for j, g in enumerate(w["goals"]):
+        lost = "; ".join(f'{n:,} to “{_e(x)}”' for x, n in g["lost_to"].items()) or "-"
+        rows.append(f'<tr><td>{j + 1}</td><th scope="row">“{_e(g["goal"])}”</th><td>{_e(g["kind"] or "")}</td>'
+                    f'<td{_key(*k, "goals", j, "achieved")}>{number(g["achieved"])}</td><td>{lost}</td></tr>')
+    return _figure(chart, "Goal order",
+                   "Goals are checked in this order and the first that holds wins. Red: a goal that "
+                   "held at the same instant, but an earlier one took the contact.",
+                   ["order", "goal", "kind", "achieved", "held too, taken first by"], rows)
+
+
+def _goal_steps_html(k: tuple, w: dict, chart) -> str:
+    """How the contacts that reached each goal step met it or not."""
+    rows = []
+    for j, g in enumerate(w["goals"]):
+        if "outcomes" not in g:
+            continue
+        ok = (*k, "goals", j, "outcomes")
+        rows.append(f'<tr><th scope="row">step {g["step"]}: “{_e(g["goal"])}”</th>'
+                    f'<td>{_e(g["unmet_policy"] or "")}</td>'
+                    + "".join(f'<td{_key(*ok, o)}>{number(g["outcomes"][o])}</td>' for o in OUTCOME_WORDS)
+                    + "</tr>")
+    return _figure(chart, "Goal steps",
+                   "For each goal step, how the contacts that reached it met it or not.",
+                   ["goal step", "on unmet"] + list(OUTCOME_WORDS.values()), rows)
 
 
 def _figure(chart_svg: tuple[Chart, str], heading: str, what: str, head: list[str], rows: list[str]) -> str:
