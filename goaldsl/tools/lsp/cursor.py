@@ -113,52 +113,65 @@ def _chain_at(module: A.Module, offset: int) -> list:
 def _resolve(chain: list, program: Optional[ir.Program]) -> Optional[Target]:
     node = chain[-1]
     parent = chain[-2] if len(chain) > 1 else None
-    events = program.events if program else {}
-    segments = program.segments if program else {}
     wf = next((n for n in reversed(chain) if isinstance(n, A.Workflow)), None)
     if isinstance(node, A.Str):
         if isinstance(parent, A.Import):
             return Target("import", node.value, node.span, node=parent)
         return None
     if isinstance(node, A.Ident):
-        name = node.name
-        if isinstance(parent, A.ActionCall) and parent.name is node:
-            return Target("action", name, node.span)
-        if isinstance(parent, (A.SkipStep, A.OnAchieved)):
-            return Target("step", name, node.span, workflow=wf)
-        if isinstance(parent, (A.ActionStep, A.WaitFor, A.WaitUntilTime, A.WaitUntilDate, A.WaitUntilCond)):
-            return Target("step", name, node.span, workflow=wf)
-        if isinstance(parent, A.ActionDecl):
-            return Target("action", name, node.span)
-        if isinstance(parent, A.Effect):
-            return Target("effect", name, node.span)
-        if isinstance(parent, A.SegmentDef):
-            return Target("segment", name, node.span)
-        if isinstance(parent, A.Arg):
-            call = chain[-3] if len(chain) > 2 and isinstance(chain[-3], A.ActionCall) else None
-            return Target("param", name, node.span, action=call.name.name) if call else None
-        if isinstance(parent, A.Param):
-            decl = chain[-3] if len(chain) > 2 and isinstance(chain[-3], A.ActionDecl) else None
-            return Target("param", name, node.span, action=decl.name.name) if decl else None
-        if isinstance(parent, A.FieldDecl):
-            decl = chain[-3] if len(chain) > 2 and isinstance(chain[-3], A.EventDecl) else None
-            return Target("field", name, node.span, event=decl.name.dotted) if decl else None
-        if isinstance(parent, A.GoalBlock):
-            exit_goal = any(isinstance(n, A.GoalsSection) for n in chain)
-            if exit_goal:
-                return Target("goal", name, node.span, workflow=wf, node=parent)
-            return Target("step", name, node.span, workflow=wf)
-        if isinstance(parent, A.Workflow):
-            return Target("workflow", name, node.span, workflow=parent, node=parent)
-        if isinstance(parent, A.Expect):
-            for kind in ("goal", "workflow", "step", "contact"):
-                if getattr(parent, kind) is node:
-                    return Target(f"test_{kind}", name, node.span, node=parent)
-        if isinstance(parent, (A.TestContact, A.TestEvent)):
-            return Target("test_contact", name, node.span, node=parent)
-        return None
+        return _resolve_name(chain, node, parent, wf)
     if not isinstance(node, A.Ref):
         return None
+    return _resolve_ref(chain, node, parent, wf, program)
+
+
+def _resolve_name(chain: list, node: A.Ident, parent, wf: Optional[A.Workflow]) -> Optional[Target]:
+    """A name that declares or refers to something: an action, a step, a
+    parameter, a field, a goal, a workflow, a test's names."""
+    name = node.name
+    if isinstance(parent, A.ActionCall) and parent.name is node:
+        return Target("action", name, node.span)
+    if isinstance(parent, (A.SkipStep, A.OnAchieved)):
+        return Target("step", name, node.span, workflow=wf)
+    if isinstance(parent, (A.ActionStep, A.WaitFor, A.WaitUntilTime, A.WaitUntilDate, A.WaitUntilCond)):
+        return Target("step", name, node.span, workflow=wf)
+    if isinstance(parent, A.ActionDecl):
+        return Target("action", name, node.span)
+    if isinstance(parent, A.Effect):
+        return Target("effect", name, node.span)
+    if isinstance(parent, A.SegmentDef):
+        return Target("segment", name, node.span)
+    if isinstance(parent, A.Arg):
+        call = chain[-3] if len(chain) > 2 and isinstance(chain[-3], A.ActionCall) else None
+        return Target("param", name, node.span, action=call.name.name) if call else None
+    if isinstance(parent, A.Param):
+        decl = chain[-3] if len(chain) > 2 and isinstance(chain[-3], A.ActionDecl) else None
+        return Target("param", name, node.span, action=decl.name.name) if decl else None
+    if isinstance(parent, A.FieldDecl):
+        decl = chain[-3] if len(chain) > 2 and isinstance(chain[-3], A.EventDecl) else None
+        return Target("field", name, node.span, event=decl.name.dotted) if decl else None
+    if isinstance(parent, A.GoalBlock):
+        exit_goal = any(isinstance(n, A.GoalsSection) for n in chain)
+        if exit_goal:
+            return Target("goal", name, node.span, workflow=wf, node=parent)
+        return Target("step", name, node.span, workflow=wf)
+    if isinstance(parent, A.Workflow):
+        return Target("workflow", name, node.span, workflow=parent, node=parent)
+    if isinstance(parent, A.Expect):
+        for kind in ("goal", "workflow", "step", "contact"):
+            if getattr(parent, kind) is node:
+                return Target(f"test_{kind}", name, node.span, node=parent)
+    if isinstance(parent, (A.TestContact, A.TestEvent)):
+        return Target("test_contact", name, node.span, node=parent)
+    return None
+
+
+def _resolve_ref(chain: list, node: A.Ref, parent, wf: Optional[A.Workflow],
+                 program: Optional[ir.Program]) -> Optional[Target]:
+    """A reference in a condition or a declaration: an event, a contact
+    attribute, a field, an enum value, a step or a segment."""
+    events = program.events if program else {}
+    segments = program.segments if program else {}
     dotted = node.dotted
     if isinstance(parent, (A.EventDecl, A.Emit)):
         return Target("event", dotted, node.span)
