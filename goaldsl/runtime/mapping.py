@@ -178,41 +178,65 @@ def parse_mapping(text: str, shown: str) -> tuple[Optional[Mapping], list[Diagno
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg) or "not valid TOML"
         return None, [error("E0700", f"the mapping file is not valid TOML: {reason}", Span(shown, line, col, line, col + 1))]
 
-    def text_value(table: tuple, key: str, v, allowed=None) -> Optional[str]:
+    r = _Tables(data, probs)
+    r.unknown_keys((), data, _TOP)
+    kw: dict = {"path": shown, "lines": probs.lines}
+    if "format" in data:
+        kw["format"] = r.text_value((), "format", data["format"], FORMATS)
+    if "unknown_events" in data:
+        kw["unknown_events"] = r.text_value((), "unknown_events", data["unknown_events"], UNKNOWN_POLICIES) or "error"
+    _columns(r, kw)
+    _time(r, kw)
+    _events(r, kw)
+    _fields(r, kw)
+    ct = r.table("contacts")
+    r.unknown_keys(("contacts",), ct, _CONTACTS)
+    if "id" in ct:
+        kw["contact_id"] = r.text_value(("contacts",), "id", ct["id"])
+
+    kw = {k: v for k, v in kw.items() if v is not None}
+    return Mapping(**kw), probs.diags
+
+
+class _Tables:
+    """The mapping file's TOML data and its problems, read table by table."""
+
+    def __init__(self, data: dict, probs: "_Problems"):
+        self.data = data
+        self.probs = probs
+
+    def text_value(self, table: tuple, key: str, v, allowed=None) -> Optional[str]:
         if not isinstance(v, str) or not v:
-            probs.add(table + (key,), f'"{key}" must be a text' + (f": one of {', '.join(allowed)}" if allowed else ""))
+            self.probs.add(table + (key,),
+                           f'"{key}" must be a text' + (f": one of {', '.join(allowed)}" if allowed else ""))
             return None
         if allowed and v not in allowed:
             best = closest(v, list(allowed))
-            probs.add(table + (key,), f'"{key}" is "{v}", not one of {", ".join(allowed)}'
-                      + (f' (did you mean "{best}"?)' if best else ""))
+            self.probs.add(table + (key,), f'"{key}" is "{v}", not one of {", ".join(allowed)}'
+                           + (f' (did you mean "{best}"?)' if best else ""))
             return None
         return v
 
-    def unknown_keys(table: tuple, got: dict, known: set) -> None:
+    def unknown_keys(self, table: tuple, got: dict, known: set) -> None:
         for k in got:
             if k not in known:
                 best = closest(k, sorted(known))
                 where = f"[{'.'.join(table)}]" if table else "the top level"
-                probs.add(table + (k,), f'unknown key "{k}" in {where}'
-                          + (f' (did you mean "{best}"?)' if best else f"; allowed: {', '.join(sorted(known))}"))
+                self.probs.add(table + (k,), f'unknown key "{k}" in {where}'
+                               + (f' (did you mean "{best}"?)' if best else f"; allowed: {', '.join(sorted(known))}"))
 
-    def table(key: str) -> dict:
-        v = data.get(key, {})
+    def table(self, key: str) -> dict:
+        v = self.data.get(key, {})
         if not isinstance(v, dict):
-            probs.add((key,), f'"{key}" must be a table: [{key}]')
+            self.probs.add((key,), f'"{key}" must be a table: [{key}]')
             return {}
         return v
 
-    unknown_keys((), data, _TOP)
-    kw: dict = {"path": shown, "lines": probs.lines}
-    if "format" in data:
-        kw["format"] = text_value((), "format", data["format"], FORMATS)
-    if "unknown_events" in data:
-        kw["unknown_events"] = text_value((), "unknown_events", data["unknown_events"], UNKNOWN_POLICIES) or "error"
 
-    cols = table("columns")
-    unknown_keys(("columns",), cols, _COLUMNS)
+def _columns(r: _Tables, kw: dict) -> None:
+    """[columns]: where the contact, time, type, id and properties are."""
+    cols = r.table("columns")
+    r.unknown_keys(("columns",), cols, _COLUMNS)
     for k in ("contact", "time"):
         if k in cols:
             v = cols[k]
@@ -221,36 +245,46 @@ def parse_mapping(text: str, shown: str) -> tuple[Optional[Mapping], list[Diagno
             elif isinstance(v, list) and v and all(isinstance(x, str) and x for x in v):
                 kw[k] = tuple(v)
             else:
-                probs.add(("columns", k), f'"{k}" must be a column name, or a list of them (the first one set is used)')
+                r.probs.add(("columns", k),
+                            f'"{k}" must be a column name, or a list of them (the first one set is used)')
     for k in ("type", "id", "properties"):
         if k in cols:
-            kw[k] = text_value(("columns",), k, cols[k])
+            kw[k] = r.text_value(("columns",), k, cols[k])
 
-    tm = table("time")
-    unknown_keys(("time",), tm, _TIME)
+
+def _time(r: _Tables, kw: dict) -> None:
+    """[time]: the time format and the zone of times without an offset."""
+    tm = r.table("time")
+    r.unknown_keys(("time",), tm, _TIME)
     if "format" in tm:
-        kw["time_format"] = text_value(("time",), "format", tm["format"], TIME_FORMATS) or "iso"
+        kw["time_format"] = r.text_value(("time",), "format", tm["format"], TIME_FORMATS) or "iso"
     if "timezone" in tm:
-        tz = text_value(("time",), "timezone", tm["timezone"])
+        tz = r.text_value(("time",), "timezone", tm["timezone"])
         if tz:
             try:
                 from zoneinfo import ZoneInfo
                 ZoneInfo(tz)
                 kw["timezone"] = tz
             except Exception:
-                probs.add(("time", "timezone"), f'"{tz}" is not a time zone of the tz database (like "Europe/Berlin" '
-                          f'or "UTC")')
+                r.probs.add(("time", "timezone"), f'"{tz}" is not a time zone of the tz database (like '
+                            f'"Europe/Berlin" or "UTC")')
 
-    evs = table("events")
+
+def _events(r: _Tables, kw: dict) -> None:
+    """[events]: source event names to event types."""
+    evs = r.table("events")
     events: dict[str, str] = {}
     for k, v in evs.items():
         if isinstance(v, str) and v:
             events[k] = v
         else:
-            probs.add(("events", k), f'the event "{k}" must map to an event type name, like "purchase.completed"')
+            r.probs.add(("events", k), f'the event "{k}" must map to an event type name, like "purchase.completed"')
     kw["events"] = events
 
-    fl = table("fields")
+
+def _fields(r: _Tables, kw: dict) -> None:
+    """[fields]: event fields to source names, for all events or per event type."""
+    fl = r.table("fields")
     fields: dict[str, dict[str, str]] = {}
     for k, v in fl.items():
         if isinstance(v, str) and v:
@@ -261,18 +295,11 @@ def parse_mapping(text: str, shown: str) -> tuple[Optional[Mapping], list[Diagno
                 if isinstance(fv, str) and fv:
                     per[fk] = fv
                 else:
-                    probs.add(("fields", k, fk), f'field "{fk}" must map to a source name (a text)')
+                    r.probs.add(("fields", k, fk), f'field "{fk}" must map to a source name (a text)')
         else:
-            probs.add(("fields", k), f'"{k}" must be a source name (a text), or a table of fields for an event type')
+            r.probs.add(("fields", k),
+                        f'"{k}" must be a source name (a text), or a table of fields for an event type')
     kw["fields"] = fields
-
-    ct = table("contacts")
-    unknown_keys(("contacts",), ct, _CONTACTS)
-    if "id" in ct:
-        kw["contact_id"] = text_value(("contacts",), "id", ct["id"])
-
-    kw = {k: v for k, v in kw.items() if v is not None}
-    return Mapping(**kw), probs.diags
 
 
 def check_mapping(mapping: Mapping, text: str, events: dict[str, ir.EventType]) -> list[Diagnostic]:
