@@ -544,10 +544,7 @@ def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[
             or (mapper.props_col is not None and mapper.props_col in index):
         return None
 
-    def plain(a):
-        return a.dictionary_decode() if pa.types.is_dictionary(a.type) else a
-
-    tarr = plain(rb.column(index[tcols[0]]))
+    tarr = _decoded(rb.column(index[tcols[0]]))
     tt = tarr.type
     if pa.types.is_timestamp(tt) and tt.tz is not None:
         unit = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[tt.unit]
@@ -557,12 +554,12 @@ def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[
         raw = pc.cast(tarr, pa.int64())
     else:
         return None
-    carr = plain(rb.column(index[ccols[0]]))
-    typarr = plain(rb.column(index[mapper.type_col]))
+    carr = _decoded(rb.column(index[ccols[0]]))
+    typarr = _decoded(rb.column(index[mapper.type_col]))
     if not (pa.types.is_string(carr.type) or pa.types.is_large_string(carr.type)) \
             or not (pa.types.is_string(typarr.type) or pa.types.is_large_string(typarr.type)):
         return None
-    idarr = plain(rb.column(index[mapper.id_col])) if mapper.id_col in index else None
+    idarr = _decoded(rb.column(index[mapper.id_col])) if mapper.id_col in index else None
     if idarr is not None and not (pa.types.is_string(idarr.type) or pa.types.is_large_string(idarr.type)
                                   or pa.types.is_null(idarr.type)):
         return None
@@ -579,88 +576,16 @@ def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[
         if decl is None:
             continue
         mask = pc.and_kleene(pc.fill_null(pc.equal(typarr, src), False), base)
-        fields = []
-        ok = True
-        for f, srcname in mapper.field_sources[typ]:
-            ft = decl.fields[f]
-            name = srcname if srcname in index else (f"properties.{srcname}" if f"properties.{srcname}" in index
-                                                     else None)
-            if name is None:
-                if not ft.optional:
-                    ok = False
-                    break
-                continue
-            arr = plain(rb.column(index[name]))
-            want = _KIND_TYPES.get(ft.kind, "any" if ft.kind == "any" else None)
-            at = arr.type
-            if pa.types.is_null(at):
-                fits = True
-            elif want == "string":
-                fits = pa.types.is_string(at) or pa.types.is_large_string(at)
-            elif want == "number":
-                fits = pa.types.is_integer(at) or pa.types.is_floating(at)
-            elif want == "bool":
-                fits = pa.types.is_boolean(at)
-            elif want == "any":
-                fits = True
-            elif ft.kind in ("map", "list"):
-                fits = pa.types.is_string(at) or pa.types.is_large_string(at)  # JSON text, decoded below
-            else:
-                fits = False
-            if not fits:
-                ok = False
-                break
-            if not ft.optional:
-                mask = pc.and_kleene(mask, pc.is_valid(arr))
-            if ft.kind == "enum" and not pa.types.is_null(at):
-                mask = pc.and_kleene(mask, pc.or_kleene(pc.is_null(arr), pc.fill_null(
-                    pc.is_in(arr, value_set=pa.array(list(ft.values), arr.type)), False)))
-            if pa.types.is_floating(at):  # NaN and infinities are not JSON numbers: row by row
-                mask = pc.and_kleene(mask, pc.or_kleene(pc.is_null(arr), pc.is_finite(arr)))
-            fields.append((f, arr, dict if ft.kind == "map" else list if ft.kind == "list" else None))
-        if not ok:
+        found = _arrow_fields(rb, index, mapper.field_sources[typ], decl, mask)
+        if found is None:
             continue
+        mask, fields = found
         mask = pc.fill_null(mask, False)  # null is not true: such rows are checked row by row
         idx = pc.indices_nonzero(mask)
         if len(idx) == 0:
             continue
         handled = pc.or_kleene(handled, mask)
-        taken = pc.take(raw, idx)
-        times = (pc.divide(taken, unit) if unit != 1 else taken).to_pylist()
-        contacts = pc.take(carr, idx).to_pylist()
-        ids = pc.take(idarr, idx).to_pylist() if idarr is not None else [None] * len(idx)
-        names = [f for f, _, _ in fields]
-        taken_cols = [pc.take(a, idx) for _, a, _ in fields]
-        lists = [a.to_pylist() for a in taken_cols]
-        positions = idx.to_pylist()
-        wrong: list[int] = []
-        for k, (f, a, kind) in enumerate(fields):
-            if kind is not None:  # JSON text: a value that is not of the kind is checked row by row
-                vals = lists[k]
-                for j, v in enumerate(vals):
-                    if v is not None:
-                        try:
-                            v = vals[j] = decode_json(v.encode())
-                        except Exception:
-                            v = None
-                        if type(v) is not kind:
-                            wrong.append(j)
-        # Each row's fields: a dict of the columns, then the nulls (absent) taken out.
-        if not names:
-            dicts = [{} for _ in positions]
-        elif len(names) == 1:
-            (n0,), (l0,) = names, lists
-            dicts = [{n0: a} for a in l0]
-        elif len(names) == 2:
-            (n0, n1), (l0, l1) = names, lists
-            dicts = [{n0: a, n1: b} for a, b in zip(l0, l1)]
-        else:
-            dicts = [dict(zip(names, vals)) for vals in zip(*lists)]
-        for f, a in zip(names, taken_cols):
-            if a.null_count:
-                for j in pc.indices_nonzero(pc.is_null(a)).to_pylist():
-                    del dicts[j][f]
-        rows = list(zip(times, contacts, repeat(typ), dicts, ids, [first_row + q for q in positions]))
+        rows, wrong, positions = _arrow_rows(raw, unit, carr, idarr, typ, fields, idx, first_row)
         for j in reversed(wrong):
             del rows[j]
             retry.append(positions[j])
@@ -668,40 +593,114 @@ def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[
     return pc.indices_nonzero(pc.invert(handled)).to_pylist() + retry
 
 
+def _decoded(a):
+    """A dictionary-encoded column decoded; any other as it is."""
+    import pyarrow as pa
+    return a.dictionary_decode() if pa.types.is_dictionary(a.type) else a
+
+
+def _arrow_fields(rb, index: dict, sources, decl: ir.EventType, mask):
+    """The columns of an event type's fields and the mask of the rows the
+    column-wise check takes (required fields set, enum values allowed,
+    finite numbers), or None when a column's type does not fit: then every
+    row of the type is checked row by row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    fields = []
+    for f, srcname in sources:
+        ft = decl.fields[f]
+        name = srcname if srcname in index else (f"properties.{srcname}" if f"properties.{srcname}" in index
+                                                 else None)
+        if name is None:
+            if not ft.optional:
+                return None
+            continue
+        arr = _decoded(rb.column(index[name]))
+        want = _KIND_TYPES.get(ft.kind, "any" if ft.kind == "any" else None)
+        at = arr.type
+        if pa.types.is_null(at):
+            fits = True
+        elif want == "string":
+            fits = pa.types.is_string(at) or pa.types.is_large_string(at)
+        elif want == "number":
+            fits = pa.types.is_integer(at) or pa.types.is_floating(at)
+        elif want == "bool":
+            fits = pa.types.is_boolean(at)
+        elif want == "any":
+            fits = True
+        elif ft.kind in ("map", "list"):
+            fits = pa.types.is_string(at) or pa.types.is_large_string(at)  # JSON text, decoded below
+        else:
+            fits = False
+        if not fits:
+            return None
+        if not ft.optional:
+            mask = pc.and_kleene(mask, pc.is_valid(arr))
+        if ft.kind == "enum" and not pa.types.is_null(at):
+            mask = pc.and_kleene(mask, pc.or_kleene(pc.is_null(arr), pc.fill_null(
+                pc.is_in(arr, value_set=pa.array(list(ft.values), arr.type)), False)))
+        if pa.types.is_floating(at):  # NaN and infinities are not JSON numbers: row by row
+            mask = pc.and_kleene(mask, pc.or_kleene(pc.is_null(arr), pc.is_finite(arr)))
+        fields.append((f, arr, dict if ft.kind == "map" else list if ft.kind == "list" else None))
+    return mask, fields
+
+
+def _arrow_rows(raw, unit: int, carr, idarr, typ: str, fields: list, idx, first_row: int):
+    """The rows at ``idx`` as event tuples; also the places (in the list)
+    of rows whose JSON text fields hold a value of the wrong kind (they are
+    checked row by row), and each row's place in the batch."""
+    import pyarrow.compute as pc
+    taken = pc.take(raw, idx)
+    times = (pc.divide(taken, unit) if unit != 1 else taken).to_pylist()
+    contacts = pc.take(carr, idx).to_pylist()
+    ids = pc.take(idarr, idx).to_pylist() if idarr is not None else [None] * len(idx)
+    names = [f for f, _, _ in fields]
+    taken_cols = [pc.take(a, idx) for _, a, _ in fields]
+    lists = [a.to_pylist() for a in taken_cols]
+    positions = idx.to_pylist()
+    wrong: list[int] = []
+    for k, (f, a, kind) in enumerate(fields):
+        if kind is not None:  # JSON text: a value that is not of the kind is checked row by row
+            vals = lists[k]
+            for j, v in enumerate(vals):
+                if v is not None:
+                    try:
+                        v = vals[j] = decode_json(v.encode())
+                    except Exception:
+                        v = None
+                    if type(v) is not kind:
+                        wrong.append(j)
+    # Each row's fields: a dict of the columns, then the nulls (absent) taken out.
+    if not names:
+        dicts = [{} for _ in positions]
+    elif len(names) == 1:
+        (n0,), (l0,) = names, lists
+        dicts = [{n0: a} for a in l0]
+    elif len(names) == 2:
+        (n0, n1), (l0, l1) = names, lists
+        dicts = [{n0: a, n1: b} for a, b in zip(l0, l1)]
+    else:
+        dicts = [dict(zip(names, vals)) for vals in zip(*lists)]
+    for f, a in zip(names, taken_cols):
+        if a.null_count:
+            for j in pc.indices_nonzero(pc.is_null(a)).to_pylist():
+                del dicts[j][f]
+    rows = list(zip(times, contacts, repeat(typ), dicts, ids, [first_row + q for q in positions]))
+    return rows, wrong, positions
+
+
 def _arrow_slow(rb, mapper: "RowMapper", first_row: int, positions: list[int]) -> list[tuple]:
     """The rows of a record batch checked one by one; ``positions`` gives
     each row's place in the file's batch (its row number less ``first_row``)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
     schema = rb.schema
     index = {n: i for i, n in enumerate(schema.names)}
     n = rb.num_rows
-
-    def col(name: str) -> list:
-        i = index.get(name)
-        if i is None:
-            return [None] * n
-        arr = rb.column(i)
-        t = arr.type
-        if pa.types.is_timestamp(t):
-            unit = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[t.unit]
-            ints = pc.cast(arr, pa.int64()).to_pylist()
-            secs = [None if v is None else v // unit for v in ints]
-            if t.tz is None:
-                return [None if v is None else _Naive(v) for v in secs]
-            return [None if v is None else _Epoch(v) for v in secs]
-        if pa.types.is_date(t):
-            return [None if v is None else str(v) for v in arr.to_pylist()]
-        if pa.types.is_decimal(t):
-            return [None if v is None else (int(v) if v == v.to_integral_value() else float(v)) for v in arr.to_pylist()]
-        return arr.to_pylist()
-
     cache: dict[str, list] = {}
 
     def get(name: str) -> list:
         v = cache.get(name)
         if v is None:
-            v = cache[name] = col(name)
+            v = cache[name] = _arrow_column(rb, index, name)
         return v
 
     tcols = [c for c in mapper.time_cols if c in index] or list(mapper.time_cols[:1])
@@ -711,14 +710,7 @@ def _arrow_slow(rb, mapper: "RowMapper", first_row: int, positions: list[int]) -
     props = get(mapper.props_col) if mapper.props_col and mapper.props_col in index else None
     tlists = [(c, get(c)) for c in tcols]
     clists = [(c, get(c)) for c in ccols]
-    plans: dict[str, list] = {}
-    for typ, pairs in mapper.field_sources.items():
-        plan = []
-        decl = mapper.events[typ]
-        for f, src in pairs:
-            name = src if src in index else (f"properties.{src}" if f"properties.{src}" in index else None)
-            plan.append((f, get(name) if name else None, name or src, src, decl.fields[f].kind in ("map", "list")))
-        plans[typ] = plan
+    plans = _field_plans(mapper, index, get)
     times = mapper.times
     tz = mapper.m.timezone
     out: list[tuple] = []
@@ -776,6 +768,46 @@ def _arrow_slow(rb, mapper: "RowMapper", first_row: int, positions: list[int]) -
         if res is not None:
             out.append(res)
     return out
+
+
+def _arrow_column(rb, index: dict, name: str) -> list:
+    """A column of a record batch as Python values (None for a column the
+    batch does not have): timestamps as seconds, dates as text, decimals as
+    numbers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    n = rb.num_rows
+    i = index.get(name)
+    if i is None:
+        return [None] * n
+    arr = rb.column(i)
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        unit = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[t.unit]
+        ints = pc.cast(arr, pa.int64()).to_pylist()
+        secs = [None if v is None else v // unit for v in ints]
+        if t.tz is None:
+            return [None if v is None else _Naive(v) for v in secs]
+        return [None if v is None else _Epoch(v) for v in secs]
+    if pa.types.is_date(t):
+        return [None if v is None else str(v) for v in arr.to_pylist()]
+    if pa.types.is_decimal(t):
+        return [None if v is None else (int(v) if v == v.to_integral_value() else float(v)) for v in arr.to_pylist()]
+    return arr.to_pylist()
+
+
+def _field_plans(mapper: "RowMapper", index: dict, get) -> dict[str, list]:
+    """Per event type, where each field comes from: (field, its column's
+    values or None, the column's name, the source name, kept as JSON text)."""
+    plans: dict[str, list] = {}
+    for typ, pairs in mapper.field_sources.items():
+        plan = []
+        decl = mapper.events[typ]
+        for f, src in pairs:
+            name = src if src in index else (f"properties.{src}" if f"properties.{src}" in index else None)
+            plan.append((f, get(name) if name else None, name or src, src, decl.fields[f].kind in ("map", "list")))
+        plans[typ] = plan
+    return plans
 
 
 class _Epoch(int):
