@@ -187,53 +187,23 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
     times = list(map(attrgetter("time"), rows))
     if not set(map(len, times)) <= {20, 25}:
         return None
-    # Every time is of the usual form, which the reader reads as its hour
-    # (parsed once) plus minutes and seconds: check each hour with each
-    # offset, and each distinct ":MM:SS", instead of each row.
-    hours = set(map(itemgetter(slice(0, 13)), times))
-    offsets = set(map(itemgetter(slice(19, None)), times))
-    if any(len(o) == 1 and o != "Z" for o in offsets):
+    checked = _usual_times(times)
+    if checked is None:
         return None
-    if not all(_MMSS.match(m) for m in set(map(itemgetter(slice(13, 19)), times))):
-        return None
-    reader = EventTimes()
-    try:
-        for h in hours:
-            for o in offsets:
-                reader(h + ":00:00" + o)
-    except (ValueError, OverflowError, OSError):
-        return None
+    reader, offsets = checked
     ids = list(map(attrgetter("id"), rows))
     contacts = list(map(attrgetter("contact"), rows))
-    none = ids.count(None)
-    dups: list[int] = []
+    dups = _repeated_ids(ids)
     live = times
-    if len(set(ids)) - (1 if none else 0) < n - none:
-        seen: set = set()
-        for i, e in enumerate(ids):
-            if e is not None:
-                if e in seen:
-                    dups.append(i)
-                else:
-                    seen.add(e)
+    if dups:
         keep = [True] * n
         for i in dups:
             keep[i] = False
         live = list(compress(times, keep))
-    # The first and last instants: the wall times sort as text; an instant's
-    # wall time is within the spread of the offsets of the extreme one.
-    spread = max(map(_offset_seconds, offsets)) - min(map(_offset_seconds, offsets)) + 60
-    from ..semantics.calendar import format_utc
-    lo_wall, hi_wall = min(live)[:19], max(live)[:19]
-    lo_cut = format_utc(_wall(lo_wall) + spread)[:19]
-    hi_cut = format_utc(_wall(hi_wall) - spread)[:19]
-    try:
-        first = min(map(reader, compress(live, map(lo_cut.__ge__, live))))
-        last = max(map(reader, compress(live, map(hi_cut.__le__, live))))
-    except (ValueError, OverflowError, OSError):  # pragma: no cover - every hour was read above
+    extremes = _first_and_last(live, offsets, reader)
+    if extremes is None:
         return None
-    if not (MIN_EVENT_TIME <= first and last < MAX_EVENT_TIME):
-        return None
+    first, last = extremes
     # This contact's lines, read by the ordinary reader (every field kept, its messages).
     lines = _lines_at(data, cid, contacts)
     if lines is None:
@@ -254,6 +224,62 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
     inputs.duplicates = len(dups)
     inputs.first_time, inputs.last_time = first, last
     return lambda: set(contacts)
+
+
+def _usual_times(times: list[str]):
+    """(a reader, the offsets) when every time is of the usual form, which
+    the reader reads as its hour (parsed once) plus minutes and seconds:
+    each hour is checked with each offset, and each distinct ":MM:SS",
+    instead of each row. None otherwise."""
+    hours = set(map(itemgetter(slice(0, 13)), times))
+    offsets = set(map(itemgetter(slice(19, None)), times))
+    if any(len(o) == 1 and o != "Z" for o in offsets):
+        return None
+    if not all(_MMSS.match(m) for m in set(map(itemgetter(slice(13, 19)), times))):
+        return None
+    reader = EventTimes()
+    try:
+        for h in hours:
+            for o in offsets:
+                reader(h + ":00:00" + o)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return reader, offsets
+
+
+def _repeated_ids(ids: list) -> list[int]:
+    """The places of the events whose id an earlier event has."""
+    n = len(ids)
+    none = ids.count(None)
+    dups: list[int] = []
+    if len(set(ids)) - (1 if none else 0) < n - none:
+        seen: set = set()
+        for i, e in enumerate(ids):
+            if e is not None:
+                if e in seen:
+                    dups.append(i)
+                else:
+                    seen.add(e)
+    return dups
+
+
+def _first_and_last(live: list[str], offsets: set[str], reader):
+    """The first and last instants (None when out of range): the wall times
+    sort as text; an instant's wall time is within the spread of the
+    offsets of the extreme one."""
+    spread = max(map(_offset_seconds, offsets)) - min(map(_offset_seconds, offsets)) + 60
+    from ..semantics.calendar import format_utc
+    lo_wall, hi_wall = min(live)[:19], max(live)[:19]
+    lo_cut = format_utc(_wall(lo_wall) + spread)[:19]
+    hi_cut = format_utc(_wall(hi_wall) - spread)[:19]
+    try:
+        first = min(map(reader, compress(live, map(lo_cut.__ge__, live))))
+        last = max(map(reader, compress(live, map(hi_cut.__le__, live))))
+    except (ValueError, OverflowError, OSError):  # pragma: no cover - every hour was read above
+        return None
+    if not (MIN_EVENT_TIME <= first and last < MAX_EVENT_TIME):
+        return None
+    return first, last
 
 
 def _offset_seconds(tail: str) -> int:
