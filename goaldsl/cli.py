@@ -947,6 +947,8 @@ def cmd_lsp(args) -> int:
 
 # ---------------------------------------------------------------- main
 
+# Over 80 lines on purpose: the whole command line declared in one place,
+# one block per command in the order `goal --help` lists them.
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="goal", description="The goal language: check, format and run marketing-automation goals.")
     ap.add_argument("--version", action="version", version=f"goal {__version__}")

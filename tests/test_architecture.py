@@ -123,3 +123,56 @@ def test_the_architecture_doc_names_every_module():
         if f"`{path.name}`" not in doc and f"{path.parent.name}/{path.name}" not in doc:
             missing.append(str(path.relative_to(ROOT)))
     assert missing == [], "docs/architecture.md does not say what these modules own: " + ", ".join(missing)
+
+
+LONG = 80  # lines: a longer function says why, in a comment just above it
+
+
+def long_functions(root: Path = PACKAGE) -> list[tuple[int, str, str, bool]]:
+    """(lines, where, name, says why) for every function over LONG lines."""
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        tree = ast.parse(text)
+        stack = [(tree, "")]
+        while stack:
+            node, prefix = stack.pop()
+            for ch in ast.iter_child_nodes(node):
+                if isinstance(ch, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    n = ch.end_lineno - ch.lineno + 1
+                    if n > LONG:
+                        first = min([ch.lineno] + [d.lineno for d in ch.decorator_list])
+                        above = []
+                        i = first - 2
+                        while i >= 0 and lines[i].strip().startswith("#"):
+                            above.append(lines[i])
+                            i -= 1
+                        out.append((n, f"{path.relative_to(root.parent)}:{ch.lineno}", prefix + ch.name,
+                                    any("on purpose" in a for a in above)))
+                    stack.append((ch, prefix + ch.name + "."))
+                elif isinstance(ch, ast.ClassDef):
+                    stack.append((ch, prefix + ch.name + "."))
+                else:
+                    stack.append((ch, prefix))
+    return sorted(out, reverse=True)
+
+
+def test_a_long_function_says_why():
+    # No function over LONG lines without a reason written next to it
+    # ("# Over 80 lines on purpose: ..." above it).
+    silent = [f"{where} {name} ({n} lines)" for n, where, name, why in long_functions() if not why]
+    assert silent == [], "split these, or say above each why it is long: " + "; ".join(silent)
+
+
+def test_the_long_function_check_can_fail(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(LONG))
+    (tmp_path / "m.py").write_text(f"def quiet():\n{body}\n\n\n# Over 80 lines on purpose: a test.\n"
+                                   f"def loud():\n{body}\n\n\ndef short():\n    pass\n", encoding="utf-8")
+    found = {name: why for _, _, name, why in long_functions(tmp_path)}
+    assert found == {"quiet": False, "loud": True}
+
+
+if __name__ == "__main__":  # python tests/test_architecture.py: the long functions, longest first
+    for n, where, name, why in long_functions():
+        print(f"{n:5d} {where} {name}{'' if why else '  (no reason given)'}")

@@ -808,6 +808,9 @@ class Engine:
                 c.watch = set()
             c.watch.add(w)
 
+    # Over 80 lines on purpose: the engine's inner loop, one instruction after
+    # another until the enrollment waits or leaves; a call per instruction
+    # kind would cost on every step of every contact (docs/performance.md).
     def _advance(self, w: _WState, e: Enrollment, t: int) -> None:
         code = w.cw.code
         c = e.contact

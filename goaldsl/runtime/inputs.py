@@ -560,6 +560,9 @@ def jsonl_batches(source, events: dict[str, ir.EventType], bad: list) -> Iterato
         yield from jsonl_rows(numbered_lines(f), source.shown, events, bad)
 
 
+# Over 80 lines on purpose: the reader's hot loop, which every line of every
+# log goes through; the names bound before the loop and the checks written
+# out inside it are what make it fast (docs/performance.md).
 def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str, ir.EventType],
                bad: list) -> Iterator[list[tuple]]:
     """Numbered JSON Lines to batches of validated rows (``jsonl_batches``)."""
