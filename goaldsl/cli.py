@@ -1000,8 +1000,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run workflows over an event log")
     p.add_argument("program", metavar="PROGRAM", help="a .goal file or a folder")
     _io_args(p)
-    p.add_argument("--from", dest="from_", metavar="T", help="first instant (default: the earliest event)")
-    p.add_argument("--until", metavar="T", help="last instant (default: the latest event)")
+    _window_args(p)
     p.add_argument("--format", choices=("table", "jsonl", "csv", "parquet"),
                    help="table (default on a terminal), jsonl (default otherwise), csv or parquet")
     p.add_argument("--out", metavar="FILE", help="write the output to FILE (its format from the name: .jsonl, "
@@ -1019,8 +1018,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="a report of a run: funnels, conversion, time to goal (HTML, JSON, images)")
     p.add_argument("program", metavar="PROGRAM", nargs="?", help="a .goal file or a folder")
     _io_args(p)
-    p.add_argument("--from", dest="from_", metavar="T", help="first instant (default: the earliest event)")
-    p.add_argument("--until", metavar="T", help="last instant (default: the latest event)")
+    _window_args(p)
     p.add_argument("--from-run", metavar="FILE",
                    help="report on a stored run: goal run's JSON Lines, or a state file (PROGRAM optional)")
     p.add_argument("--out", metavar="FILE", help="where to write (default: report.html; JSON: standard output; -: stdout)")
@@ -1076,6 +1074,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_lsp)
     ap._goal_subparsers = sub.choices  # for intermixed parsing below
     return ap
+
+
+def _window_args(p) -> None:
+    p.add_argument("--from", dest="from_", metavar="T", help="first instant (default: the earliest event)")
+    p.add_argument("--until", metavar="T", help="last instant (default: the latest event)")
 
 
 def _io_args(p, mapped: bool = True) -> None:

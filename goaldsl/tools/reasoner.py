@@ -127,14 +127,17 @@ class Reasoner:
     def _sat_conds(self, parts: list[tuple[ir.Cond, bool]], ctx: Context) -> Optional[bool]:
         return self._sat_mixed([(c, pos, ctx) for c, pos in parts])
 
-    def _sat_mixed(self, parts: list[tuple[ir.Cond, bool, Optional[Context]]]) -> Optional[bool]:
+    def _sat_mixed(self, parts: list[tuple[ir.Cond, bool, Optional[Context]]], ev: Optional[ir.EventType] = None,
+                   in_filter: bool = False) -> Optional[bool]:
         try:
             dnf = [[]]
             for cond, positive, ctx in parts:
                 dnf = _and_dnf(dnf, self._dnf(cond, positive, ctx))
             result: Optional[bool] = False
             for conj in dnf:
-                r = self._conjunction(conj)
+                if in_filter and any(isinstance(l.atom, _EventAtom) for l in conj):
+                    return None
+                r = self._conjunction(conj, ev)
                 if r is True:
                     return True
                 if r is None:
@@ -240,22 +243,8 @@ class Reasoner:
     def _sat_filter(self, parts, ev: Optional[ir.EventType]) -> Optional[bool]:
         # Filters are read where the event is: contact attributes as of now,
         # the event's own fields; a filter holds no event atoms of its own.
-        try:
-            dnf = [[]]
-            for cond, positive in parts:
-                dnf = _and_dnf(dnf, self._dnf(cond, positive, Context(enrolled=False)))
-            result: Optional[bool] = False
-            for conj in dnf:
-                if any(isinstance(l.atom, _EventAtom) for l in conj):
-                    return None
-                r = self._conjunction(conj, ev)
-                if r is True:
-                    return True
-                if r is None:
-                    result = None
-            return result
-        except _Undecided:
-            return None
+        return self._sat_mixed([(cond, positive, Context(enrolled=False)) for cond, positive in parts], ev,
+                               in_filter=True)
 
     def _counts(self, lits: list[tuple["_EventAtom", bool]]) -> Optional[bool]:
         """Integer bounds on each count, plus count(a) <= count(b) where

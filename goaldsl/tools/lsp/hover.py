@@ -22,23 +22,15 @@ class Hover:
     def hover_text(self, t: Target, a: Analysis) -> Optional[str]:
         b = self.base(a)
         program = b.program
-        if t.kind == "event":
-            return self.declaration_markdown(b, b.index.get(("event", t.name)), f"event `{t.name}`")
-        if t.kind == "action":
-            return self.declaration_markdown(b, b.index.get(("action", t.name)), f"action `{t.name}`")
-        if t.kind == "segment":
-            return self.declaration_markdown(b, b.index.get(("segment", t.name)), f"segment `{t.name}`")
-        if t.kind == "field":
+        if t.kind in ("event", "action", "segment"):
+            return self.declaration_markdown(b, b.index.get((t.kind, t.name)), f"{t.kind} `{t.name}`")
+        if t.kind in ("field", "enum"):
             ev = program.events.get(t.event) if program else None
-            ft = ev.fields.get(t.name) if ev else None
+            ft = ev.fields.get(t.name if t.kind == "field" else t.field) if ev else None
             if ft is None:
                 return None
-            return f"```goal\n{t.name}: {ft.describe()}\n```\nfield of event `{t.event}`"
-        if t.kind == "enum":
-            ev = program.events.get(t.event) if program else None
-            ft = ev.fields.get(t.field) if ev else None
-            if ft is None:
-                return None
+            if t.kind == "field":
+                return f"```goal\n{t.name}: {ft.describe()}\n```\nfield of event `{t.event}`"
             return f"`{t.name}`: a value of `{t.event}` field `{t.field}`, {ft.describe()}"
         if t.kind == "param":
             act = program.actions.get(t.action) if program else None
