@@ -160,7 +160,7 @@ def cmd_lint(args) -> int:
     groups: list[tuple[Path, list[Path]]] = []
     for f in args.files:
         p = Path(f)
-        groups.append((p, program_files(p) if p.is_dir() else [p]))
+        groups.append((p, program_files(p)))
     nfiles = sum(len(g) for _, g in groups)
     if not nfiles:
         raise UsageError("no .goal files to lint")

@@ -41,6 +41,7 @@ from typing import Optional
 import attrs
 
 from ..semantics import ir
+from ..semantics.loader import program_folder
 from ..syntax.diagnostics import Diagnostic, GoalError, closest, error
 from ..syntax.source import Span
 
@@ -97,9 +98,7 @@ def mapping_beside(program_path: Optional[str | Path]) -> Optional[Path]:
     """``map.toml`` in the program's folder (or beside the program file)."""
     if program_path is None:
         return None
-    p = Path(program_path)
-    folder = p if p.is_dir() else p.parent
-    cand = folder / MAP_FILE
+    cand = program_folder(program_path) / MAP_FILE
     return cand if cand.is_file() else None
 
 
