@@ -28,11 +28,11 @@ import attrs
 from ..runtime.backtest import stream
 from ..runtime.engine import EngineError
 from ..runtime.inputs import Inputs, copy_value
-from ..runtime.output import entry_json
+from ..runtime.output import activity_line, entry_json
 from ..runtime.partition import PartitionRun
 from ..runtime.program import Program
 from ..runtime.summary import Summary, duration_text, shapes_of, step_label
-from .explain import activity_line
+
 
 def same_entry(a: dict, b: dict, moved: Optional[dict] = None) -> bool:
     """Two activity entries say the same (docs/decisions.md): key by key,
