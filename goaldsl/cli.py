@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -497,11 +498,8 @@ def _run_format(args) -> str:
 
 
 def cmd_run(args) -> int:
-    from .api import read_inputs
-    from .runtime.output import WRITERS, write_table
     from .runtime.inputs import as_source
     from .runtime.program import shown_path
-    from .runtime.summary import Summary, shapes_of, table_lines
     # A run holds many long-lived objects and makes few reference cycles; the
     # cyclic collector would rescan them over and over (a third of the time).
     gc.disable()
@@ -510,15 +508,7 @@ def cmd_run(args) -> int:
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events)
     workers = _workers_arg(args)
     if args.state:
-        if workers > 1:
-            raise UsageError("--workers does not go with --state: a state file is kept by one process "
-                             "(docs/scale.md)")
-        if args.format in ("csv", "parquet") or args.out:
-            raise UsageError("--state writes the activity as jsonl or a table on standard output; --out and "
-                             "--format csv/parquet are for runs without a state file")
-        if epath is not None and not _plain_jsonl(args, program, epath):
-            raise UsageError("--state reads events from an uncompressed JSON Lines file in the project's shape "
-                             "(it remembers how far it has read); read other formats without --state")
+        _check_state_args(args, program, epath, workers)
         return _run_state(args, program, cpath, epath)
     fmt = _run_format(args)
     if fmt == "parquet" and not args.out and sys.stdout.isatty():
@@ -539,58 +529,11 @@ def cmd_run(args) -> int:
     result = None
     try:
         if fmt != "table" or args.summary_only:
-            # Streamed: memory stays flat however long the log (docs/performance.md).
-            from .runtime.backtest import run_jsonl
-            # The summary on a terminal's standard error when the activity goes elsewhere
-            # (docs/decisions.md); the figures are counted as the entries go by.
-            want_summary = sys.stderr.isatty() and not getattr(args, "quiet", False) and not args.summary_only
-            made: list[Summary] = []
-
-            def tap():
-                made.append(Summary(shapes_of(program.ir)))
-                return made[-1].add
-            counting = args.summary or args.summary_only or want_summary
-            if workers > 1:
-                from .runtime.workers import run_workers
-                inputs, total = run_workers(program, cpath, events, None if args.summary_only else out,
-                                            workers=workers, start=_time_arg(args.from_),
-                                            until=_time_arg(args.until), window=run_window, skip_bad=args.skip_bad,
-                                            on_batch=progress, writer_for=WRITERS.get(fmt),
-                                            summary=bool(counting), **reading)
-                made.extend([total] if total is not None else [])
-            else:
-                inputs = run_jsonl(program, cpath, events, None if args.summary_only else out,
-                                   start=_time_arg(args.from_), until=_time_arg(args.until), window=run_window,
-                                   skip_bad=args.skip_bad, on_batch=progress, writer_for=WRITERS.get(fmt),
-                                   tap=tap if counting else None, **reading)
-            if progress is not None:
-                progress.done()
-            result = made[-1].result(window=window) if made else None
-            if args.summary_only:
-                _print_summary(result, fmt)
-            elif want_summary:
-                _err("\n".join(table_lines(result)))
-        elif workers > 1:
-            from .runtime.workers import run_workers
-            entries: list[dict] = []
-            try:
-                inputs, _ = run_workers(program, cpath, events, entries, workers=workers, start=_time_arg(args.from_),
-                                        until=_time_arg(args.until), window=run_window, skip_bad=args.skip_bad,
-                                        on_batch=progress, writer_for=_Collect, **reading)
-            finally:
-                if progress is not None:
-                    progress.done()
-            result = Summary(shapes_of(program.ir)).add_all(entries).result(window=window)
-            write_table(out, entries, table_lines(result))
+            inputs, result = _run_streamed(args, program, cpath, events, out, fmt, workers, progress, run_window,
+                                           window, reading)
         else:
-            inputs = read_inputs(program, cpath, events, skip_bad=args.skip_bad, on_batch=progress, **reading)
-            if progress is not None:
-                progress.done()
-            start, until = run_window(inputs)
-            from .runtime.partition import run_partition
-            entries = list(run_partition(program, inputs.contacts, inputs.events, start=start, until=until))
-            result = Summary(shapes_of(program.ir)).add_all(entries).result(window=window)
-            write_table(out, [e for e in entries if e["type"] != "waiting"], table_lines(result))
+            inputs, result = _run_table(args, program, cpath, events, out, workers, progress, run_window, window,
+                                        reading)
     finally:
         if progress is not None:
             progress.done()
@@ -600,6 +543,89 @@ def cmd_run(args) -> int:
         _write_summary(args.summary, result)
     _report_inputs(inputs)
     return 0
+
+
+def _check_state_args(args, program, epath, workers: int) -> None:
+    """What goal run --state does not go with."""
+    if workers > 1:
+        raise UsageError("--workers does not go with --state: a state file is kept by one process "
+                         "(docs/scale.md)")
+    if args.format in ("csv", "parquet") or args.out:
+        raise UsageError("--state writes the activity as jsonl or a table on standard output; --out and "
+                         "--format csv/parquet are for runs without a state file")
+    if epath is not None and not _plain_jsonl(args, program, epath):
+        raise UsageError("--state reads events from an uncompressed JSON Lines file in the project's shape "
+                         "(it remembers how far it has read); read other formats without --state")
+
+
+def _run_streamed(args, program, cpath, events, out, fmt: str, workers: int, progress, run_window, window: list,
+                  reading):
+    """goal run writing the activity as it goes (or only the summary): the
+    inputs read and the summary, when one was counted."""
+    from .runtime.output import WRITERS
+    from .runtime.summary import Summary, shapes_of, table_lines
+    # Streamed: memory stays flat however long the log (docs/performance.md).
+    from .runtime.backtest import run_jsonl
+    # The summary on a terminal's standard error when the activity goes elsewhere
+    # (docs/decisions.md); the figures are counted as the entries go by.
+    want_summary = sys.stderr.isatty() and not getattr(args, "quiet", False) and not args.summary_only
+    made: list[Summary] = []
+
+    def tap():
+        made.append(Summary(shapes_of(program.ir)))
+        return made[-1].add
+    counting = args.summary or args.summary_only or want_summary
+    if workers > 1:
+        from .runtime.workers import run_workers
+        inputs, total = run_workers(program, cpath, events, None if args.summary_only else out,
+                                    workers=workers, start=_time_arg(args.from_),
+                                    until=_time_arg(args.until), window=run_window, skip_bad=args.skip_bad,
+                                    on_batch=progress, writer_for=WRITERS.get(fmt),
+                                    summary=bool(counting), **reading)
+        made.extend([total] if total is not None else [])
+    else:
+        inputs = run_jsonl(program, cpath, events, None if args.summary_only else out,
+                           start=_time_arg(args.from_), until=_time_arg(args.until), window=run_window,
+                           skip_bad=args.skip_bad, on_batch=progress, writer_for=WRITERS.get(fmt),
+                           tap=tap if counting else None, **reading)
+    if progress is not None:
+        progress.done()
+    result = made[-1].result(window=window) if made else None
+    if args.summary_only:
+        _print_summary(result, fmt)
+    elif want_summary:
+        _err("\n".join(table_lines(result)))
+    return inputs, result
+
+
+def _run_table(args, program, cpath, events, out, workers: int, progress, run_window, window: list, reading):
+    """goal run writing the activity as a table, after the run (with its
+    summary): the inputs read and the summary."""
+    from .api import read_inputs
+    from .runtime.output import write_table
+    from .runtime.summary import Summary, shapes_of, table_lines
+    if workers > 1:
+        from .runtime.workers import run_workers
+        entries: list[dict] = []
+        try:
+            inputs, _ = run_workers(program, cpath, events, entries, workers=workers, start=_time_arg(args.from_),
+                                    until=_time_arg(args.until), window=run_window, skip_bad=args.skip_bad,
+                                    on_batch=progress, writer_for=_Collect, **reading)
+        finally:
+            if progress is not None:
+                progress.done()
+        result = Summary(shapes_of(program.ir)).add_all(entries).result(window=window)
+        write_table(out, entries, table_lines(result))
+    else:
+        inputs = read_inputs(program, cpath, events, skip_bad=args.skip_bad, on_batch=progress, **reading)
+        if progress is not None:
+            progress.done()
+        start, until = run_window(inputs)
+        from .runtime.partition import run_partition
+        entries = list(run_partition(program, inputs.contacts, inputs.events, start=start, until=until))
+        result = Summary(shapes_of(program.ir)).add_all(entries).result(window=window)
+        write_table(out, [e for e in entries if e["type"] != "waiting"], table_lines(result))
+    return inputs, result
 
 
 def _run_spark(args) -> int:
@@ -618,12 +644,13 @@ def _run_spark(args) -> int:
                          "reads) and --out PATH (a folder Spark writes the activity to)")
     program = resolve_program(args.program, None, None)[0]
     try:
-        import pyspark  # noqa: F401
+        importlib.import_module("pyspark")
     except ImportError:
         _err("goal run: --engine spark needs PySpark, which is not installed; install it with: "
              "pip install 'goaldsl[spark]' (and Java 17 or later)")
         return 1
     from . import spark as gs
+    from .runtime.engine import EngineError
     mapping = _mapping(args, program)
     session = gs.session()
     try:
