@@ -88,33 +88,9 @@ def complete(text: str, offset: int, program: Optional[ir.Program], *, attribute
 
     enclosing = enclosing_call(head)
     if enclosing is not None:
-        name, inner = enclosing
-        if name in events:
-            ev = events[name]
-            m = _OPERAND.search(inner)
-            if m and m.group(1) in ev.fields:
-                ft = ev.fields[m.group(1)]
-                if ft.kind == "enum":
-                    return _filter([Completion(v, "enum", f"{name}.{m.group(1)}") for v in ft.values], prefix)
-                if ft.kind == "step":
-                    return _filter([Completion(s, "step", "step name") for s in sorted(set(steps))], prefix)
-                if m.group(1) == "workflow" and program is not None:  # the workflow an action ran in
-                    return _filter([Completion(quote(w.name), "workflow", "workflow") for w in program.workflows],
-                                   prefix)
-                return []
-            items = [Completion(f, "field", f"{t.describe()}") for f, t in ev.fields.items()]
-            items.append(Completion("contact.", "attribute", "a contact attribute"))
-            return _filter(items, prefix)
-        if name in actions:
-            act = actions[name]
-            m = _ARG.search(inner)
-            if m:
-                p = act.param(m.group(1))
-                if p is not None and p.type.kind == "enum":
-                    return _filter([Completion(v, "enum", f"{name}.{p.name}") for v in p.type.values], prefix)
-                return []
-            return _filter([Completion(p.name, "param", p.type.describe(), insert=f"{p.name}: ") for p in act.params],
-                           prefix)
+        found = _in_call(enclosing, prefix, program, steps)
+        if found is not None:
+            return found
 
     if "." in prefix:
         return _filter([Completion(e, "event", _event_detail(events[e])) for e in sorted(events)], prefix)
@@ -158,6 +134,42 @@ def _trigger_fields(before: str, program: ir.Program) -> list[Completion]:
         for f, t in (ev.fields.items() if ev is not None else ()):
             out.setdefault(f, f"{t.describe()} (field of {ev.name})")
     return [Completion("trigger." + f, "field", d) for f, d in out.items()]
+
+
+def _in_call(enclosing: tuple[str, str], prefix: str, program: Optional[ir.Program],
+             steps: Iterable[str]) -> Optional[list[Completion]]:
+    """Inside an event's filter or an action call's arguments: its fields,
+    the values a field compared takes, its parameters. None elsewhere."""
+    events = program.events if program else {}
+    actions = program.actions if program else {}
+    name, inner = enclosing
+    if name in events:
+        ev = events[name]
+        m = _OPERAND.search(inner)
+        if m and m.group(1) in ev.fields:
+            ft = ev.fields[m.group(1)]
+            if ft.kind == "enum":
+                return _filter([Completion(v, "enum", f"{name}.{m.group(1)}") for v in ft.values], prefix)
+            if ft.kind == "step":
+                return _filter([Completion(s, "step", "step name") for s in sorted(set(steps))], prefix)
+            if m.group(1) == "workflow" and program is not None:  # the workflow an action ran in
+                return _filter([Completion(quote(w.name), "workflow", "workflow") for w in program.workflows],
+                               prefix)
+            return []
+        items = [Completion(f, "field", f"{t.describe()}") for f, t in ev.fields.items()]
+        items.append(Completion("contact.", "attribute", "a contact attribute"))
+        return _filter(items, prefix)
+    if name in actions:
+        act = actions[name]
+        m = _ARG.search(inner)
+        if m:
+            p = act.param(m.group(1))
+            if p is not None and p.type.kind == "enum":
+                return _filter([Completion(v, "enum", f"{name}.{p.name}") for v in p.type.values], prefix)
+            return []
+        return _filter([Completion(p.name, "param", p.type.describe(), insert=f"{p.name}: ") for p in act.params],
+                       prefix)
+    return None
 
 
 def _in_test(before: str, text: str, program: ir.Program) -> Optional[list[Completion]]:
