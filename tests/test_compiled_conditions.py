@@ -2,8 +2,9 @@
 
 ``Compiler.cond`` writes each condition out as Python source (comparisons
 with constants inlined, each event count a loop of its own);
-``Compiler.closure`` builds the same condition from small closures that call
-``compare_values``, ``member``, ``text_op`` and ``is_set``. Both must give the
+the closure oracle (``closure_oracle.ClosureOracle``) builds the same condition
+from small closures that call ``compare_values``, ``member``, ``text_op`` and
+``is_set``. Both must give the
 same value for every contact, instant and value kind - and whole runs of the
 random programs of the engine property test must write the same activity.
 """
@@ -23,6 +24,7 @@ from goaldsl.semantics.loader import load
 from goaldsl.runtime.output import jsonl_line
 from goaldsl.runtime.plan import build_plan
 
+from closure_oracle import ClosureOracle
 from test_engine_property import FAKE, START, UNTIL, describe, logs, programs
 
 PROGRAM = """
@@ -79,7 +81,7 @@ def compiled(tmp_path_factory):
         cond, _ = program.condition(text)
         for tz in ("UTC", "America/New_York"):
             comp = Compiler(program.ir, tz)
-            out.append((text, tz, comp.cond(cond), comp.closure(cond)))
+            out.append((text, tz, comp.cond(cond), ClosureOracle(program.ir, tz).closure(cond)))
     return out
 
 
@@ -100,7 +102,12 @@ def _plan(text: str, closures: bool):
     if not closures:
         return build_plan(res.program)
     plain = Compiler.cond
-    Compiler.cond = Compiler.closure
+
+    def closure(comp, cond):
+        plain(comp, cond)  # the compiler notes which events the condition reads, for how long
+        return ClosureOracle(comp.program, comp.tz, comp.workflow).closure(cond)
+
+    Compiler.cond = closure
     try:
         return build_plan(res.program)
     finally:

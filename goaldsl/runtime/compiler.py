@@ -1,6 +1,6 @@
 """Checked program to a compiled plan.
 
-Conditions become Python closures, built once; the engine calls them with
+Conditions become Python functions, generated once; the engine calls them with
 ``(contact, now, since, fields)`` and never walks a tree per event. Steps
 become a flat list of instructions with jump targets, so a contact's place
 in a workflow is a single program counter.
@@ -107,40 +107,12 @@ class Compiler:
         self.tz = tz
         self.workflow = workflow  # whose trigger event `trigger.FIELD` reads
         self.reads_trigger = False  # some compiled condition reads `trigger.FIELD`
-        self._segments: dict[str, Cond] = {}
         # Event types the compiled conditions count, and for how long back:
         # the longest ``within`` window in seconds (an upper bound), or None
         # when some count reads the whole history (ever, since enrollment).
         self.reads: dict[str, Optional[int]] = {}
         self._gen: Optional[_Generator] = None
         self._obs: Optional[_Generator] = None
-
-    # ---------------------------------------------------------------- operands
-
-    def operand(self, op: ir.Operand) -> Callable:
-        if isinstance(op, ir.OConst):
-            v = op.value
-            return lambda c, f: v
-        if isinstance(op, ir.OField):
-            name = op.name
-            return lambda c, f: f.get(name) if f is not None else None
-        if isinstance(op, ir.OAttr):
-            path = op.path
-            if len(path) == 1:
-                key = path[0]
-                return lambda c, f: c.attrs.get(key)
-            return lambda c, f: get_path(c.attrs, path)
-        if isinstance(op, ir.OTrigger):
-            self.reads_trigger = True
-            wf, name = self.workflow, op.name
-            return lambda c, f: trigger_value(c, wf, name)
-        if isinstance(op, ir.OList):
-            if all(isinstance(x, ir.OConst) for x in op.items):
-                values = tuple(x.value for x in op.items)
-                return lambda c, f: values
-            getters = [self.operand(x) for x in op.items]
-            return lambda c, f: [g(c, f) for g in getters]
-        raise AssertionError(type(op))
 
     # ---------------------------------------------------------------- conditions
 
@@ -159,59 +131,6 @@ class Compiler:
             self._obs = _Generator(self, observe=True)
         return Observing(self._obs.function(c), self._obs.nodes)
 
-    def closure(self, c: ir.Cond) -> Cond:
-        """The same condition as nested closures: the plain reference the
-        generated code is tested against."""
-        return self._closure(c)
-
-    def _closure(self, c: ir.Cond) -> Cond:
-        if isinstance(c, ir.COr):
-            parts = [self._closure(x) for x in c.items]
-            return lambda ct, now, since, f: any(p(ct, now, since, f) for p in parts)
-        if isinstance(c, ir.CAnd):
-            parts = [self._closure(x) for x in c.items]
-            return lambda ct, now, since, f: all(p(ct, now, since, f) for p in parts)
-        if isinstance(c, ir.CNot):
-            inner = self._closure(c.operand)
-            return lambda ct, now, since, f: not inner(ct, now, since, f)
-        if isinstance(c, ir.CConst):
-            v = c.value
-            return lambda ct, now, since, f: v
-        if isinstance(c, ir.CCompare):
-            left, right, op = self.operand(c.left), self.operand(c.right), c.op
-            return lambda ct, now, since, f: compare_values(op, left(ct, f), right(ct, f))
-        if isinstance(c, ir.CIn):
-            left, right = self.operand(c.left), self.operand(c.right)
-            if c.negated:
-                return lambda ct, now, since, f: not member(left(ct, f), right(ct, f))
-            return lambda ct, now, since, f: member(left(ct, f), right(ct, f))
-        if isinstance(c, ir.CText):
-            left, right, op = self.operand(c.left), self.operand(c.right), c.op
-            return lambda ct, now, since, f: text_op(op, left(ct, f), right(ct, f))
-        if isinstance(c, ir.CIsSet):
-            get = self.operand(c.operand)
-            if c.negated:
-                return lambda ct, now, since, f: not is_set(get(ct, f))
-            return lambda ct, now, since, f: is_set(get(ct, f))
-        if isinstance(c, ir.CTruthy):
-            get = self.operand(c.operand)
-            return lambda ct, now, since, f: bool(get(ct, f))
-        if isinstance(c, ir.CSegment):
-            return self.segment(c.name)
-        if isinstance(c, ir.CEvent):
-            return self.event(c)
-        raise AssertionError(type(c))
-
-    def segment(self, name: str) -> Cond:
-        if name in self._segments:
-            return self._segments[name]
-        # Late binding keeps a (checked, acyclic) segment compiled once.
-        box: list[Cond] = []
-        self._segments[name] = lambda ct, now, since, f: box[0](ct, now, since, f)
-        box.append(self._closure(self.program.segments[name]))
-        self._segments[name] = box[0]
-        return box[0]
-
     def _note_read(self, etype: str, dur) -> None:
         # Months count as 31 days; daylight saving moves a calendar window by
         # at most an hour or two: three hours of slack.
@@ -220,85 +139,6 @@ class Compiler:
             old = self.reads[etype]
             back = None if old is None or back is None else max(old, back)
         self.reads[etype] = back
-
-    def event(self, c: ir.CEvent) -> Cond:
-        etype = c.event
-        flt = self._closure(c.filter) if c.filter is not None else None
-        kind, n = c.count_kind, c.count
-        stop = n if kind == "at_least" else n + 1
-        window = c.window
-        tz = self.tz
-        dur = c.duration
-        self._note_read(etype, dur if window == "within" else None)
-        if window == "within":
-            months, days, secs = dur.months, dur.days, dur.seconds
-            from ..semantics.calendar import subtract
-
-            def lower(now, since):
-                return subtract(now, months, days, secs, tz)
-        elif window == "ever":
-            def lower(now, since):
-                return NEVER
-        else:  # since_enrollment, or the default (since enrollment inside a workflow)
-            def lower(now, since):
-                return NEVER if since is None else since
-
-        anchored = self.anchor(c) if c.after is not None else None
-
-        def count(ct, now, since, f):
-            lst = ct.events.get(etype)
-            if not lst:
-                return 0
-            start = lower(now, since)
-            found = 0
-            for i in range(len(lst) - 1, -1, -1):
-                ev = lst[i]
-                t = ev[0]
-                if t > now:
-                    continue
-                if t < start:
-                    break
-                if (flt is None or flt(ct, now, since, ev[1])) and (
-                        anchored is None or anchored(ct, now, since, lst, i, t, start)):
-                    found += 1
-                    if found >= stop:
-                        break
-            return found
-
-        if kind == "at_least":
-            return lambda ct, now, since, f: count(ct, now, since, f) >= n
-        if kind == "at_most":
-            return lambda ct, now, since, f: count(ct, now, since, f) <= n
-        return lambda ct, now, since, f: count(ct, now, since, f) == n
-
-
-    def anchor(self, c: ir.CEvent) -> Callable:
-        """``EVENT within D after OTHER``: whether an OTHER (of the filter)
-        happened at most D before the EVENT at ``lst[i]`` (time ``t``), at
-        or after ``start``; the EVENT itself does not anchor itself."""
-        a = c.after
-        atype, tz = a.event, self.tz
-        aflt = self._closure(a.filter) if a.filter is not None else None
-        months, days, secs = c.duration.months, c.duration.days, c.duration.seconds
-        self._note_read(atype, None)
-
-        def anchored(ct, now, since, lst, i, t, start):
-            alst = ct.events.get(atype)
-            if not alst:
-                return False
-            lo = max(start, _subtract_at(t, months, days, secs, tz))
-            j = bisect_right(alst, t, key=_time_of)
-            while j:
-                j -= 1
-                ta, fa = alst[j]
-                if ta < lo:
-                    break
-                if alst is lst and j == i:
-                    continue
-                if aflt is None or aflt(ct, now, since, fa):
-                    return True
-            return False
-        return anchored
 
     def production(self) -> "_Generator":
         """The generator of the engine's code (``cond``)."""
@@ -319,7 +159,8 @@ class _Generator:
     constant; each event count becomes a helper with its loop written out,
     and each segment a function of its own. The value rules are those of
     ``compare_values``, ``member``, ``text_op`` and ``is_set`` (which the
-    rarer shapes call directly); tests compare with a plain closure oracle.
+    rarer shapes call directly); tests compare with a plain closure oracle
+    (tests/closure_oracle.py).
 
     ``observe=True`` makes the observing build of the same code (see
     ``Compiler.observing``): every function takes an observer ``_o`` last,
@@ -530,7 +371,7 @@ class _Generator:
     def anchor(self, c: ir.CEvent) -> str:
         """A function telling whether the EVENT at ``lst[i]`` (time ``t``) of
         ``EVENT within D after OTHER`` has an OTHER at most D before it, in
-        the atom's scope (``Compiler.anchor`` is the plain version). The
+        the atom's scope (tests/closure_oracle.py has the plain version). The
         observing build calls the engine's own function: the anchor's filter
         is not a part of the condition that explain shows."""
         if self.observe:
