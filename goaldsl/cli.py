@@ -104,32 +104,54 @@ def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
 def cmd_check(args) -> int:
     from .api import check_paths
     from .semantics.loader import program_files, program_of_test_file, test_files
+    from .runtime.mapping import mapping_beside
     from .semantics.schema import schema_beside
     from .syntax.diagnostics import render_all
     # A folder is one program (its files see each other), checked with its
     # test files; a file is its own, a test file is checked with its program.
+    # A .toml file is a mapping file (docs/inputs.md), checked against the
+    # program named before it, else the program in its folder.
     groups: list[tuple[Path, list[Path]]] = []
+    mappings: list[tuple[Path, Optional[int]]] = []  # (file, index of the group named before it)
     for f in args.files:
         p = Path(f)
         if p.is_dir():
             groups.append((p, program_files(p) + test_files(p)))
+        elif p.suffix.lower() == ".toml":
+            mappings.append((p, len(groups) - 1 if groups else None))
         elif p.name.endswith("_test.goal") and p.is_file():
             groups.append((p, program_files(program_of_test_file(p)) + [p]))
         else:
             groups.append((p, [p]))
-    nfiles = sum(len(g) for _, g in groups)
-    if not nfiles:
+    if not sum(len(g) for _, g in groups) + len(mappings):
         raise UsageError("no .goal files to check")
+    mapping_files: set[Path] = set()  # each counted once, however it was found
     all_diags = []
     sources: dict[str, str] = {}
+    checked: list = []  # each group's checked program (None when it has errors)
     for where, group in groups:
         if not group:
+            checked.append(None)
             continue
         res = check_paths(group, contact_schema=schema_beside(where))
+        checked.append(res.program)
         sources.update(res_sources(res))
         all_diags.extend(d for d in res.diagnostics if d not in all_diags)
         if res.program is not None:  # the map.toml goal run would read with this program
-            all_diags.extend(d for d in _check_mapping_file(where, res.program, sources) if d not in all_diags)
+            beside = mapping_beside(where)
+            if beside is not None:
+                mapping_files.add(beside.resolve())
+                all_diags.extend(d for d in _check_mapping_file(beside, res.program, sources) if d not in all_diags)
+    for path, before in mappings:
+        if before is not None:
+            program = checked[before]
+        elif path.is_file():  # the program goal run would read this map.toml with: the .goal files beside it
+            program = check_paths(program_files(path.parent)).program
+        else:
+            program = None  # a file that cannot be read: said so by the check
+        mapping_files.add(path.resolve())
+        all_diags.extend(d for d in _check_mapping_file(path, program, sources) if d not in all_diags)
+    nfiles = sum(len(g) for _, g in groups) + len(mapping_files)
     errors = sum(d.is_error for d in all_diags)
     warnings = len(all_diags) - errors
     if args.format != "text":
@@ -196,23 +218,15 @@ def cmd_lint(args) -> int:
     return 0
 
 
-def _check_mapping_file(folder: Path, program, sources: dict) -> list:
-    """``map.toml`` in a program folder (or beside a program file): read and checked against it."""
-    from .runtime.mapping import check_mapping, mapping_beside, parse_mapping
+def _check_mapping_file(path: Path, program, sources: dict) -> list:
+    """A mapping file, checked on its own and against ``program`` (an
+    ``ir.Program``; None: a program with errors, the mapping alone)."""
+    from .runtime.mapping import check_file
     from .runtime.program import shown_path
-    path = mapping_beside(folder)
-    if path is None:
-        return []
     shown = shown_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        from .syntax.diagnostics import error
-        return [error("E0700", f"cannot read the mapping file {shown}: {e}")]
-    sources[shown] = text
-    m, diags = parse_mapping(text, shown)
-    if m is not None:
-        diags = diags + check_mapping(m, text, program.events)
+    diags, text = check_file(path, shown, program.events if program is not None else None)
+    if text is not None:
+        sources[shown] = text
     return diags
 
 
@@ -952,8 +966,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"goal {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("check", help="parse and check .goal files")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p = sub.add_parser("check", help="parse and check .goal files (and mapping files, .toml)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="a .goal file, a folder (one program), or a mapping file (.toml, docs/inputs.md)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing when all is well")
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                    help="text (default), json, or sarif (SARIF 2.1.0, for code-review tools)")

@@ -246,6 +246,39 @@ def test_goal_check_reports_mapping_problems_with_file_and_line(write, capsys):
     assert "map.toml:2:1: error[E0702]" in capsys.readouterr().out
 
 
+def test_goal_check_on_a_mapping_file_named_alone(write, capsys):
+    """goal check map.toml checks the file as a mapping (not as a program):
+    against the program beside it, or the program named before it."""
+    write("program.goal", 'event order.done { total: number }\n' + PROGRAM)
+    write("map.toml", '[events]\n"Order Completed" = "order.don"\n[columns]\ncontakt = "user"\n')
+    assert main(["check", "map.toml"]) == 1
+    out = capsys.readouterr().out
+    assert "E0001" not in out  # not read as a .goal program
+    assert 'map.toml:4:1: error[E0701]: unknown key "contakt" in [columns] (did you mean "contact"?)' in out
+    assert 'map.toml:2:1: error[E0702]: "Order Completed" maps to "order.don", which is not an event type of the ' \
+           'program (did you mean "order.done"?)' in out
+    # the folder and the file named together: each problem once
+    assert main(["check", ".", "map.toml"]) == 1
+    assert capsys.readouterr().out == out
+    write("map.toml", '[events]\n"Order Completed" = "order.done"\n')
+    assert main(["check", "map.toml"]) == 0
+    assert capsys.readouterr().out == "ok: 1 file checked\n"
+    # a mapping file elsewhere (--map FILE) is checked against the program named before it
+    write("elsewhere/segment.toml", '[events]\n"Order Completed" = "order.done"\n')
+    assert main(["check", "elsewhere/segment.toml"]) == 1  # beside it: the standard library alone
+    assert 'is not an event type of the program' in capsys.readouterr().out
+    assert main(["check", ".", "elsewhere/segment.toml"]) == 0
+    assert capsys.readouterr().out == "ok: 3 files checked\n"  # program.goal, the map.toml beside it, segment.toml
+    # TOML that does not parse, and a file that is not there: E0700 with the place
+    write("map.toml", "[events\n")
+    assert main(["check", "map.toml"]) == 1
+    assert "map.toml:1:8: error[E0700]: the mapping file is not valid TOML" in capsys.readouterr().out
+    assert main(["check", "--format", "json", "missing.toml"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["files"] == 1 and doc["diagnostics"][0]["code"] == "E0700"
+    assert "cannot read the mapping file missing.toml" in doc["diagnostics"][0]["summary"]
+
+
 def test_a_file_that_cannot_be_read_is_one_message_not_a_traceback(write, capsys):
     write("program.goal", PROGRAM)
     write("events.parquet", b"PAR1 this is not parquet")

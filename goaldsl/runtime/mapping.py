@@ -309,6 +309,23 @@ def check_mapping(mapping: Mapping, text: str, events: dict[str, ir.EventType]) 
     return probs.diags
 
 
+def check_file(path: str | Path, shown: str,
+               events: Optional[dict[str, ir.EventType]]) -> tuple[list[Diagnostic], Optional[str]]:
+    """``goal check``'s view of a mapping file: every problem in it (E0700,
+    E0701) and, given a program's ``events``, every name it maps that the
+    program does not declare (E0702). Returns the diagnostics and the text
+    (None when the file cannot be read)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        why = getattr(e, "strerror", None) or e
+        return [error("E0700", f"cannot read the mapping file {shown}: {why}", Span(shown, 1, 1, 1, 1))], None
+    m, diags = parse_mapping(text, shown)
+    if m is not None and events is not None:
+        diags = diags + check_mapping(m, text, events)
+    return diags, text
+
+
 def load_and_check(path: str | Path, events: dict[str, ir.EventType], shown: Optional[str] = None) -> Mapping:
     """Read a mapping file and check it against the program's events.
     Raises ``GoalError`` with every problem."""
