@@ -59,15 +59,12 @@ def resolve_program(arg: Optional[str], contacts: Optional[str], events: Optiona
 def _mapping(args, program: Program, beside=None):
     """``--map FILE``, or ``map.toml`` beside the program (``beside``, else
     the PROGRAM argument); checked against it."""
-    from .runtime.mapping import load_and_check, mapping_beside
-    given = getattr(args, "map", None)
-    path = Path(given) if given else mapping_beside(beside if beside is not None else getattr(args, "program", None))
-    if path is None:
-        return None
-    if given and not path.is_file():
-        raise UsageError(f"no such mapping file: {given}")
-    from .runtime.program import shown_path
-    return load_and_check(path, program.ir.events, shown_path(path))
+    from .runtime.mapping import mapping_for
+    where = beside if beside is not None else getattr(args, "program", None)
+    try:
+        return mapping_for(getattr(args, "map", None), where, program.ir.events)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
 
 
 def _reading(args, program: Program) -> dict:
@@ -732,20 +729,9 @@ def _progress(source):
 
 def _report_inputs(inputs, duplicates: bool = True) -> None:
     """What was left out of the input, on standard error: nothing is dropped silently."""
-    if inputs.bad:
-        rows = len({(b.file, b.line) for b in inputs.bad})
-        _err(f"skipped {rows} bad line{'s' if rows != 1 else ''}:")
-        for b in inputs.bad[:20]:
-            _err(f"  {b}")
-        if len(inputs.bad) > 20:
-            _err(f"  ... and {len(inputs.bad) - 20} more")
-    if inputs.skipped:
-        n = sum(inputs.skipped.values())
-        kinds = ", ".join(f"{name} {count:,}" for name, count in sorted(inputs.skipped.items(), key=lambda kv: -kv[1]))
-        _err(f"skipped {n:,} row{'s' if n != 1 else ''} of events the program does not declare "
-             f"(unknown_events = \"skip\"): {kinds}")
-    if inputs.duplicates and duplicates:
-        _err(f"ignored {inputs.duplicates} duplicate event{'s' if inputs.duplicates != 1 else ''} (repeated ids)")
+    from .runtime.inputs import left_out
+    for line in left_out(inputs, duplicates):
+        _err(line)
 
 
 def _run_state(args, program, cpath, epath) -> int:
@@ -945,7 +931,8 @@ def cmd_report(args) -> int:
 
 def cmd_repl(args) -> int:
     from .tools.repl import run_repl
-    return run_repl(args.program, args.contacts, args.events)
+    return run_repl(args.program, args.contacts, args.events, input_format=args.input_format, map=args.map,
+                    skip_bad=args.skip_bad)
 
 
 def cmd_lsp(args) -> int:
@@ -1079,7 +1066,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("repl", help="test conditions interactively against contact data")
     p.add_argument("program", metavar="PROGRAM", nargs="?", help="a .goal file or a folder")
-    _io_args(p, mapped=False)  # the REPL reads CSV and Parquet by their names; no mapping file yet
+    _io_args(p)
     p.set_defaults(fn=cmd_repl)
 
     p = sub.add_parser("lsp", help="run the language server (for editors) over stdio")
@@ -1091,16 +1078,15 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _io_args(p, mapped: bool = True) -> None:
+def _io_args(p) -> None:
     p.add_argument("--contacts", metavar="F", help="contacts: JSON Lines, CSV or Parquet, - for standard input "
                                                    "(default: PROGRAM/contacts.jsonl)")
     p.add_argument("--events", metavar="F", help="events: JSON Lines, Segment JSON Lines, CSV or Parquet, .gz or .zst, "
                                                  "- for standard input (default: PROGRAM/events.jsonl)")
-    if mapped:
-        p.add_argument("--input-format", choices=("jsonl", "segment", "csv", "parquet"),
-                       help="the events' format (default: from the file name; docs/inputs.md)")
-        p.add_argument("--map", metavar="FILE", help="a mapping file for events in another shape (default: "
-                                                     "PROGRAM/map.toml when there is one)")
+    p.add_argument("--input-format", choices=("jsonl", "segment", "csv", "parquet"),
+                   help="the events' format (default: from the file name; docs/inputs.md)")
+    p.add_argument("--map", metavar="FILE", help="a mapping file for events in another shape (default: "
+                                                 "PROGRAM/map.toml when there is one)")
     p.add_argument("--skip-bad", action="store_true", help="skip bad input lines instead of stopping")
 
 
@@ -1145,11 +1131,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _err(f"{n} error{'s' if n != 1 else ''}")
         return trouble
     except InputError as e:
-        rows = len({(b.file, b.line) for b in e.bad})
-        _err(f"{rows} bad input line{'s' if rows != 1 else ''}; nothing was run:")
-        for b in e.bad:
-            _err(str(b))
-        _err("fix the lines, or pass --skip-bad to run without them")
+        from .runtime.inputs import refused
+        loading = args.command == "repl"  # the REPL loads its data; it runs nothing
+        for line in refused(e.bad, "loaded" if loading else "run"):
+            _err(line)
+        _err(f"fix the lines, or pass --skip-bad to {'load' if loading else 'run'} without them")
         return trouble
     except SourceError as e:
         _err(f"goal {args.command}: {e}")

@@ -319,6 +319,29 @@ def test_contacts_in_csv_and_parquet_and_null_tags(write, capsys):
     assert recs[0] == {"id": "c1", "lead_score": 60, "tags": ["vip"], "company": {"size": 12}, "zip": "00123"}
 
 
+def test_contacts_from_standard_input_or_an_unusual_name_are_told_by_their_bytes(activity, tmp_path):
+    """Contacts as CSV or Parquet with no name to go by (standard input,
+    compressed or not; a .txt file) are read as such, as events are."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import zstandard
+    want = activity("booked-a-demo")
+    contacts = read_jsonl(ROOT / "examples" / "booked-a-demo" / "contacts.jsonl")
+    pq.write_table(pa.Table.from_pylist(contacts), tmp_path / "people.parquet")
+    rows = ["id,email,first_name,lead_score,country,company.name,company.size,tags,lists"]
+    rows += [",".join([c["id"], c["email"], c["first_name"], str(c["lead_score"]), c["country"], c["company"]["name"],
+                       str(c["company"]["size"]), '"' + json.dumps(c["tags"]).replace('"', '""') + '"',
+                       '"' + json.dumps(c["lists"]).replace('"', '""') + '"']) for c in contacts]
+    text = ("\n".join(rows) + "\n").encode()
+    (tmp_path / "people.txt").write_bytes(text)
+    assert activity("booked-a-demo", "--contacts", str(tmp_path / "people.txt")) == want
+    assert activity("booked-a-demo", "--contacts", "-", stdin=text) == want
+    assert activity("booked-a-demo", "--contacts", "-", stdin=gzip.compress(text)) == want
+    parquet = (tmp_path / "people.parquet").read_bytes()
+    assert activity("booked-a-demo", "--contacts", "-", stdin=parquet) == want
+    assert activity("booked-a-demo", "--contacts", "-", stdin=zstandard.ZstdCompressor().compress(parquet)) == want
+
+
 def test_a_named_pipe_is_read_as_a_stream(write, activity, tmp_path):
     import os
     import threading

@@ -103,6 +103,21 @@ def mapping_beside(program_path: Optional[str | Path]) -> Optional[Path]:
     return cand if cand.is_file() else None
 
 
+def mapping_for(given: Optional[str | Path], program_path: Optional[str | Path],
+                events: dict[str, ir.EventType]) -> Optional[Mapping]:
+    """The mapping a command reads its inputs with: ``given`` (``--map
+    FILE``), else ``map.toml`` beside the program, else none; checked
+    against the program's events. Raises ``FileNotFoundError`` for a given
+    file that is not there and ``GoalError`` with every problem of the file."""
+    path = Path(given) if given else mapping_beside(program_path)
+    if path is None:
+        return None
+    if given and not path.is_file():
+        raise FileNotFoundError(f"no such mapping file: {given}")
+    from .program import shown_path
+    return load_and_check(path, events, shown_path(path))
+
+
 def _key_lines(text: str) -> dict:
     """Where each key is written: (table, key) -> line. A small scan of the
     TOML text (tomllib keeps no positions); good enough for the flat tables

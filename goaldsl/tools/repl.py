@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shlex
+import stat
 import time as _time
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -29,7 +30,11 @@ import attrs
 
 from ..syntax import ast as A
 from ..semantics import ir
+from ..runtime.inputs import left_out, refused
+from ..runtime.mapping import FORMATS, Mapping, mapping_for
 from ..runtime.program import InputError, Program, engine_for, read_inputs
+from ..runtime.readers import data_kind
+from ..runtime.sources import SourceError
 from ..semantics.calendar import add_duration, format_local, format_utc, known_zones, parse_local_datetime
 from ..semantics.checker import check
 from .completion import Completion, complete, word_before
@@ -40,7 +45,7 @@ from .evaluate import contact_state, matching_events, observe
 from .explain import (ExplainError, activity_line, attribute_sources, attributes_read, evaluate_words, explain,
                       fresh_inputs, render_text, show_cond, show_event, show_value, why_false)
 from ..runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, Inputs
-from ..semantics.loader import Loaded, data_beside, data_files, data_problem, is_pipe, program_files
+from ..semantics.loader import Loaded, data_beside, data_files, data_problem, program_files
 from ..syntax.parser import parse
 from ..runtime.plan import build_plan
 
@@ -54,7 +59,7 @@ COMMANDS = {  # name: (arguments, what it does)
     "run": ("[all]", "run the workflows up to the current time, show the contact's (or all) new activity"),
     "explain": ("GOAL", "why a goal did or did not fire for the current contact"),
     "goals": ("", "list the workflows' goals"),
-    "load": ("FILE", "load a .goal file or folder, or a contacts/events .jsonl file"),
+    "load": ("FILE", "load a .goal file or folder, or a contacts or events file (options: --map F, --skip-bad, ...)"),
     "help": ("", "this help"),
     "quit": ("", "leave (also Ctrl-D)"),
 }
@@ -88,13 +93,21 @@ class _Data:
     inputs: Inputs
     contacts_path: Optional[Path] = None
     events_path: Optional[Path] = None
+    events_format: Optional[str] = None  # the --input-format the events file was read with
 
 
 class ReplSession:
-    """The REPL's state and command handling, with no terminal attached."""
+    """The REPL's state and command handling, with no terminal attached.
+
+    The data is read as ``goal run`` reads it (``read_inputs``): every
+    format, the mapping file (``map`` or ``map.toml`` beside the program),
+    bad lines refused unless ``skip_bad``. At start-up a problem with the
+    data raises (``InputError``, ``SourceError``, ``GoalError`` for the
+    mapping file): the command says it as ``goal run`` does."""
 
     def __init__(self, program: Optional[str | Path] = None, contacts: Optional[str | Path] = None,
-                 events: Optional[str | Path] = None):
+                 events: Optional[str | Path] = None, *, input_format: Optional[str] = None,
+                 map: Optional[str | Path] = None, skip_bad: bool = False):
         self.done = False
         self.contact: Optional[str] = None
         self.tz = "UTC"
@@ -109,22 +122,29 @@ class ReplSession:
         self.program_path: Optional[Path] = None
         self._base: Program = _load_program(None)
         self.data = _Data(Inputs())
-        self._load_paths(program, contacts, events)
+        # How data is read, for the whole session (:load --map and --skip-bad change them):
+        self.skip_bad = skip_bad
+        self.map_given: Optional[Path] = Path(map) if map else None  # --map; else map.toml beside the program
+        self.mapping: Optional[Mapping] = None
+        self._load_paths(program, contacts, events, input_format)
         self.at: int = self.end_of_log()
 
     # ------------------------------------------------------------------ loading
 
-    def _load_paths(self, program, contacts, events) -> None:
+    def _load_paths(self, program, contacts, events, fmt: Optional[str]) -> None:
         base = Path(program) if program else None
         if base is not None and not base.exists():
             raise ReplError(f"no such file or folder: {program}")
+        for given, what in ((contacts, "contacts"), (events, "events")):
+            if given is not None and str(given) == "-":
+                raise ReplError(f"the REPL reads what you type from standard input: give the {what} as a file")
         try:
             cpath, epath = data_files(base, contacts, events)
         except OSError as e:
             raise ReplError(str(e)) from None
         for p in (cpath, epath):
-            if p is not None and is_pipe(p):
-                raise ReplError(f"{p} is a pipe: the REPL reads its data again at :load, so give a file")
+            if p is not None:
+                _data_file(p, "data")
         try:
             self._base = _load_program(base)
         except GoalError as e:  # start anyway: the standard library is enough to test conditions
@@ -134,16 +154,22 @@ class ReplSession:
                               f"fix them and :load {program}")
         self.program_path = base
         self._rebuild()
-        self._read_data(cpath, epath)
+        self._find_mapping()
+        self._read_data(cpath, epath, fmt)
 
-    def _read_data(self, cpath: Optional[Path], epath: Optional[Path]) -> None:
+    def _find_mapping(self) -> None:
+        """The session's mapping file, checked against the program (raises GoalError)."""
         try:
-            inputs = read_inputs(self.program, cpath, epath, skip_bad=True)
-        except InputError as e:  # pragma: no cover - skip_bad never raises
-            inputs = Inputs(bad=e.bad)
-        for b in inputs.bad:
-            self.notes.append(f"skipped bad line {b}")
-        self.data = _Data(inputs, cpath, epath)
+            self.mapping = mapping_for(self.map_given, self.program_path, self.program.ir.events)
+        except FileNotFoundError as e:
+            raise ReplError(str(e)) from None
+
+    def _read_data(self, cpath: Optional[Path], epath: Optional[Path], fmt: Optional[str] = None) -> None:
+        """Read the data as goal run does; raises InputError (bad lines,
+        without skip_bad), SourceError (a file that cannot be read)."""
+        inputs = read_inputs(self.program, cpath, epath, skip_bad=self.skip_bad, fmt=fmt, mapping=self.mapping)
+        self.notes.extend(left_out(inputs))
+        self.data = _Data(inputs, cpath, epath, fmt)
         self._added = []
         self._forget_run()
 
@@ -348,6 +374,11 @@ class ReplSession:
             return _error(str(e), e.hint)
         except GoalError as e:
             return _render_diags(e.diagnostics, e.sources)
+        except InputError as e:  # bad lines in data being loaded: the same words as goal run
+            return _error("\n".join(refused(e.bad, "loaded")),
+                          "fix the lines, or load them with --skip-bad to leave them out")
+        except SourceError as e:  # a data file that cannot be read at all
+            return _error(str(e))
         except EngineError as e:
             return _error(str(e))
         except KeyboardInterrupt:
@@ -660,49 +691,76 @@ class ReplSession:
         return "\n".join(lines)
 
     def cmd_load(self, rest: str) -> str:
-        path = Path(os.path.expanduser(_unquote(rest))) if rest else None
-        if path is None:
-            raise ReplError("what to load? :load FILE", "a .goal file, a folder, or a .jsonl file of contacts or events")
-        if not path.exists():
-            raise ReplError(f"no such file or folder: {path}")
-        if path.suffix == ".jsonl":
-            problem = data_problem(path, "data")
-            if problem is None and is_pipe(path):
-                problem = f"{path} is a pipe: the REPL reads its data again at :load, so give a file"
-            if problem:
-                raise ReplError(problem)
-            kind = _jsonl_kind(path)
-            cpath = path if kind == "contacts" else self.data.contacts_path
-            epath = path if kind == "events" else self.data.events_path
-            self._read_data(cpath, epath)
-            self.at = self.end_of_log()
-            return f"loaded {kind} from {path}: {_plural(len(self.contact_ids()), 'contact')}, " \
-                   f"{_plural(len(self.inputs.events), 'event')}; time: {self.show_time(self.at)}" + self._take_notes()
-        old_base = self._base
-        old_segments = (dict(self._segments), dict(self._segment_sources))
+        args = _load_args(rest)
+        if not args:
+            raise ReplError("what to load? :load FILE", "a .goal file, a folder, or a file of contacts or events "
+                                                        "(JSON Lines, Segment, CSV, Parquet)")
+        # All or nothing: a load that fails leaves the session as it was.
+        saved = {k: getattr(self, k) for k in _LOAD_STATE}
         try:
-            self._base = _load_program(path)
-            self._segments.clear()
-            self._segment_sources.clear()
-            self._rebuild()
-        except GoalError:  # the session goes on with what it had
-            self._base = old_base
-            self._segments, self._segment_sources = old_segments
-            self._rebuild()
+            return self._load(args) + self._take_notes()
+        except BaseException:
+            for k, v in saved.items():
+                setattr(self, k, v)
             raise
+
+    def _load(self, args: dict) -> str:
+        fmt = args.get("--input-format")
+        if args.get("--skip-bad"):
+            self.skip_bad = True
+        if args.get("--map"):
+            self.map_given = _existing(args["--map"], "mapping file")
+        contacts = _data_file(_existing(args["--contacts"], "contacts file"), "contacts") \
+            if "--contacts" in args else None
+        events = _data_file(_existing(args["--events"], "events file"), "events") if "--events" in args else None
+        path = _existing(args["path"], "file or folder") if "path" in args else None
+        if path is not None and (path.is_dir() or path.suffix == ".goal"):
+            return self._load_program_path(path, contacts, events, fmt)
+        if args.get("--map"):
+            self._find_mapping()
+        if path is not None:
+            _data_file(path, "data")
+            from ..runtime.inputs import as_source
+            if data_kind(as_source(path), fmt, self.mapping) == "events":
+                events = path
+            else:
+                contacts = path
+        if contacts is None and events is None and not (args.get("--map") or args.get("--skip-bad")):
+            raise ReplError("what to load? :load FILE", "a .goal file, a folder, or a file of contacts or events")
+        cpath = contacts if contacts is not None else self.data.contacts_path
+        epath = events if events is not None else self.data.events_path
+        self._read_data(cpath, epath, fmt if events is not None else self.data.events_format)
+        self.at = self.end_of_log()
+        loaded = [f"{what} from {p}" for what, p in (("contacts", contacts), ("events", events)) if p is not None]
+        return f"{'loaded ' + ' and '.join(loaded) if loaded else 'read the data again'}: " \
+               f"{_plural(len(self.contact_ids()), 'contact')}, {_plural(len(self.inputs.events), 'event')}; " \
+               f"time: {self.show_time(self.at)}"
+
+    def _load_program_path(self, path: Path, contacts: Optional[Path], events: Optional[Path],
+                           fmt: Optional[str]) -> str:
+        dropped = list(self._segments)
+        self._base = _load_program(path)
+        self._segments, self._segment_sources = {}, {}
+        self._rebuild()
         self.program_path = path
+        self._find_mapping()  # --map, else the new program's map.toml
         cpath, epath = data_beside(path)
+        cpath = contacts if contacts is not None else cpath
+        epath = events if events is not None else epath
         msg = f"loaded {path}: {_plural(len(self.program.ir.workflows), 'workflow')}, {_plural(len(self.goal_names()), 'goal')}"
-        if old_segments[0]:
-            msg += f" (session segments dropped: {', '.join(old_segments[0])})"
+        if dropped:
+            msg += f" (session segments dropped: {', '.join(dropped)})"
         if cpath is not None or epath is not None:
-            self._read_data(cpath, epath)
+            for p in (cpath, epath):
+                if p is not None:
+                    _data_file(p, "data")
+            self._read_data(cpath, epath, fmt)
             self.at = self.end_of_log()
             msg += f"; data: {_plural(len(self.contact_ids()), 'contact')}, {_plural(len(self.inputs.events), 'event')}" \
                    f"; time: {self.show_time(self.at)}"
         else:
             self._forget_run()
-        return msg + self._take_notes()
+        return msg
 
     def _take_notes(self) -> str:
         notes, self.notes = self.notes, []
@@ -743,7 +801,16 @@ class ReplSession:
         if word == "advance":
             return len(rest), _prefixed([Completion(x, "duration") for x in ("5 minutes", "1 hour", "1 day", "7 days")], rest)
         if word == "load":
-            return len(rest), _path_completions(rest)
+            if not re.search(r"(?:^|\s)--", rest):  # a path alone (it may hold spaces)
+                return len(rest), _path_completions(rest)
+            before_cur, _, cur = rest.rpartition(" ")
+            prev = before_cur.split()[-1] if before_cur.split() else ""
+            if prev == "--input-format":
+                return len(cur), _prefixed([Completion(f, "format", "input format") for f in FORMATS], cur)
+            if cur.startswith("-"):
+                return len(cur), _prefixed([Completion(o, "option", LOAD_OPTIONS[o] or "flag",
+                                                       insert=o + " ") for o in LOAD_OPTIONS], cur)
+            return len(cur), _path_completions(cur)
         if word == "event":
             return self._complete_event(rest)
         return 0, []
@@ -863,16 +930,80 @@ def _insert_event(inputs: Inputs, ev: tuple) -> None:
     inputs.last_time = inputs.events[-1][0]
 
 
-def _jsonl_kind(path: Path) -> str:
+#: What a :load changes, put back when it fails.
+_LOAD_STATE = ("_base", "_segments", "_segment_sources", "program", "program_path", "skip_bad", "map_given",
+               "mapping", "data", "_added", "_emitted", "_shown", "at", "notes")
+
+#: The options of :load, those of `goal repl` (None: a flag).
+LOAD_OPTIONS = {"--contacts": "F", "--events": "F", "--input-format": "FMT", "--map": "FILE", "--skip-bad": None}
+
+
+def _load_args(rest: str) -> dict:
+    """The arguments of :load: ``path`` (a program or a data file) and the
+    options. Without an option the whole text is the path (it may hold spaces)."""
+    if not rest:
+        return {}
+    if not re.search(r"(?:^|\s)--", rest):
+        return {"path": _unquote(rest)}
     try:
-        with open(path, "rb") as f:
-            for line in f:
-                if line.strip():
-                    obj = json.loads(line)
-                    return "events" if isinstance(obj, dict) and "type" in obj and "time" in obj else "contacts"
+        words = shlex.split(rest)
+    except ValueError as e:
+        raise ReplError(f"cannot read the arguments of :load ({e})") from None
+    out: dict = {}
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w.startswith("--"):
+            if w not in LOAD_OPTIONS:
+                best = closest(w, list(LOAD_OPTIONS))
+                raise ReplError(f"unknown option {w} of :load",
+                                f'did you mean "{best}"?' if best else f"options: {', '.join(LOAD_OPTIONS)}")
+            if LOAD_OPTIONS[w] is None:
+                out[w] = True
+                i += 1
+                continue
+            if i + 1 >= len(words):
+                raise ReplError(f"{w} needs a value: {w} {LOAD_OPTIONS[w]}")
+            out[w] = words[i + 1]
+            i += 2
+            continue
+        if "path" in out:
+            raise ReplError(f"one file or folder at a time: {out['path']} or {w}?",
+                            "name a contacts and an events file with --contacts F --events F")
+        out["path"] = w
+        i += 1
+    fmt = out.get("--input-format")
+    if fmt is not None and fmt not in FORMATS:
+        best = closest(fmt, list(FORMATS))
+        raise ReplError(f'unknown input format "{fmt}"', f'did you mean "{best}"?' if best else
+                        f"formats: {', '.join(FORMATS)}")
+    return out
+
+
+def _existing(text: str, what: str) -> Path:
+    path = Path(os.path.expanduser(text))
+    if text == "-":
+        raise ReplError(f"the REPL reads what you type from standard input: give the {what} as a file")
+    if not path.exists() and not path.is_symlink():
+        raise ReplError(f"no such {what}: {path}")
+    return path
+
+
+def _data_file(path: Path, what: str) -> Path:
+    """A contacts or events file the REPL can read, and read again at :load:
+    a regular file (not a pipe, a device or a folder)."""
+    try:
+        mode = path.stat().st_mode
     except (OSError, ValueError):
-        pass
-    return "events" if "event" in path.name else "contacts"
+        mode = None
+    if mode is not None and stat.S_ISFIFO(mode):
+        raise ReplError(f"{path} is a pipe: the REPL reads its data again at :load, so give a file")
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise ReplError(f"{path} is a device, not a {what} file: give a file")
+    problem = data_problem(path, what)  # not there, a folder, unreadable
+    if problem:
+        raise ReplError(problem)
+    return path
 
 
 def _prefixed(items: list[Completion], prefix: str, limit: int = 200) -> list[Completion]:
@@ -881,6 +1012,10 @@ def _prefixed(items: list[Completion], prefix: str, limit: int = 200) -> list[Co
     if not out and low:
         out = [c for c in items if low in c.label.lower()]
     return out[:limit]
+
+
+#: The files :load completes: programs, data in every format (compressed too), mapping files.
+_LOADABLE = (".goal", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq", ".toml")
 
 
 def _path_completions(prefix: str) -> list[Completion]:
@@ -895,7 +1030,8 @@ def _path_completions(prefix: str) -> list[Completion]:
         if n.startswith(start) and not n.startswith("."):
             full = os.path.join(folder, n) if folder else n
             is_dir = os.path.isdir(full)
-            if is_dir or n.endswith((".goal", ".jsonl")):
+            plain = n[: -len(n.rpartition(".")[2]) - 1] if n.endswith((".gz", ".zst")) else n
+            if is_dir or plain.endswith(_LOADABLE):
                 shown = (prefix[: len(prefix) - len(start)] + n) + ("/" if is_dir else "")
                 out.append(Completion(shown, "path", "folder" if is_dir else "file"))
     return out
@@ -1015,12 +1151,15 @@ def _repl_lexer():
 
 
 def run_repl(program: Optional[str] = None, contacts: Optional[str] = None, events: Optional[str] = None, *,
+             input_format: Optional[str] = None, map: Optional[str] = None, skip_bad: bool = False,
              input=None, output=None, write: Optional[Callable[[str], None]] = None, history=None,
              complete_while_typing: bool = True) -> int:
     """Run the interactive REPL until :quit or end of input. ``write``
-    receives each block of output (default: the terminal, colored)."""
+    receives each block of output (default: the terminal, colored). The
+    data is read as ``goal run`` reads it (``input_format``, ``map``,
+    ``skip_bad``); bad lines or a bad mapping file raise as they do there."""
     try:
-        session = ReplSession(program, contacts, events)
+        session = ReplSession(program, contacts, events, input_format=input_format, map=map, skip_bad=skip_bad)
     except ReplError as e:
         import sys
         sys.stderr.write(f"goal repl: {e}\n")
