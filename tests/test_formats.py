@@ -188,6 +188,60 @@ def test_bad_segment_messages(write):
         ("u1", "purchase.completed", {"amount": 20}), ("u2", "contact.updated", {"fields": {"plan": "pro"}})]
 
 
+def test_segment_identify_traits_become_the_contact_attributes(write, capsys):
+    """identify: each trait an attribute of the same name from the call's
+    time on; an object trait replaces the attribute, a dotted name sets a
+    nested one; null unsets it (null tags: none); the reserved "id" trait
+    is the user's id, which is the contact, not an attribute."""
+    write("program.goal", 'workflow "W" { evaluate on event\n enroll when purchase.completed\n'
+                          ' if contact.plan == "pro" and contact.address.city == "Berlin" { add_tag("berlin-pro") }\n'
+                          ' send_email("hi {contact.firstName}") }\n')
+    rows = [
+        {"type": "identify", "userId": "u1", "messageId": "m1", "timestamp": "2026-11-16T14:00:00Z",
+         "traits": {"id": "u1", "firstName": "Ana", "plan": "pro", "address": {"city": "Berlin", "zip": "10115"},
+                    "tags": ["vip"]}},
+        {"type": "identify", "anonymousId": "a7", "messageId": "m2", "timestamp": "2026-11-16T14:01:00Z",
+         "context": {"traits": {"firstName": "Ben", "plan": "free"}}},
+        {"type": "identify", "userId": "u1", "messageId": "m3", "timestamp": "2026-11-16T14:02:00Z",
+         "traits": {"company.size": 40, "tags": None}},
+        {"type": "track", "event": "purchase.completed", "userId": "u1", "messageId": "m4",
+         "timestamp": "2026-11-16T15:00:00Z", "properties": {"amount": 20}},
+        {"type": "identify", "userId": "u1", "messageId": "m5", "timestamp": "2026-11-16T16:00:00Z",
+         "traits": {"plan": None}},
+        {"type": "track", "event": "purchase.completed", "userId": "u1", "messageId": "m6",
+         "timestamp": "2026-11-16T17:00:00Z", "properties": {"amount": 30}},
+    ]
+    write("export.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    prog = load_program("program.goal")
+    inputs = read_inputs(prog, None, "export.jsonl")
+    assert not inputs.bad
+    assert [(e[1], e[3]) for e in inputs.events if e[2] == "contact.updated"] == [
+        ("u1", {"fields": {"firstName": "Ana", "plan": "pro", "address": {"city": "Berlin", "zip": "10115"},
+                           "tags": ["vip"]}}),
+        ("a7", {"fields": {"firstName": "Ben", "plan": "free"}}),
+        ("u1", {"fields": {"company.size": 40, "tags": []}}),
+        ("u1", {"fields": {"plan": None}}),
+    ]
+    assert main(["run", ".", "--events", "export.jsonl", "--format", "jsonl"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    actions = [(e["time"], e["action"], e.get("args")) for e in out if e["type"] == "action"]
+    assert actions[0][1:] == ("add_tag", {"tag": "berlin-pro"})  # plan and address.city from the traits
+    assert [a for a in actions if a[1] == "send_email"][0][2] == {"template": "hi Ana"}
+    from goaldsl.tools.evaluate import evaluate_condition
+    for cond, at, want in (('"vip" in contact.tags', "2026-11-16T14:01:00Z", True),
+                           ('"vip" in contact.tags', "2026-11-16T14:03:00Z", False),  # null tags: none
+                           ("contact.company.size == 40", "2026-11-16T14:03:00Z", True),
+                           ("contact.plan is set", "2026-11-16T15:30:00Z", True),
+                           ("contact.plan is set", "2026-11-16T16:30:00Z", False)):  # null: no longer set
+        from goaldsl.api import parse_time
+        assert evaluate_condition(prog, inputs, cond, "u1", parse_time(at), "UTC").value is want, (cond, at)
+    # In the project's JSON Lines the same rule: null tags in contact.updated mean none
+    write("events.jsonl", json.dumps({"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "contact.updated",
+                                      "fields": {"tags": None, "lists": None, "plan": None}}) + "\n")
+    inputs = read_inputs(prog, None, "events.jsonl")
+    assert inputs.events[0][3] == {"fields": {"tags": [], "lists": [], "plan": None}}
+
+
 def test_unknown_events_skipped_by_the_mapping_are_counted_and_reported(write, capsys):
     rows = [{"type": "track", "event": e, "userId": "u1", "timestamp": "2026-11-16T14:00:00Z",
              "properties": {"amount": 5}} for e in ["Order Completed", "App Opened", "App Opened", "Signed Up"]]

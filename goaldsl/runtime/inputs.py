@@ -325,7 +325,12 @@ class EventValidator:
                 return Problem(name, f'field "{name}" of {typ} {problem}')
         keyed = self.keyed.get(typ)
         if keyed is not None:
-            problem = updated_problem(fields.get(keyed), self.lists, typ)
+            changes = fields.get(keyed)
+            if isinstance(changes, dict):
+                for key in self.lists:
+                    if key in changes and changes[key] is None:
+                        changes[key] = []  # null tags or lists mean none, as in a contact record
+            problem = updated_problem(changes, self.lists, typ)
             if problem:
                 return Problem(keyed, f'field "{keyed}" of {typ}: {problem}')
         return (t, str(cid), typ, fields, None if eid is None else str(eid))

@@ -311,6 +311,8 @@ def _segment_rows(source: Source, mapper: RowMapper) -> Iterator[tuple]:
             if not isinstance(traits, dict):
                 mapper.bad.append(BadLine(mapper.shown, no, f'"traits" must be an object, not {described(traits)}'))
                 continue
+            if "id" in traits:  # Segment's reserved trait: the user's id, which is the contact (userId), not an attribute
+                traits = {k: v for k, v in traits.items() if k != "id"}
             src: Any = "identify"
             typ = mapper.program_type("identify")
             if typ == "identify":
