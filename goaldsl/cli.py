@@ -174,7 +174,7 @@ def _print_document(diags, nfiles: int, fmt: str, rules=None) -> None:
 def cmd_lint(args) -> int:
     from .semantics.checker import check
     from .semantics.loader import data_files, load, program_files
-    from .syntax.diagnostics import render_all
+    from .syntax.diagnostics import GoalError, render_all
     from .tools.lint import DESCRIPTIONS, lint, log_span
     groups: list[tuple[Path, list[Path]]] = []
     for f in args.files:
@@ -198,7 +198,18 @@ def cmd_lint(args) -> int:
             _, events = data_files(where, None, args.events)
         except FileNotFoundError as e:
             raise UsageError(str(e)) from None
-        span = log_span(events) if events is not None else None
+        span = None
+        if events is not None:  # read as goal run reads it: any format, the mapping file
+            from .runtime.mapping import mapping_for
+            try:
+                mapping = mapping_for(args.map, where, res.program.events)
+            except FileNotFoundError as e:
+                raise UsageError(str(e)) from None
+            except GoalError as e:  # the mapping file's problems, as goal check says them
+                found.extend(d for d in e.diagnostics if d not in found)
+                sources.update(e.sources)
+                continue
+            span = log_span(events, res.program.events, fmt=args.input_format, mapping=mapping)
         found.extend(d for d in lint(loaded, res.program, own_files=loaded.roots, log_span=span) if d not in found)
     errors = sum(d.is_error for d in found)
     warnings = len(found) - errors
@@ -967,7 +978,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                    help="text (default), json, or sarif (SARIF 2.1.0, for code-review tools)")
     p.add_argument("--events", metavar="F", help="the event log whose time span windows are compared with "
-                                                 "(default: events.jsonl beside the program)")
+                                                 "(default: events.jsonl beside the program); any format goal run reads")
+    p.add_argument("--input-format", choices=("jsonl", "segment", "csv", "parquet"),
+                   help="the events' format (default: from the file name; docs/inputs.md)")
+    p.add_argument("--map", metavar="FILE", help="a mapping file for events in another shape (default: "
+                                                 "PROGRAM/map.toml when there is one)")
     p.set_defaults(fn=cmd_lint)
 
     p = sub.add_parser("diff", help="run two versions of a program over the same data and compare them")
