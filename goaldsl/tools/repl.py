@@ -697,6 +697,7 @@ class ReplSession:
                                                         "(JSON Lines, Segment, CSV, Parquet)")
         # All or nothing: a load that fails leaves the session as it was.
         saved = {k: getattr(self, k) for k in _LOAD_STATE}
+        saved["notes"] = list(self.notes)  # extended in place by a load
         try:
             return self._load(args) + self._take_notes()
         except BaseException:
