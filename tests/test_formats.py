@@ -115,6 +115,35 @@ def _read(write, name: str, content, **kw):
     return read_inputs(prog, None, path, skip_bad=True, **kw)
 
 
+def test_null_in_an_optional_field_is_absent_in_every_format(write):
+    """product is optional in purchase.completed: null (JSON), an empty
+    cell (CSV), a Parquet null, a Segment property set to null: absent,
+    the same validated events whatever the format."""
+    events = [{"id": "e1", "time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "purchase.completed",
+               "amount": 20, "product": None},
+              {"id": "e2", "time": "2026-11-16T15:00:00Z", "contact": "c2", "type": "purchase.completed",
+               "amount": 30, "product": "shoe"}]
+    from pathlib import Path as P
+    write("program.goal", PROGRAM)
+    write("events.jsonl", "".join(json.dumps(e) + "\n" for e in events))
+    write_csv(events, P("events.csv"))
+    write_parquet(events, P("events.parquet"))
+    write("segment.toml", write_segment(events, P("export.jsonl")))
+    prog = load_program("program.goal")
+    from goaldsl.runtime.mapping import load_mapping
+    from goaldsl.api import parse_time
+    want = [(parse_time("2026-11-16T14:00:00Z"), "c1", "purchase.completed", {"amount": 20}),
+            (parse_time("2026-11-16T15:00:00Z"), "c2", "purchase.completed", {"amount": 30, "product": "shoe"})]
+    for name, more in (("events.jsonl", {}), ("events.csv", {}), ("events.parquet", {}),
+                       ("export.jsonl", {"mapping": load_mapping("segment.toml")})):
+        inputs = read_inputs(prog, None, name, **more)
+        assert inputs.events == want, name
+    assert '"product": null' in P("export.jsonl").read_text()
+    assert "2026-11-16T14:00:00Z,c1,purchase.completed,e1,20,\n" in P("events.csv").read_text()
+    import pyarrow.parquet as pq
+    assert pq.read_table("events.parquet").column("product").null_count == 1
+
+
 def test_bad_csv_rows_name_the_row_and_the_column(write):
     csv_text = ("time,contact,type,id,properties.amount,properties.product\n"
                 "2026-11-16T14:00:00Z,c1,purchase.completed,e1,49,shoe\n"
