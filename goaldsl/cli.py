@@ -60,15 +60,12 @@ def resolve_program(arg: Optional[str], contacts: Optional[str], events: Optiona
 def _mapping(args, program: Program, beside=None):
     """``--map FILE``, or ``map.toml`` beside the program (``beside``, else
     the PROGRAM argument); checked against it."""
-    from .runtime.mapping import load_and_check, mapping_beside
-    given = getattr(args, "map", None)
-    path = Path(given) if given else mapping_beside(beside if beside is not None else getattr(args, "program", None))
-    if path is None:
-        return None
-    if given and not path.is_file():
-        raise UsageError(f"no such mapping file: {given}")
-    from .runtime.program import shown_path
-    return load_and_check(path, program.ir.events, shown_path(path))
+    from .runtime.mapping import mapping_for
+    where = beside if beside is not None else getattr(args, "program", None)
+    try:
+        return mapping_for(getattr(args, "map", None), where, program.ir.events)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
 
 
 def _reading(args, program: Program) -> dict:
@@ -105,32 +102,54 @@ def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
 def cmd_check(args) -> int:
     from .api import check_paths
     from .semantics.loader import program_files, program_of_test_file, test_files
+    from .runtime.mapping import mapping_beside
     from .semantics.schema import schema_beside
     from .syntax.diagnostics import render_all
     # A folder is one program (its files see each other), checked with its
     # test files; a file is its own, a test file is checked with its program.
+    # A .toml file is a mapping file (docs/inputs.md), checked against the
+    # program named before it, else the program in its folder.
     groups: list[tuple[Path, list[Path]]] = []
+    mappings: list[tuple[Path, Optional[int]]] = []  # (file, index of the group named before it)
     for f in args.files:
         p = Path(f)
         if p.is_dir():
             groups.append((p, program_files(p) + test_files(p)))
+        elif p.suffix.lower() == ".toml":
+            mappings.append((p, len(groups) - 1 if groups else None))
         elif p.name.endswith("_test.goal") and p.is_file():
             groups.append((p, program_files(program_of_test_file(p)) + [p]))
         else:
             groups.append((p, [p]))
-    nfiles = sum(len(g) for _, g in groups)
-    if not nfiles:
+    if not sum(len(g) for _, g in groups) + len(mappings):
         raise UsageError("no .goal files to check")
+    mapping_files: set[Path] = set()  # each counted once, however it was found
     all_diags = []
     sources: dict[str, str] = {}
+    checked: list = []  # each group's checked program (None when it has errors)
     for where, group in groups:
         if not group:
+            checked.append(None)
             continue
         res = check_paths(group, contact_schema=schema_beside(where))
+        checked.append(res.program)
         sources.update(res_sources(res))
         all_diags.extend(d for d in res.diagnostics if d not in all_diags)
         if res.program is not None:  # the map.toml goal run would read with this program
-            all_diags.extend(d for d in _check_mapping_file(where, res.program, sources) if d not in all_diags)
+            beside = mapping_beside(where)
+            if beside is not None:
+                mapping_files.add(beside.resolve())
+                all_diags.extend(d for d in _check_mapping_file(beside, res.program, sources) if d not in all_diags)
+    for path, before in mappings:
+        if before is not None:
+            program = checked[before]
+        elif path.is_file():  # the program goal run would read this map.toml with: the .goal files beside it
+            program = check_paths(program_files(path.parent)).program
+        else:
+            program = None  # a file that cannot be read: said so by the check
+        mapping_files.add(path.resolve())
+        all_diags.extend(d for d in _check_mapping_file(path, program, sources) if d not in all_diags)
+    nfiles = sum(len(g) for _, g in groups) + len(mapping_files)
     errors = sum(d.is_error for d in all_diags)
     warnings = len(all_diags) - errors
     if args.format != "text":
@@ -156,7 +175,7 @@ def _print_document(diags, nfiles: int, fmt: str, rules=None) -> None:
 def cmd_lint(args) -> int:
     from .semantics.checker import check
     from .semantics.loader import data_files, load, program_files
-    from .syntax.diagnostics import render_all
+    from .syntax.diagnostics import GoalError, render_all
     from .tools.lint import DESCRIPTIONS, lint, log_span
     groups: list[tuple[Path, list[Path]]] = []
     for f in args.files:
@@ -180,7 +199,18 @@ def cmd_lint(args) -> int:
             _, events = data_files(where, None, args.events)
         except FileNotFoundError as e:
             raise UsageError(str(e)) from None
-        span = log_span(events) if events is not None else None
+        span = None
+        if events is not None:  # read as goal run reads it: any format, the mapping file
+            from .runtime.mapping import mapping_for
+            try:
+                mapping = mapping_for(args.map, where, res.program.events)
+            except FileNotFoundError as e:
+                raise UsageError(str(e)) from None
+            except GoalError as e:  # the mapping file's problems, as goal check says them
+                found.extend(d for d in e.diagnostics if d not in found)
+                sources.update(e.sources)
+                continue
+            span = log_span(events, res.program.events, fmt=args.input_format, mapping=mapping)
         found.extend(d for d in lint(loaded, res.program, own_files=loaded.roots, log_span=span) if d not in found)
     errors = sum(d.is_error for d in found)
     warnings = len(found) - errors
@@ -197,23 +227,15 @@ def cmd_lint(args) -> int:
     return 0
 
 
-def _check_mapping_file(folder: Path, program, sources: dict) -> list:
-    """``map.toml`` in a program folder (or beside a program file): read and checked against it."""
-    from .runtime.mapping import check_mapping, mapping_beside, parse_mapping
+def _check_mapping_file(path: Path, program, sources: dict) -> list:
+    """A mapping file, checked on its own and against ``program`` (an
+    ``ir.Program``; None: a program with errors, the mapping alone)."""
+    from .runtime.mapping import check_file
     from .runtime.program import shown_path
-    path = mapping_beside(folder)
-    if path is None:
-        return []
     shown = shown_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        from .syntax.diagnostics import error
-        return [error("E0700", f"cannot read the mapping file {shown}: {e}")]
-    sources[shown] = text
-    m, diags = parse_mapping(text, shown)
-    if m is not None:
-        diags = diags + check_mapping(m, text, program.events)
+    diags, text = check_file(path, shown, program.events if program is not None else None)
+    if text is not None:
+        sources[shown] = text
     return diags
 
 
@@ -745,20 +767,9 @@ def _progress(source):
 
 def _report_inputs(inputs, duplicates: bool = True) -> None:
     """What was left out of the input, on standard error: nothing is dropped silently."""
-    if inputs.bad:
-        rows = len({(b.file, b.line) for b in inputs.bad})
-        _err(f"skipped {rows} bad line{'s' if rows != 1 else ''}:")
-        for b in inputs.bad[:20]:
-            _err(f"  {b}")
-        if len(inputs.bad) > 20:
-            _err(f"  ... and {len(inputs.bad) - 20} more")
-    if inputs.skipped:
-        n = sum(inputs.skipped.values())
-        kinds = ", ".join(f"{name} {count:,}" for name, count in sorted(inputs.skipped.items(), key=lambda kv: -kv[1]))
-        _err(f"skipped {n:,} row{'s' if n != 1 else ''} of events the program does not declare "
-             f"(unknown_events = \"skip\"): {kinds}")
-    if inputs.duplicates and duplicates:
-        _err(f"ignored {inputs.duplicates} duplicate event{'s' if inputs.duplicates != 1 else ''} (repeated ids)")
+    from .runtime.inputs import left_out
+    for line in left_out(inputs, duplicates):
+        _err(line)
 
 
 def _run_state(args, program, cpath, epath) -> int:
@@ -958,7 +969,8 @@ def cmd_report(args) -> int:
 
 def cmd_repl(args) -> int:
     from .tools.repl import run_repl
-    return run_repl(args.program, args.contacts, args.events)
+    return run_repl(args.program, args.contacts, args.events, input_format=args.input_format, map=args.map,
+                    skip_bad=args.skip_bad)
 
 
 def cmd_lsp(args) -> int:
@@ -981,8 +993,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"goal {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("check", help="parse and check .goal files")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p = sub.add_parser("check", help="parse and check .goal files (and mapping files, .toml)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="a .goal file, a folder (one program), or a mapping file (.toml, docs/inputs.md)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing when all is well")
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                    help="text (default), json, or sarif (SARIF 2.1.0, for code-review tools)")
@@ -994,7 +1007,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                    help="text (default), json, or sarif (SARIF 2.1.0, for code-review tools)")
     p.add_argument("--events", metavar="F", help="the event log whose time span windows are compared with "
-                                                 "(default: events.jsonl beside the program)")
+                                                 "(default: events.jsonl beside the program); any format goal run reads")
+    p.add_argument("--input-format", choices=("jsonl", "segment", "csv", "parquet"),
+                   help="the events' format (default: from the file name; docs/inputs.md)")
+    p.add_argument("--map", metavar="FILE", help="a mapping file for events in another shape (default: "
+                                                 "PROGRAM/map.toml when there is one)")
     p.set_defaults(fn=cmd_lint)
 
     p = sub.add_parser("diff", help="run two versions of a program over the same data and compare them")
@@ -1091,7 +1108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("repl", help="test conditions interactively against contact data")
     p.add_argument("program", metavar="PROGRAM", nargs="?", help="a .goal file or a folder")
-    _io_args(p, mapped=False)  # the REPL reads CSV and Parquet by their names; no mapping file yet
+    _io_args(p)
     p.set_defaults(fn=cmd_repl)
 
     p = sub.add_parser("lsp", help="run the language server (for editors) over stdio")
@@ -1108,16 +1125,15 @@ def _window_args(p) -> None:
     p.add_argument("--until", metavar="T", help="last instant (default: the latest event)")
 
 
-def _io_args(p, mapped: bool = True) -> None:
+def _io_args(p) -> None:
     p.add_argument("--contacts", metavar="F", help="contacts: JSON Lines, CSV or Parquet, - for standard input "
                                                    "(default: PROGRAM/contacts.jsonl)")
     p.add_argument("--events", metavar="F", help="events: JSON Lines, Segment JSON Lines, CSV or Parquet, .gz or .zst, "
                                                  "- for standard input (default: PROGRAM/events.jsonl)")
-    if mapped:
-        p.add_argument("--input-format", choices=("jsonl", "segment", "csv", "parquet"),
-                       help="the events' format (default: from the file name; docs/inputs.md)")
-        p.add_argument("--map", metavar="FILE", help="a mapping file for events in another shape (default: "
-                                                     "PROGRAM/map.toml when there is one)")
+    p.add_argument("--input-format", choices=("jsonl", "segment", "csv", "parquet"),
+                   help="the events' format (default: from the file name; docs/inputs.md)")
+    p.add_argument("--map", metavar="FILE", help="a mapping file for events in another shape (default: "
+                                                 "PROGRAM/map.toml when there is one)")
     p.add_argument("--skip-bad", action="store_true", help="skip bad input lines instead of stopping")
 
 
@@ -1162,11 +1178,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _err(f"{n} error{'s' if n != 1 else ''}")
         return trouble
     except InputError as e:
-        rows = len({(b.file, b.line) for b in e.bad})
-        _err(f"{rows} bad input line{'s' if rows != 1 else ''}; nothing was run:")
-        for b in e.bad:
-            _err(str(b))
-        _err("fix the lines, or pass --skip-bad to run without them")
+        from .runtime.inputs import refused
+        loading = args.command == "repl"  # the REPL loads its data; it runs nothing
+        for line in refused(e.bad, "loaded" if loading else "run"):
+            _err(line)
+        _err(f"fix the lines, or pass --skip-bad to {'load' if loading else 'run'} without them")
         return trouble
     except SourceError as e:
         _err(f"goal {args.command}: {e}")

@@ -115,6 +115,35 @@ def _read(write, name: str, content, **kw):
     return read_inputs(prog, None, path, skip_bad=True, **kw)
 
 
+def test_null_in_an_optional_field_is_absent_in_every_format(write):
+    """product is optional in purchase.completed: null (JSON), an empty
+    cell (CSV), a Parquet null, a Segment property set to null: absent,
+    the same validated events whatever the format."""
+    events = [{"id": "e1", "time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "purchase.completed",
+               "amount": 20, "product": None},
+              {"id": "e2", "time": "2026-11-16T15:00:00Z", "contact": "c2", "type": "purchase.completed",
+               "amount": 30, "product": "shoe"}]
+    from pathlib import Path as P
+    write("program.goal", PROGRAM)
+    write("events.jsonl", "".join(json.dumps(e) + "\n" for e in events))
+    write_csv(events, P("events.csv"))
+    write_parquet(events, P("events.parquet"))
+    write("segment.toml", write_segment(events, P("export.jsonl")))
+    prog = load_program("program.goal")
+    from goaldsl.runtime.mapping import load_mapping
+    from goaldsl.api import parse_time
+    want = [(parse_time("2026-11-16T14:00:00Z"), "c1", "purchase.completed", {"amount": 20}),
+            (parse_time("2026-11-16T15:00:00Z"), "c2", "purchase.completed", {"amount": 30, "product": "shoe"})]
+    for name, more in (("events.jsonl", {}), ("events.csv", {}), ("events.parquet", {}),
+                       ("export.jsonl", {"mapping": load_mapping("segment.toml")})):
+        inputs = read_inputs(prog, None, name, **more)
+        assert inputs.events == want, name
+    assert '"product": null' in P("export.jsonl").read_text()
+    assert "2026-11-16T14:00:00Z,c1,purchase.completed,e1,20,\n" in P("events.csv").read_text()
+    import pyarrow.parquet as pq
+    assert pq.read_table("events.parquet").column("product").null_count == 1
+
+
 def test_bad_csv_rows_name_the_row_and_the_column(write):
     csv_text = ("time,contact,type,id,properties.amount,properties.product\n"
                 "2026-11-16T14:00:00Z,c1,purchase.completed,e1,49,shoe\n"
@@ -188,6 +217,60 @@ def test_bad_segment_messages(write):
         ("u1", "purchase.completed", {"amount": 20}), ("u2", "contact.updated", {"fields": {"plan": "pro"}})]
 
 
+def test_segment_identify_traits_become_the_contact_attributes(write, capsys):
+    """identify: each trait an attribute of the same name from the call's
+    time on; an object trait replaces the attribute, a dotted name sets a
+    nested one; null unsets it (null tags: none); the reserved "id" trait
+    is the user's id, which is the contact, not an attribute."""
+    write("program.goal", 'workflow "W" { evaluate on event\n enroll when purchase.completed\n'
+                          ' if contact.plan == "pro" and contact.address.city == "Berlin" { add_tag("berlin-pro") }\n'
+                          ' send_email("hi {contact.firstName}") }\n')
+    rows = [
+        {"type": "identify", "userId": "u1", "messageId": "m1", "timestamp": "2026-11-16T14:00:00Z",
+         "traits": {"id": "u1", "firstName": "Ana", "plan": "pro", "address": {"city": "Berlin", "zip": "10115"},
+                    "tags": ["vip"]}},
+        {"type": "identify", "anonymousId": "a7", "messageId": "m2", "timestamp": "2026-11-16T14:01:00Z",
+         "context": {"traits": {"firstName": "Ben", "plan": "free"}}},
+        {"type": "identify", "userId": "u1", "messageId": "m3", "timestamp": "2026-11-16T14:02:00Z",
+         "traits": {"company.size": 40, "tags": None}},
+        {"type": "track", "event": "purchase.completed", "userId": "u1", "messageId": "m4",
+         "timestamp": "2026-11-16T15:00:00Z", "properties": {"amount": 20}},
+        {"type": "identify", "userId": "u1", "messageId": "m5", "timestamp": "2026-11-16T16:00:00Z",
+         "traits": {"plan": None}},
+        {"type": "track", "event": "purchase.completed", "userId": "u1", "messageId": "m6",
+         "timestamp": "2026-11-16T17:00:00Z", "properties": {"amount": 30}},
+    ]
+    write("export.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    prog = load_program("program.goal")
+    inputs = read_inputs(prog, None, "export.jsonl")
+    assert not inputs.bad
+    assert [(e[1], e[3]) for e in inputs.events if e[2] == "contact.updated"] == [
+        ("u1", {"fields": {"firstName": "Ana", "plan": "pro", "address": {"city": "Berlin", "zip": "10115"},
+                           "tags": ["vip"]}}),
+        ("a7", {"fields": {"firstName": "Ben", "plan": "free"}}),
+        ("u1", {"fields": {"company.size": 40, "tags": []}}),
+        ("u1", {"fields": {"plan": None}}),
+    ]
+    assert main(["run", ".", "--events", "export.jsonl", "--format", "jsonl"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    actions = [(e["time"], e["action"], e.get("args")) for e in out if e["type"] == "action"]
+    assert actions[0][1:] == ("add_tag", {"tag": "berlin-pro"})  # plan and address.city from the traits
+    assert [a for a in actions if a[1] == "send_email"][0][2] == {"template": "hi Ana"}
+    from goaldsl.tools.evaluate import evaluate_condition
+    for cond, at, want in (('"vip" in contact.tags', "2026-11-16T14:01:00Z", True),
+                           ('"vip" in contact.tags', "2026-11-16T14:03:00Z", False),  # null tags: none
+                           ("contact.company.size == 40", "2026-11-16T14:03:00Z", True),
+                           ("contact.plan is set", "2026-11-16T15:30:00Z", True),
+                           ("contact.plan is set", "2026-11-16T16:30:00Z", False)):  # null: no longer set
+        from goaldsl.api import parse_time
+        assert evaluate_condition(prog, inputs, cond, "u1", parse_time(at), "UTC").value is want, (cond, at)
+    # In the project's JSON Lines the same rule: null tags in contact.updated mean none
+    write("events.jsonl", json.dumps({"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "contact.updated",
+                                      "fields": {"tags": None, "lists": None, "plan": None}}) + "\n")
+    inputs = read_inputs(prog, None, "events.jsonl")
+    assert inputs.events[0][3] == {"fields": {"tags": [], "lists": [], "plan": None}}
+
+
 def test_unknown_events_skipped_by_the_mapping_are_counted_and_reported(write, capsys):
     rows = [{"type": "track", "event": e, "userId": "u1", "timestamp": "2026-11-16T14:00:00Z",
              "properties": {"amount": 5}} for e in ["Order Completed", "App Opened", "App Opened", "Signed Up"]]
@@ -246,6 +329,39 @@ def test_goal_check_reports_mapping_problems_with_file_and_line(write, capsys):
     assert "map.toml:2:1: error[E0702]" in capsys.readouterr().out
 
 
+def test_goal_check_on_a_mapping_file_named_alone(write, capsys):
+    """goal check map.toml checks the file as a mapping (not as a program):
+    against the program beside it, or the program named before it."""
+    write("program.goal", 'event order.done { total: number }\n' + PROGRAM)
+    write("map.toml", '[events]\n"Order Completed" = "order.don"\n[columns]\ncontakt = "user"\n')
+    assert main(["check", "map.toml"]) == 1
+    out = capsys.readouterr().out
+    assert "E0001" not in out  # not read as a .goal program
+    assert 'map.toml:4:1: error[E0701]: unknown key "contakt" in [columns] (did you mean "contact"?)' in out
+    assert 'map.toml:2:1: error[E0702]: "Order Completed" maps to "order.don", which is not an event type of the ' \
+           'program (did you mean "order.done"?)' in out
+    # the folder and the file named together: each problem once
+    assert main(["check", ".", "map.toml"]) == 1
+    assert capsys.readouterr().out == out
+    write("map.toml", '[events]\n"Order Completed" = "order.done"\n')
+    assert main(["check", "map.toml"]) == 0
+    assert capsys.readouterr().out == "ok: 1 file checked\n"
+    # a mapping file elsewhere (--map FILE) is checked against the program named before it
+    write("elsewhere/segment.toml", '[events]\n"Order Completed" = "order.done"\n')
+    assert main(["check", "elsewhere/segment.toml"]) == 1  # beside it: the standard library alone
+    assert 'is not an event type of the program' in capsys.readouterr().out
+    assert main(["check", ".", "elsewhere/segment.toml"]) == 0
+    assert capsys.readouterr().out == "ok: 3 files checked\n"  # program.goal, the map.toml beside it, segment.toml
+    # TOML that does not parse, and a file that is not there: E0700 with the place
+    write("map.toml", "[events\n")
+    assert main(["check", "map.toml"]) == 1
+    assert "map.toml:1:8: error[E0700]: the mapping file is not valid TOML" in capsys.readouterr().out
+    assert main(["check", "--format", "json", "missing.toml"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["files"] == 1 and doc["diagnostics"][0]["code"] == "E0700"
+    assert "cannot read the mapping file missing.toml" in doc["diagnostics"][0]["summary"]
+
+
 def test_a_file_that_cannot_be_read_is_one_message_not_a_traceback(write, capsys):
     write("program.goal", PROGRAM)
     write("events.parquet", b"PAR1 this is not parquet")
@@ -284,6 +400,29 @@ def test_contacts_in_csv_and_parquet_and_null_tags(write, capsys):
     from goaldsl.runtime.inputs import read_contacts
     recs = read_contacts(Path("contacts.csv")).contacts
     assert recs[0] == {"id": "c1", "lead_score": 60, "tags": ["vip"], "company": {"size": 12}, "zip": "00123"}
+
+
+def test_contacts_from_standard_input_or_an_unusual_name_are_told_by_their_bytes(activity, tmp_path):
+    """Contacts as CSV or Parquet with no name to go by (standard input,
+    compressed or not; a .txt file) are read as such, as events are."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import zstandard
+    want = activity("booked-a-demo")
+    contacts = read_jsonl(ROOT / "examples" / "booked-a-demo" / "contacts.jsonl")
+    pq.write_table(pa.Table.from_pylist(contacts), tmp_path / "people.parquet")
+    rows = ["id,email,first_name,lead_score,country,company.name,company.size,tags,lists"]
+    rows += [",".join([c["id"], c["email"], c["first_name"], str(c["lead_score"]), c["country"], c["company"]["name"],
+                       str(c["company"]["size"]), '"' + json.dumps(c["tags"]).replace('"', '""') + '"',
+                       '"' + json.dumps(c["lists"]).replace('"', '""') + '"']) for c in contacts]
+    text = ("\n".join(rows) + "\n").encode()
+    (tmp_path / "people.txt").write_bytes(text)
+    assert activity("booked-a-demo", "--contacts", str(tmp_path / "people.txt")) == want
+    assert activity("booked-a-demo", "--contacts", "-", stdin=text) == want
+    assert activity("booked-a-demo", "--contacts", "-", stdin=gzip.compress(text)) == want
+    parquet = (tmp_path / "people.parquet").read_bytes()
+    assert activity("booked-a-demo", "--contacts", "-", stdin=parquet) == want
+    assert activity("booked-a-demo", "--contacts", "-", stdin=zstandard.ZstdCompressor().compress(parquet)) == want
 
 
 def test_a_named_pipe_is_read_as_a_stream(write, activity, tmp_path):

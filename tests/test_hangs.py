@@ -126,5 +126,5 @@ def test_the_repl_refuses_a_pipe_and_says_why(tmp_path):
     p = goal("repl", "program.goal", "--events", "ev.pipe", cwd=tmp_path)
     assert p.returncode == 2 and "ev.pipe is a pipe: the REPL reads its data again at :load" in p.stderr, p
     p = goal("repl", "program.goal", cwd=tmp_path, stdin=":load ev.pipe\n:load /dev/zero\n")
-    assert "cannot read ev.pipe: it is a named pipe" in p.stdout, p
-    assert "cannot read /dev/zero: it is a device" in p.stdout, p
+    assert "error: ev.pipe is a pipe: the REPL reads its data again at :load, so give a file" in p.stdout, p
+    assert "error: /dev/zero is a device, not a data file: give a file" in p.stdout, p

@@ -462,6 +462,35 @@ def test_command_reads_the_log_beside_the_program(write, capsys):
     assert code == 1 and "warning[L006]" in out and "2 days" in out
 
 
+def test_command_reads_the_log_in_every_format_goal_run_reads(write, capsys):
+    """L006's log is read as goal run reads it: CSV, Parquet, compressed,
+    a Segment export with its mapping file (given, or map.toml beside)."""
+    import gzip
+    from pathlib import Path
+    from format_fixtures import write_csv, write_parquet, write_segment
+    events = [{"id": f"e{i}", "time": f"2026-11-0{1 + 2 * i}T00:00:00Z", "contact": "c1", "type": "form.submitted",
+               "form": "x"} for i in range(2)]
+    write("p/program.goal", 'workflow "W" {\n    audience page.visited within 7 days\n    send_email("a")\n}\n')
+    write_csv(events, Path("log.csv"))
+    write_parquet(events, Path("log.parquet"))
+    write("log.csv.gz", gzip.compress(Path("log.csv").read_bytes()))
+    write("segment.toml", write_segment(events, Path("export.jsonl")))
+    write("log.data", Path("log.csv").read_bytes())
+    for more in (["--events", "log.csv"], ["--events", "log.parquet"], ["--events", "log.csv.gz"],
+                 ["--events", "export.jsonl", "--map", "segment.toml"],
+                 ["--events", "log.data", "--input-format", "csv"]):
+        code, out, _ = run(capsys, "lint", "p", *more)
+        assert code == 1 and "warning[L006]" in out and "2 days" in out, more
+    code, out, _ = run(capsys, "lint", "p", "--events", "export.jsonl")  # no mapping: no event it can read
+    assert code == 0, out
+    write("p/map.toml", Path("segment.toml").read_text())
+    code, out, _ = run(capsys, "lint", "p", "--events", "export.jsonl")
+    assert code == 1 and "warning[L006]" in out
+    write("p/map.toml", '[events]\n"Form Submitted" = "form.submited"\n')  # a mapping with a problem: an error
+    code, out, _ = run(capsys, "lint", "p", "--events", "export.jsonl")
+    assert code == 1 and "p/map.toml:2:1: error[E0702]" in out
+
+
 def test_examples_lint_clean(capsys):
     from pathlib import Path
     root = Path(__file__).resolve().parent.parent

@@ -11,8 +11,9 @@ the way Ctrl-D does.
 from __future__ import annotations
 
 import io
-import sys
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -344,12 +345,28 @@ def test_a_program_with_errors_still_starts_the_repl(tmp_path):
     assert "true\n  2026-11-01T00:00:00Z  page.visited" in out
 
 
-def test_skipped_bad_lines_are_noted(tmp_path):
+def test_bad_lines_are_refused_as_goal_run_refuses_them_unless_skip_bad(tmp_path):
     (tmp_path / "events.jsonl").write_text('{"time": "2026-11-01T00:00:00Z", "contact": "a", "type": "page.visitd"}\n'
                                            '{"time": "2026-11-01T00:00:00Z", "contact": "a", "type": "page.visited", '
                                            '"url": "/"}\n')
-    out = drive("", program=tmp_path)
-    assert "note: skipped bad line " in out and "events.jsonl:1:" in out
+    from goaldsl.runtime.inputs import InputError
+    with pytest.raises(InputError):  # nothing is read: the command says why, as goal run does
+        drive("", program=tmp_path)
+    out = drive("", program=tmp_path, skip_bad=True)
+    assert (f"note: skipped 1 bad line:\n  {tmp_path / 'events.jsonl'}:1: unknown event type \"page.visitd\" "
+            f"(did you mean \"page.visited\"?)\n") in out
+    assert "data: 1 contact, 1 event" in out
+    # the command: exit 1 with every bad line, in goal run's words
+    proc = subprocess.run([sys.executable, "-m", "goaldsl", "repl", "."], cwd=tmp_path, input="", text=True,
+                          capture_output=True)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == ("1 bad input line; nothing was loaded:\n"
+                           'events.jsonl:1: unknown event type "page.visitd" (did you mean "page.visited"?)\n'
+                           "fix the lines, or pass --skip-bad to load without them\n")
+    (tmp_path / "program.goal").write_text('workflow "W" { evaluate on event\n enroll when page.visited\n send_email("x") }\n')
+    run = subprocess.run([sys.executable, "-m", "goaldsl", "run", "."], cwd=tmp_path, text=True, capture_output=True)
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[1:2] == proc.stderr.splitlines()[1:2]  # the same line, the same words
 
 
 # ---------------------------------------------------------------- segments
@@ -653,3 +670,155 @@ def test_input_that_is_not_a_terminal_runs_as_a_script():
             "  2026-11-04T15:30:00Z  invoice.status_changed(") in res.stdout
     assert 'hint: did you mean "page.visited"?' in res.stdout
     assert res.stdout.endswith("payer @ 2026-11-10 09:00 UTC> :quit\n")
+
+
+# ---------------------------------------------------------------- data in every format (as goal run reads it)
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "booked-a-demo"
+
+
+@pytest.fixture(scope="module")
+def formats(tmp_path_factory):
+    """booked-a-demo's events as a Segment export (with its mapping file), CSV,
+    Parquet and compressed; its contacts as CSV and Parquet."""
+    import gzip
+    import zstandard
+    from format_fixtures import read_jsonl, write_csv, write_parquet, write_segment
+    d = tmp_path_factory.mktemp("formats")
+    events = read_jsonl(EXAMPLE / "events.jsonl")
+    (d / "segment.toml").write_text(write_segment(events, d / "export.jsonl"))
+    write_csv(events, d / "log.csv")
+    write_parquet(events, d / "log.parquet")
+    (d / "log.csv.gz").write_bytes(gzip.compress((d / "log.csv").read_bytes()))
+    (d / "log.parquet.zst").write_bytes(zstandard.ZstdCompressor().compress((d / "log.parquet").read_bytes()))
+    (d / "export.jsonl.gz").write_bytes(gzip.compress((d / "export.jsonl").read_bytes()))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    contacts = read_jsonl(EXAMPLE / "contacts.jsonl")
+    pq.write_table(pa.Table.from_pylist(contacts), d / "people.parquet")
+    import csv
+    import json
+    with open(d / "people.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        keys = ["id", "email", "first_name", "lead_score", "country", "company.name", "company.size", "tags", "lists"]
+        w.writerow(keys)
+        for c in contacts:
+            w.writerow([c["id"], c["email"], c["first_name"], c["lead_score"], c["country"], c["company"]["name"],
+                        c["company"]["size"], json.dumps(c["tags"]), json.dumps(c["lists"])])
+    return d
+
+
+def _data(session):
+    return session.inputs.contacts, session.inputs.events
+
+
+def test_the_repl_reads_every_format_goal_run_reads(formats):
+    want = _data(ReplSession(EXAMPLE))
+    assert len(want[1]) == 9
+    for events, more in (("export.jsonl", {"map": formats / "segment.toml"}),
+                         ("export.jsonl.gz", {"map": formats / "segment.toml"}),
+                         ("log.csv", {}), ("log.csv.gz", {}), ("log.parquet", {}), ("log.parquet.zst", {})):
+        assert _data(ReplSession(EXAMPLE, events=formats / events, **more)) == want, events
+    for contacts in ("people.csv", "people.parquet"):
+        assert _data(ReplSession(EXAMPLE, contacts=formats / contacts)) == want, contacts
+    # --input-format for a name that does not say
+    (formats / "log.txt").write_bytes((formats / "log.csv").read_bytes())
+    assert _data(ReplSession(EXAMPLE, events=formats / "log.txt", input_format="csv")) == want
+
+
+def test_load_reads_every_format_and_tells_contacts_from_events(formats):
+    want = _data(ReplSession(EXAMPLE))
+    session = ReplSession(EXAMPLE)
+    for name in ("log.csv", "log.parquet.zst", "people.csv", "log.csv.gz", "people.parquet"):
+        out = session.handle(f":load {formats / name}")
+        kind = "contacts" if name.startswith("people") else "events"
+        assert out == f"loaded {kind} from {formats / name}: 5 contacts, 9 events; time: 2026-11-24T09:15:00Z", out
+        assert _data(session) == want, name
+    # a Segment export: its events are unknown to the program without the mapping file, so it is refused ...
+    out = session.handle(f":load {formats / 'export.jsonl'}")
+    assert out.startswith("error: 8 bad input lines; nothing was loaded:\n"
+                          f'{formats / "export.jsonl"}:1: unknown event type "Page Visited" '
+                          '(did you mean "page.visited"?)')
+    assert out.endswith("  = hint: fix the lines, or load them with --skip-bad to leave them out")
+    assert _data(session) == want  # ... and the session keeps its data
+    # ... and read with --map, which then holds for the session (the contacts file is read with it too)
+    out = session.handle(f":load {formats / 'export.jsonl.gz'} --map {formats / 'segment.toml'}")
+    assert out.startswith(f"loaded events from {formats / 'export.jsonl.gz'}: 5 contacts, 9 events"), out
+    assert _data(session) == want
+    assert session.handle(f":load --contacts {formats / 'people.csv'}").startswith("loaded contacts from")
+    assert _data(session) == want
+    # both at once, and --input-format for a file whose name does not say
+    (formats / "log.data").write_bytes((formats / "log.csv").read_bytes())
+    out = session.handle(f":load --contacts {formats / 'people.parquet'} --events {formats / 'log.data'} "
+                         f"--input-format csv")
+    assert out.startswith(f"loaded contacts from {formats / 'people.parquet'} and events from {formats / 'log.data'}:")
+    assert _data(session) == want
+
+
+def test_load_with_skip_bad_and_what_was_left_out_is_noted(formats, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text((formats / "log.csv").read_text() + "2026-11-30T00:00:00Z,c1,page.visited,e99,,,,,,\n"
+                   "not a time,c1,page.visited,e98,/x,,,,,\n")
+    session = ReplSession(EXAMPLE)
+    out = session.handle(f":load {bad}")
+    assert out.startswith("error: 2 bad input lines; nothing was loaded:\n")
+    assert f"{bad}:12:time: \"time\" \"not a time\" is not an ISO 8601 date-time" in out
+    out = session.handle(f":load {bad} --skip-bad")
+    assert out.startswith(f"loaded events from {bad}: 5 contacts, 9 events")
+    assert f"note: skipped 2 bad lines:\n  {bad}:11:properties.url: page.visited needs the field \"url\"" in out
+    skip = tmp_path / "skip.toml"
+    skip.write_text('unknown_events = "skip"\n[events]\n"Page Visited" = "page.visited"\n')
+    out = session.handle(f":load {formats / 'export.jsonl'} --map {skip}")
+    assert 'note: skipped 6 rows of events the program does not declare (unknown_events = "skip"): ' \
+           '"Appointment Status Changed" 4, "Email Unsubscribed" 1, "Email Opened" 1' in out  # ties: file order
+
+
+def test_the_mapping_file_beside_the_program_and_its_problems(formats, tmp_path):
+    import shutil
+    prog = tmp_path / "prog"
+    shutil.copytree(EXAMPLE, prog)
+    (prog / "events.jsonl").unlink()
+    shutil.copy(formats / "export.jsonl", prog / "events.jsonl")
+    shutil.copy(formats / "segment.toml", prog / "map.toml")
+    want = _data(ReplSession(EXAMPLE))
+    assert _data(ReplSession(prog)) == want  # map.toml beside the program, as goal run reads it
+    session = ReplSession(EXAMPLE)
+    assert session.handle(f":load {prog}").startswith(f"loaded {prog}: 1 workflow, 2 goals; data: 5 contacts, 9 events")
+    assert _data(session) == want
+    # a mapping file with a problem: its diagnostic, and the session as it was
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[events]\n"Page Visited" = "page.visitd"\n')
+    out = session.handle(f":load --map {broken}")
+    assert f'{broken}:2:1: error[E0702]: "Page Visited" maps to "page.visitd", which is not an event type of the ' \
+           f'program (did you mean "page.visited"?)' in out
+    assert _data(session) == want and session.ws.mapping is not None and session.ws.map_given is None
+    # at start-up the same problems stop the command, as they stop goal run
+    from goaldsl.syntax.diagnostics import GoalError
+    with pytest.raises(GoalError):
+        ReplSession(EXAMPLE, map=broken)
+
+
+def test_standard_input_and_missing_files_are_refused_with_the_reason(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "goaldsl", "repl", str(EXAMPLE), "--events", "-"], input="",
+                          text=True, capture_output=True)
+    assert (proc.returncode, proc.stderr) == (2, "goal repl: the REPL reads what you type from standard input: "
+                                                 "give the events as a file\n")
+    proc = subprocess.run([sys.executable, "-m", "goaldsl", "repl", str(EXAMPLE), "--map", "nope.toml"], input="",
+                          text=True, capture_output=True, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (2, "goal repl: no such mapping file: nope.toml\n")
+    session = ReplSession(EXAMPLE)
+    assert session.handle(":load --events -") == ("error: the REPL reads what you type from standard input: give "
+                                                  "the events file as a file")
+    assert session.handle(":load --map") == "error: --map needs a value: --map FILE"
+    assert session.handle(":load --mapp x.toml") == 'error: unknown option --mapp of :load\n  = hint: did you mean "--map"?'
+    assert session.handle(":load --input-format xml x") == ('error: unknown input format "xml"\n'
+                                                            '  = hint: formats: jsonl, segment, csv, parquet')
+
+
+def test_complete_load_options_formats_and_data_files(formats, monkeypatch):
+    monkeypatch.chdir(formats)
+    session = ReplSession(EXAMPLE)
+    assert labels(session, ":load log.")[1] == ["log.csv", "log.csv.gz", "log.parquet", "log.parquet.zst"]
+    assert labels(session, ":load --ma") == (4, ["--map"])
+    assert labels(session, ":load log.txt --input-format pa") == (2, ["parquet"])
+    assert labels(session, ":load --map seg")[1] == ["segment.toml"]

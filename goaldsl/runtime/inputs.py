@@ -89,6 +89,37 @@ class Inputs:
     contact_ids: Optional[set] = None
 
 
+def left_out(inputs: Inputs, duplicates: bool = True, shown: int = 20) -> list[str]:
+    """What was left out of the input, in the words every command uses
+    (``goal run`` writes them on standard error, the REPL as notes): the
+    bad lines skipped (the first ``shown`` listed), the rows of events a
+    mapping skips, the duplicates. Nothing is dropped silently. One text
+    for each (the bad lines' holds a line for each, indented)."""
+    lines: list[str] = []
+    if inputs.bad:
+        rows = len({(b.file, b.line) for b in inputs.bad})
+        block = [f"skipped {rows} bad line{'s' if rows != 1 else ''}:"] + [f"  {b}" for b in inputs.bad[:shown]]
+        if len(inputs.bad) > shown:
+            block.append(f"  ... and {len(inputs.bad) - shown} more")
+        lines.append("\n".join(block))
+    if inputs.skipped:
+        n = sum(inputs.skipped.values())
+        kinds = ", ".join(f"{name} {count:,}" for name, count in sorted(inputs.skipped.items(), key=lambda kv: -kv[1]))
+        lines.append(f"skipped {n:,} row{'s' if n != 1 else ''} of events the program does not declare "
+                     f'(unknown_events = "skip"): {kinds}')
+    if inputs.duplicates and duplicates:
+        lines.append(f"ignored {inputs.duplicates} duplicate event{'s' if inputs.duplicates != 1 else ''} "
+                     f"(repeated ids)")
+    return lines
+
+
+def refused(bad: Sequence[BadLine], nothing: str = "run") -> list[str]:
+    """Bad lines that stop a command, every one listed: ``N bad input lines;
+    nothing was run:`` (or ``loaded``), then each ``FILE:ROW[:COLUMN]: message``."""
+    rows = len({(b.file, b.line) for b in bad})
+    return [f"{rows} bad input line{'s' if rows != 1 else ''}; nothing was {nothing}:", *map(str, bad)]
+
+
 def as_source(path, shown: str | None = None):
     """A ``Source`` for a path (``-`` is standard input), or the Source given."""
     from .sources import Source
@@ -292,7 +323,12 @@ class EventValidator:
                 return Problem(name, f'field "{name}" of {typ} {problem}')
         keyed = self.keyed.get(typ)
         if keyed is not None:
-            problem = updated_problem(fields.get(keyed), self.lists, typ)
+            changes = fields.get(keyed)
+            if isinstance(changes, dict):
+                for key in self.lists:
+                    if key in changes and changes[key] is None:
+                        changes[key] = []  # null tags or lists mean none, as in a contact record
+            problem = updated_problem(changes, self.lists, typ)
             if problem:
                 return Problem(keyed, f'field "{keyed}" of {typ}: {problem}')
         return (t, str(cid), typ, fields, None if eid is None else str(eid))

@@ -102,6 +102,21 @@ def mapping_beside(program_path: Optional[str | Path]) -> Optional[Path]:
     return cand if cand.is_file() else None
 
 
+def mapping_for(given: Optional[str | Path], program_path: Optional[str | Path],
+                events: dict[str, ir.EventType]) -> Optional[Mapping]:
+    """The mapping a command reads its inputs with: ``given`` (``--map
+    FILE``), else ``map.toml`` beside the program, else none; checked
+    against the program's events. Raises ``FileNotFoundError`` for a given
+    file that is not there and ``GoalError`` with every problem of the file."""
+    path = Path(given) if given else mapping_beside(program_path)
+    if path is None:
+        return None
+    if given and not path.is_file():
+        raise FileNotFoundError(f"no such mapping file: {given}")
+    from .program import shown_path
+    return load_and_check(path, events, shown_path(path))
+
+
 def _key_lines(text: str) -> dict:
     """Where each key is written: (table, key) -> line. A small scan of the
     TOML text (tomllib keeps no positions); good enough for the flat tables
@@ -333,6 +348,23 @@ def check_mapping(mapping: Mapping, text: str, events: dict[str, ir.EventType]) 
                           + (f' (did you mean "{best}"?)' if best else f"; its fields: {', '.join(decl.fields) or 'none'}"),
                           code="E0702")
     return probs.diags
+
+
+def check_file(path: str | Path, shown: str,
+               events: Optional[dict[str, ir.EventType]]) -> tuple[list[Diagnostic], Optional[str]]:
+    """``goal check``'s view of a mapping file: every problem in it (E0700,
+    E0701) and, given a program's ``events``, every name it maps that the
+    program does not declare (E0702). Returns the diagnostics and the text
+    (None when the file cannot be read)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        why = getattr(e, "strerror", None) or e
+        return [error("E0700", f"cannot read the mapping file {shown}: {why}", Span(shown, 1, 1, 1, 1))], None
+    m, diags = parse_mapping(text, shown)
+    if m is not None and events is not None:
+        diags = diags + check_mapping(m, text, events)
+    return diags, text
 
 
 def load_and_check(path: str | Path, events: dict[str, ir.EventType], shown: Optional[str] = None) -> Mapping:

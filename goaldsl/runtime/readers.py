@@ -49,6 +49,12 @@ def detect_format(source: Source, forced: Optional[str] = None, mapping: Optiona
         return forced
     if mapping is not None and mapping.format:
         return mapping.format
+    return _sniff(source, segment=True)
+
+
+def _sniff(source: Source, segment: bool) -> str:
+    """The format by the file's name, else its first bytes: Parquet's magic,
+    a JSON object (a Segment call when ``segment``), else CSV text."""
     fmt = _SUFFIXES.get(source.suffix)
     if fmt in ("csv", "parquet"):
         return fmt
@@ -67,6 +73,8 @@ def detect_format(source: Source, forced: Optional[str] = None, mapping: Optiona
         s = s[len(BOM):]
     if not s.startswith(b"{"):
         return fmt or "csv"
+    if not segment:
+        return "jsonl"
     try:
         obj = decode_json(s)
     except Exception:
@@ -75,6 +83,40 @@ def detect_format(source: Source, forced: Optional[str] = None, mapping: Optiona
             and any(k in obj for k in ("userId", "anonymousId", "messageId")):
         return "segment"
     return "jsonl"
+
+
+def data_kind(source: Source, fmt: Optional[str] = None, mapping: Optional[Mapping] = None) -> str:
+    """``"events"`` or ``"contacts"``: what a data file holds, for a file
+    named without saying (the REPL's ``:load FILE``). Events have the
+    event's time and type (the mapping's names for them, else the format's);
+    a Segment export is events. Anything else is contacts."""
+    fmt = detect_format(source, fmt, mapping)
+    if fmt == "segment":
+        return "events"
+    names = column_names(mapping, fmt)
+    if fmt == "parquet":
+        _, pf = _open_parquet(source)
+        have = set(pf.schema_arrow.names)
+        present = have.__contains__
+    elif fmt == "csv":
+        import csv
+        first = _first_line(source) or b""
+        if first.startswith(BOM):
+            first = first[len(BOM):]
+        try:
+            header = next(csv.reader([first.decode("utf-8")], delimiter="\t" if source.suffix == ".tsv" else ","), [])
+        except (UnicodeDecodeError, csv.Error):
+            header = []
+        present = set(header).__contains__
+    else:
+        first = _first_line(source)
+        try:
+            obj = decode_json(first.lstrip().removeprefix(BOM)) if first else None
+        except Exception:
+            obj = None
+        present = (lambda n: _lookup(obj, n) is not MISSING)
+    has_time = any(present(c) for c in names["time"])
+    return "events" if has_time and present(names["type"]) else "contacts"
 
 
 def _first_line(source: Source) -> Optional[bytes]:
@@ -117,6 +159,19 @@ def _batched(rows: Iterator[tuple]) -> Iterator[list[tuple]]:
 
 # ====================================================================== the mapping, applied
 
+def column_names(mapping: Optional[Mapping], fmt: str) -> dict:
+    """Where a row's parts are, by the mapping's ``[columns]``, else the
+    format's own names: ``contact`` and ``time`` (tuples: the first one set
+    wins), ``type``, ``id``, ``properties`` (None: no such column)."""
+    m = mapping or Mapping()
+    seg = fmt == "segment"
+    return {"contact": m.contact or (("userId", "anonymousId") if seg else ("contact",)),
+            "time": m.time or (("timestamp", "originalTimestamp") if seg else ("time",)),
+            "type": m.type or ("event" if seg else "type"),
+            "id": m.id or ("messageId" if seg else "id"),
+            "properties": m.properties or ("properties" if seg else None)}
+
+
 class RowMapper:
     """Turns a source row into the program's event, by the mapping:
     ``RowMapper(program.ir.events, mapping, "parquet", "events.parquet", bad, skipped)``,
@@ -134,12 +189,12 @@ class RowMapper:
         self.skipped = skipped
         self.validator = EventValidator(events)
         self.times: TimeReader = self.m.time_reader()
-        seg = fmt == "segment"
-        self.contact_cols = self.m.contact or (("userId", "anonymousId") if seg else ("contact",))
-        self.time_cols = self.m.time or (("timestamp", "originalTimestamp") if seg else ("time",))
-        self.type_col = self.m.type or ("event" if seg else "type")
-        self.id_col = self.m.id or ("messageId" if seg else "id")
-        self.props_col = self.m.properties or ("properties" if seg else None)
+        names = column_names(mapping, fmt)
+        self.contact_cols = names["contact"]
+        self.time_cols = names["time"]
+        self.type_col = names["type"]
+        self.id_col = names["id"]
+        self.props_col = names["properties"]
         # per program event type: (field, source name) of each declared field
         self.field_sources = {typ: [(f, self.m.source_of(typ, f)) for f in decl.fields]
                               for typ, decl in events.items()}
@@ -257,6 +312,8 @@ def _segment_rows(source: Source, mapper: RowMapper) -> Iterator[tuple]:
             if not isinstance(traits, dict):
                 mapper.bad.append(BadLine(mapper.shown, no, f'"traits" must be an object, not {described(traits)}'))
                 continue
+            if "id" in traits:  # Segment's reserved trait: the user's id, which is the contact (userId), not an attribute
+                traits = {k: v for k, v in traits.items() if k != "id"}
             src: Any = "identify"
             typ = mapper.program_type("identify")
             if typ == "identify":
@@ -829,9 +886,10 @@ _EPOCH = _EpochReader("epoch_s")
 # ====================================================================== contacts
 
 def contact_format(source: Source, mapping: Optional[Mapping] = None) -> str:
-    """A contacts file's format: CSV or Parquet by its name, else JSON Lines."""
-    fmt = _SUFFIXES.get(source.suffix)
-    return fmt if fmt in ("csv", "parquet") else "jsonl"
+    """A contacts file's format: CSV or Parquet by its name, else by its
+    first bytes (standard input, a pipe, an unusual name), as for events;
+    JSON objects are JSON Lines."""
+    return _sniff(source, segment=False)
 
 
 def contact_records(source: Source, bad: list, *, fmt: Optional[str] = None,

@@ -308,10 +308,3 @@ def data_problem(path: Path, what: str) -> str | None:
         return f"{path} is a folder, not {a} {what} file"
     return f"{path} is a device, not {a} {what} file (give a file or a pipe)"
 
-
-def is_pipe(path: Path) -> bool:
-    """True for a named pipe (or a shell's ``<(...)``): it can be read once only."""
-    try:
-        return stat.S_ISFIFO(path.stat().st_mode)
-    except (OSError, ValueError):
-        return False

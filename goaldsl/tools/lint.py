@@ -398,28 +398,43 @@ def _block_leaves(steps) -> Optional[str]:
     return None
 
 
-def log_span(path) -> Optional[tuple[int, int]]:
+def log_span(path, events: Optional[dict] = None, *, fmt: Optional[str] = None,
+             mapping=None) -> Optional[tuple[int, int]]:
     """The first and last event times of an events file (for L006), or
-    None when it holds no readable event. Bad lines are left to `goal run`."""
-    from ..runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME
+    None when it holds no readable event. Given the program's ``events``,
+    any format ``goal run`` reads (docs/inputs.md: CSV, Parquet, a Segment
+    export, a mapping file, compressed); the project's JSON Lines are
+    scanned for their times alone. Bad lines are left to `goal run`."""
+    from ..runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, as_source, event_batches
+    from ..runtime.readers import detect_format
+    from ..runtime.sources import SourceError
     from ..semantics.calendar import parse_event_time
     import json
-    first = last = None
-    try:
-        with open(path, "rb") as f:
+    source = as_source(path)
+
+    def jsonl_times():
+        with source.open() as f:
             for line in f:
                 if not line.strip():
                     continue
                 try:
-                    when = json.loads(line).get("time")
-                    t = parse_event_time(when)
+                    yield parse_event_time(json.loads(line).get("time"))
                 except (ValueError, AttributeError, TypeError, OverflowError):
                     continue
-                if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
-                    continue
-                first = t if first is None else min(first, t)
-                last = t if last is None else max(last, t)
-    except OSError:
+
+    first = last = None
+    try:
+        if events is None or (mapping is None and detect_format(source, fmt) == "jsonl"):
+            times = jsonl_times()
+        else:
+            times = (row[0] for batch in event_batches(source, events, [], fmt=fmt, mapping=mapping)
+                     for row in batch)
+        for t in times:
+            if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
+                continue
+            first = t if first is None else min(first, t)
+            last = t if last is None else max(last, t)
+    except (OSError, SourceError):
         return None
     return None if first is None else (first, last)
 

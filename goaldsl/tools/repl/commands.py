@@ -10,18 +10,19 @@ import re
 import shlex
 from pathlib import Path
 
-from ...runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, Inputs
+from ...runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, Inputs, as_source
+from ...runtime.mapping import FORMATS
 from ...runtime.output import activity_words
 from ...runtime.program import engine_for
+from ...runtime.readers import data_kind
 from ...semantics import ir
 from ...semantics.calendar import add_duration, format_local, format_utc, known_zones, parse_local_datetime
-from ...semantics.loader import data_problem, is_pipe
 from ...syntax import ast as A
 from ...syntax.diagnostics import closest
 from ...syntax.formatter import duration
 from ...syntax.values import plural, show_json
 from ..explain import ExplainError, evaluate_words, explain, fresh_inputs, render_text, show_cond, show_event
-from .workspace import ReplError
+from .workspace import ReplError, data_file
 
 COMMANDS = {  # name: (arguments, what it does)
     "contact": ("ID", "choose the contact conditions are evaluated for"),
@@ -32,7 +33,7 @@ COMMANDS = {  # name: (arguments, what it does)
     "run": ("[all]", "run the workflows up to the current time, show the contact's (or all) new activity"),
     "explain": ("GOAL", "why a goal did or did not fire for the current contact"),
     "goals": ("", "list the workflows' goals"),
-    "load": ("FILE", "load a .goal file or folder, or a contacts/events .jsonl file"),
+    "load": ("FILE", "load a .goal file or folder, or a contacts or events file (options: --map F, --skip-bad, ...)"),
     "help": ("", "this help"),
     "quit": ("", "leave (also Ctrl-D)"),
 }
@@ -289,25 +290,53 @@ class Commands:
         return "\n".join(lines)
 
     def cmd_load(self, rest: str) -> str:
-        path = Path(os.path.expanduser(_unquote(rest))) if rest else None
-        if path is None:
-            raise ReplError("what to load? :load FILE", "a .goal file, a folder, or a .jsonl file of contacts or events")
-        if not path.exists():
-            raise ReplError(f"no such file or folder: {path}")
-        if path.suffix == ".jsonl":
-            problem = data_problem(path, "data")
-            if problem is None and is_pipe(path):
-                problem = f"{path} is a pipe: the REPL reads its data again at :load, so give a file"
-            if problem:
-                raise ReplError(problem)
-            kind = _jsonl_kind(path)
-            cpath = path if kind == "contacts" else self.ws.data.contacts_path
-            epath = path if kind == "events" else self.ws.data.events_path
-            self.ws.read_data(cpath, epath)
-            self.at = self.ws.end_of_log()
-            return f"loaded {kind} from {path}: {plural(len(self.ws.contact_ids()), 'contact')}, " \
-                   f"{plural(len(self.inputs.events), 'event')}; time: {self.show_time(self.at)}" + self.ws.take_notes()
-        dropped, data = self.ws.load_program(path)
+        args = _load_args(rest)
+        if not args:
+            raise ReplError("what to load? :load FILE", "a .goal file, a folder, or a file of contacts or events "
+                                                        "(JSON Lines, Segment, CSV, Parquet)")
+        # All or nothing: a load that fails leaves the session as it was.
+        saved, at = self.ws.saved(), self.at
+        try:
+            return self._load(args) + self.ws.take_notes()
+        except BaseException:
+            self.ws.restore(saved)
+            self.at = at
+            raise
+
+    def _load(self, args: dict) -> str:
+        ws = self.ws
+        fmt = args.get("--input-format")
+        if args.get("--skip-bad"):
+            ws.skip_bad = True
+        if args.get("--map"):
+            ws.map_given = _existing(args["--map"], "mapping file")
+        contacts = data_file(_existing(args["--contacts"], "contacts file"), "contacts") \
+            if "--contacts" in args else None
+        events = data_file(_existing(args["--events"], "events file"), "events") if "--events" in args else None
+        path = _existing(args["path"], "file or folder") if "path" in args else None
+        if path is not None and (path.is_dir() or path.suffix == ".goal"):
+            return self._load_program(path, contacts, events, fmt)
+        if args.get("--map"):
+            ws.find_mapping()
+        if path is not None:
+            data_file(path, "data")
+            if data_kind(as_source(path), fmt, ws.mapping) == "events":
+                events = path
+            else:
+                contacts = path
+        if contacts is None and events is None and not (args.get("--map") or args.get("--skip-bad")):
+            raise ReplError("what to load? :load FILE", "a .goal file, a folder, or a file of contacts or events")
+        cpath = contacts if contacts is not None else ws.data.contacts_path
+        epath = events if events is not None else ws.data.events_path
+        ws.read_data(cpath, epath, fmt if events is not None else ws.data.events_format)
+        self.at = ws.end_of_log()
+        loaded = [f"{what} from {p}" for what, p in (("contacts", contacts), ("events", events)) if p is not None]
+        return f"{'loaded ' + ' and '.join(loaded) if loaded else 'read the data again'}: " \
+               f"{plural(len(ws.contact_ids()), 'contact')}, {plural(len(self.inputs.events), 'event')}; " \
+               f"time: {self.show_time(self.at)}"
+
+    def _load_program(self, path: Path, contacts, events, fmt) -> str:
+        dropped, data = self.ws.load_program(path, contacts, events, fmt)
         msg = f"loaded {path}: {plural(len(self.program.ir.workflows), 'workflow')}, {plural(len(self.ws.goal_names()), 'goal')}"
         if dropped:
             msg += f" (session segments dropped: {', '.join(dropped)})"
@@ -315,7 +344,7 @@ class Commands:
             self.at = self.ws.end_of_log()
             msg += f"; data: {plural(len(self.ws.contact_ids()), 'contact')}, {plural(len(self.inputs.events), 'event')}" \
                    f"; time: {self.show_time(self.at)}"
-        return msg + self.ws.take_notes()
+        return msg
 
 
 # ====================================================================== helpers
@@ -388,13 +417,56 @@ def _insert_event(inputs: Inputs, ev: tuple) -> None:
     inputs.last_time = inputs.events[-1][0]
 
 
-def _jsonl_kind(path: Path) -> str:
+#: The options of :load, those of `goal repl` (None: a flag).
+LOAD_OPTIONS = {"--contacts": "F", "--events": "F", "--input-format": "FMT", "--map": "FILE", "--skip-bad": None}
+
+
+def _load_args(rest: str) -> dict:
+    """The arguments of :load: ``path`` (a program or a data file) and the
+    options. Without an option the whole text is the path (it may hold spaces)."""
+    if not rest:
+        return {}
+    if not re.search(r"(?:^|\s)--", rest):
+        return {"path": _unquote(rest)}
     try:
-        with open(path, "rb") as f:
-            for line in f:
-                if line.strip():
-                    obj = json.loads(line)
-                    return "events" if isinstance(obj, dict) and "type" in obj and "time" in obj else "contacts"
-    except (OSError, ValueError):
-        pass
-    return "events" if "event" in path.name else "contacts"
+        words = shlex.split(rest)
+    except ValueError as e:
+        raise ReplError(f"cannot read the arguments of :load ({e})") from None
+    out: dict = {}
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w.startswith("--"):
+            if w not in LOAD_OPTIONS:
+                best = closest(w, list(LOAD_OPTIONS))
+                raise ReplError(f"unknown option {w} of :load",
+                                f'did you mean "{best}"?' if best else f"options: {', '.join(LOAD_OPTIONS)}")
+            if LOAD_OPTIONS[w] is None:
+                out[w] = True
+                i += 1
+                continue
+            if i + 1 >= len(words):
+                raise ReplError(f"{w} needs a value: {w} {LOAD_OPTIONS[w]}")
+            out[w] = words[i + 1]
+            i += 2
+            continue
+        if "path" in out:
+            raise ReplError(f"one file or folder at a time: {out['path']} or {w}?",
+                            "name a contacts and an events file with --contacts F --events F")
+        out["path"] = w
+        i += 1
+    fmt = out.get("--input-format")
+    if fmt is not None and fmt not in FORMATS:
+        best = closest(fmt, list(FORMATS))
+        raise ReplError(f'unknown input format "{fmt}"', f'did you mean "{best}"?' if best else
+                        f"formats: {', '.join(FORMATS)}")
+    return out
+
+
+def _existing(text: str, what: str) -> Path:
+    path = Path(os.path.expanduser(text))
+    if text == "-":
+        raise ReplError(f"the REPL reads what you type from standard input: give the {what} as a file")
+    if not path.exists() and not path.is_symlink():
+        raise ReplError(f"no such {what}: {path}")
+    return path

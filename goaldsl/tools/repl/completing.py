@@ -4,10 +4,12 @@ arguments (contact ids, goal names, zones, files, event fields)."""
 from __future__ import annotations
 
 import os
+import re
 
+from ...runtime.mapping import FORMATS
 from ...semantics.calendar import known_zones
 from ..completion import Completion, complete, word_before
-from .commands import ALIASES, COMMANDS
+from .commands import ALIASES, COMMANDS, LOAD_OPTIONS
 from .workspace import Workspace
 
 
@@ -50,7 +52,16 @@ class Completer:
         if word == "advance":
             return len(rest), _prefixed([Completion(x, "duration") for x in ("5 minutes", "1 hour", "1 day", "7 days")], rest)
         if word == "load":
-            return len(rest), _path_completions(rest)
+            if not re.search(r"(?:^|\s)--", rest):  # a path alone (it may hold spaces)
+                return len(rest), _path_completions(rest)
+            before_cur, _, cur = rest.rpartition(" ")
+            prev = before_cur.split()[-1] if before_cur.split() else ""
+            if prev == "--input-format":
+                return len(cur), _prefixed([Completion(f, "format", "input format") for f in FORMATS], cur)
+            if cur.startswith("-"):
+                return len(cur), _prefixed([Completion(o, "option", LOAD_OPTIONS[o] or "flag",
+                                                       insert=o + " ") for o in LOAD_OPTIONS], cur)
+            return len(cur), _path_completions(cur)
         if word == "event":
             return self._complete_event(rest)
         return 0, []
@@ -85,6 +96,10 @@ def _prefixed(items: list[Completion], prefix: str, limit: int = 200) -> list[Co
     return out[:limit]
 
 
+#: The files :load completes: programs, data in every format (compressed too), mapping files.
+_LOADABLE = (".goal", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq", ".toml")
+
+
 def _path_completions(prefix: str) -> list[Completion]:
     base = os.path.expanduser(prefix)
     folder, _, start = base.rpartition("/")
@@ -97,7 +112,8 @@ def _path_completions(prefix: str) -> list[Completion]:
         if n.startswith(start) and not n.startswith("."):
             full = os.path.join(folder, n) if folder else n
             is_dir = os.path.isdir(full)
-            if is_dir or n.endswith((".goal", ".jsonl")):
+            plain = n[: -len(n.rpartition(".")[2]) - 1] if n.endswith((".gz", ".zst")) else n
+            if is_dir or plain.endswith(_LOADABLE):
                 shown = (prefix[: len(prefix) - len(start)] + n) + ("/" if is_dir else "")
                 out.append(Completion(shown, "path", "folder" if is_dir else "file"))
     return out

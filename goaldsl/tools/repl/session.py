@@ -12,8 +12,9 @@ from typing import Optional
 
 from ...runtime.compiler import Compiler
 from ...runtime.engine import EngineError
-from ...runtime.inputs import Inputs
-from ...runtime.program import Program
+from ...runtime.inputs import Inputs, refused
+from ...runtime.program import InputError, Program
+from ...runtime.sources import SourceError
 from ...semantics.calendar import format_local, format_utc
 from ...syntax.diagnostics import GoalError
 from ...syntax.values import plural, show_value
@@ -35,11 +36,13 @@ class ReplSession(Commands):
     """The REPL's state and command handling, with no terminal attached."""
 
     def __init__(self, program: Optional[str | Path] = None, contacts: Optional[str | Path] = None,
-                 events: Optional[str | Path] = None):
+                 events: Optional[str | Path] = None, *, input_format: Optional[str] = None,
+                 map: Optional[str | Path] = None, skip_bad: bool = False):
         self.done = False
         self.contact: Optional[str] = None
         self.tz = "UTC"
-        self.ws = Workspace(program, contacts, events)
+        # The data is read as goal run reads it (see Workspace); a problem with it raises here.
+        self.ws = Workspace(program, contacts, events, input_format=input_format, map=map, skip_bad=skip_bad)
         self.completer = Completer(self.ws)
         self.at: int = self.ws.end_of_log()
 
@@ -142,6 +145,11 @@ class ReplSession(Commands):
             return _error(str(e), e.hint)
         except GoalError as e:
             return render_diags(e.diagnostics, e.sources)
+        except InputError as e:  # bad lines in data being loaded: the same words as goal run
+            return _error("\n".join(refused(e.bad, "loaded")),
+                          "fix the lines, or load them with --skip-bad to leave them out")
+        except SourceError as e:  # a data file that cannot be read at all
+            return _error(str(e))
         except EngineError as e:
             return _error(str(e))
         except KeyboardInterrupt:

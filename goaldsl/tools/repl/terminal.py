@@ -123,12 +123,15 @@ def repl_lexer():
 
 
 def run_repl(program: Optional[str] = None, contacts: Optional[str] = None, events: Optional[str] = None, *,
+             input_format: Optional[str] = None, map: Optional[str] = None, skip_bad: bool = False,
              input=None, output=None, write: Optional[Callable[[str], None]] = None, history=None,
              complete_while_typing: bool = True) -> int:
     """Run the interactive REPL until :quit or end of input. ``write``
-    receives each block of output (default: the terminal, colored)."""
+    receives each block of output (default: the terminal, colored). The
+    data is read as ``goal run`` reads it (``input_format``, ``map``,
+    ``skip_bad``); bad lines or a bad mapping file raise as they do there."""
     try:
-        session = ReplSession(program, contacts, events)
+        session = ReplSession(program, contacts, events, input_format=input_format, map=map, skip_bad=skip_bad)
     except ReplError as e:
         import sys
         sys.stderr.write(f"goal repl: {e}\n")

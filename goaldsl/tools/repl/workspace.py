@@ -4,6 +4,7 @@ commands and completion ask of them (contact ids, attribute paths, step and
 goal names, a contact as of an instant)."""
 from __future__ import annotations
 
+import stat
 import time as _time
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -11,12 +12,13 @@ from typing import Callable, Iterable, Optional
 import attrs
 
 from ...runtime.engine import Contact
-from ...runtime.inputs import Inputs
+from ...runtime.inputs import Inputs, left_out
+from ...runtime.mapping import Mapping, mapping_for
 from ...runtime.plan import build_plan
-from ...runtime.program import InputError, Program, read_inputs
+from ...runtime.program import Program, read_inputs
 from ...semantics import ir
 from ...semantics.checker import check
-from ...semantics.loader import Loaded, data_beside, data_files, is_pipe, program_files
+from ...semantics.loader import Loaded, data_beside, data_files, data_problem, program_files
 from ...syntax import ast as A
 from ...syntax.diagnostics import Diagnostic, GoalError
 from ...syntax.parser import parse
@@ -38,13 +40,26 @@ class Data:
     inputs: Inputs
     contacts_path: Optional[Path] = None
     events_path: Optional[Path] = None
+    events_format: Optional[str] = None  # the --input-format the events file was read with
+
+
+#: What a :load changes, put back when it fails.
+_LOAD_STATE = ("_base", "segments", "_segment_sources", "program", "program_path", "skip_bad", "map_given",
+               "mapping", "data", "emitted", "shown")
 
 
 class Workspace:
-    """The program, the session's segments and the data of one session."""
+    """The program, the session's segments and the data of one session.
+
+    The data is read as ``goal run`` reads it (``read_inputs``): every
+    format, the mapping file (``map`` or ``map.toml`` beside the program),
+    bad lines refused unless ``skip_bad``. At start-up a problem with the
+    data raises (``InputError``, ``SourceError``, ``GoalError`` for the
+    mapping file): the command says it as ``goal run`` does."""
 
     def __init__(self, program: Optional[str | Path] = None, contacts: Optional[str | Path] = None,
-                 events: Optional[str | Path] = None):
+                 events: Optional[str | Path] = None, *, input_format: Optional[str] = None,
+                 map: Optional[str | Path] = None, skip_bad: bool = False):
         self.notes: list[str] = []  # things to say next (skipped bad lines)
         self.startup_errors = ""  # diagnostics of a program that did not load
         self._cache: dict[str, tuple] = {}
@@ -55,21 +70,28 @@ class Workspace:
         self.program_path: Optional[Path] = None
         self._base: Program = _load_program(None)
         self.data = Data(Inputs())
-        self._load_paths(program, contacts, events)
+        # How data is read, for the whole session (:load --map and --skip-bad change them):
+        self.skip_bad = skip_bad
+        self.map_given: Optional[Path] = Path(map) if map else None  # --map; else map.toml beside the program
+        self.mapping: Optional[Mapping] = None
+        self._load_paths(program, contacts, events, input_format)
 
     # ------------------------------------------------------------------ loading
 
-    def _load_paths(self, program, contacts, events) -> None:
+    def _load_paths(self, program, contacts, events, fmt: Optional[str]) -> None:
         base = Path(program) if program else None
         if base is not None and not base.exists():
             raise ReplError(f"no such file or folder: {program}")
+        for given, what in ((contacts, "contacts"), (events, "events")):
+            if given is not None and str(given) == "-":
+                raise ReplError(f"the REPL reads what you type from standard input: give the {what} as a file")
         try:
             cpath, epath = data_files(base, contacts, events)
         except OSError as e:
             raise ReplError(str(e)) from None
         for p in (cpath, epath):
-            if p is not None and is_pipe(p):
-                raise ReplError(f"{p} is a pipe: the REPL reads its data again at :load, so give a file")
+            if p is not None:
+                data_file(p, "data")
         try:
             self._base = _load_program(base)
         except GoalError as e:  # start anyway: the standard library is enough to test conditions
@@ -79,46 +101,63 @@ class Workspace:
                               f"fix them and :load {program}")
         self.program_path = base
         self.rebuild()
-        self.read_data(cpath, epath)
+        self.find_mapping()
+        self.read_data(cpath, epath, fmt)
 
-    def read_data(self, cpath: Optional[Path], epath: Optional[Path]) -> None:
+    def find_mapping(self) -> None:
+        """The session's mapping file, checked against the program (raises GoalError)."""
         try:
-            inputs = read_inputs(self.program, cpath, epath, skip_bad=True)
-        except InputError as e:  # pragma: no cover - skip_bad never raises
-            inputs = Inputs(bad=e.bad)
-        for b in inputs.bad:
-            self.notes.append(f"skipped bad line {b}")
-        self.data = Data(inputs, cpath, epath)
+            self.mapping = mapping_for(self.map_given, self.program_path, self.program.ir.events)
+        except FileNotFoundError as e:
+            raise ReplError(str(e)) from None
+
+    def read_data(self, cpath: Optional[Path], epath: Optional[Path], fmt: Optional[str] = None) -> None:
+        """Read the data as goal run does; raises InputError (bad lines,
+        without skip_bad), SourceError (a file that cannot be read)."""
+        inputs = read_inputs(self.program, cpath, epath, skip_bad=self.skip_bad, fmt=fmt, mapping=self.mapping)
+        self.notes.extend(left_out(inputs))
+        self.data = Data(inputs, cpath, epath, fmt)
         self.forget_run()
+
+    def saved(self) -> dict:
+        """What a :load may change, to put back with ``restore`` when it fails
+        (a load is all or nothing)."""
+        out = {k: getattr(self, k) for k in _LOAD_STATE}
+        out["notes"] = list(self.notes)  # extended in place by a load
+        return out
+
+    def restore(self, saved: dict) -> None:
+        for k, v in saved.items():
+            setattr(self, k, v)
 
     def forget_run(self) -> None:
         self.emitted = []
         self.shown = {}
 
-    def load_program(self, path: Path) -> tuple[list[str], bool]:
+    def load_program(self, path: Path, contacts: Optional[Path] = None, events: Optional[Path] = None,
+                     fmt: Optional[str] = None) -> tuple[list[str], bool]:
         """Load the program at ``path`` in place of the current one (the
-        session's segments go; a program with errors changes nothing and
-        raises GoalError), and the data beside it if there is any. Returns
-        the session segments dropped and whether data was read."""
-        old_base = self._base
-        old_segments = (dict(self.segments), dict(self._segment_sources))
-        try:
-            self._base = _load_program(path)
-            self.segments.clear()
-            self._segment_sources.clear()
-            self.rebuild()
-        except GoalError:  # the session goes on with what it had
-            self._base = old_base
-            self.segments, self._segment_sources = old_segments
-            self.rebuild()
-            raise
+        session's segments go; raises GoalError for a program with errors:
+        the caller puts back what it ``saved``), its mapping file, and the
+        data given or beside it if there is any. Returns the session
+        segments dropped and whether data was read."""
+        dropped = list(self.segments)
+        self._base = _load_program(path)
+        self.segments, self._segment_sources = {}, {}
+        self.rebuild()
         self.program_path = path
+        self.find_mapping()  # --map, else the new program's map.toml
         cpath, epath = data_beside(path)
+        cpath = contacts if contacts is not None else cpath
+        epath = events if events is not None else epath
         if cpath is not None or epath is not None:
-            self.read_data(cpath, epath)
-            return list(old_segments[0]), True
+            for p in (cpath, epath):
+                if p is not None:
+                    data_file(p, "data")
+            self.read_data(cpath, epath, fmt)
+            return dropped, True
         self.forget_run()
-        return list(old_segments[0]), False
+        return dropped, False
 
     def define_segment(self, text: str) -> tuple[str, bool]:
         """Add (or redefine) the session segment defined by ``text``; returns
@@ -244,6 +283,23 @@ def _load_program(path: Optional[Path]) -> Program:
     if path.is_dir() and not program_files(path):
         return load_program([], allow_empty=True)
     return load_program(path, allow_empty=True)
+
+
+def data_file(path: Path, what: str) -> Path:
+    """A contacts or events file the REPL can read, and read again at :load:
+    a regular file (not a pipe, a device or a folder)."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None and stat.S_ISFIFO(mode):
+        raise ReplError(f"{path} is a pipe: the REPL reads its data again at :load, so give a file")
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise ReplError(f"{path} is a device, not a {what} file: give a file")
+    problem = data_problem(path, what)  # not there, a folder, unreadable
+    if problem:
+        raise ReplError(problem)
+    return path
 
 
 def render_diags(diags: Iterable[Diagnostic], sources) -> str:
