@@ -290,3 +290,20 @@ def test_enum_fields_an_action_may_fill_loosely_are_not_trusted(tmp_path):
     res = check(load([f]))
     assert res.ok
     assert not Reasoner(res.program).never(res.program.segments["s0"])
+
+
+@pytest.mark.parametrize("a, b", [
+    ("contact.a == 1", "contact.a == true"),
+    ("contact.a == true", "contact.a == 1"),
+    ("contact.a == 0", "contact.a == false"),
+    ("contact.a != true", "contact.a != 1"),
+    ("not (contact.a == 1)", "not (contact.a == true)"),
+    ("contact.a in [1]", "contact.a == 1 and contact.a != true"),
+])
+def test_true_is_not_one(tmp_path, a, b):
+    """The engine tells true from 1 (compare_values); Python's 1 == True
+    once made the reasoner take `a == 1` and `a == true` for one test and
+    prove that one implies the other. A contact for which a holds and b
+    does not shows it is no implication."""
+    r, (ia, ib) = reasoner_for(tmp_path, a, b)
+    assert not r.implies(ia, ib, Context(enrolled=False))

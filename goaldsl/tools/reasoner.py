@@ -192,7 +192,7 @@ class Reasoner:
             shaped = _shape(lit.atom)
             if shaped is None:
                 try:
-                    opaque.setdefault(lit.atom, set()).add(lit.positive)
+                    opaque.setdefault(_identity(lit.atom), set()).add(lit.positive)
                 except TypeError:  # holds a map constant: leave it out (a weaker conjunction)
                     result = None
                 continue
@@ -250,11 +250,11 @@ class Reasoner:
         """Integer bounds on each count, plus count(a) <= count(b) where
         a's window lies in b's and a's filter implies b's."""
         atoms: list[_EventAtom] = []
-        index: dict[_EventAtom, int] = {}
+        index: dict[tuple, int] = {}
         try:
             for a, _ in lits:
-                if a not in index:
-                    index[a] = len(atoms)
+                if _identity(a) not in index:
+                    index[_identity(a)] = len(atoms)
                     atoms.append(a)
         except TypeError:  # a filter holding a map constant
             return None
@@ -263,7 +263,7 @@ class Reasoner:
         hi: list[float] = [math.inf] * n
         excluded: list[set[int]] = [set() for _ in range(n)]
         for a, positive in lits:
-            i = index[a]
+            i = index[_identity(a)]
             k = a.n
             if a.kind == "at_least":
                 if positive:
@@ -310,6 +310,15 @@ class Reasoner:
 
 
 # ====================================================================== DNF helpers
+
+def _identity(x) -> tuple:
+    """A key under which two atoms or tests are the same only if the engine
+    cannot tell them apart: Python's ``1 == True`` (and ``hash``) would make
+    ``a == 1`` and ``a == true`` one test, which the engine's rules
+    (``compare_values``) tell apart. The repr tells them apart too (and 1
+    from 1.0, which only costs a proof, never a wrong one)."""
+    return x, repr(x)
+
 
 def _and_dnf(a: list[list[Lit]], b: list[list[Lit]]) -> list[list[Lit]]:
     if len(a) * len(b) > MAX_CONJUNCTS:
@@ -458,7 +467,7 @@ def _decide_value(tests: list[tuple[tuple, bool]], domain: Optional[ir.FieldType
     """Can one value satisfy every (test, wanted) pair? True / False (proven) / None."""
     wanted: dict[tuple, bool] = {}
     for t, pos in tests:
-        if wanted.setdefault(t, pos) != pos:
+        if wanted.setdefault(_identity(t), pos) != pos:
             return False  # the same test wanted true and false
     kinds = _kinds(domain)
     pinned = _pinned(tests)
