@@ -39,7 +39,7 @@ async function startClient(context) {
     await client.start();
   } catch (err) {
     const message = `Could not start the goal language server ("${command} ${args.join(' ')}"): ${err && err.message ? err.message : err}. ` +
-      'Install goaldsl with its lsp extra (pip install "goaldsl[lsp]") or set goal.serverPath.';
+      'Install goal (pip install . in its repository; the language server comes with it) or set goal.serverPath to its goal command.';
     output.appendLine(message);
     vscode.window.showWarningMessage(message);
     client = null;
