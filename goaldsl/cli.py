@@ -100,7 +100,7 @@ def _time_arg(text: Optional[str], tz: str = "UTC") -> Optional[int]:
 # ---------------------------------------------------------------- commands
 
 def cmd_check(args) -> int:
-    from .api import check_paths
+    from .semantics.checker import check_paths  # not the API's: that imports the engine, which check never runs
     from .semantics.loader import program_files, program_of_test_file, test_files
     from .runtime.mapping import mapping_beside
     from .semantics.schema import schema_beside
@@ -1152,6 +1152,20 @@ def _writable_streams() -> None:
                 pass
 
 
+class _Never(Exception):
+    """Matches no error: stands for an error class whose module was never imported."""
+
+
+def _imported(module: str, name: str):
+    """A function returning the class ``name`` of ``module`` if that module has
+    been imported by then, else ``_Never`` (an ``except`` clause evaluates it
+    only when an error is being handled, after the command imported what it uses)."""
+    def cls():
+        m = sys.modules.get(module)
+        return getattr(m, name) if m is not None else _Never
+    return cls
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     _writable_streams()
     ap = build_parser()
@@ -1165,9 +1179,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "fn", None):
         ap.print_help()
         return 2
-    from .api import EngineError, GoalError, InputError
-    from .runtime.sources import SourceError
-    from .syntax.diagnostics import render_all
+    from .syntax.diagnostics import GoalError, render_all
+    # The other errors a command may raise are defined in modules only some
+    # commands import (the engine's, the input readers'): an error of a
+    # module never imported cannot have been raised, so look them up, do
+    # not import them (`goal check` would pay for importing the engine).
+    InputError = _imported("goaldsl.runtime.inputs", "InputError")
+    SourceError = _imported("goaldsl.runtime.sources", "SourceError")
+    EngineError = _imported("goaldsl.runtime.engine", "EngineError")
     # goal diff says "different" with 1, as diff(1) does, and trouble with 2.
     trouble = 2 if getattr(args, "command", None) == "diff" else 1
     try:
@@ -1177,20 +1196,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         n = sum(d.is_error for d in e.diagnostics)
         _err(f"{n} error{'s' if n != 1 else ''}")
         return trouble
-    except InputError as e:
+    except InputError() as e:
         from .runtime.inputs import refused
         loading = args.command == "repl"  # the REPL loads its data; it runs nothing
         for line in refused(e.bad, "loaded" if loading else "run"):
             _err(line)
         _err(f"fix the lines, or pass --skip-bad to {'load' if loading else 'run'} without them")
         return trouble
-    except SourceError as e:
+    except SourceError() as e:
         _err(f"goal {args.command}: {e}")
         return trouble
     except UsageError as e:
         _err(f"goal {args.command}: {e}")
         return 2
-    except EngineError as e:
+    except EngineError() as e:
         _err(f"goal {args.command}: {e}")
         return trouble
     except KeyboardInterrupt:  # called in process; the `goal` command handles signals in launch.py

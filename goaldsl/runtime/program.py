@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Sequence
 import attrs
 
 from ..semantics.calendar import parse_local_datetime
-from ..semantics.checker import Checker, CheckResult, Context, check
+from ..semantics.checker import Checker, CheckResult, Context, check, check_paths  # noqa: F401 - check_paths: the API's
 from .compiler import Compiler
 from ..syntax.diagnostics import Diagnostic, GoalError, error
 from .engine import ActionRequest, Engine
@@ -108,14 +108,6 @@ def loads_program(data: bytes) -> Program:
 def _pairs(sources) -> bool:
     return isinstance(sources, list) and all(
         isinstance(x, list) and len(x) == 2 and all(isinstance(y, str) for y in x) for x in sources)
-
-
-def check_paths(paths: Iterable[str | Path], *, texts: dict[str, str] | None = None,
-                contact_schema: dict[tuple[str, ...], str] | None = None) -> CheckResult:
-    """Load and check files; never raises for problems in them.
-    ``contact_schema`` (from ``schema.infer_contact_schema``) adds warnings
-    for contact attributes compared with values of another kind."""
-    return check(load(paths, texts=texts), contact_schema)
 
 
 def load_program(path: str | Path | Sequence[str | Path], *, allow_empty: bool = False) -> Program:

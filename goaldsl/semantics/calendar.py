@@ -13,9 +13,10 @@ import time as _time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pendulum
-
 from ..syntax.ast import Duration
+
+# pendulum is imported where it is used: `goal check` (and everything that
+# never does calendar arithmetic) should not pay for importing it.
 
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Z"})
 
@@ -29,6 +30,7 @@ def known_zones() -> frozenset[str]:
 
 @functools.lru_cache(maxsize=256)
 def _tz(name: str):
+    import pendulum
     return pendulum.timezone(name)
 
 
@@ -75,6 +77,7 @@ def _shift(epoch: int, months: int, days: int, seconds: int, tz: str, sign: int)
             prefer = z.offset(epoch)
             epoch = z.from_wall(epoch + prefer + sign * days * 86400, prefer)
         return epoch + sign * seconds
+    import pendulum
     dt = pendulum.from_timestamp(epoch, tz=_tz(tz))
     if sign > 0:
         dt = dt.add(months=months, days=days).add(seconds=seconds)
@@ -128,6 +131,7 @@ def window_leaves(t: int, d: Duration, tz: str) -> int:
 def next_time_of_day(epoch: int, hour: int, minute: int, weekday: int | None, tz: str) -> int:
     """The first instant at or after ``epoch`` that is HH:MM (on ``weekday``,
     0 = Monday, if given) on the wall clock of ``tz``."""
+    import pendulum
     now = pendulum.from_timestamp(epoch, tz=_tz(tz))
     day = now.date()
     for i in range(0, 9):
@@ -148,6 +152,7 @@ def parse_local_datetime(text: str, tz: str) -> int:
     except ValueError as e:
         # The standard library says what is wrong ("day is out of range for month").
         raise ValueError(str(e) if "Invalid isoformat" not in str(e) else "not a date-time") from None
+    import pendulum
     try:
         dt = pendulum.parse(text, tz=_tz(tz), strict=False)
     except Exception as e:  # pendulum raises several types
@@ -184,6 +189,7 @@ def format_utc(epoch: int) -> str:
 
 
 def format_local(epoch: int, tz: str) -> str:
+    import pendulum
     return pendulum.from_timestamp(epoch, tz=_tz(tz)).to_iso8601_string()
 
 

@@ -21,6 +21,7 @@ share: the declared names, the diagnostics, and the "did you mean" budget.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable, Optional
 
 import attrs
@@ -28,7 +29,7 @@ import attrs
 from ...syntax import ast as A
 from .. import ir
 from ...syntax.diagnostics import Diagnostic, did_you_mean, error, sort_key, warning
-from ..loader import Loaded, duplicate
+from ..loader import Loaded, duplicate, load
 from ..testblocks import check_tests, is_test_file
 from ...syntax.parser import reserved_words
 from ...syntax.source import Span
@@ -39,7 +40,7 @@ from .declarations import Declarations
 from .steps import Steps
 from .workflows import Workflows
 
-__all__ = ["Checker", "CheckResult", "Context", "check"]
+__all__ = ["Checker", "CheckResult", "Context", "check", "check_paths"]
 
 
 @attrs.frozen
@@ -66,6 +67,14 @@ def check(loaded: Loaded, contact_schema: dict[tuple[str, ...], str] | None = No
         tests, test_diags = check_tests(loaded, c, program)
     diags = tuple(sorted(_dedupe(loaded.diagnostics + c.diags + test_diags), key=sort_key))
     return CheckResult(program, diags, tuple(tests))
+
+
+def check_paths(paths: Iterable[str | Path], *, texts: dict[str, str] | None = None,
+                contact_schema: dict[tuple[str, ...], str] | None = None) -> CheckResult:
+    """Load and check files; never raises for problems in them.
+    ``contact_schema`` (from ``schema.infer_contact_schema``) adds warnings
+    for contact attributes compared with values of another kind."""
+    return check(load(paths, texts=texts), contact_schema)
 
 
 def _dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
