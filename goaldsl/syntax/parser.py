@@ -1,24 +1,31 @@
-"""Source text to AST. The only module that touches Lark.
+"""Source text to AST. With ``lalr.py`` (its fast path), the only module
+that touches Lark.
 
 The LALR parser runs with an inline transformer (``_Builder``), so the AST is
-built bottom-up during parsing, with no recursion over the tree. Lark's
-exceptions are turned into diagnostics here; nothing Lark-typed leaves.
+built bottom-up during parsing, with no recursion over the tree. A text is
+parsed first by the fast path (``lalr.py``: the grammar's tables without
+Lark); a text it gives up on (every syntax error) by Lark, whose exceptions
+are turned into diagnostics here; nothing Lark-typed leaves. Lark is
+imported only then.
 """
 from __future__ import annotations
 
 import functools
 import re
 import threading
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, Optional
 
 import attrs
-from lark import Lark, Token, Transformer, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast as A
+from . import lalr
 from .diagnostics import Diagnostic, closest, error
 from .resources import grammar_path
 from .source import Span
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+    from lark.exceptions import UnexpectedInput
 
 # Limits, documented in docs/limits.md. They keep every later stage (which
 # may recurse once per nesting level) far from Python's recursion limit.
@@ -38,11 +45,18 @@ _LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
-def _machine() -> tuple[Lark, "_Builder"]:
-    # One parser, built once, with one builder whose per-parse state is reset
-    # under a lock: building a Lark parser costs far more than a parse.
-    builder = _Builder()
-    grammar = grammar_path().read_text(encoding="utf-8")
+def _builder() -> "_Builder":
+    # One builder whose per-parse state is reset under a lock, shared by
+    # the fast path and Lark's parser.
+    return _Builder()
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> tuple["Lark", "_Builder"]:
+    # One parser, built once: building a Lark parser costs far more than a parse.
+    from lark import Lark
+    builder = _builder()
+    grammar = _grammar_text()
     lark = Lark(grammar, parser="lalr", lexer="contextual",
                 keep_all_tokens=True, maybe_placeholders=True, transformer=builder,
                 lexer_callbacks={"COMMENT": builder.comment}, postlex=_NamesEverywhere(),
@@ -50,12 +64,42 @@ def _machine() -> tuple[Lark, "_Builder"]:
     return lark, builder
 
 
-def _cache_path(grammar: str):
+@functools.lru_cache(maxsize=1)
+def _grammar_text() -> str:
+    return grammar_path().read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def _fast() -> Optional[lalr.FastParser]:
+    """The fast path, or None when it cannot run this grammar (then Lark parses everything)."""
+    grammar = _grammar_text()
+    path = _cache_path(grammar + f"\n// fast tables {lalr.FORMAT}", "json")
+    try:
+        data = lalr.load_tables(path, lambda: lalr.build_tables(*_machine()))
+        return lalr.FastParser(data, _builder())
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _lark_version() -> str:
+    """Lark's version, without importing it (the fast path must not): where
+    its package is and when it changed."""
+    import importlib.util
+    import os
+    spec = importlib.util.find_spec("lark")
+    origin = spec.origin if spec is not None else None
+    try:
+        st = os.stat(origin) if origin else None
+    except OSError:
+        st = None
+    return f"{origin}:{st.st_mtime_ns}:{st.st_size}" if st else "?"
+
+
+def _cache_path(grammar: str, suffix: str = "cache"):
     """Where Lark may keep its parse tables (halves start-up), or False."""
     import hashlib
     import os
-    import lark as _lark_pkg
-    key = hashlib.sha256((grammar + _lark_pkg.__version__).encode()).hexdigest()[:16]
+    key = hashlib.sha256((grammar + _lark_version()).encode()).hexdigest()[:16]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = os.path.join(base, "goaldsl")
     try:
@@ -64,7 +108,7 @@ def _cache_path(grammar: str):
             return False
     except OSError:
         return False
-    return os.path.join(folder, f"lark-{key}.cache")
+    return os.path.join(folder, f"lark-{key}.{suffix}")
 
 
 class _NamesEverywhere:
@@ -113,18 +157,29 @@ def _display() -> dict[str, str]:
 
 # ------------------------------------------------------------------ entry
 
-def parse(text: str, file: str = "<input>") -> ParseResult:
-    """Parse one file. Always returns; problems come back as diagnostics."""
+def parse(text: str, file: str = "<input>", *, fast: bool = True) -> ParseResult:
+    """Parse one file. Always returns; problems come back as diagnostics.
+    ``fast=False`` parses with Lark alone (the reference the fast path is
+    tested against)."""
     pre = _precheck(text, file)
     if pre:
         return ParseResult(None, tuple(pre))
     with _LOCK:
-        lark, builder = _machine()
+        builder = _builder()
         builder.reset(file)
+        fast = _fast() if fast else None
         try:
-            module_items = lark.parse(text)
-        except UnexpectedInput as e:
-            return ParseResult(None, (_syntax_error(e, text, file),))
+            if fast is None:
+                raise lalr.Bail
+            module_items = fast.parse(text, builder.comments)
+        except lalr.Bail:
+            from lark.exceptions import UnexpectedInput
+            lark, builder = _machine()
+            builder.reset(file)
+            try:
+                module_items = lark.parse(text)
+            except UnexpectedInput as e:
+                return ParseResult(None, (_syntax_error(e, text, file),))
         comments, errors = builder.comments, builder.errors
     module = A.Module(file, tuple(module_items), tuple((c.start_pos, str(c)) for c in comments),
                       span=Span(file, 1, 1, text.count("\n") + 1, 1, 0, len(text)))
@@ -210,10 +265,11 @@ def _precheck(text: str, file: str) -> list[Diagnostic]:
 # ------------------------------------------------------------------ syntax errors
 
 @functools.lru_cache(maxsize=1)
-def plain_parser() -> Lark:
+def plain_parser() -> "Lark":
     """The grammar's LALR parser without the AST builder: for asking which
     terminals can come next (error messages, completion). Built once."""
-    grammar = grammar_path().read_text(encoding="utf-8")
+    from lark import Lark
+    grammar = _grammar_text()
     # Cached on disk like the main parser (a separate file: other options),
     # so an error message does not pay for building parse tables.
     return Lark(grammar, parser="lalr", lexer="contextual", postlex=_NamesEverywhere(),
@@ -236,7 +292,8 @@ def acceptable(head: str) -> set[str] | None:
         return None
 
 
-def _syntax_error(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
+def _syntax_error(e: "UnexpectedInput", text: str, file: str) -> Diagnostic:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
     disp = _display()
     kws = reserved_words()
     tok = getattr(e, "token", None)
@@ -304,7 +361,7 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
     return error("E0001", f"unexpected {shown}", span, detail=f"expected {_expected(expected)}", hint=hint)
 
 
-def _token_words(tok: Token) -> str:
+def _token_words(tok: "Token") -> str:
     kinds = {"NAME": "name", "STRING": "string", "NUMBER": "number", "DATETIME": "date-time",
              "TIME_OF_DAY": "time of day"}
     value = str(tok)
@@ -345,7 +402,7 @@ def _order(word: str):
     return (2, word)
 
 
-def _tok_span(file: str, tok: Token) -> Span:
+def _tok_span(file: str, tok: "Token") -> Span:
     return Span(file, tok.line or 1, tok.column or 1, tok.end_line or tok.line or 1,
                 tok.end_column or (tok.column or 1) + 1, tok.start_pos or 0, tok.end_pos or 0)
 
@@ -416,41 +473,60 @@ class _Entry(_Block):
 
 
 def _is_tok(x) -> bool:
-    return isinstance(x, Token)
+    # A token (Lark's or the fast path's; both are strings): no other child is a string.
+    return isinstance(x, str)
 
 
-class _Builder(Transformer):
-    """Called by the LALR parser on each reduction; returns AST nodes."""
+class _Builder:
+    """Called by the LALR parser on each reduction (Lark's, as its inline
+    transformer, or the fast path's); returns AST nodes."""
 
     def __init__(self):
-        super().__init__(visit_tokens=False)
         self._kw = reserved_words()
         self.reset("<input>")
 
     def reset(self, file: str) -> None:
         self.file = file
         self.errors: list[Diagnostic] = []
-        self.comments: list[Token] = []
+        self.comments: list = []
 
-    def comment(self, tok: Token) -> None:
+    def comment(self, tok) -> None:
         self.comments.append(tok)
 
     # -- helpers
     def _span(self, children) -> Span:
-        items = [c for c in children if c is not None]
-        if not items:
+        # From the first child there to the last; a token's place is read off
+        # the token (this runs once a node: no Span is made per token).
+        for first in children:
+            if first is not None:
+                break
+        else:
             return Span(self.file, 1, 1, 1, 1)
-        first, last = self._one(items[0]), self._one(items[-1])
-        return Span(self.file, first.line, first.col, last.end_line, last.end_col, first.start, last.end)
+        for last in reversed(children):
+            if last is not None:
+                break
+        if isinstance(first, str):  # a token
+            line, col, start = first.line or 1, first.column or 1, first.start_pos or 0
+        else:
+            s = self._one(first)
+            line, col, start = s.line, s.col, s.start
+        if isinstance(last, str):
+            end_line = last.end_line or last.line or 1
+            end_col = last.end_column or (last.column or 1) + 1
+            end = last.end_pos or 0
+        else:
+            s = self._one(last)
+            end_line, end_col, end = s.end_line, s.end_col, s.end
+        return Span(self.file, line, col, end_line, end_col, start, end)
 
     def _one(self, x) -> Span:
-        if isinstance(x, Token):
+        if isinstance(x, str):  # a token
             return _tok_span(self.file, x)
         if isinstance(x, tuple):
             return self._span(list(x))
         return x.span
 
-    def _ident(self, tok: Token, *, user_name: bool = True) -> A.Ident:
+    def _ident(self, tok, *, user_name: bool = True) -> A.Ident:
         if user_name and str(tok) in self._kw:
             self.errors.append(error("E0006", f'"{tok}" is a keyword and cannot be used as a name',
                                      _tok_span(self.file, tok), hint="choose another name"))
@@ -465,7 +541,7 @@ class _Builder(Transformer):
     def _nodes(self, children):
         return [c for c in children if c is not None and not _is_tok(c)]
 
-    def _int(self, tok: Token, what: str, limit: int) -> int:
+    def _int(self, tok, what: str, limit: int) -> int:
         text = str(tok)
         if not re.fullmatch(r"\d+", text):
             self.errors.append(error("E0007", f"{what} must be a whole number, not {text}", _tok_span(self.file, tok)))
@@ -482,7 +558,7 @@ class _Builder(Transformer):
             return limit
         return value
 
-    def _string(self, tok: Token) -> A.Str:
+    def _string(self, tok) -> A.Str:
         raw = str(tok)[1:-1]
         if "\\" not in raw:
             return A.Str(raw, span=_tok_span(self.file, tok))
@@ -512,6 +588,7 @@ class _Builder(Transformer):
 
     def __default__(self, data, children, meta):
         if str(data).startswith("_"):
+            from lark import Tree
             return Tree(data, children)  # spliced into its parent by Lark
         raise AssertionError(f"grammar rule {data!r} has no AST builder")
 

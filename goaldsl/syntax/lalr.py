@@ -1,0 +1,305 @@
+"""The parser's fast path: the grammar's LALR(1) tables, driven by a lexer of
+our own, without importing Lark.
+
+Lark builds the tables from ``grammar/goal.lark`` once per grammar (they are
+kept on disk as JSON beside Lark's own cache) and still parses every text
+this module does not accept. The lexer here reads a token exactly as Lark's
+contextual lexer would (a keyword only where the parser can take it, NAME
+everywhere, the same patterns and priorities); wherever it cannot be sure
+(a syntax error, a character no pattern matches, a token the parser state
+does not take) it gives up, and ``parser.parse`` hands the text to Lark.
+So the grammar is decided in one place, every syntax error is still Lark's,
+and a text this module parses gets the AST Lark would have built: the same
+builder methods run on the same children, in the same order
+(tests/test_parser.py compares the two).
+
+What it saves: Lark's import and its per-state lexers (a regular expression
+compiled for each parser state a file reaches, in every process), and most
+of the cost per token (a parse goes about twice as fast).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, Callable, Optional
+
+FORMAT = 1  # of the tables file; a file of another format is rebuilt
+
+
+class Bail(Exception):
+    """This text is not for the fast path: Lark parses it."""
+
+
+class Token(str):
+    """A token, with the attributes of Lark's (what the AST builder reads)."""
+    __slots__ = ("type", "start_pos", "value", "line", "column", "end_line", "end_column", "end_pos")
+
+
+# ------------------------------------------------------------------ tables
+
+def build_tables(lark, builder) -> dict:
+    """The tables of a Lark LALR parser (built with ``maybe_placeholders``
+    and an inline transformer), as plain data. Raises ValueError when the
+    parser uses something the fast path does not reproduce."""
+    from lark.parse_tree_builder import ChildFilterLALR, ChildFilterLALR_NoPlaceholders, ExpandSingleChild
+    from lark.parsers.lalr_analysis import Shift
+
+    table = lark.parser.parser.parser.parse_table
+    rules: list = []
+    index: dict = {}
+    for rule, chain in lark._parse_tree_builder.rule_builders:
+        name = rule.alias or rule.options.template_source or rule.origin.name
+        has_method = callable(getattr(builder, name, None))
+        expand1, filt = False, None
+        for w in chain:
+            if w is ExpandSingleChild:
+                if filt is not None:
+                    raise ValueError("ExpandSingleChild outside a child filter")
+                expand1 = True
+            elif getattr(w, "func", None) is ChildFilterLALR:
+                to_include, append_none = w.args
+                filt = [[[i, bool(e), n] for i, e, n in to_include], append_none]
+            elif getattr(w, "func", None) is ChildFilterLALR_NoPlaceholders:
+                (to_include,) = w.args
+                filt = [[[i, bool(e), 0] for i, e in to_include], 0]
+            else:
+                raise ValueError(f"unknown tree builder step {w!r}")
+        size = len(rule.expansion)
+        if not has_method and not (expand1 and filt is None and size == 1):  # (that one passes its child up)
+            if not name.startswith("_"):
+                raise ValueError(f"rule {name} has no builder method")
+            if expand1:
+                raise ValueError(f"rule {name} is both inlined and ?-expanded")
+        index[rule] = len(rules)
+        rules.append([size, rule.origin.name, name if has_method else None, expand1, filt])
+    states = []
+    if sorted(table.states) != list(range(len(table.states))):
+        raise ValueError("parser states are not numbered 0..n-1")
+    for s in range(len(table.states)):
+        row = {}
+        for sym, (action, arg) in table.states[s].items():
+            row[sym] = arg if action is Shift else -1 - index[arg]
+        states.append(row)
+    keywords, punct, patterns = {}, {}, {}
+    for t in lark.terminals:
+        if t.pattern.type == "str":
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t.pattern.value):
+                keywords[t.pattern.value] = t.name
+            else:
+                punct[t.pattern.value] = t.name
+        else:
+            patterns[t.name] = t.pattern.to_regexp()
+    return {"format": FORMAT, "start": table.start_states["start"], "end": table.end_states["start"],
+            "states": states, "rules": rules, "keywords": keywords, "punct": punct, "patterns": patterns,
+            "priorities": {t.name: t.priority for t in lark.terminals if t.priority}}
+
+
+def load_tables(path, make: Callable[[], dict]) -> Optional[dict]:
+    """The tables kept at ``path`` (False: nowhere), made with ``make`` and
+    written there when missing or unreadable."""
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            if data.get("format") == FORMAT:
+                return data
+        except (OSError, ValueError):
+            pass
+    data = make()
+    if path:
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(data, f, separators=(",", ":"))
+            os.replace(tmp, path)  # whole or not at all, even with processes racing
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return data
+
+
+# ------------------------------------------------------------------ the parser
+
+class FastParser:
+    """The tables with the builder's methods wired in. ``parse`` returns what
+    Lark's parser would (the builder's value for ``start``) or raises Bail."""
+
+    #: The terminals this lexer knows, each with the priority it assumes;
+    #: another grammar (a new regular terminal, a priority changed) turns the
+    #: fast path off rather than lexing differently from Lark.
+    KNOWN = {"WS": 0, "COMMENT": 0, "STRING": 0, "DATETIME": 4, "TIME_OF_DAY": 3, "NUMBER": 2, "NAME": 0,
+             "CMP_OP": 0, "AT_TIME": 5}
+    PUNCT = ("...", "(", ")", "{", "}", "[", "]", ",", ":", ".", "=", "?", "+")
+
+    def __init__(self, data: dict, builder: Any):
+        pats = data["patterns"]
+        prio = data["priorities"]
+        if set(pats) != set(self.KNOWN) or any(prio.get(k, 0) != v for k, v in self.KNOWN.items()) \
+                or any(prio.get(k, 0) for k in list(data["keywords"].values()) + list(data["punct"].values())) \
+                or set(data["punct"]) != set(self.PUNCT) \
+                or pats["CMP_OP"] != "(?:==|!=|<=|>=|<|>)":
+            raise ValueError("the grammar's terminals are not those this lexer reads")
+        # One pattern for every kind of token, in the order Lark's lexer tries
+        # them where they compete: DATETIME, TIME_OF_DAY, NUMBER (priorities
+        # 4, 3, 2) for digits; "..." before "."; a two-character comparison
+        # before "=" (longer first). Which terminal a word or a comparison is
+        # depends on the parser's state: decided in ``parse``.
+        self.master = re.compile("|".join([
+            f"(?P<WS>{pats['WS']})", f"(?P<COMMENT>{pats['COMMENT']})", f"(?P<STRING>{pats['STRING']})",
+            f"(?P<DATETIME>{pats['DATETIME']})", f"(?P<TIME_OF_DAY>{pats['TIME_OF_DAY']})",
+            f"(?P<NUMBER>{pats['NUMBER']})", f"(?P<WORD>{pats['NAME']})",
+            r"(?P<P>\.\.\.|==|!=|<=|>=|[<>(){}\[\],:.=?+])", r"(?P<BAD>[\s\S])"]))
+        self.at_time = re.compile(pats["AT_TIME"])
+        self.keywords = data["keywords"]
+        self.punct = dict(data["punct"])
+        for op in ("==", "!=", "<=", ">=", "<", ">"):
+            self.punct[op] = "CMP_OP"
+        self.start, self.end = data["start"], data["end"]
+        rules = [_rule(r, builder) for r in data["rules"]]
+        self.states = [{sym: ((True, a) if a >= 0 else (False, rules[-1 - a])) for sym, a in row.items()}
+                       for row in data["states"]]
+
+    def parse(self, text: str, comments: list) -> Any:
+        states = self.states
+        keywords, punct = self.keywords, self.punct
+        at_time = self.at_time
+        new = str.__new__
+        stack = [self.start]
+        values: list = []
+        acts = states[self.start]
+        line, line_start = 1, 0
+        for m in self.master.finditer(text):
+            kind = m.lastgroup
+            value = m.group()
+            start = m.start()
+            if kind == "WS":
+                n = value.count("\n")
+                if n:
+                    line += n
+                    line_start = start + value.rindex("\n") + 1
+                continue
+            if kind == "WORD":
+                # Lark: AT_TIME (priority 5) where the state takes it and its
+                # lookahead holds; else NAME, a keyword when the state takes it.
+                if value == "at" and "AT_TIME" in acts and at_time.match(text, start):
+                    kind = "AT_TIME"
+                else:
+                    kind = keywords.get(value)
+                    if kind is None or kind not in acts:
+                        kind = "NAME"
+            elif kind == "P":
+                kind = punct[value]
+            elif kind == "COMMENT":
+                t = new(Token, value)
+                t.type, t.value, t.start_pos, t.line = "COMMENT", value, start, line
+                t.column = col = start - line_start + 1
+                t.end_line, t.end_column, t.end_pos = line, col + len(value), start + len(value)
+                comments.append(t)
+                continue
+            elif kind == "BAD":
+                raise Bail
+            t = new(Token, value)
+            t.type, t.value, t.start_pos, t.line = kind, value, start, line
+            t.column = col = start - line_start + 1
+            t.end_line, t.end_column, t.end_pos = line, col + len(value), start + len(value)
+            while True:
+                try:
+                    shift, arg = acts[kind]
+                except KeyError:  # a token this state does not take: Lark says what is wrong (or reads it otherwise)
+                    raise Bail from None
+                if shift:
+                    stack.append(arg)
+                    values.append(t)
+                    acts = states[arg]
+                    break
+                size, origin, cb = arg
+                if cb is None:  # a rule that passes its one child up: no value changes
+                    del stack[-1]
+                else:
+                    if size:
+                        s = values[-size:]
+                        del stack[-size:]
+                        del values[-size:]
+                    else:
+                        s = []
+                    values.append(cb(s))
+                goto = states[stack[-1]][origin][1]
+                stack.append(goto)
+                acts = states[goto]
+        end = self.end
+        while True:
+            try:
+                shift, arg = acts["$END"]
+            except KeyError:
+                raise Bail from None
+            size, origin, cb = arg
+            if cb is None:
+                del stack[-1]
+            else:
+                if size:
+                    s = values[-size:]
+                    del stack[-size:]
+                    del values[-size:]
+                else:
+                    s = []
+                values.append(cb(s))
+            goto = states[stack[-1]][origin][1]
+            stack.append(goto)
+            if goto == end:
+                return values[-1]
+            acts = states[goto]
+
+
+_SHAPES: dict = {}
+
+
+def _rule(spec: list, builder: Any) -> tuple:
+    """(size, origin, callback): the callback does what Lark's tree builder
+    does for the rule (drop or splice children, add None placeholders,
+    pass a lone child of a ``?rule`` up) and calls the builder's method; None
+    for a rule whose value is its one child."""
+    size, origin, name, expand1, filt = spec
+    if filt is None and expand1 and size == 1:
+        return (size, origin, None)
+    user = getattr(builder, name) if name is not None else None
+    key = (expand1, user is None, None if filt is None else (tuple(map(tuple, filt[0])), filt[1]))
+    make = _SHAPES.get(key)
+    if make is None:
+        make = _SHAPES[key] = _compile_shape(*key)
+    return (size, origin, make(user))
+
+
+def _compile_shape(expand1: bool, splice: bool, filt) -> Callable:
+    # Rules of one shape share one generated function: a handful of lines
+    # each, compiled once per process for the shapes a parse meets.
+    lines = ["def make(u):", "  def f(c):"]
+    if filt is None:
+        lines.append("    r = c")
+    else:
+        to_include, append_none = filt
+        parts = []
+        for i, expand, nones in to_include:
+            parts += ["None"] * nones
+            parts.append(f"*c[{i}]" if expand else f"c[{i}]")
+        parts += ["None"] * append_none
+        if parts and parts[0].startswith("*"):
+            # A left-recursive repetition: grow the list built so far (as
+            # Lark does), not a copy of it per item.
+            lines.append(f"    r = {parts[0][1:]}")
+            if len(parts) > 1:
+                lines.append(f"    r += [{', '.join(parts[1:])}]")
+        else:
+            lines.append(f"    r = [{', '.join(parts)}]")
+    if splice:
+        lines.append("    return r")  # an _inlined rule: its children go into its parent's
+    elif expand1:
+        lines.append("    return r[0] if len(r) == 1 else u(r)")
+    else:
+        lines.append("    return u(r)")
+    lines.append("  return f")
+    scope: dict = {}
+    exec(compile("\n".join(lines), "<goal parser shape>", "exec"), scope)  # noqa: S102 - our own generated code
+    return scope["make"]
