@@ -7,16 +7,17 @@ A cycle of imports is reported with the whole chain.
 """
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import attrs
 
 from ..syntax import ast as A
 from ..syntax.diagnostics import Diagnostic, Related, error
-from ..syntax.parser import parse
+from ..syntax.parser import ParseResult, parse
 from ..syntax.resources import stdlib_files
 from ..syntax.source import BOM, Span
 
@@ -32,6 +33,9 @@ class Loaded:
     diagnostics: list[Diagnostic] = attrs.field(factory=list)
     stdlib_names: set[str] = attrs.field(factory=set)
     roots: list[str] = attrs.field(factory=list)  # the files asked for (not imported), as shown
+    # Files parsed block by block (the language server's): a block's file
+    # name -> (the file, its first line - 1, its first offset); see syntax/blocks.py.
+    places: dict = attrs.field(factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -84,17 +88,27 @@ def load_stdlib(loaded: Loaded) -> None:
         text = path.read_text(encoding="utf-8")
         loaded.sources[name] = text
         loaded.stdlib_names.add(name)
-        res = parse(text, name)
+        res = _parse_stdlib(text, name)
         loaded.diagnostics.extend(res.diagnostics)
         if res.module:
             loaded.modules.append(res.module)
 
 
-def load(paths: Iterable[str | Path], *, stdlib: bool = True, texts: dict[str, str] | None = None) -> Loaded:
+@functools.lru_cache(maxsize=16)
+def _parse_stdlib(text: str, name: str) -> ParseResult:
+    # The standard library is the same for every program a process loads
+    # (the language server's, a test run's): parsed once. Its nodes are
+    # immutable, so every load shares them.
+    return parse(text, name)
+
+
+def load(paths: Iterable[str | Path], *, stdlib: bool = True, texts: dict[str, str] | None = None,
+         parse_file: Callable[[str, str], ParseResult] | None = None) -> Loaded:
     """Load the standard library and the given files with their imports.
 
     ``texts`` may supply file contents by path (the language server uses it
-    for unsaved buffers).
+    for unsaved buffers); ``parse_file`` parses a file's text (default
+    ``parser.parse``; the language server's parses block by block).
     """
     loaded = Loaded()
     if stdlib:
@@ -107,12 +121,12 @@ def load(paths: Iterable[str | Path], *, stdlib: bool = True, texts: dict[str, s
         except (OSError, RuntimeError, ValueError):
             root = path.parent  # reading the file will say what is wrong
         loaded.roots.append(_display_name(path))
-        _load_file(loaded, path, root, [], seen, None, texts or {})
+        _load_file(loaded, path, root, [], seen, None, texts or {}, parse_file or parse)
     return loaded
 
 
 def _load_file(loaded: Loaded, path: Path, root: Path, chain: list[Path], seen: set[Path],
-               at: Span | None, texts: dict[str, str]) -> None:
+               at: Span | None, texts: dict[str, str], parse_file: Callable[[str, str], ParseResult]) -> None:
     # Depth first, in import order, with an explicit stack: a chain of
     # thousands of files each importing the next must not hit Python's
     # recursion limit. ``chain`` is the path of imports being followed.
@@ -125,7 +139,7 @@ def _load_file(loaded: Loaded, path: Path, root: Path, chain: list[Path], seen: 
             on_chain.discard(chain.pop())
             continue
         path, at = top
-        real, pending = _load_one(loaded, path, root, chain, on_chain, seen, at, texts)
+        real, pending = _load_one(loaded, path, root, chain, on_chain, seen, at, texts, parse_file)
         if real is not None:
             chain.append(real)
             on_chain.add(real)
@@ -134,7 +148,8 @@ def _load_file(loaded: Loaded, path: Path, root: Path, chain: list[Path], seen: 
 
 
 def _load_one(loaded: Loaded, path: Path, root: Path, chain: list[Path], on_chain: set[Path], seen: set[Path],
-              at: Span | None, texts: dict[str, str]) -> tuple[Path | None, list[tuple[Path, Span]]]:
+              at: Span | None, texts: dict[str, str],
+              parse_file: Callable[[str, str], ParseResult]) -> tuple[Path | None, list[tuple[Path, Span]]]:
     """Read and parse one file; return its resolved path and the imports
     still to load (None and [] when there is nothing more to do)."""
     try:
@@ -164,8 +179,9 @@ def _load_one(loaded: Loaded, path: Path, root: Path, chain: list[Path], on_chai
             loaded.diagnostics.append(attrs.evolve(problem, span=problem.span or at))
             return None, []
     loaded.sources[shown] = text
-    res = parse(text, shown)
+    res = parse_file(text, shown)
     loaded.diagnostics.extend(res.diagnostics)
+    loaded.places.update(res.places)
     if res.module is None:
         return None, []
     loaded.modules.append(res.module)

@@ -39,6 +39,8 @@ MAX_COUNT = 1_000_000
 class ParseResult:
     module: A.Module | None
     diagnostics: tuple[Diagnostic, ...]
+    # Parsed block by block (syntax/blocks.py): a block's file -> where it is.
+    places: dict = attrs.field(factory=dict, eq=False)
 
 
 _LOCK = threading.Lock()
@@ -186,6 +188,24 @@ def parse(text: str, file: str = "<input>", *, fast: bool = True) -> ParseResult
     return ParseResult(module, tuple(errors))
 
 
+def parse_fast(text: str, file: str) -> Optional[tuple[list, list, list]]:
+    """The fast path alone, on a text that passed ``file_limits`` and whose
+    nesting the caller checks: (items, comments as (offset, text), the
+    parser's diagnostics), or None where it gives up (the caller then parses
+    the whole file with ``parse``)."""
+    fast = _fast()
+    if fast is None:
+        return None
+    with _LOCK:
+        builder = _builder()
+        builder.reset(file)
+        try:
+            items = fast.parse(text, builder.comments)
+        except lalr.Bail:
+            return None
+        return items, [(c.start_pos, str(c)) for c in builder.comments], list(builder.errors)
+
+
 def parse_condition(text: str, file: str = "<input>") -> tuple[A.Cond | None, tuple[Diagnostic, ...]]:
     """Parse a lone condition (for ``goal eval`` and the REPL)."""
     wrapped = f"segment __eval__ = {text}"
@@ -206,10 +226,26 @@ def parse_condition(text: str, file: str = "<input>") -> tuple[A.Cond | None, tu
 
 _NOT_RUN = re.compile(r"(?:\bnot\b\s*)+")
 _PRECHECK_STOP = re.compile(r'[#"()\[\]{}]')
-_STRING_REST = re.compile(r'(?:\\.|[^"\\\n])*', re.S)  # up to the closing quote or the end of the line
+STRING_REST = re.compile(r'(?:\\.|[^"\\\n])*', re.S)  # up to the closing quote or the end of the line
 
 
 def _precheck(text: str, file: str) -> list[Diagnostic]:
+    found = file_limits(text, file)
+    if found:
+        return found
+    nest = nesting(text)
+    if nest.deepest + nest.nots > MAX_NESTING:
+        where = nest.not_at if nest.nots > nest.deepest else nest.where  # at the run of `not`s, not at the top of the file
+        line = text.count("\n", 0, where) + 1
+        col = where - (text.rfind("\n", 0, where) + 1) + 1
+        return [error("E0003", f"nesting is {nest.deepest + nest.nots} levels deep; the limit is {MAX_NESTING}",
+                      Span(file, line, col, line, col + 1, where, where + 1),
+                      hint="flatten the condition, or move parts of it into named segments")]
+    return []
+
+
+def file_limits(text: str, file: str) -> list[Diagnostic]:
+    """The limits of a whole file checked before parsing, but nesting (``nesting``)."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
         return [error("E0004", f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes",
@@ -220,6 +256,22 @@ def _precheck(text: str, file: str) -> list[Diagnostic]:
         col = i - (text.rfind("\n", 0, i) + 1) + 1
         return [error("E0005", "the file holds a NUL character", Span(file, line, col, line, col + 1, i, i + 1),
                       hint="is this a binary file?")]
+    return []
+
+
+@attrs.frozen
+class Nesting:
+    """How deep brackets nest in a text (``deepest``, first reached at
+    ``where``), its longest run of ``not`` (``nots`` at ``not_at``), and the
+    depth at its end (0 when its brackets balance)."""
+    deepest: int
+    where: int
+    nots: int
+    not_at: int
+    end: int
+
+
+def nesting(text: str) -> Nesting:
     depth, deepest, where = 0, 0, 0
     i, n = 0, len(text)
     # Jump from one interesting character to the next (a loop over every
@@ -236,7 +288,7 @@ def _precheck(text: str, file: str) -> list[Diagnostic]:
             i = n if j < 0 else j
             continue
         if ch == '"':
-            end = _STRING_REST.match(text, i + 1).end()
+            end = STRING_REST.match(text, i + 1).end()
             i = end + 1  # past the closing quote (or the newline that ends it)
             continue
         if ch in "([{":
@@ -251,15 +303,7 @@ def _precheck(text: str, file: str) -> list[Diagnostic]:
         k = m.group(0).count("not")
         if k > nots:
             nots, not_at = k, m.start()
-    if nots > deepest:
-        where = not_at  # point at the run of `not`s, not at the top of the file
-    if deepest + nots > MAX_NESTING:
-        line = text.count("\n", 0, where) + 1
-        col = where - (text.rfind("\n", 0, where) + 1) + 1
-        return [error("E0003", f"nesting is {deepest + nots} levels deep; the limit is {MAX_NESTING}",
-                      Span(file, line, col, line, col + 1, where, where + 1),
-                      hint="flatten the condition, or move parts of it into named segments")]
-    return []
+    return Nesting(deepest, where, nots, not_at, depth)
 
 
 # ------------------------------------------------------------------ syntax errors

@@ -52,8 +52,17 @@ class Completion:
         return self.insert if self.insert is not None else self.label
 
 
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
+
+
 def word_before(text: str, offset: int) -> str:
-    m = _WORD.search(text[:offset])
+    # _WORD searched in text[:offset], but from where the run of word
+    # characters before the cursor starts, not from the top of the file
+    # (`$` also matches before a last newline, so the run may end there).
+    start = offset - 1 if offset and text[offset - 1] == "\n" else offset
+    while start > 0 and text[start - 1] in _WORD_CHARS:
+        start -= 1
+    m = _WORD.search(text, start, offset)
     return m.group(0) if m else ""
 
 

@@ -22,11 +22,12 @@ share: the declared names, the diagnostics, and the "did you mean" budget.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 import attrs
 
 from ...syntax import ast as A
+from ...syntax.blocks import place_diagnostic
 from .. import ir
 from ...syntax.diagnostics import Diagnostic, did_you_mean, error, sort_key, warning
 from ..loader import Loaded, duplicate, load
@@ -39,6 +40,9 @@ from .conditions import Conditions
 from .declarations import Declarations
 from .steps import Steps
 from .workflows import Workflows
+
+if TYPE_CHECKING:
+    from ..incremental import Memo
 
 __all__ = ["Checker", "CheckResult", "Context", "check", "check_paths"]
 
@@ -54,18 +58,26 @@ class CheckResult:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def check(loaded: Loaded, contact_schema: dict[tuple[str, ...], str] | None = None) -> CheckResult:
+def check(loaded: Loaded, contact_schema: dict[tuple[str, ...], str] | None = None, *,
+          memo: "Memo | None" = None) -> CheckResult:
     """Check a loaded program. ``contact_schema`` (attribute path -> kind,
     see ``schema.py``) turns on warnings for contact attributes compared with
-    values of another kind."""
-    c = Checker(loaded, contact_schema)
+    values of another kind. ``memo`` (``semantics/incremental.py``) keeps the
+    work done for each top-level item between checks of a program being edited.
+
+    A program parsed block by block (``loaded.places``) gets its diagnostics
+    where they are in their files; its ``program``'s spans stay in the blocks."""
+    c = Checker(loaded, contact_schema) if memo is None else memo.checker(loaded, contact_schema)
     program = c.run()
     tests, test_diags = [], []
     if any(isinstance(it, A.TestBlock) for m in loaded.modules for it in m.items) or any(
             is_test_file(m.file) for m in loaded.modules):
         # Test blocks are checked in their own module, with this checker's rules.
         tests, test_diags = check_tests(loaded, c, program)
-    diags = tuple(sorted(_dedupe(loaded.diagnostics + c.diags + test_diags), key=sort_key))
+    diags = loaded.diagnostics + c.diags + test_diags
+    if loaded.places:
+        diags = [place_diagnostic(d, loaded.places) for d in diags]
+    diags = tuple(sorted(_dedupe(diags), key=sort_key))
     return CheckResult(program, diags, tuple(tests))
 
 
@@ -121,6 +133,10 @@ class Checker(Declarations, Conditions, Actions, Workflows, Steps):
         self._hint_budget -= max(1, len(pool))
         return did_you_mean(word, pool)
 
+    def segment(self, seg: A.SegmentDef) -> ir.Cond:
+        """A segment's condition, checked."""
+        return self.cond(seg.cond, Context())
+
     def err(self, code: str, summary: str, span: Span | None, **kw) -> None:
         self.diags.append(error(code, summary, span, **kw))
 
@@ -144,7 +160,7 @@ class Checker(Declarations, Conditions, Actions, Workflows, Steps):
                     self.segment_defs[it.name.name] = it
         self.check_segment_cycles()
         for name, seg in self.segment_defs.items():
-            self.segments[name] = self.cond(seg.cond, Context())
+            self.segments[name] = self.segment(seg)
         # Named steps of every workflow: a bare step name in another
         # workflow's filter gets a hint to quote it.
         for it in items:

@@ -141,7 +141,7 @@ class Declarations:
 
     def check_segment_cycles(self) -> None:
         # Iterative DFS over segment references; a cycle is reported once.
-        refs = {name: [r for r in _segment_refs(d.cond) if r.parts[0] in self.segment_defs]
+        refs = {name: [r for r in self.segment_refs(d) if r.parts[0] in self.segment_defs]
                 for name, d in self.segment_defs.items()}
         state: dict[str, int] = {}
         depth: dict[str, int] = {}  # nesting with the segments used inlined (they are, when compiled)
@@ -159,7 +159,7 @@ class Declarations:
                     path.pop()
                     state[name] = 2
                     below = [depth[r.parts[0]] for r in refs[name] if r.parts[0] in depth]
-                    depth[name] = _depth(self.segment_defs[name].cond) + max(below, default=0)
+                    depth[name] = self.segment_depth(self.segment_defs[name]) + max(below, default=0)
                     if depth[name] > MAX_NESTING >= max(below, default=0):
                         # Report where the chain crosses the limit, not at every segment above.
                         self.err("E0003", f"segment {name} is nested {depth[name]} levels deep, counting the "
@@ -180,6 +180,14 @@ class Declarations:
                     state[target] = 1
                     path.append(target)
                     stack.append((target, iter(refs[target])))
+
+
+    def segment_refs(self, d: A.SegmentDef) -> list:
+        """The one-word names a segment's condition uses (segments, maybe)."""
+        return list(_segment_refs(d.cond))
+
+    def segment_depth(self, d: A.SegmentDef) -> int:
+        return _depth(d.cond)
 
 
 def _depth(cond) -> int:

@@ -3,6 +3,8 @@ files around it (read again only when they change) and those the program
 uses; the contacts schema `goal check` infers."""
 from __future__ import annotations
 
+import bisect
+import math
 import re
 from pathlib import Path
 
@@ -21,7 +23,8 @@ _CONTACT_REF = re.compile(r"\bcontact\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Z
 
 class ContactAttributes:
     """The server's part that knows contact attributes (a part of
-    ``GoalLanguageServer``, which sets ``_contacts`` and ``_schemas``)."""
+    ``GoalLanguageServer``, which sets ``_contacts``, ``_schemas``,
+    ``_item_names`` and ``_contact_words``)."""
 
     def contact_keys(self, path: Path) -> frozenset[str]:
         """Attribute paths seen in a contacts.jsonl (nested ones dotted)."""
@@ -92,16 +95,37 @@ class ContactAttributes:
             b = self.base(a)
             if a.module is None and b.module is not None:
                 modules.append(b.module)
+            names: dict[int, tuple] = {}
             for m in modules:
-                for n in A.walk(m):
-                    if isinstance(n, A.Ref) and len(n.parts) > 1 and n.parts[0] == "contact" \
-                            and n.dotted not in events:
-                        for i in range(2, len(n.parts) + 1):
-                            found.add(".".join(n.parts[1:i]))
-                    elif isinstance(n, A.ActionCall) and n.name.name in by_name:
-                        found.update(arg.name.name for arg in n.args if arg.name is not None)
+                for item in m.items:
+                    refs, calls = self.item_names(item, names)
+                    for parts, dotted in refs:
+                        if dotted not in events:
+                            for i in range(2, len(parts) + 1):
+                                found.add(".".join(parts[1:i]))
+                    for name, labels in calls:
+                        if name in by_name:
+                            found.update(labels)
+            self._item_names = names
             a.attribute_cache = found
         return a.attribute_cache
+
+    def item_names(self, item, names: dict) -> tuple:
+        """The ``contact.…`` references (parts, dotted) and the action calls
+        (name, argument labels) of a top-level item; kept per item, so an
+        edit costs the items it changed (the nodes of the blocks it did not
+        touch are the same; ``Blocks``)."""
+        hit = self._item_names.get(id(item))
+        if hit is None or hit[0] is not item:
+            refs, calls = [], []
+            for n in A.walk(item):
+                if isinstance(n, A.Ref) and len(n.parts) > 1 and n.parts[0] == "contact":
+                    refs.append((n.parts, n.dotted))
+                elif isinstance(n, A.ActionCall):
+                    calls.append((n.name.name, [arg.name.name for arg in n.args if arg.name is not None]))
+            hit = (item, refs, calls)
+        names[id(item)] = hit
+        return hit[1], hit[2]
 
     def attributes_at(self, a: Analysis, offset: int) -> set[str]:
         """``attributes(a)`` plus the ``contact.…`` words of the text as it is
@@ -109,11 +133,26 @@ class ContactAttributes:
         typed at ``offset``."""
         found = set(self.attributes(a))
         events = (self.base(a).program or a.program)
-        for m in _CONTACT_REF.finditer(a.text):
-            if m.start() <= offset <= m.end() or (events and m.group(0) in events.events):
-                continue
-            parts = m.group(1).split(".")
-            found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        key = (a.text, events.events if events else None)
+        if self._contact_words is None or self._contact_words[0] != key:
+            # Read once per text: each `contact.…` word (where, its prefixes), and how often each prefix is seen.
+            words, seen = [], {}
+            for m in _CONTACT_REF.finditer(a.text):
+                if events and m.group(0) in events.events:
+                    continue
+                parts = m.group(1).split(".")
+                prefixes = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+                words.append((m.start(), m.end(), prefixes))
+                for p in prefixes:
+                    seen[p] = seen.get(p, 0) + 1
+            self._contact_words = (key, words, seen)
+        _, words, seen = self._contact_words
+        left = dict(seen)
+        for start, end, prefixes in words[:bisect.bisect_right(words, (offset, math.inf))]:
+            if start <= offset <= end:  # the word being typed
+                for p in prefixes:
+                    left[p] -= 1
+        found.update(p for p, n in left.items() if n > 0)
         return found
 
 

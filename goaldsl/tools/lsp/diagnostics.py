@@ -19,10 +19,13 @@ class Diagnostics:
     ``GoalLanguageServer``)."""
 
     def publish(self, a: Analysis) -> None:
+        self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=a.uri, diagnostics=self.published(a)))
+
+    def published(self, a: Analysis) -> list[T.Diagnostic]:
+        """The diagnostics of a document as the client gets them."""
         lines = self.lines(a.text)
         out = [self.lsp_diagnostic(d, a, lines) for d in a.diagnostics]
-        out += self.import_diagnostics(a, lines)
-        self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=a.uri, diagnostics=out))
+        return out + self.import_diagnostics(a, lines)
 
     def import_diagnostics(self, a: Analysis, lines: Lines) -> list[T.Diagnostic]:
         """The problems of imported files that are not open (an open one shows
@@ -65,7 +68,7 @@ class Diagnostics:
                                                       message=f"{d.severity.value}[{d.code}]: {d.summary}")
                        for d in found[:50]]
             out.append(T.Diagnostic(
-                range=lines.range(imp.span), message=message, code=first.code, source=SOURCE,
+                range=lines.range(a.place(imp.span)), message=message, code=first.code, source=SOURCE,
                 severity=T.DiagnosticSeverity.Error if errors else T.DiagnosticSeverity.Warning,
                 related_information=related))
         return out

@@ -1,7 +1,14 @@
 """The open documents and their analyses: a document loaded with its
 imports (and, for a test file, the program it tests) and checked, with the
 text of every open buffer; which documents to redo when one changes; the
-names and URIs of the files an analysis read."""
+names and URIs of the files an analysis read.
+
+Diagnostics and completion come from the document parsed block by block and
+checked with a memo (``syntax/blocks.py``, ``semantics/incremental.py``):
+after an edit, the blocks it touched are parsed again and only what changed
+is checked again, so an edit costs milliseconds whatever the document's
+size. The other requests use an analysis of the whole text (spans where
+they are in the file), made when one comes."""
 from __future__ import annotations
 
 import logging
@@ -16,10 +23,12 @@ from pygls import uris
 
 from ...semantics import ir
 from ...semantics.checker import CheckResult, check
+from ...semantics.incremental import Memo
 from ...semantics.loader import (CONTACTS_FILE, TEST_SUFFIX, Loaded, load, program_files, program_of_test_file,
                                  read_source)
 from ...syntax import ast as A
 from ...syntax.diagnostics import Diagnostic
+from ...syntax.blocks import place
 from ...syntax.resources import stdlib_dir
 from ...syntax.source import Span
 from .positions import Lines, Texts, path_key
@@ -43,6 +52,16 @@ class Analysis:
     @property
     def program(self) -> Optional[ir.Program]:
         return self.result.program
+
+    @property
+    def incremental(self) -> bool:
+        """Parsed block by block (``Documents.current``): the nodes' spans
+        are in their blocks; ``place`` says where they are. Its diagnostics
+        are where they are in their files."""
+        return bool(self.loaded.places)
+
+    def place(self, span: Span) -> Span:
+        return place(span, self.loaded.places)
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -89,7 +108,12 @@ class Documents:
         return Path.cwd() / f".{tail}.goal"
 
     def lines(self, text: str) -> Lines:
-        return Lines(text, self.workspace.position_encoding)
+        encoding = self.workspace.position_encoding
+        last = self._lines
+        if last is not None and last.text is text and last.encoding == encoding:
+            return last  # the same document: its line index is made once
+        self._lines = Lines(text, encoding)
+        return self._lines
 
     def open_texts(self) -> Texts:
         texts = Texts()
@@ -111,62 +135,93 @@ class Documents:
         text, _problem = read_source(path, str(path))
         return text if text is not None else ""
 
-    def analyze(self, uri: str) -> Analysis:
-        text = self.text(uri)
+    def analyze(self, uri: str, *, incremental: bool = False, text: Optional[str] = None) -> Analysis:
+        """The document loaded (with the open buffers) and checked:
+        ``incremental``, block by block with the document's memo (not for
+        test files: their test blocks are checked as a whole); ``text``
+        instead of the document's."""
+        is_given = text is not None
+        text = self.text(uri) if text is None else text
         path = self.doc_path(uri)
         texts = self.open_texts()
         texts[path] = text
         schema = self.contact_schema(path.parent / CONTACTS_FILE)
         is_test = path.name.endswith(TEST_SUFFIX)
+        incremental = incremental and not is_test
+        parse_file = self.blocks.parse_file if incremental else None
+        memo = self.memos.setdefault(uri, Memo()) if incremental else None
         if is_test:
             # A test file is read with the program it tests (the folder's
             # program files, or the folder above a tests folder).
             files = [p for p in program_files(program_of_test_file(path)) if path_key(p) != path_key(path)] + [path]
         else:
             files = [path]
-        loaded = load(files, texts=texts)
-        result = check(loaded, schema)
+        loaded = load(files, texts=texts, parse_file=parse_file)
+        result = check(loaded, schema, memo=memo)
         if not is_test and any(d.code == "E0301" for d in result.diagnostics):
             # A folder is one program for `goal run FOLDER`: its files may use
             # each other's segments without importing them. Read the sibling
             # files too, and keep that reading if it knows the segments.
             siblings = sorted(p for p in path.parent.glob("*.goal") if path_key(p) != path_key(path))
             if siblings:
-                loaded2 = load([path, *siblings], texts=texts)
-                result2 = check(loaded2, schema)
+                loaded2 = load([path, *siblings], texts=texts, parse_file=parse_file)
+                result2 = check(loaded2, schema, memo=memo)
                 if not any(d.code == "E0301" for d in result2.diagnostics):
                     loaded, result = loaded2, result2
+        if memo is not None:
+            memo.prune()
         name = loaded.roots[-1] if is_test and loaded.roots else \
             next((n for n in loaded.sources if n not in loaded.stdlib_names), str(path))
         module = next((m for m in loaded.modules if m.file == name), None)
         a = Analysis(uri, path, name, text, loaded, result, module)
-        self.analyses[uri] = a
         if module is not None:
-            self.good[uri] = a
+            self.good_text[uri] = text
+            (self.good_currents if a.incremental else self.good)[uri] = a
+        if is_given:
+            return a
+        if incremental or is_test:
+            self.currents[uri] = a
+        if not a.incremental:
+            self.analyses[uri] = a
         return a
 
     def analysis(self, uri: str) -> Analysis:
-        """The analysis of the document as it is now."""
+        """The analysis of the document as it is now, spans where they are."""
         a = self.analyses.get(uri)
         if a is None or a.text != self.text(uri):
             a = self.analyze(uri)
         return a
 
+    def current(self, uri: str) -> Analysis:
+        """The analysis of the document as it is now, parsed block by block."""
+        a = self.currents.get(uri)
+        if a is None or a.text != self.text(uri):
+            a = self.analyze(uri, incremental=True)
+        return a
+
     def base(self, a: Analysis) -> Analysis:
-        """``a``, or while it does not parse, its last version that did."""
+        """``a``, or while it does not parse, its last version that did (of
+        the same kind as ``a``)."""
         if a.module is not None:
             return a
-        return self.good.get(a.uri) or a
+        if a.incremental or self.currents.get(a.uri) is a:
+            return self.good_currents.get(a.uri) or a
+        good = self.good.get(a.uri)
+        text = self.good_text.get(a.uri)
+        if text is not None and (good is None or good.text != text):
+            # Its last text that parsed was analysed block by block only.
+            good = self.analyze(a.uri, text=text)
+        return good or a
 
     def refresh(self, uri: str, *, dependents: bool = True) -> None:
         """Analyze a document, publish its diagnostics, and redo the open
         documents that load it."""
-        a = self.analyze(uri)
+        a = self.analyze(uri, incremental=True)
         self.publish(a)
         if not dependents:
             return
         key = path_key(a.path)
-        for other in list(self.analyses.values()):
+        for other in list(self.currents.values()):
             if other.uri == uri:
                 continue
             names = [n for n in other.loaded.sources if n not in other.loaded.stdlib_names and n != other.name]
@@ -179,8 +234,8 @@ class Documents:
 
     def forget(self, uri: str) -> None:
         self.open_uris.pop(uri, None)
-        self.analyses.pop(uri, None)
-        self.good.pop(uri, None)
+        for table in (self.analyses, self.currents, self.good, self.good_currents, self.good_text, self.memos):
+            table.pop(uri, None)
         self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     # -------------------------------------------------------------- names and URIs

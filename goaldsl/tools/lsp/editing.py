@@ -44,9 +44,10 @@ class Editing:
         if region is not None:
             wf_name, lo, hi = region
             names.update(n for n in _AS_NAME.findall(a.text[lo:hi]) if n not in reserved_words())
-        module = self.base(a).module
-        for wf in workflows(module):
-            inside = wf.span.start <= offset <= wf.span.end if a.module is not None else False
+        b = self.base(a)
+        for wf in workflows(b.module):
+            span = b.place(wf.span)
+            inside = span.start <= offset <= span.end if a.module is not None else False
             if inside or (wf_name is not None and wf.name.name == wf_name):
                 for st in A.all_steps(wf.steps):
                     ident = A.step_name(st)

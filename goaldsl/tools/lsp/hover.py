@@ -97,7 +97,7 @@ class Hover:
     def declaration_markdown(self, a: Analysis, node, title: str) -> Optional[str]:
         if node is None:
             return None
-        span = node.span
+        span = a.place(node.span)
         source = a.loaded.sources.get(span.file, "")
         text = source[span.start:span.end] if span.end > span.start else ""
         docs = _doc_comment(source, span.line)

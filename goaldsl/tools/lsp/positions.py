@@ -51,6 +51,7 @@ class Lines:
 
     def __init__(self, text: str, encoding: Optional[str] = None):
         self.text = text
+        self.encoding = encoding
         self.lines = text.split("\n")
         self.count = _units(encoding)
         self._starts: Optional[list[int]] = None

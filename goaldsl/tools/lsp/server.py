@@ -15,7 +15,9 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from ... import __version__
+from ...semantics.incremental import Memo
 from ...semantics.loader import CONTACTS_FILE
+from ...syntax.blocks import Blocks
 from ...syntax.formatter import format_source
 from ..completion import complete, word_before
 from .contacts import ContactAttributes
@@ -24,6 +26,7 @@ from .diagnostics import Diagnostics
 from .documents import Analysis, Documents
 from .editing import Editing
 from .hover import Hover
+from .positions import Lines
 from .symbols import Symbols
 
 log = logging.getLogger("goaldsl.lsp")
@@ -52,8 +55,21 @@ class GoalLanguageServer(LanguageServer, Documents, Diagnostics, ContactAttribut
 
     def __init__(self) -> None:
         super().__init__("goal-lsp", __version__, protocol_cls=_Protocol)
+        # Two analyses of a document (documents.py): ``current`` (parsed
+        # block by block, checked with a memo: what an edit costs is the
+        # blocks it touched) for diagnostics and completion; ``analyses``
+        # (parsed whole, with spans where they are in the file) for every
+        # other request, made when one comes.
+        self.currents: dict[str, Analysis] = {}
         self.analyses: dict[str, Analysis] = {}
         self.good: dict[str, Analysis] = {}  # the last analysis of a document that parsed
+        self.good_currents: dict[str, Analysis] = {}  # the last current analysis of a document that parsed
+        self.good_text: dict[str, str] = {}  # the last text of a document that parsed
+        self.blocks = Blocks()
+        self.memos: dict[str, Memo] = {}
+        self._item_names: dict[int, tuple] = {}  # id(item) -> (item, its contact references, its calls)
+        self._contact_words: Optional[tuple] = None  # attributes_at's reading of the last text
+        self._lines: Optional[Lines] = None
         # The open documents by the URI the client gave (pygls keys its own
         # table by the unquoted URI; diagnostics must go to the client's).
         self.open_uris: dict[str, None] = {}
@@ -136,7 +152,7 @@ def did_change_watched(ls: GoalLanguageServer, params: T.DidChangeWatchedFilesPa
 
 @_guard(lambda: T.CompletionList(is_incomplete=False, items=[]))
 def completion(ls: GoalLanguageServer, params: T.CompletionParams):
-    a = ls.analysis(params.text_document.uri)
+    a = ls.current(params.text_document.uri)
     b = ls.base(a)
     lines = ls.lines(a.text)
     offset = lines.offset(params.position)
