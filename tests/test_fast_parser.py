@@ -187,3 +187,18 @@ def test_tables_are_rebuilt_when_their_file_is_damaged(tmp_path):
     path.write_text("{not json", encoding="utf-8")
     assert lalr.load_tables(str(path), make) == first and made == [1, 1]
     assert lalr.load_tables(False, make) == first  # nowhere to keep them: made each time
+
+
+def test_tables_made_from_another_grammar_are_made_again(tmp_path):
+    path = tmp_path / "tables.json"
+    made = []
+
+    def make(grammar):
+        made.append(grammar)
+        return {**lalr.build_tables(*P._machine()), "grammar": grammar}
+
+    lalr.load_tables(str(path), lambda: make("g1"), {"grammar": "g1"})
+    lalr.load_tables(str(path), lambda: make("g1"), {"grammar": "g1"})
+    assert made == ["g1"]
+    data = lalr.load_tables(str(path), lambda: make("g2"), {"grammar": "g2"})  # same file name, other grammar
+    assert made == ["g1", "g2"] and data["grammar"] == "g2"

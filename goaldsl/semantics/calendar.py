@@ -9,9 +9,9 @@ Results are memoised: the engine asks the same questions at every tick.
 from __future__ import annotations
 
 import functools
+import os
 import time as _time
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, timezone
 
 from ..syntax.ast import Duration
 
@@ -29,6 +29,64 @@ def known_zones() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=256)
+def is_zone(name: str) -> bool:
+    """``name in known_zones()``, without listing every zone (that walks the
+    whole time zone database, a fifth of `goal check` on a small program):
+    the same rules as ``zoneinfo.available_timezones`` for this one name
+    (tests/test_calendar_zones.py compares the two on every zone)."""
+    if name == "UTC":
+        return True
+    if not name or name == "posixrules":
+        return False
+    if name in _tzdata_zones():
+        return True
+    parts = name.split("/")
+    if os.path.isabs(name) or os.path.normpath(name) != name or ".." in parts or "." in parts:
+        return False  # not a path below a zone folder as os.walk names them
+    if len(parts) > 1 and parts[0] in ("right", "posix"):
+        return False  # folders available_timezones leaves out
+    from zoneinfo import TZPATH
+    for root in TZPATH:
+        if not os.path.exists(root):
+            continue
+        folder, ok = root, True
+        for part in parts[:-1]:  # os.walk goes into folders, not into links to folders
+            folder = os.path.join(folder, part)
+            if not os.path.isdir(folder) or os.path.islink(folder):
+                ok = False
+                break
+        path = os.path.join(root, name)
+        if not ok or not os.path.lexists(path) or os.path.isdir(path):
+            continue
+        try:
+            with open(path, "rb") as f:
+                if f.read(4) == b"TZif":
+                    return True
+        except Exception:  # noqa: BLE001 - as available_timezones: an unreadable file is no zone
+            pass
+    return False
+
+
+@functools.lru_cache(maxsize=1)
+def _tzdata_zones() -> frozenset[str]:
+    """The zones the tzdata package lists (available_timezones reads them first)."""
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec("tzdata")
+    except (ImportError, ValueError):
+        return frozenset()
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    for folder in spec.submodule_search_locations:
+        try:
+            with open(os.path.join(folder, "zones"), encoding="utf-8") as f:
+                return frozenset(z.strip() for z in f if z.strip())
+        except OSError:
+            continue
+    return frozenset()
+
+
+@functools.lru_cache(maxsize=256)
 def _tz(name: str):
     import pendulum
     return pendulum.timezone(name)
@@ -41,6 +99,7 @@ class _Zone:
     quarter hour."""
 
     def __init__(self, name: str):
+        from zoneinfo import ZoneInfo
         self.info = ZoneInfo(name)
         self.cache: dict[int, int] = {}
 

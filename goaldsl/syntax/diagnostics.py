@@ -13,7 +13,6 @@ renders as::
 """
 from __future__ import annotations
 
-import difflib
 import enum
 import functools
 from typing import Iterable, Mapping, Sequence
@@ -116,6 +115,7 @@ def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | 
     for c in pool:
         if len(word) >= 3 and sorted(c.lower()) == letters and c != word:
             return c
+    import difflib  # only when a hint is wanted: its import costs every start-up
     found = difflib.get_close_matches(word, pool, n=1, cutoff=cutoff)
     if found:
         return found[0]

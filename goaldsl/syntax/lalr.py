@@ -95,14 +95,16 @@ def build_tables(lark, builder) -> dict:
             "priorities": {t.name: t.priority for t in lark.terminals if t.priority}}
 
 
-def load_tables(path, make: Callable[[], dict]) -> Optional[dict]:
+def load_tables(path, make: Callable[[], dict], made_from: Optional[dict] = None) -> Optional[dict]:
     """The tables kept at ``path`` (False: nowhere), made with ``make`` and
-    written there when missing or unreadable."""
+    written there when missing, unreadable, or not made from ``made_from``
+    (keys the file's tables must hold with these values: the grammar, Lark's
+    version)."""
     if path:
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
-            if data.get("format") == FORMAT:
+            if data.get("format") == FORMAT and all(data.get(k) == v for k, v in (made_from or {}).items()):
                 return data
         except (OSError, ValueError):
             pass
@@ -158,12 +160,13 @@ class FastParser:
         for op in ("==", "!=", "<=", ">=", "<", ">"):
             self.punct[op] = "CMP_OP"
         self.start, self.end = data["start"], data["end"]
-        rules = [_rule(r, builder) for r in data["rules"]]
-        self.states = [{sym: ((True, a) if a >= 0 else (False, rules[-1 - a])) for sym, a in row.items()}
-                       for row in data["states"]]
+        # A state's row as read: a symbol -> the next state (a shift, or the
+        # goto after a reduction), or ~rule (a reduction by that rule).
+        self.states = data["states"]
+        self.rules = [_rule(r, builder) for r in data["rules"]]
 
     def parse(self, text: str, comments: list) -> Any:
-        states = self.states
+        states, rules = self.states, self.rules
         keywords, punct = self.keywords, self.punct
         at_time = self.at_time
         new = str.__new__
@@ -207,15 +210,15 @@ class FastParser:
             t.end_line, t.end_column, t.end_pos = line, col + len(value), start + len(value)
             while True:
                 try:
-                    shift, arg = acts[kind]
+                    a = acts[kind]
                 except KeyError:  # a token this state does not take: Lark says what is wrong (or reads it otherwise)
                     raise Bail from None
-                if shift:
-                    stack.append(arg)
+                if a >= 0:  # shift
+                    stack.append(a)
                     values.append(t)
-                    acts = states[arg]
+                    acts = states[a]
                     break
-                size, origin, cb = arg
+                size, origin, cb = rules[~a]
                 if cb is None:  # a rule that passes its one child up: no value changes
                     del stack[-1]
                 else:
@@ -226,16 +229,15 @@ class FastParser:
                     else:
                         s = []
                     values.append(cb(s))
-                goto = states[stack[-1]][origin][1]
+                goto = states[stack[-1]][origin]
                 stack.append(goto)
                 acts = states[goto]
         end = self.end
         while True:
-            try:
-                shift, arg = acts["$END"]
-            except KeyError:
-                raise Bail from None
-            size, origin, cb = arg
+            a = acts.get("$END", 0)
+            if a >= 0:  # the end of the text where it cannot end: Lark says so
+                raise Bail
+            size, origin, cb = rules[~a]
             if cb is None:
                 del stack[-1]
             else:
@@ -246,7 +248,7 @@ class FastParser:
                 else:
                     s = []
                 values.append(cb(s))
-            goto = states[stack[-1]][origin][1]
+            goto = states[stack[-1]][origin]
             stack.append(goto)
             if goto == end:
                 return values[-1]
@@ -256,20 +258,28 @@ class FastParser:
 _SHAPES: dict = {}
 
 
-def _rule(spec: list, builder: Any) -> tuple:
-    """(size, origin, callback): the callback does what Lark's tree builder
+def _rule(spec: list, builder: Any) -> list:
+    """[size, origin, callback]: the callback does what Lark's tree builder
     does for the rule (drop or splice children, add None placeholders,
     pass a lone child of a ``?rule`` up) and calls the builder's method; None
-    for a rule whose value is its one child."""
+    for a rule whose value is its one child. The callback is made when the
+    rule is first reduced (a small file meets a few of the rules)."""
     size, origin, name, expand1, filt = spec
     if filt is None and expand1 and size == 1:
-        return (size, origin, None)
-    user = getattr(builder, name) if name is not None else None
-    key = (expand1, user is None, None if filt is None else (tuple(map(tuple, filt[0])), filt[1]))
-    make = _SHAPES.get(key)
-    if make is None:
-        make = _SHAPES[key] = _compile_shape(*key)
-    return (size, origin, make(user))
+        return [size, origin, None]
+    rule = [size, origin, None]
+
+    def first(children):
+        user = getattr(builder, name) if name is not None else None
+        key = (expand1, user is None, None if filt is None else (tuple(map(tuple, filt[0])), filt[1]))
+        make = _SHAPES.get(key)
+        if make is None:
+            make = _SHAPES[key] = _compile_shape(*key)
+        rule[2] = cb = make(user)
+        return cb(children)
+
+    rule[2] = first
+    return rule
 
 
 def _compile_shape(expand1: bool, splice: bool, filt) -> Callable:

@@ -76,8 +76,9 @@ def _fast() -> Optional[lalr.FastParser]:
     """The fast path, or None when it cannot run this grammar (then Lark parses everything)."""
     grammar = _grammar_text()
     path = _cache_path(grammar + f"\n// fast tables {lalr.FORMAT}", "json")
+    made_from = {"grammar": grammar, "lark": _lark_version()}
     try:
-        data = lalr.load_tables(path, lambda: lalr.build_tables(*_machine()))
+        data = lalr.load_tables(path, lambda: {**lalr.build_tables(*_machine()), **made_from}, made_from)
         return lalr.FastParser(data, _builder())
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -98,10 +99,13 @@ def _lark_version() -> str:
 
 
 def _cache_path(grammar: str, suffix: str = "cache"):
-    """Where Lark may keep its parse tables (halves start-up), or False."""
-    import hashlib
+    """Where Lark may keep its parse tables (halves start-up), or False. The
+    name is a checksum of the grammar and Lark's version (zlib's: hashlib's
+    import costs more than the rest); what is read is checked against them
+    (Lark checks its own cache; ``_fast`` the tables)."""
     import os
-    key = hashlib.sha256((grammar + _lark_version()).encode()).hexdigest()[:16]
+    import zlib
+    key = f"{zlib.crc32((grammar + _lark_version()).encode()):08x}"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = os.path.join(base, "goaldsl")
     try:

@@ -10,7 +10,7 @@ import attrs
 
 from ...syntax import ast as A
 from .. import ir
-from ..calendar import known_zones, parse_local_datetime
+from ..calendar import is_zone, known_zones, parse_local_datetime
 from ...syntax.diagnostics import Related
 from ...syntax.source import Span
 from .common import WEEKDAYS, Context
@@ -182,7 +182,7 @@ class Workflows:
 
     def timezone_name(self, node: A.Str) -> str:
         """A time zone as written, or UTC after reporting an unknown one."""
-        if node.value in known_zones():
+        if is_zone(node.value):
             return node.value
         self.err("E0405", f'unknown time zone "{node.value}"', node.span,
                  hint=self.did_you_mean(node.value, known_zones()) or 'use an IANA name like "America/New_York"')
