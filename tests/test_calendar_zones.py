@@ -28,3 +28,19 @@ def test_names_that_are_not_zones():
     for name in tricky:
         assert is_zone(name) == (name in zones), name
 
+
+def test_format_local_writes_what_pendulum_writes():
+    import random
+
+    import pendulum
+
+    from goaldsl.semantics.calendar import format_local
+    rng = random.Random(7)
+    zones = sorted(known_zones())
+    for zone in zones[::7] + ["UTC", "Etc/UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata",
+                              "Australia/Lord_Howe", "Pacific/Chatham"]:
+        epochs = [rng.randint(-2208988800, 4102444800) for _ in range(30)]
+        epochs += [1774143000 + k * 900 for k in range(-8, 8)]  # around a spring change
+        for epoch in epochs:
+            assert format_local(epoch, zone) == pendulum.from_timestamp(
+                epoch, tz=pendulum.timezone(zone)).to_iso8601_string(), (zone, epoch)

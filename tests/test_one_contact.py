@@ -185,3 +185,39 @@ def test_the_scan_reads_the_usual_logs(monkeypatch):
     for folder in EXAMPLES:
         program = load_program(folder)
         read_one_contact(program, folder / "contacts.jsonl", folder / "events.jsonl", "c1")
+
+
+def test_contact_scan_gives_way_to_the_reader_on_unusual_records(write):
+    """Contact records the typed scan does not take (a number or true for an
+    id, an empty id, an id given twice, a list attribute of numbers, a line
+    that is not an object, a blank line, a byte order mark) are read by the
+    ordinary reader; the answers are the same, and so are the bad lines."""
+    write("program.goal", "")
+    clean = ('{"id": "c1", "tags": ["a"], "plan": {"seats": 3}}\n{"id": "c2", "tags": null, "lists": []}\n'
+             '{"id": "c\\u0033", "email": "c1"}\n')
+    program = load_program(Path("."), allow_empty=True)
+    for variant in (clean, clean + '{"id": 7}\n', clean + '{"id": true}\n', clean + '{"id": ""}\n',
+                    clean + '{"id": "c1"}\n', clean + '{"id": "c4", "tags": [1]}\n', clean + "[1]\n",
+                    clean + "\n", "\ufeff" + clean, clean + '{"tags": ["x"]}\n'):
+        contacts = write("contacts.jsonl", variant)
+        whole = read_inputs(program, contacts, None, skip_bad=True)
+        for cid in ("c1", "c2", "c3", "7", "c9"):
+            one = read_one_contact(program, contacts, None, cid)
+            assert [str(b) for b in one.bad] == [str(b) for b in whole.bad]
+            assert one.contacts == [c for c in whole.contacts if c["id"] == cid]
+            if not one.contacts:
+                assert one.contact_ids == {c["id"] for c in whole.contacts}
+
+
+def test_the_contact_scan_reads_the_usual_records(monkeypatch):
+    import goaldsl.runtime.contact_slice as cs
+
+    def refuse(*a, **k):
+        raise AssertionError("the ordinary reader was used")
+
+    monkeypatch.setattr(cs, "read_contacts", refuse)
+    for folder in EXAMPLES:
+        program = load_program(folder)
+        first = json.loads((folder / "contacts.jsonl").read_text(encoding="utf-8").splitlines()[0])["id"]
+        one = read_one_contact(program, folder / "contacts.jsonl", None, first)
+        assert [c["id"] for c in one.contacts] == [first]

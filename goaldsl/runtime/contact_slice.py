@@ -23,6 +23,7 @@ decides differently from it: it only decides faster.
 """
 from __future__ import annotations
 
+import functools
 import re
 from itertools import compress
 from operator import attrgetter, itemgetter
@@ -47,10 +48,13 @@ def read_one_contact(program, contacts, events, cid: str, *, fmt: Optional[str] 
     if contacts is not None:
         csource = as_source(contacts, shown_path(contacts))
         from .readers import contact_format
-        if contact_format(csource, mapping) != "jsonl" or not _scan_contacts(csource, cid, inputs):
+        scanned_ids = _scan_contacts(csource, cid, inputs) if contact_format(csource, mapping) == "jsonl" else None
+        if scanned_ids is None:
             read_contacts(csource, None, inputs, mapping=mapping)
-        ids = {c["id"] for c in inputs.contacts}
-        inputs.contacts = [c for c in inputs.contacts if c["id"] == cid]
+            ids = {c["id"] for c in inputs.contacts}
+            inputs.contacts = [c for c in inputs.contacts if c["id"] == cid]
+        else:
+            ids = scanned_ids
     seen_in_events: Optional[set] = None
     if events is not None:
         source = as_source(events, shown_path(events))
@@ -99,29 +103,53 @@ def _one_per_line(data: bytes, n: int) -> bool:
     return (newlines == n or (newlines == n - 1 and not data.endswith(b"\n"))) and not _SAME_LINE.search(data)
 
 
-def _scan_contacts(source, cid: str, inputs: Inputs) -> bool:
-    """Contacts JSON Lines decoded in one call when every line is a good,
-    distinct record (each checked by ``check_contact``, as the reader
-    does); False when the reader must read the file for its messages."""
+def _scan_contacts(source, cid: str, inputs: Inputs) -> Optional[set]:
+    """Contacts JSON Lines checked in one call: each line decoded into a
+    typed record holding only what ``check_contact`` looks at (a text id,
+    the list attributes), so the other attributes are never built; then the
+    contact's own record, read whole and checked as the reader does. Returns
+    every id, or None when the reader must read the file (a record the typed
+    decoder refuses, such as a number for an id or a bad one, two records
+    with one id, a byte order mark): its messages and conversions are the
+    reader's alone."""
     from .inputs import check_contact
     import msgspec
     with source.open() as f:
         data = f.read()
     if data.startswith(BOM):
-        return False
+        return None
     try:
-        objs = msgspec.json.Decoder().decode_lines(data)
+        rows = _contact_decoder().decode_lines(data)
     except Exception:
-        return False
-    if not _one_per_line(data, len(objs)):
-        return False
-    seen: set = set()
-    for obj in objs:
-        if type(obj) is not dict or check_contact(obj) is not None or obj["id"] in seen:
-            return False
-        seen.add(obj["id"])
-    inputs.contacts = objs
-    return True
+        return None
+    if not _one_per_line(data, len(rows)):
+        return None
+    ids = list(map(attrgetter("id"), rows))
+    seen = set(ids)
+    if len(seen) != len(ids):
+        return None
+    if cid in seen:
+        lines = _lines_at(data, cid, ids, key="id")
+        if lines is None or len(lines) != 1:
+            return None  # pragma: no cover - the id was found above
+        record = msgspec.json.decode(lines[0][1])
+        if type(record) is not dict or check_contact(record) is not None:
+            return None  # pragma: no cover - the typed decoder accepted it
+        inputs.contacts = [record]
+    return seen
+
+
+@functools.lru_cache(maxsize=1)
+def _contact_decoder():
+    """Records with a non-empty text id and the list attributes as lists of
+    texts (or null, or absent): what ``check_contact`` accepts with no
+    conversion."""
+    import msgspec
+    from typing import Annotated, Optional as Opt
+    from .inputs import list_attributes
+    fields = [("id", Annotated[str, msgspec.Meta(min_length=1)])]
+    fields += [(name, Opt[list[str]], None) for name in list_attributes()]
+    return msgspec.json.Decoder(msgspec.defstruct("ScanContact", fields, gc=False))
 
 
 _SAME_LINE = re.compile(rb"\}[ \t\r]*\{")  # two objects on one line (or such text in a string)
@@ -294,9 +322,10 @@ def _wall(text19: str) -> int:
     return parse_event_time(text19 + "Z")
 
 
-def _lines_at(data: bytes, cid: str, contacts: list) -> Optional[list[tuple[int, bytes]]]:
-    """The lines of the contact's events, with their numbers: found where
-    its id is written as JSON text, else by walking the lines."""
+def _lines_at(data: bytes, cid: str, contacts: list, key: str = "contact") -> Optional[list[tuple[int, bytes]]]:
+    """The lines whose ``key`` is the contact's id (its events; its record
+    with ``key="id"``), with their numbers: found where its id is written as
+    JSON text, else by walking the lines (``contacts``: each line's id)."""
     import msgspec
     needle = msgspec.json.encode(cid)
     want = contacts.count(cid)
@@ -313,7 +342,7 @@ def _lines_at(data: bytes, cid: str, contacts: list) -> Optional[list[tuple[int,
         end = len(data) if end < 0 else end + 1
         text = data[start:end]
         try:
-            is_mine = msgspec.json.decode(text).get("contact") == cid
+            is_mine = msgspec.json.decode(text).get(key) == cid
         except Exception:  # pragma: no cover - every line decoded in the scan
             return None
         if is_mine:
