@@ -566,18 +566,23 @@ class Module:
     span: Span = _span()
 
 
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}  # a node class -> its fields but span (asked once a class)
+
+
 def children(node) -> list:
     """The direct child nodes of ``node`` (for generic, iterative walks)."""
-    out = []
-    for f in attrs.fields(type(node)):
-        if f.name == "span":
-            continue
-        _collect(getattr(node, f.name), out)
+    cls = type(node)
+    names = _CHILD_FIELDS.get(cls)
+    if names is None:
+        names = _CHILD_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.name != "span")
+    out: list = []
+    for name in names:
+        _collect(getattr(node, name), out)
     return out
 
 
 def _collect(value, out):
-    if attrs.has(type(value)):
+    if hasattr(type(value), "__attrs_attrs__"):  # what attrs.has asks, without its checks
         out.append(value)
     elif isinstance(value, tuple):
         for v in value:
