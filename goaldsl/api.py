@@ -7,8 +7,9 @@ user mistakes. See docs/embedding.md.
 from __future__ import annotations
 
 from .runtime.engine import ActionRequest, Engine, EngineError
-from .runtime.program import (InputError, Program, check_paths, engine_for, load_program, loads_program,
-                              parse_time, read_inputs)
+from .runtime.program import (InputError, Program, engine_for, load_program, loads_program, parse_time,
+                              read_inputs)
+from .semantics.checker import check_paths
 from .syntax.diagnostics import GoalError
 
 __all__ = ["Program", "InputError", "GoalError", "EngineError", "Engine", "ActionRequest", "load_program",

@@ -738,8 +738,7 @@ def _write_summary(path: str, result: dict) -> None:
 def _plain_jsonl(args, program, epath: Path) -> bool:
     """An events file --state can read: a regular, uncompressed JSON Lines file, no mapping."""
     from .runtime.inputs import as_source
-    from .runtime.readers import detect_format
-    from .runtime.sources import GZIP_MAGIC, ZSTD_MAGIC
+    from .runtime.sources import GZIP_MAGIC, ZSTD_MAGIC, detect_format
     src = as_source(epath)
     if str(epath) == "-" or not src.is_regular() or args.input_format or _mapping(args, program) is not None:
         return False

@@ -47,7 +47,7 @@ def read_one_contact(program, contacts, events, cid: str, *, fmt: Optional[str] 
     ids: set = set()
     if contacts is not None:
         csource = as_source(contacts, shown_path(contacts))
-        from .readers import contact_format
+        from .sources import contact_format
         scanned_ids = _scan_contacts(csource, cid, inputs) if contact_format(csource, mapping) == "jsonl" else None
         if scanned_ids is None:
             read_contacts(csource, None, inputs, mapping=mapping)
@@ -58,7 +58,7 @@ def read_one_contact(program, contacts, events, cid: str, *, fmt: Optional[str] 
     seen_in_events: Optional[set] = None
     if events is not None:
         source = as_source(events, shown_path(events))
-        from .readers import detect_format
+        from .sources import detect_format
         scanned = None
         if mapping is None and detect_format(source, fmt, None) == "jsonl":
             scanned = _scan_jsonl(source, program.ir.events, cid, inputs)

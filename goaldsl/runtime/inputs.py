@@ -696,7 +696,8 @@ def event_batches(source, events: dict[str, ir.EventType], bad: list, *, fmt: st
     mapping applied. Bad rows go to ``bad``, rows left out on purpose are
     counted in ``skipped``. Duplicate ids are not removed here (that is a
     fact about the whole log: see ``iter_events``)."""
-    from .readers import detect_format, event_reader
+    from .readers import event_reader
+    from .sources import detect_format
     fmt = detect_format(source, fmt, mapping)
     if fmt == "jsonl" and mapping is None:
         return jsonl_batches(source, events, bad)

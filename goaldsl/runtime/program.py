@@ -8,12 +8,12 @@ user mistakes. The public face of this module is ``goaldsl.api``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import attrs
 
 from ..semantics.calendar import parse_local_datetime
-from ..semantics.checker import Checker, CheckResult, Context, check, check_paths  # noqa: F401 - check_paths: the API's
+from ..semantics.checker import Checker, Context, check
 from .compiler import Compiler
 from ..syntax.diagnostics import Diagnostic, GoalError, error
 from .engine import ActionRequest, Engine

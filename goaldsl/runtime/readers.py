@@ -25,65 +25,15 @@ from ..semantics import ir
 from .inputs import (BATCH, BadLine, EventValidator, Problem, TimeReader, decode_json,
                      described, json_objects)
 from .mapping import Mapping
-from .sources import Source, SourceError
+from .sources import SEGMENT_CALLS, Source, SourceError, contact_format, detect_format, first_line
 from ..syntax.diagnostics import closest
 from ..syntax.source import BOM
 from ..syntax.values import show_json
 
 MISSING = object()
-SEGMENT_CALLS = ("track", "identify", "page", "screen", "group", "alias")
-PARQUET_MAGIC = b"PAR1"
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv",
-             ".parquet": "parquet", ".pq": "parquet"}
 
 
 # ====================================================================== formats
-
-def detect_format(source: Source, forced: Optional[str] = None, mapping: Optional[Mapping] = None) -> str:
-    """``--input-format``, else the mapping file's ``format``, else the file
-    name (``.jsonl``, ``.csv``, ``.parquet``, compressed or not), else the
-    first bytes. JSON Lines whose first line is a Segment/RudderStack call
-    (``"type": "track"`` with ``userId``, ``anonymousId`` or
-    ``messageId``) are read as ``segment``."""
-    if forced:
-        return forced
-    if mapping is not None and mapping.format:
-        return mapping.format
-    return _sniff(source, segment=True)
-
-
-def _sniff(source: Source, segment: bool) -> str:
-    """The format by the file's name, else its first bytes: Parquet's magic,
-    a JSON object (a Segment call when ``segment``), else CSV text."""
-    fmt = _SUFFIXES.get(source.suffix)
-    if fmt in ("csv", "parquet"):
-        return fmt
-    if fmt is None and not source.is_stdin and source.is_regular():
-        with source.open() as f:
-            head = f.read(4)
-        if head == PARQUET_MAGIC:
-            return "parquet"
-    first = _first_line(source)
-    if first is None:
-        return "jsonl"
-    if first.startswith(PARQUET_MAGIC):
-        return "parquet"
-    s = first.lstrip()
-    if s.startswith(BOM):
-        s = s[len(BOM):]
-    if not s.startswith(b"{"):
-        return fmt or "csv"
-    if not segment:
-        return "jsonl"
-    try:
-        obj = decode_json(s)
-    except Exception:
-        return "jsonl"
-    if isinstance(obj, dict) and obj.get("type") in SEGMENT_CALLS and "contact" not in obj \
-            and any(k in obj for k in ("userId", "anonymousId", "messageId")):
-        return "segment"
-    return "jsonl"
-
 
 def data_kind(source: Source, fmt: Optional[str] = None, mapping: Optional[Mapping] = None) -> str:
     """``"events"`` or ``"contacts"``: what a data file holds, for a file
@@ -100,7 +50,7 @@ def data_kind(source: Source, fmt: Optional[str] = None, mapping: Optional[Mappi
         present = have.__contains__
     elif fmt == "csv":
         import csv
-        first = _first_line(source) or b""
+        first = first_line(source) or b""
         if first.startswith(BOM):
             first = first[len(BOM):]
         try:
@@ -109,7 +59,7 @@ def data_kind(source: Source, fmt: Optional[str] = None, mapping: Optional[Mappi
             header = []
         present = set(header).__contains__
     else:
-        first = _first_line(source)
+        first = first_line(source)
         try:
             obj = decode_json(first.lstrip().removeprefix(BOM)) if first else None
         except Exception:
@@ -117,19 +67,6 @@ def data_kind(source: Source, fmt: Optional[str] = None, mapping: Optional[Mappi
         present = (lambda n: _lookup(obj, n) is not MISSING)
     has_time = any(present(c) for c in names["time"])
     return "events" if has_time and present(names["type"]) else "contacts"
-
-
-def _first_line(source: Source) -> Optional[bytes]:
-    """The first non-blank line, looked at without using it up (the source is
-    opened again to be read)."""
-    with source.open() as f:
-        for _ in range(1000):
-            line = f.readline(1 << 20)
-            if not line:
-                return None
-            if line.strip():
-                return line
-    return None
 
 
 def event_reader(fmt: str, source: Source, events: dict[str, ir.EventType], bad: list, *,
@@ -884,13 +821,6 @@ _EPOCH = _EpochReader("epoch_s")
 
 
 # ====================================================================== contacts
-
-def contact_format(source: Source, mapping: Optional[Mapping] = None) -> str:
-    """A contacts file's format: CSV or Parquet by its name, else by its
-    first bytes (standard input, a pipe, an unusual name), as for events;
-    JSON objects are JSON Lines."""
-    return _sniff(source, segment=False)
-
 
 def contact_records(source: Source, bad: list, *, fmt: Optional[str] = None,
                     mapping: Optional[Mapping] = None) -> Iterator[tuple[int, dict, Optional[dict]]]:

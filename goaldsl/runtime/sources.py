@@ -10,7 +10,9 @@ read and replayed from there. ``progress()`` says how far the reading has
 come, for the progress display, when the size is known.
 
 The file's format is named by its name without the compression suffix
-(``events.csv.gz`` is CSV); see ``readers.detect_format``.
+(``events.csv.gz`` is CSV), else by its first bytes: ``detect_format``
+(here, not with the readers: the answers about one contact ask the format
+without importing them).
 """
 from __future__ import annotations
 
@@ -20,7 +22,12 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO, TYPE_CHECKING, Optional
+
+from ..syntax.source import BOM
+
+if TYPE_CHECKING:
+    from .mapping import Mapping
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -245,3 +252,77 @@ class _Errors(io.RawIOBase):
             self._inner.close()
         finally:
             super().close()
+
+
+# ---------------------------------------------------------------- formats
+
+SEGMENT_CALLS = ("track", "identify", "page", "screen", "group", "alias")
+PARQUET_MAGIC = b"PAR1"
+_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv",
+             ".parquet": "parquet", ".pq": "parquet"}
+
+def detect_format(source: Source, forced: Optional[str] = None, mapping: Optional[Mapping] = None) -> str:
+    """``--input-format``, else the mapping file's ``format``, else the file
+    name (``.jsonl``, ``.csv``, ``.parquet``, compressed or not), else the
+    first bytes. JSON Lines whose first line is a Segment/RudderStack call
+    (``"type": "track"`` with ``userId``, ``anonymousId`` or
+    ``messageId``) are read as ``segment``."""
+    if forced:
+        return forced
+    if mapping is not None and mapping.format:
+        return mapping.format
+    return _sniff(source, segment=True)
+
+
+def _sniff(source: Source, segment: bool) -> str:
+    """The format by the file's name, else its first bytes: Parquet's magic,
+    a JSON object (a Segment call when ``segment``), else CSV text."""
+    fmt = _SUFFIXES.get(source.suffix)
+    if fmt in ("csv", "parquet"):
+        return fmt
+    if fmt is None and not source.is_stdin and source.is_regular():
+        with source.open() as f:
+            head = f.read(4)
+        if head == PARQUET_MAGIC:
+            return "parquet"
+    first = first_line(source)
+    if first is None:
+        return "jsonl"
+    if first.startswith(PARQUET_MAGIC):
+        return "parquet"
+    s = first.lstrip()
+    if s.startswith(BOM):
+        s = s[len(BOM):]
+    if not s.startswith(b"{"):
+        return fmt or "csv"
+    if not segment:
+        return "jsonl"
+    from .inputs import decode_json  # as the readers decode JSON (imported by then: what reads the file)
+    try:
+        obj = decode_json(s)
+    except Exception:
+        return "jsonl"
+    if isinstance(obj, dict) and obj.get("type") in SEGMENT_CALLS and "contact" not in obj \
+            and any(k in obj for k in ("userId", "anonymousId", "messageId")):
+        return "segment"
+    return "jsonl"
+
+
+def first_line(source: Source) -> Optional[bytes]:
+    """The first non-blank line, looked at without using it up (the source is
+    opened again to be read)."""
+    with source.open() as f:
+        for _ in range(1000):
+            line = f.readline(1 << 20)
+            if not line:
+                return None
+            if line.strip():
+                return line
+    return None
+
+
+def contact_format(source: Source, mapping: Optional[Mapping] = None) -> str:
+    """A contacts file's format: CSV or Parquet by its name, else by its
+    first bytes (standard input, a pipe, an unusual name), as for events;
+    JSON objects are JSON Lines."""
+    return _sniff(source, segment=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import time as _time
-from datetime import datetime, timezone
+from datetime import datetime
 
 from ..syntax.ast import Duration
 

@@ -406,7 +406,7 @@ def log_span(path, events: Optional[dict] = None, *, fmt: Optional[str] = None,
     export, a mapping file, compressed); the project's JSON Lines are
     scanned for their times alone. Bad lines are left to `goal run`."""
     from ..runtime.inputs import MAX_EVENT_TIME, MIN_EVENT_TIME, as_source, event_batches
-    from ..runtime.readers import detect_format
+    from ..runtime.sources import detect_format
     from ..runtime.sources import SourceError
     from ..semantics.calendar import parse_event_time
     import json
