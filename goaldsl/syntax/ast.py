@@ -567,6 +567,7 @@ class Module:
 
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}  # a node class -> its fields but span (asked once a class)
+_IS_NODE: dict[type, bool] = {}  # a type -> whether it is an attrs class (a node), asked once a type
 
 
 def children(node) -> list:
@@ -576,17 +577,36 @@ def children(node) -> list:
     if names is None:
         names = _CHILD_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.name != "span")
     out: list = []
+    is_node = _IS_NODE
     for name in names:
-        _collect(getattr(node, name), out)
+        value = getattr(node, name)
+        t = type(value)
+        if t is tuple:
+            if value:
+                _collect(value, out)
+            continue
+        node_type = is_node.get(t)
+        if node_type is None:
+            node_type = is_node[t] = attrs.has(t)
+        if node_type:
+            out.append(value)
+        elif isinstance(value, tuple):  # a tuple of another class
+            _collect(value, out)
     return out
 
 
-def _collect(value, out):
-    if hasattr(type(value), "__attrs_attrs__"):  # what attrs.has asks, without its checks
-        out.append(value)
-    elif isinstance(value, tuple):
-        for v in value:
-            _collect(v, out)
+def _collect(values: tuple, out: list) -> None:
+    # The nodes in a tuple field, in order (tuples nest: a map's entries, an if's branches).
+    is_node = _IS_NODE
+    for value in values:
+        t = type(value)
+        node_type = is_node.get(t)
+        if node_type is None:
+            node_type = is_node[t] = attrs.has(t)
+        if node_type:
+            out.append(value)
+        elif isinstance(value, tuple):
+            _collect(value, out)
 
 
 def walk(node):
