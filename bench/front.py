@@ -205,6 +205,9 @@ def main() -> int:
              ([shutil.which("goal")] if shutil.which("goal") else [sys.executable, "-m", "goaldsl"])}
     if a.compare:
         goals["other"] = shlex.split(a.compare)
+    for g in goals.values():  # the commands run from the work folder: a relative path to goal is made absolute
+        if "/" in g[0] and not os.path.isabs(g[0]) and os.path.exists(g[0]):
+            g[0] = os.path.abspath(g[0])
     print(f"load average at the start: {os.getloadavg()[0]:.1f}")
     if 1 in only:
         print("1. goal --version (target <= 0.12 s)")
