@@ -11,7 +11,8 @@ event``, audiences (perpetual and ``runs once at``), ``enroll when`` with and
 without ``allow reentry`` (and ``after D``), ``skip enrollment if goal met``,
 ``exit when audience no longer matches``, waits of every kind, ``if``, ``skip to``, ``end``,
 goal steps with every ``on achieved`` / ``on unmet`` policy, exit goals with
-global and conditional actions, and conditions with filters, counts and
+global and conditional actions, and conditions with filters (on the event's
+fields, and on the contact or other events' counts), counts and
 ``within`` / ``since enrollment`` / ``ever`` windows. The logs put events on
 ticks (epoch-aligned and on the wall clock), on window edges (a multiple of the window before another event), at
 the same instant, before ``--from`` (history), for contacts not in the
@@ -84,6 +85,13 @@ def event_atoms(draw, goal_names: tuple[str, ...]):
             flt = f"(reason == {draw(st.sampled_from(['goal', 'end', 'unmet', 'completed', 'audience']))})"
         elif kind == "purchase.completed":
             flt = f"(amount >= {draw(st.sampled_from([1, 5]))})"
+    if flt and draw(st.integers(0, 3)) == 0:
+        # A filter that reads the contact, or counts other events: evaluated
+        # when the count is, not as the event is recorded (the lean history
+        # keeps such events' fields).
+        extra = draw(st.sampled_from(["contact.lead_score >= 10", '"x" in contact.tags', "page.visited ever",
+                                      "form.submitted within 1 hour"]))
+        flt = f"({flt[1:-1]} and {extra})"
     count = draw(st.sampled_from(["", "", "", " at least 2 times", " at most 1 times", " at most 0 times",
                                   " exactly 1 time", " exactly 2 times"]))
     window = draw(st.sampled_from(["", "", " since enrollment", " ever", " within WINDOW", " within WINDOW AFTER"]))

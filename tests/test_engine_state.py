@@ -82,8 +82,10 @@ def _fed(plan, contacts, events, start, **kw) -> Engine:
     return eng
 
 
-def _run_in_pieces(plan, contacts, events, cuts, *, via_bytes: bool, **kw) -> tuple[list[str], dict]:
-    """Run to each cut, snapshot, restore into a fresh engine, go on."""
+def _run_in_pieces(plan, contacts, events, cuts, *, via_bytes: bool, restore_kw=None,
+                   **kw) -> tuple[list[str], dict]:
+    """Run to each cut, snapshot, restore into a fresh engine (built with
+    ``restore_kw`` if given), go on."""
     eng = _fed(plan, contacts, events, START, **kw)
     out: list[str] = []
     try:
@@ -91,22 +93,58 @@ def _run_in_pieces(plan, contacts, events, cuts, *, via_bytes: bool, **kw) -> tu
             eng.run_until(cut)
             out += [jsonl_line(e) for e in eng.activity]
             data = eng.dump() if via_bytes else eng.snapshot()
-            eng = Engine.restore(plan, data, **kw)
+            eng = Engine.restore(plan, data, **(kw if restore_kw is None else restore_kw))
     except EngineError as exc:  # e.g. workflows setting each other off: both runs must stop alike
         return out + [jsonl_line(e) for e in eng.activity] + [f"error: {exc}"], None
     return out, eng.snapshot()
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(programs(), logs(), st.lists(st.integers(START, UNTIL), max_size=4), st.booleans(), st.booleans())
-def test_a_run_restored_from_snapshots_is_the_uninterrupted_run(text, log, cuts, via_bytes, exhaustive):
+@given(programs(), logs(), st.lists(st.integers(START, UNTIL), max_size=4), st.booleans(), st.booleans(),
+       st.booleans())
+def test_a_run_restored_from_snapshots_is_the_uninterrupted_run(text, log, cuts, via_bytes, exhaustive, lean):
+    # ``lean``: the engine of goal run (keep_history=False), whose snapshot
+    # holds its lean history (times of matching events, fields filters read).
     contacts, events = log
     note(describe(text, contacts, events))
     plan = compile_program(text)
-    whole, end = _run_in_pieces(plan, contacts, events, [], via_bytes=False, exhaustive=exhaustive)
-    pieces, end2 = _run_in_pieces(plan, contacts, events, cuts, via_bytes=via_bytes, exhaustive=exhaustive)
+    kw = dict(exhaustive=exhaustive, keep_history=not lean)
+    whole, end = _run_in_pieces(plan, contacts, events, [], via_bytes=False, **kw)
+    pieces, end2 = _run_in_pieces(plan, contacts, events, cuts, via_bytes=via_bytes, **kw)
     assert pieces == whole
     assert end2 == end  # the same state at the end, to the last event and schedule number
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(), logs(), st.lists(st.integers(START, UNTIL), min_size=1, max_size=3))
+def test_a_full_snapshot_restored_into_a_lean_engine_goes_on_as_the_uninterrupted_run(text, log, cuts):
+    # The events of a full history are recorded into the lean one as the
+    # engine restores it.
+    contacts, events = log
+    note(describe(text, contacts, events))
+    plan = compile_program(text)
+    whole, _ = _run_in_pieces(plan, contacts, events, [], via_bytes=False)
+    pieces, _ = _run_in_pieces(plan, contacts, events, cuts, via_bytes=True, restore_kw=dict(keep_history=False))
+    assert pieces == whole
+
+
+def test_a_lean_snapshot_restores_only_where_its_history_is_enough():
+    prog = STEPS.replace("when purchase.completed", 'when page.visited(url == "/a") at least 2 times')
+    contacts = [{"id": "c1", "tags": ["lead"]}]
+    events = [(T("2026-11-02T10:0%d" % k), "c1", "page.visited", {"url": "/a"}) for k in range(5)]
+    eng = _fed(compile_program(prog), contacts, events, T("2026-11-02T10:00"), keep_history=False)
+    eng.run_until(T("2026-11-02T10:30"))
+    data = eng.snapshot()
+    assert data["history"] == "lean" and list(data["contacts"][0]["times"].values()) == [
+        [T("2026-11-02T10:03"), T("2026-11-02T10:04")]]  # the latest two: what "at least 2" can tell apart
+    assert Engine.restore(compile_program(prog), data, keep_history=False).snapshot() == data
+    with pytest.raises(SnapshotError, match="restore it into an engine with keep_history=False"):
+        Engine.restore(compile_program(prog), data)
+    more = prog.replace("at least 2 times", "at least 3 times")  # needs a third time, which was not kept
+    with pytest.raises(SnapshotError, match="does not keep what the count"):
+        Engine.restore(compile_program(more), data, keep_history=False)
+    assert Engine.restore(compile_program(prog.replace("at least 2 times", "at least 1 time")), data,
+                          keep_history=False).contacts["c1"].events
 
 
 def test_snapshot_is_plain_data_and_a_copy():

@@ -2,8 +2,9 @@
 
 ``goal run --format jsonl`` reads the log in pieces and runs the engine up to
 just before the last event of each piece, with a lean history
-(``Engine(keep_history=False)``: only the event types a condition counts,
-inside the longest window that reads them). On the random programs and logs
+(``Engine(keep_history=False)``: per count's type and filter, the latest
+matching times it can tell apart, or the fields its filter reads inside its
+longest window). On the random programs and logs
 of the engine property test, that must give the same activity stream as
 feeding everything first and keeping every event.
 """
@@ -23,14 +24,19 @@ from goaldsl.semantics.calendar import format_utc
 from goaldsl.cli import main
 from goaldsl.runtime.engine import Engine, EngineError
 from goaldsl.runtime.output import jsonl_line
+from goaldsl.runtime.plan import build_plan
 
 from test_engine_property import START, UNTIL, activity, compile_program, describe, logs, programs
 
 
 def streamed(text: str, contacts, events, piece: int, start: int, tight: bool = False) -> list[str]:
-    eng = Engine(compile_program(text), start=start, keep_history=False)
+    plan = compile_program(text)
     if tight:  # prune harder than the engine does (two hours of slack, not three) so short logs prune too
-        eng._kept = {k: (None if v is None else v - 3600) for k, v in eng._kept.items()}
+        plan = build_plan(plan.program, lean=True)  # its own lean plan: the cached one stays as it is
+        for atom in plan.atoms.by_key.values():
+            if atom.back is not None:
+                atom.back -= 3600
+    eng = Engine(plan, start=start, keep_history=False)
     out: list[str] = []
     eng.on_activity = lambda e: out.append(jsonl_line(e))
     for rec in contacts:
@@ -60,21 +66,45 @@ def test_streamed_lean_run_equals_the_whole_log_run(text, log, piece, late_start
     assert streamed(text, contacts, events, piece, start, tight) == whole
 
 
-def test_lean_history_drops_what_no_condition_counts():
+def test_lean_history_keeps_what_the_counts_can_tell_apart():
+    # A count with no filter, or a filter on the event's own fields, keeps
+    # only the times of the latest matching events it needs; other types
+    # are not kept at all.
     text = ('workflow "W" {\n    evaluate every 5 minutes\n    enroll when form.submitted\n'
-            '    goals {\n        goal "G" { when page.visited at least 2 times within 1 hour }\n    }\n}\n')
+            '    goals {\n        goal "G" { when page.visited at least 2 times within 1 hour }\n'
+            '        goal "H" { when email.opened(email == "a") at most 2 times since enrollment }\n    }\n}\n')
     eng = Engine(compile_program(text), start=START, keep_history=False)
     for k in range(200):  # every 10 minutes for 33 hours
         t = START + 600 * k
         eng.add_event(t, "c1", "page.visited", {"url": "/a"})
-        eng.add_event(t, "c1", "email.opened", {"email": "a"})
+        eng.add_event(t, "c1", "email.opened", {"email": "a" if k % 2 else "b"})
+        eng.add_event(t, "c1", "link.clicked", {"link": "x"})
         eng.run_until(t)
-        kept = [t for t, _ in eng.contacts["c1"].events["page.visited"]]
-        # The whole window is there; nothing older than the window and three hours of slack,
-        # plus a quarter of that (old events go in batches) and one step.
-        assert kept[-1] == t and kept[0] == max(START, kept[0]) and kept[0] <= max(START, t - 3600)
-        assert kept[0] >= t - 5 * 3600 - 600
-    assert "email.opened" not in eng.contacts["c1"].events
+        hist = eng.contacts["c1"].events
+        assert hist["page.visited"] == [max(START, t - 600), t][-min(k + 1, 2):]
+        opened = [key for key in hist if key.startswith("email.opened|")]
+        if k:  # the first "a" is at k = 1
+            assert len(opened) == 1 and len(hist[opened[0]]) == min((k + 1) // 2, 3)
+            assert all(isinstance(x, int) for x in hist[opened[0]])
+    assert set(hist) == {"page.visited", opened[0]}
+
+
+def test_lean_history_keeps_the_fields_a_contact_filter_reads_inside_the_window():
+    # A filter that reads the contact is evaluated when the count is: each
+    # event's time and the fields the filter reads are kept, back to the
+    # window (three hours of slack, dropped in batches).
+    text = ('workflow "W" {\n    evaluate every 5 minutes\n    enroll when form.submitted\n'
+            '    goals {\n        goal "G" { when page.visited(url == "/a" and contact.lead_score >= 50) '
+            'at least 2 times within 1 hour }\n    }\n}\n')
+    eng = Engine(compile_program(text), start=START, keep_history=False)
+    for k in range(200):
+        t = START + 600 * k
+        eng.add_event(t, "c1", "page.visited", {"url": "/a", "extra": "not read"})
+        eng.run_until(t)
+        (key,) = eng.contacts["c1"].events
+        kept = eng.contacts["c1"].events[key]
+        assert kept[-1] == (t, {"url": "/a"})
+        assert kept[0][0] <= max(START, t - 3600) and kept[0][0] >= t - 5 * 3600 - 600
     assert len(kept) <= 31
 
 

@@ -100,17 +100,19 @@ def trigger_value(c, workflow: Optional[str], name: str):
 
 
 class Compiler:
-    """Compiles conditions for one evaluation context (a workflow's time zone)."""
+    """Compiles conditions for one evaluation context (a workflow's time zone).
 
-    def __init__(self, program: ir.Program, tz: str = "UTC", workflow: Optional[str] = None):
+    ``lean`` (an ``Atoms`` registry shared by a plan's workflows): event
+    counts read the lean history of ``Atoms`` instead of every event of
+    their type (``Engine(keep_history=False)``)."""
+
+    def __init__(self, program: ir.Program, tz: str = "UTC", workflow: Optional[str] = None, *,
+                 lean: Optional["Atoms"] = None):
         self.program = program
         self.tz = tz
         self.workflow = workflow  # whose trigger event `trigger.FIELD` reads
         self.reads_trigger = False  # some compiled condition reads `trigger.FIELD`
-        # Event types the compiled conditions count, and for how long back:
-        # the longest ``within`` window in seconds (an upper bound), or None
-        # when some count reads the whole history (ever, since enrollment).
-        self.reads: dict[str, Optional[int]] = {}
+        self.lean = lean
         self._gen: Optional[_Generator] = None
         self._obs: Optional[_Generator] = None
 
@@ -130,15 +132,6 @@ class Compiler:
         if self._obs is None:
             self._obs = _Generator(self, observe=True)
         return Observing(self._obs.function(c), self._obs.nodes)
-
-    def _note_read(self, etype: str, dur) -> None:
-        # Months count as 31 days; daylight saving moves a calendar window by
-        # at most an hour or two: three hours of slack.
-        back = None if dur is None else dur.approx_seconds() + 3 * 3600
-        if etype in self.reads:
-            old = self.reads[etype]
-            back = None if old is None or back is None else max(old, back)
-        self.reads[etype] = back
 
     def production(self) -> "_Generator":
         """The generator of the engine's code (``cond``)."""
@@ -178,6 +171,7 @@ class _Generator:
                                    "_trigger": trigger_value, "_bisect_right": bisect_right, "_time_of": _time_of,
                                    "NEVER": NEVER}
         self.n = 0
+        self.lean = comp.lean if not observe else None
         self.segments: dict[str, str] = {}
         self.nodes: list[ir.Cond] = []  # observing build: the condition part each node number stands for
 
@@ -322,8 +316,6 @@ class _Generator:
 
     def event(self, c: ir.CEvent) -> str:
         dur = c.duration
-        if not self.observe:
-            self.comp._note_read(c.event, dur if c.window == "within" else None)
         fn = self._name("_e")
         n = c.count
         stop = n if c.count_kind == "at_least" else n + 1
@@ -341,6 +333,11 @@ class _Generator:
         cmp = {"at_least": ">=", "at_most": "<=", "exactly": "=="}[c.count_kind]
         if self.observe:
             return self._observed_event(c, fn, events, start, cmp)
+        static = False
+        if self.lean is not None:
+            atom = self.lean.add(c, stop, self)
+            events = self.const(atom.key)
+            static = atom.static
         lines = [f"def {fn}(ct, now, since):",
                  f"    lst = ct.events.get({events})",
                  "    if not lst:",
@@ -353,10 +350,10 @@ class _Generator:
         else:  # since enrollment, or the default (since enrollment inside a workflow)
             edge = "        if since is not None and t < since:\n            break"
         lines += ["    found = 0", "    i = len(lst)", "    while i:", "        i -= 1",
-                  "        t, ef = lst[i]", "        if t > now:", "            continue"]
+                  "        t = lst[i]" if static else "        t, ef = lst[i]", "        if t > now:", "            continue"]
         if edge:
             lines.append(edge)
-        test = [self.cond(c.filter, "ef")] if c.filter is not None else []
+        test = [self.cond(c.filter, "ef")] if c.filter is not None and not static else []
         if c.after is not None:
             test.append(f"{self.anchor(c)}(ct, now, since, lst, i, t)")
         if test:
@@ -378,7 +375,9 @@ class _Generator:
             prod = self.comp.production()
             return self.const(prod.ns[prod.anchor(c)])
         a, dur = c.after, c.duration
-        self.comp._note_read(a.event, None)
+        # The lean history keeps every event of both types (Atoms.whole): the
+        # same list when they are of one type, so an event never anchors itself.
+        anchors = self.lean.whole(a.event).key if self.lean is not None else a.event
         fn = self._name("_a")
         months, days, secs = dur.months, dur.days, dur.seconds
         if months == 0 and days == 0:
@@ -388,7 +387,7 @@ class _Generator:
         else:
             lo = f"_subtract(t, {months}, {days}, {secs}, {self.const(self.comp.tz)})"
         lines = [f"def {fn}(ct, now, since, lst, i, t):",
-                 f"    alst = ct.events.get({self.const(a.event)})",
+                 f"    alst = ct.events.get({self.const(anchors)})",
                  "    if not alst:",
                  "        return False",
                  f"    lo = {lo}"]
@@ -404,6 +403,14 @@ class _Generator:
         lines.append("    return False")
         self._define(fn, "\n".join(lines) + "\n")
         return fn
+
+    def matcher(self, flt: ir.Cond) -> Callable[[dict], bool]:
+        """A static filter (one that reads only the event's fields) as a
+        function of the fields alone: the lean history applies it once, as
+        the event is recorded."""
+        fn = self._name("_m")
+        self._define(fn, f"def {fn}(ef):\n    return {self.cond(flt, 'ef')}\n")
+        return self.ns[fn]
 
     def _observed_event(self, c: ir.CEvent, fn: str, events: str, start: Optional[str], cmp: str) -> str:
         """The count of the production loop without its early exits: each
@@ -436,6 +443,115 @@ class _Generator:
                  f"    return _o.event({node}, start, found, found {cmp} {c.count})"]
         self._define(fn, "\n".join(lines) + "\n")
         return f"{fn}(ct, now, since, _o)"
+
+
+# ---------------------------------------------------------------- the lean history
+
+@attrs.define(eq=False)
+class Atom:
+    """What the lean history keeps per contact for the event counts of one
+    type and filter (``Atoms``)."""
+    key: str  # the contact's history under this key (``Contact.events``)
+    event: str
+    filter: Optional[ir.Cond]
+    # A static filter (it reads only the event's fields; ``match``, None for
+    # no filter) is applied as the event is recorded: then only the times of
+    # matching events are kept, the latest ``keep`` of them (what the counts
+    # reading it can tell apart).
+    static: bool = False
+    match: Optional[Callable[[dict], bool]] = None
+    keep: int = 0
+    # Otherwise (a filter reading the contact, or counting other events) the
+    # time and the fields the filter reads of every event of the type (None:
+    # all its fields), back to the longest window that reads it (None: the
+    # whole history).
+    fields: Optional[tuple[str, ...]] = ()
+    back: Optional[int] = None
+    windowed: bool = True  # every count reading it has a ``within`` window
+
+
+class Atoms:
+    """The lean history of a plan (``Engine(keep_history=False)``): per
+    contact, for each event type and filter that some count reads, only
+    what those counts can still tell apart, instead of every event of the
+    type with its fields.
+
+    * A count whose filter reads only the event's fields (or that has no
+      filter) needs the times of the matching events, and of those only the
+      latest n (``at least n``) or n + 1 (``at most n``, ``exactly n``):
+      counting stops there, and every event the engine has recorded is at
+      or before the instant it evaluates (events are recorded at their
+      instant, or late, at an instant already past).
+    * Any other filter is evaluated when the count is: the time and the
+      fields it reads of each event, inside the longest window that reads
+      them (the whole history for ``ever`` and ``since enrollment``).
+
+    * ``EVENT within D after OTHER`` counts (and their anchors) read every
+      event of both types with all its fields, over the whole history
+      (``whole``): one list per type, so that when both are of one type an
+      event is seen not to anchor itself, as in the full history.
+
+    Counts with the same type and filter share one history (the key is the
+    type and the filter's structure). Keys are stable across processes, for
+    snapshots."""
+
+    def __init__(self, program: ir.Program):
+        self.program = program
+        self.by_key: dict[str, Atom] = {}
+        self.by_type: dict[str, list[Atom]] = {}
+
+    def add(self, c: ir.CEvent, stop: int, gen: "_Generator") -> Atom:
+        if c.after is not None:
+            return self.whole(c.event)
+        import hashlib
+        flt = c.filter
+        key = c.event if flt is None else \
+            f"{c.event}|{hashlib.sha256(repr(flt).encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
+        atom = self.by_key.get(key)
+        if atom is None:
+            atom = self.by_key[key] = Atom(key, c.event, flt)
+            if flt is None or _static(flt, self.program):
+                atom.static = True
+                atom.match = gen.matcher(flt) if flt is not None else None
+            else:
+                names: dict[str, None] = {}
+                for node, _ in ir.walk(flt, self.program.segments, filters=False):
+                    for op in ir.operands(node):
+                        for x in ir.operand_parts(op):
+                            if isinstance(x, ir.OField):
+                                names[x.name] = None
+                atom.fields = tuple(names)
+            self.by_type.setdefault(c.event, []).append(atom)
+        atom.keep = max(atom.keep, stop)
+        if c.window != "within":
+            atom.windowed, atom.back = False, None
+        elif atom.windowed:
+            # Months count as 31 days; daylight saving moves a calendar window
+            # by at most an hour or two: three hours of slack.
+            back = c.duration.approx_seconds() + 3 * 3600
+            atom.back = back if atom.back is None else max(atom.back, back)
+        return atom
+
+    def whole(self, event: str) -> Atom:
+        """Every event of a type with all its fields, over the whole history."""
+        key = f"{event}|*"
+        atom = self.by_key.get(key)
+        if atom is None:
+            atom = self.by_key[key] = Atom(key, event, None, fields=None, back=None, windowed=False)
+            self.by_type.setdefault(event, []).append(atom)
+        return atom
+
+
+def _static(flt: ir.Cond, program: ir.Program) -> bool:
+    """A filter that reads only the event's own fields and constants (not
+    the contact, the trigger event, nor other counts)."""
+    for node, _ in ir.walk(flt, program.segments):
+        if isinstance(node, (ir.CEvent, ir.CSegment)):
+            return False
+        for op in ir.operands(node):
+            if any(isinstance(x, (ir.OAttr, ir.OTrigger)) for x in ir.operand_parts(op)):
+                return False
+    return True
 
 
 # ---------------------------------------------------------------- observing

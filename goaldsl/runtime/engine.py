@@ -146,7 +146,6 @@ class Engine:
                  on_activity: Callable[[dict], None] | None = None, exhaustive: bool = False,
                  on_instant: Callable[[int], None] | None = None, paused: Iterable[str] = (),
                  keep_history: bool = True, order_keys: bool = False):
-        self.plan = plan
         _check_time("Engine", "start", start)
         for name, fn in (handlers or {}).items():
             if name not in plan.program.actions:
@@ -156,11 +155,16 @@ class Engine:
                              + (f' (did you mean "{best}"?)' if best else "") + "; a handler is keyed by an action's name")
             if not callable(fn):
                 raise refuse("Engine", f'handlers: the handler for "{name}" is not callable')
-        # keep_history=False (a long backtest): a contact's history holds only
-        # the event types some condition counts, and drops events older than
-        # the longest window that reads them; memory then depends on contacts
-        # and on the events inside the windows, not on the whole log.
-        self._kept: Optional[dict[str, Optional[int]]] = None if keep_history else dict(plan.reads)
+        # keep_history=False (a long backtest): a contact's history is the
+        # lean one of the plan's counts (compiler.Atoms): per count's type and
+        # filter, the times of the latest matching events it can tell apart,
+        # or the fields its filter reads inside its longest window; memory
+        # then depends on contacts and on what the counts can still see, not
+        # on the length of the log.
+        self.lean = not keep_history
+        if self.lean:
+            plan = plan.lean()
+        self.plan = plan
         self.start = start
         self.now: Optional[int] = None  # the last instant fully processed
         self.handlers = dict(handlers or {})
@@ -181,6 +185,8 @@ class Engine:
         self._ws = [_WState(cw) for cw in plan.workflows]
         # Per event type: the workflows that care, and how.
         self._targets: dict[str, list[tuple]] = {}
+        atoms = plan.atoms.by_type if plan.atoms is not None else {}
+        state_events = plan.effects.state_events
         for w in self._ws:
             cw = w.cw
             aud = cw.audience_relevant if w.perpetual_audience else frozenset()
@@ -192,15 +198,29 @@ class Engine:
             if every_type:
                 types |= set(plan.program.events)
             for t in sorted(types):
+                # Lean history: an event of a type only counted (not a trigger,
+                # no effect on the contact) that no count's filter matches
+                # changes nothing a condition reads: it wakes no one.
+                gated = t in atoms and t not in state_events and not every_type and t not in cw.trigger_types
                 self._targets.setdefault(t, []).append(
                     (w, t in cw.trigger_types, every_type or t in cw.relevant,
                      (every_type and w.perpetual_audience) or t in aud,
-                     cw.windows.get(t) if cw.every else None))
+                     cw.windows.get(t) if cw.every else None, gated))
             if cw.wf.once_at is not None:
                 w.activation = self._align(w, cw.wf.once_at) if cw.wf.once_at >= start else None
             else:
                 w.activation = self._align(w, start)
             w.paused = cw.name in set(paused)
+        # Per event type, what recording one does (built once, not per event):
+        # whether the full history keeps it; the lean history's counts of the
+        # type, ((key, match, keep), ...) and ((key, fields, back), ...); its
+        # effect on the contact; the workflows it wakes.
+        self._types: dict[str, tuple] = {}
+        effects = plan.effects.by_type  # compiled from the events' declarations
+        for t in plan.program.events:
+            static = tuple((a.key, a.match, a.keep) for a in atoms.get(t, ()) if a.static)
+            dynamic = tuple((a.key, a.fields, a.back) for a in atoms.get(t, ()) if not a.static)
+            self._types[t] = (not self.lean, static, dynamic, effects.get(t), tuple(self._targets.get(t, ())))
         self._heap_seq = itertools.count()
         self._instant: Optional[int] = None
         self._woken = False  # something was scheduled at the current instant
@@ -528,35 +548,33 @@ class Engine:
         return c
 
     def _record(self, c: Contact, t: int, typ: str, fields: dict, *, acting: bool) -> None:
-        kept = self._kept
-        if kept is None or typ in kept:
+        kind = self._types.get(typ)
+        if kind is None:  # not a declared type (a snapshot may hold one): only kept, in a full history
+            kind = self._types[typ] = (not self.lean, (), (), None, ())
+        full, static, dynamic, effect, targets = kind
+        matched = True
+        if full:  # every event of the type, with its fields
             lst = c.events.get(typ)
             if lst is None:
                 c.events[typ] = [(t, fields)]
             elif lst[-1][0] <= t:
                 lst.append((t, fields))
-                if kept is not None:
-                    back = kept[typ]
-                    # Dropped in batches: once the oldest is a quarter window past.
-                    if back is not None and lst[0][0] < t - back - (back >> 2):
-                        _drop_before(lst, t - back)
             else:  # a late event: keep the list in time order
-                i = len(lst)
-                while i > 0 and lst[i - 1][0] > t:
-                    i -= 1
-                lst.insert(i, (t, fields))
-        effects = self.plan.effects.by_type  # compiled from the events' declarations
-        if typ in effects:
-            effects[typ](c.attrs, fields)
+                _insert(lst, (t, fields))
+        elif static or dynamic:  # the lean history (compiler.Atoms)
+            matched = self._remember(c, t, static, dynamic, fields)
+        if effect is not None:
+            effect(c.attrs, fields)
         if acting and c.watch:
             for w in c.watch:
                 if not w.paused and c.id in w.enrolled:
                     self._schedule(w, c.id, t)
-        targets = self._targets.get(typ)
         if not targets:
             return
         cid = c.id
-        for w, trig, rel, aud, windows in targets:
+        for w, trig, rel, aud, windows, gated in targets:
+            if gated and not matched:
+                continue
             if acting and not w.paused:
                 if trig:
                     w.pending.append((t, cid, typ, fields) if self.keys is None else (t, cid, typ, fields, self._cause))
@@ -569,6 +587,40 @@ class Engine:
                     leaves = window_leaves(t, d, tz)
                     if leaves > self.start:
                         self._schedule(w, cid, leaves)
+
+    @staticmethod
+    def _remember(c: Contact, t: int, static: tuple, dynamic: tuple, fields: dict) -> bool:
+        """Put an event into the lean history (compiler.Atoms); whether a
+        count can see it (it matched a static filter, or some filter is
+        evaluated later)."""
+        events = c.events
+        matched = bool(dynamic)
+        for key, match, keep in static:
+            if match is None or match(fields):
+                matched = True
+                lst = events.get(key)
+                if lst is None:
+                    events[key] = [t]
+                else:
+                    if lst[-1] <= t:
+                        lst.append(t)
+                    else:
+                        _insert_time(lst, t)
+                    if len(lst) > keep:
+                        del lst[:-keep]
+        for key, names, back in dynamic:
+            item = (t, fields if names is None else {k: fields[k] for k in names if k in fields})
+            lst = events.get(key)
+            if lst is None:
+                events[key] = [item]
+            elif lst[-1][0] <= t:
+                lst.append(item)
+                # Dropped in batches: once the oldest is a quarter window past.
+                if back is not None and lst[0][0] < t - back - (back >> 2):
+                    _drop_before(lst, t - back)
+            else:
+                _insert(lst, item)
+        return matched
 
     def _emit(self, c: Contact, t: int, typ: str, fields: dict) -> None:
         if self.keys is not None:
@@ -996,14 +1048,29 @@ class Engine:
             raise EngineError("a snapshot can be taken only between instants, not while one is processed")
         n = next(self._heap_seq)  # reading a count takes its value: put it back
         self._heap_seq = itertools.count(n)
-        return fmt.encode({
+        data = {
             "format": fmt.FORMAT, "version": fmt.VERSION, "start": self.start, "now": self.now, "sequence": n,
             # The engine's own lists and dicts go in as they are: encoded at once, not copied.
-            "contacts": [_contact_data(c, self._ws) for c in self.contacts.values()],
+            "contacts": [self._contact_data(c) for c in self.contacts.values()],
             "queue": list(self._queue),
             "workflows": [_workflow_data(w) for w in self._ws],
             "undelivered": [dict(attrs.asdict(r), attempts=n) for r, n in self._undelivered],
-        })
+        }
+        if self.lean:
+            data["history"] = "lean"
+            data["atoms"] = {a.key: {"static": a.static, "keep": a.keep, "back": a.back}
+                             for a in self.plan.atoms.by_key.values()}
+        return fmt.encode(data)
+
+    def _contact_data(self, c: Contact) -> dict:
+        """A contact in a snapshot (runtime/snapshot.py, SContact); a lean
+        history's static counts under ``times``."""
+        out = _contact_data(c, self._ws)
+        if self.lean:
+            atoms = self.plan.atoms.by_key
+            out["events"] = {k: v for k, v in c.events.items() if not atoms[k].static}
+            out["times"] = {k: v for k, v in c.events.items() if atoms[k].static}
+        return out
 
     @classmethod
     def restore(cls, plan: Plan, data, **options) -> "Engine":
@@ -1024,13 +1091,17 @@ class Engine:
     def _load(self, snap: fmt.Snapshot) -> None:
         self.now = snap.now
         self._heap_seq = itertools.count(snap.sequence)
+        history = self._history_loader(snap)
         for i, sc in enumerate(snap.contacts):
             if sc.id in self.contacts:
                 raise fmt.SnapshotError(f'contact "{sc.id}" is in the snapshot twice')
             c = self.contacts[sc.id] = Contact(sc.id, sc.attributes, i)
             for typ, lst in sc.events.items():
                 _check_order(lst, f'the events of contact "{sc.id}"')
-            c.events = sc.events
+            for key, times in sc.times.items():
+                if any(times[k] < times[k - 1] for k in range(1, len(times))):
+                    raise fmt.SnapshotError(f'the events of contact "{sc.id}" are not in time order')
+            history(c, sc)
         _check_order(snap.queue, "the queued events")
         if snap.queue and self.now is not None and snap.queue[0][0] <= self.now:
             raise fmt.SnapshotError("a queued event is at or before the instant the snapshot was taken")
@@ -1069,6 +1140,55 @@ class Engine:
         # Kept for the actions this engine has a handler for (without one an action is only recorded).
         self._undelivered = deque([ActionRequest(r.id, r.action, r.args, r.contact, r.workflow, r.time, r.step, r.goal),
                                    r.attempts] for r in snap.undelivered if r.action in self.handlers)
+
+    def _history_loader(self, snap: fmt.Snapshot) -> Callable[[Contact, fmt.SContact], None]:
+        """How a snapshot's contact histories go into this engine: as they
+        are (full into full, lean into the same lean history), or a full
+        history recorded into a lean one. A lean snapshot keeps only what
+        its counts read: it restores into a lean engine whose counts need no
+        more than that, else ``SnapshotError``."""
+        if snap.history == "full":
+            if any(sc.times for sc in snap.contacts):
+                raise fmt.SnapshotError("a full history holds no lean times")
+            if not self.lean:
+                def full(c: Contact, sc: fmt.SContact) -> None:
+                    c.events = sc.events
+                return full
+
+            def record(c: Contact, sc: fmt.SContact) -> None:
+                kinds = self._types
+                for typ, lst in sc.events.items():
+                    kind = kinds.get(typ)
+                    if kind is not None and (kind[1] or kind[2]):
+                        for t, fields in lst:
+                            self._remember(c, t, kind[1], kind[2], fields)
+            return record
+        if not self.lean:
+            raise fmt.SnapshotError("a snapshot of a lean history (keep_history=False) keeps only what its counts "
+                                    "read: restore it into an engine with keep_history=False")
+        atoms = self.plan.atoms.by_key
+        for key, a in atoms.items():
+            had = snap.atoms.get(key)
+            if had is None or had.static != a.static or (a.static and a.keep > had.keep) or (
+                    not a.static and had.back is not None and (a.back is None or a.back > had.back)):
+                raise fmt.SnapshotError(f'the lean history of the snapshot does not keep what the count "{key}" '
+                                        f"of this program reads")
+
+        def lean(c: Contact, sc: fmt.SContact) -> None:
+            for key, lst in sc.events.items():
+                a = atoms.get(key)
+                if a is not None:
+                    if a.static:
+                        raise fmt.SnapshotError(f'contact "{c.id}": "{key}" holds events, not times')
+                    c.events[key] = lst
+            for key, times in sc.times.items():
+                a = atoms.get(key)
+                if a is not None:
+                    if not a.static:
+                        raise fmt.SnapshotError(f'contact "{c.id}": "{key}" holds times, not events')
+                    if times:
+                        c.events[key] = times[-a.keep:]
+        return lean
 
     # ---------------------------------------------------------------- inspection
 
@@ -1265,6 +1385,23 @@ def _check_order(events: list, what: str) -> None:
     for i in range(1, len(events)):
         if events[i][0] < events[i - 1][0]:
             raise fmt.SnapshotError(f"{what} are not in time order")
+
+
+def _insert(lst: list, item: tuple) -> None:
+    """Put a late event into a time-ordered history, after those at its time."""
+    t = item[0]
+    i = len(lst)
+    while i > 0 and lst[i - 1][0] > t:
+        i -= 1
+    lst.insert(i, item)
+
+
+def _insert_time(lst: list, t: int) -> None:
+    """A late time into a lean history's ordered times."""
+    i = len(lst)
+    while i > 0 and lst[i - 1] > t:
+        i -= 1
+    lst.insert(i, t)
 
 
 def _drop_before(lst: list, limit: int) -> None:

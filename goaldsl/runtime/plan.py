@@ -11,7 +11,7 @@ from ..semantics import ir
 from ..semantics.calendar import local_tick_at_or_after
 from ..syntax.ast import Duration
 from ..semantics.effects import ContactEffects
-from .compiler import Compiler, Cond, expiry_windows, referenced_types
+from .compiler import Atoms, Compiler, Cond, expiry_windows, referenced_types
 
 
 # Instructions: one named tuple per kind. Every kind's first field, ``top``,
@@ -147,21 +147,31 @@ class CWorkflow:
 class Plan:
     program: ir.Program
     workflows: list[CWorkflow]
-    # Event types some compiled condition counts -> how far back it looks
-    # (seconds, an upper bound), or None for the whole history.
-    reads: dict[str, Optional[int]] = attrs.field(factory=dict)
     # What events do to contacts, compiled from the event declarations.
     effects: ContactEffects = attrs.field(factory=lambda: ContactEffects({}))
+    # The lean plan only: what its counts keep per contact (compiler.Atoms).
+    atoms: Optional[Atoms] = None
+    _lean: Optional["Plan"] = None
 
     def workflow(self, name: str) -> Optional[CWorkflow]:
         return next((w for w in self.workflows if w.name == name), None)
 
+    def lean(self) -> "Plan":
+        """The same plan with counts that read the lean history
+        (``Engine(keep_history=False)``): same workflows, steps and places,
+        built once on first use."""
+        if self.atoms is not None:
+            return self
+        if self._lean is None:
+            self._lean = build_plan(self.program, lean=True)
+        return self._lean
 
-def build_plan(program: ir.Program) -> Plan:
-    reads: dict[str, Optional[int]] = {}
+
+def build_plan(program: ir.Program, *, lean: bool = False) -> Plan:
     effects = ContactEffects(program.events)
-    workflows = [_workflow(i, w, program, reads, effects.state_events) for i, w in enumerate(program.workflows)]
-    return Plan(program, workflows, reads, effects)
+    atoms = Atoms(program) if lean else None
+    workflows = [_workflow(i, w, program, effects.state_events, atoms) for i, w in enumerate(program.workflows)]
+    return Plan(program, workflows, effects, atoms)
 
 
 def _code(wf: ir.Workflow, comp: Compiler, cgoal) -> tuple[list, list, list[CGoal]]:
@@ -234,9 +244,9 @@ def _code(wf: ir.Workflow, comp: Compiler, cgoal) -> tuple[list, list, list[CGoa
     return code, origins, step_goals
 
 
-def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str, Optional[int]],
-              state_events: frozenset[str]) -> CWorkflow:
-    comp = Compiler(program, wf.timezone, wf.name)
+def _workflow(index: int, wf: ir.Workflow, program: ir.Program, state_events: frozenset[str],
+              atoms: Optional[Atoms] = None) -> CWorkflow:
+    comp = Compiler(program, wf.timezone, wf.name, lean=atoms)
 
     def cgoal(g: ir.Goal) -> CGoal:
         return CGoal(g, comp.cond(g.cond), g.then,
@@ -273,11 +283,6 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, reads: dict[str,
             if isinstance(x, ir.CEvent):
                 triggers.append((x.event, comp.cond(x.filter) if x.filter is not None else None))
     audience = comp.cond(wf.audience) if wf.audience is not None else None
-    for etype, back in comp.reads.items():
-        if etype in reads:
-            old = reads[etype]
-            back = None if old is None or back is None else max(old, back)
-        reads[etype] = back
     return CWorkflow(index, wf, audience, tuple(triggers),
                      code, step_goals, exit_goals, frozenset(relevant), frozenset(audience_relevant),
                      {k: tuple(sorted(v, key=lambda d: d.approx_seconds())) for k, v in windows.items()},

@@ -39,8 +39,11 @@ class _Struct(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 class SContact(_Struct):
     id: str
     attributes: dict[str, Any]
-    # event type -> [time, fields] in time order
+    # event type -> [time, fields] in time order; a lean history (``Snapshot.atoms``):
+    # the key of a count whose filter is evaluated later -> [time, the fields it reads]
     events: dict[str, list[tuple[Time, Fields]]] = {}
+    # a lean history: the key of a count with a static filter -> the latest matching times
+    times: dict[str, list[Time]] = {}
     # `evaluate on event` workflows to look at it at its next event (by name)
     watch: list[str] = []
     # `trigger.FIELD`: per workflow name, [time, type, fields] of the event
@@ -80,6 +83,15 @@ class SWorkflow(_Struct):
     pending: list[Event] = []  # trigger events not yet looked at
 
 
+class SAtom(_Struct):
+    """What a lean history keeps for one count's type and filter
+    (``compiler.Atom``): the latest ``keep`` matching times (static), or
+    events back ``back`` seconds (None: the whole history)."""
+    static: bool
+    keep: Count = 0
+    back: Optional[Count] = None
+
+
 class SRequest(_Struct):
     """An action whose handler has not returned (``Engine.undelivered``)."""
     id: str
@@ -103,6 +115,10 @@ class Snapshot(_Struct):
     queue: list[Event] = []  # input events not yet processed, in time order
     workflows: list[SWorkflow] = []
     undelivered: list[SRequest] = []  # in the order they ran
+    # "lean": the snapshot of an ``Engine(keep_history=False)``; its contacts
+    # keep only what these counts read, by key (compiler.Atoms)
+    history: Literal["full", "lean"] = "full"
+    atoms: dict[str, SAtom] = {}
 
 
 _encoder = msgspec.json.Encoder()
