@@ -126,10 +126,10 @@ class _WState:
         self.activation: Optional[int] = None
         self.activated = False
         self.seq = 0
-
-    @property
-    def perpetual_audience(self) -> bool:
-        return self.cw.audience is not None and self.cw.wf.once_at is None
+        # Asked at every wake: decided once.
+        self.perpetual_audience = cw.audience is not None and cw.wf.once_at is None
+        self.every = cw.every
+        self.epoch_ticks = bool(cw.every) and cw.wf.tick_time is None  # ticks are multiples of `every`
 
 
 class Engine:
@@ -224,6 +224,7 @@ class Engine:
         self._heap_seq = itertools.count()
         self._instant: Optional[int] = None
         self._woken = False  # something was scheduled at the current instant
+        self._soonest: Optional[int] = None  # the earliest instant scheduled at the current instant
         # Whose turn it is at the current instant: the round (0 = the first)
         # and the index of the workflow acting (-1 while events are ingested).
         self._round = 0
@@ -398,36 +399,48 @@ class Engine:
 
     def _run_until(self, until: int) -> None:
         q = self._queue
+        contacts = self.contacts
+        record = self._record
+        wn = self._next_workflow_instant()
         while True:
-            wn = self._next_workflow_instant()
             if q and q[0][0] <= until and (wn is None or q[0][0] <= wn):
                 t = q[0][0]
                 self._instant = t
                 self._woken = False
-                contacts = self.contacts
+                self._soonest = None
                 if self.keys is None:
                     while q and q[0][0] == t:
                         _, cid, typ, fields = q.popleft()
-                        self._record(contacts.get(cid) or self._contact(cid), t, typ, fields, acting=True)
+                        record(contacts.get(cid) or self._contact(cid), t, typ, fields, True)
                 else:
                     while q and q[0][0] == t:
                         _, cid, typ, fields, seq = q.popleft()
                         self._cause = (t, -1, seq)
-                        self._record(contacts.get(cid) or self._contact(cid), t, typ, fields, acting=True)
-                if self._woken or (wn is not None and wn <= t):
+                        record(contacts.get(cid) or self._contact(cid), t, typ, fields, True)
+                acted = self._woken or (wn is not None and wn <= t)
+                if acted:
                     self._act_instant(t)
             elif wn is not None and wn <= until:
                 t = wn
                 self._instant = t
                 self._act_instant(t)
+                acted = True
             else:
                 break
             self._instant = None
             self.now = t
             if self.on_instant is not None:
                 self.on_instant(t)
+                acted = True  # the host may have changed anything (paused a workflow)
             if self._undelivered:
                 self._deliver()
+                acted = True
+            # Only an instant's scheduling can bring the next workflow instant
+            # forward when no workflow acted (see _schedule).
+            if acted:
+                wn = self._next_workflow_instant()
+            elif self._soonest is not None and (wn is None or self._soonest < wn):
+                wn = self._soonest
         if self.now is None or until > self.now:
             self.now = until
 
@@ -508,15 +521,17 @@ class Engine:
         return w.cw.tick(t) if w.cw.every else t
 
     def _schedule(self, w: _WState, cid: str, at: int) -> None:
-        cw = w.cw
-        if cw.every:
-            at = cw.tick(at)
-            if w.last_acted is not None and at <= w.last_acted:
-                at = cw.tick(w.last_acted + 1)
+        every = w.every
+        if every:
+            tick = _epoch_tick if w.epoch_ticks else None
+            at = tick(at, every) if tick else w.cw.tick(at)
+            last = w.last_acted
+            if last is not None and at <= last:
+                at = tick(last + 1, every) if tick else w.cw.tick(last + 1)
             # A tick workflow acts once per tick, in the first round, in
             # source order: once its turn has passed, the next tick.
-            if at == self._instant and (self._round or cw.index <= self._turn):
-                at = cw.tick(at + 1)
+            if at == self._instant and (self._round or w.cw.index <= self._turn):
+                at = tick(at + 1, every) if tick else w.cw.tick(at + 1)
         elif self._instant is not None and at < self._instant:
             at = self._instant
         if at == self._instant:
@@ -527,6 +542,9 @@ class Engine:
             heapq.heappush(w.agenda, at)
         else:
             entries.append((next(self._heap_seq), cid))
+        # What _run_until must look at next (as _next_workflow_instant counts it).
+        if w.activated and not w.paused and (self._soonest is None or at < self._soonest):
+            self._soonest = at
 
     # ---------------------------------------------------------------- events
 
@@ -547,7 +565,7 @@ class Engine:
             c = self.add_contact_unchecked({"id": cid})
         return c
 
-    def _record(self, c: Contact, t: int, typ: str, fields: dict, *, acting: bool) -> None:
+    def _record(self, c: Contact, t: int, typ: str, fields: dict, acting: bool) -> None:
         kind = self._types.get(typ)
         if kind is None:  # not a declared type (a snapshot may hold one): only kept, in a full history
             kind = self._types[typ] = (not self.lean, (), (), None, ())
@@ -625,7 +643,7 @@ class Engine:
     def _emit(self, c: Contact, t: int, typ: str, fields: dict) -> None:
         if self.keys is not None:
             self._cause = self._next_key(t)
-        self._record(c, t, typ, fields, acting=True)
+        self._record(c, t, typ, fields, True)
 
     # ---------------------------------------------------------------- acting
 
@@ -635,31 +653,72 @@ class Engine:
         if activation:
             w.activated = True
         w.last_acted = t
-        woken: dict[str, None] = {}
-        while w.agenda and w.agenda[0] <= t:
-            for _, cid in w.due.pop(heapq.heappop(w.agenda)):
-                woken[cid] = None
+        agenda = w.agenda
+        if agenda and agenda[0] <= t:
+            entries = w.due.pop(heapq.heappop(agenda))
+            while agenda and agenda[0] <= t:
+                entries = entries + w.due.pop(heapq.heappop(agenda))
+            woken: Iterable[str] = dict.fromkeys(map(_second, entries))  # in the order scheduled, each once
+        else:
+            woken = ()
         if self.exhaustive and cw.every:
             woken = dict.fromkeys(self.contacts)
+        enrolled = w.enrolled
         fresh: list[Enrollment] = []
         # 1. enrollment: audience matches in contact order, then triggers in event order
         if cw.audience is not None and (activation or w.perpetual_audience):
-            cands = self.contacts.values() if activation else (self.contacts[x] for x in woken if x in self.contacts)
-            for c in sorted(cands, key=_by_order):
-                if c.id in w.enrolled:
+            contacts = self.contacts
+            if activation:
+                cands = sorted(contacts.values(), key=_by_order)
+            else:
+                cands = [contacts[x] for x in woken if x not in enrolled and x in contacts]
+                if len(cands) > 1:
+                    cands.sort(key=_by_order)
+            audience, spent = cw.audience, w.spent
+            for c in cands:
+                if c.id in enrolled:
                     continue
-                m = cw.audience(c, t, None, None)
-                if c.id in w.spent:
+                m = audience(c, t, None, None)
+                if c.id in spent:
                     if not m:
-                        w.spent.discard(c.id)
+                        spent.discard(c.id)
                     continue
                 if m:
                     if self.keys is not None:
                         self._ctx, self._n = (0, (0, self._ranks[c.id])), 0
                     if self._passed_over(w, c, t):
-                        w.spent.add(c.id)  # as if it had enrolled and left at once by the goal
+                        spent.add(c.id)  # as if it had enrolled and left at once by the goal
                     else:
                         fresh.append(self._enroll(w, c, t))
+        if w.pending and w.pending[0][0] <= t:
+            self._triggered(w, t, fresh)
+        # 2-3. goal check and advance, in enrollment order
+        if fresh:
+            fresh_ids = {e.seq for e in fresh}
+            by_seq = {e.seq: e for e in fresh}
+            for cid in woken:
+                e = enrolled.get(cid)
+                if e is not None:
+                    by_seq[e.seq] = e
+            todo = [by_seq[k] for k in sorted(by_seq)]
+        else:
+            fresh_ids = ()
+            todo = [e for e in map(enrolled.get, woken) if e is not None]
+            if len(todo) > 1:
+                todo.sort(key=_by_seq)
+        if self.touched is not None:  # a persisting host wants to know whose places may change
+            self.touched.update((w.cw.name, e.contact.id) for e in todo)
+        act = self._act_contact
+        keyed = self.keys is not None
+        for e in todo:
+            if e.alive:
+                if keyed:
+                    self._ctx, self._n = (1, self._enrolled_keys[(w.cw.index, e.contact.id)]), 0
+                act(w, e, t, e.seq in fresh_ids)
+
+    def _triggered(self, w: _WState, t: int, fresh: list) -> None:
+        """Enroll the contacts whose trigger events (up to ``t``) match, in event order."""
+        cw = w.cw
         passed: set[str] = set()
         after = cw.wf.reentry_after
         while w.pending and w.pending[0][0] <= t:
@@ -684,22 +743,6 @@ class Engine:
                     else:
                         fresh.append(self._enroll(w, c, t))
                     break
-        # 2-3. goal check and advance, in enrollment order
-        fresh_ids = {e.seq for e in fresh}
-        todo = {e.seq: e for e in fresh}
-        for cid in woken:
-            e = w.enrolled.get(cid)
-            if e is not None:
-                todo[e.seq] = e
-        if self.touched is not None:  # a persisting host wants to know whose places may change
-            self.touched.update((w.cw.name, e.contact.id) for e in todo.values())
-        keyed = self.keys is not None
-        for seq in sorted(todo):
-            e = todo[seq]
-            if e.alive:
-                if keyed:
-                    self._ctx, self._n = (1, self._enrolled_keys[(w.cw.index, e.contact.id)]), 0
-                self._act_contact(w, e, t, seq in fresh_ids)
 
     @staticmethod
     def _keep_trigger(cw: CWorkflow, c: Contact, event: Optional[tuple]) -> Optional[tuple]:
@@ -765,12 +808,14 @@ class Engine:
 
     def _act_contact(self, w: _WState, e: Enrollment, t: int, fresh: bool) -> None:
         cw = w.cw
+        block = e.block
         if e.goal_at == t:
             pass  # a goal was achieved at this instant: no other goal fires (first wins)
-        elif cw.wf.once_at is None or fresh or e.block in (B_GOAL, B_COND) or (
-                e.block == B_WAIT and e.due is not None and e.due <= t):
-            if e.contact.watch:
-                e.contact.watch.discard(w)
+        elif cw.wf.once_at is None or fresh or block == B_GOAL or block == B_COND or (
+                block == B_WAIT and e.due is not None and e.due <= t):
+            c = e.contact
+            if c.watch:
+                c.watch.discard(w)
             g = self._listening_goal(w, e, t)
             if g is not None:
                 if g.pc is None:
@@ -787,13 +832,20 @@ class Engine:
         if cw.wf.exit_on_audience and not cw.audience(e.contact, t, None, None):
             self._exit(w, e, t, "audience")
             return
+        block = e.block
+        if (block == B_WAIT and e.due > t) or (block == B_GOAL and (e.due is None or e.due > t)):
+            return  # still waiting (the common case: woken by an event); as _advance decides
         self._advance(w, e, t)
 
     def _listening_goal(self, w: _WState, e: Enrollment, t: int) -> Optional[CGoal]:
         c, since = e.contact, e.since
-        for g in w.cw.step_goals:
-            if _step_goal_listens(e, g) and g.cond(c, t, since, None):
-                return g
+        step_goals = w.cw.step_goals
+        if step_goals:
+            achieved, top = e.achieved, e.top
+            at_goal = e.pc if e.block == B_GOAL else -1
+            for g in step_goals:  # listening (_step_goal_listens): ahead, or waited at, and not achieved
+                if (g.top > top or g.pc == at_goal) and g.name not in achieved and g.cond(c, t, since, None):
+                    return g
         for g in w.cw.exit_goals:
             if g.cond(c, t, since, None):
                 return g
@@ -1412,12 +1464,21 @@ def _drop_before(lst: list, limit: int) -> None:
     del lst[:i]
 
 
+def _epoch_tick(t: int, every: int) -> int:
+    """The first tick at or after ``t`` of ticks at multiples of ``every`` (CWorkflow.tick)."""
+    return -(-t // every) * every
+
+
 def _time(ev: tuple) -> int:
     return ev[0]
 
 
 def _by_order(c: Contact) -> int:
     return c.order
+
+
+def _second(pair: tuple):
+    return pair[1]
 
 
 def _by_seq(e: Enrollment) -> int:

@@ -28,21 +28,21 @@ class Ident:
 
 @attrs.frozen
 class Duration:
-    """``1 day 12 hours``: the pairs as written, units singular."""
+    """``1 day 12 hours``: the pairs as written, units singular; ``months``,
+    ``days`` (weeks counted as 7) and ``seconds`` (hours and minutes) are
+    counted once, when it is made (the engine adds durations at every wait)."""
     parts: tuple[tuple[int, str], ...]
     span: Span = _span()
+    months: int = attrs.field(init=False, eq=False, repr=False)
+    days: int = attrs.field(init=False, eq=False, repr=False)
+    seconds: int = attrs.field(init=False, eq=False, repr=False)
 
-    @property
-    def months(self) -> int:
-        return sum(n for n, u in self.parts if u == "month")
-
-    @property
-    def days(self) -> int:
-        return sum(n * (7 if u == "week" else 1) for n, u in self.parts if u in ("day", "week"))
-
-    @property
-    def seconds(self) -> int:
-        return sum(n * (3600 if u == "hour" else 60) for n, u in self.parts if u in ("hour", "minute"))
+    def __attrs_post_init__(self) -> None:
+        parts = self.parts
+        object.__setattr__(self, "months", sum(n for n, u in parts if u == "month"))
+        object.__setattr__(self, "days", sum(n * (7 if u == "week" else 1) for n, u in parts if u in ("day", "week")))
+        object.__setattr__(self, "seconds", sum(n * (3600 if u == "hour" else 60) for n, u in parts
+                                                if u in ("hour", "minute")))
 
     def approx_seconds(self) -> int:
         return self.months * 31 * 86400 + self.days * 86400 + self.seconds
