@@ -23,19 +23,23 @@ the per-step figures (runtime/summary.py).
 """
 from __future__ import annotations
 
+import bisect
 import io
 import shutil
 import tempfile
+from operator import itemgetter
 from typing import IO, Callable, Optional, Protocol
 
 from .program import InputError, Program, read_inputs, shown_path
 from .engine import EngineError
-from .inputs import Inputs, as_source, iter_events, read_contacts
+from .inputs import Inputs, as_source, event_pieces, in_time_order, read_contacts
 from .output import JsonlWriter
 from . import partition as kernel
 from .partition import PartitionRun
 
 PIECE = kernel.PIECE  # events read before the engine runs
+
+_time = itemgetter(0)
 
 Window = Callable[[Inputs], "tuple[int, int]"]
 Tap = Callable[[], Callable[[dict], None]]
@@ -98,6 +102,7 @@ def run_jsonl(program: Program, contacts, events, out: Optional[IO], *,
             tmp.truncate()
             writer = make_writer(tmp) if out is not None else None
             run = _Written(PartitionRun(program, inputs.contacts, start=first, until=until), _tee(writer, tap))
+            inputs.contacts = []  # the engine keeps its own copy of each: one copy in memory, not two
             return run
 
         try:
@@ -137,10 +142,11 @@ def stream(program: Program, contacts, events, begin: Begin, *, start: Optional[
 
 class _Written:
     """``goal run``'s one partition, every contact in it, its entries handed
-    to ``on_activity`` as they are finished; when the engine fails, what was
-    done before the failure is handed on, then the error raised."""
+    to ``on_activity`` (a list at a time) as they are finished; when the
+    engine fails, what was done before the failure is handed on, then the
+    error raised."""
 
-    def __init__(self, run: PartitionRun, on_activity: Callable[[dict], None]):
+    def __init__(self, run: PartitionRun, on_activity: Callable[[list[dict]], None]):
         self.run = run
         self.on_activity = on_activity
 
@@ -149,35 +155,37 @@ class _Written:
 
     def finish(self, until: int) -> None:
         self._hand_on(self.run.finish, until)
-        _write(self.on_activity, self.run.waiting())
+        self.on_activity(self.run.waiting())
 
     def _hand_on(self, step, arg) -> None:
         try:
-            _write(self.on_activity, step(arg))
+            self.on_activity(step(arg))
         except EngineError:
-            _write(self.on_activity, self.run.entries())  # what was done before the failure
+            self.on_activity(self.run.entries())  # what was done before the failure
             raise
 
 
-def _write(on_activity, entries: list[dict]) -> None:
-    for e in entries:
-        on_activity(e)
-
-
-def _tee(writer: Optional[JsonlWriter], tap: Optional[Tap]) -> Callable[[dict], None]:
+def _tee(writer: Optional[JsonlWriter], tap: Optional[Tap]) -> Callable[[list[dict]], None]:
+    """What takes each list of entries: the writer (all at once when it
+    can), and the tap's function for each entry."""
     f = tap() if tap is not None else None
-    if writer is None:
-        return f if f is not None else _ignore
+    write_all = getattr(writer, "write_all", None)
+    if write_all is None and writer is not None:
+        def write_all(entries: list[dict]) -> None:
+            for e in entries:
+                writer(e)
     if f is None:
-        return writer
+        return write_all if write_all is not None else _ignore
 
-    def both(e: dict) -> None:
-        writer(e)
-        f(e)
+    def both(entries: list[dict]) -> None:
+        if write_all is not None:
+            write_all(entries)
+        for e in entries:
+            f(e)
     return both
 
 
-def _ignore(e: dict) -> None:
+def _ignore(entries: list[dict]) -> None:
     pass
 
 
@@ -216,22 +224,26 @@ def _streamed(program: Program, contacts, events, begin: Begin, start: Optional[
         return runs
 
     if events is not None:
-        for ev in iter_events(events, program.ir.events, None, inputs, fmt=fmt, mapping=mapping, on_batch=on_batch):
-            t = ev[0]
-            if last is not None and t < last:
+        for piece in event_pieces(events, program.ir.events, None, inputs, fmt=fmt, mapping=mapping,
+                                  on_batch=on_batch):
+            if not piece:
+                continue
+            times = list(map(_time, piece))
+            if (last is not None and times[0] < last) or not in_time_order(times):
                 raise _Unsorted()
             if last is None:
-                inputs.first_time = t
-            last = t
-            if failed is not None or (until is not None and t > until):
+                inputs.first_time = times[0]
+            last = times[-1]
+            if failed is not None:
                 continue  # still read to the end: every bad line is reported
-            piece.append(ev)
-            if len(piece) >= PIECE:
+            if until is not None and last > until:
+                piece = piece[:bisect.bisect_right(times, until)]  # checked, never acted on
+            if piece:
                 try:
                     started().feed(piece)
                 except EngineError as e:
                     failed = e
-                piece = []
+        piece = []
     inputs.last_time = last
     if inputs.bad and not skip_bad:
         raise InputError(inputs.bad)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Optional
 
 import attrs
@@ -30,8 +31,8 @@ from ..syntax.values import show_text
 from ..semantics.calendar import add_duration, format_utc, next_time_of_day, window_leaves
 from . import snapshot as fmt
 from .compiler import get_path
-from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, refuse, value_problem,
-                     wrong_value)
+from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, in_time_order, refuse,
+                     value_problem, wrong_value)
 from .plan import (Action, Branch, CGoal, CWorkflow, End, GoalStep, Instruction, Jump, Plan, Wait, WaitDate,
                    WaitTime, WaitUntil)
 
@@ -183,6 +184,7 @@ class Engine:
         self.contacts: dict[str, Contact] = {}
         self._queue: deque = deque()  # input events not yet ingested: (time, cid, type, fields)
         self._ws = [_WState(cw) for cw in plan.workflows]
+        self._on_event = [w for w in self._ws if not w.cw.every]  # `evaluate on event` workflows
         # Per event type: the workflows that care, and how.
         self._targets: dict[str, list[tuple]] = {}
         atoms = plan.atoms.by_type if plan.atoms is not None else {}
@@ -221,6 +223,12 @@ class Engine:
             static = tuple((a.key, a.match, a.keep) for a in atoms.get(t, ()) if a.static)
             dynamic = tuple((a.key, a.fields, a.back) for a in atoms.get(t, ()) if not a.static)
             self._types[t] = (not self.lean, static, dynamic, effects.get(t), tuple(self._targets.get(t, ())))
+        # The types whose events change something when recorded (history, the
+        # contact, a workflow); an event of another type matters only to a
+        # contact watched by an `evaluate on event` workflow.
+        self._live = frozenset(t for t, (full, static, dynamic, effect, targets) in self._types.items()
+                               if full or static or dynamic or effect is not None or targets)
+        self._calls: dict[int, tuple] = {}  # id(ir.Call) -> what running it needs (_compiled_call)
         self._heap_seq = itertools.count()
         self._instant: Optional[int] = None
         self._woken = False  # something was scheduled at the current instant
@@ -324,15 +332,24 @@ class Engine:
         fields), in any order, also before events already queued: they are
         merged in time order, stably (at one time the ones queued earlier
         first, then these in the order given). Late events are recorded as
-        ``add_event`` does. For a state file's new events."""
-        acting = []
-        for ev in events:
-            t = ev[0]
-            if t < self.start or (self.now is not None and t <= self.now):
-                self._record(self._contact(ev[1]), t, ev[2], ev[3], acting=False)
-            else:
-                acting.append(ev)
-        acting.sort(key=_time)
+        ``add_event`` does. For a state file's new events, and the partition
+        kernel's pieces."""
+        events = events if isinstance(events, list) else list(events)
+        if not events:
+            return
+        times = list(map(_time, events))
+        late = self.start - 1 if self.now is None else max(self.start - 1, self.now)
+        if min(times) > late:  # none late (the usual case: a piece of a log in time order)
+            acting = events if in_time_order(times) else sorted(events, key=_time)
+        else:
+            acting = []
+            for ev in events:
+                t = ev[0]
+                if t <= late:
+                    self._record(self._contact(ev[1]), t, ev[2], ev[3], False)
+                else:
+                    acting.append(ev)
+            acting.sort(key=_time)
         q = self._queue
         if q and acting and acting[0][0] < q[-1][0]:
             merged = list(q) + acting
@@ -401,22 +418,28 @@ class Engine:
         q = self._queue
         contacts = self.contacts
         record = self._record
+        live = self._live
+        popleft = q.popleft
         wn = self._next_workflow_instant()
         while True:
-            if q and q[0][0] <= until and (wn is None or q[0][0] <= wn):
-                t = q[0][0]
+            t = q[0][0] if q else None
+            if t is not None and t <= until and (wn is None or t <= wn):
                 self._instant = t
                 self._woken = False
                 self._soonest = None
-                if self.keys is None:
-                    while q and q[0][0] == t:
-                        _, cid, typ, fields = q.popleft()
-                        record(contacts.get(cid) or self._contact(cid), t, typ, fields, True)
-                else:
-                    while q and q[0][0] == t:
-                        _, cid, typ, fields, seq = q.popleft()
-                        self._cause = (t, -1, seq)
-                        record(contacts.get(cid) or self._contact(cid), t, typ, fields, True)
+                keyed = self.keys is not None
+                while True:  # the events of this instant, in the log's order
+                    ev = popleft()
+                    _, cid, typ, fields = ev[:4] if keyed else ev
+                    if keyed:
+                        self._cause = (t, -1, ev[4])
+                    c = contacts.get(cid)
+                    if c is None:
+                        c = self._contact(cid)
+                    if typ in live or c.watch:
+                        record(c, t, typ, fields, True)
+                    if not q or q[0][0] != t:
+                        break
                 acted = self._woken or (wn is not None and wn <= t)
                 if acted:
                     self._act_instant(t)
@@ -492,16 +515,25 @@ class Engine:
         return best
 
     def _act_instant(self, t: int) -> None:
+        due = self._due
+        exhaustive = self.exhaustive
         try:
             for rnd in range(MAX_ROUNDS):
                 self._round = rnd
                 did = False
                 for w in self._ws:
-                    if self._due(w, t):
-                        self._turn = w.cw.index
-                        self._act(w, t)
-                        did = True
-                if not did or not any(self._due(w, t) for w in self._ws if not w.cw.every):
+                    if w.paused:
+                        continue
+                    if w.activated:  # as _due decides, inline
+                        a = w.agenda
+                        if not ((a and a[0] <= t) or (exhaustive and due(w, t))):
+                            continue
+                    elif w.activation != t:
+                        continue
+                    self._turn = w.cw.index
+                    self._act(w, t)
+                    did = True
+                if not did or not any(due(w, t) for w in self._on_event):
                     return
         finally:
             self._round, self._turn = 0, -1
@@ -643,7 +675,8 @@ class Engine:
     def _emit(self, c: Contact, t: int, typ: str, fields: dict) -> None:
         if self.keys is not None:
             self._cause = self._next_key(t)
-        self._record(c, t, typ, fields, True)
+        if typ in self._live or c.watch:
+            self._record(c, t, typ, fields, True)
 
     # ---------------------------------------------------------------- acting
 
@@ -658,7 +691,7 @@ class Engine:
             entries = w.due.pop(heapq.heappop(agenda))
             while agenda and agenda[0] <= t:
                 entries = entries + w.due.pop(heapq.heappop(agenda))
-            woken: Iterable[str] = dict.fromkeys(map(_second, entries))  # in the order scheduled, each once
+            woken: Iterable[str] = dict.fromkeys(map(_SECOND, entries))  # in the order scheduled, each once
         else:
             woken = ()
         if self.exhaustive and cw.every:
@@ -1010,15 +1043,20 @@ class Engine:
     def _run_call(self, w: _WState, e: Enrollment, call: ir.Call, t: int, *, step: str | None = None,
                   goal: str | None = None, index: int = 0) -> None:
         c = e.contact
-        args = {name: arg_value(v, c) for name, v in call.args}
-        act = self.plan.program.actions[call.action]
-        if act.rest:
-            rest = {name: arg_value(v, c) for name, v in call.rest}
+        compiled = self._calls.get(id(call))
+        if compiled is None:
+            compiled = self._calls[id(call)] = self._compiled_call(call)
+        action, consts, computed, rest_args, rest_name, emits = compiled
+        args = dict(consts)
+        for name, v in computed:
+            args[name] = arg_value(v, c)
+        if rest_args is not None:
+            rest = {name: arg_value(v, c) for name, v in rest_args}
             shown = dict(args)
             shown.update(rest)
         else:
             rest, shown = {}, args
-        entry: dict = {"type": "action", "action": call.action, "args": shown}
+        entry: dict = {"type": "action", "action": action, "args": shown}
         if step is not None:
             entry["step"] = step
         if goal is not None:
@@ -1028,15 +1066,17 @@ class Engine:
         rid = f"{c.id}/{w.cw.name}/{e.number}/{where}/{t}"
         entry["id"] = rid
         self._write(t, c, w, entry)
-        if call.action in self.handlers:  # delivered after the instant (without a handler: only recorded)
-            self._undelivered.append([ActionRequest(rid, call.action, shown, c.id, w.cw.name, t, step, goal), 0])
-        for spec in act.emits:
+        if action in self.handlers:  # delivered after the instant (without a handler: only recorded)
+            self._undelivered.append([ActionRequest(rid, action, shown, c.id, w.cw.name, t, step, goal), 0])
+        live = self._live
+        for event, mapping in emits:
+            if event not in live and not c.watch and self.keys is None:
+                continue  # an event nothing would see: not made (with order keys it still takes its key)
             fields = {}
-            ev = self.plan.program.events.get(spec.event)
             skip = False
-            for fname, (kind, val) in spec.mapping:
+            for fname, kind, val, optional in mapping:
                 if kind == "param":
-                    v = rest if val == act.rest else args.get(val)
+                    v = rest if val == rest_name else args.get(val)
                 elif kind == "const":
                     v = val
                 elif kind == "workflow":
@@ -1044,12 +1084,28 @@ class Engine:
                 else:
                     v = step
                 if v is None or v == "":
-                    if ev is not None and not ev.fields[fname].optional:
+                    if not optional:
                         skip = True
                     continue
                 fields[fname] = v
             if not skip:
-                self._emit(c, t, spec.event, fields)
+                self._emit(c, t, event, fields)
+
+    def _compiled_call(self, call: ir.Call) -> tuple:
+        """What running a call needs, worked out once: its constant
+        arguments, the others, its ...rest arguments, and per event it
+        emits the fields' sources with whether each is optional."""
+        act = self.plan.program.actions[call.action]
+        consts = {name: v.value for name, v in call.args if v.kind == "const"}
+        computed = tuple((name, v) for name, v in call.args if v.kind != "const")
+        if len(consts) + len(computed) != len(call.args) or list(consts) != [n for n, v in call.args][:len(consts)]:
+            consts, computed = {}, tuple(call.args)  # arguments in their declared order, whatever their kinds
+        emits = []
+        for spec in act.emits:
+            ev = self.plan.program.events.get(spec.event)
+            emits.append((spec.event, tuple((fname, kind, val, ev is None or ev.fields[fname].optional)
+                                            for fname, (kind, val) in spec.mapping)))
+        return (call.action, consts, computed, tuple(call.rest) if act.rest else None, act.rest, tuple(emits))
 
     def _write(self, t: int, c: Contact, w: _WState, entry: dict) -> None:
         out = {"time": t, "contact": c.id, "workflow": w.cw.name}
@@ -1469,16 +1525,12 @@ def _epoch_tick(t: int, every: int) -> int:
     return -(-t // every) * every
 
 
-def _time(ev: tuple) -> int:
-    return ev[0]
+_time = itemgetter(0)
+_SECOND = itemgetter(1)
 
 
 def _by_order(c: Contact) -> int:
     return c.order
-
-
-def _second(pair: tuple):
-    return pair[1]
 
 
 def _by_seq(e: Enrollment) -> int:

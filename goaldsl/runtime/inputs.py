@@ -7,8 +7,10 @@ duplicates (and counted). Events are sorted by time, stably.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import operator
 import re
 from operator import itemgetter
 from typing import Iterable, Iterator, Optional, Sequence
@@ -132,10 +134,12 @@ def as_source(path, shown: str | None = None):
 
 def numbered_lines(f) -> Iterator[tuple[int, bytes]]:
     """A file's lines numbered from 1, without a byte order mark before the first."""
-    for no, line in enumerate(f, 1):
-        if no == 1 and line.startswith(BOM):
-            line = line[len(BOM):]
-        yield no, line
+    first = f.readline()
+    if not first:
+        return iter(())
+    if first.startswith(BOM):
+        first = first[len(BOM):]
+    return itertools.chain(((1, first),), enumerate(f, 2))
 
 
 def nonblank_lines(source) -> Iterator[tuple[int, bytes]]:
@@ -559,8 +563,8 @@ def _field_specs(decl: ir.EventType) -> Optional[tuple]:
     return tuple((name, ft.optional, ft.exact_types()) for name, ft in decl.fields.items())
 
 
-_SIXTY = frozenset("012345")
-_DIGITS = frozenset("0123456789")
+#: ":MM:SS" to seconds: the minutes and seconds of a time of the usual form.
+_MMSS = {f":{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
 
 
 class EventTimes:
@@ -573,14 +577,15 @@ class EventTimes:
 
     def __call__(self, text: str) -> int:
         n = len(text)
-        if (n == 25 or (n == 20 and text[19] == "Z")) and text[13] == ":" and text[16] == ":" \
-                and text[14] in _SIXTY and text[15] in _DIGITS and text[17] in _SIXTY and text[18] in _DIGITS:
-            key = text[:13] + text[19:]
-            base = self.hours.get(key)
-            if base is None:
-                base = parse_event_time(text[:14] + "00:00" + text[19:])
-                self.hours[key] = base
-            return base + int(text[14:16]) * 60 + int(text[17:19])
+        if n == 25 or (n == 20 and text[19] == "Z"):
+            mmss = _MMSS.get(text[13:19])
+            if mmss is not None:
+                key = text[:13] + text[19:]
+                base = self.hours.get(key)
+                if base is None:
+                    base = parse_event_time(text[:14] + "00:00" + text[19:])
+                    self.hours[key] = base
+                return base + mmss
         return parse_event_time(text)
 
 
@@ -606,7 +611,7 @@ def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str,
     keyed, lists = validator.keyed, validator.lists
     specs = {name: _field_specs(decl) for name, decl in events.items()}
     times = EventTimes()
-    hours, sixty, digits = times.hours, _SIXTY, _DIGITS
+    hours, minutes = times.hours, _MMSS.get
     decode = decode_json
     batch: list[tuple] = []
     append = batch.append
@@ -652,11 +657,11 @@ def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str,
                         break
                 if ok:
                     t = None
-                    if len(when) == 25 and when[13] == ":" and when[16] == ":" and when[14] in sixty \
-                            and when[15] in digits and when[17] in sixty and when[18] in digits:
-                        t = hours.get(when[:13] + when[19:])  # the usual form, inline (see EventTimes)
+                    if len(when) == 25:  # the usual form, inline (see EventTimes)
+                        t = hours.get(when[:13] + when[19:])
                         if t is not None:
-                            t += int(when[14:16]) * 60 + int(when[17:19])
+                            mmss = minutes(when[13:19])
+                            t = None if mmss is None else t + mmss
                     if t is None:
                         try:
                             t = times(when)
@@ -709,13 +714,14 @@ _ID = itemgetter(4)
 _EVENT = itemgetter(0, 1, 2, 3)
 
 
-def iter_events(path, events: dict[str, ir.EventType], shown: str | None = None,
-                inputs: Inputs | None = None, seen_ids: set | None = None, *, fmt: str | None = None,
-                mapping=None, on_batch=None) -> Iterator[tuple]:
-    """The good events of a log in file order, as (time, contact, type,
-    fields). Bad lines, skipped rows and duplicates are recorded in
-    ``inputs``; the first row with an id wins, later ones are duplicates.
-    ``on_batch(rows_read)`` is called after each batch (progress)."""
+def event_pieces(path, events: dict[str, ir.EventType], shown: str | None = None,
+                 inputs: Inputs | None = None, seen_ids: set | None = None, *, fmt: str | None = None,
+                 mapping=None, on_batch=None) -> Iterator[list[tuple]]:
+    """The good events of a log in file order, as lists (one per batch the
+    reader hands on, possibly empty) of (time, contact, type, fields). Bad
+    lines, skipped rows and duplicates are recorded in ``inputs``; the
+    first row with an id wins, later ones are duplicates. ``on_batch(rows_read)``
+    is called after each batch (progress)."""
     inputs = inputs if inputs is not None else Inputs()
     source = as_source(path, shown)
     seen_ids = seen_ids if seen_ids is not None else set()
@@ -727,8 +733,9 @@ def iter_events(path, events: dict[str, ir.EventType], shown: str | None = None,
         fresh.discard(None)
         if len(fresh) == len(ids) - ids.count(None) and seen_ids.isdisjoint(fresh):
             seen_ids |= fresh  # no id of this batch was seen before, none twice in it: no duplicates
-            yield from map(_EVENT, batch)
+            piece = list(map(_EVENT, batch))
         else:
+            piece = []
             for t, cid, typ, fields, eid, no in batch:
                 if eid is not None:
                     if eid in seen_ids:
@@ -736,10 +743,25 @@ def iter_events(path, events: dict[str, ir.EventType], shown: str | None = None,
                         inputs.duplicate_events.append((t, cid, typ, fields, eid, f"{shown}:{no}"))
                         continue
                     seen_ids.add(eid)
-                yield t, cid, typ, fields
+                piece.append((t, cid, typ, fields))
+        yield piece
         if on_batch is not None:
             n += len(batch)
             on_batch(n)
+
+
+def iter_events(path, events: dict[str, ir.EventType], shown: str | None = None,
+                inputs: Inputs | None = None, seen_ids: set | None = None, *, fmt: str | None = None,
+                mapping=None, on_batch=None) -> Iterator[tuple]:
+    """The good events of a log in file order, as (time, contact, type,
+    fields): ``event_pieces`` one at a time."""
+    for piece in event_pieces(path, events, shown, inputs, seen_ids, fmt=fmt, mapping=mapping, on_batch=on_batch):
+        yield from piece
+
+
+def in_time_order(times: list) -> bool:
+    """Whether a list of times never goes back."""
+    return all(map(operator.le, times, itertools.islice(times, 1, None)))
 
 
 def read_events(path, events: dict[str, ir.EventType], shown: str | None = None,

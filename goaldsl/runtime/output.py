@@ -62,35 +62,38 @@ class JsonlWriter:
         self._orders: dict[tuple, tuple] = {}
 
     def __call__(self, e: dict) -> None:
-        keys = tuple(e)
-        order = self._orders.get(keys)
-        if order is None:
-            # entry_json's order: the known keys first, then the rest as they come.
-            order = self._orders[keys] = tuple(entry_json(dict.fromkeys(keys, 0)))
-        if _encoder is not None and e.get("time").__class__ is int:
-            t = e["time"]
-            text = self._times.get(t)
+        self.write_all((e,))
+
+    def write_all(self, entries) -> None:
+        """Write entries, in order: the usual ones (an integer time) encoded
+        together, in one call."""
+        rows: list[dict] = []
+        orders, times = self._orders, self._times
+        for e in entries:
+            t = e.get("time")
+            if _encoder is None or t.__class__ is not int:
+                if rows:
+                    self.buf += _encoder.encode_lines(rows)
+                    rows = []
+                self.buf += (jsonl_line(e) + "\n").encode()
+                continue
+            text = times.get(t)
             if text is None:
-                if len(self._times) > 4096:
-                    self._times.clear()
-                # format_utc's text, its date part made once per day.
-                day, sec = divmod(t, 86400)
-                date = self._days.get(day)
-                if date is None:
-                    date = self._days[day] = format_utc(day * 86400)[:11]
-                h, rest = divmod(sec, 3600)
-                m, s = divmod(rest, 60)
-                text = self._times[t] = f"{date}{h:02d}:{m:02d}:{s:02d}Z"
-            if order == keys:
+                text = self._time_text(t)
+            keys = tuple(e)
+            order = orders.get(keys, keys)
+            if order is keys:
+                # entry_json's order: the known keys first, then the rest as they come (None: as they are).
+                order = tuple(entry_json(dict.fromkeys(keys, 0)))
+                order = orders[keys] = None if order == keys else order
+            if order is None:
                 d = e.copy()
-                d["time"] = text
             else:
                 d = {k: e[k] for k in order}
-                d["time"] = text
-            _encoder.encode_into(d, self.buf, -1)
-            self.buf += b"\n"
-        else:
-            self.buf += (jsonl_line(e) + "\n").encode()
+            d["time"] = text
+            rows.append(d)
+        if rows:
+            self.buf += _encoder.encode_lines(rows)
         if len(self.buf) >= self.size:
             self._raw(self.buf)
             self.buf = bytearray()
@@ -102,6 +105,19 @@ class JsonlWriter:
         if len(self.buf) >= self.size:
             self._raw(self.buf)
             self.buf = bytearray()
+
+    def _time_text(self, t: int) -> str:
+        """format_utc's text, its date part made once per day."""
+        if len(self._times) > 4096:
+            self._times.clear()
+        day, sec = divmod(t, 86400)
+        date = self._days.get(day)
+        if date is None:
+            date = self._days[day] = format_utc(day * 86400)[:11]
+        h, rest = divmod(sec, 3600)
+        m, s = divmod(rest, 60)
+        text = self._times[t] = f"{date}{h:02d}:{m:02d}:{s:02d}Z"
+        return text
 
     def flush(self) -> None:
         if self.buf:

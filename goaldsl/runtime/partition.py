@@ -22,12 +22,16 @@ the length of the log.
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import zlib
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .engine import ActionRequest, Engine, EngineError
+from .inputs import in_time_order
+
+_time = itemgetter(0)
 
 #: Events handed to the engine at a time by ``run_partition``.
 PIECE = 4096
@@ -86,18 +90,21 @@ class PartitionRun:
         last of them (more events of that instant may follow); the entries
         of the instants finished are returned."""
         eng = self.engine
-        add = eng.add_event_unchecked  # checked by the reader
-        last = self._last
-        until = self.until
-        for ev in events:
-            t = ev[0]
-            if last is not None and t < last:
+        events = events if isinstance(events, list) else list(events)
+        if events:
+            times = list(map(_time, events))
+            if (self._last is not None and times[0] < self._last) or not in_time_order(times):
                 raise ValueError("events must be fed in time order")
-            last = t
-            if until is not None and t > until:
-                continue  # checked by whoever read it, never acted on
-            add(*ev)
-        self._last = last
+            self._last = times[-1]
+            if self.until is not None and times[-1] > self.until:
+                events = events[:bisect.bisect_right(times, self.until)]  # checked by whoever read them, never acted on
+            if self.keyed:  # each with its place in the whole log (a late one's key is made as it is recorded)
+                add = eng.add_event_unchecked
+                for ev in events:
+                    add(*ev)
+            else:
+                eng.add_events_unchecked(events)  # checked by the reader
+        last, until = self._last, self.until
         if last is not None:
             bound = last - 1
             if until is not None:
