@@ -134,3 +134,41 @@ def test_jsonl_writer_writes_what_jsonl_line_gives(entries, size):
         w(e)
     w.flush()
     assert binary.buffer.getvalue().decode() == text.getvalue()
+
+
+# ---------------------------------------------------------------- repeated ids
+
+from goaldsl.runtime.inputs import SeenIds  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), st.sampled_from([f"e{i}" for i in range(40)]) | st.text(max_size=6)),
+                         max_size=30), max_size=25),
+       st.sampled_from([1 << 18, 12, 0]))
+def test_seen_ids_find_the_duplicates_a_set_finds(batches, exact):
+    # The first row with an id wins, in later batches and in the same one;
+    # past ``EXACT`` ids the digests (and their merged runs) must agree
+    # with a plain set of the ids.
+    seen = SeenIds()
+    seen.EXACT = exact
+    ref: set = set()
+    for batch in batches:
+        flags = seen.duplicates(list(batch))
+        want = []
+        for eid in batch:
+            want.append(eid is not None and eid in ref)
+            if eid is not None:
+                ref.add(eid)
+        assert (flags if flags is not None else [False] * len(batch)) == want
+        assert flags is None or any(flags)
+    if exact < len(ref):
+        assert seen._exact is None and sum(len(a) for a, _ in seen._runs) == len(ref)  # 16 bytes an id
+
+
+def test_seen_ids_compare_the_second_value_when_first_values_collide():
+    # Ids whose first 64-bit values are equal are told apart by the second.
+    import numpy as np
+    from goaldsl.runtime.inputs import _in_run
+    ra, rb = np.array([5, 7, 7, 7, 9], dtype=np.int64), np.array([1, 2, 3, 4, 1], dtype=np.int64)
+    a, b = np.array([5, 5, 7, 7, 8], dtype=np.int64), np.array([1, 2, 3, 9, 1], dtype=np.int64)
+    assert _in_run(ra, rb, a, b).tolist() == [True, False, True, False, False]

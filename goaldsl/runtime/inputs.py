@@ -714,8 +714,109 @@ _ID = itemgetter(4)
 _EVENT = itemgetter(0, 1, 2, 3)
 
 
+class SeenIds:
+    """The event ids read so far, for the duplicates rule: the first row with
+    an id wins, a later row with the same id (anywhere in the log) is a
+    duplicate.
+
+    The first ``EXACT`` ids are kept as they are, in a set. Past that each id
+    is kept as a 128-bit digest (two 64-bit SipHash values of the text:
+    Python's string hash, and the hash of the text with a NUL after it) in
+    sorted numpy arrays, 16 bytes per id whatever its length, merged as they
+    grow (a log-structured merge: each run at most half the one before).
+    Two different ids are taken for one only when both values collide, a
+    chance below 10^-20 for a log of a billion events (docs/decisions.md)."""
+
+    EXACT = 1 << 18
+
+    def __init__(self) -> None:
+        self._exact: Optional[set] = set()
+        self._runs: list = []  # (first values, second values), sorted by both
+
+    def duplicates(self, ids: list) -> Optional[list[bool]]:
+        """Take a batch of ids (None: a row without one) in file order;
+        return None when none is a duplicate (of an earlier row, or of an
+        earlier one in the batch), else a flag per row."""
+        exact = self._exact
+        if exact is not None:
+            fresh = set(ids)
+            fresh.discard(None)
+            if len(fresh) == len(ids) - ids.count(None) and exact.isdisjoint(fresh):
+                exact |= fresh  # no id of this batch was seen before, none twice in it
+                if len(exact) > self.EXACT:
+                    self._digest_all()
+                return None
+            flags = []
+            for eid in ids:
+                dup = eid is not None and eid in exact
+                if eid is not None and not dup:
+                    exact.add(eid)
+                flags.append(dup)
+            if len(exact) > self.EXACT:
+                self._digest_all()
+            return flags
+        return self._digests(ids)
+
+    def _digest_all(self) -> None:
+        ids = list(self._exact)
+        self._exact = None
+        self._digests(ids)
+
+    def _digests(self, ids: list) -> Optional[list[bool]]:
+        import numpy as np
+        rows = [i for i, x in enumerate(ids) if x is not None]
+        if not rows:
+            return None
+        present = [ids[i] for i in rows] if len(rows) < len(ids) else ids
+        n = len(present)
+        first = np.fromiter(map(hash, present), dtype=np.int64, count=n)
+        second = np.fromiter(map(hash, map(operator.add, present, itertools.repeat("\0"))), dtype=np.int64, count=n)
+        order = np.lexsort((second, first))  # stable: of equal ids, the earlier row first
+        a, b = first[order], second[order]
+        dup_sorted = np.zeros(n, dtype=bool)
+        dup_sorted[1:] = (a[1:] == a[:-1]) & (b[1:] == b[:-1])  # again in this batch
+        for ra, rb in self._runs:
+            dup_sorted |= _in_run(ra, rb, a, b)
+        dup = np.empty(n, dtype=bool)
+        dup[order] = dup_sorted
+        keep = ~dup_sorted
+        self._add(a[keep], b[keep])
+        if not dup.any():
+            return None
+        flags = [False] * len(ids)
+        for i in np.flatnonzero(dup).tolist():
+            flags[rows[i]] = True
+        return flags
+
+    def _add(self, a, b) -> None:
+        import numpy as np
+        runs = self._runs
+        runs.append((a, b))
+        while len(runs) > 1 and 2 * len(runs[-1][0]) >= len(runs[-2][0]):
+            (a1, b1), (a2, b2) = runs.pop(), runs.pop()
+            a, b = np.concatenate((a2, a1)), np.concatenate((b2, b1))
+            order = np.lexsort((b, a))
+            runs.append((a[order], b[order]))
+
+
+def _in_run(ra, rb, a, b):
+    """Which of the digests (a, b), sorted, are in a run (ra, rb)."""
+    import numpy as np
+    lo = np.searchsorted(ra, a, side="left")
+    hi = np.searchsorted(ra, a, side="right")
+    found = np.zeros(len(a), dtype=bool)
+    same = hi > lo  # the first value is there: compare the second
+    if same.any():
+        idx = np.flatnonzero(same)
+        single = (hi[idx] - lo[idx]) == 1
+        found[idx[single]] = rb[lo[idx[single]]] == b[idx[single]]
+        for i in idx[~single].tolist():  # several ids share a first value (rare): look at each
+            found[i] = bool((rb[lo[i]:hi[i]] == b[i]).any())
+    return found
+
+
 def event_pieces(path, events: dict[str, ir.EventType], shown: str | None = None,
-                 inputs: Inputs | None = None, seen_ids: set | None = None, *, fmt: str | None = None,
+                 inputs: Inputs | None = None, seen_ids: Optional[SeenIds] = None, *, fmt: str | None = None,
                  mapping=None, on_batch=None) -> Iterator[list[tuple]]:
     """The good events of a log in file order, as lists (one per batch the
     reader hands on, possibly empty) of (time, contact, type, fields). Bad
@@ -724,26 +825,21 @@ def event_pieces(path, events: dict[str, ir.EventType], shown: str | None = None
     is called after each batch (progress)."""
     inputs = inputs if inputs is not None else Inputs()
     source = as_source(path, shown)
-    seen_ids = seen_ids if seen_ids is not None else set()
+    seen_ids = seen_ids if seen_ids is not None else SeenIds()
     shown = source.shown
     n = 0
     for batch in event_batches(source, events, inputs.bad, fmt=fmt, mapping=mapping, skipped=inputs.skipped):
-        ids = list(map(_ID, batch))
-        fresh = set(ids)
-        fresh.discard(None)
-        if len(fresh) == len(ids) - ids.count(None) and seen_ids.isdisjoint(fresh):
-            seen_ids |= fresh  # no id of this batch was seen before, none twice in it: no duplicates
+        flags = seen_ids.duplicates(list(map(_ID, batch)))
+        if flags is None:
             piece = list(map(_EVENT, batch))
         else:
             piece = []
-            for t, cid, typ, fields, eid, no in batch:
-                if eid is not None:
-                    if eid in seen_ids:
-                        inputs.duplicates += 1
-                        inputs.duplicate_events.append((t, cid, typ, fields, eid, f"{shown}:{no}"))
-                        continue
-                    seen_ids.add(eid)
-                piece.append((t, cid, typ, fields))
+            for (t, cid, typ, fields, eid, no), dup in zip(batch, flags):
+                if dup:
+                    inputs.duplicates += 1
+                    inputs.duplicate_events.append((t, cid, typ, fields, eid, f"{shown}:{no}"))
+                else:
+                    piece.append((t, cid, typ, fields))
         yield piece
         if on_batch is not None:
             n += len(batch)
@@ -751,7 +847,7 @@ def event_pieces(path, events: dict[str, ir.EventType], shown: str | None = None
 
 
 def iter_events(path, events: dict[str, ir.EventType], shown: str | None = None,
-                inputs: Inputs | None = None, seen_ids: set | None = None, *, fmt: str | None = None,
+                inputs: Inputs | None = None, seen_ids: Optional[SeenIds] = None, *, fmt: str | None = None,
                 mapping=None, on_batch=None) -> Iterator[tuple]:
     """The good events of a log in file order, as (time, contact, type,
     fields): ``event_pieces`` one at a time."""
