@@ -731,7 +731,7 @@ class SeenIds:
 
     def __init__(self) -> None:
         self._exact: Optional[set] = set()
-        self._runs: list = []  # (first values, second values), sorted by both
+        self._runs: list = []  # (first values, second values), sorted by the first
 
     def duplicates(self, ids: list) -> Optional[list[bool]]:
         """Take a batch of ids (None: a row without one) in file order;
@@ -764,10 +764,13 @@ class SeenIds:
 
     def _digests(self, ids: list) -> Optional[list[bool]]:
         import numpy as np
-        rows = [i for i, x in enumerate(ids) if x is not None]
-        if not rows:
-            return None
-        present = [ids[i] for i in rows] if len(rows) < len(ids) else ids
+        if None in ids:
+            rows = [i for i, x in enumerate(ids) if x is not None]
+            if not rows:
+                return None
+            present = [ids[i] for i in rows]
+        else:
+            rows, present = range(len(ids)), ids
         n = len(present)
         first = np.fromiter(map(hash, present), dtype=np.int64, count=n)
         second = np.fromiter(map(hash, map(operator.add, present, itertools.repeat("\0"))), dtype=np.int64, count=n)
@@ -790,28 +793,39 @@ class SeenIds:
 
     def _add(self, a, b) -> None:
         import numpy as np
+        if not len(a):
+            return
         runs = self._runs
         runs.append((a, b))
         while len(runs) > 1 and 2 * len(runs[-1][0]) >= len(runs[-2][0]):
             (a1, b1), (a2, b2) = runs.pop(), runs.pop()
             a, b = np.concatenate((a2, a1)), np.concatenate((b2, b1))
-            order = np.lexsort((b, a))
+            # Two sorted runs: a stable sort is a linear merge (timsort).
+            # Digests with equal first values need not be in order of the
+            # second (_in_run looks at each of them).
+            order = np.argsort(a, kind="stable")
             runs.append((a[order], b[order]))
 
 
 def _in_run(ra, rb, a, b):
     """Which of the digests (a, b), sorted, are in a run (ra, rb)."""
     import numpy as np
+    n = len(ra)
+    if not n:
+        return np.zeros(len(a), dtype=bool)
     lo = np.searchsorted(ra, a, side="left")
-    hi = np.searchsorted(ra, a, side="right")
-    found = np.zeros(len(a), dtype=bool)
-    same = hi > lo  # the first value is there: compare the second
-    if same.any():
-        idx = np.flatnonzero(same)
-        single = (hi[idx] - lo[idx]) == 1
-        found[idx[single]] = rb[lo[idx[single]]] == b[idx[single]]
-        for i in idx[~single].tolist():  # several ids share a first value (rare): look at each
-            found[i] = bool((rb[lo[i]:hi[i]] == b[i]).any())
+    at = np.minimum(lo, n - 1)
+    same = ra[at] == a  # the first value is there: compare the second
+    found = same & (rb[at] == b)
+    # Several ids of the run sharing a first value (rare): look at each.
+    nxt = np.minimum(lo + 1, n - 1)
+    for i in np.flatnonzero(same & ~found & (nxt > at) & (ra[nxt] == a)).tolist():
+        j = lo[i]
+        while j < n and ra[j] == a[i]:
+            if rb[j] == b[i]:
+                found[i] = True
+                break
+            j += 1
     return found
 
 
