@@ -185,6 +185,30 @@ class Engine:
         self._queue: deque = deque()  # input events not yet ingested: (time, cid, type, fields)
         self._ws = [_WState(cw) for cw in plan.workflows]
         self._on_event = [w for w in self._ws if not w.cw.every]  # `evaluate on event` workflows
+        self._prepare(plan, start, exhaustive, frozenset(paused))
+        self._calls: dict[int, tuple] = {}  # id(ir.Call) -> what running it needs (_compiled_call)
+        self._heap_seq = itertools.count()
+        self._instant: Optional[int] = None
+        self._woken = False  # something was scheduled at the current instant
+        self._soonest: Optional[int] = None  # the earliest instant scheduled at the current instant
+        # Whose turn it is at the current instant: the round (0 = the first)
+        # and the index of the workflow acting (-1 while events are ingested).
+        self._round = 0
+        self._turn = -1
+        self.new_workflows: tuple[str, ...] = ()  # after restore(): workflows the snapshot did not have
+        # order_keys=True (one partition of a run split by contact, docs/scale.md):
+        # ``keys`` holds, beside each entry of ``activity``, its place in the
+        # order a run over every contact writes the entries (``order_key``).
+        self.keys: Optional[list] = [] if order_keys else None
+        self._ctx: tuple = ()  # what is being done: (phase, whose turn), the middle of a key
+        self._n = 0  # entries and events written in this context so far
+        self._cause: Optional[tuple] = None  # the key of the event being recorded
+        self._ranks: dict[str, tuple] = {}  # contact -> its place in the run's contact order
+        self._enrolled_keys: dict[tuple, tuple] = {}  # (workflow index, contact) -> its enrollment's key
+
+    def _prepare(self, plan: Plan, start: int, exhaustive: bool, paused: frozenset) -> None:
+        """Each workflow's first activation and pause, and per event type what
+        recording an event of it does (built once, not per event)."""
         # Per event type: the workflows that care, and how.
         self._targets: dict[str, list[tuple]] = {}
         atoms = plan.atoms.by_type if plan.atoms is not None else {}
@@ -212,7 +236,7 @@ class Engine:
                 w.activation = self._align(w, cw.wf.once_at) if cw.wf.once_at >= start else None
             else:
                 w.activation = self._align(w, start)
-            w.paused = cw.name in set(paused)
+            w.paused = cw.name in paused
         # Per event type, what recording one does (built once, not per event):
         # whether the full history keeps it; the lean history's counts of the
         # type, ((key, match, keep), ...) and ((key, fields, back), ...); its
@@ -228,25 +252,6 @@ class Engine:
         # contact watched by an `evaluate on event` workflow.
         self._live = frozenset(t for t, (full, static, dynamic, effect, targets) in self._types.items()
                                if full or static or dynamic or effect is not None or targets)
-        self._calls: dict[int, tuple] = {}  # id(ir.Call) -> what running it needs (_compiled_call)
-        self._heap_seq = itertools.count()
-        self._instant: Optional[int] = None
-        self._woken = False  # something was scheduled at the current instant
-        self._soonest: Optional[int] = None  # the earliest instant scheduled at the current instant
-        # Whose turn it is at the current instant: the round (0 = the first)
-        # and the index of the workflow acting (-1 while events are ingested).
-        self._round = 0
-        self._turn = -1
-        self.new_workflows: tuple[str, ...] = ()  # after restore(): workflows the snapshot did not have
-        # order_keys=True (one partition of a run split by contact, docs/scale.md):
-        # ``keys`` holds, beside each entry of ``activity``, its place in the
-        # order a run over every contact writes the entries (``order_key``).
-        self.keys: Optional[list] = [] if order_keys else None
-        self._ctx: tuple = ()  # what is being done: (phase, whose turn), the middle of a key
-        self._n = 0  # entries and events written in this context so far
-        self._cause: Optional[tuple] = None  # the key of the event being recorded
-        self._ranks: dict[str, tuple] = {}  # contact -> its place in the run's contact order
-        self._enrolled_keys: dict[tuple, tuple] = {}  # (workflow index, contact) -> its enrollment's key
 
     # ---------------------------------------------------------------- feeding
 
