@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark `goal run` against the floor of reading the events.
 
-    python bench/run.py [--events 200000] [--contacts 20000] [--repeat 3] [--work DIR]
+    python bench/run.py [--events 200000] [--contacts 20000] [--repeat 3] [--work DIR] [--before GOAL]
 
 Generates the workloads with ../shared/bench/gen.py (or bench/gen.py if the
 shared one is missing), then, side by side in this one run:
@@ -20,7 +20,9 @@ shared one is missing), then, side by side in this one run:
 7. one-contact answers on the 200k log: `goal explain` and `goal eval
    --contact` (target < 0.5 s of CPU each), beside the full replay.
 
-``--only 6,7`` runs some of them.
+``--only 6,7`` runs some of them. ``--before GOAL`` (another build's `goal`
+command, e.g. main's) runs it too in figures 1 and 3, alternately with the
+others, and prints its figures beside (before and after in one run).
 
 Prints every figure and whether it meets its target; exits 1 if one misses.
 """
@@ -144,6 +146,7 @@ def main() -> int:
     ap.add_argument("--work", default=str(HERE / "work"))
     ap.add_argument("--only", default="1,2,3,4,5,6,7", help="the figures to measure, e.g. 6,7")
     ap.add_argument("--scale", type=int, default=10, help="figures 3 and 4: this many times the events")
+    ap.add_argument("--before", help="another build's goal command, measured beside in figures 1 and 3")
     a = ap.parse_args()
     only = {int(x) for x in a.only.split(",") if x.strip()}
     work = Path(a.work)
@@ -170,12 +173,15 @@ def main() -> int:
 
     if only & {1, 2, 3, 4}:
         # Interleave floor and goal so machine noise hits both alike.
-        ft, gt, frss, grss = [], [], [], []
+        ft, gt, frss, grss, bt = [], [], [], [], []
+        before5 = [a.before, "run", str(w5), "--format", "jsonl", *args5] if a.before else None
         for _ in range(a.repeat):
             dt, r = run_measured(floor + [str(w5 / "events.jsonl")])
             ft.append(dt), frss.append(r)
             dt, r = run_measured(goal + ["run", str(w5), "--format", "jsonl", *args5])
             gt.append(dt), grss.append(r)
+            if before5:
+                bt.append(run_measured(before5)[0])
         f_med, g_med = statistics.median(ft), statistics.median(gt)
         ratio = g_med / f_med
         floor_cmd = floor + [str(w5 / "events.jsonl")]
@@ -185,6 +191,11 @@ def main() -> int:
               f"the floor (target <= 2x, aim 1.5x): {verdict(cpu_ratio <= 2)}")
         print(f"   wall: floor {f_med:.2f} s ({a.events / f_med:,.0f} events/s); goal run {g_med:.2f} s "
               f"({a.events / g_med:,.0f} events/s): {ratio:.2f}x")
+        if before5:
+            print(f"   before ({a.before}): CPU {cpu_median(before5):.2f} s, "
+                  f"{cpu_median(before5) / cpu_median(floor_cmd):.2f}x the floor; wall {statistics.median(bt):.2f} s; "
+                  f"after / before: {cpu_median(run5) / cpu_median(before5):.2f}x CPU, "
+                  f"{g_med / statistics.median(bt):.2f}x wall")
 
         if 2 in only:
             run1 = goal + ["run", str(w1), "--format", "jsonl", *args1]
@@ -196,11 +207,14 @@ def main() -> int:
         if only & {3, 4}:
             run4 = goal + ["run", str(w4), "--format", "jsonl", *args4]
             floor4 = floor + [str(w4 / "events.jsonl")]
-            t4s, rss4, frss4 = [], [], []
+            before4 = [a.before, "run", str(w4), "--format", "jsonl", *args4] if a.before else None
+            t4s, rss4, frss4, brss4 = [], [], [], []
             for _ in range(max(1, a.repeat - 1)):  # alternately, as above
                 dt, r = run_measured(run4)
                 t4s.append(dt), rss4.append(r)
                 frss4.append(run_measured(floor4)[1])
+                if before4:
+                    brss4.append(run_measured(before4)[1])
             t4 = statistics.median(t4s)
             lin = cpu_median(run4) / cpu_median(run5)
             print(f"3. {a.events * a.scale:,} events {cpu_median(run4):.2f} s CPU vs {a.events:,} events "
@@ -211,6 +225,9 @@ def main() -> int:
                   f"{max(frss4) / 1024:.0f} MiB: {mem:.2f}x (target <= 0.5x): {verdict(mem <= 0.5)}")
             print(f"   with {a.events:,} events: goal run {max(grss) / 1024:.0f} MiB, floor {max(frss) / 1024:.0f} MiB: "
                   f"{max(grss) / max(frss):.2f}x")
+            if before4:
+                print(f"   before ({a.before}) with {a.events * a.scale:,} events: CPU {cpu_median(before4):.2f} s "
+                      f"({cpu_median(before4) / cpu_median(before5):.2f}x its 200k), peak {max(brss4) / 1024:.0f} MiB")
 
 
     if 5 in only:
