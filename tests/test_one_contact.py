@@ -221,3 +221,109 @@ def test_the_contact_scan_reads_the_usual_records(monkeypatch):
         first = json.loads((folder / "contacts.jsonl").read_text(encoding="utf-8").splitlines()[0])["id"]
         one = read_one_contact(program, folder / "contacts.jsonl", None, first)
         assert [c["id"] for c in one.contacts] == [first]
+
+
+# ---------------------------------------------------------------- the log's index, kept in the cache folder
+
+def _same_as_whole(program, events, cid):
+    whole = read_inputs(program, None, events, skip_bad=True)
+    one = read_one_contact(program, None, events, cid)
+    assert [str(b) for b in one.bad] == [str(b) for b in whole.bad]
+    assert one.events == [e for e in whole.events if e[1] == cid]
+    assert (one.first_time, one.last_time, one.duplicates) == (whole.first_time, whole.last_time, whole.duplicates)
+    assert one.duplicate_events == [d for d in whole.duplicate_events if d[1] == cid]
+    if not one.events and not one.duplicate_events:
+        assert one.contact_ids == {e[1] for e in whole.events} | {d[1] for d in whole.duplicate_events}
+    return one
+
+
+def _index_log_counted(monkeypatch):
+    """Counts the whole-log scans (the index made, not read)."""
+    import goaldsl.runtime.contact_slice as cs
+    made = []
+    real = cs._index_log
+
+    def counting(*a, **k):
+        made.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(cs, "_index_log", counting)
+    return made
+
+
+ROWS = [{"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "page.visited", "url": "/", "id": "a"},
+        {"time": "2026-11-16T13:00:00+01:00", "contact": "c2", "type": "page.visited", "url": "/", "id": "a"},
+        {"time": "2026-11-16T15:00:00-05:00", "contact": "c1", "type": "page.visited", "url": "/c2", "id": "b"},
+        {"time": "2026-11-17T09:30:00Z", "contact": "c\\u0033", "type": "page.visited", "url": "/", "id": "c"}]
+PROGRAM = 'workflow "W" { evaluate on event\n enroll when page.visited\n send_email("x") }\n'
+
+
+def test_the_index_is_kept_and_answers_as_the_whole_log(write, tmp_path, monkeypatch):
+    """The second answer about a log reads its kept index instead of
+    scanning every line, and says the same as the whole log; for every
+    contact, one seen only with a repeated id, an escaped id, and nobody."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", PROGRAM)
+    events = write("events.jsonl", "".join(json.dumps(r).replace("\\\\u", "\\u") + "\n" for r in ROWS))
+    program = load_program("program.goal")
+    made = _index_log_counted(monkeypatch)
+    _same_as_whole(program, events, "c1")
+    assert len(made) == 1 and list((tmp_path / "cache" / "goaldsl").glob("log-*.index"))
+    for cid in ("c1", "c2", "nobody", "c1"):
+        _same_as_whole(program, events, cid)
+    assert len(made) == 1  # every later answer read the index
+    _same_as_whole(program, events, "c3")  # written "c\u0033": not found by a search, the log is scanned
+    assert len(made) == 2
+
+
+def test_the_index_is_never_used_for_a_changed_log(write, tmp_path, monkeypatch):
+    """A log changed to the same size and modification time is told by its
+    checksum; another program's event declarations have their own index."""
+    import os
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", PROGRAM)
+    text = "".join(json.dumps(r) + "\n" for r in ROWS[:3])
+    events = write("events.jsonl", text)
+    program = load_program("program.goal")
+    _same_as_whole(program, events, "c1")
+    st = os.stat(events)
+    events.write_text(text.replace('"c1"', '"c4"', 1))  # same size
+    os.utime(events, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(events).st_size == st.st_size
+    one = _same_as_whole(program, events, "c1")
+    assert len(one.events) == 1
+    assert _same_as_whole(program, events, "c4").events
+    app = json.dumps({"time": "2026-11-18T10:00:00Z", "contact": "c1", "type": "app.opened", "screen": "home"})
+    events.write_text(text + app + "\n")
+    write("program.goal", PROGRAM + 'event app.opened { screen: string }\n')
+    assert not _same_as_whole(load_program("program.goal"), events, "c1").bad
+    write("program.goal", PROGRAM + 'event app.opened { screen: number }\n')
+    assert _same_as_whole(load_program("program.goal"), events, "c2").bad  # not the other program's index
+
+
+@pytest.mark.parametrize("damage", ["unwritable", "garbage", "other log"])
+def test_no_index_or_a_bad_one_is_no_harm(write, tmp_path, monkeypatch, damage):
+    """An unwritable cache folder, or an index file that is damaged or
+    another log's, only means the log is scanned again."""
+    import shutil
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    write("program.goal", PROGRAM)
+    events = write("events.jsonl", "".join(json.dumps(r) + "\n" for r in ROWS[:3]))
+    program = load_program("program.goal")
+    if damage == "unwritable":
+        cache.write_text("a file where the folder would be")
+    _same_as_whole(program, events, "c1")
+    kept = list((cache / "goaldsl").glob("log-*.index")) if cache.is_dir() else []
+    assert len(kept) == (0 if damage == "unwritable" else 1)
+    if damage == "garbage":
+        kept[0].write_bytes(b"\x93not an index")
+    elif damage == "other log":
+        other = write("other.jsonl", "".join(json.dumps(r) + "\n" for r in ROWS[1:3]))
+        _same_as_whole(program, other, "c1")
+        other_index = next(p for p in (cache / "goaldsl").glob("log-*.index") if p != kept[0])
+        shutil.copy(other_index, kept[0])
+    made = _index_log_counted(monkeypatch)
+    for cid in ("c1", "c2"):
+        _same_as_whole(program, events, cid)
+    assert len(made) == (2 if damage == "unwritable" else 1)

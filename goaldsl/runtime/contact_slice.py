@@ -20,14 +20,24 @@ compared a column at a time. When anything is not of the usual shape (a
 line the typed decoder refuses, an unusual time format, a lone surrogate)
 the scan gives up and the ordinary reader reads the log, so the scan never
 decides differently from it: it only decides faster.
+
+What the scan learns about the whole log (the first and last instants, the
+lines with a repeated id, how many lines each contact has) is kept as the
+log's index in the cache folder, so the next answer about that log reads
+the file and its checksum instead of decoding every line, and finds the
+contact's lines by a search for its JSON-encoded id. An index is used only
+when the log's size, modification time and CRC-32 of its bytes, this code
+and the program's event declarations are the ones it was made for
+(docs/decisions.md, "The index of an event log").
 """
 from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from itertools import compress
 from operator import attrgetter, itemgetter
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from ..semantics import ir
 from ..semantics.calendar import parse_event_time
@@ -195,7 +205,9 @@ def _make_decoder(events: dict):
 
 
 def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Inputs):
-    """Scan the log for one contact; None when the ordinary reader must read it."""
+    """Scan the log for one contact; None when the ordinary reader must read it.
+    The whole log's facts come from its index, kept in the cache folder
+    (``_LogIndex``), or are worked out and kept there."""
     dec = _scan_decoder(events)
     if dec is None:
         return None
@@ -203,6 +215,37 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
         data = f.read()
     if data.startswith(BOM):
         return None  # a byte order mark: the ordinary reader's words (a lone surrogate fails the decoder)
+    where = _index_path(source, events)
+    stamp = _stamp(source, data) if where else None
+    index = _load_index(where, stamp)
+    lines = None if index is None else _lines_found(data, cid, index.counts.get(cid, 0))
+    if lines is None:  # no index kept, or this contact's id is written in another way
+        made = _index_log(data, dec)
+        if made is None:
+            return None
+        if index is None:
+            _save_index(where, stamp, made[0])
+        index, contacts = made
+        lines = _lines_at(data, cid, contacts)
+        if lines is None:
+            return None
+    return _answer(index, lines, source, events, cid, inputs)
+
+
+class _LogIndex(NamedTuple):
+    """What one contact's answer needs from the whole log: the first and
+    last instants (None in an empty log), the numbers of the lines whose id
+    an earlier line had, and how many lines each contact has (its lines are
+    found by a search for its id: ``_lines_found``)."""
+    first: Optional[int]
+    last: Optional[int]
+    repeated: list
+    counts: dict
+
+
+def _index_log(data: bytes, dec) -> Optional[tuple[_LogIndex, list]]:
+    """The log's index and each line's contact, from a typed decode of every
+    line; None when a line is not of the usual shape."""
     try:
         rows = dec.decode_lines(data)
     except Exception:
@@ -211,7 +254,7 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
     if not _one_per_line(data, n):
         return None
     if n == 0:
-        return set()
+        return _LogIndex(None, None, [], {}), []
     times = list(map(attrgetter("time"), rows))
     if not set(map(len, times)) <= {20, 25}:
         return None
@@ -221,6 +264,7 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
     reader, offsets = checked
     ids = list(map(attrgetter("id"), rows))
     contacts = list(map(attrgetter("contact"), rows))
+    del rows
     dups = _repeated_ids(ids)
     live = times
     if dups:
@@ -231,16 +275,17 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
     extremes = _first_and_last(live, offsets, reader)
     if extremes is None:
         return None
-    first, last = extremes
-    # This contact's lines, read by the ordinary reader (every field kept, its messages).
-    lines = _lines_at(data, cid, contacts)
-    if lines is None:
-        return None
+    return _LogIndex(*extremes, [i + 1 for i in dups], dict(Counter(contacts))), contacts
+
+
+def _answer(index: _LogIndex, lines: list, source, events: dict, cid: str, inputs: Inputs):
+    """This contact's lines, read by the ordinary reader (every field kept,
+    its messages), and the whole log's facts, into ``inputs``."""
     bad: list = []
     got = [row for batch in jsonl_rows(lines, source.shown, events, bad) for row in batch]
     if bad or len(got) != len(lines):  # pragma: no cover - the typed decoder accepted what the reader refuses
         return None
-    dup_lines = {i + 1 for i in dups}
+    dup_lines = set(index.repeated)
     kept = []
     for t, c, typ, fields, eid, no in got:
         if no in dup_lines:
@@ -249,9 +294,90 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
             kept.append((t, c, typ, fields))
     kept.sort(key=itemgetter(0))
     inputs.events = kept
-    inputs.duplicates = len(dups)
-    inputs.first_time, inputs.last_time = first, last
-    return lambda: set(contacts)
+    inputs.duplicates = len(index.repeated)
+    inputs.first_time, inputs.last_time = index.first, index.last
+    return lambda: set(index.counts)
+
+
+# ---------------------------------------------------------------- the log's index, kept in the cache folder
+
+INDEX_FORMAT = 1  # raised whenever what an index holds or means changes
+
+
+def _index_path(source, events: dict) -> Optional[str]:
+    """Where the index of this log, read for these event declarations, is
+    kept; None when it cannot be (standard input, a pipe, no cache folder)."""
+    import os
+    import zlib
+    if not source.is_regular():
+        return None
+    folder = _index_folder()
+    if folder is None:
+        return None
+    key = f"{os.path.realpath(source.path)}\n{_events_key(events)}"
+    return os.path.join(folder, f"log-{zlib.crc32(key.encode()):08x}.index")
+
+
+def _index_folder() -> Optional[str]:
+    from ..syntax.resources import cache_folder
+    return cache_folder()
+
+
+def _events_key(events: dict) -> str:
+    """The event declarations, as far as the scan's decoder reads them."""
+    return repr(sorted((name, sorted((f, t.kind, t.values, t.optional) for f, t in decl.fields.items()))
+                       for name, decl in events.items()))
+
+
+def _stamp(source, data: bytes) -> list:
+    """What an index is checked against: the index format, this code, the
+    file's name, size, modification time and a checksum of its bytes (so an
+    index is never used for a log that changed, even within one mtime tick)."""
+    import os
+    import zlib
+    from . import inputs as inputs_module
+    st = os.stat(source.path)
+    code = [(c.st_size, c.st_mtime_ns) for c in map(os.stat, (__file__, inputs_module.__file__))]
+    return [INDEX_FORMAT, repr(code), os.path.realpath(source.path), st.st_size, st.st_mtime_ns,
+            len(data), zlib.crc32(data)]
+
+
+def _load_index(where: Optional[str], stamp) -> Optional[_LogIndex]:
+    """The kept index when its stamp is this log's; None otherwise (none
+    kept, another log, unreadable, damaged)."""
+    if where is None:
+        return None
+    import msgspec
+    try:
+        with open(where, "rb") as f:
+            kept_stamp, *body = msgspec.msgpack.decode(f.read())
+        if kept_stamp != stamp:
+            return None
+        index = _LogIndex(*body)
+    except Exception:  # not an index of ours
+        return None
+    return index
+
+
+def _save_index(where: Optional[str], stamp, index: _LogIndex) -> None:
+    """Keep the index (written whole then renamed, so a reader never sees
+    half of one); nothing when the folder cannot be written."""
+    if where is None:
+        return
+    import os
+    import tempfile
+    import msgspec
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(where), prefix=".log-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(msgspec.msgpack.encode([stamp, *index]))
+            os.replace(tmp, where)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass
 
 
 def _usual_times(times: list[str]):
@@ -326,9 +452,30 @@ def _lines_at(data: bytes, cid: str, contacts: list, key: str = "contact") -> Op
     """The lines whose ``key`` is the contact's id (its events; its record
     with ``key="id"``), with their numbers: found where its id is written as
     JSON text, else by walking the lines (``contacts``: each line's id)."""
+    found = _lines_found(data, cid, contacts.count(cid), key)
+    if found is not None:
+        return found
+    numbers = [i + 1 for i, c in enumerate(contacts) if c == cid]  # the id written another way: walk the lines
+    out = []
+    pos, line = 0, 1
+    for n in numbers:
+        while line < n:
+            nl = data.find(b"\n", pos)
+            if nl < 0:
+                return None
+            pos, line = nl + 1, line + 1
+        end = data.find(b"\n", pos)
+        out.append((n, data[pos:] if end < 0 else data[pos:end + 1]))
+    return out
+
+
+def _lines_found(data: bytes, cid: str, want: int, key: str = "contact") -> Optional[list[tuple[int, bytes]]]:
+    """The ``want`` lines whose ``key`` is ``cid``, with their numbers, found
+    where the id is written as JSON text (a search in C over the whole
+    buffer; each line found is decoded to be sure); None when fewer are
+    found that way (the id is written with escapes)."""
     import msgspec
     needle = msgspec.json.encode(cid)
-    want = contacts.count(cid)
     found: list[tuple[int, bytes]] = []
     pos = 0
     line = 1
@@ -343,23 +490,10 @@ def _lines_at(data: bytes, cid: str, contacts: list, key: str = "contact") -> Op
         text = data[start:end]
         try:
             is_mine = msgspec.json.decode(text).get(key) == cid
-        except Exception:  # pragma: no cover - every line decoded in the scan
+        except Exception:  # not a line of the log it was counted in
             return None
         if is_mine:
             found.append((line, text))
         pos = end
         line += 1
-    if len(found) == want:
-        return found
-    numbers = [i + 1 for i, c in enumerate(contacts) if c == cid]  # the id written another way: walk the lines
-    out = []
-    pos, line = 0, 1
-    for n in numbers:
-        while line < n:
-            nl = data.find(b"\n", pos)
-            if nl < 0:
-                return None
-            pos, line = nl + 1, line + 1
-        end = data.find(b"\n", pos)
-        out.append((n, data[pos:] if end < 0 else data[pos:end + 1]))
-    return out
+    return found if len(found) == want else None

@@ -20,7 +20,7 @@ import attrs
 from . import ast as A
 from . import lalr
 from .diagnostics import Diagnostic, closest, error
-from .resources import grammar_path
+from .resources import cache_folder, grammar_path
 from .source import Span
 
 if TYPE_CHECKING:
@@ -106,13 +106,8 @@ def _cache_path(grammar: str, suffix: str = "cache"):
     import os
     import zlib
     key = f"{zlib.crc32((grammar + _lark_version()).encode()):08x}"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "goaldsl")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        if not os.access(folder, os.W_OK):
-            return False
-    except OSError:
+    folder = cache_folder()
+    if folder is None:
         return False
     return os.path.join(folder, f"lark-{key}.{suffix}")
 

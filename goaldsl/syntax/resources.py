@@ -1,4 +1,5 @@
-"""Where the grammar and the standard library live.
+"""Where the grammar and the standard library live, and where goal may
+keep what it computed once (its cache folder).
 
 In a built wheel they are copied into the package (``goaldsl/grammar`` and
 ``goaldsl/stdlib``); in a source checkout or an editable install they are
@@ -28,3 +29,19 @@ def stdlib_dir() -> Path:
 
 def stdlib_files() -> list[Path]:
     return sorted(stdlib_dir().glob("*.goal"))
+
+
+def cache_folder():
+    """The folder where goal keeps what it may recompute (the parser's
+    tables, the index of an event log), made if need be; None when it
+    cannot be written (then nothing is kept)."""
+    import os
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "goaldsl")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            return None
+    except OSError:
+        return None
+    return folder
