@@ -2,13 +2,38 @@
 
 The engine's state is per contact, so the run splits by contact into N hash
 partitions (``partition.partition_of``), each run by the partition kernel
-in a process of its own. This process reads and checks the log (bad lines,
-repeated ids and the run's window are facts about the whole log, decided
-here, once) and hands each worker its contacts and events, in (time, seq)
-order. Each worker writes its entries, with their order keys, to a spill
-file; at the end the files are merged by key (``partition.merge``), which
-puts the entries into the order one process writes them: the output is
-byte for byte that of ``goal run`` without ``--workers`` (docs/scale.md).
+in a process of its own. Each worker writes its entries, with their order
+keys, to a spill file; at the end the files are merged by key
+(``partition.merge``), which puts the entries into the order one process
+writes them: the output is byte for byte that of ``goal run`` without
+``--workers`` (docs/scale.md).
+
+The workers are fed in one of two ways:
+
+* **scanned** (an events file of the project's JSON Lines, the usual
+  case): every worker reads the log itself. A cheap scan decodes each
+  piece of the file in one call into just each line's contact and id;
+  from it every worker knows which lines are its contacts' and which ids
+  earlier lines took (it sees every line, in file order, so the first row
+  with an id wins across all contacts), and it decodes and checks only its
+  own lines, with the reader's own code. Every worker reads the contacts
+  file (the contacts' order is the file's) and finds the log's first good
+  line (the run's start, unless ``--from``). When all have read the log,
+  this process gathers the rest of what is global: the bad lines, the
+  duplicates counted, the last time (the run's end, unless ``--until``).
+  So the serial part of the run is small: starting the workers, and the
+  merge at the end.
+* **dealt** (standard input, CSV, Parquet, a mapping file; and whenever
+  the scan could not decide as the reader does): this process reads and
+  checks the log and deals each contact's events to its worker.
+
+The scan decides as the reader does only when what it assumed holds; each
+worker checks it, and when it does not hold the run is done again, dealt:
+each owner's check of a line agrees with the scan on the line's contact and
+id; each worker's events are in time order, none before the log's first
+good line (then the log is one process's streamed run for every partition);
+and, with ``--skip-bad``, no bad line had an id (the scan counted its id as
+taken; the reader does not).
 
 The program travels to the workers as ``Program.dumps()``. A worker
 formats JSON Lines itself (the lines are merged as bytes); for the other
@@ -16,18 +41,30 @@ formats it hands back the entries and this process writes them. The
 summary is computed per partition and the partitions' summaries are added
 (``Summary.merge``): counts add, and every time to goal is kept, so the
 quantiles stay exact.
+
+``$GOAL_WORKER_TIMES``, when set, names a file this process writes the
+run's CPU seconds to, per process, as JSON (for ``bench/scale.py``: the
+critical path of a run, which a busy machine does not change).
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import pickle
+import re
 import tempfile
+import time
 import traceback
-from typing import IO, Callable, Iterator, Optional
+from itertools import compress
+from operator import attrgetter
+from typing import IO, Any, Callable, Iterator, Optional
+
+import msgspec
 
 from .engine import EngineError
-from .inputs import Inputs, as_source, iter_events, read_contacts
+from .inputs import (EventValidator, Inputs, as_source, decode_line, iter_events, jsonl_rows, numbered_lines,
+                     read_contacts)
 from .output import JsonlWriter
 from .partition import PIECE, PartitionRun, cut_at_failure, first_failure, merge, partition_of
 from .program import InputError, Program, read_inputs, shown_path
@@ -38,6 +75,9 @@ Window = Callable[[Inputs], "tuple[int, int]"]
 #: The most workers a run may ask for.
 MAX_WORKERS = 256
 
+#: Bytes of the log a worker scans at a time.
+CHUNK = 1 << 20
+
 
 class WorkerFailed(Exception):
     """A worker process died or raised something that is not an EngineError: a bug, or the machine (memory)."""
@@ -45,6 +85,10 @@ class WorkerFailed(Exception):
 
 class _Unsorted(Exception):
     pass
+
+
+class _Again(Exception):
+    """The scan could not decide as the reader does: run again, dealt."""
 
 
 def run_workers(program: Program, contacts, events, out: Optional[IO], *, workers: int,
@@ -58,14 +102,27 @@ def run_workers(program: Program, contacts, events, out: Optional[IO], *, worker
     contacts = as_source(contacts, shown_path(contacts)) if contacts is not None else None
     events = as_source(events, shown_path(events)) if events is not None else None
     lines = writer_for is None or writer_for is JsonlWriter
-    pool = _Pool(program, workers, "lines" if lines else "entries", summary)
+    mode = "lines" if lines else "entries"
+    times: dict[str, Any] = {"workers": workers}
+    again = _unscannable(events, fmt, mapping)
+    if again is None:
+        pool = _Pool(program, workers, mode, summary, scan=(contacts, events, start, until, on_batch is not None))
+        try:
+            inputs = _scanned(pool, window, skip_bad, on_batch, events)
+            times["way"] = "scanned"
+            return _merged(pool, program, inputs, out, lines, writer_for, summary, times)
+        except _Again as e:
+            again = str(e)
+        finally:
+            pool.close()
+    times["way"], times["why dealt"] = "dealt", again
+    pool = _Pool(program, workers, mode, summary)
     try:
         try:
-            inputs = _streamed(pool, program, contacts, events, start, until, window, skip_bad, fmt, mapping,
-                               on_batch)
+            inputs = _dealt(pool, program, contacts, events, start, until, window, skip_bad, fmt, mapping, on_batch)
         except _Unsorted:
             pool.close()
-            pool = _Pool(program, workers, "lines" if lines else "entries", summary)
+            pool = _Pool(program, workers, mode, summary)
             inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
             first, last = window(inputs)
             pool.begin(inputs.contacts, first, last)
@@ -73,26 +130,58 @@ def run_workers(program: Program, contacts, events, out: Optional[IO], *, worker
                 pool.add(ev, seq)
             inputs.events.clear()
             pool.finish(last)
-        results = pool.results()
-        failed = first_failure(r[0] for r in results)
-        pairs = merge([pool.spilled(i) for i in range(workers)])
-        if failed is not None:
-            pairs = cut_at_failure(pairs, [failed.instant])
-        if out is not None:
-            _write(pairs, out, lines, writer_for)
-        else:
-            for _ in pairs:
-                pass
-        if failed is not None:
-            raise failed
-        total = None
-        if summary:
-            total = Summary(shapes_of(program.ir))
-            for _, s in results:
-                total.merge(s)
-        return inputs, total
+        return _merged(pool, program, inputs, out, lines, writer_for, summary, times)
     finally:
         pool.close()
+
+
+def _unscannable(events, fmt: Optional[str], mapping) -> Optional[str]:
+    """Why the workers cannot scan the log themselves (None: they can)."""
+    if events is None:
+        return "no events file"
+    if mapping is not None:
+        return "a mapping file"
+    if not events.is_regular():
+        return "not a regular file"
+    from .readers import detect_format
+    if detect_format(events, fmt, None) != "jsonl":
+        return "not the project's JSON Lines"
+    return None
+
+
+def _merged(pool: "_Pool", program: Program, inputs: Inputs, out: Optional[IO], lines: bool, writer_for,
+            summary: bool, times: dict) -> "tuple[Inputs, Optional[Summary]]":
+    """The end of a run: the workers' spill files merged and written, the
+    first failure (as one process meets it) raised, the summaries added."""
+    results = pool.results()
+    times["parent before merge"] = time.process_time()
+    failed = first_failure(r[0] for r in results)
+    pairs = merge([pool.spilled(i) for i in range(pool.n)])
+    if failed is not None:
+        pairs = cut_at_failure(pairs, [failed.instant])
+    if out is not None:
+        _write(pairs, out, lines, writer_for)
+    else:
+        for _ in pairs:
+            pass
+    times["parent"] = time.process_time()
+    times["worker"] = [r[2] for r in results]
+    _write_times(times)
+    if failed is not None:
+        raise failed
+    total = None
+    if summary:
+        total = Summary(shapes_of(program.ir))
+        for r in results:
+            total.merge(r[1])
+    return inputs, total
+
+
+def _write_times(times: dict) -> None:
+    path = os.environ.get("GOAL_WORKER_TIMES")
+    if path:
+        with open(path, "w") as f:
+            json.dump(times, f)
 
 
 def _write(pairs: Iterator[tuple], out: IO, lines: bool, writer_for) -> None:
@@ -107,10 +196,36 @@ def _write(pairs: Iterator[tuple], out: IO, lines: bool, writer_for) -> None:
     w.flush()
 
 
-def _streamed(pool: "_Pool", program: Program, contacts, events, start: Optional[int], until: Optional[int],
-              window: Window, skip_bad: bool, fmt: Optional[str], mapping, on_batch) -> Inputs:
-    """The log read in order and dealt to the workers as it is read (as
-    ``backtest`` runs it); ``_Unsorted`` when it is not in time order."""
+def _scanned(pool: "_Pool", window: Window, skip_bad: bool, on_batch, events) -> Inputs:
+    """What is global, gathered from the workers once each has scanned the
+    whole log; then the workers are told the run's window and finish."""
+    reports = pool.reports(on_batch, events)
+    again = next((r["again"] for r in reports if r["again"]), None)
+    if again is None and skip_bad and any(r["bad ids"] for r in reports):
+        again = "a bad line had an id"
+    if again is not None:
+        raise _Again(again)
+    inputs = Inputs()
+    inputs.bad = reports[0]["contacts bad"] + sorted((b for r in reports for b in r["bad"]),
+                                                    key=attrgetter("line"))
+    inputs.duplicates = sum(r["duplicates"] for r in reports)
+    firsts = [r["first"] for r in reports if r["first"] is not None]
+    if firsts:
+        inputs.first_time = reports[0]["first line"]
+        if inputs.first_time is None or min(firsts) < inputs.first_time:
+            raise _Again("not in time order")
+        inputs.last_time = max(r["last"] for r in reports if r["last"] is not None)
+    if inputs.bad and not skip_bad:
+        raise InputError(inputs.bad)
+    first, final = window(inputs)
+    pool.finish_scanned(first, final)
+    return inputs
+
+
+def _dealt(pool: "_Pool", program: Program, contacts, events, start: Optional[int], until: Optional[int],
+           window: Window, skip_bad: bool, fmt: Optional[str], mapping, on_batch) -> Inputs:
+    """The log read in order here and dealt to the workers as it is read
+    (as ``backtest`` runs it); ``_Unsorted`` when it is not in time order."""
     inputs = Inputs()
     if contacts is not None:
         read_contacts(contacts, None, inputs, mapping=mapping)
@@ -140,9 +255,11 @@ def _streamed(pool: "_Pool", program: Program, contacts, events, start: Optional
 
 
 class _Pool:
-    """The worker processes, one per partition, and their spill files."""
+    """The worker processes, one per partition, and their spill files.
+    ``scan``: (contacts, events, start, until, progress) for workers that
+    read the log themselves; None for workers dealt their events."""
 
-    def __init__(self, program: Program, n: int, mode: str, summary: bool):
+    def __init__(self, program: Program, n: int, mode: str, summary: bool, scan: Optional[tuple] = None):
         # fork where there is one (the workers start at once, with what is
         # imported); the program still travels as bytes, as it must elsewhere.
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -156,8 +273,8 @@ class _Pool:
         self.begun = False
         for i in range(n):
             here, there = ctx.Pipe()
-            p = ctx.Process(target=_work, args=(there, data, mode, summary, self.spill_path(i)), daemon=True,
-                            name=f"goal-worker-{i}")
+            p = ctx.Process(target=_work, args=(there, data, mode, summary, self.spill_path(i), i, n, scan),
+                            daemon=True, name=f"goal-worker-{i}")
             p.start()
             there.close()
             self.conns.append(here)
@@ -165,6 +282,8 @@ class _Pool:
 
     def spill_path(self, i: int) -> str:
         return os.path.join(self.folder, f"partition-{i}.pickle")
+
+    # ------------------------------------------------------------ dealt
 
     def begin(self, contacts: list[dict], start: int, until: Optional[int]) -> None:
         if self.begun:
@@ -191,24 +310,53 @@ class _Pool:
                 self.pieces[i] = []
             self._send(conn, ("finish", until))
 
+    # ------------------------------------------------------------ scanned
+
+    def reports(self, on_batch, events) -> list[dict]:
+        """Each scanning worker's report once it has read the whole log (the
+        first worker's progress passed on to ``on_batch`` meanwhile)."""
+        out = []
+        for i, conn in enumerate(self.conns):
+            while True:
+                msg = self._recv(i)
+                if msg[0] == "progress":
+                    if on_batch is not None:
+                        events.rows_read, events.rows_total = msg[2]  # how far, for the progress display
+                        on_batch(msg[1])
+                    continue
+                if msg[0] != "read":  # pragma: no cover - the protocol
+                    raise WorkerFailed(f"worker {i} said {msg[0]!r} before reading the log")
+                out.append(msg[1])
+                break
+        return out
+
+    def finish_scanned(self, start: int, until: int) -> None:
+        for conn in self.conns:
+            self._send(conn, ("finish", start, until))
+
+    # ------------------------------------------------------------ both
+
     def _send(self, conn, msg) -> None:
         try:
             conn.send(msg)
         except (BrokenPipeError, EOFError, OSError):
             self._died()
 
-    def results(self) -> list[tuple[Optional[EngineError], Optional[Summary]]]:
-        """Each worker's failure (or None) and summary, once it has finished."""
+    def _recv(self, i: int):
+        try:
+            msg = self.conns[i].recv()
+        except (EOFError, OSError):
+            self._died()
+        if msg[0] == "crash":
+            raise WorkerFailed(f"worker {i} failed: {msg[1]}")
+        return msg
+
+    def results(self) -> list[tuple[Optional[EngineError], Optional[Summary], float]]:
+        """Each worker's failure (or None), summary and CPU seconds, once it has finished."""
         out = []
-        for i, conn in enumerate(self.conns):
-            try:
-                msg = conn.recv()
-            except (EOFError, OSError):
-                self._died()
-            if msg[0] == "crash":
-                raise WorkerFailed(f"worker {i} failed: {msg[1]}")
-            _, failure, summary = msg
-            out.append((EngineError(*failure) if failure is not None else None, summary))
+        for i in range(self.n):
+            _, failure, summary, cpu = self._recv(i)
+            out.append((EngineError(*failure) if failure is not None else None, summary, cpu))
         return out
 
     def _died(self):
@@ -247,7 +395,42 @@ class _Pool:
         self.conns, self.procs = [], []
 
 
-def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str) -> None:
+# ---------------------------------------------------------------- in a worker
+
+class _Kernel:
+    """A worker's partition run: its entries handed to ``emit`` as they are
+    finished; when the engine fails, what was done before, and the failure
+    kept (the rest of the log is still read, for bad lines, but not run)."""
+
+    def __init__(self, program: Program, emit: Callable[[list], None]):
+        self.program = program
+        self.emit = emit
+        self.run: Optional[PartitionRun] = None
+        self.failure: Optional[tuple] = None
+
+    def begin(self, contacts: list, start: int, until: Optional[int]) -> None:
+        self.run = PartitionRun(self.program, contacts, start=start, until=until, keyed=True)
+
+    def feed(self, events: list) -> None:
+        if self.failure is None:
+            self._step(self.run.feed, events)
+
+    def finish(self, until: int) -> None:
+        if self.failure is None and self._step(self.run.finish, until):
+            self.emit(self.run.waiting())
+
+    def _step(self, step, arg) -> bool:
+        try:
+            self.emit(step(arg))
+            return True
+        except EngineError as e:
+            self.emit(self.run.entries())  # what was done before the failure
+            self.failure = (str(e), e.instant)
+            return False
+
+
+def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int, n: int,
+          scan: Optional[tuple]) -> None:
     """A worker: one partition, run by the kernel, its entries spilled with their keys."""
     import gc
     import signal
@@ -283,36 +466,14 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str) -> None:
                     items = entries
                 dump((keys, items))
 
-            run: Optional[PartitionRun] = None
-            failure = None
-            while True:
-                msg = conn.recv()
-                kind = msg[0]
-                if kind == "begin":
-                    run = PartitionRun(program, msg[1], start=msg[2], until=msg[3], keyed=True)
-                    continue
-                if failure is not None:
-                    if kind == "finish":
-                        break
-                    continue  # the run stopped: the rest of the log is read (for bad lines) but not run
-                try:
-                    if kind == "events":
-                        emit(run.feed(msg[1]))
-                    else:
-                        emit(run.finish(msg[1]))
-                        emit(run.waiting())
-                        break
-                except EngineError as e:
-                    emit(run.entries())  # what was done before the failure
-                    failure = (str(e), e.instant)
-                    if kind == "finish":
-                        break
-        conn.send(("done", failure, summ))
+            kernel = _Kernel(program, emit)
+            if scan is None:
+                _be_dealt(conn, kernel)
+            elif not _scan_and_run(conn, kernel, me, n, *scan):
+                return  # told to stop: the run is refused, or done again dealt
+        conn.send(("done", kernel.failure, summ, time.process_time()))
     except (EOFError, OSError, BrokenPipeError):  # the parent stopped (interrupted, or a bad log): so do we
-        try:
-            os.unlink(spill_path)
-        except OSError:
-            pass
+        pass
     except BaseException:  # noqa: BLE001 - told to the parent, which says it without a traceback
         try:
             conn.send(("crash", traceback.format_exc(limit=-3).strip().splitlines()[-1]))
@@ -320,6 +481,280 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str) -> None:
             pass
     finally:
         conn.close()
+
+
+def _be_dealt(conn, kernel: _Kernel) -> None:
+    """Run the events this worker is dealt, until it is told the run's end."""
+    while True:
+        msg = conn.recv()
+        kind = msg[0]
+        if kind == "begin":
+            kernel.begin(msg[1], msg[2], msg[3])
+        elif kind == "events":
+            kernel.feed(msg[1])
+        else:
+            kernel.finish(msg[1])
+            return
+
+
+def _scan_and_run(conn, kernel: _Kernel, me: int, n: int, contacts, events, start: Optional[int],
+                  until: Optional[int], progress: bool) -> bool:
+    """Read the contacts and the log, run this partition's events, report
+    what is global, and finish when told the run's window. False when told
+    to stop instead."""
+    from .sources import SourceError
+    program = kernel.program
+    inputs = Inputs()
+    scan = _Scan(events, program.ir.events, me, n)
+    first_line = None
+    try:
+        if contacts is not None:
+            read_contacts(contacts, None, inputs)
+        mine = [(rank, rec) for rank, rec in enumerate(inputs.contacts) if partition_of(rec["id"], n) == me]
+        first_line = _first_good_time(events, program.ir.events)
+        began = start if start is not None else first_line
+        if began is not None:
+            kernel.begin(mine, began, until)
+        for piece in scan.pieces():
+            if piece:
+                if kernel.run is None:  # pragma: no cover - a good line after the first good line found none
+                    scan.again = "no first good line"
+                    break
+                kernel.feed(piece)
+            if progress and me == 0:
+                conn.send(("progress", scan.rows, (scan.position(), 1 << 20)))
+    except SourceError:  # a file that cannot be read: the reader says so, as one process does
+        scan.again = "a file that cannot be read"
+    conn.send(("read", {"contacts bad": inputs.bad, "bad": scan.bad, "duplicates": scan.duplicates,
+                        "first": scan.first, "last": scan.last, "first line": first_line,
+                        "bad ids": scan.bad_ids, "again": scan.again}))
+    msg = conn.recv()
+    if msg[0] != "finish":  # pragma: no cover - the protocol
+        return False
+    if kernel.run is None:  # no good line in the log: the run's window was given
+        kernel.begin(mine, msg[1], until)
+    kernel.finish(msg[2])
+    return True
+
+
+def _first_good_time(events, declared: dict) -> Optional[int]:
+    """The time of the log's first good line (the reader's checks), or None
+    when it has none: the start of a run without ``--from``."""
+    validator = EventValidator(declared)
+    with events.open() as f:
+        for no, line in numbered_lines(f):
+            if not line.strip():
+                continue
+            obj = decode_line(events.shown, no, line, [])
+            if obj is not None:
+                res = validator.check(obj)
+                if not isinstance(res, str):
+                    return res[0]
+    return None
+
+
+class _Scan:
+    """One worker's reading of the whole log: every line's contact and id
+    decoded cheaply, this partition's lines decoded and checked by the
+    reader (``jsonl_rows``), handed on as pieces of the kernel's events
+    ``(time, contact, type, fields, line)``. The line number is the event's
+    place in the log. ``again`` says why the scan cannot decide as the
+    reader does (then it stops)."""
+
+    def __init__(self, source, declared: dict, me: int, n: int):
+        self.source = source
+        self.declared = declared
+        self.me = me
+        self.n = n
+        self.bad: list = []  # this partition's bad lines
+        self.duplicates = 0  # this partition's lines whose id an earlier line had
+        self.bad_ids = 0  # bad lines of this partition with an id (the scan took it as seen)
+        self.first: Optional[int] = None  # this partition's first and last event times
+        self.last: Optional[int] = None
+        self.again: Optional[str] = None
+        self.rows = 0  # lines scanned
+        self._f = None
+        self._owner: dict = {}  # contact (as decoded) -> its partition
+        self._seen: set = set()  # every id taken so far
+        self._ids: dict[int, Optional[str]] = {}  # line -> the scan's id, for this partition's lines being read
+        self._dups: set[int] = set()  # this partition's lines whose id was taken
+
+    def position(self) -> int:
+        """How far the scan has come, out of 2**20 (for the progress display)."""
+        return int((self.source.read_position() or 0) * (1 << 20))
+
+    def pieces(self) -> Iterator[list[tuple]]:
+        me, n, ids, dups = self.me, self.n, self._ids, self._dups
+        owner = self._owner.get
+        bad = self.bad
+        told = 0  # bad lines whose id has been looked at
+        first = last = None
+        for batch in jsonl_rows(self._own_lines(), self.source.shown, self.declared, bad):
+            piece = []
+            append = piece.append
+            for t, cid, typ, fields, eid, no in batch:
+                p = owner(cid)
+                if (p != me and (p is not None or partition_of(cid, n) != me)) or ids.pop(no) != eid:
+                    self.again = f"line {no}: its contact or id was decoded otherwise"
+                    return
+                if no in dups:
+                    dups.discard(no)
+                    self.duplicates += 1
+                    continue
+                if last is not None and t < last:
+                    self.again = "not in time order"
+                    return
+                if first is None:
+                    first = self.first = t
+                last = t
+                append((t, cid, typ, fields, no))
+            self.last = last
+            told = self._bad_ids(told)
+            yield piece
+        self._bad_ids(told)
+
+    def _bad_ids(self, told: int) -> int:
+        for b in self.bad[told:]:
+            if self._ids.pop(b.line, None) is not None:
+                self.bad_ids += 1
+            self._dups.discard(b.line)
+        return len(self.bad)
+
+    def _own_lines(self) -> Iterator[tuple[int, bytes]]:
+        """This partition's lines, numbered, as the reader takes them; the
+        ids of every line taken as they go by (the first line with an id
+        wins, whoever it is for)."""
+        decode_lines = msgspec.json.Decoder(_ContactAndId).decode_lines
+        decode = msgspec.json.Decoder(_ContactAndId).decode
+        me, seen, ids, dups = self.me, self._seen, self._ids, self._dups
+        for base, data in self._chunks():
+            if self.again is not None:
+                return
+            lines = data.split(b"\n")
+            ends = not lines[-1]
+            if ends:
+                lines.pop()  # what follows the last newline
+            count = len(lines)
+            rows = None
+            try:
+                rows = decode_lines(data)
+            except (msgspec.DecodeError, ValueError, RecursionError):
+                pass
+            if rows is not None and len(rows) == count and not _SAME_LINE.search(data):
+                contacts = list(map(_CONTACT, rows))
+                line_ids = list(map(_ID, rows))
+            else:  # blank lines, bad ones: line by line (a line no decoder reads is partition 0's to report)
+                contacts, line_ids = [], []
+                for line in lines:
+                    if not line.strip():
+                        contacts.append(_BLANK)
+                        line_ids.append(None)
+                        continue
+                    try:
+                        row = decode(line)
+                    except (msgspec.DecodeError, ValueError, RecursionError):
+                        contacts.append(_UNREAD)
+                        line_ids.append(None)
+                        continue
+                    contacts.append(row.contact)
+                    line_ids.append(row.id)
+            parts = self._partitions(contacts)
+            if not set(map(type, line_ids)) <= _TEXT_OR_NONE:
+                line_ids = [_as_id(x) for x in line_ids]
+            fresh = set(line_ids)
+            fresh.discard(None)
+            taken: Optional[set] = None
+            if len(fresh) == count - line_ids.count(None) and seen.isdisjoint(fresh):
+                seen |= fresh  # no id of this piece was taken before, none twice in it
+            else:
+                taken = set()
+                for i, x in enumerate(line_ids):
+                    if x is not None:
+                        if x in seen:
+                            taken.add(i)
+                        else:
+                            seen.add(x)
+            own = list(compress(range(count), map(me.__eq__, parts)))
+            for i in own:
+                ids[base + i] = line_ids[i]
+            if taken:
+                dups.update(base + i for i in taken.intersection(own))
+            self.rows += count
+            last = count - 1
+            for i in own:
+                yield base + i, (lines[i] + b"\n" if ends or i != last else lines[i])
+
+    def _partitions(self, contacts: list) -> list[int]:
+        """Each line's partition, by its contact as decoded (-1: a blank line, no one's)."""
+        cache = self._owner
+        try:
+            parts = list(map(cache.get, contacts))
+        except TypeError:  # a bad line's contact is a list or an object
+            parts = [cache.get(c) if _hashable(c) else None for c in contacts]
+        if None in parts:
+            n = self.n
+            for i, p in enumerate(parts):
+                if p is None:
+                    c = contacts[i]
+                    t = type(c)
+                    if t is str and c:
+                        p = cache[c] = partition_of(c, n)
+                    elif t is int:
+                        p = cache[c] = partition_of(str(c), n)
+                    else:  # no contact the reader takes: the line is bad, partition 0 reports it
+                        p = -1 if c is _BLANK else 0
+                    parts[i] = p
+        return parts
+
+    def _chunks(self) -> Iterator[tuple[int, bytes]]:
+        """The log in pieces of whole lines, each with its first line's number."""
+        from ..syntax.source import BOM
+        with self.source.open() as f:
+            self._f = f
+            no = 1
+            while True:
+                data = f.read(CHUNK)
+                if not data:
+                    return
+                if not data.endswith(b"\n"):
+                    data += f.readline()
+                if no == 1 and data.startswith(BOM):
+                    data = data[len(BOM):]
+                yield no, data
+                no += data.count(b"\n")
+
+
+class _ContactAndId(msgspec.Struct, gc=False):
+    """What the scan decodes of a line: the rest is skipped."""
+    contact: Any = None
+    id: Any = None
+
+
+_CONTACT = attrgetter("contact")
+_ID = attrgetter("id")
+_BLANK = object()  # a blank line's contact: no one's line
+_UNREAD = object()  # a line no decoder reads: partition 0 reports it
+_TEXT_OR_NONE = frozenset((str, type(None)))
+_SAME_LINE = re.compile(rb"\}[ \t\r]*\{")  # two objects on one line (or such text in a string)
+
+
+def _as_id(x) -> Optional[str]:
+    """An id as the reader takes it (text; an integer as its digits); None
+    for none, or one the reader refuses (the line is bad: it takes no id)."""
+    t = type(x)
+    if t is str:
+        return x
+    if t is int:
+        return str(x)
+    return None
+
+
+def _hashable(x) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
 
 
 class _Sink:
