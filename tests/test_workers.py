@@ -148,3 +148,100 @@ def test_no_events(tmp_path):
 def test_what_workers_do_not_go_with(tmp_path, args, message):
     code, out, err = goal("run", str(ROOT / "examples" / "booked-a-demo"), "--format", "jsonl", *args, cwd=tmp_path)
     assert code == 2 and out == b"" and message in err
+
+
+def way(*args: str, workers: int = 2, tmp: Path) -> dict:
+    """How a run with workers went (``$GOAL_WORKER_TIMES``): scanned by the
+    workers, or dealt by this process (and why)."""
+    import os
+    path = tmp / "times.json"
+    env = {**os.environ, "GOAL_WORKER_TIMES": str(path)}
+    p = subprocess.run([sys.executable, "-m", "goaldsl", *args, "--workers", str(workers)], capture_output=True,
+                       env=env, timeout=600)
+    assert p.returncode in (0, 1), p.stderr.decode()
+    return json.loads(path.read_text())
+
+
+@needs_gen
+def test_the_workers_read_a_json_lines_log_themselves(tmp_path):
+    folder = generated(tmp_path, 5)
+    args = ("run", str(folder), "--format", "jsonl")
+    code, out, err = same(*args)
+    assert code == 0 and "duplicate events (repeated ids)" in err and out.count(b"\n") > 1000
+    got = way(*args, tmp=tmp_path)
+    assert got["way"] == "scanned" and len(got["worker"]) == 2 and got["parent"] > 0
+
+
+ODD = '''
+workflow "Visits" {
+    evaluate on event
+    enroll when page.visited
+    allow reentry
+    send_email("hello")
+}
+'''
+
+
+def _odd_log(tmp_path, rows: list, head: bytes = b"") -> None:
+    (tmp_path / "program.goal").write_text(ODD)
+    (tmp_path / "contacts.jsonl").write_text('{"id": "c1"}\n{"id": 7}\n')
+    (tmp_path / "events.jsonl").write_bytes(head + b"".join(r if isinstance(r, bytes) else json.dumps(r).encode()
+                                                              + b"\n" for r in rows))
+
+
+def _visit(minute: int, contact, eid=None) -> dict:
+    row = {"time": f"2026-11-16T09:{minute:02d}:00Z", "contact": contact, "type": "page.visited", "url": "/"}
+    if eid is not None:
+        row["id"] = eid
+    return row
+
+
+def test_blank_lines_a_bom_integers_crlf_and_ids_taken_by_other_contacts(tmp_path):
+    rows = [_visit(0, "c1", "a"), b"\n", _visit(1, 7, 5), b"   \r\n", _visit(2, "c2", "a"),  # "a" is c1's
+            json.dumps(_visit(3, "c3", 5)).encode() + b"\r\n",  # the id 5 is 7's, written as a number there
+            _visit(4, "c4", "5"), _visit(5, "c5"), _visit(6, "c1", "b"), _visit(7, "c6", "b")]
+    _odd_log(tmp_path, rows, head=b"\xef\xbb\xbf")
+    args = ("run", str(tmp_path), "--format", "jsonl")
+    code, out, err = same(*args, workers=(2, 3, 5))
+    assert code == 0 and "ignored 4 duplicate events" in err
+    assert b'"c2"' not in out and b'"c3"' not in out and b'"c4"' not in out and b'"c6"' not in out
+    assert way(*args, tmp=tmp_path)["way"] == "scanned"
+
+
+def test_bad_lines_found_by_the_workers_are_reported_in_file_order(tmp_path):
+    rows = [_visit(0, "c1", "a"), b"not json\n", _visit(1, "c2"), {"time": "2026-11-16T09:02:00Z", "contact": "c3"},
+            _visit(3, ["a list"]), {**_visit(4, "c4"), "url": 5}, b"[1, 2]\n", _visit(5, "c5", "b")]
+    _odd_log(tmp_path, rows)
+    args = ("run", str(tmp_path), "--format", "jsonl")
+    code, out, err = same(*args, workers=(2, 3))
+    assert code == 1 and out == b"" and [l.split(":")[1] for l in err.splitlines()[1:-1]] == ["2", "4", "5", "6", "7"]
+    assert way(*args, tmp=tmp_path)["way"] == "scanned"
+    code, out, err = same(*args, "--skip-bad", workers=(2, 3))
+    assert code == 0 and "skipped 5 bad lines" in err and b'"c5"' in out
+    assert way(*args, "--skip-bad", tmp=tmp_path)["way"] == "scanned"
+
+
+def test_the_first_good_line_starts_the_run(tmp_path):
+    rows = [b"{}\n", {"time": "2026-11-16T08:00:00Z", "contact": "c9", "type": "nope"}, _visit(30, "c2"),
+            _visit(31, "c1"), _visit(59, "c3")]
+    _odd_log(tmp_path, rows)
+    args = ("run", str(tmp_path), "--format", "jsonl", "--skip-bad")
+    code, out, _ = same(*args, workers=(2, 3))
+    assert code == 0 and b"09:30:00" in out
+    assert way(*args, tmp=tmp_path)["way"] == "scanned"
+
+
+def test_what_the_scan_cannot_decide_is_dealt(tmp_path):
+    # A skipped bad line's id does not count (the reader never took it); the scan took it: dealt.
+    rows = [_visit(0, "c1", "a"), {**_visit(1, "c2", "x"), "url": 5}, _visit(2, "c3", "x")]
+    _odd_log(tmp_path, rows)
+    args = ("run", str(tmp_path), "--format", "jsonl", "--skip-bad")
+    code, out, _ = same(*args)
+    assert code == 0 and b'"c3"' in out
+    got = way(*args, tmp=tmp_path)
+    assert (got["way"], got["why dealt"]) == ("dealt", "a bad line had an id")
+    # Out of time order: the reader sorts the log; dealt.
+    _odd_log(tmp_path, [_visit(5, "c1"), _visit(1, "c2"), _visit(3, "c3")])
+    code, out, _ = same("run", str(tmp_path), "--format", "jsonl")
+    assert code == 0 and out.index(b'"c2"') < out.index(b'"c1"')
+    assert way("run", str(tmp_path), "--format", "jsonl", tmp=tmp_path)["why dealt"] == "not in time order"

@@ -104,12 +104,22 @@ def run_workers(program: Program, contacts, events, out: Optional[IO], *, worker
     lines = writer_for is None or writer_for is JsonlWriter
     mode = "lines" if lines else "entries"
     times: dict[str, Any] = {"workers": workers}
+    try:
+        return _run(program, contacts, events, out, workers, start, until, window, skip_bad, fmt, mapping, on_batch,
+                    writer_for, summary, lines, mode, times)
+    finally:
+        times["parent"] = time.process_time()
+        _write_times(times)
+
+
+def _run(program, contacts, events, out, workers, start, until, window, skip_bad, fmt, mapping, on_batch, writer_for,
+         summary, lines, mode, times):
     again = _unscannable(events, fmt, mapping)
     if again is None:
         pool = _Pool(program, workers, mode, summary, scan=(contacts, events, start, until, on_batch is not None))
         try:
-            inputs = _scanned(pool, window, skip_bad, on_batch, events)
             times["way"] = "scanned"
+            inputs = _scanned(pool, window, skip_bad, on_batch, events)
             return _merged(pool, program, inputs, out, lines, writer_for, summary, times)
         except _Again as e:
             again = str(e)
@@ -164,9 +174,7 @@ def _merged(pool: "_Pool", program: Program, inputs: Inputs, out: Optional[IO], 
     else:
         for _ in pairs:
             pass
-    times["parent"] = time.process_time()
     times["worker"] = [r[2] for r in results]
-    _write_times(times)
     if failed is not None:
         raise failed
     total = None
