@@ -56,8 +56,8 @@ import re
 import tempfile
 import time
 import traceback
-from itertools import compress
-from operator import attrgetter
+from itertools import compress, islice, repeat
+from operator import add, attrgetter, itemgetter, le
 from typing import IO, Any, Callable, Iterator, Optional
 
 import msgspec
@@ -567,7 +567,8 @@ class _Scan:
     reader (``jsonl_rows``), handed on as pieces of the kernel's events
     ``(time, contact, type, fields, line)``. The line number is the event's
     place in the log. ``again`` says why the scan cannot decide as the
-    reader does (then it stops)."""
+    reader does (then it stops). The work per line is done a piece at a
+    time, in C (maps over lists), as the reader's is."""
 
     def __init__(self, source, declared: dict, me: int, n: int):
         self.source = source
@@ -581,8 +582,8 @@ class _Scan:
         self.last: Optional[int] = None
         self.again: Optional[str] = None
         self.rows = 0  # lines scanned
-        self._f = None
         self._owner: dict = {}  # contact (as decoded) -> its partition
+        self._mine: set = set()  # this partition's contacts (as the reader gives them)
         self._seen: set = set()  # every id taken so far
         self._ids: dict[int, Optional[str]] = {}  # line -> the scan's id, for this partition's lines being read
         self._dups: set[int] = set()  # this partition's lines whose id was taken
@@ -592,34 +593,45 @@ class _Scan:
         return int((self.source.read_position() or 0) * (1 << 20))
 
     def pieces(self) -> Iterator[list[tuple]]:
-        me, n, ids, dups = self.me, self.n, self._ids, self._dups
-        owner = self._owner.get
-        bad = self.bad
+        ids, dups, mine = self._ids, self._dups, self._mine
         told = 0  # bad lines whose id has been looked at
-        first = last = None
-        for batch in jsonl_rows(self._own_lines(), self.source.shown, self.declared, bad):
-            piece = []
-            append = piece.append
-            for t, cid, typ, fields, eid, no in batch:
-                p = owner(cid)
-                if (p != me and (p is not None or partition_of(cid, n) != me)) or ids.pop(no) != eid:
-                    self.again = f"line {no}: its contact or id was decoded otherwise"
-                    return
-                if no in dups:
-                    dups.discard(no)
-                    self.duplicates += 1
+        last = None
+        for batch in jsonl_rows(self._own_lines(), self.source.shown, self.declared, self.bad):
+            if not batch:  # pragma: no cover - the reader hands on no empty batch
+                continue
+            nos = list(map(_NO, batch))
+            cids = set(map(_CID, batch))
+            if not cids <= mine and not self._are_mine(cids - mine):
+                self.again = "a contact decoded otherwise"
+                return
+            if list(map(ids.pop, nos)) != list(map(_EID, batch)):
+                self.again = "an id decoded otherwise"
+                return
+            if dups and not dups.isdisjoint(nos):
+                kept = [row for row in batch if row[5] not in dups]
+                self.duplicates += len(batch) - len(kept)
+                dups.difference_update(nos)
+                batch = kept
+                if not batch:
+                    told = self._bad_ids(told)
                     continue
-                if last is not None and t < last:
-                    self.again = "not in time order"
-                    return
-                if first is None:
-                    first = self.first = t
-                last = t
-                append((t, cid, typ, fields, no))
-            self.last = last
+            times = list(map(_T, batch))
+            if (last is not None and times[0] < last) or not all(map(le, times, islice(times, 1, None))):
+                self.again = "not in time order"
+                return
+            if self.first is None:
+                self.first = times[0]
+            last = self.last = times[-1]
             told = self._bad_ids(told)
-            yield piece
+            yield list(map(_KERNEL_EVENT, batch))
         self._bad_ids(told)
+
+    def _are_mine(self, cids: set) -> bool:
+        me, n = self.me, self.n
+        if any(partition_of(c, n) != me for c in cids):
+            return False
+        self._mine |= cids
+        return True
 
     def _bad_ids(self, told: int) -> int:
         for b in self.bad[told:]:
@@ -635,7 +647,8 @@ class _Scan:
         decode_lines = msgspec.json.Decoder(_ContactAndId).decode_lines
         decode = msgspec.json.Decoder(_ContactAndId).decode
         me, seen, ids, dups = self.me, self._seen, self._ids, self._dups
-        for base, data in self._chunks():
+        base = 1  # the number of the piece's first line
+        for data in self._chunks():
             if self.again is not None:
                 return
             lines = data.split(b"\n")
@@ -679,18 +692,22 @@ class _Scan:
                 for i, x in enumerate(line_ids):
                     if x is not None:
                         if x in seen:
-                            taken.add(i)
+                            taken.add(base + i)
                         else:
                             seen.add(x)
             own = list(compress(range(count), map(me.__eq__, parts)))
-            for i in own:
-                ids[base + i] = line_ids[i]
+            nos = list(map(base.__add__, own))
+            ids.update(zip(nos, map(line_ids.__getitem__, own)))
             if taken:
-                dups.update(base + i for i in taken.intersection(own))
+                dups.update(taken.intersection(nos))
+            texts = list(map(lines.__getitem__, own))
+            if ends or not own or own[-1] != count - 1:
+                texts = list(map(add, texts, repeat(b"\n")))  # each line as the reader reads it
+            else:  # the file's last line, with no newline after it
+                texts[:-1] = map(add, texts[:-1], repeat(b"\n"))
             self.rows += count
-            last = count - 1
-            for i in own:
-                yield base + i, (lines[i] + b"\n" if ends or i != last else lines[i])
+            base += count
+            yield from zip(nos, texts)
 
     def _partitions(self, contacts: list) -> list[int]:
         """Each line's partition, by its contact as decoded (-1: a blank line, no one's)."""
@@ -699,37 +716,38 @@ class _Scan:
             parts = list(map(cache.get, contacts))
         except TypeError:  # a bad line's contact is a list or an object
             parts = [cache.get(c) if _hashable(c) else None for c in contacts]
-        if None in parts:
-            n = self.n
-            for i, p in enumerate(parts):
-                if p is None:
-                    c = contacts[i]
-                    t = type(c)
-                    if t is str and c:
-                        p = cache[c] = partition_of(c, n)
-                    elif t is int:
-                        p = cache[c] = partition_of(str(c), n)
-                    else:  # no contact the reader takes: the line is bad, partition 0 reports it
-                        p = -1 if c is _BLANK else 0
-                    parts[i] = p
-        return parts
+        n = self.n
+        i = -1
+        while True:
+            try:
+                i = parts.index(None, i + 1)
+            except ValueError:
+                return parts
+            c = contacts[i]
+            t = type(c)
+            if t is str and c:
+                p = cache[c] = partition_of(c, n)
+            elif t is int:
+                p = cache[c] = partition_of(str(c), n)
+            else:  # no contact the reader takes: the line is bad, partition 0 reports it
+                p = -1 if c is _BLANK else 0
+            parts[i] = p
 
-    def _chunks(self) -> Iterator[tuple[int, bytes]]:
-        """The log in pieces of whole lines, each with its first line's number."""
+    def _chunks(self) -> Iterator[bytes]:
+        """The log in pieces of whole lines."""
         from ..syntax.source import BOM
         with self.source.open() as f:
-            self._f = f
-            no = 1
+            first = True
             while True:
                 data = f.read(CHUNK)
                 if not data:
                     return
                 if not data.endswith(b"\n"):
                     data += f.readline()
-                if no == 1 and data.startswith(BOM):
+                if first and data.startswith(BOM):
                     data = data[len(BOM):]
-                yield no, data
-                no += data.count(b"\n")
+                first = False
+                yield data
 
 
 class _ContactAndId(msgspec.Struct, gc=False):
@@ -740,6 +758,8 @@ class _ContactAndId(msgspec.Struct, gc=False):
 
 _CONTACT = attrgetter("contact")
 _ID = attrgetter("id")
+_T, _CID, _EID, _NO = itemgetter(0), itemgetter(1), itemgetter(4), itemgetter(5)
+_KERNEL_EVENT = itemgetter(0, 1, 2, 3, 5)  # a reader's row as the kernel takes it: (time, contact, type, fields, line)
 _BLANK = object()  # a blank line's contact: no one's line
 _UNREAD = object()  # a line no decoder reads: partition 0 reports it
 _TEXT_OR_NONE = frozenset((str, type(None)))
