@@ -15,10 +15,19 @@ medians of wall-clock time and CPU seconds (user plus system, the worker
 processes and Spark's JVM included) side by side; the target is
 ``--workers 2`` at least 1.7 times faster than one process (wall) on an
 idle 2-core machine at 1M events.
+
+A busy machine stretches wall-clock times, so beside them it prints the
+critical path of ``--workers N``, which load changes far less: the CPU
+seconds of the parent process (start-up, and the merge of the workers'
+output at the end: the serial part) plus those of the slowest worker
+(``$GOAL_WORKER_TIMES``, written by goal run). On an idle machine with a
+core per worker, one process's CPU over that sum is the speed-up to
+expect; it is printed as "idle estimate".
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -56,7 +65,7 @@ def main() -> int:
     goal = goal_cmd()
     tmp = Path(tempfile.mkdtemp(prefix="goal-bench-scale-"))
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {a.repeat} runs each, alternating, "
-          f"medians; load average at start {os.getloadavg()[0]:.1f}")
+          f"medians; load average at start {os.getloadavg()[0]:.1f}", flush=True)
     ok = True
     for n in a.events:
         w = work / f"w{n}-5"
@@ -82,6 +91,8 @@ def main() -> int:
         wall: dict[str, list[float]] = {k: [] for k in cmds}
         cpu: dict[str, list[float]] = {k: [] for k in cmds}
         reference = None
+        times = tmp / "worker-times.json"
+        paths: list[dict] = []  # each --workers run's CPU seconds, per process
         for r in range(a.repeat):
             for name, cmd in cmds.items():
                 out = tmp / f"out-{r}-{abs(hash(name))}"
@@ -93,8 +104,14 @@ def main() -> int:
                         assert spark_jsonl(out) == reference, f"{name}: not the one process's output"
                     shutil.rmtree(out, ignore_errors=True)
                 else:
-                    with open(out, "wb") as f:
-                        dt, _ = run_measured(cmd, stdout=f)
+                    os.environ["GOAL_WORKER_TIMES"] = str(times)
+                    try:
+                        with open(out, "wb") as f:
+                            dt, _ = run_measured(cmd, stdout=f)
+                    finally:
+                        del os.environ["GOAL_WORKER_TIMES"]
+                    if name.startswith("--workers"):
+                        paths.append(json.loads(times.read_text()))
                     cpu[name].append(CPU[tuple(cmd)][-1])
                     data = out.read_bytes()
                     out.unlink()
@@ -105,12 +122,22 @@ def main() -> int:
         base = statistics.median(wall["one process"])
         base_cpu = statistics.median(cpu["one process"])
         lines = reference.count(b"\n")
-        print(f"\n{n:,} events, {a.contacts:,} contacts ({lines:,} output lines, identical)")
+        print(f"\n{n:,} events, {a.contacts:,} contacts ({lines:,} output lines, identical); load average now "
+              f"{os.getloadavg()[0]:.1f}")
         print(f"{'how':28} {'wall s':>8} {'speed-up':>9} {'CPU s':>8} {'CPU ratio':>10}")
         for name in cmds:
             t = statistics.median(wall[name])
             c = statistics.median(cpu[name])
             print(f"{name:28} {t:8.2f} {base / t:8.2f}x {c:8.2f} {c / base_cpu:9.2f}x")
+        parent = statistics.median(p["parent"] for p in paths)
+        merge = statistics.median(p["parent"] - p["parent before merge"] for p in paths)
+        slowest = statistics.median(max(p["worker"]) for p in paths)
+        ways = sorted({p["way"] for p in paths})
+        print(f"--workers {a.workers} critical path (CPU s, medians): parent {parent:.2f} (of which the merge "
+              f"{merge:.2f}) + slowest worker {slowest:.2f} = {parent + slowest:.2f}; workers "
+              f"{statistics.median(sum(p['worker']) for p in paths):.2f} in all; the log {', '.join(ways)}")
+        print(f"idle estimate: one process's CPU / critical path = {base_cpu / (parent + slowest):.2f}x "
+              f"(target {TARGET}x)")
         speed = base / statistics.median(wall[f"--workers {a.workers}"])
         if n >= 1_000_000 and a.workers == 2:
             met = speed >= TARGET
