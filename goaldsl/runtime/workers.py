@@ -44,7 +44,9 @@ quantiles stay exact.
 
 ``$GOAL_WORKER_TIMES``, when set, names a file this process writes the
 run's CPU seconds to, per process, as JSON (for ``bench/scale.py``: the
-critical path of a run, which a busy machine does not change).
+critical path of a run, which a busy machine does not change);
+``$GOAL_WORKERS_WAY=dealt`` deals a log the workers could scan (to compare
+the two ways).
 """
 from __future__ import annotations
 
@@ -115,6 +117,8 @@ def run_workers(program: Program, contacts, events, out: Optional[IO], *, worker
 def _run(program, contacts, events, out, workers, start, until, window, skip_bad, fmt, mapping, on_batch, writer_for,
          summary, lines, mode, times):
     again = _unscannable(events, fmt, mapping)
+    if again is None and os.environ.get("GOAL_WORKERS_WAY") == "dealt":
+        again = "$GOAL_WORKERS_WAY"  # for bench/scale.py, which measures both ways
     if again is None:
         pool = _Pool(program, workers, mode, summary, scan=(contacts, events, start, until, on_batch is not None))
         try:
@@ -385,10 +389,12 @@ class _Pool:
 
     def close(self) -> None:
         for conn in self.conns:
-            conn.close()  # a worker still reading stops at the end of its pipe
+            conn.close()  # a worker waiting for a message stops at the end of its pipe
         for p in self.procs:
-            p.join(timeout=5)
-            if p.is_alive():  # pragma: no cover - a worker that does not stop when its pipe closes
+            # a worker that has finished ends at once; one still scanning the log (the run was
+            # interrupted, or refused by another's report) would notice only at its next message
+            p.join(timeout=1)
+            if p.is_alive():
                 p.terminate()
                 p.join()
         for i in range(self.n):
