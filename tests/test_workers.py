@@ -150,26 +150,41 @@ def test_what_workers_do_not_go_with(tmp_path, args, message):
     assert code == 2 and out == b"" and message in err
 
 
-def way(*args: str, workers: int = 2, tmp: Path) -> dict:
-    """How a run with workers went (``$GOAL_WORKER_TIMES``): scanned by the
-    workers, or dealt by this process (and why)."""
+def way(*args: str, workers: int = 2, tmp: Path, how: str | None = None, one=None) -> dict:
+    """How a run with workers went (``$GOAL_WORKER_TIMES``): the log's lines
+    scanned by this process and sent to the workers (the default), scanned
+    by each worker (``how="scanned"``), or read and dealt by this process
+    (and why). With ``one`` (one process's code, output and messages), the
+    run must give the same."""
     import os
     path = tmp / "times.json"
     env = {**os.environ, "GOAL_WORKER_TIMES": str(path)}
+    if how is not None:
+        env["GOAL_WORKERS_WAY"] = how
     p = subprocess.run([sys.executable, "-m", "goaldsl", *args, "--workers", str(workers)], capture_output=True,
                        env=env, timeout=600)
     assert p.returncode in (0, 1), p.stderr.decode()
+    if one is not None:
+        assert (p.returncode, p.stdout, p.stderr.decode()) == one, how
     return json.loads(path.read_text())
+
+
+def both_ways(*args: str, tmp: Path, one) -> None:
+    """The log scanned by this process, and by each worker: both as one process."""
+    assert way(*args, tmp=tmp, one=one)["way"] == "lines"
+    assert way(*args, tmp=tmp, one=one, how="scanned")["way"] == "scanned"
 
 
 @needs_gen
 def test_the_workers_read_a_json_lines_log_themselves(tmp_path):
     folder = generated(tmp_path, 5)
     args = ("run", str(folder), "--format", "jsonl")
-    code, out, err = same(*args)
+    one = same(*args)
+    code, out, err = one
     assert code == 0 and "duplicate events (repeated ids)" in err and out.count(b"\n") > 1000
-    got = way(*args, tmp=tmp_path)
-    assert got["way"] == "scanned" and len(got["worker"]) == 2 and got["parent"] > 0
+    both_ways(*args, tmp=tmp_path, one=one)
+    got = way(*args, tmp=tmp_path, workers=3)
+    assert got["way"] == "lines" and len(got["worker"]) == 3 and got["parent"] > 0
 
 
 ODD = '''
@@ -202,10 +217,11 @@ def test_blank_lines_a_bom_integers_crlf_and_ids_taken_by_other_contacts(tmp_pat
             _visit(4, "c4", "5"), _visit(5, "c5"), _visit(6, "c1", "b"), _visit(7, "c6", "b")]
     _odd_log(tmp_path, rows, head=b"\xef\xbb\xbf")
     args = ("run", str(tmp_path), "--format", "jsonl")
-    code, out, err = same(*args, workers=(2, 3, 5))
+    one = same(*args, workers=(2, 3, 5))
+    code, out, err = one
     assert code == 0 and "ignored 4 duplicate events" in err
     assert b'"c2"' not in out and b'"c3"' not in out and b'"c4"' not in out and b'"c6"' not in out
-    assert way(*args, tmp=tmp_path)["way"] == "scanned"
+    both_ways(*args, tmp=tmp_path, one=one)
 
 
 def test_bad_lines_found_by_the_workers_are_reported_in_file_order(tmp_path):
@@ -213,12 +229,14 @@ def test_bad_lines_found_by_the_workers_are_reported_in_file_order(tmp_path):
             _visit(3, ["a list"]), {**_visit(4, "c4"), "url": 5}, b"[1, 2]\n", _visit(5, "c5", "b")]
     _odd_log(tmp_path, rows)
     args = ("run", str(tmp_path), "--format", "jsonl")
-    code, out, err = same(*args, workers=(2, 3))
+    one = same(*args, workers=(2, 3))
+    code, out, err = one
     assert code == 1 and out == b"" and [l.split(":")[1] for l in err.splitlines()[1:-1]] == ["2", "4", "5", "6", "7"]
-    assert way(*args, tmp=tmp_path)["way"] == "scanned"
-    code, out, err = same(*args, "--skip-bad", workers=(2, 3))
+    both_ways(*args, tmp=tmp_path, one=one)
+    one = same(*args, "--skip-bad", workers=(2, 3))
+    code, out, err = one
     assert code == 0 and "skipped 5 bad lines" in err and b'"c5"' in out
-    assert way(*args, "--skip-bad", tmp=tmp_path)["way"] == "scanned"
+    both_ways(*args, "--skip-bad", tmp=tmp_path, one=one)
 
 
 def test_the_first_good_line_starts_the_run(tmp_path):
@@ -226,9 +244,9 @@ def test_the_first_good_line_starts_the_run(tmp_path):
             _visit(31, "c1"), _visit(59, "c3")]
     _odd_log(tmp_path, rows)
     args = ("run", str(tmp_path), "--format", "jsonl", "--skip-bad")
-    code, out, _ = same(*args, workers=(2, 3))
-    assert code == 0 and b"09:30:00" in out
-    assert way(*args, tmp=tmp_path)["way"] == "scanned"
+    one = same(*args, workers=(2, 3))
+    assert one[0] == 0 and b"09:30:00" in one[1]
+    both_ways(*args, tmp=tmp_path, one=one)
 
 
 def test_what_the_scan_cannot_decide_is_dealt(tmp_path):
@@ -236,12 +254,14 @@ def test_what_the_scan_cannot_decide_is_dealt(tmp_path):
     rows = [_visit(0, "c1", "a"), {**_visit(1, "c2", "x"), "url": 5}, _visit(2, "c3", "x")]
     _odd_log(tmp_path, rows)
     args = ("run", str(tmp_path), "--format", "jsonl", "--skip-bad")
-    code, out, _ = same(*args)
-    assert code == 0 and b'"c3"' in out
-    got = way(*args, tmp=tmp_path)
-    assert (got["way"], got["why dealt"]) == ("dealt", "a bad line had an id")
+    one = same(*args)
+    assert one[0] == 0 and b'"c3"' in one[1]
+    for how in (None, "scanned"):
+        got = way(*args, tmp=tmp_path, how=how)
+        assert (got["way"], got["why dealt"]) == ("dealt", "a bad line had an id")
     # Out of time order: the reader sorts the log; dealt.
     _odd_log(tmp_path, [_visit(5, "c1"), _visit(1, "c2"), _visit(3, "c3")])
     code, out, _ = same("run", str(tmp_path), "--format", "jsonl")
     assert code == 0 and out.index(b'"c2"') < out.index(b'"c1"')
-    assert way("run", str(tmp_path), "--format", "jsonl", tmp=tmp_path)["why dealt"] == "not in time order"
+    for how in (None, "scanned"):
+        assert way("run", str(tmp_path), "--format", "jsonl", tmp=tmp_path, how=how)["why dealt"] == "not in time order"

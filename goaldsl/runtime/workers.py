@@ -117,12 +117,19 @@ def run_workers(program: Program, contacts, events, out: Optional[IO], *, worker
 def _run(program, contacts, events, out, workers, start, until, window, skip_bad, fmt, mapping, on_batch, writer_for,
          summary, lines, mode, times):
     again = _unscannable(events, fmt, mapping)
-    if again is None and os.environ.get("GOAL_WORKERS_WAY") == "dealt":
-        again = "$GOAL_WORKERS_WAY"  # for bench/scale.py, which measures both ways
+    way = os.environ.get("GOAL_WORKERS_WAY", "lines")  # for bench/scale.py, which measures the ways
+    if again is None and way == "dealt":
+        again = "$GOAL_WORKERS_WAY"
     if again is None:
-        pool = _Pool(program, workers, mode, summary, scan=(contacts, events, start, until, on_batch is not None))
+        fed = way != "scanned"
+        pool = _Pool(program, workers, mode, summary,
+                     scan=(contacts, events, start, until, on_batch is not None, fed))
         try:
-            times["way"] = "scanned"
+            times["way"] = "lines" if fed else "scanned"
+            if fed:
+                times["parent began sending"] = time.process_time()
+                _send_lines(pool, events, program.ir.events, on_batch)
+                times["parent sent"] = time.process_time()
             inputs = _scanned(pool, window, skip_bad, on_batch, events)
             return _merged(pool, program, inputs, out, lines, writer_for, summary, times)
         except _Again as e:
@@ -232,6 +239,25 @@ def _scanned(pool: "_Pool", window: Window, skip_bad: bool, on_batch, events) ->
     first, final = window(inputs)
     pool.finish_scanned(first, final)
     return inputs
+
+
+def _send_lines(pool: "_Pool", events, declared: dict, on_batch) -> None:
+    """Scan the log here, once, and send each worker its lines (with their
+    ids, and which an earlier line's id took), a piece at a time."""
+    from .sources import SourceError
+    scan = _Scan(events, declared, -1, pool.n)
+    try:
+        for base, lines, ends, parts, line_ids, taken in scan.route():
+            for i, conn in enumerate(pool.conns):
+                pool._send(conn, ("lines",) + _lines_of(i, base, lines, ends, parts, line_ids, taken)
+                           + (scan.rows,))
+            if on_batch is not None:
+                events.rows_read, events.rows_total = scan.position(), 1 << 20  # how far, for the display
+                on_batch(scan.rows)
+    except SourceError:  # the reader says so, as one process does
+        raise _Again("a file that cannot be read") from None
+    for conn in pool.conns:
+        pool._send(conn, ("end",))
 
 
 def _dealt(pool: "_Pool", program: Program, contacts, events, start: Optional[int], until: Optional[int],
@@ -512,14 +538,17 @@ def _be_dealt(conn, kernel: _Kernel) -> None:
 
 
 def _scan_and_run(conn, kernel: _Kernel, me: int, n: int, contacts, events, start: Optional[int],
-                  until: Optional[int], progress: bool) -> bool:
-    """Read the contacts and the log, run this partition's events, report
-    what is global, and finish when told the run's window. False when told
-    to stop instead."""
+                  until: Optional[int], progress: bool, fed: bool) -> bool:
+    """Read the contacts and the log (``fed``: this partition's lines, sent
+    by the parent, which scans the log), run this partition's events,
+    report what is global, and finish when told the run's window. False
+    when told to stop instead."""
     from .sources import SourceError
     program = kernel.program
     inputs = Inputs()
-    scan = _Scan(events, program.ir.events, me, n)
+    messages = iter(conn.recv, None) if fed else None
+    scan = _Scan(events, program.ir.events, me, n, messages)
+    progress = progress and not fed
     first_line = None
     try:
         if contacts is not None:
@@ -539,6 +568,10 @@ def _scan_and_run(conn, kernel: _Kernel, me: int, n: int, contacts, events, star
                 conn.send(("progress", scan.rows, (scan.position(), 1 << 20)))
     except SourceError:  # a file that cannot be read: the reader says so, as one process does
         scan.again = "a file that cannot be read"
+    if scan.fed is not None:
+        for msg in messages:  # the rest of the parent's lines, when the scan stopped early
+            if msg[0] == "end":
+                break
     conn.send(("read", {"contacts bad": inputs.bad, "bad": scan.bad, "duplicates": scan.duplicates,
                         "first": scan.first, "last": scan.last, "first line": first_line,
                         "bad ids": scan.bad_ids, "again": scan.again}))
@@ -576,8 +609,9 @@ class _Scan:
     reader does (then it stops). The work per line is done a piece at a
     time, in C (maps over lists), as the reader's is."""
 
-    def __init__(self, source, declared: dict, me: int, n: int):
+    def __init__(self, source, declared: dict, me: int, n: int, fed: Optional[Iterator] = None):
         self.source = source
+        self.fed = fed  # the parent's messages with this partition's lines, when it scans the log
         self.declared = declared
         self.me = me
         self.n = n
@@ -647,16 +681,39 @@ class _Scan:
         return len(self.bad)
 
     def _own_lines(self) -> Iterator[tuple[int, bytes]]:
-        """This partition's lines, numbered, as the reader takes them; the
-        ids of every line taken as they go by (the first line with an id
-        wins, whoever it is for)."""
-        decode_lines = msgspec.json.Decoder(_ContactAndId).decode_lines
-        decode = msgspec.json.Decoder(_ContactAndId).decode
-        me, seen, ids, dups = self.me, self._seen, self._ids, self._dups
-        base = 1  # the number of the piece's first line
-        for data in self._chunks():
+        """This partition's lines, numbered, as the reader takes them: from
+        the parent (``fed``: its messages), or from the log, scanned here."""
+        ids, dups = self._ids, self._dups
+        if self.fed is not None:
+            for msg in self.fed:
+                if msg[0] != "lines":
+                    self.fed = None  # the end: nothing more will come
+                    return
+                _, nos, texts, line_ids, taken, self.rows = msg
+                ids.update(zip(nos, line_ids))
+                dups.update(taken)
+                yield from zip(nos, texts)
+            return
+        me = self.me
+        for base, lines, ends, parts, line_ids, taken in self.route():
             if self.again is not None:
                 return
+            nos, texts, mine, dup = _lines_of(me, base, lines, ends, parts, line_ids, taken)
+            ids.update(zip(nos, mine))
+            dups.update(dup)
+            yield from zip(nos, texts)
+
+    def route(self) -> Iterator[tuple]:
+        """The log a piece at a time: (first line's number, its lines, whether
+        the last ends with a newline, each line's partition, each line's id
+        as the reader takes it, the numbers of the lines whose id an earlier
+        line took). The ids of every line are taken as they go by (the
+        first line with an id wins, whoever it is for)."""
+        decode_lines = msgspec.json.Decoder(_ContactAndId).decode_lines
+        decode = msgspec.json.Decoder(_ContactAndId).decode
+        seen = self._seen
+        base = 1  # the number of the piece's first line
+        for data in self._chunks():
             lines = data.split(b"\n")
             ends = not lines[-1]
             if ends:
@@ -690,30 +747,19 @@ class _Scan:
                 line_ids = [_as_id(x) for x in line_ids]
             fresh = set(line_ids)
             fresh.discard(None)
-            taken: Optional[set] = None
+            taken: set = set()
             if len(fresh) == count - line_ids.count(None) and seen.isdisjoint(fresh):
                 seen |= fresh  # no id of this piece was taken before, none twice in it
             else:
-                taken = set()
                 for i, x in enumerate(line_ids):
                     if x is not None:
                         if x in seen:
                             taken.add(base + i)
                         else:
                             seen.add(x)
-            own = list(compress(range(count), map(me.__eq__, parts)))
-            nos = list(map(base.__add__, own))
-            ids.update(zip(nos, map(line_ids.__getitem__, own)))
-            if taken:
-                dups.update(taken.intersection(nos))
-            texts = list(map(lines.__getitem__, own))
-            if ends or not own or own[-1] != count - 1:
-                texts = list(map(add, texts, repeat(b"\n")))  # each line as the reader reads it
-            else:  # the file's last line, with no newline after it
-                texts[:-1] = map(add, texts[:-1], repeat(b"\n"))
             self.rows += count
+            yield base, lines, ends, parts, line_ids, taken
             base += count
-            yield from zip(nos, texts)
 
     def _partitions(self, contacts: list) -> list[int]:
         """Each line's partition, by its contact as decoded (-1: a blank line, no one's)."""
@@ -754,6 +800,21 @@ class _Scan:
                     data = data[len(BOM):]
                 first = False
                 yield data
+
+
+def _lines_of(me: int, base: int, lines: list, ends: bool, parts: list, line_ids: list, taken: set) -> tuple:
+    """A piece's lines of partition ``me``, as ``_Scan.route`` gave the
+    piece: their numbers, their text as the reader reads it (with the
+    newline), their ids, and those of them whose id an earlier line took."""
+    count = len(lines)
+    own = list(compress(range(count), map(me.__eq__, parts)))
+    nos = list(map(base.__add__, own))
+    texts = list(map(lines.__getitem__, own))
+    if ends or not own or own[-1] != count - 1:
+        texts = list(map(add, texts, repeat(b"\n")))  # each line as the reader reads it
+    else:  # the file's last line, with no newline after it
+        texts[:-1] = map(add, texts[:-1], repeat(b"\n"))
+    return nos, texts, list(map(line_ids.__getitem__, own)), (taken.intersection(nos) if taken else ())
 
 
 class _ContactAndId(msgspec.Struct, gc=False):
