@@ -164,7 +164,7 @@ def _unscannable(events, fmt: Optional[str], mapping) -> Optional[str]:
         return "a mapping file"
     if not events.is_regular():
         return "not a regular file"
-    from .readers import detect_format
+    from .sources import detect_format
     if detect_format(events, fmt, None) != "jsonl":
         return "not the project's JSON Lines"
     return None
