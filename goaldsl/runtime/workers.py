@@ -10,19 +10,21 @@ writes them: the output is byte for byte that of ``goal run`` without
 
 The workers are fed in one of two ways:
 
-* **scanned** (an events file of the project's JSON Lines, the usual
-  case): every worker reads the log itself. A cheap scan decodes each
-  piece of the file in one call into just each line's contact and id;
-  from it every worker knows which lines are its contacts' and which ids
-  earlier lines took (it sees every line, in file order, so the first row
-  with an id wins across all contacts), and it decodes and checks only its
-  own lines, with the reader's own code. Every worker reads the contacts
-  file (the contacts' order is the file's) and finds the log's first good
-  line (the run's start, unless ``--from``). When all have read the log,
-  this process gathers the rest of what is global: the bad lines, the
-  duplicates counted, the last time (the run's end, unless ``--until``).
-  So the serial part of the run is small: starting the workers, and the
-  merge at the end.
+* **lines** (an events file of the project's JSON Lines, the usual case):
+  this process scans the log. A cheap scan decodes each piece of the file
+  in one call into just each line's contact and id, which tells each line's
+  partition and which ids earlier lines took (every line is seen, in file
+  order, so the first row with an id wins across all contacts); each worker
+  is sent its lines as they are, with their numbers and ids, and decodes
+  and checks them with the reader's own code. Every worker reads the
+  contacts file (the contacts' order is the file's) and finds the log's
+  first good line (the run's start, unless ``--from``). When all have read
+  their lines, this process gathers the rest of what is global: the bad
+  lines, the duplicates counted, the last time (the run's end, unless
+  ``--until``). So the costly part of reading, decoding and checking every
+  field, is split among the workers. (``scanned``: each worker scans the
+  whole log itself, and this process only starts them and merges; kept to
+  measure against, ``$GOAL_WORKERS_WAY=scanned``: it costs more CPU in all.)
 * **dealt** (standard input, CSV, Parquet, a mapping file; and whenever
   the scan could not decide as the reader does): this process reads and
   checks the log and deals each contact's events to its worker.
@@ -45,8 +47,8 @@ quantiles stay exact.
 ``$GOAL_WORKER_TIMES``, when set, names a file this process writes the
 run's CPU seconds to, per process, as JSON (for ``bench/scale.py``: the
 critical path of a run, which a busy machine does not change);
-``$GOAL_WORKERS_WAY=dealt`` deals a log the workers could scan (to compare
-the two ways).
+``$GOAL_WORKERS_WAY`` (``scanned``, ``dealt``) picks another way for a log
+of JSON Lines, to compare them.
 """
 from __future__ import annotations
 
