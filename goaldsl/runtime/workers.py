@@ -60,15 +60,15 @@ import re
 import tempfile
 import time
 import traceback
-from itertools import compress, islice, repeat
-from operator import add, attrgetter, itemgetter, le
+from itertools import compress, repeat
+from operator import add, attrgetter, itemgetter
 from typing import IO, Any, Callable, Iterator, Optional
 
 import msgspec
 
 from .engine import EngineError
-from .inputs import (EventValidator, Inputs, as_source, decode_line, iter_events, jsonl_rows, numbered_lines,
-                     read_contacts)
+from .inputs import (EventValidator, Inputs, SeenIds, as_source, decode_line, in_time_order, iter_events, jsonl_rows,
+                     numbered_lines, read_contacts)
 from .output import JsonlWriter
 from .partition import PIECE, PartitionRun, cut_at_failure, first_failure, merge, partition_of
 from .program import InputError, Program, read_inputs, shown_path
@@ -626,7 +626,7 @@ class _Scan:
         self.rows = 0  # lines scanned
         self._owner: dict = {}  # contact (as decoded) -> its partition
         self._mine: set = set()  # this partition's contacts (as the reader gives them)
-        self._seen: set = set()  # every id taken so far
+        self._seen = SeenIds()  # every id taken so far (in bounded memory, as the reader keeps them)
         self._ids: dict[int, Optional[str]] = {}  # line -> the scan's id, for this partition's lines being read
         self._dups: set[int] = set()  # this partition's lines whose id was taken
 
@@ -658,7 +658,7 @@ class _Scan:
                     told = self._bad_ids(told)
                     continue
             times = list(map(_T, batch))
-            if (last is not None and times[0] < last) or not all(map(le, times, islice(times, 1, None))):
+            if (last is not None and times[0] < last) or not in_time_order(times):
                 self.again = "not in time order"
                 return
             if self.first is None:
@@ -747,18 +747,8 @@ class _Scan:
             parts = self._partitions(contacts)
             if not set(map(type, line_ids)) <= _TEXT_OR_NONE:
                 line_ids = [_as_id(x) for x in line_ids]
-            fresh = set(line_ids)
-            fresh.discard(None)
-            taken: set = set()
-            if len(fresh) == count - line_ids.count(None) and seen.isdisjoint(fresh):
-                seen |= fresh  # no id of this piece was taken before, none twice in it
-            else:
-                for i, x in enumerate(line_ids):
-                    if x is not None:
-                        if x in seen:
-                            taken.add(base + i)
-                        else:
-                            seen.add(x)
+            flags = seen.duplicates(line_ids)  # the first line with an id wins, whoever it is for
+            taken = set(compress(range(base, base + count), flags)) if flags is not None else set()
             self.rows += count
             yield base, lines, ends, parts, line_ids, taken
             base += count
