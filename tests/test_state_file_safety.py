@@ -317,3 +317,16 @@ def test_any_value_changed_in_any_table_is_run_or_refused_never_an_internal_erro
                 failures.append(f"{table}.{col} = {value!r}, {what}: {type(e).__name__}: {e}")
     assert not list(tmp_path.glob("**/out.goal")) and not (tmp_path.parent / "x.goal").exists()
     assert not failures, "\n".join(failures[:10])
+
+
+@pytest.mark.parametrize("table, where", [("meta", "key = 'format'"), ("meta", "key = 'now'")])
+def test_a_text_that_is_not_utf8_is_called_corrupted(finished, tmp_path, table, where):
+    """Found by the state fuzz target: a damaged byte in a text of the file
+    made Python's sqlite3 raise UnicodeDecodeError (an internal error)."""
+    state = copy_state(finished, tmp_path)
+    db = sqlite3.connect(str(state))
+    db.execute(f"UPDATE {table} SET value = CAST(X'FFDF21' AS TEXT) WHERE {where}")
+    db.commit()
+    db.close()
+    for args in (("run", tmp_path / "w", "--state", state), ("log", state)):
+        clean_refusal(goal(*args), "the state file is corrupted", "not UTF-8")

@@ -112,8 +112,38 @@ def _check_writable(p: Path, path) -> None:
                          f"file: make the folder writable, or use a state file in another folder")
 
 
+def _text(raw: bytes) -> str:
+    """A text read from the file. One that is not UTF-8 (a damaged file) is
+    an SQLite data error, which every reader already says as such, not a
+    UnicodeDecodeError from deep in the sqlite3 module."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise sqlite3.DataError("a text in it is not UTF-8") from None
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose statements say a damaged schema as an SQLite error:
+    Python's sqlite3 raises UnicodeDecodeError when SQLite's message quotes
+    bytes of a damaged file that are not UTF-8 (found by the state fuzz
+    target), which every caller would take for an internal error."""
+
+    def execute(self, *args):
+        try:
+            return super().execute(*args)
+        except UnicodeDecodeError:
+            raise sqlite3.DatabaseError("its schema is damaged (a text in it is not UTF-8)") from None
+
+    def executemany(self, *args):
+        try:
+            return super().executemany(*args)
+        except UnicodeDecodeError:
+            raise sqlite3.DatabaseError("its schema is damaged (a text in it is not UTF-8)") from None
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+    db = sqlite3.connect(str(path), isolation_level=None, timeout=30, factory=_Connection)
+    db.text_factory = _text
     db.execute("PRAGMA busy_timeout = 30000")
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
@@ -123,7 +153,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     uri = "file:" + urllib.parse.quote(str(path.resolve()))
     try:
-        db = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30)
+        db = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30, factory=_Connection)
+        db.text_factory = _text
         db.execute("PRAGMA busy_timeout = 30000")
         db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         return db
@@ -131,7 +162,9 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
         # A read-only copy in a read-only folder: SQLite cannot make the
         # shared-memory file a WAL database needs, so read it as a file
         # nothing changes (true of a copy, which is what such a file is).
-        return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, isolation_level=None)
+        db = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, isolation_level=None, factory=_Connection)
+        db.text_factory = _text
+        return db
 
 
 def _open_error(path, e: sqlite3.DatabaseError) -> StateError:
