@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import gen, goal_cmd, side_by_side  # noqa: E402 - the same workload and measuring as bench/run.py
+from run import gen, goal_cmd, side_by_side, work_folder, workload_args  # noqa: E402 - the same workload and measuring as bench/run.py
 
 TARGET = 2.2
 
@@ -45,13 +45,9 @@ def variant(src: Path, dst: Path) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--events", type=int, default=200_000)
-    ap.add_argument("--contacts", type=int, default=20_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--work", default=str(HERE / "work"))
+    workload_args(ap)
     a = ap.parse_args()
-    work = Path(a.work)
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_folder(a)
     w = work / f"w{a.events}-5"
     args = gen(w, a.events, a.contacts, 5)  # --from/--until of the workload, the same for both
     new = work / f"w{a.events}-5-new"

@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -138,19 +136,30 @@ def big_program(path: Path, lines: int) -> None:
     path.write_text("\n".join(out) + "\n")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
+def workload_args(ap) -> None:
+    """The options every benchmark over the generated workload takes."""
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--contacts", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--work", default=str(HERE / "work"))
+
+
+def work_folder(a) -> Path:
+    """The benchmark's work folder (--work), made if need be."""
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    workload_args(ap)
     ap.add_argument("--only", default="1,2,3,4,5,6,7", help="the figures to measure, e.g. 6,7")
     ap.add_argument("--scale", type=int, default=10, help="figures 3 and 4: this many times the events")
     ap.add_argument("--before", help="another build's goal command, measured beside in figures 1 and 3")
     a = ap.parse_args()
     only = {int(x) for x in a.only.split(",") if x.strip()}
-    work = Path(a.work)
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_folder(a)
     goal = goal_cmd()
     floor = [sys.executable, str(SHARED / "floor.py")]
     ok = True

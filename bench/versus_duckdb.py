@@ -31,7 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import cpu_median, gen, goal_cmd, side_by_side  # noqa: E402 - the same workload and measuring as bench/run.py
+from run import cpu_median, gen, goal_cmd, side_by_side, work_folder, workload_args  # noqa: E402 - the same workload and measuring as bench/run.py
 
 
 def duckdb_python(work: Path) -> str:
@@ -67,14 +67,10 @@ def duck_rows(path: Path) -> list[tuple]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--events", type=int, default=200_000)
-    ap.add_argument("--contacts", type=int, default=20_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    workload_args(ap)
     ap.add_argument("--threads", type=int, default=1, help="DuckDB's threads (0: its default, every core)")
-    ap.add_argument("--work", default=str(HERE / "work"))
     a = ap.parse_args()
-    work = Path(a.work)
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_folder(a)
     w5 = work / f"w{a.events}-5"
     args5 = gen(w5, a.events, a.contacts, 5)
     start, until = epoch(args5[args5.index("--from") + 1]), epoch(args5[args5.index("--until") + 1])

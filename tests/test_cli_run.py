@@ -351,8 +351,8 @@ def test_exit_codes(folder, goal):
     assert code == 1 and "program.goal:2:14" in out and "page.visited" in out and err == "1 error\n"
 
 
-def test_workflows_that_set_each_other_off_forever_stop_the_run_with_exit_1(write, goal):
-    write("loop/program.goal", '''
+#: Two workflows that set each other off forever (the engine's round limit stops them).
+PING_PONG = '''
 workflow "Ping" {
     evaluate on event
     enroll when tag.added(tag == "pong")
@@ -367,7 +367,11 @@ workflow "Pong" {
     add_tag("pong")
     remove_tag("ping")
 }
-''')
+'''
+
+
+def test_workflows_that_set_each_other_off_forever_stop_the_run_with_exit_1(write, goal):
+    write("loop/program.goal", PING_PONG)
     write("loop/contacts.jsonl", "")
     write("loop/events.jsonl", jl([{"time": "2026-11-16T10:00:00Z", "contact": "c1", "type": "tag.added",
                                     "tag": "pong"}]))

@@ -13,6 +13,7 @@ from goaldsl.runtime.output import jsonl_line
 from goaldsl.runtime.partition import PartitionRun, partition_of, run_partition, run_partitioned
 
 from test_engine_property import START, UNTIL, compile_program, describe, logs, programs
+from test_cli_run import PING_PONG
 
 
 class _Compiled:
@@ -112,21 +113,7 @@ workflow "Mail" {
     wait 1 hour
     send_email("again")
 }
-workflow "Ping" {
-    evaluate on event
-    enroll when tag.added(tag == "pong")
-    allow reentry
-    add_tag("ping")
-    remove_tag("pong")
-}
-workflow "Pong" {
-    evaluate on event
-    enroll when tag.added(tag == "ping")
-    allow reentry
-    add_tag("pong")
-    remove_tag("ping")
-}
-'''
+''' + PING_PONG
 
 
 def test_a_partition_that_loops_fails_the_run_as_one_process_fails():

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from workloads import SHARED_GEN, generated
+from test_cli_run import PING_PONG
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,21 +79,7 @@ workflow "Mail" {
     enroll when page.visited
     send_email("hello")
 }
-workflow "Ping" {
-    evaluate on event
-    enroll when tag.added(tag == "pong")
-    allow reentry
-    add_tag("ping")
-    remove_tag("pong")
-}
-workflow "Pong" {
-    evaluate on event
-    enroll when tag.added(tag == "ping")
-    allow reentry
-    add_tag("pong")
-    remove_tag("ping")
-}
-'''
+''' + PING_PONG
 
 
 def _events(rows) -> str:

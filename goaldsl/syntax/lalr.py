@@ -234,6 +234,8 @@ class FastParser:
                 goto = states[stack[-1]][origin]
                 stack.append(goto)
                 acts = states[goto]
+        # The reductions at the end of the text: the reduce step of the loop above,
+        # written out again rather than shared through a call: this is the parser's hot path.
         end = self.end
         while True:
             a = acts.get("$END", 0)
