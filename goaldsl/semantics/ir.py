@@ -13,6 +13,7 @@ from typing import Any, Iterator, Optional, Union
 import attrs
 
 from ..syntax.ast import Duration
+from ..syntax.nodes import Node, node
 from ..syntax.source import NO_SPAN, Span
 
 
@@ -48,8 +49,8 @@ def value_kind(v: Any) -> Optional[str]:
     return kind
 
 
-@attrs.frozen
-class FieldType:
+@node
+class FieldType(Node):
     kind: str  # string number bool step map list any enum
     values: tuple[str, ...] = ()
     optional: bool = False
@@ -76,8 +77,8 @@ class FieldType:
         return None if want is None else tuple(t for t, k in _KIND_OF_TYPE.items() if k == want)
 
 
-@attrs.frozen
-class Effect:
+@node
+class Effect(Node):
     """What an event does to its contact: ``add_to(contact.tags, tag)`` is
     Effect("add_to", "tags", "tag"). The kinds are in semantics/effects.py."""
     op: str
@@ -85,8 +86,8 @@ class Effect:
     field: str  # the event field whose value it uses
 
 
-@attrs.frozen
-class EventType:
+@node
+class EventType(Node):
     name: str
     fields: dict[str, FieldType]
     effects: tuple[Effect, ...] = ()
@@ -94,23 +95,23 @@ class EventType:
     doc: str = ""
 
 
-@attrs.frozen
-class ParamType:
+@node
+class ParamType(Node):
     name: str
     type: FieldType
     default: Any = None
     has_default: bool = False
 
 
-@attrs.frozen
-class EmitSpec:
+@node
+class EmitSpec(Node):
     event: str
     # event field -> ("param", name) | ("const", value) | ("step", None) | ("workflow", None)
     mapping: tuple[tuple[str, tuple[str, Any]], ...]
 
 
-@attrs.frozen
-class ActionType:
+@node
+class ActionType(Node):
     name: str
     params: tuple[ParamType, ...]
     rest: Optional[str]  # name of the ...rest parameter, if any
@@ -124,22 +125,22 @@ class ActionType:
 
 # ------------------------------------------------------------------ conditions
 
-@attrs.frozen
-class OAttr:
+@node
+class OAttr(Node):
     """A contact attribute: ``contact.company.size`` -> ("company", "size")."""
     path: tuple[str, ...]
     span: Span = _span()
 
 
-@attrs.frozen
-class OField:
+@node
+class OField(Node):
     """A field of the event being filtered."""
     name: str
     span: Span = _span()
 
 
-@attrs.frozen
-class OTrigger:
+@node
+class OTrigger(Node):
     """A field of the event that started the current enrollment:
     ``trigger.product``; ``trigger.time`` is that event's instant (UTC text,
     as the activity stream writes times)."""
@@ -147,14 +148,14 @@ class OTrigger:
     span: Span = _span()
 
 
-@attrs.frozen
-class OConst:
+@node
+class OConst(Node):
     value: Any
     span: Span = _span()
 
 
-@attrs.frozen
-class OList:
+@node
+class OList(Node):
     items: tuple["Operand", ...]
     span: Span = _span()
 
@@ -162,70 +163,70 @@ class OList:
 Operand = Union[OAttr, OField, OTrigger, OConst, OList]
 
 
-@attrs.frozen
-class COr:
+@node
+class COr(Node):
     items: tuple["Cond", ...]
     span: Span = _span()
 
 
-@attrs.frozen
-class CAnd:
+@node
+class CAnd(Node):
     items: tuple["Cond", ...]
     span: Span = _span()
 
 
-@attrs.frozen
-class CNot:
+@node
+class CNot(Node):
     operand: "Cond"
     span: Span = _span()
 
 
-@attrs.frozen
-class CConst:
+@node
+class CConst(Node):
     value: bool
     span: Span = _span()
 
 
-@attrs.frozen
-class CCompare:
+@node
+class CCompare(Node):
     op: str  # == != < <= > >=
     left: Operand
     right: Operand
     span: Span = _span()
 
 
-@attrs.frozen
-class CIn:
+@node
+class CIn(Node):
     left: Operand
     right: Operand
     negated: bool = False
     span: Span = _span()
 
 
-@attrs.frozen
-class CText:
+@node
+class CText(Node):
     op: str  # starts with | ends with | contains
     left: Operand
     right: Operand
     span: Span = _span()
 
 
-@attrs.frozen
-class CIsSet:
+@node
+class CIsSet(Node):
     operand: Operand
     negated: bool = False
     span: Span = _span()
 
 
-@attrs.frozen
-class CTruthy:
+@node
+class CTruthy(Node):
     """A bare attribute or field used as a condition: true when set and truthy."""
     operand: Operand
     span: Span = _span()
 
 
-@attrs.frozen(repr=False)
-class CEvent:
+@node
+class CEvent(Node):
     event: str
     filter: Optional["Cond"]
     count_kind: str  # at_least | at_most | exactly
@@ -247,8 +248,8 @@ class CEvent:
         return text + (f", after={self.after!r})" if self.after is not None else ")")
 
 
-@attrs.frozen
-class CSegment:
+@node
+class CSegment(Node):
     name: str
     span: Span = _span()
 
@@ -318,8 +319,8 @@ def operand_parts(op: Operand) -> Iterator[Operand]:
 
 # ------------------------------------------------------------------ actions
 
-@attrs.frozen
-class ArgValue:
+@node
+class ArgValue(Node):
     """An action argument: a constant, a string with {contact.x} parts, or an
     attribute. ``parts`` for templates alternate text and attribute paths."""
     kind: str  # const | template | attr
@@ -327,8 +328,8 @@ class ArgValue:
     parts: tuple = ()
 
 
-@attrs.frozen
-class Call:
+@node
+class Call(Node):
     action: str
     args: tuple[tuple[str, ArgValue], ...]  # by declared name, defaults filled
     rest: tuple[tuple[str, ArgValue], ...] = ()  # for ...rest parameters
@@ -337,8 +338,8 @@ class Call:
 
 # ------------------------------------------------------------------ goals and steps
 
-@attrs.frozen
-class Goal:
+@node
+class Goal(Node):
     name: str
     cond: Cond
     then: tuple[Call, ...]
@@ -352,22 +353,22 @@ class Goal:
     span: Span = _span()
 
 
-@attrs.frozen
-class SAction:
+@node
+class SAction(Node):
     call: Call
     name: Optional[str] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class SWait:
+@node
+class SWait(Node):
     duration: Duration
     name: Optional[str] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class SWaitTime:
+@node
+class SWaitTime(Node):
     hour: int
     minute: int
     weekday: Optional[int] = None  # 0 = monday
@@ -375,42 +376,42 @@ class SWaitTime:
     span: Span = _span()
 
 
-@attrs.frozen
-class SWaitDate:
+@node
+class SWaitDate(Node):
     at: int  # epoch seconds
     name: Optional[str] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class SWaitCond:
+@node
+class SWaitCond(Node):
     cond: Cond
     limit: Optional[Duration] = None
     name: Optional[str] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class SIf:
+@node
+class SIf(Node):
     branches: tuple[tuple[Cond, tuple["Step", ...]], ...]
     else_steps: tuple["Step", ...] = ()
     span: Span = _span()
 
 
-@attrs.frozen
-class SGoal:
+@node
+class SGoal(Node):
     goal: Goal
     span: Span = _span()
 
 
-@attrs.frozen
-class SSkip:
+@node
+class SSkip(Node):
     target: str
     span: Span = _span()
 
 
-@attrs.frozen
-class SEnd:
+@node
+class SEnd(Node):
     span: Span = _span()
 
 
@@ -436,8 +437,8 @@ def all_steps(steps) -> Iterator[Step]:
             stack.extend(reversed(nested))
 
 
-@attrs.frozen
-class Workflow:
+@node
+class Workflow(Node):
     name: str
     is_drip: bool
     once_at: Optional[int]  # epoch seconds for `runs once at`; None = perpetual
@@ -457,8 +458,8 @@ class Workflow:
     span: Span = _span()
 
 
-@attrs.frozen
-class Program:
+@node
+class Program(Node):
     events: dict[str, EventType]
     actions: dict[str, ActionType]
     segments: dict[str, Cond]

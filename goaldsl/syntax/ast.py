@@ -1,4 +1,5 @@
-"""The abstract syntax tree: frozen attrs classes, each with a source span.
+"""The abstract syntax tree: frozen attrs classes, each with a source span
+(made with ``nodes.node``: their equality, hashing and repr are shared).
 
 Spans never take part in equality (``eq=False``), so two trees that differ
 only in layout compare equal; the formatter's round-trip test relies on it.
@@ -10,6 +11,7 @@ from typing import Optional, Union
 
 import attrs
 
+from .nodes import Node, node
 from .source import NO_SPAN, Span
 
 
@@ -19,15 +21,15 @@ def _span():
 
 # ------------------------------------------------------------------ basics
 
-@attrs.frozen
-class Ident:
+@node
+class Ident(Node):
     """A name as written, with where it was written."""
     name: str
     span: Span = _span()
 
 
-@attrs.frozen
-class Duration:
+@node
+class Duration(Node):
     """``1 day 12 hours``: the pairs as written, units singular; ``months``,
     ``days`` (weeks counted as 7) and ``seconds`` (hours and minutes) are
     counted once, when it is made (the engine adds durations at every wait)."""
@@ -50,8 +52,8 @@ class Duration:
 
 # ------------------------------------------------------------------ values
 
-@attrs.frozen
-class Ref:
+@node
+class Ref(Node):
     """A dotted name: ``contact.lead_score``, ``email.opened``, ``hot_lead``."""
     parts: tuple[str, ...]
     span: Span = _span()
@@ -61,32 +63,32 @@ class Ref:
         return ".".join(self.parts)
 
 
-@attrs.frozen
-class Str:
+@node
+class Str(Node):
     value: str
     span: Span = _span()
 
 
-@attrs.frozen
-class Num:
+@node
+class Num(Node):
     value: Union[int, float]
     span: Span = _span()
 
 
-@attrs.frozen
-class Bool:
+@node
+class Bool(Node):
     value: bool
     span: Span = _span()
 
 
-@attrs.frozen
-class ListLit:
+@node
+class ListLit(Node):
     items: tuple["Value", ...]
     span: Span = _span()
 
 
-@attrs.frozen
-class MapLit:
+@node
+class MapLit(Node):
     entries: tuple[tuple[str, "Value"], ...]
     span: Span = _span()
 
@@ -96,64 +98,64 @@ Value = Union[Ref, Str, Num, Bool, ListLit, MapLit]
 
 # ------------------------------------------------------------------ conditions
 
-@attrs.frozen
-class Or:
+@node
+class Or(Node):
     items: tuple["Cond", ...]
     span: Span = _span()
 
 
-@attrs.frozen
-class And:
+@node
+class And(Node):
     items: tuple["Cond", ...]
     span: Span = _span()
 
 
-@attrs.frozen
-class Not:
+@node
+class Not(Node):
     operand: "Cond"
     span: Span = _span()
 
 
-@attrs.frozen
-class Compare:
+@node
+class Compare(Node):
     op: str  # == != < <= > >=
     left: Value
     right: Value
     span: Span = _span()
 
 
-@attrs.frozen
-class In:
+@node
+class In(Node):
     left: Value
     right: Value
     negated: bool = False
     span: Span = _span()
 
 
-@attrs.frozen
-class TextOp:
+@node
+class TextOp(Node):
     op: str  # "starts with" | "ends with" | "contains"
     left: Value
     right: Value
     span: Span = _span()
 
 
-@attrs.frozen
-class IsSet:
+@node
+class IsSet(Node):
     ref: Ref
     negated: bool = False
     span: Span = _span()
 
 
-@attrs.frozen
-class Count:
+@node
+class Count(Node):
     kind: str  # at_least | at_most | exactly
     n: int
     span: Span = _span()
 
 
-@attrs.frozen
-class Window:
+@node
+class Window(Node):
     kind: str  # within | within_after | since_enrollment | ever
     duration: Optional[Duration] = None
     # `within D after OTHER(FILTER) [since enrollment | ever]`: the event that
@@ -164,8 +166,8 @@ class Window:
     span: Span = _span()
 
 
-@attrs.frozen
-class RefAtom:
+@node
+class RefAtom(Node):
     """A bare name in condition position: a segment, an event (with optional
     filter, count and window) or, rarely, a boolean contact attribute."""
     ref: Ref
@@ -180,15 +182,15 @@ Cond = Union[Or, And, Not, Compare, In, TextOp, IsSet, RefAtom]
 
 # ------------------------------------------------------------------ actions
 
-@attrs.frozen
-class Arg:
+@node
+class Arg(Node):
     name: Optional[Ident]
     value: Value
     span: Span = _span()
 
 
-@attrs.frozen
-class ActionCall:
+@node
+class ActionCall(Node):
     name: Ident
     args: tuple[Arg, ...]
     span: Span = _span()
@@ -196,35 +198,35 @@ class ActionCall:
 
 # ------------------------------------------------------------------ goals
 
-@attrs.frozen
-class When:
+@node
+class When(Node):
     cond: Cond
     span: Span = _span()
 
 
-@attrs.frozen
-class Then:
+@node
+class Then(Node):
     actions: tuple[ActionCall, ...]
     span: Span = _span()
 
 
-@attrs.frozen
-class ThenIf:
+@node
+class ThenIf(Node):
     cond: Cond
     actions: tuple[ActionCall, ...]
     else_actions: Optional[tuple[ActionCall, ...]] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class OnAchieved:
+@node
+class OnAchieved(Node):
     policy: str  # continue | skip | end
     target: Optional[Ident] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class OnUnmet:
+@node
+class OnUnmet(Node):
     policy: str  # wait | wait_up_to | continue | end
     limit: Optional[Duration] = None
     then: Optional[str] = None  # continue | end, for wait_up_to
@@ -234,8 +236,8 @@ class OnUnmet:
 GoalClause = Union[When, Then, ThenIf, OnAchieved, OnUnmet]
 
 
-@attrs.frozen
-class GoalBlock:
+@node
+class GoalBlock(Node):
     name: Ident
     clauses: tuple[GoalClause, ...]
     span: Span = _span()
@@ -243,22 +245,22 @@ class GoalBlock:
 
 # ------------------------------------------------------------------ steps
 
-@attrs.frozen
-class ActionStep:
+@node
+class ActionStep(Node):
     call: ActionCall
     name: Optional[Ident] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class WaitFor:
+@node
+class WaitFor(Node):
     duration: Duration
     name: Optional[Ident] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class WaitUntilTime:
+@node
+class WaitUntilTime(Node):
     """``wait until 09:00`` or ``wait until monday 09:00``."""
     hour: int
     minute: int
@@ -267,36 +269,36 @@ class WaitUntilTime:
     span: Span = _span()
 
 
-@attrs.frozen
-class WaitUntilDate:
+@node
+class WaitUntilDate(Node):
     text: str  # the date-time as written
     name: Optional[Ident] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class WaitUntilCond:
+@node
+class WaitUntilCond(Node):
     cond: Cond
     limit: Optional[Duration] = None
     name: Optional[Ident] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class IfStep:
+@node
+class IfStep(Node):
     branches: tuple[tuple[Cond, tuple["Step", ...]], ...]
     else_steps: Optional[tuple["Step", ...]] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class SkipStep:
+@node
+class SkipStep(Node):
     target: Ident
     span: Span = _span()
 
 
-@attrs.frozen
-class EndStep:
+@node
+class EndStep(Node):
     span: Span = _span()
 
 
@@ -305,25 +307,25 @@ Step = Union[ActionStep, WaitFor, WaitUntilTime, WaitUntilDate, WaitUntilCond, I
 
 # ------------------------------------------------------------------ settings
 
-@attrs.frozen
-class RunsPerpetual:
+@node
+class RunsPerpetual(Node):
     span: Span = _span()
 
 
-@attrs.frozen
-class RunsOnce:
+@node
+class RunsOnce(Node):
     text: str
     span: Span = _span()
 
 
-@attrs.frozen
-class EvaluateEvery:
+@node
+class EvaluateEvery(Node):
     duration: Duration
     span: Span = _span()
 
 
-@attrs.frozen
-class EvaluateEveryAt:
+@node
+class EvaluateEveryAt(Node):
     """``evaluate every 1 day at 09:00`` / ``every 1 week on monday at 09:00``:
     ticks at a wall-clock time of the workflow's time zone."""
     duration: Duration
@@ -333,43 +335,43 @@ class EvaluateEveryAt:
     span: Span = _span()
 
 
-@attrs.frozen
-class EvaluateOnEvent:
+@node
+class EvaluateOnEvent(Node):
     span: Span = _span()
 
 
-@attrs.frozen
-class TimezoneSetting:
+@node
+class TimezoneSetting(Node):
     name: Str
     span: Span = _span()
 
 
-@attrs.frozen
-class EnrollWhen:
+@node
+class EnrollWhen(Node):
     cond: Cond
     span: Span = _span()
 
 
-@attrs.frozen
-class Audience:
+@node
+class Audience(Node):
     cond: Cond
     span: Span = _span()
 
 
-@attrs.frozen
-class AllowReentry:
+@node
+class AllowReentry(Node):
     after: Optional[Duration] = None  # `allow reentry after 30 days`
     span: Span = _span()
 
 
-@attrs.frozen
-class SkipIfGoalMet:
+@node
+class SkipIfGoalMet(Node):
     """``skip enrollment if goal met``."""
     span: Span = _span()
 
 
-@attrs.frozen
-class ExitWhenAudienceFails:
+@node
+class ExitWhenAudienceFails(Node):
     """``exit when audience no longer matches``."""
     span: Span = _span()
 
@@ -381,8 +383,8 @@ SETTINGS = (RunsPerpetual, RunsOnce, EvaluateEvery, EvaluateEveryAt, EvaluateOnE
             EnrollWhen, Audience, AllowReentry, SkipIfGoalMet, ExitWhenAudienceFails)
 
 
-@attrs.frozen
-class GoalsSection:
+@node
+class GoalsSection(Node):
     goals: tuple[GoalBlock, ...]
     span: Span = _span()
 
@@ -391,8 +393,8 @@ def is_setting(item) -> bool:
     return isinstance(item, SETTINGS)
 
 
-@attrs.frozen
-class Workflow:
+@node
+class Workflow(Node):
     name: Ident  # the quoted name, without quotes
     is_drip: bool
     items: tuple[Union[Setting, Step, GoalsSection], ...]  # in source order
@@ -406,39 +408,39 @@ class Workflow:
 
 # ------------------------------------------------------------------ declarations
 
-@attrs.frozen
-class TypeExpr:
+@node
+class TypeExpr(Node):
     name: str  # string number bool step map list any enum
     values: tuple[str, ...] = ()
     optional: bool = False
     span: Span = _span()
 
 
-@attrs.frozen
-class FieldDecl:
+@node
+class FieldDecl(Node):
     name: Ident
     type: TypeExpr
     span: Span = _span()
 
 
-@attrs.frozen
-class Effect:
+@node
+class Effect(Node):
     """``add_to(contact.tags, tag)`` after an event declaration."""
     op: Ident
     args: tuple[Ref, ...]
     span: Span = _span()
 
 
-@attrs.frozen
-class EventDecl:
+@node
+class EventDecl(Node):
     name: Ref
     fields: tuple[FieldDecl, ...]
     effects: tuple[Effect, ...] = ()
     span: Span = _span()
 
 
-@attrs.frozen
-class Param:
+@node
+class Param(Node):
     name: Ident
     type: Optional[TypeExpr] = None  # None for a rest parameter
     default: Optional[Value] = None
@@ -446,29 +448,29 @@ class Param:
     span: Span = _span()
 
 
-@attrs.frozen
-class Emit:
+@node
+class Emit(Node):
     event: Ref
     fields: tuple[tuple[Ident, Value], ...] = ()
     span: Span = _span()
 
 
-@attrs.frozen
-class ActionDecl:
+@node
+class ActionDecl(Node):
     name: Ident
     params: tuple[Param, ...]
     emits: tuple[Emit, ...] = ()
     span: Span = _span()
 
 
-@attrs.frozen
-class Import:
+@node
+class Import(Node):
     path: Str
     span: Span = _span()
 
 
-@attrs.frozen
-class SegmentDef:
+@node
+class SegmentDef(Node):
     name: Ident
     cond: Cond
     span: Span = _span()
@@ -476,8 +478,8 @@ class SegmentDef:
 
 # ------------------------------------------------------------------ tests
 
-@attrs.frozen
-class TestTime:
+@node
+class TestTime(Node):
     """A time in a test: a date-time as written, or ``+DURATION`` after the
     test's start (``offset``)."""
     text: Optional[str] = None
@@ -485,34 +487,34 @@ class TestTime:
     span: Span = _span()
 
 
-@attrs.frozen
-class TestFrom:
+@node
+class TestFrom(Node):
     time: TestTime
     span: Span = _span()
 
 
-@attrs.frozen
-class TestUntil:
+@node
+class TestUntil(Node):
     time: TestTime
     span: Span = _span()
 
 
-@attrs.frozen
-class TestTimezone:
+@node
+class TestTimezone(Node):
     name: Str
     span: Span = _span()
 
 
-@attrs.frozen
-class TestContact:
+@node
+class TestContact(Node):
     """``contact c1 { lead_score: 70 }``: a contact record."""
     id: Ident
     record: Optional[MapLit] = None
     span: Span = _span()
 
 
-@attrs.frozen
-class TestEvent:
+@node
+class TestEvent(Node):
     """``event c1 form.submitted(form: "demo") at +1 day``."""
     contact: Ident
     type: Ref
@@ -522,8 +524,8 @@ class TestEvent:
     span: Span = _span()
 
 
-@attrs.frozen
-class Expect:
+@node
+class Expect(Node):
     """``expect CONTACT ...``: one expectation of a test.
 
     kind: achieved (goal), ran (call), exited (workflow?, reason?),
@@ -546,8 +548,8 @@ class Expect:
 TestItem = Union[TestFrom, TestUntil, TestTimezone, TestContact, TestEvent, Expect]
 
 
-@attrs.frozen
-class TestBlock:
+@node
+class TestBlock(Node):
     """``test "NAME" { ... }`` in a ``*_test.goal`` file."""
     __test__ = False  # not a pytest class
     name: Ident
@@ -558,8 +560,8 @@ class TestBlock:
 TopItem = Union[Import, SegmentDef, Workflow, EventDecl, ActionDecl, TestBlock]
 
 
-@attrs.frozen
-class Module:
+@node
+class Module(Node):
     file: str
     items: tuple[TopItem, ...]
     comments: tuple[tuple[int, str], ...] = attrs.field(default=(), eq=False, repr=False)  # (offset, text)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 import attrs
 
 from . import ast as A
-from . import lalr
+from . import lalr, nodes
 from .diagnostics import Diagnostic, closest, error
 from .resources import cache_folder, grammar_path
 from .source import Span
@@ -446,7 +446,7 @@ def _order(word: str):
 
 
 def _tok_span(file: str, tok: "Token") -> Span:
-    return Span(file, tok.line or 1, tok.column or 1, tok.end_line or tok.line or 1,
+    return _new_span(file, tok.line or 1, tok.column or 1, tok.end_line or tok.line or 1,
                 tok.end_column or (tok.column or 1) + 1, tok.start_pos or 0, tok.end_pos or 0)
 
 
@@ -515,6 +515,20 @@ class _Entry(_Block):
     pass
 
 
+class _Makers:
+    """The AST's classes by name, each as its fast constructor
+    (``nodes.maker``): ``N.Ident(...)`` makes what ``A.Ident(...)`` would."""
+
+    def __getattr__(self, name: str):
+        made = nodes.maker(getattr(A, name))
+        setattr(self, name, made)  # asked once a class
+        return made
+
+
+N = _Makers()
+_new_span = nodes.maker(Span)
+
+
 def _is_tok(x) -> bool:
     # A token (Lark's or the fast path's; both are strings): no other child is a string.
     return isinstance(x, str)
@@ -544,7 +558,7 @@ class _Builder:
             if first is not None:
                 break
         else:
-            return Span(self.file, 1, 1, 1, 1)
+            return _new_span(self.file, 1, 1, 1, 1)
         for last in reversed(children):
             if last is not None:
                 break
@@ -560,7 +574,7 @@ class _Builder:
         else:
             s = self._one(last)
             end_line, end_col, end = s.end_line, s.end_col, s.end
-        return Span(self.file, line, col, end_line, end_col, start, end)
+        return _new_span(self.file, line, col, end_line, end_col, start, end)
 
     def _one(self, x) -> Span:
         if isinstance(x, str):  # a token
@@ -573,7 +587,7 @@ class _Builder:
         if user_name and str(tok) in self._kw:
             self.errors.append(error("E0006", f'"{tok}" is a keyword and cannot be used as a name',
                                      _tok_span(self.file, tok), hint="choose another name"))
-        return A.Ident(str(tok), span=_tok_span(self.file, tok))
+        return N.Ident(str(tok), span=_tok_span(self.file, tok))
 
     def _as_name(self, children):
         for i, c in enumerate(children):
@@ -604,7 +618,7 @@ class _Builder:
     def _string(self, tok) -> A.Str:
         raw = str(tok)[1:-1]
         if "\\" not in raw:
-            return A.Str(raw, span=_tok_span(self.file, tok))
+            return N.Str(raw, span=_tok_span(self.file, tok))
         out, i = [], 0
         reported = False
         while i < len(raw):
@@ -627,7 +641,7 @@ class _Builder:
             else:
                 out.append(ch)
                 i += 1
-        return A.Str("".join(out), span=_tok_span(self.file, tok))
+        return N.Str("".join(out), span=_tok_span(self.file, tok))
 
     def __default__(self, data, children, meta):
         if str(data).startswith("_"):
@@ -640,65 +654,65 @@ class _Builder:
         return [x for x in c if x is not None and not _is_tok(x)]
 
     def import_stmt(self, c):
-        return A.Import(self._string(c[1]), span=self._span(c))
+        return N.Import(self._string(c[1]), span=self._span(c))
 
     def segment_def(self, c):
-        return A.SegmentDef(self._ident(c[1]), c[3], span=self._span(c))
+        return N.SegmentDef(self._ident(c[1]), c[3], span=self._span(c))
 
     def workflow(self, c):
         name = self._string(c[1])
         items = tuple(x for x in c[3:-1] if x is not None and not _is_tok(x))
-        return A.Workflow(A.Ident(name.value, span=name.span), c[0].type == "DRIP_KW", items, span=self._span(c))
+        return N.Workflow(N.Ident(name.value, span=name.span), c[0].type == "DRIP_KW", items, span=self._span(c))
 
     # -- settings
     def runs_perpetual(self, c):
-        return A.RunsPerpetual(span=self._span(c))
+        return N.RunsPerpetual(span=self._span(c))
 
     def runs_once(self, c):
-        return A.RunsOnce(str(c[3]), span=self._span(c))
+        return N.RunsOnce(str(c[3]), span=self._span(c))
 
     def evaluate_every(self, c):
-        return A.EvaluateEvery(c[2], span=self._span(c))
+        return N.EvaluateEvery(c[2], span=self._span(c))
 
     def evaluate_every_at(self, c):
         h, m = self._time_of_day(c[4])
-        return A.EvaluateEveryAt(c[2], h, m, None, span=self._span(c))
+        return N.EvaluateEveryAt(c[2], h, m, None, span=self._span(c))
 
     def evaluate_every_on_at(self, c):
         h, m = self._time_of_day(c[6])
-        return A.EvaluateEveryAt(c[2], h, m, str(c[4]), span=self._span(c))
+        return N.EvaluateEveryAt(c[2], h, m, str(c[4]), span=self._span(c))
 
     def evaluate_on_event(self, c):
-        return A.EvaluateOnEvent(span=self._span(c))
+        return N.EvaluateOnEvent(span=self._span(c))
 
     def timezone(self, c):
-        return A.TimezoneSetting(self._string(c[1]), span=self._span(c))
+        return N.TimezoneSetting(self._string(c[1]), span=self._span(c))
 
     def enroll_when(self, c):
-        return A.EnrollWhen(c[2], span=self._span(c))
+        return N.EnrollWhen(c[2], span=self._span(c))
 
     def audience(self, c):
-        return A.Audience(c[1], span=self._span(c))
+        return N.Audience(c[1], span=self._span(c))
 
     def allow_reentry(self, c):
         after = next((x for x in c if isinstance(x, A.Duration)), None)
-        return A.AllowReentry(after, span=self._span(c))
+        return N.AllowReentry(after, span=self._span(c))
 
     def skip_if_goal_met(self, c):
-        return A.SkipIfGoalMet(span=self._span(c))
+        return N.SkipIfGoalMet(span=self._span(c))
 
     def exit_when_audience_fails(self, c):
-        return A.ExitWhenAudienceFails(span=self._span(c))
+        return N.ExitWhenAudienceFails(span=self._span(c))
 
     def goals_section(self, c):
-        return A.GoalsSection(tuple(self._nodes(c)), span=self._span(c))
+        return N.GoalsSection(tuple(self._nodes(c)), span=self._span(c))
 
     # -- steps
     def action_step(self, c):
-        return A.ActionStep(c[0], self._as_name(c), span=self._span(c))
+        return N.ActionStep(c[0], self._as_name(c), span=self._span(c))
 
     def wait_for(self, c):
-        return A.WaitFor(c[1], self._as_name(c), span=self._span(c))
+        return N.WaitFor(c[1], self._as_name(c), span=self._span(c))
 
     def _time_of_day(self, tok):
         h, m = (int(x) for x in str(tok).split(":"))
@@ -709,21 +723,21 @@ class _Builder:
 
     def wait_time(self, c):
         h, m = self._time_of_day(c[2])
-        return A.WaitUntilTime(h, m, None, self._as_name(c), span=self._span(c))
+        return N.WaitUntilTime(h, m, None, self._as_name(c), span=self._span(c))
 
     def weekday(self, c):
         return c[0]
 
     def wait_weekday(self, c):
         h, m = self._time_of_day(c[3])
-        return A.WaitUntilTime(h, m, str(c[2]), self._as_name(c), span=self._span(c))
+        return N.WaitUntilTime(h, m, str(c[2]), self._as_name(c), span=self._span(c))
 
     def wait_datetime(self, c):
-        return A.WaitUntilDate(str(c[2]), self._as_name(c), span=self._span(c))
+        return N.WaitUntilDate(str(c[2]), self._as_name(c), span=self._span(c))
 
     def wait_cond(self, c):
         limit = next((x for x in c[3:] if isinstance(x, A.Duration)), None)
-        return A.WaitUntilCond(c[2], limit, self._as_name(c), span=self._span(c))
+        return N.WaitUntilCond(c[2], limit, self._as_name(c), span=self._span(c))
 
     def block(self, c):
         return _Block(self._nodes(c), self._span(c))
@@ -743,35 +757,35 @@ class _Builder:
                 i += 2
                 continue
             i += 1
-        return A.IfStep(tuple(branches), else_steps, span=self._span(c))
+        return N.IfStep(tuple(branches), else_steps, span=self._span(c))
 
     def skip_target(self, c):
         tok = c[0]
         if tok.type == "STRING":
             s = self._string(tok)
-            return A.Ident(s.value, span=s.span)
+            return N.Ident(s.value, span=s.span)
         return self._ident(tok)
 
     def skip_step(self, c):
-        return A.SkipStep(c[2], span=self._span(c))
+        return N.SkipStep(c[2], span=self._span(c))
 
     def end_step(self, c):
-        return A.EndStep(span=self._span(c))
+        return N.EndStep(span=self._span(c))
 
     # -- goals
     def goal_block(self, c):
         name = self._string(c[1])
-        return A.GoalBlock(A.Ident(name.value, span=name.span), tuple(self._nodes(c[3:-1])), span=self._span(c))
+        return N.GoalBlock(N.Ident(name.value, span=name.span), tuple(self._nodes(c[3:-1])), span=self._span(c))
 
     def when_clause(self, c):
-        return A.When(c[1], span=self._span(c))
+        return N.When(c[1], span=self._span(c))
 
     def then_clause(self, c):
-        return A.Then(c[1].items, span=self._span(c))
+        return N.Then(c[1].items, span=self._span(c))
 
     def then_if_clause(self, c):
         blocks = [x for x in c if isinstance(x, _Block)]
-        return A.ThenIf(c[2], blocks[0].items, blocks[1].items if len(blocks) > 1 else None, span=self._span(c))
+        return N.ThenIf(c[2], blocks[0].items, blocks[1].items if len(blocks) > 1 else None, span=self._span(c))
 
     def on_achieved(self, c):
         p = c[2]
@@ -782,113 +796,113 @@ class _Builder:
         return attrs.evolve(p, span=self._span(c))
 
     def achieved_continue(self, c):
-        return A.OnAchieved("continue", span=self._span(c))
+        return N.OnAchieved("continue", span=self._span(c))
 
     def achieved_skip(self, c):
-        return A.OnAchieved("skip", c[2], span=self._span(c))
+        return N.OnAchieved("skip", c[2], span=self._span(c))
 
     def achieved_end(self, c):
-        return A.OnAchieved("end", span=self._span(c))
+        return N.OnAchieved("end", span=self._span(c))
 
     def unmet_wait(self, c):
-        return A.OnUnmet("wait", span=self._span(c))
+        return N.OnUnmet("wait", span=self._span(c))
 
     def unmet_wait_up_to(self, c):
-        return A.OnUnmet("wait_up_to", c[3], str(c[5]), span=self._span(c))
+        return N.OnUnmet("wait_up_to", c[3], str(c[5]), span=self._span(c))
 
     def unmet_continue(self, c):
-        return A.OnUnmet("continue", span=self._span(c))
+        return N.OnUnmet("continue", span=self._span(c))
 
     def unmet_end(self, c):
-        return A.OnUnmet("end", span=self._span(c))
+        return N.OnUnmet("end", span=self._span(c))
 
     def action_block(self, c):
         return _Block(self._nodes(c), self._span(c))
 
     def action_call(self, c):
         args = tuple(x for x in c[2:-1] if isinstance(x, A.Arg))
-        return A.ActionCall(self._ident(c[0], user_name=False), args, span=self._span(c))
+        return N.ActionCall(self._ident(c[0], user_name=False), args, span=self._span(c))
 
     def pos_arg(self, c):
-        return A.Arg(None, c[0], span=self._span(c))
+        return N.Arg(None, c[0], span=self._span(c))
 
     def named_arg(self, c):
-        return A.Arg(self._ident(c[0], user_name=False), c[2], span=self._span(c))
+        return N.Arg(self._ident(c[0], user_name=False), c[2], span=self._span(c))
 
     # -- conditions
     def or_cond(self, c):
-        return A.Or(tuple(self._nodes(c)), span=self._span(c))
+        return N.Or(tuple(self._nodes(c)), span=self._span(c))
 
     def and_cond(self, c):
-        return A.And(tuple(self._nodes(c)), span=self._span(c))
+        return N.And(tuple(self._nodes(c)), span=self._span(c))
 
     def not_(self, c):
-        return A.Not(c[1], span=self._span(c))
+        return N.Not(c[1], span=self._span(c))
 
     def paren(self, c):
         return c[1]
 
     def compare(self, c):
-        return A.Compare(str(c[1]), c[0], c[2], span=self._span(c))
+        return N.Compare(str(c[1]), c[0], c[2], span=self._span(c))
 
     def in_(self, c):
-        return A.In(c[0], c[2], False, span=self._span(c))
+        return N.In(c[0], c[2], False, span=self._span(c))
 
     def not_in(self, c):
-        return A.In(c[0], c[3], True, span=self._span(c))
+        return N.In(c[0], c[3], True, span=self._span(c))
 
     def starts_with(self, c):
-        return A.TextOp("starts with", c[0], c[3], span=self._span(c))
+        return N.TextOp("starts with", c[0], c[3], span=self._span(c))
 
     def ends_with(self, c):
-        return A.TextOp("ends with", c[0], c[3], span=self._span(c))
+        return N.TextOp("ends with", c[0], c[3], span=self._span(c))
 
     def contains(self, c):
-        return A.TextOp("contains", c[0], c[2], span=self._span(c))
+        return N.TextOp("contains", c[0], c[2], span=self._span(c))
 
     def is_set(self, c):
-        return A.IsSet(c[0], False, span=self._span(c))
+        return N.IsSet(c[0], False, span=self._span(c))
 
     def is_not_set(self, c):
-        return A.IsSet(c[0], True, span=self._span(c))
+        return N.IsSet(c[0], True, span=self._span(c))
 
     def ref_atom(self, c):
         ref, flt, count, window = c
-        return A.RefAtom(ref, flt.items if flt is not None else None, count, window, span=self._span(c))
+        return N.RefAtom(ref, flt.items if flt is not None else None, count, window, span=self._span(c))
 
     def filter(self, c):
         return _Filter(self._nodes(c), self._span(c))
 
     def at_least(self, c):
-        return A.Count("at_least", self._int(c[2], "a count", MAX_COUNT), span=self._span(c))
+        return N.Count("at_least", self._int(c[2], "a count", MAX_COUNT), span=self._span(c))
 
     def at_most(self, c):
-        return A.Count("at_most", self._int(c[2], "a count", MAX_COUNT), span=self._span(c))
+        return N.Count("at_most", self._int(c[2], "a count", MAX_COUNT), span=self._span(c))
 
     def exactly(self, c):
-        return A.Count("exactly", self._int(c[1], "a count", MAX_COUNT), span=self._span(c))
+        return N.Count("exactly", self._int(c[1], "a count", MAX_COUNT), span=self._span(c))
 
     def within(self, c):
-        return A.Window("within", c[1], span=self._span(c))
+        return N.Window("within", c[1], span=self._span(c))
 
     def within_after(self, c):
         # "within" duration "after" ref [filter] [anchor_scope]
         ref, flt, scope = c[3], c[4], c[5]
-        anchor = A.RefAtom(ref, flt.items if flt is not None else None, None, None, span=self._span([ref, flt]))
-        return A.Window("within_after", c[1], anchor, scope.kind if scope is not None else None,
+        anchor = N.RefAtom(ref, flt.items if flt is not None else None, None, None, span=self._span([ref, flt]))
+        return N.Window("within_after", c[1], anchor, scope.kind if scope is not None else None,
                         span=self._span(c))
 
     def scope_since_enrollment(self, c):
-        return A.Window("since_enrollment", span=self._span(c))
+        return N.Window("since_enrollment", span=self._span(c))
 
     def scope_ever(self, c):
-        return A.Window("ever", span=self._span(c))
+        return N.Window("ever", span=self._span(c))
 
     def since_enrollment(self, c):
-        return A.Window("since_enrollment", span=self._span(c))
+        return N.Window("since_enrollment", span=self._span(c))
 
     def ever(self, c):
-        return A.Window("ever", span=self._span(c))
+        return N.Window("ever", span=self._span(c))
 
     # -- values
     def string(self, c):
@@ -904,33 +918,33 @@ class _Builder:
             self.errors.append(error("E0008", f"the number {text[:30]} is too large (the limit is 10^15)",
                                      _tok_span(self.file, c[0])))
             value = 0
-        return A.Num(value, span=self._span(c))
+        return N.Num(value, span=self._span(c))
 
     def true(self, c):
-        return A.Bool(True, span=self._span(c))
+        return N.Bool(True, span=self._span(c))
 
     def false(self, c):
-        return A.Bool(False, span=self._span(c))
+        return N.Bool(False, span=self._span(c))
 
     def list(self, c):
-        return A.ListLit(tuple(self._nodes(c)), span=self._span(c))
+        return N.ListLit(tuple(self._nodes(c)), span=self._span(c))
 
     def map(self, c):
-        return A.MapLit(tuple(x.items for x in c if isinstance(x, _Entry)), span=self._span(c))
+        return N.MapLit(tuple(x.items for x in c if isinstance(x, _Entry)), span=self._span(c))
 
     def map_entry(self, c):
         key = self._string(c[0]).value if c[0].type == "STRING" else str(c[0])
         return _Entry((key, c[2]), self._span(c))
 
     def ref(self, c):
-        return A.Ref(tuple(str(t) for t in c if t.type != "DOT"), span=self._span(c))
+        return N.Ref(tuple(str(t) for t in c if t.type != "DOT"), span=self._span(c))
 
     def duration(self, c):
         parts = []
         for i in range(0, len(c), 2):
             n = self._int(c[i], "a duration", 10**9)
             parts.append((n, str(c[i + 1]).rstrip("s")))
-        d = A.Duration(tuple(parts), span=self._span(c))
+        d = N.Duration(tuple(parts), span=self._span(c))
         if d.approx_seconds() > MAX_DURATION_SECONDS:
             self.errors.append(error("E0008", "this duration is longer than the limit of 10 years", d.span))
         return d
@@ -939,44 +953,44 @@ class _Builder:
     def event_decl(self, c):
         fields = tuple(x for x in c if isinstance(x, A.FieldDecl))
         effects = tuple(x for x in c if isinstance(x, A.Effect))
-        return A.EventDecl(c[1], fields, effects, span=self._span(c))
+        return N.EventDecl(c[1], fields, effects, span=self._span(c))
 
     def effect(self, c):
-        return A.Effect(self._ident(c[0], user_name=False), tuple(x for x in c if isinstance(x, A.Ref)),
+        return N.Effect(self._ident(c[0], user_name=False), tuple(x for x in c if isinstance(x, A.Ref)),
                         span=self._span(c))
 
     def field_decl(self, c):
-        return A.FieldDecl(self._ident(c[0], user_name=False), c[2], span=self._span(c))
+        return N.FieldDecl(self._ident(c[0], user_name=False), c[2], span=self._span(c))
 
     def simple_type(self, c):
-        return A.TypeExpr(str(c[0]), (), c[1] is not None, span=self._span(c))
+        return N.TypeExpr(str(c[0]), (), c[1] is not None, span=self._span(c))
 
     def enum_type(self, c):
         values = tuple(str(t) for t in c[2:] if _is_tok(t) and t.type == "NAME")
         optional = any(_is_tok(t) and t.type == "QMARK" for t in c)
-        return A.TypeExpr("enum", values, optional, span=self._span(c))
+        return N.TypeExpr("enum", values, optional, span=self._span(c))
 
     def action_decl(self, c):
         params = tuple(x for x in c if isinstance(x, A.Param))
         emits = tuple(x for x in c if isinstance(x, A.Emit))
-        return A.ActionDecl(self._ident(c[1]), params, emits, span=self._span(c))
+        return N.ActionDecl(self._ident(c[1]), params, emits, span=self._span(c))
 
     def param(self, c):
         default = c[4] if len(c) > 4 else None
-        return A.Param(self._ident(c[0], user_name=False), c[2], default, False, span=self._span(c))
+        return N.Param(self._ident(c[0], user_name=False), c[2], default, False, span=self._span(c))
 
     def rest_param(self, c):
-        return A.Param(self._ident(c[1], user_name=False), None, None, True, span=self._span(c))
+        return N.Param(self._ident(c[1], user_name=False), None, None, True, span=self._span(c))
 
     def emit(self, c):
         fields = tuple(x.items for x in c if isinstance(x, _Entry))
-        return A.Emit(c[0], fields, span=self._span(c))
+        return N.Emit(c[0], fields, span=self._span(c))
 
     # -- tests
     def test_block(self, c):
         name = self._string(c[1])
         items = tuple(x for x in c[3:-1] if x is not None and not _is_tok(x))
-        return A.TestBlock(A.Ident(name.value, span=name.span), items, span=self._span(c))
+        return N.TestBlock(N.Ident(name.value, span=name.span), items, span=self._span(c))
 
     def contact_name(self, c):
         return self.contact_id(c)
@@ -985,42 +999,42 @@ class _Builder:
         tok = c[0]
         if tok.type == "STRING":
             s = self._string(tok)
-            return A.Ident(s.value, span=s.span)
-        return A.Ident(str(tok), span=_tok_span(self.file, tok))
+            return N.Ident(s.value, span=s.span)
+        return N.Ident(str(tok), span=_tok_span(self.file, tok))
 
     def time_absolute(self, c):
-        return A.TestTime(str(c[0]), None, span=self._span(c))
+        return N.TestTime(str(c[0]), None, span=self._span(c))
 
     def time_relative(self, c):
-        return A.TestTime(None, c[1], span=self._span(c))
+        return N.TestTime(None, c[1], span=self._span(c))
 
     def test_from(self, c):
-        return A.TestFrom(c[1], span=self._span(c))
+        return N.TestFrom(c[1], span=self._span(c))
 
     def test_until(self, c):
-        return A.TestUntil(c[1], span=self._span(c))
+        return N.TestUntil(c[1], span=self._span(c))
 
     def test_timezone(self, c):
-        return A.TestTimezone(self._string(c[1]), span=self._span(c))
+        return N.TestTimezone(self._string(c[1]), span=self._span(c))
 
     def record(self, c):
-        return A.MapLit(tuple(x.items for x in c if isinstance(x, _Entry)), span=self._span(c))
+        return N.MapLit(tuple(x.items for x in c if isinstance(x, _Entry)), span=self._span(c))
 
     def test_contact(self, c):
-        return A.TestContact(c[1], c[2], span=self._span(c))
+        return N.TestContact(c[1], c[2], span=self._span(c))
 
     def event_fields(self, c):
         entries = []
         for x in c:
             if isinstance(x, _Entry):
                 key, value = x.items
-                entries.append((A.Ident(key, span=x.span), value))
+                entries.append((N.Ident(key, span=x.span), value))
         return _Filter(entries, self._span(c))
 
     def test_event(self, c):
         fields = c[3]
         at = c[5] if len(c) > 5 else None
-        return A.TestEvent(c[1], c[2], fields.items if fields is not None else (), fields is not None, at,
+        return N.TestEvent(c[1], c[2], fields.items if fields is not None else (), fields is not None, at,
                            span=self._span(c))
 
     def test_expect(self, c):
@@ -1029,13 +1043,13 @@ class _Builder:
 
     def in_workflow(self, c):
         s = self._string(c[1])
-        return A.Ident(s.value, span=s.span)
+        return N.Ident(s.value, span=s.span)
 
     def by_time(self, c):
         return _Entry(("by", c[1]), self._span(c))
 
     def exit_reason(self, c):
-        return A.Ident(str(c[0]), span=_tok_span(self.file, c[0]))
+        return N.Ident(str(c[0]), span=_tok_span(self.file, c[0]))
 
     def _expect(self, kind, c, **kw):
         negated = any(_is_tok(x) and x.type == "NOT" for x in c[:1])
@@ -1044,11 +1058,11 @@ class _Builder:
         for i, x in enumerate(c):
             if _is_tok(x) and x.type == "AT_TIME" and i + 1 < len(c):
                 at = c[i + 1]
-        return A.Expect(A.Ident("", span=self._span(c)), kind, negated, by=by, at=at, span=self._span(c), **kw)
+        return N.Expect(N.Ident("", span=self._span(c)), kind, negated, by=by, at=at, span=self._span(c), **kw)
 
     def expect_achieved(self, c):
         s = self._string(c[2])
-        return self._expect("achieved", c, goal=A.Ident(s.value, span=s.span), workflow=c[3])
+        return self._expect("achieved", c, goal=N.Ident(s.value, span=s.span), workflow=c[3])
 
     def expect_ran(self, c):
         return self._expect("ran", c, call=c[2], workflow=c[3])
@@ -1057,13 +1071,13 @@ class _Builder:
         wf = None
         if c[2] is not None:
             s = self._string(c[2])
-            wf = A.Ident(s.value, span=s.span)
+            wf = N.Ident(s.value, span=s.span)
         reason = next((x for x in c[3:] if isinstance(x, A.Ident)), None)
         return self._expect("exited", c, workflow=wf, reason=reason)
 
     def expect_enrolled(self, c):
         s = self._string(c[2])
-        return self._expect("enrolled", c, workflow=A.Ident(s.value, span=s.span))
+        return self._expect("enrolled", c, workflow=N.Ident(s.value, span=s.span))
 
     def expect_step(self, c):
         return self._expect("step", c, step=c[3], workflow=c[4])

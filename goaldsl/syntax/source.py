@@ -9,7 +9,7 @@ import attrs
 BOM = b"\xef\xbb\xbf"
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)  # no weak references: nodes.maker makes spans
 class Span:
     """A region of a source file. Lines and columns count from 1; ``end_col``
     is exclusive. Offsets are character offsets into the file's text."""

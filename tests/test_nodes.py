@@ -1,0 +1,87 @@
+"""syntax/nodes.py: the AST's and the IR's shared equality, hashing and repr
+behave as attrs' generated ones, and ``maker`` makes what a class call makes."""
+from __future__ import annotations
+
+import math
+import pickle
+
+import attrs
+import pytest
+
+from goaldsl.semantics import ir
+from goaldsl.syntax import ast as A
+from goaldsl.syntax.nodes import Node, maker, node
+from goaldsl.syntax.parser import parse
+from goaldsl.syntax.source import NO_SPAN, Span
+
+
+def _span():
+    return attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+
+
+@node
+class Pair(Node):
+    left: object
+    right: object = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class AttrsPair:  # the same class as attrs writes it: the reference
+    left: object
+    right: object = None
+    span: Span = _span()
+
+
+VALUES = [1, 1.0, "a", None, (1, 2), float("nan"), (float("nan"),), True, A.Ident("x")]
+
+
+@pytest.mark.parametrize("a", VALUES)
+@pytest.mark.parametrize("b", VALUES)
+def test_equality_and_repr_are_attrs_own(a, b):
+    ours = (Pair(a, b), Pair(b, a), Pair(a))
+    theirs = (AttrsPair(a, b), AttrsPair(b, a), AttrsPair(a))
+    for x, ax in zip(ours, theirs):
+        assert repr(x) == repr(ax).replace("AttrsPair", "Pair")
+        for y, ay in zip(ours, theirs):
+            assert (x == y) == (ax == ay)
+            assert (x != y) == (ax != ay)
+            if x == y:
+                assert hash(x) == hash(y)
+
+
+def test_spans_do_not_take_part_and_other_classes_are_not_equal():
+    s = Span("f", 1, 2, 1, 3)
+    assert Pair(1, span=s) == Pair(1) and hash(Pair(1, span=s)) == hash(Pair(1))
+    assert Pair(1) != AttrsPair(1) and Pair(1) != (1, None)
+    assert A.Str("a") != A.Ref(("a",))
+    assert Pair(Pair(1)) != Pair(Pair(2)) and Pair(math.nan) != Pair(math.nan)
+
+
+def test_the_irs_repr_is_attrs_repr():
+    # The digests in state files are reprs of the IR (docs/decisions.md).
+    c = ir.CCompare(">=", ir.OAttr(("lead_score",)), ir.OConst(50))
+    assert repr(c) == "CCompare(op='>=', left=OAttr(path=('lead_score',)), right=OConst(value=50))"
+
+
+def test_a_maker_makes_what_the_class_makes():
+    text = 'segment s = page.visited(url starts with "/p") at least 2 times within 7 days and contact.x in [1, 2]\n'
+    module = parse(text, "f.goal").module
+    for n in A.walk(module):
+        cls = type(n)
+        make = maker(cls)
+        kwargs = {f.alias: getattr(n, f.name) for f in attrs.fields(cls) if f.init}
+        made = make(**kwargs)
+        assert type(made) is cls and made == cls(**kwargs) and repr(made) == repr(n)
+        assert all(getattr(made, f.name) == getattr(n, f.name) for f in attrs.fields(cls))
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            made.span = NO_SPAN
+    d = maker(A.Duration)(((1, "week"), (2, "hour")))
+    assert (d.days, d.seconds, d) == (7, 7200, A.Duration(((1, "week"), (2, "hour"))))
+    assert maker(A.In)(A.Ref(("a",)), A.Ref(("b",))).negated is False
+    with pytest.raises(TypeError):
+        maker(A.Ident)()
+    assert maker(Span)("f", 1, 2, 3, 4) == Span("f", 1, 2, 3, 4)
+    assert maker(ir.Program) is ir.Program  # a factory default: the class itself
+    made = maker(A.Ident)("x", span=Span("f", 1, 1, 1, 2))
+    assert pickle.loads(pickle.dumps(made)) == made and attrs.evolve(made, name="y") == A.Ident("y")
