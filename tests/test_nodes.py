@@ -85,3 +85,19 @@ def test_a_maker_makes_what_the_class_makes():
     assert maker(ir.Program) is ir.Program  # a factory default: the class itself
     made = maker(A.Ident)("x", span=Span("f", 1, 1, 1, 2))
     assert pickle.loads(pickle.dumps(made)) == made and attrs.evolve(made, name="y") == A.Ident("y")
+
+
+def test_a_long_texts_tree_made_with_makers_is_the_same(monkeypatch):
+    from goaldsl.syntax import parser as P
+    from pathlib import Path
+    texts = [p.read_text(encoding="utf-8") for p in sorted(Path(__file__).parent.parent.glob("examples/*/*.goal"))]
+    assert texts
+    for text in texts:
+        monkeypatch.setattr(P, "FAST_NODES_FROM", 0)
+        fast = P.parse(text, "f.goal")
+        monkeypatch.setattr(P, "FAST_NODES_FROM", 10**12)
+        plain = P.parse(text, "f.goal")
+        assert fast.diagnostics == plain.diagnostics
+        assert fast.module == plain.module and fast.module is not None
+        for a, b in zip(A.walk(fast.module), A.walk(plain.module), strict=True):
+            assert type(a) is type(b) and a.span == b.span and repr(a) == repr(b)
