@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from goaldsl.semantics.checker import check
 from goaldsl.semantics.loader import load
@@ -238,3 +240,18 @@ def test_cli_check_big_clean_file(write, tmp_path):
     proc = goal("check", "program.goal", cwd=tmp_path)
     assert_no_traceback(proc)
     assert proc.returncode == 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='#"\\\n()[]{}a ', max_size=60))
+def test_the_quick_nesting_depth_is_the_scans(text):
+    from goaldsl.syntax.parser import deepest_nesting, nesting
+    assert deepest_nesting(text) == nesting(text).deepest
+
+
+def test_the_quick_nesting_depth_on_the_examples():
+    from pathlib import Path
+    from goaldsl.syntax.parser import deepest_nesting, nesting
+    for p in Path(__file__).parent.parent.glob("examples/**/*.goal"):
+        text = p.read_text(encoding="utf-8")
+        assert deepest_nesting(text) == nesting(text).deepest

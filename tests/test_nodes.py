@@ -101,3 +101,4 @@ def test_a_long_texts_tree_made_with_makers_is_the_same(monkeypatch):
         assert fast.module == plain.module and fast.module is not None
         for a, b in zip(A.walk(fast.module), A.walk(plain.module), strict=True):
             assert type(a) is type(b) and a.span == b.span and repr(a) == repr(b)
+
