@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Callable, Iterable
 
 import attrs
@@ -233,6 +233,12 @@ def _special(path: Path) -> str | None:
 
 
 TEST_SUFFIX = "_test.goal"  # a test file's name ends so (docs/spec.md section 11)
+
+
+def is_test_file(name: str) -> bool:
+    return PurePath(name).name.endswith(TEST_SUFFIX)
+
+
 TESTS_FOLDER = "tests"
 
 

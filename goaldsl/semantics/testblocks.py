@@ -24,12 +24,8 @@ from ..syntax.source import Span
 from . import ir
 from .effects import ContactEffects
 from .calendar import add, parse_local_datetime
-from .loader import TEST_SUFFIX
+from .loader import TEST_SUFFIX, is_test_file
 EXIT_REASONS = ("goal", "end", "unmet", "completed", "audience")
-
-
-def is_test_file(name: str) -> bool:
-    return PurePath(name).name.endswith(TEST_SUFFIX)
 
 
 @attrs.frozen

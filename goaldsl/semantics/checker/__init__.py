@@ -30,8 +30,7 @@ from ...syntax import ast as A
 from ...syntax.blocks import place_diagnostic
 from .. import ir
 from ...syntax.diagnostics import Diagnostic, did_you_mean, error, sort_key, warning
-from ..loader import Loaded, duplicate, load
-from ..testblocks import check_tests, is_test_file
+from ..loader import Loaded, duplicate, is_test_file, load
 from ...syntax.parser import reserved_words
 from ...syntax.source import Span
 from .actions import Actions
@@ -72,7 +71,9 @@ def check(loaded: Loaded, contact_schema: dict[tuple[str, ...], str] | None = No
     tests, test_diags = [], []
     if any(isinstance(it, A.TestBlock) for m in loaded.modules for it in m.items) or any(
             is_test_file(m.file) for m in loaded.modules):
-        # Test blocks are checked in their own module, with this checker's rules.
+        # Test blocks are checked in their own module, with this checker's
+        # rules (imported here: most checks have no tests).
+        from ..testblocks import check_tests
         tests, test_diags = check_tests(loaded, c, program)
     diags = loaded.diagnostics + c.diags + test_diags
     if loaded.places:
