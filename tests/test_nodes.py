@@ -2,6 +2,7 @@
 behave as attrs' generated ones, and ``maker`` makes what a class call makes."""
 from __future__ import annotations
 
+import copy
 import math
 import pickle
 
@@ -82,23 +83,31 @@ def test_a_maker_makes_what_the_class_makes():
     with pytest.raises(TypeError):
         maker(A.Ident)()
     assert maker(Span)("f", 1, 2, 3, 4) == Span("f", 1, 2, 3, 4)
-    assert maker(ir.Program) is ir.Program  # a factory default: the class itself
+    p, q = ir.Program({}, {}, {}, ()), maker(ir.Program)({}, {}, {}, ())
+    assert p == q and p.sources == {} and p.sources is not q.sources  # a factory's default: a new one each time
+    assert maker(dict) is dict
     made = maker(A.Ident)("x", span=Span("f", 1, 1, 1, 2))
     assert pickle.loads(pickle.dumps(made)) == made and attrs.evolve(made, name="y") == A.Ident("y")
+    assert copy.deepcopy(made) == made and copy.copy(made).span == made.span
 
 
-def test_a_long_texts_tree_made_with_makers_is_the_same(monkeypatch):
-    from goaldsl.syntax import parser as P
-    from pathlib import Path
-    texts = [p.read_text(encoding="utf-8") for p in sorted(Path(__file__).parent.parent.glob("examples/*/*.goal"))]
-    assert texts
-    for text in texts:
-        monkeypatch.setattr(P, "FAST_NODES_FROM", 0)
-        fast = P.parse(text, "f.goal")
-        monkeypatch.setattr(P, "FAST_NODES_FROM", 10**12)
-        plain = P.parse(text, "f.goal")
-        assert fast.diagnostics == plain.diagnostics
-        assert fast.module == plain.module and fast.module is not None
-        for a, b in zip(A.walk(fast.module), A.walk(plain.module), strict=True):
-            assert type(a) is type(b) and a.span == b.span and repr(a) == repr(b)
+def test_a_class_made_with_node_is_an_attrs_class():
+    assert attrs.has(A.Ident) and [f.name for f in attrs.fields(A.Ident)] == ["name", "span"]
+    x = A.Ident("x")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        x.name = "y"
+    with pytest.raises(TypeError):
+        A.Ident()
+    with pytest.raises(TypeError):
+        A.Ident("x", "y")
+    assert not hasattr(x, "__dict__") and A.In(x, x).negated is False
+
+    class Sub(A.Ident):  # not a node class: made the slow way, still frozen
+        pass
+    s = Sub("x")
+    assert type(s) is Sub and s.name == "x" and s != x
+    with pytest.raises(TypeError):
+        @node
+        class Bad(Node):
+            a: int = attrs.field(validator=attrs.validators.instance_of(int))
 

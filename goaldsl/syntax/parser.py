@@ -168,7 +168,7 @@ def parse(text: str, file: str = "<input>", *, fast: bool = True) -> ParseResult
         return ParseResult(None, tuple(pre))
     with _LOCK:
         builder = _builder()
-        builder.reset(file, len(text))
+        builder.reset(file)
         fast = _fast() if fast else None
         try:
             if fast is None:
@@ -177,7 +177,7 @@ def parse(text: str, file: str = "<input>", *, fast: bool = True) -> ParseResult
         except lalr.Bail:
             from lark.exceptions import UnexpectedInput
             lark, builder = _machine()
-            builder.reset(file, len(text))
+            builder.reset(file)
             try:
                 module_items = lark.parse(text)
             except UnexpectedInput as e:
@@ -198,7 +198,7 @@ def parse_fast(text: str, file: str) -> Optional[tuple[list, list, list]]:
         return None
     with _LOCK:
         builder = _builder()
-        builder.reset(file, len(text))
+        builder.reset(file)
         try:
             items = fast.parse(text, builder.comments)
         except lalr.Bail:
@@ -539,8 +539,9 @@ class _Entry(_Block):
 
 
 class _Makers:
-    """The AST's classes (and Span) by name, each as its fast constructor
-    (``nodes.maker``): ``_FAST_NODES.Ident(...)`` makes what ``A.Ident(...)`` would."""
+    """The AST's classes (and Span) by name, each as its constructor without
+    the class call (``nodes.maker``): ``N.Ident(...)`` makes what
+    ``A.Ident(...)`` would, at two thirds of the cost."""
 
     def __getattr__(self, name: str):
         made = nodes.maker(getattr(A, name))
@@ -548,8 +549,7 @@ class _Makers:
         return made
 
 
-_FAST_NODES = _Makers()
-FAST_NODES_FROM = 50_000  # characters: where a parse makes enough nodes for _FAST_NODES to pay
+N = _Makers()
 
 
 def _is_tok(x) -> bool:
@@ -565,13 +565,8 @@ class _Builder:
         self._kw = reserved_words()
         self.reset("<input>")
 
-    def reset(self, file: str, size: int = 0) -> None:
-        """Ready for a parse of ``file``, a text of ``size`` characters."""
+    def reset(self, file: str) -> None:
         self.file = file
-        # The classes that make the nodes: on a long text, their fast
-        # constructors (nodes.maker), which cost about 0.1 ms a class to
-        # make and save about 0.6 microseconds a node.
-        self.N = _FAST_NODES if size >= FAST_NODES_FROM else A
         self.errors: list[Diagnostic] = []
         self.comments: list = []
 
@@ -586,7 +581,7 @@ class _Builder:
             if first is not None:
                 break
         else:
-            return self.N.Span(self.file, 1, 1, 1, 1)
+            return N.Span(self.file, 1, 1, 1, 1)
         for last in reversed(children):
             if last is not None:
                 break
@@ -602,10 +597,10 @@ class _Builder:
         else:
             s = self._one(last)
             end_line, end_col, end = s.end_line, s.end_col, s.end
-        return self.N.Span(self.file, line, col, end_line, end_col, start, end)
+        return N.Span(self.file, line, col, end_line, end_col, start, end)
 
     def _tok_span(self, tok) -> Span:
-        return _tok_span(self.file, tok, self.N.Span)
+        return _tok_span(self.file, tok, N.Span)
 
     def _one(self, x) -> Span:
         if isinstance(x, str):  # a token
@@ -618,7 +613,7 @@ class _Builder:
         if user_name and str(tok) in self._kw:
             self.errors.append(error("E0006", f'"{tok}" is a keyword and cannot be used as a name',
                                      self._tok_span(tok), hint="choose another name"))
-        return self.N.Ident(str(tok), span=self._tok_span(tok))
+        return N.Ident(str(tok), span=self._tok_span(tok))
 
     def _as_name(self, children):
         for i, c in enumerate(children):
@@ -649,7 +644,7 @@ class _Builder:
     def _string(self, tok) -> A.Str:
         raw = str(tok)[1:-1]
         if "\\" not in raw:
-            return self.N.Str(raw, span=self._tok_span(tok))
+            return N.Str(raw, span=self._tok_span(tok))
         out, i = [], 0
         reported = False
         while i < len(raw):
@@ -672,7 +667,7 @@ class _Builder:
             else:
                 out.append(ch)
                 i += 1
-        return self.N.Str("".join(out), span=self._tok_span(tok))
+        return N.Str("".join(out), span=self._tok_span(tok))
 
     def __default__(self, data, children, meta):
         if str(data).startswith("_"):
@@ -685,65 +680,65 @@ class _Builder:
         return [x for x in c if x is not None and not _is_tok(x)]
 
     def import_stmt(self, c):
-        return self.N.Import(self._string(c[1]), span=self._span(c))
+        return N.Import(self._string(c[1]), span=self._span(c))
 
     def segment_def(self, c):
-        return self.N.SegmentDef(self._ident(c[1]), c[3], span=self._span(c))
+        return N.SegmentDef(self._ident(c[1]), c[3], span=self._span(c))
 
     def workflow(self, c):
         name = self._string(c[1])
         items = tuple(x for x in c[3:-1] if x is not None and not _is_tok(x))
-        return self.N.Workflow(self.N.Ident(name.value, span=name.span), c[0].type == "DRIP_KW", items, span=self._span(c))
+        return N.Workflow(N.Ident(name.value, span=name.span), c[0].type == "DRIP_KW", items, span=self._span(c))
 
     # -- settings
     def runs_perpetual(self, c):
-        return self.N.RunsPerpetual(span=self._span(c))
+        return N.RunsPerpetual(span=self._span(c))
 
     def runs_once(self, c):
-        return self.N.RunsOnce(str(c[3]), span=self._span(c))
+        return N.RunsOnce(str(c[3]), span=self._span(c))
 
     def evaluate_every(self, c):
-        return self.N.EvaluateEvery(c[2], span=self._span(c))
+        return N.EvaluateEvery(c[2], span=self._span(c))
 
     def evaluate_every_at(self, c):
         h, m = self._time_of_day(c[4])
-        return self.N.EvaluateEveryAt(c[2], h, m, None, span=self._span(c))
+        return N.EvaluateEveryAt(c[2], h, m, None, span=self._span(c))
 
     def evaluate_every_on_at(self, c):
         h, m = self._time_of_day(c[6])
-        return self.N.EvaluateEveryAt(c[2], h, m, str(c[4]), span=self._span(c))
+        return N.EvaluateEveryAt(c[2], h, m, str(c[4]), span=self._span(c))
 
     def evaluate_on_event(self, c):
-        return self.N.EvaluateOnEvent(span=self._span(c))
+        return N.EvaluateOnEvent(span=self._span(c))
 
     def timezone(self, c):
-        return self.N.TimezoneSetting(self._string(c[1]), span=self._span(c))
+        return N.TimezoneSetting(self._string(c[1]), span=self._span(c))
 
     def enroll_when(self, c):
-        return self.N.EnrollWhen(c[2], span=self._span(c))
+        return N.EnrollWhen(c[2], span=self._span(c))
 
     def audience(self, c):
-        return self.N.Audience(c[1], span=self._span(c))
+        return N.Audience(c[1], span=self._span(c))
 
     def allow_reentry(self, c):
         after = next((x for x in c if isinstance(x, A.Duration)), None)
-        return self.N.AllowReentry(after, span=self._span(c))
+        return N.AllowReentry(after, span=self._span(c))
 
     def skip_if_goal_met(self, c):
-        return self.N.SkipIfGoalMet(span=self._span(c))
+        return N.SkipIfGoalMet(span=self._span(c))
 
     def exit_when_audience_fails(self, c):
-        return self.N.ExitWhenAudienceFails(span=self._span(c))
+        return N.ExitWhenAudienceFails(span=self._span(c))
 
     def goals_section(self, c):
-        return self.N.GoalsSection(tuple(self._nodes(c)), span=self._span(c))
+        return N.GoalsSection(tuple(self._nodes(c)), span=self._span(c))
 
     # -- steps
     def action_step(self, c):
-        return self.N.ActionStep(c[0], self._as_name(c), span=self._span(c))
+        return N.ActionStep(c[0], self._as_name(c), span=self._span(c))
 
     def wait_for(self, c):
-        return self.N.WaitFor(c[1], self._as_name(c), span=self._span(c))
+        return N.WaitFor(c[1], self._as_name(c), span=self._span(c))
 
     def _time_of_day(self, tok):
         h, m = (int(x) for x in str(tok).split(":"))
@@ -754,21 +749,21 @@ class _Builder:
 
     def wait_time(self, c):
         h, m = self._time_of_day(c[2])
-        return self.N.WaitUntilTime(h, m, None, self._as_name(c), span=self._span(c))
+        return N.WaitUntilTime(h, m, None, self._as_name(c), span=self._span(c))
 
     def weekday(self, c):
         return c[0]
 
     def wait_weekday(self, c):
         h, m = self._time_of_day(c[3])
-        return self.N.WaitUntilTime(h, m, str(c[2]), self._as_name(c), span=self._span(c))
+        return N.WaitUntilTime(h, m, str(c[2]), self._as_name(c), span=self._span(c))
 
     def wait_datetime(self, c):
-        return self.N.WaitUntilDate(str(c[2]), self._as_name(c), span=self._span(c))
+        return N.WaitUntilDate(str(c[2]), self._as_name(c), span=self._span(c))
 
     def wait_cond(self, c):
         limit = next((x for x in c[3:] if isinstance(x, A.Duration)), None)
-        return self.N.WaitUntilCond(c[2], limit, self._as_name(c), span=self._span(c))
+        return N.WaitUntilCond(c[2], limit, self._as_name(c), span=self._span(c))
 
     def block(self, c):
         return _Block(self._nodes(c), self._span(c))
@@ -788,35 +783,35 @@ class _Builder:
                 i += 2
                 continue
             i += 1
-        return self.N.IfStep(tuple(branches), else_steps, span=self._span(c))
+        return N.IfStep(tuple(branches), else_steps, span=self._span(c))
 
     def skip_target(self, c):
         tok = c[0]
         if tok.type == "STRING":
             s = self._string(tok)
-            return self.N.Ident(s.value, span=s.span)
+            return N.Ident(s.value, span=s.span)
         return self._ident(tok)
 
     def skip_step(self, c):
-        return self.N.SkipStep(c[2], span=self._span(c))
+        return N.SkipStep(c[2], span=self._span(c))
 
     def end_step(self, c):
-        return self.N.EndStep(span=self._span(c))
+        return N.EndStep(span=self._span(c))
 
     # -- goals
     def goal_block(self, c):
         name = self._string(c[1])
-        return self.N.GoalBlock(self.N.Ident(name.value, span=name.span), tuple(self._nodes(c[3:-1])), span=self._span(c))
+        return N.GoalBlock(N.Ident(name.value, span=name.span), tuple(self._nodes(c[3:-1])), span=self._span(c))
 
     def when_clause(self, c):
-        return self.N.When(c[1], span=self._span(c))
+        return N.When(c[1], span=self._span(c))
 
     def then_clause(self, c):
-        return self.N.Then(c[1].items, span=self._span(c))
+        return N.Then(c[1].items, span=self._span(c))
 
     def then_if_clause(self, c):
         blocks = [x for x in c if isinstance(x, _Block)]
-        return self.N.ThenIf(c[2], blocks[0].items, blocks[1].items if len(blocks) > 1 else None, span=self._span(c))
+        return N.ThenIf(c[2], blocks[0].items, blocks[1].items if len(blocks) > 1 else None, span=self._span(c))
 
     def on_achieved(self, c):
         p = c[2]
@@ -827,113 +822,113 @@ class _Builder:
         return attrs.evolve(p, span=self._span(c))
 
     def achieved_continue(self, c):
-        return self.N.OnAchieved("continue", span=self._span(c))
+        return N.OnAchieved("continue", span=self._span(c))
 
     def achieved_skip(self, c):
-        return self.N.OnAchieved("skip", c[2], span=self._span(c))
+        return N.OnAchieved("skip", c[2], span=self._span(c))
 
     def achieved_end(self, c):
-        return self.N.OnAchieved("end", span=self._span(c))
+        return N.OnAchieved("end", span=self._span(c))
 
     def unmet_wait(self, c):
-        return self.N.OnUnmet("wait", span=self._span(c))
+        return N.OnUnmet("wait", span=self._span(c))
 
     def unmet_wait_up_to(self, c):
-        return self.N.OnUnmet("wait_up_to", c[3], str(c[5]), span=self._span(c))
+        return N.OnUnmet("wait_up_to", c[3], str(c[5]), span=self._span(c))
 
     def unmet_continue(self, c):
-        return self.N.OnUnmet("continue", span=self._span(c))
+        return N.OnUnmet("continue", span=self._span(c))
 
     def unmet_end(self, c):
-        return self.N.OnUnmet("end", span=self._span(c))
+        return N.OnUnmet("end", span=self._span(c))
 
     def action_block(self, c):
         return _Block(self._nodes(c), self._span(c))
 
     def action_call(self, c):
         args = tuple(x for x in c[2:-1] if isinstance(x, A.Arg))
-        return self.N.ActionCall(self._ident(c[0], user_name=False), args, span=self._span(c))
+        return N.ActionCall(self._ident(c[0], user_name=False), args, span=self._span(c))
 
     def pos_arg(self, c):
-        return self.N.Arg(None, c[0], span=self._span(c))
+        return N.Arg(None, c[0], span=self._span(c))
 
     def named_arg(self, c):
-        return self.N.Arg(self._ident(c[0], user_name=False), c[2], span=self._span(c))
+        return N.Arg(self._ident(c[0], user_name=False), c[2], span=self._span(c))
 
     # -- conditions
     def or_cond(self, c):
-        return self.N.Or(tuple(self._nodes(c)), span=self._span(c))
+        return N.Or(tuple(self._nodes(c)), span=self._span(c))
 
     def and_cond(self, c):
-        return self.N.And(tuple(self._nodes(c)), span=self._span(c))
+        return N.And(tuple(self._nodes(c)), span=self._span(c))
 
     def not_(self, c):
-        return self.N.Not(c[1], span=self._span(c))
+        return N.Not(c[1], span=self._span(c))
 
     def paren(self, c):
         return c[1]
 
     def compare(self, c):
-        return self.N.Compare(str(c[1]), c[0], c[2], span=self._span(c))
+        return N.Compare(str(c[1]), c[0], c[2], span=self._span(c))
 
     def in_(self, c):
-        return self.N.In(c[0], c[2], False, span=self._span(c))
+        return N.In(c[0], c[2], False, span=self._span(c))
 
     def not_in(self, c):
-        return self.N.In(c[0], c[3], True, span=self._span(c))
+        return N.In(c[0], c[3], True, span=self._span(c))
 
     def starts_with(self, c):
-        return self.N.TextOp("starts with", c[0], c[3], span=self._span(c))
+        return N.TextOp("starts with", c[0], c[3], span=self._span(c))
 
     def ends_with(self, c):
-        return self.N.TextOp("ends with", c[0], c[3], span=self._span(c))
+        return N.TextOp("ends with", c[0], c[3], span=self._span(c))
 
     def contains(self, c):
-        return self.N.TextOp("contains", c[0], c[2], span=self._span(c))
+        return N.TextOp("contains", c[0], c[2], span=self._span(c))
 
     def is_set(self, c):
-        return self.N.IsSet(c[0], False, span=self._span(c))
+        return N.IsSet(c[0], False, span=self._span(c))
 
     def is_not_set(self, c):
-        return self.N.IsSet(c[0], True, span=self._span(c))
+        return N.IsSet(c[0], True, span=self._span(c))
 
     def ref_atom(self, c):
         ref, flt, count, window = c
-        return self.N.RefAtom(ref, flt.items if flt is not None else None, count, window, span=self._span(c))
+        return N.RefAtom(ref, flt.items if flt is not None else None, count, window, span=self._span(c))
 
     def filter(self, c):
         return _Filter(self._nodes(c), self._span(c))
 
     def at_least(self, c):
-        return self.N.Count("at_least", self._int(c[2], "a count", MAX_COUNT), span=self._span(c))
+        return N.Count("at_least", self._int(c[2], "a count", MAX_COUNT), span=self._span(c))
 
     def at_most(self, c):
-        return self.N.Count("at_most", self._int(c[2], "a count", MAX_COUNT), span=self._span(c))
+        return N.Count("at_most", self._int(c[2], "a count", MAX_COUNT), span=self._span(c))
 
     def exactly(self, c):
-        return self.N.Count("exactly", self._int(c[1], "a count", MAX_COUNT), span=self._span(c))
+        return N.Count("exactly", self._int(c[1], "a count", MAX_COUNT), span=self._span(c))
 
     def within(self, c):
-        return self.N.Window("within", c[1], span=self._span(c))
+        return N.Window("within", c[1], span=self._span(c))
 
     def within_after(self, c):
         # "within" duration "after" ref [filter] [anchor_scope]
         ref, flt, scope = c[3], c[4], c[5]
-        anchor = self.N.RefAtom(ref, flt.items if flt is not None else None, None, None, span=self._span([ref, flt]))
-        return self.N.Window("within_after", c[1], anchor, scope.kind if scope is not None else None,
+        anchor = N.RefAtom(ref, flt.items if flt is not None else None, None, None, span=self._span([ref, flt]))
+        return N.Window("within_after", c[1], anchor, scope.kind if scope is not None else None,
                         span=self._span(c))
 
     def scope_since_enrollment(self, c):
-        return self.N.Window("since_enrollment", span=self._span(c))
+        return N.Window("since_enrollment", span=self._span(c))
 
     def scope_ever(self, c):
-        return self.N.Window("ever", span=self._span(c))
+        return N.Window("ever", span=self._span(c))
 
     def since_enrollment(self, c):
-        return self.N.Window("since_enrollment", span=self._span(c))
+        return N.Window("since_enrollment", span=self._span(c))
 
     def ever(self, c):
-        return self.N.Window("ever", span=self._span(c))
+        return N.Window("ever", span=self._span(c))
 
     # -- values
     def string(self, c):
@@ -949,33 +944,33 @@ class _Builder:
             self.errors.append(error("E0008", f"the number {text[:30]} is too large (the limit is 10^15)",
                                      self._tok_span(c[0])))
             value = 0
-        return self.N.Num(value, span=self._span(c))
+        return N.Num(value, span=self._span(c))
 
     def true(self, c):
-        return self.N.Bool(True, span=self._span(c))
+        return N.Bool(True, span=self._span(c))
 
     def false(self, c):
-        return self.N.Bool(False, span=self._span(c))
+        return N.Bool(False, span=self._span(c))
 
     def list(self, c):
-        return self.N.ListLit(tuple(self._nodes(c)), span=self._span(c))
+        return N.ListLit(tuple(self._nodes(c)), span=self._span(c))
 
     def map(self, c):
-        return self.N.MapLit(tuple(x.items for x in c if isinstance(x, _Entry)), span=self._span(c))
+        return N.MapLit(tuple(x.items for x in c if isinstance(x, _Entry)), span=self._span(c))
 
     def map_entry(self, c):
         key = self._string(c[0]).value if c[0].type == "STRING" else str(c[0])
         return _Entry((key, c[2]), self._span(c))
 
     def ref(self, c):
-        return self.N.Ref(tuple(str(t) for t in c if t.type != "DOT"), span=self._span(c))
+        return N.Ref(tuple(str(t) for t in c if t.type != "DOT"), span=self._span(c))
 
     def duration(self, c):
         parts = []
         for i in range(0, len(c), 2):
             n = self._int(c[i], "a duration", 10**9)
             parts.append((n, str(c[i + 1]).rstrip("s")))
-        d = self.N.Duration(tuple(parts), span=self._span(c))
+        d = N.Duration(tuple(parts), span=self._span(c))
         if d.approx_seconds() > MAX_DURATION_SECONDS:
             self.errors.append(error("E0008", "this duration is longer than the limit of 10 years", d.span))
         return d
@@ -984,44 +979,44 @@ class _Builder:
     def event_decl(self, c):
         fields = tuple(x for x in c if isinstance(x, A.FieldDecl))
         effects = tuple(x for x in c if isinstance(x, A.Effect))
-        return self.N.EventDecl(c[1], fields, effects, span=self._span(c))
+        return N.EventDecl(c[1], fields, effects, span=self._span(c))
 
     def effect(self, c):
-        return self.N.Effect(self._ident(c[0], user_name=False), tuple(x for x in c if isinstance(x, A.Ref)),
+        return N.Effect(self._ident(c[0], user_name=False), tuple(x for x in c if isinstance(x, A.Ref)),
                         span=self._span(c))
 
     def field_decl(self, c):
-        return self.N.FieldDecl(self._ident(c[0], user_name=False), c[2], span=self._span(c))
+        return N.FieldDecl(self._ident(c[0], user_name=False), c[2], span=self._span(c))
 
     def simple_type(self, c):
-        return self.N.TypeExpr(str(c[0]), (), c[1] is not None, span=self._span(c))
+        return N.TypeExpr(str(c[0]), (), c[1] is not None, span=self._span(c))
 
     def enum_type(self, c):
         values = tuple(str(t) for t in c[2:] if _is_tok(t) and t.type == "NAME")
         optional = any(_is_tok(t) and t.type == "QMARK" for t in c)
-        return self.N.TypeExpr("enum", values, optional, span=self._span(c))
+        return N.TypeExpr("enum", values, optional, span=self._span(c))
 
     def action_decl(self, c):
         params = tuple(x for x in c if isinstance(x, A.Param))
         emits = tuple(x for x in c if isinstance(x, A.Emit))
-        return self.N.ActionDecl(self._ident(c[1]), params, emits, span=self._span(c))
+        return N.ActionDecl(self._ident(c[1]), params, emits, span=self._span(c))
 
     def param(self, c):
         default = c[4] if len(c) > 4 else None
-        return self.N.Param(self._ident(c[0], user_name=False), c[2], default, False, span=self._span(c))
+        return N.Param(self._ident(c[0], user_name=False), c[2], default, False, span=self._span(c))
 
     def rest_param(self, c):
-        return self.N.Param(self._ident(c[1], user_name=False), None, None, True, span=self._span(c))
+        return N.Param(self._ident(c[1], user_name=False), None, None, True, span=self._span(c))
 
     def emit(self, c):
         fields = tuple(x.items for x in c if isinstance(x, _Entry))
-        return self.N.Emit(c[0], fields, span=self._span(c))
+        return N.Emit(c[0], fields, span=self._span(c))
 
     # -- tests
     def test_block(self, c):
         name = self._string(c[1])
         items = tuple(x for x in c[3:-1] if x is not None and not _is_tok(x))
-        return self.N.TestBlock(self.N.Ident(name.value, span=name.span), items, span=self._span(c))
+        return N.TestBlock(N.Ident(name.value, span=name.span), items, span=self._span(c))
 
     def contact_name(self, c):
         return self.contact_id(c)
@@ -1030,42 +1025,42 @@ class _Builder:
         tok = c[0]
         if tok.type == "STRING":
             s = self._string(tok)
-            return self.N.Ident(s.value, span=s.span)
-        return self.N.Ident(str(tok), span=self._tok_span(tok))
+            return N.Ident(s.value, span=s.span)
+        return N.Ident(str(tok), span=self._tok_span(tok))
 
     def time_absolute(self, c):
-        return self.N.TestTime(str(c[0]), None, span=self._span(c))
+        return N.TestTime(str(c[0]), None, span=self._span(c))
 
     def time_relative(self, c):
-        return self.N.TestTime(None, c[1], span=self._span(c))
+        return N.TestTime(None, c[1], span=self._span(c))
 
     def test_from(self, c):
-        return self.N.TestFrom(c[1], span=self._span(c))
+        return N.TestFrom(c[1], span=self._span(c))
 
     def test_until(self, c):
-        return self.N.TestUntil(c[1], span=self._span(c))
+        return N.TestUntil(c[1], span=self._span(c))
 
     def test_timezone(self, c):
-        return self.N.TestTimezone(self._string(c[1]), span=self._span(c))
+        return N.TestTimezone(self._string(c[1]), span=self._span(c))
 
     def record(self, c):
-        return self.N.MapLit(tuple(x.items for x in c if isinstance(x, _Entry)), span=self._span(c))
+        return N.MapLit(tuple(x.items for x in c if isinstance(x, _Entry)), span=self._span(c))
 
     def test_contact(self, c):
-        return self.N.TestContact(c[1], c[2], span=self._span(c))
+        return N.TestContact(c[1], c[2], span=self._span(c))
 
     def event_fields(self, c):
         entries = []
         for x in c:
             if isinstance(x, _Entry):
                 key, value = x.items
-                entries.append((self.N.Ident(key, span=x.span), value))
+                entries.append((N.Ident(key, span=x.span), value))
         return _Filter(entries, self._span(c))
 
     def test_event(self, c):
         fields = c[3]
         at = c[5] if len(c) > 5 else None
-        return self.N.TestEvent(c[1], c[2], fields.items if fields is not None else (), fields is not None, at,
+        return N.TestEvent(c[1], c[2], fields.items if fields is not None else (), fields is not None, at,
                            span=self._span(c))
 
     def test_expect(self, c):
@@ -1074,13 +1069,13 @@ class _Builder:
 
     def in_workflow(self, c):
         s = self._string(c[1])
-        return self.N.Ident(s.value, span=s.span)
+        return N.Ident(s.value, span=s.span)
 
     def by_time(self, c):
         return _Entry(("by", c[1]), self._span(c))
 
     def exit_reason(self, c):
-        return self.N.Ident(str(c[0]), span=self._tok_span(c[0]))
+        return N.Ident(str(c[0]), span=self._tok_span(c[0]))
 
     def _expect(self, kind, c, **kw):
         negated = any(_is_tok(x) and x.type == "NOT" for x in c[:1])
@@ -1089,11 +1084,11 @@ class _Builder:
         for i, x in enumerate(c):
             if _is_tok(x) and x.type == "AT_TIME" and i + 1 < len(c):
                 at = c[i + 1]
-        return self.N.Expect(self.N.Ident("", span=self._span(c)), kind, negated, by=by, at=at, span=self._span(c), **kw)
+        return N.Expect(N.Ident("", span=self._span(c)), kind, negated, by=by, at=at, span=self._span(c), **kw)
 
     def expect_achieved(self, c):
         s = self._string(c[2])
-        return self._expect("achieved", c, goal=self.N.Ident(s.value, span=s.span), workflow=c[3])
+        return self._expect("achieved", c, goal=N.Ident(s.value, span=s.span), workflow=c[3])
 
     def expect_ran(self, c):
         return self._expect("ran", c, call=c[2], workflow=c[3])
@@ -1102,13 +1097,13 @@ class _Builder:
         wf = None
         if c[2] is not None:
             s = self._string(c[2])
-            wf = self.N.Ident(s.value, span=s.span)
+            wf = N.Ident(s.value, span=s.span)
         reason = next((x for x in c[3:] if isinstance(x, A.Ident)), None)
         return self._expect("exited", c, workflow=wf, reason=reason)
 
     def expect_enrolled(self, c):
         s = self._string(c[2])
-        return self._expect("enrolled", c, workflow=self.N.Ident(s.value, span=s.span))
+        return self._expect("enrolled", c, workflow=N.Ident(s.value, span=s.span))
 
     def expect_step(self, c):
         return self._expect("step", c, step=c[3], workflow=c[4])

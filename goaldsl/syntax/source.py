@@ -1,7 +1,7 @@
 """Source files and spans: where every AST node and diagnostic points."""
 from __future__ import annotations
 
-import attrs
+from .nodes import Node, node
 
 # A UTF-8 byte order mark. Some editors and Windows tools write one at the
 # start of a file; it is not part of the text (nor of JSON, RFC 8259 8.1), so
@@ -9,8 +9,8 @@ import attrs
 BOM = b"\xef\xbb\xbf"
 
 
-@attrs.frozen(weakref_slot=False)  # no weak references: nodes.maker makes spans
-class Span:
+@node
+class Span(Node):
     """A region of a source file. Lines and columns count from 1; ``end_col``
     is exclusive. Offsets are character offsets into the file's text."""
 
