@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Iterable, Optional
 import attrs
 
 from ...syntax import ast as A
-from ...syntax.blocks import place_diagnostic
 from .. import ir
 from ...syntax.diagnostics import Diagnostic, did_you_mean, error, sort_key, warning
 from ..loader import Loaded, duplicate, is_test_file, load
@@ -77,6 +76,7 @@ def check(loaded: Loaded, contact_schema: dict[tuple[str, ...], str] | None = No
         tests, test_diags = check_tests(loaded, c, program)
     diags = loaded.diagnostics + c.diags + test_diags
     if loaded.places:
+        from ...syntax.blocks import place_diagnostic  # (the language server's: goal check does not import it)
         diags = [place_diagnostic(d, loaded.places) for d in diags]
     diags = tuple(sorted(_dedupe(diags), key=sort_key))
     return CheckResult(program, diags, tuple(tests))
