@@ -24,6 +24,8 @@ import os
 import re
 from typing import Any, Callable, Optional
 
+from .codecache import compiled
+
 FORMAT = 1  # of the tables file; a file of another format is rebuilt
 
 
@@ -288,7 +290,7 @@ def _rule(spec: list, builder: Any) -> list:
 
 def _compile_shape(expand1: bool, splice: bool, filt) -> Callable:
     # Rules of one shape share one generated function: a handful of lines
-    # each, compiled once per process for the shapes a parse meets.
+    # each, compiled for the shapes a parse meets (once per machine: codecache.py).
     lines = ["def make(u):", "  def f(c):"]
     if filt is None:
         lines.append("    r = c")
@@ -315,5 +317,5 @@ def _compile_shape(expand1: bool, splice: bool, filt) -> Callable:
         lines.append("    return u(r)")
     lines.append("  return f")
     scope: dict = {}
-    exec(compile("\n".join(lines), "<goal parser shape>", "exec"), scope)  # noqa: S102 - our own generated code
+    exec(compiled("\n".join(lines), "<goal parser shape>"), scope)  # noqa: S102 - our own generated code
     return scope["make"]

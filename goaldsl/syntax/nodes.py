@@ -29,6 +29,8 @@ from typing import Callable
 
 import attrs
 
+from .codecache import compiled
+
 
 class Node:
     """The base of the AST's and the IR's classes (made with ``node``)."""
@@ -149,7 +151,7 @@ def _make_new(cls: type) -> Callable:
     if hasattr(cls, "__attrs_post_init__"):
         lines.append("    o.__attrs_post_init__()")
     lines.append("    return o")
-    exec(compile("\n".join(lines), f"<constructor of {cls.__qualname__}>", "exec"), scope)  # noqa: S102 - our own generated code
+    exec(compiled("\n".join(lines), f"<constructor of {cls.__qualname__}>"), scope)  # noqa: S102 - our own generated code
     return scope["new"]
 
 
