@@ -192,6 +192,8 @@ class _Generator:
         return len(self.nodes) - 1
 
     def function(self, c: ir.Cond) -> Callable:
+        if not self.observe and isinstance(c, ir.CEvent):  # one count: its loop is the condition (a call less)
+            return self.ns[self.event(c, whole=True)]
         name = self._name("_c")
         if not self.observe:
             self._define(name, f"def {name}(ct, now, since, f):\n    return {self.cond(c, 'f')}\n")
@@ -309,12 +311,19 @@ class _Generator:
             fn = self.segments[name] = self._name("_s")
             # Defined before its body compiles: a (checked, acyclic) segment
             # is compiled once however often it is used.
+            body = self.comp.program.segments[name]
+            if not self.observe and isinstance(body, ir.CEvent):  # one count: its loop is the segment
+                self.ns[fn] = self.ns[self.event(body, whole=True)]
+                return fn
             observer = ", _o" if self.observe else ""
             self._define(fn, f"def {fn}(ct, now, since, f{observer}):\n"
-                             f"    return {self.cond(self.comp.program.segments[name], 'f')}\n")
+                             f"    return {self.cond(body, 'f')}\n")
         return fn
 
-    def event(self, c: ir.CEvent) -> str:
+    def event(self, c: ir.CEvent, whole: bool = False) -> str:
+        """An event count's comparison, as an expression calling the count's
+        loop; ``whole``: instead, define the count and its comparison as one
+        condition function ``(ct, now, since, f)`` and give its name."""
         dur = c.duration
         fn = self._name("_e")
         n = c.count
@@ -338,10 +347,11 @@ class _Generator:
             atom = self.lean.add(c, stop, self)
             events = self.const(atom.key)
             static = atom.static
-        lines = [f"def {fn}(ct, now, since):",
+        ret = f" {cmp} {n}" if whole else ""  # the whole condition returns the comparison
+        lines = [f"def {fn}(ct, now, since{', f' if whole else ''}):",
                  f"    lst = ct.events.get({events})",
                  "    if not lst:",
-                 "        return 0"]
+                 f"        return {(0 >= n, 0 <= n, 0 == n)[('>=', '<=', '==').index(cmp)] if whole else 0}"]
         if start is not None:
             lines.append(f"    start = {start}")
             edge = "        if t < start:\n            break"
@@ -361,9 +371,9 @@ class _Generator:
                       f"            if found >= {stop}:", "                break"]
         else:
             lines += ["        found += 1", f"        if found >= {stop}:", "            break"]
-        lines.append("    return found")
+        lines.append(f"    return found{ret}")
         self._define(fn, "\n".join(lines) + "\n")
-        return f"({fn}(ct, now, since) {cmp} {n})"
+        return fn if whole else f"({fn}(ct, now, since) {cmp} {n})"
 
     def anchor(self, c: ir.CEvent) -> str:
         """A function telling whether the EVENT at ``lst[i]`` (time ``t``) of

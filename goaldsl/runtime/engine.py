@@ -131,6 +131,12 @@ class _WState:
         self.perpetual_audience = cw.audience is not None and cw.wf.once_at is None
         self.every = cw.every
         self.epoch_ticks = bool(cw.every) and cw.wf.tick_time is None  # ticks are multiples of `every`
+        # What acting reads of the plan for each contact, as plain attributes.
+        self.name = cw.name
+        self.once_at = cw.wf.once_at
+        self.exit_on_audience = cw.wf.exit_on_audience
+        self.step_goals = tuple(cw.step_goals)
+        self.exit_goals = tuple(cw.exit_goals)
 
 
 class Engine:
@@ -368,7 +374,7 @@ class Engine:
         Trigger events that arrive while it is paused do not enroll anyone.
         Returns whether that changed anything."""
         for w in self._ws:
-            if w.cw.name == workflow:
+            if w.name == workflow:
                 if w.paused == paused:
                     return False
                 w.paused = paused
@@ -432,19 +438,28 @@ class Engine:
                 self._instant = t
                 self._woken = False
                 self._soonest = None
-                keyed = self.keys is not None
-                while True:  # the events of this instant, in the log's order
-                    ev = popleft()
-                    _, cid, typ, fields = ev[:4] if keyed else ev
-                    if keyed:
+                if self.keys is None:
+                    while True:  # the events of this instant, in the log's order
+                        _, cid, typ, fields = popleft()
+                        c = contacts.get(cid)
+                        if c is None:
+                            c = self._contact(cid)
+                        if typ in live or c.watch:
+                            record(c, t, typ, fields, True)
+                        if not q or q[0][0] != t:
+                            break
+                else:  # order keys: each event's place in the whole log is its cause
+                    while True:
+                        ev = popleft()
+                        _, cid, typ, fields = ev[:4]
                         self._cause = (t, -1, ev[4])
-                    c = contacts.get(cid)
-                    if c is None:
-                        c = self._contact(cid)
-                    if typ in live or c.watch:
-                        record(c, t, typ, fields, True)
-                    if not q or q[0][0] != t:
-                        break
+                        c = contacts.get(cid)
+                        if c is None:
+                            c = self._contact(cid)
+                        if typ in live or c.watch:
+                            record(c, t, typ, fields, True)
+                        if not q or q[0][0] != t:
+                            break
                 acted = self._woken or (wn is not None and wn <= t)
                 if acted:
                     self._act_instant(t)
@@ -538,7 +553,12 @@ class Engine:
                     self._turn = w.cw.index
                     self._act(w, t)
                     did = True
-                if not did or not any(due(w, t) for w in self._on_event):
+                if not did:
+                    return
+                for w in self._on_event:  # another round when one is due again (any(), without a generator)
+                    if due(w, t):
+                        break
+                else:
                     return
         finally:
             self._round, self._turn = 0, -1
@@ -559,19 +579,28 @@ class Engine:
 
     def _schedule(self, w: _WState, cid: str, at: int) -> None:
         every = w.every
+        instant = self._instant
         if every:
-            tick = _epoch_tick if w.epoch_ticks else None
-            at = tick(at, every) if tick else w.cw.tick(at)
-            last = w.last_acted
-            if last is not None and at <= last:
-                at = tick(last + 1, every) if tick else w.cw.tick(last + 1)
-            # A tick workflow acts once per tick, in the first round, in
-            # source order: once its turn has passed, the next tick.
-            if at == self._instant and (self._round or w.cw.index <= self._turn):
-                at = tick(at + 1, every) if tick else w.cw.tick(at + 1)
-        elif self._instant is not None and at < self._instant:
-            at = self._instant
-        if at == self._instant:
+            if w.epoch_ticks:  # CWorkflow.tick's multiples of `every`, inline
+                at = -(-at // every) * every
+                last = w.last_acted
+                if last is not None and at <= last:
+                    at = -(-(last + 1) // every) * every
+                # A tick workflow acts once per tick, in the first round, in
+                # source order: once its turn has passed, the next tick.
+                if at == instant and (self._round or w.cw.index <= self._turn):
+                    at = -(-(at + 1) // every) * every
+            else:
+                tick = w.cw.tick
+                at = tick(at)
+                last = w.last_acted
+                if last is not None and at <= last:
+                    at = tick(last + 1)
+                if at == instant and (self._round or w.cw.index <= self._turn):
+                    at = tick(at + 1)
+        elif instant is not None and at < instant:
+            at = instant
+        if at == instant:
             self._woken = True
         entries = w.due.get(at)
         if entries is None:
@@ -745,7 +774,7 @@ class Engine:
             if len(todo) > 1:
                 todo.sort(key=_by_seq)
         if self.touched is not None:  # a persisting host wants to know whose places may change
-            self.touched.update((w.cw.name, e.contact.id) for e in todo)
+            self.touched.update((w.name, e.contact.id) for e in todo)
         act = self._act_contact
         keyed = self.keys is not None
         for e in todo:
@@ -822,7 +851,7 @@ class Engine:
         self._write(t, c, w, {"type": "enrolled"})
         if self.keys is not None:
             self._enrolled_keys[(w.cw.index, c.id)] = self.keys[-1]
-        self._emit(c, t, "workflow.enrolled", {"workflow": w.cw.name})
+        self._emit(c, t, "workflow.enrolled", {"workflow": w.name})
         return e
 
     def _exit(self, w: _WState, e: Enrollment, t: int, reason: str, goal: Optional[str] = None) -> None:
@@ -838,56 +867,59 @@ class Engine:
         if skipped:
             entry["skipped"] = skipped
         self._write(t, e.contact, w, entry)
-        self._emit(e.contact, t, "workflow.exited", {"workflow": w.cw.name, "reason": reason})
+        self._emit(e.contact, t, "workflow.exited", {"workflow": w.name, "reason": reason})
         if w.perpetual_audience and w.cw.audience(e.contact, t, None, None):
             w.spent.add(e.contact.id)
         if e.contact.watch:
             e.contact.watch.discard(w)
 
     def _act_contact(self, w: _WState, e: Enrollment, t: int, fresh: bool) -> None:
-        cw = w.cw
         block = e.block
         if e.goal_at == t:
             pass  # a goal was achieved at this instant: no other goal fires (first wins)
-        elif cw.wf.once_at is None or fresh or block == B_GOAL or block == B_COND or (
+        elif w.once_at is None or fresh or block == B_GOAL or block == B_COND or (
                 block == B_WAIT and e.due is not None and e.due <= t):
             c = e.contact
             if c.watch:
                 c.watch.discard(w)
-            g = self._listening_goal(w, e, t)
+            # The listening goal (_step_goal_listens), inline: step goals
+            # ahead or waited at and not achieved, then the exit goals.
+            g = None
+            since = e.since
+            step_goals = w.step_goals
+            if step_goals:
+                achieved, top = e.achieved, e.top
+                at_goal = e.pc if block == B_GOAL else -1
+                for x in step_goals:
+                    if (x.top > top or x.pc == at_goal) and x.name not in achieved and x.cond(c, t, since, None):
+                        g = x
+                        break
+            if g is None:
+                for x in w.exit_goals:
+                    if x.cond(c, t, since, None):
+                        g = x
+                        break
             if g is not None:
                 if g.pc is None:
                     via = None
-                elif e.block == B_GOAL and e.pc == g.pc:
+                elif block == B_GOAL and e.pc == g.pc:
                     via = "waited"
                 else:
                     via = "jumped"
                 self._achieve(w, e, g, t, via, self._also_holding(w, e, g, t))
                 if not e.alive:
                     return
+                block = e.block
         # `exit when audience no longer matches`: after the goal check, so a
         # goal met at the instant the audience stops matching is achieved.
-        if cw.wf.exit_on_audience and not cw.audience(e.contact, t, None, None):
+        if w.exit_on_audience and not w.cw.audience(e.contact, t, None, None):
             self._exit(w, e, t, "audience")
             return
-        block = e.block
-        if (block == B_WAIT and e.due > t) or (block == B_GOAL and (e.due is None or e.due > t)):
-            return  # still waiting (the common case: woken by an event); as _advance decides
+        if block:
+            due = e.due
+            if (block == B_WAIT and due > t) or (block == B_GOAL and (due is None or due > t)):
+                return  # still waiting (the common case: woken by an event); as _advance decides
         self._advance(w, e, t)
-
-    def _listening_goal(self, w: _WState, e: Enrollment, t: int) -> Optional[CGoal]:
-        c, since = e.contact, e.since
-        step_goals = w.cw.step_goals
-        if step_goals:
-            achieved, top = e.achieved, e.top
-            at_goal = e.pc if e.block == B_GOAL else -1
-            for g in step_goals:  # listening (_step_goal_listens): ahead, or waited at, and not achieved
-                if (g.top > top or g.pc == at_goal) and g.name not in achieved and g.cond(c, t, since, None):
-                    return g
-        for g in w.cw.exit_goals:
-            if g.cond(c, t, since, None):
-                return g
-        return None
 
     def _also_holding(self, w: _WState, e: Enrollment, g: CGoal, t: int) -> Optional[list]:
         """The listening goals after ``g`` (in the order they are checked)
@@ -917,7 +949,7 @@ class Engine:
         if also:
             entry["also"] = also
         self._write(t, c, w, entry)
-        self._emit(c, t, "goal.achieved", {"goal": g.name, "workflow": w.cw.name})
+        self._emit(c, t, "goal.achieved", {"goal": g.name, "workflow": w.name})
         k = 0
         for call in g.then:
             k += 1
@@ -1041,7 +1073,7 @@ class Engine:
     def _missed(self, w: _WState, e: Enrollment, g: CGoal, t: int, policy: str) -> None:
         """A goal step passed unmet (policy ``continue``) or left unmet (``end``)."""
         self._write(t, e.contact, w, {"type": "goal_missed", "goal": g.name, "policy": policy, "at": e.top + 1})
-        self._emit(e.contact, t, "goal.missed", {"goal": g.name, "workflow": w.cw.name, "policy": policy})
+        self._emit(e.contact, t, "goal.missed", {"goal": g.name, "workflow": w.name, "policy": policy})
 
     # ---------------------------------------------------------------- actions
 
@@ -1068,11 +1100,11 @@ class Engine:
             entry["goal"] = goal
         # Unique per action: a goal's actions by position, a step by its place.
         where = f"goal:{goal}#{index}" if goal is not None else f"step:{step if step is not None else e.pc}"
-        rid = f"{c.id}/{w.cw.name}/{e.number}/{where}/{t}"
+        rid = f"{c.id}/{w.name}/{e.number}/{where}/{t}"
         entry["id"] = rid
         self._write(t, c, w, entry)
         if action in self.handlers:  # delivered after the instant (without a handler: only recorded)
-            self._undelivered.append([ActionRequest(rid, action, shown, c.id, w.cw.name, t, step, goal), 0])
+            self._undelivered.append([ActionRequest(rid, action, shown, c.id, w.name, t, step, goal), 0])
         live = self._live
         for event, mapping in emits:
             if event not in live and not c.watch and self.keys is None:
@@ -1085,7 +1117,7 @@ class Engine:
                 elif kind == "const":
                     v = val
                 elif kind == "workflow":
-                    v = w.cw.name
+                    v = w.name
                 else:
                     v = step
                 if v is None or v == "":
@@ -1113,8 +1145,7 @@ class Engine:
         return (call.action, consts, computed, tuple(call.rest) if act.rest else None, act.rest, tuple(emits))
 
     def _write(self, t: int, c: Contact, w: _WState, entry: dict) -> None:
-        out = {"time": t, "contact": c.id, "workflow": w.cw.name}
-        out.update(entry)
+        out = {"time": t, "contact": c.id, "workflow": w.name, **entry}
         self.activity.append(out)
         if self.keys is not None:
             self.keys.append(self._next_key(t))
@@ -1219,7 +1250,7 @@ class Engine:
         if snap.queue and self.now is not None and snap.queue[0][0] <= self.now:
             raise fmt.SnapshotError("a queued event is at or before the instant the snapshot was taken")
         self._queue = deque(snap.queue)
-        by_name = {w.cw.name: w for w in self._ws}
+        by_name = {w.name: w for w in self._ws}
         seen: set[str] = set()
         for sw in snap.workflows:
             if sw.name in seen:
@@ -1244,12 +1275,12 @@ class Engine:
                                                 f'"{typ}", which the program does not declare')
                 kept = {n: tuple(v) for n, v in sc.triggers.items() if n in by_name}
                 self.contacts[sc.id].triggers = kept or None
-        new = [w for w in self._ws if w.cw.name not in seen]
+        new = [w for w in self._ws if w.name not in seen]
         for w in new:
             # A workflow added to a running state activates from now on.
             if self.now is not None and w.activation is not None and w.activation <= self.now:
                 w.activation = None if w.cw.wf.once_at is not None else self._align(w, self.now + 1)
-        self.new_workflows = tuple(w.cw.name for w in new)
+        self.new_workflows = tuple(w.name for w in new)
         # Kept for the actions this engine has a handler for (without one an action is only recorded).
         self._undelivered = deque([ActionRequest(r.id, r.action, r.args, r.contact, r.workflow, r.time, r.step, r.goal),
                                    r.attempts] for r in snap.undelivered if r.action in self.handlers)
@@ -1318,7 +1349,7 @@ class Engine:
             for e in sorted(w.enrolled.values(), key=_by_seq):
                 if keys is not None:
                     keys.append((w.cw.index, self._enrolled_keys[(w.cw.index, e.contact.id)]))
-                entry = {"time": self.now, "contact": e.contact.id, "workflow": w.cw.name, "type": "waiting",
+                entry = {"time": self.now, "contact": e.contact.id, "workflow": w.name, "type": "waiting",
                          "at": e.top + 1}
                 if e.block == B_GOAL and e.pc < len(code):
                     entry["goal"] = code[e.pc].goal.name
@@ -1330,7 +1361,7 @@ class Engine:
 
     def enrollment(self, workflow: str, contact: str) -> Optional[Enrollment]:
         for w in self._ws:
-            if w.cw.name == workflow:
+            if w.name == workflow:
                 return w.enrolled.get(contact)
         return None
 
@@ -1352,20 +1383,20 @@ class Engine:
 
     def _workflow(self, where: str, name: str) -> _WState:
         for w in self._ws:
-            if w.cw.name == name:
+            if w.name == name:
                 return w
         raise self._no_workflow(where, name)
 
     def _no_workflow(self, where: str, name: str) -> Exception:
         from ..syntax.diagnostics import closest
-        best = closest(str(name), [w.cw.name for w in self._ws])
+        best = closest(str(name), [w.name for w in self._ws])
         return refuse(where, f'there is no workflow "{name}"' + (f' (did you mean "{best}"?)' if best else ""))
 
 
 def _contact_data(c: Contact, ws: list) -> dict:
     """A contact in a snapshot (runtime/snapshot.py, SContact)."""
     out = {"id": c.id, "attributes": c.attrs, "events": c.events,
-           "watch": [w.cw.name for w in ws if w in c.watch] if c.watch else []}
+           "watch": [w.name for w in ws if w in c.watch] if c.watch else []}
     if c.triggers:  # kept only for workflows that read trigger.FIELD: other snapshots stay as they were
         out["triggers"] = c.triggers
     return out
@@ -1427,7 +1458,7 @@ def _values(what: str, v) -> Optional[str]:
 
 def _workflow_data(w: _WState) -> dict:
     return {
-        "name": w.cw.name, "shape": w.cw.shape, "paused": w.paused, "activated": w.activated,
+        "name": w.name, "shape": w.cw.shape, "paused": w.paused, "activated": w.activated,
         "activation": w.activation, "last_acted": w.last_acted, "sequence": w.seq,
         "agenda": [(at, w.due[at]) for at in sorted(w.agenda)],
         "enrolled": [{"contact": e.contact.id, "sequence": e.seq, "number": e.number, "since": e.since,
@@ -1523,11 +1554,6 @@ def _drop_before(lst: list, limit: int) -> None:
     while lst[i][0] < limit:
         i += 1
     del lst[:i]
-
-
-def _epoch_tick(t: int, every: int) -> int:
-    """The first tick at or after ``t`` of ticks at multiples of ``every`` (CWorkflow.tick)."""
-    return -(-t // every) * every
 
 
 _time = itemgetter(0)

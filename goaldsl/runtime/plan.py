@@ -92,10 +92,10 @@ class CGoal:
     pc: Optional[int] = None  # for goal steps: the instruction index
     top: Optional[int] = None  # for goal steps: the top-level step index
     target_pc: Optional[int] = None  # for `on achieved skip to`
+    name: str = attrs.field(init=False)  # the goal's name: read at every goal check, so an attribute
 
-    @property
-    def name(self) -> str:
-        return self.goal.name
+    def __attrs_post_init__(self) -> None:
+        self.name = self.goal.name
 
 
 @attrs.define(eq=False)

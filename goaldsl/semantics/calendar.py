@@ -102,6 +102,7 @@ class _Zone:
         from zoneinfo import ZoneInfo
         self.info = ZoneInfo(name)
         self.cache: dict[int, int] = {}
+        self.shifts: dict[tuple[int, int], int | None] = {}  # (quarter hour, seconds of days) -> shift_days
 
     def offset(self, epoch: int) -> int:
         b = epoch // 900
@@ -121,6 +122,31 @@ class _Zone:
             return wall - before
         return max(valid)
 
+    def shift_days(self, epoch: int, days: int) -> int:
+        """``epoch`` moved by ``days`` (seconds, a multiple of a day, either
+        sign) on the wall clock. Worked out once per quarter hour: when
+        every offset it reads is a whole number of quarter hours, the whole
+        quarter hour moves alike (each instant read lies in the same place
+        of its quarter hour, where the offset is one, as ``offset`` takes it)."""
+        r = epoch % 900
+        key = (epoch - r, days)
+        moved = self.shifts.get(key, _UNKNOWN)
+        if moved is _UNKNOWN:
+            if len(self.shifts) > 1 << 16:
+                self.shifts.clear()
+            b = epoch - r
+            prefer = self.offset(b)
+            wall = b + prefer + days
+            whole = prefer % 900 == 0 and self.offset(wall - 50400) % 900 == 0 and self.offset(wall + 50400) % 900 == 0
+            moved = self.shifts[key] = self.from_wall(wall, prefer) - b if whole else None
+        if moved is None:
+            prefer = self.offset(epoch)
+            return self.from_wall(epoch + prefer + days, prefer)
+        return epoch + moved
+
+
+_UNKNOWN = object()
+
 
 @functools.lru_cache(maxsize=256)
 def _zone(name: str) -> _Zone:
@@ -131,10 +157,8 @@ def _shift(epoch: int, months: int, days: int, seconds: int, tz: str, sign: int)
     if months == 0:
         if tz in UTC_NAMES:
             return epoch + sign * (days * 86400 + seconds)
-        z = _zone(tz)
         if days:
-            prefer = z.offset(epoch)
-            epoch = z.from_wall(epoch + prefer + sign * days * 86400, prefer)
+            epoch = _zone(tz).shift_days(epoch, sign * days * 86400)
         return epoch + sign * seconds
     import pendulum
     dt = pendulum.from_timestamp(epoch, tz=_tz(tz))
