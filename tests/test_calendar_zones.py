@@ -44,3 +44,25 @@ def test_format_local_writes_what_pendulum_writes():
         for epoch in epochs:
             assert format_local(epoch, zone) == pendulum.from_timestamp(
                 epoch, tz=pendulum.timezone(zone)).to_iso8601_string(), (zone, epoch)
+
+
+def test_day_shifts_worked_out_per_quarter_hour_are_the_exact_ones():
+    """_Zone.shift_days reuses a quarter hour's shift for every instant in
+    it; it must give what resolving each wall-clock reading does, across
+    daylight-saving changes, zones with odd offsets and the years before
+    offsets were whole quarter hours."""
+    import random
+
+    from goaldsl.semantics.calendar import _zone
+
+    rng = random.Random(7)
+    for tz in ("America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "America/St_Johns",
+               "Asia/Kathmandu", "Pacific/Chatham", "Europe/Dublin", "Africa/Monrovia"):
+        z = _zone(tz)
+        for base in (1772000000, 1788000000, 1804000000, 1667000000, 0, -2000000000):
+            for _ in range(300):
+                epoch = base + rng.randint(-40 * 86400, 40 * 86400)
+                for days in (1, 3, -7, 14, -1, 30):
+                    prefer = z.offset(epoch)
+                    exact = z.from_wall(epoch + prefer + days * 86400, prefer)
+                    assert z.shift_days(epoch, days * 86400) == exact, (tz, epoch, days)

@@ -24,6 +24,7 @@ the per-step figures (runtime/summary.py).
 from __future__ import annotations
 
 import bisect
+import functools
 import io
 import shutil
 import tempfile
@@ -175,6 +176,8 @@ def _tee(writer: Optional[JsonlWriter], tap: Optional[Tap]) -> Callable[[list[di
             for e in entries:
                 writer(e)
     if f is None:
+        if isinstance(writer, JsonlWriter):  # no one else reads the entries: the writer may change them
+            return functools.partial(writer.write_all, owned=True)
         return write_all if write_all is not None else _ignore
 
     def both(entries: list[dict]) -> None:

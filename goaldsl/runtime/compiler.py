@@ -353,7 +353,12 @@ class _Generator:
                  "    if not lst:",
                  f"        return {(0 >= n, 0 <= n, 0 == n)[('>=', '<=', '==').index(cmp)] if whole else 0}"]
         if start is not None:
-            lines.append(f"    start = {start}")
+            if start.startswith("_subtract("):  # calendar arithmetic: once per instant, not per contact
+                memo = self.const([(None, None)])  # (now, start) of the latest call, replaced whole
+                lines += [f"    m = {memo}[0]", "    if m[0] == now:", "        start = m[1]", "    else:",
+                          f"        start = {start}", f"        {memo}[0] = (now, start)"]
+            else:
+                lines.append(f"    start = {start}")
             edge = "        if t < start:\n            break"
         elif c.window == "ever":
             edge = None

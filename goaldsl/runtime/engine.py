@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Callable, Iterable, Optional
 
 import attrs
@@ -137,6 +137,8 @@ class _WState:
         self.exit_on_audience = cw.wf.exit_on_audience
         self.step_goals = tuple(cw.step_goals)
         self.exit_goals = tuple(cw.exit_goals)
+        self.code = cw.code
+        self.tz = cw.tz
 
 
 class Engine:
@@ -986,7 +988,7 @@ class Engine:
     # another until the enrollment waits or leaves; a call per instruction
     # kind would cost on every step of every contact (docs/performance.md).
     def _advance(self, w: _WState, e: Enrollment, t: int) -> None:
-        code = w.cw.code
+        code = w.code
         c = e.contact
         if e.block:
             ins = code[e.pc]
@@ -1007,7 +1009,7 @@ class Engine:
             e.block, e.due = 0, None
             e.pc += 1
         n = len(code)
-        tz = w.cw.tz
+        tz = w.tz
         while e.alive:
             if e.pc >= n:
                 self._exit(w, e, t, "completed")
@@ -1560,12 +1562,8 @@ _time = itemgetter(0)
 _SECOND = itemgetter(1)
 
 
-def _by_order(c: Contact) -> int:
-    return c.order
-
-
-def _by_seq(e: Enrollment) -> int:
-    return e.seq
+_by_order = attrgetter("order")  # a contact's place in the contacts file
+_by_seq = attrgetter("seq")  # an enrollment's order within its workflow
 
 
 def _skip(e: Enrollment, first: int, last: int) -> None:

@@ -64,9 +64,11 @@ class JsonlWriter:
     def __call__(self, e: dict) -> None:
         self.write_all((e,))
 
-    def write_all(self, entries) -> None:
+    def write_all(self, entries, owned: bool = False) -> None:
         """Write entries, in order: the usual ones (an integer time) encoded
-        together, in one call."""
+        together, in one call. ``owned``: the entries are the writer's to
+        change (nothing reads them afterwards), so each gets its time text
+        in place instead of being copied."""
         rows: list[dict] = []
         orders, times = self._orders, self._times
         for e in entries:
@@ -87,7 +89,7 @@ class JsonlWriter:
                 order = tuple(entry_json(dict.fromkeys(keys, 0)))
                 order = orders[keys] = None if order == keys else order
             if order is None:
-                d = e.copy()
+                d = e if owned else e.copy()
             else:
                 d = {k: e[k] for k in order}
             d["time"] = text

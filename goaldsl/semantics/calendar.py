@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time as _time
 from datetime import datetime
 
@@ -227,14 +228,19 @@ def next_time_of_day(epoch: int, hour: int, minute: int, weekday: int | None, tz
     raise AssertionError("no such time in nine days")  # pragma: no cover
 
 
+_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)", re.ASCII)
+
+
 def parse_local_datetime(text: str, tz: str) -> int:
     """A date-time from a program or the command line; without an offset it
     is read on the wall clock of ``tz``. Raises ValueError."""
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as e:
         # The standard library says what is wrong ("day is out of range for month").
         raise ValueError(str(e) if "Invalid isoformat" not in str(e) else "not a date-time") from None
+    if _WITH_OFFSET.fullmatch(text):  # the usual form with Z or an offset: one instant, without importing pendulum
+        return int(dt.timestamp())
     import pendulum
     try:
         dt = pendulum.parse(text, tz=_tz(tz), strict=False)
