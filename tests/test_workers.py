@@ -252,3 +252,31 @@ def test_what_the_scan_cannot_decide_is_dealt(tmp_path):
     assert code == 0 and out.index(b'"c2"') < out.index(b'"c1"')
     for how in (None, "scanned"):
         assert way("run", str(tmp_path), "--format", "jsonl", tmp=tmp_path, how=how)["why dealt"] == "not in time order"
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_log_of_many_pieces_read_again_by_the_workers(tmp_path, compressed):
+    # Over three pieces of the scan (CHUNK bytes each): a worker reads its lines from the file at the place
+    # the scan tells it (a plain file) or from the piece's bytes sent to it (a compressed one); a BOM before
+    # the first line, ids taken by other contacts across pieces, and a last line without its newline.
+    import gzip
+    from goaldsl.runtime.workers import CHUNK
+    rows = [_visit(i // 600 % 60, f"c{i % 97}", f"e{i % 4001}" if i % 3 else None) for i in range(3 * CHUNK // 90)]
+    rows.sort(key=lambda r: r["time"])
+    _odd_log(tmp_path, rows, head=b"\xef\xbb\xbf")
+    path = tmp_path / "events.jsonl"
+    data = path.read_bytes()[:-1]  # no newline after the last line
+    assert len(data) > 3 * CHUNK
+    if compressed:
+        path.unlink()
+        path = tmp_path / "events.jsonl.gz"
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+    args = ("run", str(tmp_path / "program.goal"), "--contacts", str(tmp_path / "contacts.jsonl"),
+            "--events", str(path), "--format", "jsonl")
+    one = same(*args, workers=(2, 3))
+    code, out, err = one
+    assert code == 0 and "duplicate events (repeated ids)" in err and out.count(b"\n") > 1000
+    assert b'"c96"' in out
+    both_ways(*args, tmp=tmp_path, one=one)

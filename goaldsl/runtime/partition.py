@@ -98,7 +98,9 @@ class PartitionRun:
             self._last = times[-1]
             if self.until is not None and times[-1] > self.until:
                 events = events[:bisect.bisect_right(times, self.until)]  # checked by whoever read them, never acted on
-            if self.keyed:  # each with its place in the whole log (a late one's key is made as it is recorded)
+            if self.keyed and events and times[0] > (eng.start - 1 if eng.now is None else max(eng.start - 1, eng.now)):
+                eng.add_events_unchecked(events)  # none late: queued as they are, each with its place in the whole log
+            elif self.keyed:  # each with its place in the whole log (a late one's key is made as it is recorded)
                 add = eng.add_event_unchecked
                 for ev in events:
                     add(*ev)

@@ -60,8 +60,9 @@ import re
 import tempfile
 import time
 import traceback
-from itertools import compress, repeat
-from operator import add, attrgetter, itemgetter
+from array import array
+from itertools import accumulate, compress
+from operator import attrgetter, itemgetter
 from typing import IO, Any, Callable, Iterator, Optional
 
 import msgspec
@@ -244,15 +245,21 @@ def _scanned(pool: "_Pool", window: Window, skip_bad: bool, on_batch, events) ->
 
 
 def _send_lines(pool: "_Pool", events, declared: dict, on_batch) -> None:
-    """Scan the log here, once, and send each worker its lines (with their
-    ids, and which an earlier line's id took), a piece at a time."""
+    """Scan the log here, once, and tell each worker which lines of each
+    piece are its own (with their ids, and which an earlier line's id
+    took). A worker reads the piece from the file itself (a plain file:
+    this process sends where the piece is), or is sent its bytes (a
+    compressed file); not pickled lines, which cost both sides more CPU."""
     from .sources import SourceError
     scan = _Scan(events, declared, -1, pool.n)
     try:
-        for base, lines, ends, parts, line_ids, taken in scan.route():
+        for piece in scan.route():
+            # a plain file's piece is read again by each worker (its place in the file, not its bytes, is sent)
+            where = (piece.offset, len(piece.data)) if scan.plain else piece.data
             for i, conn in enumerate(pool.conns):
-                pool._send(conn, ("lines",) + _lines_of(i, base, lines, ends, parts, line_ids, taken)
-                           + (scan.rows,))
+                mask = piece.mask(i)
+                pool._send(conn, ("lines", piece.base, where) + piece.own(mask)
+                           + (list(compress(piece.line_ids, mask)), piece.taken, scan.rows))
             if on_batch is not None:
                 events.rows_read, events.rows_total = scan.position(), 1 << 20  # how far, for the display
                 on_batch(scan.rows)
@@ -629,6 +636,7 @@ class _Scan:
         self._seen = SeenIds()  # every id taken so far (in bounded memory, as the reader keeps them)
         self._ids: dict[int, Optional[str]] = {}  # line -> the scan's id, for this partition's lines being read
         self._dups: set[int] = set()  # this partition's lines whose id was taken
+        self.plain = False  # the log is a plain file (not compressed): a worker reads a piece itself
 
     def position(self) -> int:
         """How far the scan has come, out of 2**20 (for the progress display)."""
@@ -687,39 +695,46 @@ class _Scan:
         the parent (``fed``: its messages), or from the log, scanned here."""
         ids, dups = self._ids, self._dups
         if self.fed is not None:
-            for msg in self.fed:
-                if msg[0] != "lines":
-                    self.fed = None  # the end: nothing more will come
-                    return
-                _, nos, texts, line_ids, taken, self.rows = msg
-                ids.update(zip(nos, line_ids))
-                dups.update(taken)
-                yield from zip(nos, texts)
+            with _Pieces(self.source.path) as read:
+                for msg in self.fed:
+                    if msg[0] != "lines":
+                        self.fed = None  # the end: nothing more will come
+                        return
+                    _, base, where, own, starts, ends, line_ids, taken, self.rows = msg
+                    data = read(where)
+                    if data is None:
+                        self.again = "the log changed while it was read, or cannot be read"
+                        return
+                    nos = list(map(base.__add__, _array(own)))
+                    texts = list(map(data.__getitem__, map(slice, _array(starts), _array(ends))))
+                    ids.update(zip(nos, line_ids))
+                    if taken:
+                        dups.update(taken.intersection(nos))
+                    yield from zip(nos, texts)
             return
         me = self.me
-        for base, lines, ends, parts, line_ids, taken in self.route():
+        for piece in self.route():
             if self.again is not None:
                 return
-            nos, texts, mine, dup = _lines_of(me, base, lines, ends, parts, line_ids, taken)
-            ids.update(zip(nos, mine))
-            dups.update(dup)
+            mask = piece.mask(me)
+            own, starts, ends = map(_array, piece.own(mask))
+            nos = list(map(piece.base.__add__, own))
+            texts = list(map(piece.data.__getitem__, map(slice, starts, ends)))
+            ids.update(zip(nos, compress(piece.line_ids, mask)))
+            if piece.taken:
+                dups.update(piece.taken.intersection(nos))
             yield from zip(nos, texts)
 
-    def route(self) -> Iterator[tuple]:
-        """The log a piece at a time: (first line's number, its lines, whether
-        the last ends with a newline, each line's partition, each line's id
-        as the reader takes it, the numbers of the lines whose id an earlier
-        line took). The ids of every line are taken as they go by (the
-        first line with an id wins, whoever it is for)."""
+    def route(self) -> Iterator["_Piece"]:
+        """The log a piece at a time (``_Piece``). The ids of every line are
+        taken as they go by (the first line with an id wins, whoever it is
+        for)."""
         decode_lines = msgspec.json.Decoder(_ContactAndId).decode_lines
         decode = msgspec.json.Decoder(_ContactAndId).decode
         seen = self._seen
         base = 1  # the number of the piece's first line
-        for data in self._chunks():
-            lines = data.split(b"\n")
-            ends = not lines[-1]
-            if ends:
-                lines.pop()  # what follows the last newline
+        for offset, data in self._chunks():
+            lines, ends = _split(data)
             count = len(lines)
             rows = None
             try:
@@ -750,7 +765,7 @@ class _Scan:
             flags = seen.duplicates(line_ids)  # the first line with an id wins, whoever it is for
             taken = set(compress(range(base, base + count), flags)) if flags is not None else set()
             self.rows += count
-            yield base, lines, ends, parts, line_ids, taken
+            yield _Piece(base, offset, data, lines, ends, parts, line_ids, taken, self.n)
             base += count
 
     def _partitions(self, contacts: list) -> list[int]:
@@ -777,36 +792,110 @@ class _Scan:
                 p = -1 if c is _BLANK else 0
             parts[i] = p
 
-    def _chunks(self) -> Iterator[bytes]:
-        """The log in pieces of whole lines."""
+    def _chunks(self) -> Iterator[tuple[int, bytes]]:
+        """The log in pieces of whole lines, each with its place in the file
+        (in a plain file; ``plain`` says whether it is one)."""
         from ..syntax.source import BOM
         with self.source.open() as f:
-            first = True
+            self.plain = self.source.compression is None and self.source.is_regular()
+            offset = 0
             while True:
                 data = f.read(CHUNK)
                 if not data:
                     return
                 if not data.endswith(b"\n"):
                     data += f.readline()
-                if first and data.startswith(BOM):
+                size = len(data)
+                if offset == 0 and data.startswith(BOM):
                     data = data[len(BOM):]
-                first = False
-                yield data
+                    yield offset + len(BOM), data
+                else:
+                    yield offset, data
+                offset += size
 
 
-def _lines_of(me: int, base: int, lines: list, ends: bool, parts: list, line_ids: list, taken: set) -> tuple:
-    """A piece's lines of partition ``me``, as ``_Scan.route`` gave the
-    piece: their numbers, their text as the reader reads it (with the
-    newline), their ids, and those of them whose id an earlier line took."""
-    count = len(lines)
-    own = list(compress(range(count), map(me.__eq__, parts)))
-    nos = list(map(base.__add__, own))
-    texts = list(map(lines.__getitem__, own))
-    if ends or not own or own[-1] != count - 1:
-        texts = list(map(add, texts, repeat(b"\n")))  # each line as the reader reads it
-    else:  # the file's last line, with no newline after it
-        texts[:-1] = map(add, texts[:-1], repeat(b"\n"))
-    return nos, texts, list(map(line_ids.__getitem__, own)), (taken.intersection(nos) if taken else ())
+class _Piece:
+    """A piece of the log as the scan read it: the first line's number
+    (``base``), its place in the file and its bytes, its lines, whether the
+    last ends with a newline, each line's partition (-1: a blank line, no
+    one's), each line's id as the reader takes it, and the numbers of the
+    lines whose id an earlier line took."""
+
+    __slots__ = ("base", "offset", "data", "lines", "ends", "parts", "line_ids", "taken", "_codes", "_starts", "_ends")
+
+    def __init__(self, base: int, offset: int, data: bytes, lines: list, ends: bool, parts: list, line_ids: list,
+                 taken: set, n: int):
+        self.base, self.offset, self.data, self.lines, self.ends = base, offset, data, lines, ends
+        self.parts, self.line_ids, self.taken = parts, line_ids, taken
+        # each line's partition + 1 as a byte, when they fit, so a partition's mask is one translate
+        self._codes = bytes(map(_PLUS_ONE, parts)) if n < 255 else None
+        self._starts: Optional[list] = None
+        self._ends: Optional[list] = None
+
+    def own(self, mask: bytes) -> tuple[bytes, bytes, bytes]:
+        """The lines of a mask (``mask``): each one's place in the piece, and
+        where its text begins and ends in ``data`` (with its newline: as the
+        reader reads it), as arrays of unsigned integers (``_array``)."""
+        ends = self._ends
+        if ends is None:
+            ends = self._ends = list(accumulate(map(_PLUS_ONE, map(len, self.lines))))  # each line's newline
+            ends[-1] = min(ends[-1], len(self.data))  # the file's last line may have none
+            self._starts = [0] + ends[:-1]
+        return (array(_INDEX, compress(range(len(ends)), mask)).tobytes(),
+                array(_INDEX, compress(self._starts, mask)).tobytes(),
+                array(_INDEX, compress(ends, mask)).tobytes())
+
+    def mask(self, me: int) -> bytes:
+        """A byte per line: 1 for the lines of partition ``me``, else 0."""
+        if self._codes is not None:
+            return self._codes.translate(_MASKS[me])
+        return bytes(map(me.__eq__, self.parts))
+
+
+def _split(data: bytes) -> tuple[list, bool]:
+    """A piece's lines (without their newlines), and whether the last had one."""
+    lines = data.split(b"\n")
+    ends = not lines[-1]
+    if ends:
+        lines.pop()  # what follows the last newline
+    return lines, ends
+
+
+class _Pieces:
+    """A worker's reading of the pieces of the log the parent tells it
+    about: a piece's bytes as sent, or read from the file (a plain file:
+    where the piece is, ``(offset, size)``). None when the file no longer
+    holds the piece (it was cut short, or cannot be read)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd: Optional[int] = None
+
+    def __enter__(self) -> Callable[[Any], Optional[bytes]]:
+        return self.read
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+    def read(self, where) -> Optional[bytes]:
+        if type(where) is not tuple:
+            return where
+        offset, size = where
+        try:
+            if self.fd is None:
+                self.fd = os.open(self.path, os.O_RDONLY)
+            data = os.pread(self.fd, size, offset)
+        except OSError:
+            return None
+        return data if len(data) == size else None
+
+
+def _array(data: bytes) -> array:
+    """Unsigned integers sent as bytes (``_Piece.own``)."""
+    a = array(_INDEX)
+    a.frombytes(data)
+    return a
 
 
 class _ContactAndId(msgspec.Struct, gc=False):
@@ -819,6 +908,9 @@ _CONTACT = attrgetter("contact")
 _ID = attrgetter("id")
 _T, _CID, _EID, _NO = itemgetter(0), itemgetter(1), itemgetter(4), itemgetter(5)
 _KERNEL_EVENT = itemgetter(0, 1, 2, 3, 5)  # a reader's row as the kernel takes it: (time, contact, type, fields, line)
+_PLUS_ONE = (1).__add__
+_INDEX = "Q"  # where a line is in a piece, and its place: 64 bits, whatever the size of a line
+_MASKS = [bytes(int(code == me + 1) for code in range(256)) for me in range(254)]  # partition + 1 -> 1, else 0
 _BLANK = object()  # a blank line's contact: no one's line
 _UNREAD = object()  # a line no decoder reads: partition 0 reports it
 _TEXT_OR_NONE = frozenset((str, type(None)))
