@@ -152,3 +152,27 @@ def test_key_bytes_sort_as_the_keys(keys):
         ok.append(k)
     assert sorted(ok) == sorted(ok, key=key_bytes)
     assert len({key_bytes(k) for k in ok}) == len(set(ok))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3)), max_size=6), max_size=5),
+                min_size=1, max_size=4))
+def test_the_merge_of_batches_is_the_merge_of_entries(streams):
+    """``merge`` a batch at a time gives what merging entry by entry gives:
+    key order, and of equal keys (across streams too) the earlier stream's
+    first; batches of any size, empty ones, streams with nothing."""
+    import heapq
+    from goaldsl.runtime.partition import merge, pairs_of
+    parts = []
+    for i, batches in enumerate(streams):
+        keys = sorted(k for b in batches for k in b)
+        entries = [(i, n) for n in range(len(keys))]
+        cut, at = [], 0
+        for b in batches:
+            cut.append((keys[at:at + len(b)], entries[at:at + len(b)]))
+            at += len(b)
+        parts.append(cut)
+    expected = list(heapq.merge(*[pairs_of(p) for p in parts], key=lambda pair: pair[0]))
+    got = list(merge(parts))
+    assert list(pairs_of(got)) == expected
+    assert all(keys for keys, _ in got)

@@ -23,7 +23,6 @@ the length of the log.
 from __future__ import annotations
 
 import bisect
-import heapq
 import zlib
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
@@ -178,6 +177,7 @@ def run_partition(program, contacts: Iterable, events: Iterable[tuple], *, start
 
 
 _KEY = itemgetter(0)
+_ENTRY = itemgetter(1)
 
 _INT_OFFSET = 1 << 63
 
@@ -204,11 +204,61 @@ def _put_key(k, out: bytearray) -> None:
         out += (k + _INT_OFFSET).to_bytes(8, "big")
 
 
-def merge(streams: Sequence[Iterable[tuple]]) -> Iterator[tuple]:
-    """The ``(key, entry)`` pairs of several keyed partitions (each stream in
-    key order, as a partition writes it) in key order: the order one
-    process writes the entries in (docs/scale.md)."""
-    return heapq.merge(*streams, key=_KEY)
+def merge(streams: Sequence[Iterable[tuple[list, list]]]) -> Iterator[tuple[list, list]]:
+    """The entries of several keyed partitions in key order: the order one
+    process writes them in (docs/scale.md). Each stream gives batches
+    ``(keys, entries)``, in key order as a partition writes them; so does
+    the merge (of equal keys, the earlier stream's first). A batch at a
+    time, sorted in C (the batches' parts are sorted runs, which Python's
+    sort merges), not an entry at a time; it holds a batch or so per
+    stream."""
+    streams = [iter(s) for s in streams]
+    bufs = []  # per stream with entries left: [keys, entries, the stream, whether it has ended]
+    for it in streams:
+        b = [[], [], it, False]
+        if _refill(b):
+            bufs.append(b)
+    while bufs:
+        live = [b for b in bufs if not b[3]]
+        # every entry before the least of the live streams' last keys can go: what they give later is not before it
+        bound = min(b[0][-1] for b in live) if live else None
+        keys: list = []
+        entries: list = []
+        runs = 0
+        for b in bufs:
+            k = len(b[0]) if bound is None else bisect.bisect_left(b[0], bound)
+            if k:
+                keys += b[0][:k]
+                entries += b[1][:k]
+                del b[0][:k], b[1][:k]
+                runs += 1
+        if runs > 1:
+            order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: of equal keys, the earlier stream's
+            keys = list(map(keys.__getitem__, order))
+            entries = list(map(entries.__getitem__, order))
+        if keys:
+            yield keys, entries
+        for b in live:
+            if b[0] and b[0][-1] == bound or not b[0]:
+                _refill(b)  # its entries at the bound wait for what comes after them
+        bufs = [b for b in bufs if b[0]]
+
+
+def _refill(b: list) -> bool:
+    """The next non-empty batch of a stream added to its buffer (``merge``); False when it has none."""
+    for keys, entries in b[2]:
+        if keys:
+            b[0] += keys
+            b[1] += entries
+            return True
+    b[3] = True
+    return bool(b[0])
+
+
+def pairs_of(batches: Iterable[tuple[list, list]]) -> Iterator[tuple]:
+    """Batches ``(keys, entries)`` as ``(key, entry)`` pairs."""
+    for keys, entries in batches:
+        yield from zip(keys, entries)
 
 
 def cut_at_failure(pairs: Iterable[tuple], failures: Iterable[Optional[int]]) -> Iterator[tuple]:
@@ -271,7 +321,7 @@ def run_partitioned(program, contacts: Iterable[dict], events: Iterable[tuple], 
         outs.append(out)
         errors.append(err)
     failed = first_failure(errors)
-    pairs = merge(outs)
+    pairs = pairs_of(merge([[(list(map(_KEY, out)), list(map(_ENTRY, out)))] for out in outs]))
     if failed is not None:
         pairs = cut_at_failure(pairs, [failed.instant])
     for _, entry in pairs:

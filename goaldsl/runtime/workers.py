@@ -15,8 +15,9 @@ The workers are fed in one of two ways:
   in one call into just each line's contact and id, which tells each line's
   partition and which ids earlier lines took (every line is seen, in file
   order, so the first row with an id wins across all contacts); each worker
-  is sent its lines as they are, with their numbers and ids, and decodes
-  and checks them with the reader's own code. Every worker reads the
+  is told which lines of each piece are its own (with their ids), reads
+  them from the file itself (``_Pieces``; a compressed file's pieces are
+  sent as bytes), and decodes and checks them with the reader's own code. Every worker reads the
   contacts file (the contacts' order is the file's) and finds the log's
   first good line (the run's start, unless ``--from``). When all have read
   their lines, this process gathers the rest of what is global: the bad
@@ -71,7 +72,7 @@ from .engine import EngineError
 from .inputs import (EventValidator, Inputs, SeenIds, as_source, decode_line, in_time_order, iter_events, jsonl_rows,
                      numbered_lines, read_contacts)
 from .output import JsonlWriter
-from .partition import PIECE, PartitionRun, cut_at_failure, first_failure, merge, partition_of
+from .partition import PIECE, PartitionRun, cut_at_failure, first_failure, merge, pairs_of, partition_of
 from .program import InputError, Program, read_inputs, shown_path
 from .summary import Summary, shapes_of
 
@@ -180,13 +181,13 @@ def _merged(pool: "_Pool", program: Program, inputs: Inputs, out: Optional[IO], 
     results = pool.results()
     times["parent before merge"] = time.process_time()
     failed = first_failure(r[0] for r in results)
-    pairs = merge([pool.spilled(i) for i in range(pool.n)])
-    if failed is not None:
-        pairs = cut_at_failure(pairs, [failed.instant])
+    batches = merge([pool.spilled(i) for i in range(pool.n)])
+    if failed is not None:  # what one process wrote before it failed
+        batches = (([k], [e]) for k, e in cut_at_failure(pairs_of(batches), [failed.instant]))
     if out is not None:
-        _write(pairs, out, lines, writer_for)
+        _write(batches, out, lines, writer_for)
     else:
-        for _ in pairs:
+        for _ in batches:
             pass
     times["worker"] = [r[2] for r in results]
     if failed is not None:
@@ -206,15 +207,16 @@ def _write_times(times: dict) -> None:
             json.dump(times, f)
 
 
-def _write(pairs: Iterator[tuple], out: IO, lines: bool, writer_for) -> None:
+def _write(batches: Iterator[tuple[list, list]], out: IO, lines: bool, writer_for) -> None:
     if lines:
         w = JsonlWriter(out)
-        for _, line in pairs:
-            w.add_line(line)
+        for _, texts in batches:
+            w.add_line(b"\n".join(texts))  # the batch's lines at once (add_line puts a newline after each text)
     else:
         w = writer_for(out)
-        for _, entry in pairs:
-            w(entry)
+        for _, entries in batches:
+            for entry in entries:
+                w(entry)
     w.flush()
 
 
@@ -258,8 +260,8 @@ def _send_lines(pool: "_Pool", events, declared: dict, on_batch) -> None:
             where = (piece.offset, len(piece.data)) if scan.plain else piece.data
             for i, conn in enumerate(pool.conns):
                 mask = piece.mask(i)
-                pool._send(conn, ("lines", piece.base, where) + piece.own(mask)
-                           + (list(compress(piece.line_ids, mask)), piece.taken, scan.rows))
+                pool._send(conn, ("lines", piece.base, where, mask, piece.bounds(),
+                                  list(compress(piece.line_ids, mask)), piece.taken, scan.rows))
             if on_batch is not None:
                 events.rows_read, events.rows_total = scan.position(), 1 << 20  # how far, for the display
                 on_batch(scan.rows)
@@ -411,16 +413,15 @@ class _Pool:
         raise WorkerFailed(f"a worker process stopped unexpectedly (exit codes {codes}); if the machine ran out of "
                            f"memory, run with fewer --workers")
 
-    def spilled(self, i: int) -> Iterator[tuple]:
-        """A partition's (key, line or entry) pairs, in key order, from its spill file."""
+    def spilled(self, i: int) -> Iterator[tuple[list, list]]:
+        """A partition's batches (keys, lines or entries), in key order, from its spill file."""
         with open(self.spill_path(i), "rb") as f:
             load = pickle.Unpickler(f).load
             while True:
                 try:
-                    keys, items = load()
+                    yield load()
                 except EOFError:
                     return
-                yield from zip(keys, items)
 
     def close(self) -> None:
         for conn in self.conns:
@@ -700,13 +701,12 @@ class _Scan:
                     if msg[0] != "lines":
                         self.fed = None  # the end: nothing more will come
                         return
-                    _, base, where, own, starts, ends, line_ids, taken, self.rows = msg
+                    _, base, where, mask, bounds, line_ids, taken, self.rows = msg
                     data = read(where)
                     if data is None:
                         self.again = "the log changed while it was read, or cannot be read"
                         return
-                    nos = list(map(base.__add__, _array(own)))
-                    texts = list(map(data.__getitem__, map(slice, _array(starts), _array(ends))))
+                    nos, texts = _lines_of(mask, base, data, _array(bounds))
                     ids.update(zip(nos, line_ids))
                     if taken:
                         dups.update(taken.intersection(nos))
@@ -717,9 +717,7 @@ class _Scan:
             if self.again is not None:
                 return
             mask = piece.mask(me)
-            own, starts, ends = map(_array, piece.own(mask))
-            nos = list(map(piece.base.__add__, own))
-            texts = list(map(piece.data.__getitem__, map(slice, starts, ends)))
+            nos, texts = _lines_of(mask, piece.base, piece.data, _array(piece.bounds()))
             ids.update(zip(nos, compress(piece.line_ids, mask)))
             if piece.taken:
                 dups.update(piece.taken.intersection(nos))
@@ -821,7 +819,7 @@ class _Piece:
     one's), each line's id as the reader takes it, and the numbers of the
     lines whose id an earlier line took."""
 
-    __slots__ = ("base", "offset", "data", "lines", "ends", "parts", "line_ids", "taken", "_codes", "_starts", "_ends")
+    __slots__ = ("base", "offset", "data", "lines", "ends", "parts", "line_ids", "taken", "_codes", "_bounds")
 
     def __init__(self, base: int, offset: int, data: bytes, lines: list, ends: bool, parts: list, line_ids: list,
                  taken: set, n: int):
@@ -829,21 +827,18 @@ class _Piece:
         self.parts, self.line_ids, self.taken = parts, line_ids, taken
         # each line's partition + 1 as a byte, when they fit, so a partition's mask is one translate
         self._codes = bytes(map(_PLUS_ONE, parts)) if n < 255 else None
-        self._starts: Optional[list] = None
-        self._ends: Optional[list] = None
+        self._bounds: Optional[bytes] = None
 
-    def own(self, mask: bytes) -> tuple[bytes, bytes, bytes]:
-        """The lines of a mask (``mask``): each one's place in the piece, and
-        where its text begins and ends in ``data`` (with its newline: as the
-        reader reads it), as arrays of unsigned integers (``_array``)."""
-        ends = self._ends
-        if ends is None:
-            ends = self._ends = list(accumulate(map(_PLUS_ONE, map(len, self.lines))))  # each line's newline
-            ends[-1] = min(ends[-1], len(self.data))  # the file's last line may have none
-            self._starts = [0] + ends[:-1]
-        return (array(_INDEX, compress(range(len(ends)), mask)).tobytes(),
-                array(_INDEX, compress(self._starts, mask)).tobytes(),
-                array(_INDEX, compress(ends, mask)).tobytes())
+    def bounds(self) -> bytes:
+        """Where each line begins in ``data``, and after them where the last
+        ends: line i is ``data[b[i]:b[i + 1]]``, with its newline (as the
+        reader reads it), as an array of unsigned integers (``_array``)."""
+        if self._bounds is None:
+            b = array(_INDEX, (0,))
+            b.extend(accumulate(map(_PLUS_ONE, map(len, self.lines))))  # each line's newline
+            b[-1] = min(b[-1], len(self.data))  # the file's last line may have none
+            self._bounds = b.tobytes()
+        return self._bounds
 
     def mask(self, me: int) -> bytes:
         """A byte per line: 1 for the lines of partition ``me``, else 0."""
@@ -891,8 +886,18 @@ class _Pieces:
         return data if len(data) == size else None
 
 
+def _lines_of(mask: bytes, base: int, data: bytes, bounds: array) -> tuple[list, list]:
+    """A piece's lines of one partition (``mask``: a byte per line, 1 for
+    its lines; ``bounds``: ``_Piece.bounds``): their numbers, and their text
+    as the reader reads it (with the newline)."""
+    own = list(compress(range(len(mask)), mask))
+    nos = list(map(base.__add__, own))
+    at = bounds.__getitem__
+    return nos, list(map(data.__getitem__, map(slice, map(at, own), map(at, map(_PLUS_ONE, own)))))
+
+
 def _array(data: bytes) -> array:
-    """Unsigned integers sent as bytes (``_Piece.own``)."""
+    """Unsigned integers sent as bytes (``_Piece.bounds``)."""
     a = array(_INDEX)
     a.frombytes(data)
     return a
