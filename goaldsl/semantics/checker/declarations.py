@@ -193,12 +193,15 @@ class Declarations:
 def _depth(cond) -> int:
     """How deep a condition nests (and, or, not, event filters), without recursion."""
     deepest, stack = 0, [(cond, 0)]
+    nests, children, push = (A.Or, A.And, A.Not, A.RefAtom), A.children, stack.append
     while stack:
         n, d = stack.pop()
-        if isinstance(n, (A.Or, A.And, A.Not, A.RefAtom)):
+        if isinstance(n, nests):
             d += 1
-        deepest = max(deepest, d)
-        stack.extend((c, d) for c in A.children(n))
+            if d > deepest:  # (only a nesting node goes deeper than its parent)
+                deepest = d
+        for c in children(n):
+            push((c, d))
     return deepest
 
 
