@@ -105,8 +105,7 @@ def cmd_check(args) -> int:
     # a tenth of a check of a large file and find nothing to free.
     gc.disable()
     from .semantics.checker import check_paths  # not the API's: that imports the engine, which check never runs
-    from .semantics.loader import program_files, program_of_test_file, test_files
-    from .runtime.mapping import mapping_beside
+    from .semantics.loader import mapping_beside, program_files, program_of_test_file, test_files
     from .semantics.schema import schema_beside
     from .syntax.diagnostics import render_all
     # A folder is one program (its files see each other), checked with its

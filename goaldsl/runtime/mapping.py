@@ -41,7 +41,7 @@ from typing import Optional
 import attrs
 
 from ..semantics import ir
-from ..semantics.loader import program_folder
+from ..semantics.loader import MAP_FILE, mapping_beside  # (map.toml beside a program: a program-folder convention)
 from ..syntax.diagnostics import Diagnostic, GoalError, closest, error
 from ..syntax.source import Span
 
@@ -54,7 +54,6 @@ def _toml():
         import tomli as tomllib  # type: ignore[no-redef]
     return tomllib
 
-MAP_FILE = "map.toml"
 FORMATS = ("jsonl", "segment", "csv", "parquet")
 TIME_FORMATS = ("iso", "epoch_s", "epoch_ms")
 UNKNOWN_POLICIES = ("error", "skip")
@@ -92,14 +91,6 @@ class Mapping:
     def time_reader(self):
         from .inputs import TimeReader
         return TimeReader(self.time_format, self.timezone)
-
-
-def mapping_beside(program_path: Optional[str | Path]) -> Optional[Path]:
-    """``map.toml`` in the program's folder (or beside the program file)."""
-    if program_path is None:
-        return None
-    cand = program_folder(program_path) / MAP_FILE
-    return cand if cand.is_file() else None
 
 
 def mapping_for(given: Optional[str | Path], program_path: Optional[str | Path],

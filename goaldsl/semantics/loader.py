@@ -281,6 +281,17 @@ def program_folder(path: str | Path) -> Path:
     return p if p.is_dir() else p.parent
 
 
+MAP_FILE = "map.toml"  # the mapping file (runtime/mapping.py) a program's folder may hold
+
+
+def mapping_beside(program_path: str | Path | None) -> Path | None:
+    """``map.toml`` in the program's folder (or beside the program file)."""
+    if program_path is None:
+        return None
+    cand = program_folder(program_path) / MAP_FILE
+    return cand if cand.is_file() else None
+
+
 def data_beside(program: str | Path) -> tuple[Path | None, Path | None]:
     """The ``contacts.jsonl`` and ``events.jsonl`` files in a program's
     folder, each None when there is no such file."""
