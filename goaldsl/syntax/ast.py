@@ -40,11 +40,17 @@ class Duration(Node):
     seconds: int = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        parts = self.parts
-        object.__setattr__(self, "months", sum(n for n, u in parts if u == "month"))
-        object.__setattr__(self, "days", sum(n * (7 if u == "week" else 1) for n, u in parts if u in ("day", "week")))
-        object.__setattr__(self, "seconds", sum(n * (3600 if u == "hour" else 60) for n, u in parts
-                                                if u in ("hour", "minute")))
+        months = days = seconds = 0
+        for n, u in self.parts:  # (one pass: a program makes a duration a wait)
+            if u == "month":
+                months += n
+            elif u == "day" or u == "week":
+                days += n * 7 if u == "week" else n
+            elif u == "hour" or u == "minute":
+                seconds += n * 3600 if u == "hour" else n * 60
+        object.__setattr__(self, "months", months)
+        object.__setattr__(self, "days", days)
+        object.__setattr__(self, "seconds", seconds)
 
     def approx_seconds(self) -> int:
         return self.months * 31 * 86400 + self.days * 86400 + self.seconds

@@ -963,7 +963,7 @@ class _Builder:
         return _Entry((key, c[2]), self._span(c))
 
     def ref(self, c):
-        return N.Ref(tuple(str(t) for t in c if t.type != "DOT"), span=self._span(c))
+        return N.Ref(tuple([str(t) for t in c if t.type != "DOT"]), span=self._span(c))
 
     def duration(self, c):
         parts = []
