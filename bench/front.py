@@ -18,7 +18,10 @@ Figures (issue 17), each printed as a median with CPU seconds beside wall time:
 5. one-contact answers on the 200,000-event benchmark log (issue 12):
    `goal explain` and `goal eval --contact` (target < 0.5 s of CPU each;
    the log's index is in the cache folder after the first run), and
-   `goal explain` when the log has just changed (its index made again).
+   `goal explain` on a new log (no index kept: every line is scanned), on
+   the log touched (the same bytes, a new modification time) and on a log
+   grown by 100 lines since the last answer (only those are scanned).
+   Each goal keeps its own cache folder (bench/work/cache-this, -other).
 
 ``--compare OTHER_GOAL`` runs every command with another `goal` too (a
 checkout of another commit), alternating, so that a busy machine slows both
@@ -46,19 +49,29 @@ from run import big_program, gen  # noqa: E402 - the 10,000-line program and the
 
 SMALL = HERE.parent / "examples" / "booked-a-demo" / "program.goal"
 WORK = HERE / "work"
+GROWTH = 100  # lines appended to the log before each run of figure 5's grown log
 
 
-def cpu_and_wall(cmd: list[str]) -> tuple[float, float]:
-    """CPU seconds (user + system, the command and its children) and wall seconds of one run."""
+def cpu_and_wall(cmd: list[str], cache: Path | None = None) -> tuple[float, float]:
+    """CPU seconds (user + system, the command and its children) and wall seconds of one run;
+    ``cache``: the cache folder it keeps what it may recompute in (XDG_CACHE_HOME)."""
+    env = _env()
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)  # microseconds (os.times counts hundredths)
     t = time.perf_counter()
     # From a folder of its own: `python -m goaldsl` would import the package in the working folder.
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), cwd=WORK)
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=WORK)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed with exit {p.returncode}:\n{p.stderr.decode()[-2000:]}")
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
+def cache_of(k: str) -> Path:
+    """The cache folder of the goal called ``k`` (its parser tables, the logs' indexes)."""
+    return WORK / f"cache-{k}"
 
 
 def _env() -> dict:
@@ -71,16 +84,18 @@ def _env() -> dict:
 
 def side_by_side(name: str, cmds: dict[str, list[str]], repeat: int, target: float | None, what: str = "CPU",
                  before=None) -> dict:
-    """Medians of ``repeat`` runs of each command, alternating; ``before()``
-    is called before each measured run."""
-    for cmd in cmds.values():
-        cpu_and_wall(cmd)  # once first: the bytecode and the parser's tables are written
+    """Medians of ``repeat`` runs of each command, alternating; ``before(k)``
+    is called before each measured run of command ``k``. Each command keeps
+    its own cache folder (``cache_of``), so that two versions of goal do
+    not take each other's."""
+    for k, cmd in cmds.items():
+        cpu_and_wall(cmd, cache_of(k))  # once first: the bytecode and the parser's tables are written
     runs: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
     for _ in range(repeat):
         for k, cmd in cmds.items():
             if before is not None:
-                before()
-            runs[k].append(cpu_and_wall(cmd))
+                before(k)
+            runs[k].append(cpu_and_wall(cmd, cache_of(k)))
     out = {}
     for k, rs in runs.items():
         cpu = statistics.median(r[0] for r in rs)
@@ -251,14 +266,40 @@ def main() -> int:
         print("   goal eval --contact")
         side_by_side("eval", {k: g + ["eval", cond, str(w5), "--contact", "c0001234"] for k, g in goals.items()},
                      a.repeat, 0.5)
-        print("   goal explain, the first answer after the log changed (its index is made again; no target)")
+        explain = ["explain", "--contact", "c0001234", "--goal", "Demo"]
+
+        def fresh(k):  # a log the cache folder has no index of
+            for p in (cache_of(k) / "goaldsl").glob("log-*.index"):
+                p.unlink()
+
+        print("   goal explain on a new log (no index kept: every line is scanned; target < 0.5 s CPU)")
+        side_by_side("explain-new", {k: g + explain[:1] + [str(w5)] + explain[1:] for k, g in goals.items()},
+                     a.repeat, 0.5, before=fresh)
         log = w5 / "events.jsonl"
 
-        def touch():  # a new modification time: the kept index is not this log's any more
+        def touch(k):  # a new modification time, the same bytes
             os.utime(log, ns=(time.time_ns(), time.time_ns()))
 
-        side_by_side("explain-cold", {k: g + ["explain", str(w5), "--contact", "c0001234", "--goal", "Demo"]
-                                      for k, g in goals.items()}, a.repeat, None, before=touch)
+        print("   goal explain, the log touched (a new modification time, the same bytes)")
+        side_by_side("explain-touched", {k: g + explain[:1] + [str(w5)] + explain[1:] for k, g in goals.items()},
+                     a.repeat, 0.5, before=touch)
+        print(f"   goal explain, the log grown by {GROWTH} lines since the last answer (a copy of it per goal)")
+        grown = {k: work / f"w200000-5-grown-{k}" for k in goals}
+        for k, folder in grown.items():
+            folder.mkdir(exist_ok=True)
+            for name in ("program.goal", "contacts.jsonl", "events.jsonl"):
+                shutil.copyfile(w5 / name, folder / name)
+        head = (w5 / "events.jsonl").read_bytes().splitlines(keepends=True)[:GROWTH]
+        grown_by = {k: 0 for k in goals}
+
+        def grow(k):  # GROWTH more lines, with ids of their own
+            grown_by[k] += 1
+            lines = [line.replace(b'"id": "e', f'"id": "g{grown_by[k]}-'.encode(), 1) for line in head]
+            with open(grown[k] / "events.jsonl", "ab") as f:
+                f.writelines(lines)
+
+        side_by_side("explain-grown", {k: g + explain[:1] + [str(grown[k])] + explain[1:] for k, g in goals.items()},
+                     a.repeat, 0.5, before=grow)
     return 0
 
 

@@ -78,6 +78,7 @@ def read_one_contact(program, contacts, events, cid: str, *, fmt: Optional[str] 
             seen_in_events = scanned
     known = bool(inputs.contacts) or bool(inputs.events)
     if not known:
+        ids = ids() if callable(ids) else ids
         inputs.contact_ids = ids | (seen_in_events() if callable(seen_in_events) else (seen_in_events or set()))
     return inputs
 
@@ -113,40 +114,73 @@ def _one_per_line(data: bytes, n: int) -> bool:
     return (newlines == n or (newlines == n - 1 and not data.endswith(b"\n"))) and not _SAME_LINE.search(data)
 
 
-def _scan_contacts(source, cid: str, inputs: Inputs) -> Optional[set]:
+def _scan_contacts(source, cid: str, inputs: Inputs):
     """Contacts JSON Lines checked in one call: each line decoded into a
     typed record holding only what ``check_contact`` looks at (a text id,
     the list attributes), so the other attributes are never built; then the
     contact's own record, read whole and checked as the reader does. Returns
-    every id, or None when the reader must read the file (a record the typed
-    decoder refuses, such as a number for an id or a bad one, two records
-    with one id, a byte order mark): its messages and conversions are the
-    reader's alone."""
+    every id (a set, or a function that gives it), or None when the reader
+    must read the file (a record the typed decoder refuses, such as a number
+    for an id or a bad one, two records with one id, a byte order mark):
+    its messages and conversions are the reader's alone.
+
+    A file that passed, and has no backslash, is noted in the cache folder
+    (its length and CRC-32): the next answer about the same bytes finds the
+    contact's record by a search for its JSON-encoded id, and decodes the
+    other records only when every id is asked for."""
     from .inputs import check_contact
     import msgspec
     with source.open() as f:
         data = f.read()
     if data.startswith(BOM):
         return None
-    try:
-        rows = _contact_decoder().decode_lines(data)
-    except Exception:
-        return None
-    if not _one_per_line(data, len(rows)):
-        return None
-    ids = list(map(attrgetter("id"), rows))
-    seen = set(ids)
-    if len(seen) != len(ids):
-        return None
-    if cid in seen:
-        lines = _lines_at(data, cid, ids, key="id")
-        if lines is None or len(lines) != 1:
-            return None  # pragma: no cover - the id was found above
+    where = _kept_path(source, "contacts", "")
+    stamp = _stamp(source) if where else None
+    if _kept_clean(where, stamp, data):
+        lines = _lines_found(data, cid, None, key="id", count=False)
+        ids = functools.partial(_ids_of_contacts, data)
+    else:
+        try:
+            rows = _contact_decoder().decode_lines(data)
+        except Exception:
+            return None
+        if not _one_per_line(data, len(rows)):
+            return None
+        listed = list(map(attrgetter("id"), rows))
+        ids = set(listed)
+        if len(ids) != len(listed):
+            return None
+        if b"\\" not in data:
+            import zlib
+            _save_kept(where, [stamp, len(data), zlib.crc32(data)])
+        lines = _lines_at(data, cid, listed, key="id") if cid in ids else []
+    if lines is None or len(lines) > 1:
+        return None  # pragma: no cover - the id was found above, once
+    if lines:
         record = msgspec.json.decode(lines[0][1])
         if type(record) is not dict or check_contact(record) is not None:
             return None  # pragma: no cover - the typed decoder accepted it
         inputs.contacts = [record]
-    return seen
+    return ids
+
+
+def _kept_clean(where: Optional[str], stamp, data: bytes) -> bool:
+    """Whether the cache folder notes these very bytes as a contacts file
+    that the scan read clean."""
+    import zlib
+    kept = _load_kept(where, _clean_decoder())
+    return kept is not None and kept[0] == stamp and kept[1] == len(data) and kept[2] == zlib.crc32(data)
+
+
+def _ids_of_contacts(data: bytes) -> set:
+    return set(map(attrgetter("id"), _contact_decoder().decode_lines(data)))
+
+
+@functools.lru_cache(maxsize=1)
+def _clean_decoder():
+    import msgspec
+    from typing import Tuple
+    return msgspec.msgpack.Decoder(Tuple[list, int, int])
 
 
 @functools.lru_cache(maxsize=1)
@@ -207,7 +241,9 @@ def _make_decoder(events: dict):
 def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Inputs):
     """Scan the log for one contact; None when the ordinary reader must read it.
     The whole log's facts come from its index, kept in the cache folder
-    (``_LogIndex``), or are worked out and kept there."""
+    (``_LogIndex``): used as it is when the log is the one it was made for,
+    brought up to date by scanning only the new lines when the log grew by
+    whole lines, else made again from every line."""
     dec = _scan_decoder(events)
     if dec is None:
         return None
@@ -216,9 +252,12 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
     if data.startswith(BOM):
         return None  # a byte order mark: the ordinary reader's words (a lone surrogate fails the decoder)
     where = _index_path(source, events)
-    stamp = _stamp(source, data) if where else None
-    index = _load_index(where, stamp)
-    lines = None if index is None else _lines_found(data, cid, index.counts.get(cid, 0))
+    stamp = _stamp(source) if where else None
+    kept = _load_index(where, stamp)
+    index = None if kept is None else _up_to_date(kept, data, dec)
+    # The lines' numbers are needed only to tell the repeated ones.
+    lines = None if index is None else _lines_found(data, cid, None if index.counts is None else
+                                                    index.counts.get(cid, 0), count=bool(index.repeated))
     if lines is None:  # no index kept, or this contact's id is written in another way
         made = _index_log(data, dec)
         if made is None:
@@ -229,23 +268,36 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
         lines = _lines_at(data, cid, contacts)
         if lines is None:
             return None
-    return _answer(index, lines, source, events, cid, inputs)
+    elif index is not kept:
+        _save_index(where, stamp, index)
+    return _answer(index, lines, data, source, events, cid, inputs)
 
 
 class _LogIndex(NamedTuple):
     """What one contact's answer needs from the whole log: the first and
     last instants (None in an empty log), the numbers of the lines whose id
     an earlier line had, and how many lines each contact has (its lines are
-    found by a search for its id: ``_lines_found``)."""
+    found by a search for its id: ``_lines_found``), or None when the log
+    has no backslash (then every contact's id is written as JSON writes it,
+    and a search finds all its lines); and what it was made
+    from: the log's length in bytes, the CRC-32 of those bytes, its number
+    of lines."""
     first: Optional[int]
     last: Optional[int]
     repeated: list
-    counts: dict
+    counts: Optional[dict]
+    size: int
+    crc: int
+    lines: int
 
 
-def _index_log(data: bytes, dec) -> Optional[tuple[_LogIndex, list]]:
-    """The log's index and each line's contact, from a typed decode of every
-    line; None when a line is not of the usual shape."""
+def _index_log(data, dec, seen: Optional[set] = None, before: int = 0, crc: int = 0, counted: bool = False):
+    """The index of ``data`` and each line's contact, from a typed decode of
+    every line; None when a line is not of the usual shape. ``data`` may be
+    the new end of a log: ``before`` lines and the CRC-32 ``crc`` came
+    before it, ``seen`` holds their ids, ``counted``: their index counts
+    each contact's lines."""
+    import zlib
     try:
         rows = dec.decode_lines(data)
     except Exception:
@@ -253,8 +305,10 @@ def _index_log(data: bytes, dec) -> Optional[tuple[_LogIndex, list]]:
     n = len(rows)
     if not _one_per_line(data, n):
         return None
+    size, crc = len(data), zlib.crc32(data, crc)
+    counted = counted or b"\\" in data
     if n == 0:
-        return _LogIndex(None, None, [], {}), []
+        return _LogIndex(None, None, [], {} if counted else None, size, crc, before), []
     times = list(map(attrgetter("time"), rows))
     if not set(map(len, times)) <= {20, 25}:
         return None
@@ -265,20 +319,79 @@ def _index_log(data: bytes, dec) -> Optional[tuple[_LogIndex, list]]:
     ids = list(map(attrgetter("id"), rows))
     contacts = list(map(attrgetter("contact"), rows))
     del rows
-    dups = _repeated_ids(ids)
+    dups = _repeated_ids(ids, seen)
     live = times
     if dups:
         keep = [True] * n
         for i in dups:
             keep[i] = False
         live = list(compress(times, keep))
-    extremes = _first_and_last(live, offsets, reader)
+    extremes = _first_and_last(live, offsets, reader) if live else (None, None)
     if extremes is None:
         return None
-    return _LogIndex(*extremes, [i + 1 for i in dups], dict(Counter(contacts))), contacts
+    counts = dict(Counter(contacts)) if counted else None
+    return _LogIndex(*extremes, [before + i + 1 for i in dups], counts, size, crc, before + n), contacts
 
 
-def _answer(index: _LogIndex, lines: list, source, events: dict, cid: str, inputs: Inputs):
+def _up_to_date(index: _LogIndex, data: bytes, dec) -> Optional[_LogIndex]:
+    """The kept index, for this log: as it is when the log has the bytes it
+    was made from (its modification time may differ), brought up to date
+    when the log has those bytes and more lines after them, None otherwise
+    (the log was changed, truncated, or its last line was continued)."""
+    import zlib
+    view = memoryview(data)
+    if len(data) < index.size or zlib.crc32(view[:index.size]) != index.crc:
+        return None
+    if len(data) == index.size:
+        return index
+    if index.size and data[index.size - 1] != 0x0A:
+        return None  # the last line had no end: the new bytes may continue it
+    seen = _ids_in(view[:index.size])
+    if seen is None:  # pragma: no cover - the typed decoder read the same lines
+        return None
+    made = _index_log(data[index.size:], dec, seen, index.lines, index.crc, index.counts is not None)
+    if made is None or (index.counts is None and made[0].counts is not None):
+        return None  # (the new lines have a backslash: every line's contact is counted again)
+    new = made[0]
+    counts = None
+    if index.counts is not None:
+        counts = Counter(index.counts)
+        counts.update(new.counts)
+        counts = dict(counts)
+    ends = [t for t in (index.first, index.last, new.first, new.last) if t is not None]
+    return _LogIndex(min(ends, default=None), max(ends, default=None), index.repeated + new.repeated,
+                     counts, len(data), new.crc, new.lines)
+
+
+def _ids_in(data) -> Optional[set]:
+    """Every event id in lines the scan has read before (their ids are texts
+    or null): each line decoded only as far as its id."""
+    try:
+        ids = set(map(attrgetter("id"), _id_decoder().decode_lines(data)))
+    except Exception:  # pragma: no cover - the typed decoder read the same lines
+        return None
+    ids.discard(None)
+    return ids
+
+
+def _contacts_in(data: bytes) -> set:
+    """Every contact of lines the scan has read before (for suggestions)."""
+    return set(map(attrgetter("contact"), _contact_of_decoder().decode_lines(data)))
+
+
+@functools.lru_cache(maxsize=1)
+def _contact_of_decoder():
+    import msgspec
+    return msgspec.json.Decoder(msgspec.defstruct("ScanContactOf", [("contact", str)], gc=False))
+
+
+@functools.lru_cache(maxsize=1)
+def _id_decoder():
+    import msgspec
+    return msgspec.json.Decoder(msgspec.defstruct("ScanId", [("id", Optional[str], None)], gc=False))
+
+
+def _answer(index: _LogIndex, lines: list, data: bytes, source, events: dict, cid: str, inputs: Inputs):
     """This contact's lines, read by the ordinary reader (every field kept,
     its messages), and the whole log's facts, into ``inputs``."""
     bad: list = []
@@ -296,17 +409,23 @@ def _answer(index: _LogIndex, lines: list, source, events: dict, cid: str, input
     inputs.events = kept
     inputs.duplicates = len(index.repeated)
     inputs.first_time, inputs.last_time = index.first, index.last
-    return lambda: set(index.counts)
+    return lambda: set(index.counts) if index.counts is not None else _contacts_in(data)
 
 
 # ---------------------------------------------------------------- the log's index, kept in the cache folder
 
-INDEX_FORMAT = 1  # raised whenever what an index holds or means changes
+INDEX_FORMAT = 2  # raised whenever what an index holds or means changes
 
 
 def _index_path(source, events: dict) -> Optional[str]:
     """Where the index of this log, read for these event declarations, is
     kept; None when it cannot be (standard input, a pipe, no cache folder)."""
+    return _kept_path(source, "log", _events_key(events))
+
+
+def _kept_path(source, kind: str, key: str) -> Optional[str]:
+    """Where what is kept about a file (``kind``: "log" or "contacts"), as
+    read with ``key``, is kept; None when it cannot be."""
     import os
     import zlib
     if not source.is_regular():
@@ -314,8 +433,8 @@ def _index_path(source, events: dict) -> Optional[str]:
     folder = _index_folder()
     if folder is None:
         return None
-    key = f"{os.path.realpath(source.path)}\n{_events_key(events)}"
-    return os.path.join(folder, f"log-{zlib.crc32(key.encode()):08x}.index")
+    key = f"{os.path.realpath(source.path)}\n{key}"
+    return os.path.join(folder, f"{kind}-{zlib.crc32(key.encode()):08x}.index")
 
 
 def _index_folder() -> Optional[str]:
@@ -329,55 +448,81 @@ def _events_key(events: dict) -> str:
                        for name, decl in events.items()))
 
 
-def _stamp(source, data: bytes) -> list:
-    """What an index is checked against: the index format, this code, the
-    file's name, size, modification time and a checksum of its bytes (so an
-    index is never used for a log that changed, even within one mtime tick)."""
+def _stamp(source) -> list:
+    """What an index is checked against before its bytes are: the index
+    format, this code and the file's name. The log's own bytes are checked
+    by their length and CRC-32 (``_up_to_date``), so an index is never used
+    for a log that changed, even within one mtime tick, and one whose file
+    was only touched, or copied back, is still good."""
     import os
-    import zlib
     from . import inputs as inputs_module
-    st = os.stat(source.path)
     code = [(c.st_size, c.st_mtime_ns) for c in map(os.stat, (__file__, inputs_module.__file__))]
-    return [INDEX_FORMAT, repr(code), os.path.realpath(source.path), st.st_size, st.st_mtime_ns,
-            len(data), zlib.crc32(data)]
+    return [INDEX_FORMAT, repr(code), os.path.realpath(source.path)]
 
 
 def _load_index(where: Optional[str], stamp) -> Optional[_LogIndex]:
     """The kept index when its stamp is this log's; None otherwise (none
     kept, another log, unreadable, damaged)."""
+    kept = _load_kept(where, _kept_decoder())
+    if kept is None or kept[0] != stamp:
+        return None
+    return _LogIndex(*kept[1:])
+
+
+def _load_kept(where: Optional[str], decoder):
+    """A file of the cache folder decoded (its types checked); None when
+    there is none or it is not ours (damaged, of another format)."""
     if where is None:
         return None
-    import msgspec
+    import os
     try:
         with open(where, "rb") as f:
-            kept_stamp, *body = msgspec.msgpack.decode(f.read())
-        if kept_stamp != stamp:
-            return None
-        index = _LogIndex(*body)
-    except Exception:  # not an index of ours
+            kept = decoder.decode(f.read())
+    except Exception:
         return None
-    return index
+    try:
+        os.utime(where)  # used now: the last to go when the folder is pruned
+    except OSError:
+        pass
+    return kept
+
+
+@functools.lru_cache(maxsize=1)
+def _kept_decoder():
+    """A kept index is a stamp and a ``_LogIndex``, in MessagePack; decoded
+    with its types checked, so a damaged one is refused whole."""
+    import msgspec
+    from typing import Tuple
+    return msgspec.msgpack.Decoder(Tuple[list, Optional[int], Optional[int], list[int], Optional[dict[str, int]], int, int, int])
 
 
 def _save_index(where: Optional[str], stamp, index: _LogIndex) -> None:
-    """Keep the index (written whole then renamed, so a reader never sees
-    half of one); nothing when the folder cannot be written."""
+    """Keep the index."""
+    _save_kept(where, [stamp, *index])
+
+
+def _save_kept(where: Optional[str], kept: list) -> None:
+    """Keep a file in the cache folder (written whole then renamed, so a
+    reader never sees half of one); nothing when the folder cannot be
+    written."""
     if where is None:
         return
     import os
     import tempfile
     import msgspec
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(where), prefix=".log-")
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(where), prefix=".index-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(msgspec.msgpack.encode([stamp, *index]))
+                f.write(msgspec.msgpack.encode(kept))
             os.replace(tmp, where)
         except BaseException:
             os.unlink(tmp)
             raise
     except OSError:
-        pass
+        return
+    from ..syntax.resources import prune_cache
+    prune_cache(os.path.dirname(where), ".index", where)
 
 
 def _usual_times(times: list[str]):
@@ -386,6 +531,9 @@ def _usual_times(times: list[str]):
     each hour is checked with each offset, and each distinct ":MM:SS",
     instead of each row. None otherwise."""
     hours = set(map(itemgetter(slice(0, 13)), times))
+    quick = _usual_columns(times, hours)
+    if quick is not None:
+        return quick
     offsets = set(map(itemgetter(slice(19, None)), times))
     if any(len(o) == 1 and o != "Z" for o in offsets):
         return None
@@ -401,19 +549,71 @@ def _usual_times(times: list[str]):
     return reader, offsets
 
 
-def _repeated_ids(ids: list) -> list[int]:
-    """The places of the events whose id an earlier event has."""
+_DIGITS = b"0123456789"
+_OFFSET_COLUMNS = {25: ((19, b"+-"), (20, _DIGITS), (21, _DIGITS), (23, _DIGITS), (24, _DIGITS)), 20: ((19, b"Z"),)}
+
+
+def _usual_columns(times: list[str], hours: set[str]):
+    """``_usual_times`` done a column at a time, when every time has one
+    width (all ``+HH:MM``, or all ``Z``) and every year is from 1901 to
+    8998: the ``:MM:SS`` and offset columns of the times' bytes checked in
+    C, each hour read once and each offset once (``fromisoformat`` checks
+    the date and hour, and the offset, each on its own; in those years no
+    offset takes an instant out of range). The offsets are those the offset
+    columns' characters make, which may be more than the log has: that only
+    widens ``_first_and_last``'s spread. None otherwise (then each hour is
+    read with each offset)."""
+    from itertools import product
+    n = len(times)
+    width = len(times[0])
+    text = "".join(times)
+    if width not in _OFFSET_COLUMNS or len(text) != width * n:
+        return None
+    raw = text.encode()
+    if len(raw) != len(text):
+        return None  # not ASCII
+    for col, allowed in ((13, b":"), (14, b"012345"), (15, _DIGITS), (16, b":"), (17, b"012345"), (18, _DIGITS),
+                         *(((22, b":"),) if width == 25 else ())):
+        if raw[col::width].translate(None, allowed):
+            return None
+    chars = []
+    for col, allowed in _OFFSET_COLUMNS[width]:
+        column = raw[col::width]
+        if column.translate(None, allowed):
+            return None
+        chars.append([chr(c) for c in allowed if c in column])
+    offsets = {"".join(p) for p in product(*chars)}
+    if width == 25:
+        offsets = {f"{o[:3]}:{o[3:]}" for o in offsets}
+    if len(offsets) > 64 or not all("1901" <= h[:4] <= "8998" for h in hours):
+        return None
+    reader = EventTimes()
+    try:
+        for h in hours:
+            reader(h + ":00:00Z")
+        for o in offsets:
+            reader("2000-01-01T00:00:00" + o)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return reader, offsets
+
+
+def _repeated_ids(ids: list, seen: Optional[set] = None) -> list[int]:
+    """The places of the events whose id an earlier event has (or one of
+    ``seen``, the ids of the lines before these)."""
     n = len(ids)
     none = ids.count(None)
+    distinct = set(ids)
+    distinct.discard(None)
     dups: list[int] = []
-    if len(set(ids)) - (1 if none else 0) < n - none:
-        seen: set = set()
+    if len(distinct) < n - none or (seen and not distinct.isdisjoint(seen)):
+        taken: set = set(seen or ())
         for i, e in enumerate(ids):
             if e is not None:
-                if e in seen:
+                if e in taken:
                     dups.append(i)
                 else:
-                    seen.add(e)
+                    taken.add(e)
     return dups
 
 
@@ -427,8 +627,8 @@ def _first_and_last(live: list[str], offsets: set[str], reader):
     lo_cut = format_utc(_wall(lo_wall) + spread)[:19]
     hi_cut = format_utc(_wall(hi_wall) - spread)[:19]
     try:
-        first = min(map(reader, compress(live, map(lo_cut.__ge__, live))))
-        last = max(map(reader, compress(live, map(hi_cut.__le__, live))))
+        first = min(map(reader, filter(lo_cut.__ge__, live)))
+        last = max(map(reader, filter(hi_cut.__le__, live)))
     except (ValueError, OverflowError, OSError):  # pragma: no cover - every hour was read above
         return None
     if not (MIN_EVENT_TIME <= first and last < MAX_EVENT_TIME):
@@ -452,11 +652,11 @@ def _lines_at(data: bytes, cid: str, contacts: list, key: str = "contact") -> Op
     """The lines whose ``key`` is the contact's id (its events; its record
     with ``key="id"``), with their numbers: found where its id is written as
     JSON text, else by walking the lines (``contacts``: each line's id)."""
-    found = _lines_found(data, cid, contacts.count(cid), key)
+    numbers = [i + 1 for i in compress(range(len(contacts)), map(cid.__eq__, contacts))]
+    found = _lines_found(data, cid, len(numbers), key, numbers)
     if found is not None:
         return found
-    numbers = [i + 1 for i, c in enumerate(contacts) if c == cid]  # the id written another way: walk the lines
-    out = []
+    out = []  # the id written another way: walk the lines
     pos, line = 0, 1
     for n in numbers:
         while line < n:
@@ -469,31 +669,37 @@ def _lines_at(data: bytes, cid: str, contacts: list, key: str = "contact") -> Op
     return out
 
 
-def _lines_found(data: bytes, cid: str, want: int, key: str = "contact") -> Optional[list[tuple[int, bytes]]]:
-    """The ``want`` lines whose ``key`` is ``cid``, with their numbers, found
+def _lines_found(data: bytes, cid: str, want: Optional[int], key: str = "contact",
+                 numbers: Optional[list] = None, count: bool = True) -> Optional[list[tuple[int, bytes]]]:
+    """The ``want`` lines whose ``key`` is ``cid`` (all of them when
+    ``want`` is None: the log has no backslash), with their numbers, found
     where the id is written as JSON text (a search in C over the whole
     buffer; each line found is decoded to be sure); None when fewer are
-    found that way (the id is written with escapes)."""
+    found that way (the id is written with escapes). ``numbers``: the
+    lines' numbers when they are known (the lines are found in their
+    order); else they are counted, or 0 when not ``count``."""
     import msgspec
     needle = msgspec.json.encode(cid)
     found: list[tuple[int, bytes]] = []
+    decode = msgspec.json.decode
     pos = 0
     line = 1
-    while len(found) < want:
+    while want is None or len(found) < want:
         hit = data.find(needle, pos)
         if hit < 0:
             break
         start = data.rfind(b"\n", 0, hit) + 1
-        line += data.count(b"\n", pos, start)
+        if count and numbers is None:
+            line += data.count(b"\n", pos, start)
         end = data.find(b"\n", hit)
         end = len(data) if end < 0 else end + 1
         text = data[start:end]
         try:
-            is_mine = msgspec.json.decode(text).get(key) == cid
+            is_mine = decode(text).get(key) == cid
         except Exception:  # not a line of the log it was counted in
             return None
         if is_mine:
-            found.append((line, text))
+            found.append((numbers[len(found)] if numbers is not None else line if count else 0, text))
         pos = end
         line += 1
-    return found if len(found) == want else None
+    return found if want is None or len(found) == want else None

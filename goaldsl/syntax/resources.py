@@ -45,3 +45,50 @@ def cache_folder():
     except OSError:
         return None
     return folder
+
+
+# What the cache folder may hold of one kind (the indexes of event logs and
+# contacts files): the most recently used are kept, the others removed when
+# another is written, so the folder does not grow with every log ever asked
+# about (docs/decisions.md, "The index of an event log").
+CACHE_KEEP_FILES = 64
+CACHE_KEEP_BYTES = 256 << 20
+
+
+def prune_cache(folder: str, suffix: str, keep: str) -> None:
+    """Remove the files ending in ``suffix`` of the cache folder past the
+    CACHE_KEEP_FILES most recently used, or past CACHE_KEEP_BYTES in all;
+    never ``keep`` (the one just written). Files left half-written by a
+    process that ended while writing (``.*.tmp``) go after an hour."""
+    import os
+    import time
+    try:
+        entries = [e for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return
+    kept, size = 0, 0
+    now = time.time()
+    files = []
+    for e in entries:
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if e.name.endswith(suffix):
+            files.append((st.st_mtime, st.st_size, e.path))
+        elif e.name.startswith(".") and e.name.endswith(".tmp") and now - st.st_mtime > 3600:
+            _remove(e.path)
+    for mtime, nbytes, path in sorted(files, reverse=True):
+        if path == keep or (kept < CACHE_KEEP_FILES and size + nbytes <= CACHE_KEEP_BYTES):
+            kept, size = kept + 1, size + nbytes
+        else:
+            _remove(path)
+
+
+def _remove(path: str) -> None:
+    import os
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
