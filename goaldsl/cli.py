@@ -821,6 +821,7 @@ def cmd_pause(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    gc.disable()  # as for goal run: few reference cycles; the collector ran through the imports
     from .tools.evaluate import evaluate_condition
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events, allow_empty=True)
     args.timezone = _zone_arg(args.timezone)
@@ -878,6 +879,7 @@ def _eval_all(args, program, cpath, epath) -> int:
 
 
 def cmd_explain(args) -> int:
+    gc.disable()  # as in cmd_eval
     import json
     from .tools.explain import ExplainError, explain, find_goal, render_text, to_json
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events)

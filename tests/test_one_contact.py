@@ -327,3 +327,181 @@ def test_no_index_or_a_bad_one_is_no_harm(write, tmp_path, monkeypatch, damage):
     for cid in ("c1", "c2"):
         _same_as_whole(program, events, cid)
     assert len(made) == (2 if damage == "unwritable" else 1)
+
+
+def _scanned_bytes(monkeypatch):
+    """The lengths of what each scan decoded (the whole log, or only its new end)."""
+    import goaldsl.runtime.contact_slice as cs
+    sizes = []
+    real = cs._index_log
+
+    def counting(data, *a, **k):
+        sizes.append(len(data))
+        return real(data, *a, **k)
+
+    monkeypatch.setattr(cs, "_index_log", counting)
+    return sizes
+
+
+def _line(t, c, i, **extra):
+    return json.dumps({"time": t, "contact": c, "type": "page.visited", "url": "/", "id": i, **extra}) + "\n"
+
+
+def test_a_grown_log_is_scanned_only_where_it_grew(write, tmp_path, monkeypatch):
+    """Lines appended to a log: only they are scanned, and the answers are
+    the whole log's, with an id repeated across the old and the new lines,
+    a new first and last instant, a contact seen only in the new lines."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", PROGRAM)
+    old = "".join(json.dumps(r) + "\n" for r in ROWS[:3])
+    events = write("events.jsonl", old)
+    program = load_program("program.goal")
+    sizes = _scanned_bytes(monkeypatch)
+    _same_as_whole(program, events, "c1")
+    assert sizes == [len(old)]
+    new = (_line("2026-11-18T10:00:00Z", "c1", "b") + _line("2026-11-10T10:00:00+02:00", "c9", "n1")
+           + _line("2026-11-19T10:00:00-01:00", "c2", "n1") + _line("2026-11-19T11:00:00Z", "c2", "n2"))
+    with open(events, "a") as f:
+        f.write(new)
+    for cid in ("c1", "c2", "c9", "nobody"):
+        one = _same_as_whole(program, events, cid)
+    assert sizes == [len(old), len(new)]  # the first answer after the growth scanned the new lines only
+    assert one.duplicates == 3
+    with open(events, "a") as f:
+        f.write(_line("2026-11-20T10:00:00Z", "c1", "n3"))
+    assert len(_same_as_whole(program, events, "c1").events) == 3
+    assert sizes[-1] == len(_line("2026-11-20T10:00:00Z", "c1", "n3"))
+    with open(events, "a") as f:  # one line, with the id of an old one: a repeat, and not the last instant
+        f.write(_line("2026-11-21T10:00:00Z", "c2", "a"))
+    assert _same_as_whole(program, events, "c2").duplicates == 4
+    assert len(sizes) == 4
+
+
+def test_a_touched_log_keeps_its_index(write, tmp_path, monkeypatch):
+    """A new modification time with the same bytes (touch, a copy back) is
+    the same log: its index is still good."""
+    import os
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", PROGRAM)
+    events = write("events.jsonl", "".join(json.dumps(r) + "\n" for r in ROWS[:3]))
+    program = load_program("program.goal")
+    sizes = _scanned_bytes(monkeypatch)
+    _same_as_whole(program, events, "c1")
+    os.utime(events, ns=(1, 2))
+    _same_as_whole(program, events, "c2")
+    assert len(sizes) == 1
+
+
+@pytest.mark.parametrize("change", ["rewritten", "truncated", "continued", "grown with a backslash",
+                                    "grown with a bad line", "grown with a blank line", "emptied"])
+def test_a_changed_log_is_scanned_again(write, tmp_path, monkeypatch, change):
+    """A log whose kept bytes changed (rewritten with the same size,
+    truncated, its last line continued, emptied), or that grew with lines
+    the index cannot take as they are, is read again whole, with the whole
+    log's answers and bad lines."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", PROGRAM)
+    text = "".join(json.dumps(r) + "\n" for r in ROWS[:3])
+    events = write("events.jsonl", text)
+    program = load_program("program.goal")
+    for cid in ("c1", "c2"):
+        _same_as_whole(program, events, cid)
+    if change == "rewritten":  # the same size: another first instant, no repeated id
+        events.write_text(text.replace("T14:00", "T11:00").replace('"id": "b"', '"id": "q"').replace(
+            '"id": "a"}', '"id": "p"}', 1))
+    elif change == "truncated":
+        events.write_text(text[:text.index("\n") + 1])
+    elif change == "continued":  # the last line had no end; the new bytes go on it: a bad line
+        events.write_text(text[:-1])
+        _same_as_whole(program, events, "c1")
+        with open(events, "a") as f:
+            f.write(_line("2026-11-18T10:00:00Z", "c2", "z"))
+    elif change == "grown with a backslash":
+        with open(events, "a") as f:
+            f.write(_line("2026-11-18T10:00:00Z", "c\u00e9", "z"))  # written "c\\u00e9"
+    elif change == "grown with a bad line":
+        with open(events, "a") as f:
+            f.write('{"time": "2026-11-18T10:00:00Z", "contact": "c2", "type": "page.visited"}\n')
+    elif change == "grown with a blank line":
+        with open(events, "a") as f:
+            f.write("\n" + _line("2026-11-18T10:00:00Z", "c2", "z"))
+    else:
+        events.write_text("")
+    for cid in ("c1", "c2", "c\u00e9"):
+        _same_as_whole(program, events, cid)
+
+
+def test_the_cache_folder_keeps_the_indexes_last_used(write, tmp_path, monkeypatch):
+    """The cache folder keeps at most CACHE_KEEP_FILES indexes: writing
+    another removes those used longest ago, never the parser's tables."""
+    import os
+    import goaldsl.syntax.resources as resources
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setattr(resources, "CACHE_KEEP_FILES", 3)
+    write("program.goal", PROGRAM)
+    program = load_program("program.goal")
+    logs = [write(f"events{i}.jsonl", "".join(json.dumps(r) + "\n" for r in ROWS[:3])) for i in range(5)]
+    folder = cache / "goaldsl"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lark-0.json").write_text("{}")  # as the parser's tables: not an index
+    os.utime(folder / "lark-0.json", (1, 1))
+    others = {p.name for p in folder.glob("*") if not p.name.endswith(".index")}
+    kept = []
+    for i, log in enumerate(logs):
+        _same_as_whole(program, log, "c1")
+        kept.append(set(folder.glob("log-*.index")) - set(sum(map(list, kept), [])))
+        for p in folder.glob("*.index"):  # one second apart, as if used in turn
+            os.utime(p, (os.stat(p).st_mtime - 1,) * 2)
+        if i == 2:
+            _same_as_whole(program, logs[0], "c2")  # used again: kept
+    left = set(folder.glob("*.index"))
+    assert len(left) == 3
+    assert kept[0] <= left and kept[4] <= left and kept[3] <= left
+    (folder / ".index-x.tmp").write_bytes(b"half")
+    os.utime(folder / ".index-x.tmp", (1, 1))
+    _same_as_whole(program, write("events9.jsonl", "".join(json.dumps(r) + "\n" for r in ROWS[:2])), "c1")
+    assert not (folder / ".index-x.tmp").exists()
+    assert others <= {p.name for p in folder.glob("*")}  # what is not an index is never counted or removed
+
+
+def test_a_contacts_file_read_clean_is_noted(write, tmp_path, monkeypatch):
+    """A contacts file the scan read clean (and without a backslash) is not
+    decoded whole again for the same bytes; changed, it is; with a
+    backslash it is not noted. The answers are the reader's every time."""
+    import goaldsl.runtime.contact_slice as cs
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", "")
+    program = load_program(Path("."), allow_empty=True)
+    decoded = []
+    real = cs._contact_decoder
+
+    def counting():
+        decoded.append(1)
+        return real()
+
+    monkeypatch.setattr(cs, "_contact_decoder", counting)
+    clean = '{"id": "c1", "tags": ["a"]}\n{"id": "c2", "tags": null, "email": "c1"}\n'
+
+    def same(cid):
+        whole = read_inputs(program, Path("contacts.jsonl"), None)
+        one = read_one_contact(program, Path("contacts.jsonl"), None, cid)
+        assert one.contacts == [c for c in whole.contacts if c["id"] == cid]
+        if not one.contacts:
+            assert one.contact_ids == {c["id"] for c in whole.contacts}
+
+    write("contacts.jsonl", clean)
+    same("c1")
+    assert len(decoded) == 1
+    same("c2")
+    same("c1")
+    assert len(decoded) == 1
+    same("c3")  # not there: every id is decoded for the suggestions
+    assert len(decoded) == 2
+    write("contacts.jsonl", clean.replace('"a"', '"b"'))
+    same("c1")
+    assert len(decoded) == 3
+    write("contacts.jsonl", clean + '{"id": "c\\u0033"}\n')
+    same("c3")
+    same("c3")
+    assert len(decoded) == 5

@@ -101,6 +101,7 @@ def _read_filtered(source, events: dict, cid: str, inputs: Inputs, fmt, mapping)
     mine.sort(key=itemgetter(0))  # stable: file order within one instant
     inputs.events = mine
     inputs.first_time, inputs.last_time = first, last
+    ids.update(d[1] for d in inputs.duplicate_events)  # seen in the log, as the scan counts them
     inputs.duplicate_events = [d for d in inputs.duplicate_events if d[1] == cid]
     return ids
 
@@ -244,9 +245,6 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
     (``_LogIndex``): used as it is when the log is the one it was made for,
     brought up to date by scanning only the new lines when the log grew by
     whole lines, else made again from every line."""
-    dec = _scan_decoder(events)
-    if dec is None:
-        return None
     with source.open() as f:
         data = f.read()
     if data.startswith(BOM):
@@ -254,18 +252,21 @@ def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Input
     where = _index_path(source, events)
     stamp = _stamp(source) if where else None
     kept = _load_index(where, stamp)
-    index = None if kept is None else _up_to_date(kept, data, dec)
+    index = None if kept is None else _up_to_date(kept, data, events)
     # The lines' numbers are needed only to tell the repeated ones.
     lines = None if index is None else _lines_found(data, cid, None if index.counts is None else
                                                     index.counts.get(cid, 0), count=bool(index.repeated))
     if lines is None:  # no index kept, or this contact's id is written in another way
-        made = _index_log(data, dec)
+        made = _index_log(data, events)
         if made is None:
             return None
         if index is None:
             _save_index(where, stamp, made[0])
         index, contacts = made
-        lines = _lines_at(data, cid, contacts)
+        if contacts is None:  # no backslash: a search finds every line of the contact
+            lines = _lines_found(data, cid, None, count=bool(index.repeated))
+        else:
+            lines = _lines_at(data, cid, contacts)
         if lines is None:
             return None
     elif index is not kept:
@@ -291,13 +292,19 @@ class _LogIndex(NamedTuple):
     lines: int
 
 
-def _index_log(data, dec, seen: Optional[set] = None, before: int = 0, crc: int = 0, counted: bool = False):
-    """The index of ``data`` and each line's contact, from a typed decode of
-    every line; None when a line is not of the usual shape. ``data`` may be
+def _index_log(data, events: dict, seen: Optional[set] = None, before: int = 0, crc: int = 0,
+               counted: bool = False):
+    """The index of ``data`` and each line's contact (None when it has no
+    backslash and ``counted`` is not asked: then they are not needed), from
+    a typed decode of every line; None when a line is not of the usual
+    shape, or the events have no type the scan reads. ``data`` may be
     the new end of a log: ``before`` lines and the CRC-32 ``crc`` came
     before it, ``seen`` holds their ids, ``counted``: their index counts
     each contact's lines."""
     import zlib
+    dec = _scan_decoder(events)
+    if dec is None:
+        return None
     try:
         rows = dec.decode_lines(data)
     except Exception:
@@ -308,16 +315,14 @@ def _index_log(data, dec, seen: Optional[set] = None, before: int = 0, crc: int 
     size, crc = len(data), zlib.crc32(data, crc)
     counted = counted or b"\\" in data
     if n == 0:
-        return _LogIndex(None, None, [], {} if counted else None, size, crc, before), []
+        return _LogIndex(None, None, [], {} if counted else None, size, crc, before), [] if counted else None
     times = list(map(attrgetter("time"), rows))
-    if not set(map(len, times)) <= {20, 25}:
-        return None
     checked = _usual_times(times)
     if checked is None:
         return None
     reader, offsets = checked
     ids = list(map(attrgetter("id"), rows))
-    contacts = list(map(attrgetter("contact"), rows))
+    contacts = list(map(attrgetter("contact"), rows)) if counted else None
     del rows
     dups = _repeated_ids(ids, seen)
     live = times
@@ -333,7 +338,7 @@ def _index_log(data, dec, seen: Optional[set] = None, before: int = 0, crc: int 
     return _LogIndex(*extremes, [before + i + 1 for i in dups], counts, size, crc, before + n), contacts
 
 
-def _up_to_date(index: _LogIndex, data: bytes, dec) -> Optional[_LogIndex]:
+def _up_to_date(index: _LogIndex, data: bytes, events: dict) -> Optional[_LogIndex]:
     """The kept index, for this log: as it is when the log has the bytes it
     was made from (its modification time may differ), brought up to date
     when the log has those bytes and more lines after them, None otherwise
@@ -349,7 +354,7 @@ def _up_to_date(index: _LogIndex, data: bytes, dec) -> Optional[_LogIndex]:
     seen = _ids_in(view[:index.size])
     if seen is None:  # pragma: no cover - the typed decoder read the same lines
         return None
-    made = _index_log(data[index.size:], dec, seen, index.lines, index.crc, index.counts is not None)
+    made = _index_log(data[index.size:], events, seen, index.lines, index.crc, index.counts is not None)
     if made is None or (index.counts is None and made[0].counts is not None):
         return None  # (the new lines have a backslash: every line's contact is counted again)
     new = made[0]
@@ -534,6 +539,8 @@ def _usual_times(times: list[str]):
     quick = _usual_columns(times, hours)
     if quick is not None:
         return quick
+    if not set(map(len, times)) <= {20, 25}:
+        return None
     offsets = set(map(itemgetter(slice(19, None)), times))
     if any(len(o) == 1 and o != "Z" for o in offsets):
         return None
@@ -564,11 +571,10 @@ def _usual_columns(times: list[str], hours: set[str]):
     widens ``_first_and_last``'s spread. None otherwise (then each hour is
     read with each offset)."""
     from itertools import product
-    n = len(times)
     width = len(times[0])
-    text = "".join(times)
-    if width not in _OFFSET_COLUMNS or len(text) != width * n:
+    if width not in _OFFSET_COLUMNS or set(map(len, times)) != {width}:
         return None
+    text = "".join(times)
     raw = text.encode()
     if len(raw) != len(text):
         return None  # not ASCII
