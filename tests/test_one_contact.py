@@ -505,3 +505,35 @@ def test_a_contacts_file_read_clean_is_noted(write, tmp_path, monkeypatch):
     same("c3")
     same("c3")
     assert len(decoded) == 5
+
+
+ODD_TIMES = ["2026-02-30T10:00:00+00:00", "2024-02-29T10:00:00+00:00", "2026-02-29T10:00:00+00:00",
+             "2026-11-16T24:00:00+00:00", "2026-11-16T10:60:00+00:00", "2026-11-16T10:00:60+00:00",
+             "2026-11-16T10:00:00+24:00", "2026-11-16T10:00:00+23:59", "2026-11-16T10:00:00+05:60",
+             "2026-13-16T10:00:00+00:00", "2026-00-16T10:00:00+00:00", "2026-11-00T10:00:00+00:00",
+             "2026-11-16 10:00:00+00:00", "2026-11-16T10:00:00-00:00", "2026+11-16T10:00:00+00:00",
+             "2026-11-16T10:00:00+0100:", "1900-01-01T00:00:00+01:00", "1899-12-31T23:00:00-01:00",
+             "8999-12-31T23:00:00+00:00", "9000-01-01T00:00:00+00:00", "2026-11-16T1٠:00:00+00:00",
+             "2026-11-16T10:00:0+00:00", "02026-11-16T10:00:00+00:0", "2026-11-16T10:00:00.5+00:00",
+             "2026-11-16T10:00:00+01000", "0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-01:00",
+             # one time short and the next long, after one another: the widths add up, the rows do not line up
+             ("2026-11-16T10:00:00+00:0", "02026-11-16T10:00:00+00:00")]
+
+
+@pytest.mark.parametrize("odd", ODD_TIMES)
+def test_times_read_a_column_at_a_time_as_the_reader_reads_them(write, tmp_path, monkeypatch, odd):
+    """A log of times of one width (read a column at a time) with one odd
+    time among them: the same bad lines, first and last instants as the
+    ordinary reader, with and without the odd line's id repeated."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", PROGRAM)
+    program = load_program("program.goal")
+    times = [f"2026-11-{d:02d}T{h:02d}:{m:02d}:00{o}" for d, h, m, o in
+             ((16, 9, 5, "+01:00"), (17, 23, 59, "-05:00"), (1, 0, 0, "+14:00"), (30, 12, 30, "+00:00"))]
+    for repeated in (False, True):
+        lines = [_line(t, f"c{i % 2}", f"e{i}") for i, t in enumerate(times)]
+        for k, t in enumerate((odd,) if isinstance(odd, str) else odd):  # another contact's lines
+            lines.insert(2 + k, _line(t, "c9", "e0" if repeated and not k else f"odd{k}"))
+        events = write(f"events{repeated}.jsonl", "".join(lines))
+        for cid in ("c0", "c1"):
+            _same_as_whole(program, events, cid)

@@ -320,7 +320,7 @@ def _index_log(data, events: dict, seen: Optional[set] = None, before: int = 0, 
     checked = _usual_times(times)
     if checked is None:
         return None
-    reader, offsets = checked
+    reader, offsets, hours = checked
     ids = list(map(attrgetter("id"), rows))
     contacts = list(map(attrgetter("contact"), rows)) if counted else None
     del rows
@@ -331,9 +331,9 @@ def _index_log(data, events: dict, seen: Optional[set] = None, before: int = 0, 
         for i in dups:
             keep[i] = False
         live = list(compress(times, keep))
-    extremes = _first_and_last(live, offsets, reader) if live else (None, None)
-    if extremes is None:
-        return None
+    extremes = _first_and_last(live, offsets, reader, None if dups else hours) if live else (None, None)
+    if extremes is None or (dups and _first_and_last(times, offsets, reader, hours) is None):
+        return None  # (a line with a repeated id is still refused for a time out of range, as the reader does)
     counts = dict(Counter(contacts)) if counted else None
     return _LogIndex(*extremes, [before + i + 1 for i in dups], counts, size, crc, before + n), contacts
 
@@ -531,7 +531,8 @@ def _save_kept(where: Optional[str], kept: list) -> None:
 
 
 def _usual_times(times: list[str]):
-    """(a reader, the offsets) when every time is of the usual form, which
+    """(a reader, the offsets, the hours when every time has the usual
+    width, else None) when every time is of the usual form, which
     the reader reads as its hour (parsed once) plus minutes and seconds:
     each hour is checked with each offset, and each distinct ":MM:SS",
     instead of each row. None otherwise."""
@@ -553,7 +554,7 @@ def _usual_times(times: list[str]):
                 reader(h + ":00:00" + o)
     except (ValueError, OverflowError, OSError):
         return None
-    return reader, offsets
+    return reader, offsets, None
 
 
 _DIGITS = b"0123456789"
@@ -601,7 +602,7 @@ def _usual_columns(times: list[str], hours: set[str]):
             reader("2000-01-01T00:00:00" + o)
     except (ValueError, OverflowError, OSError):
         return None
-    return reader, offsets
+    return reader, offsets, hours
 
 
 def _repeated_ids(ids: list, seen: Optional[set] = None) -> list[int]:
@@ -623,13 +624,18 @@ def _repeated_ids(ids: list, seen: Optional[set] = None) -> list[int]:
     return dups
 
 
-def _first_and_last(live: list[str], offsets: set[str], reader):
+def _first_and_last(live: list[str], offsets: set[str], reader, hours: Optional[set] = None):
     """The first and last instants (None when out of range): the wall times
     sort as text; an instant's wall time is within the spread of the
-    offsets of the extreme one."""
+    offsets of the extreme one. ``hours``: the live times' distinct
+    ``YYYY-MM-DDTHH``, all of one width, when known: the extreme wall times
+    are then bounded by the first and last hours, not looked for."""
     spread = max(map(_offset_seconds, offsets)) - min(map(_offset_seconds, offsets)) + 60
     from ..semantics.calendar import format_utc
-    lo_wall, hi_wall = min(live)[:19], max(live)[:19]
+    if hours:
+        lo_wall, hi_wall = min(hours) + ":59:59", max(hours) + ":00:00"
+    else:
+        lo_wall, hi_wall = min(live)[:19], max(live)[:19]
     lo_cut = format_utc(_wall(lo_wall) + spread)[:19]
     hi_cut = format_utc(_wall(hi_wall) - spread)[:19]
     try:
