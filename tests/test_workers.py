@@ -280,3 +280,35 @@ def test_a_log_of_many_pieces_read_again_by_the_workers(tmp_path, compressed):
     assert code == 0 and "duplicate events (repeated ids)" in err and out.count(b"\n") > 1000
     assert b'"c96"' in out
     both_ways(*args, tmp=tmp_path, one=one)
+
+
+@needs_gen
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the workers through /proc (Linux)")
+def test_workers_end_when_goal_run_is_killed(tmp_path):
+    """A parent killed outright (SIGKILL: nothing of it runs again) leaves no
+    worker running and no spill folder behind."""
+    import os
+    import signal
+    import time
+    folder = generated(tmp_path, 3, events=60000, contacts=3000)
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    p = subprocess.Popen([sys.executable, "-m", "goaldsl", "run", str(folder), "--format", "jsonl", "--workers", "2"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TMPDIR": str(spill)})
+    children = Path(f"/proc/{p.pid}/task/{p.pid}/children")
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while len(workers) < 2 and time.monotonic() < deadline and p.poll() is None:
+        workers = [int(x) for x in children.read_text().split()] if children.exists() else []
+        time.sleep(0.01)
+    assert len(workers) == 2, "the workers did not start (or the run ended first)"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    deadline = time.monotonic() + 30
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [w for w in workers if Path(f"/proc/{w}").exists()
+                 and Path(f"/proc/{w}/stat").read_text().split(")")[-1].split()[0] != "Z"]
+    assert not alive, "workers still running after their parent was killed"
+    assert list(spill.iterdir()) == [], "a spill folder was left behind"

@@ -488,6 +488,7 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int,
     # Ctrl-C is the parent's to answer; a worker ends when its pipe does (or by SIGTERM, quietly).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _end_with_parent(spill_path)
     try:
         from .program import loads_program
         program = loads_program(data)
@@ -531,6 +532,28 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int,
             pass
     finally:
         conn.close()
+
+
+def _end_with_parent(spill_path: str) -> None:
+    """A parent killed outright (SIGKILL, the out-of-memory killer) closes
+    nothing: a worker would not see its pipe end (a later worker, forked
+    from the parent, holds the parent's end too) and would run on, its
+    spill file left behind. A thread watches the parent instead."""
+    import threading
+    known = multiprocessing.parent_process()
+    parent = known.pid if known is not None else os.getppid()  # the pid the parent had, even if it is gone
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.25)
+        for remove, path in ((os.unlink, spill_path), (os.rmdir, os.path.dirname(spill_path))):
+            try:
+                remove(path)
+            except OSError:
+                pass  # the last worker to get here removes the folder
+        os._exit(1)
+
+    threading.Thread(target=watch, name="goal-worker-watch", daemon=True).start()
 
 
 def _be_dealt(conn, kernel: _Kernel) -> None:
