@@ -284,9 +284,11 @@ def test_a_log_of_many_pieces_read_again_by_the_workers(tmp_path, compressed):
 
 @needs_gen
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the workers through /proc (Linux)")
-def test_workers_end_when_goal_run_is_killed(tmp_path):
-    """A parent killed outright (SIGKILL: nothing of it runs again) leaves no
-    worker running and no spill folder behind."""
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "finished"])
+def test_workers_end_when_goal_run_is_killed(tmp_path, how):
+    """A parent killed outright (SIGKILL: nothing of it runs again; SIGTERM:
+    it says so and ends at once) leaves no worker running and no spill
+    folder behind; nor does a run that finishes."""
     import os
     import signal
     import time
@@ -302,13 +304,16 @@ def test_workers_end_when_goal_run_is_killed(tmp_path):
         workers = [int(x) for x in children.read_text().split()] if children.exists() else []
         time.sleep(0.01)
     assert len(workers) == 2, "the workers did not start (or the run ended first)"
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    if how == "finished":
+        assert p.wait() == 0
+    else:
+        p.send_signal(getattr(signal, how))
+        assert p.wait() != 0
     deadline = time.monotonic() + 30
     alive = workers
     while alive and time.monotonic() < deadline:
         time.sleep(0.05)
         alive = [w for w in workers if Path(f"/proc/{w}").exists()
                  and Path(f"/proc/{w}/stat").read_text().split(")")[-1].split()[0] != "Z"]
-    assert not alive, "workers still running after their parent was killed"
+    assert not alive, "workers still running after their parent ended"
     assert list(spill.iterdir()) == [], "a spill folder was left behind"

@@ -322,7 +322,11 @@ class _Pool:
         self.begun = False
         for i in range(n):
             here, there = ctx.Pipe()
-            p = ctx.Process(target=_work, args=(there, data, mode, summary, self.spill_path(i), i, n, scan),
+            # A forked worker holds copies of this process's ends of the pipes
+            # (its own and the earlier workers'): it closes them, so that a pipe
+            # ends for its worker when this process closes it, or dies.
+            ours = [*self.conns, here] if method == "fork" else []
+            p = ctx.Process(target=_work, args=(there, data, mode, summary, self.spill_path(i), i, n, scan, ours),
                             daemon=True, name=f"goal-worker-{i}")
             p.start()
             there.close()
@@ -480,10 +484,12 @@ class _Kernel:
 
 
 def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int, n: int,
-          scan: Optional[tuple]) -> None:
+          scan: Optional[tuple], parents_ends: list) -> None:
     """A worker: one partition, run by the kernel, its entries spilled with their keys."""
     import gc
     import signal
+    for end in parents_ends:
+        end.close()
     gc.disable()  # as goal run: few reference cycles, many long-lived objects
     # Ctrl-C is the parent's to answer; a worker ends when its pipe does (or by SIGTERM, quietly).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -523,7 +529,11 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int,
             elif not _scan_and_run(conn, kernel, me, n, *scan):
                 return  # told to stop: the run is refused, or done again dealt
         conn.send(("done", kernel.failure, summ, time.process_time()))
-    except (EOFError, OSError, BrokenPipeError):  # the parent stopped (interrupted, or a bad log): so do we
+        # The parent merges the spill file now: wait for the end of the pipe,
+        # so that the file is removed also when the parent is killed meanwhile.
+        while True:
+            conn.recv()
+    except (EOFError, OSError, BrokenPipeError):  # the parent is done, or stopped: so are we
         pass
     except BaseException:  # noqa: BLE001 - told to the parent, which says it without a traceback
         try:
@@ -532,13 +542,14 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int,
             pass
     finally:
         conn.close()
+        _remove_spill(spill_path)  # the parent has merged it, or will not
 
 
 def _end_with_parent(spill_path: str) -> None:
-    """A parent killed outright (SIGKILL, the out-of-memory killer) closes
-    nothing: a worker would not see its pipe end (a later worker, forked
-    from the parent, holds the parent's end too) and would run on, its
-    spill file left behind. A thread watches the parent instead."""
+    """A parent killed outright (SIGKILL, the out-of-memory killer, or its
+    own SIGTERM handler, which ends it at once) closes nothing itself; a
+    worker reading the log would see its pipe end only at its next message,
+    and its spill file would be left behind. A thread watches the parent."""
     import threading
     known = multiprocessing.parent_process()
     parent = known.pid if known is not None else os.getppid()  # the pid the parent had, even if it is gone
@@ -546,14 +557,20 @@ def _end_with_parent(spill_path: str) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.25)
-        for remove, path in ((os.unlink, spill_path), (os.rmdir, os.path.dirname(spill_path))):
-            try:
-                remove(path)
-            except OSError:
-                pass  # the last worker to get here removes the folder
+        _remove_spill(spill_path)
         os._exit(1)
 
     threading.Thread(target=watch, name="goal-worker-watch", daemon=True).start()
+
+
+def _remove_spill(spill_path: str) -> None:
+    """A worker's spill file, once its parent has merged it or is gone, and
+    the folder when it is the last one's."""
+    for remove, path in ((os.unlink, spill_path), (os.rmdir, os.path.dirname(spill_path))):
+        try:
+            remove(path)
+        except OSError:
+            pass  # already removed by the parent, or the folder still holds another's
 
 
 def _be_dealt(conn, kernel: _Kernel) -> None:
