@@ -45,7 +45,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import big_program, gen  # noqa: E402 - the 10,000-line program and the workloads of bench/run.py
+from run import big_program, gen, installed_env  # noqa: E402 - the 10,000-line program, the workloads and the environment of bench/run.py
 
 SMALL = HERE.parent / "examples" / "booked-a-demo" / "program.goal"
 WORK = HERE / "work"
@@ -55,7 +55,7 @@ GROWTH = 100  # lines appended to the log before each run of figure 5's grown lo
 def cpu_and_wall(cmd: list[str], cache: Path | None = None) -> tuple[float, float]:
     """CPU seconds (user + system, the command and its children) and wall seconds of one run;
     ``cache``: the cache folder it keeps what it may recompute in (XDG_CACHE_HOME)."""
-    env = _env()
+    env = installed_env()
     if cache is not None:
         env["XDG_CACHE_HOME"] = str(cache)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)  # microseconds (os.times counts hundredths)
@@ -72,14 +72,6 @@ def cpu_and_wall(cmd: list[str], cache: Path | None = None) -> tuple[float, floa
 def cache_of(k: str) -> Path:
     """The cache folder of the goal called ``k`` (its parser tables, the logs' indexes)."""
     return WORK / f"cache-{k}"
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    # Measure goal as it is installed: with Python's bytecode cache (some
-    # shells turn it off, which makes every start compile the package).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
 
 
 def side_by_side(name: str, cmds: dict[str, list[str]], repeat: int, target: float | None, what: str = "CPU",
@@ -128,7 +120,7 @@ async def lsp_session(goal: list[str], doc: Path, repeat: int) -> dict:
     def diagnostics(params: T.PublishDiagnosticsParams):
         published.put_nowait((time.perf_counter(), params))
 
-    await client.start_io(goal[0], *goal[1:], "lsp", env=_env(), cwd=str(doc.parent))
+    await client.start_io(goal[0], *goal[1:], "lsp", env=installed_env(), cwd=str(doc.parent))
     pid = client._server.pid  # noqa: SLF001 - pygls keeps the process there
     uri = doc.as_uri()
     await client.initialize_async(T.InitializeParams(capabilities=T.ClientCapabilities(),

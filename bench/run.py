@@ -45,6 +45,15 @@ SHARED = next((p for p in (HERE.parent.parent / "shared" / "bench", Path(os.envi
 CPU: dict[tuple, list[float]] = {}  # command -> CPU seconds (user + system) of each run
 
 
+def installed_env() -> dict:
+    """The environment to measure goal in: as it is installed, with Python's
+    bytecode cache (some shells turn it off with PYTHONDONTWRITEBYTECODE,
+    which makes every start compile the package; pip compiles it at install)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def run_measured(cmd: list[str], stdout=subprocess.DEVNULL, ok: tuple = (0,)) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one command, via a wrapper process.
     Its CPU seconds go to ``CPU`` (a steadier figure on a busy machine).
@@ -55,7 +64,8 @@ def run_measured(cmd: list[str], stdout=subprocess.DEVNULL, ok: tuple = (0,)) ->
                "dt = time.perf_counter() - t;"
                "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
                "sys.stderr.write(f'@@ {dt} {u.ru_maxrss} {p.returncode} {u.ru_utime + u.ru_stime}\\n')")
-    p = subprocess.run([sys.executable, "-c", wrapper, *cmd], stdout=stdout, stderr=subprocess.PIPE, text=True)
+    p = subprocess.run([sys.executable, "-c", wrapper, *cmd], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                       env=installed_env())
     line = [l for l in p.stderr.splitlines() if l.startswith("@@ ")]
     if not line:
         raise SystemExit(f"could not measure {cmd}: {p.stderr[-500:]}")
