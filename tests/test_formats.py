@@ -461,3 +461,13 @@ def test_naive_times_resolve_as_command_line_times_do(zone):
     for text in ("2026-03-29T02:30:00", "2026-10-25T02:30:00", "2026-03-08T02:30:00", "2026-11-01T01:30:00"):
         epoch_wall = int(datetime.fromisoformat(text).replace(tzinfo=tzone.utc).timestamp())
         assert wall_to_epoch(epoch_wall, zone) == parse_local_datetime(text, zone), text
+
+
+@pytest.mark.parametrize("text", ["2026-11-16T14:00Z", "2026-11-16T14:00:30Z", "2026-03-29T01:30+02:00",
+                                  "2026-10-25T02:30:00-05:30", "2024-02-29T23:59+14:00"])
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York"])
+def test_date_times_with_an_offset_read_without_pendulum_as_pendulum_reads_them(text, zone):
+    import pendulum
+
+    from goaldsl.semantics.calendar import parse_local_datetime
+    assert parse_local_datetime(text, zone) == int(pendulum.parse(text, tz=zone, strict=False).timestamp())

@@ -228,7 +228,7 @@ def next_time_of_day(epoch: int, hour: int, minute: int, weekday: int | None, tz
     raise AssertionError("no such time in nine days")  # pragma: no cover
 
 
-_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)", re.ASCII)
+_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?(Z|[+-]\d\d:\d\d)", re.ASCII)
 
 
 def parse_local_datetime(text: str, tz: str) -> int:
