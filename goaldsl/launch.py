@@ -82,5 +82,8 @@ def main(held=None) -> None:
             sys.stderr.flush()
         except BaseException:
             sys.exit(code)
+        codes = sys.modules.get("goaldsl.syntax.codecache")  # os._exit skips its atexit save
+        if codes is not None:
+            codes.save()
         os._exit(code)
     sys.exit(code)

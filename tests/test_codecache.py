@@ -12,6 +12,7 @@ from goaldsl.syntax import codecache
 def _fresh(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(codecache, "_codes", None)  # as a new process would start
+    monkeypatch.setattr(codecache, "_unsaved", False)
 
 
 def _run(code) -> dict:
@@ -25,6 +26,7 @@ def test_a_text_compiled_once_is_read_back_by_the_next_process(monkeypatch, tmp_
     source = "def f(x):\n    return x * 2 + 1\n"
     first = codecache.compiled(source, "<test>")
     assert _run(first)["f"](20) == 41
+    codecache.save()  # as at the end of a process
     files = list((tmp_path / "goaldsl").glob("code-*.marshal"))
     assert len(files) == 1
     _fresh(monkeypatch, tmp_path)
@@ -38,12 +40,14 @@ def test_a_text_compiled_once_is_read_back_by_the_next_process(monkeypatch, tmp_
 def test_a_damaged_file_is_as_if_missing(monkeypatch, tmp_path):
     _fresh(monkeypatch, tmp_path)
     codecache.compiled("x = 1\n", "<a>")
+    codecache.save()
     (path,) = (tmp_path / "goaldsl").glob("code-*.marshal")
     for damage in (b"", b"\x00garbage", path.read_bytes()[:20], b"\xfb\x00\x00\x00\x00"):
         path.write_bytes(damage)
         _fresh(monkeypatch, tmp_path)
         assert _run(codecache.compiled("y = 2\n", "<b>"))["y"] == 2
         assert _run(codecache.compiled("x = 1\n", "<a>"))["x"] == 1
+        codecache.save()
     _fresh(monkeypatch, tmp_path)
     assert ("y = 2\n", "<b>") in codecache._loaded()  # written again, whole
 

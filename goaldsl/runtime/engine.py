@@ -451,6 +451,7 @@ class Engine:
                         if not q or q[0][0] != t:
                             break
                 else:  # order keys: each event's place in the whole log is its cause
+                    # (the loop above again, apart so that one process does no key work per event)
                     while True:
                         ev = popleft()
                         _, cid, typ, fields = ev[:4]

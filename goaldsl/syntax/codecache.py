@@ -8,13 +8,15 @@ each text compiled before to its code, in ``marshal``'s format (the one of
 Python's own .pyc files, as fast to read). Compiling is about 0.1 ms a
 function, and `goal check` on a small file compiles about 80 of them: a
 tenth of its time. The file is named for this Python's version (its code
-is that version's); one that cannot be read is as if missing; after a text
-not in it is compiled, the file is written again, whole (by a rename, so
-processes racing leave one of their versions, and the others' texts are
-added again by the next process that needs them).
+is that version's); one that cannot be read is as if missing. A process
+that compiled texts the file lacked writes it again, whole, once, when it
+ends (``save``: at exit, and from ``launch`` before its fast exit; by a
+rename, so processes racing leave one of their versions, and the others'
+texts are added again by the next process that needs them).
 """
 from __future__ import annotations
 
+import atexit
 import marshal
 import os
 import sys
@@ -23,6 +25,7 @@ import zlib
 from .resources import cache_folder
 
 _codes: dict | None = None  # (source, name) -> code, as read from the file and added to since
+_unsaved = False  # texts compiled that the file lacks
 
 
 def compiled(source: str, name: str):
@@ -32,8 +35,19 @@ def compiled(source: str, name: str):
     code = codes.get(key)
     if code is None:
         code = codes[key] = compile(source, name, "exec")
-        _save(codes)
+        global _unsaved
+        if not _unsaved:
+            _unsaved = True
+            atexit.register(save)
     return code
+
+
+def save() -> None:
+    """Write the file again if this process compiled texts it lacked."""
+    global _unsaved
+    if _unsaved and _codes is not None:
+        _unsaved = False
+        _save(_codes)
 
 
 def _path():
