@@ -34,8 +34,27 @@ class Bail(Exception):
 
 
 class Token(str):
-    """A token, with the attributes of Lark's (what the AST builder reads)."""
-    __slots__ = ("type", "start_pos", "value", "line", "column", "end_line", "end_column", "end_pos")
+    """A token, with the attributes of Lark's (what the AST builder reads).
+    No token spans lines (a string or a comment ends at the end of its
+    line), so where it ends is worked out when asked, not stored: most
+    tokens are never asked."""
+    __slots__ = ("type", "start_pos", "line", "column")
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def end_line(self) -> int:
+        return self.line
+
+    @property
+    def end_column(self) -> int:
+        return self.column + len(self)
+
+    @property
+    def end_pos(self) -> int:
+        return self.start_pos + len(self)
 
 
 # ------------------------------------------------------------------ tables
@@ -144,18 +163,21 @@ class FastParser:
         if set(pats) != set(self.KNOWN) or any(prio.get(k, 0) != v for k, v in self.KNOWN.items()) \
                 or any(prio.get(k, 0) for k in list(data["keywords"].values()) + list(data["punct"].values())) \
                 or set(data["punct"]) != set(self.PUNCT) \
-                or pats["CMP_OP"] != "(?:==|!=|<=|>=|<|>)":
+                or pats["CMP_OP"] != "(?:==|!=|<=|>=|<|>)" or pats["WS"] != "[ \t\r\n\x0c]+":
             raise ValueError("the grammar's terminals are not those this lexer reads")
         # One pattern for every kind of token, in the order Lark's lexer tries
         # them where they compete: DATETIME, TIME_OF_DAY, NUMBER (priorities
         # 4, 3, 2) for digits; "..." before "."; a two-character comparison
         # before "=" (longer first). Which terminal a word or a comparison is
-        # depends on the parser's state: decided in ``parse``.
-        self.master = re.compile("|".join([
-            f"(?P<WS>{pats['WS']})", f"(?P<COMMENT>{pats['COMMENT']})", f"(?P<STRING>{pats['STRING']})",
+        # depends on the parser's state: decided in ``parse``. Whitespace
+        # (WS) is read in front of the token it precedes: on its own only
+        # where it holds a line break (NL: the line count), or at the end of
+        # the text (END).
+        self.master = re.compile("[ \t\r\x0c]*(?:" + "|".join([
+            "(?P<NL>\n[ \t\r\n\x0c]*)", f"(?P<COMMENT>{pats['COMMENT']})", f"(?P<STRING>{pats['STRING']})",
             f"(?P<DATETIME>{pats['DATETIME']})", f"(?P<TIME_OF_DAY>{pats['TIME_OF_DAY']})",
             f"(?P<NUMBER>{pats['NUMBER']})", f"(?P<WORD>{pats['NAME']})",
-            r"(?P<P>\.\.\.|==|!=|<=|>=|[<>(){}\[\],:.=?+])", r"(?P<BAD>[\s\S])"]))
+            r"(?P<P>\.\.\.|==|!=|<=|>=|[<>(){}\[\],:.=?+])", r"(?P<END>\Z)", r"(?P<BAD>[\s\S])"]) + ")")
         self.at_time = re.compile(pats["AT_TIME"])
         self.keywords = data["keywords"]
         self.punct = dict(data["punct"])
@@ -180,14 +202,8 @@ class FastParser:
         line, line_start = 1, 0
         for m in self.master.finditer(text):
             kind = m.lastgroup
-            value = m.group()
-            start = m.start()
-            if kind == "WS":
-                n = value.count("\n")
-                if n:
-                    line += n
-                    line_start = start + value.rindex("\n") + 1
-                continue
+            value = m.group(kind)
+            start = m.end() - len(value)
             if kind == "WORD":
                 # Lark: AT_TIME (priority 5) where the state takes it and its
                 # lookahead holds; else NAME, a keyword when the state takes it.
@@ -199,19 +215,21 @@ class FastParser:
                         kind = "NAME"
             elif kind == "P":
                 kind = punct[value]
+            elif kind == "NL":
+                line += value.count("\n")
+                line_start = start + value.rindex("\n") + 1
+                continue
             elif kind == "COMMENT":
                 t = new(Token, value)
-                t.type, t.value, t.start_pos, t.line = "COMMENT", value, start, line
-                t.column = col = start - line_start + 1
-                t.end_line, t.end_column, t.end_pos = line, col + len(value), start + len(value)
+                t.type, t.start_pos, t.line, t.column = "COMMENT", start, line, start - line_start + 1
                 comments.append(t)
                 continue
+            elif kind == "END":
+                break
             elif kind == "BAD":
                 raise Bail
             t = new(Token, value)
-            t.type, t.value, t.start_pos, t.line = kind, value, start, line
-            t.column = col = start - line_start + 1
-            t.end_line, t.end_column, t.end_pos = line, col + len(value), start + len(value)
+            t.type, t.start_pos, t.line, t.column = kind, start, line, start - line_start + 1
             while True:
                 try:
                     a = acts[kind]
@@ -223,8 +241,11 @@ class FastParser:
                     acts = states[a]
                     break
                 size, origin, cb = rules[~a]
-                if cb is None:  # a rule that passes its one child up: no value changes
-                    del stack[-1]
+                if size == 1:  # (the most frequent: a rule of one child, replaced in place)
+                    goto = states[stack[-2]][origin]
+                    stack[-1] = goto
+                    if cb is not None:  # (None: a rule that passes its one child up)
+                        values[-1] = cb([values[-1]])
                 else:
                     if size:
                         s = values[-size:]
@@ -233,8 +254,8 @@ class FastParser:
                     else:
                         s = []
                     values.append(cb(s))
-                goto = states[stack[-1]][origin]
-                stack.append(goto)
+                    goto = states[stack[-1]][origin]
+                    stack.append(goto)
                 acts = states[goto]
         # The reductions at the end of the text: the reduce step of the loop above,
         # written out again rather than shared through a call: this is the parser's hot path.
@@ -244,8 +265,11 @@ class FastParser:
             if a >= 0:  # the end of the text where it cannot end: Lark says so
                 raise Bail
             size, origin, cb = rules[~a]
-            if cb is None:
-                del stack[-1]
+            if size == 1:
+                goto = states[stack[-2]][origin]
+                stack[-1] = goto
+                if cb is not None:
+                    values[-1] = cb([values[-1]])
             else:
                 if size:
                     s = values[-size:]
@@ -254,8 +278,8 @@ class FastParser:
                 else:
                     s = []
                 values.append(cb(s))
-            goto = states[stack[-1]][origin]
-            stack.append(goto)
+                goto = states[stack[-1]][origin]
+                stack.append(goto)
             if goto == end:
                 return values[-1]
             acts = states[goto]
