@@ -111,3 +111,53 @@ def test_a_class_made_with_node_is_an_attrs_class():
         class Bad(Node):
             a: int = attrs.field(validator=attrs.validators.instance_of(int))
 
+
+
+def _node_classes():
+    from goaldsl.syntax import source
+    for module in (A, ir, source):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Node) and value is not Node \
+                    and value.__module__ == module.__name__:
+                yield value
+
+
+@pytest.mark.parametrize("cls", list(_node_classes()), ids=lambda c: c.__qualname__)
+def test_every_node_class_is_what_attrs_makes_of_it(cls):
+    # node() makes the class itself; attrs.frozen made from the same
+    # declarations gives the same fields, slots and match args, and
+    # attrs.fields(cls) is attrs' own.
+    own = cls._node_fields
+    twin = attrs.frozen(type(cls.__name__, (), {
+        "__annotations__": {f.name: cls.__annotations__[f.name] for f in own},
+        **{f.name: f.declared for f in own if f.declared is not attrs.NOTHING}}),
+        repr=False, eq=False, init=False, weakref_slot=False)
+
+    def described(fields):
+        return [(f.name, f.default, f.init, f.kw_only, f.eq, f.repr) for f in fields]
+    assert described(own) == described(attrs.fields(twin)) == described(attrs.fields(cls))
+    assert cls.__slots__ == twin.__slots__ and cls.__match_args__ == twin.__match_args__
+    assert attrs.has(cls) and attrs.fields(cls).__class__.__name__ == f"{cls.__name__}Attributes"
+    assert getattr(cls, "__attrs_props__", None) == getattr(twin, "__attrs_props__", None)
+    assert not hasattr(cls, "__dict__") or "__dict__" not in cls.__dict__
+
+
+def test_node_refuses_what_it_does_not_reproduce():
+    with pytest.raises(TypeError):
+        @node
+        class Derived(A.Ident):  # a node class deriving from another
+            other: int = 0
+    with pytest.raises(TypeError):
+        @node
+        class Hashed(Node):
+            a: int = attrs.field(hash=False)
+    with pytest.raises(ValueError):
+        @node
+        class Ordered(Node):
+            a: int = 0
+            b: int
+    x = A.Ident("x")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del x.name
+    assert attrs.evolve(A.Compare("==", x, x), op="!=") == A.Compare("!=", x, x)
+    assert attrs.asdict(A.Ident("y"), recurse=False)["name"] == "y"

@@ -11,7 +11,7 @@ from typing import Optional, Union
 
 import attrs
 
-from .nodes import Node, node
+from .nodes import Node, field_names, is_attrs_class, node
 from .source import NO_SPAN, Span
 
 
@@ -583,7 +583,7 @@ def children(node) -> list:
     cls = type(node)
     names = _CHILD_FIELDS.get(cls)
     if names is None:
-        names = _CHILD_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.name != "span")
+        names = _CHILD_FIELDS[cls] = tuple(name for name in field_names(cls) if name != "span")
     out: list = []
     is_node = _IS_NODE
     for name in names:
@@ -595,7 +595,7 @@ def children(node) -> list:
             continue
         node_type = is_node.get(t)
         if node_type is None:
-            node_type = is_node[t] = attrs.has(t)
+            node_type = is_node[t] = is_attrs_class(t)
         if node_type:
             out.append(value)
         elif isinstance(value, tuple):  # a tuple of another class
@@ -610,7 +610,7 @@ def _collect(values: tuple, out: list) -> None:
         t = type(value)
         node_type = is_node.get(t)
         if node_type is None:
-            node_type = is_node[t] = attrs.has(t)
+            node_type = is_node[t] = is_attrs_class(t)
         if node_type:
             out.append(value)
         elif isinstance(value, tuple):

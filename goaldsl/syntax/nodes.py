@@ -2,16 +2,28 @@
 methods are written once (``Node``) or made when first used, not at import.
 
 Why: a program makes about nine nodes a line, and every class makes
-``goal check`` start slower. attrs writes each method of each class as
-source text and compiles it when the module is imported (about 0.3 ms a
-class for the 100 classes of the AST and the IR). Here attrs makes the class
-(its fields, slots, ``attrs.fields``, ``evolve``, frozen attributes), and:
+``goal check`` start slower. ``attrs.frozen`` writes methods of each class
+as source text and compiles them when the module is imported (an
+``__attrs_init__`` even with ``init=False``), and builds each slotted class
+twice: about 0.2 ms a class for the ~115 classes of the AST and the IR, a
+sixth of a small check. Here ``node`` makes the class itself, as attrs
+would make it (the same slots, ``__match_args__``, frozen attributes that
+raise attrs' ``FrozenInstanceError``), and:
 
+* The fields are read off the class (its annotations, and each default or
+  ``attrs.field``) by ``node``, which refuses what it does not reproduce
+  (validators, converters, aliases, hashing options). ``attrs.fields``,
+  ``attrs.has``, ``attrs.evolve`` and the rest of attrs work on the class:
+  its ``__attrs_attrs__`` (and ``__attrs_props__``) are attrs' own, made by
+  ``attrs.frozen`` from the same declarations the first time attrs asks for
+  them (``_AttrsMade``; a check asks for a few classes' at most).
+  tests/test_nodes.py holds every node class's fields to attrs' and its
+  objects to those of an attrs-made twin.
 * ``__eq__``, ``__hash__`` and ``__repr__`` are ``Node``'s, and behave as
   attrs' own would: equal when of the same class with equal fields
   (compared field by field, in order, those with ``eq=True``), a hash of
   those fields, and attrs' repr text (the IR's repr is part of the digests
-  state files hold). tests/test_nodes.py holds them to attrs-made twins.
+  state files hold).
 * The constructor is made the first time a class is called (``_made``):
   a function taking what attrs' ``__init__`` would (the same parameters,
   defaults and keyword-only ones), installed as the class's ``__new__``.
@@ -44,7 +56,7 @@ class Node:
     def __reduce__(self):
         # Pickle and copy call the class as it is called (``__new__`` takes the fields).
         cls = self.__class__
-        return _rebuild, (cls, {f.alias: getattr(self, f.name) for f in attrs.fields(cls) if f.init})
+        return _rebuild, (cls, {f.name: getattr(self, f.name) for f in cls._node_fields if f.init})
 
     def __eq__(self, other):
         # attrs' __eq__: `self.a == other.a and self.b == other.b ...`
@@ -66,7 +78,7 @@ class Node:
         cls = self.__class__
         names = _REPR.get(cls)
         if names is None:
-            names = _REPR[cls] = tuple(f.name for f in attrs.fields(cls) if f.repr)
+            names = _REPR[cls] = tuple(f.name for f in cls._node_fields if f.repr)
         fields = ", ".join(f"{name}={getattr(self, name, attrs.NOTHING)!r}" for name in names)
         return f"{cls.__qualname__.rsplit('>.', 1)[-1]}({fields})"
 
@@ -82,25 +94,118 @@ _REPR: dict[type, tuple[str, ...]] = {}
 def _eq_names(cls: type) -> tuple[str, ...]:
     names = _EQ.get(cls)
     if names is None:
-        names = _EQ[cls] = tuple(f.name for f in attrs.fields(cls) if f.eq)
+        names = _EQ[cls] = tuple(f.name for f in cls._node_fields if f.eq)
     return names
+
+
+class Field:
+    """A node class's field, as ``node`` read it: what the constructor,
+    equality, hashing and repr need (attrs' ``Attribute`` holds the same)."""
+
+    __slots__ = ("name", "default", "init", "kw_only", "eq", "repr", "declared")
+
+    def __init__(self, name: str, declared):
+        self.name, self.declared = name, declared  # declared: the class's value (a default, an attrs.field) or NOTHING
+        if type(declared) is _COUNTING:
+            ca = declared
+            if (ca._validator is not None or ca.converter is not None or ca.alias not in (None, name)
+                    or ca.hash is not None or ca.eq_key is not None or ca.on_setattr is not None
+                    or ca.type is not None or type(ca.repr) is not bool
+                    or (isinstance(ca._default, attrs.Factory) and ca._default.takes_self)):
+                raise TypeError(f"{name}: nodes.node makes classes of plain fields only")
+            self.default, self.init, self.kw_only = ca._default, ca.init, bool(ca.kw_only)
+            self.eq, self.repr = bool(ca.eq), ca.repr
+        elif isinstance(declared, attrs.Factory) and declared.takes_self:
+            raise TypeError(f"{name}: nodes.node makes classes of plain fields only")
+        else:
+            self.default, self.init, self.kw_only, self.eq, self.repr = declared, True, False, True, True
+
+
+_COUNTING = type(attrs.field())  # what attrs.field() returns
+_CLASS_VARS = ("ClassVar", "typing.ClassVar", "t.ClassVar", "typing_extensions.ClassVar")
 
 
 def node(cls):
     """``@node``: a frozen attrs class deriving from ``Node`` (which gives it
     its constructor, equality, hashing and repr). No weak references to
     nodes (the constructor needs the slots to be the fields alone)."""
-    if not issubclass(cls, Node):
-        raise TypeError(f"{cls.__name__} must derive from Node")
-    made = attrs.frozen(cls, repr=False, eq=False, init=False, weakref_slot=False)
-    if set(made.__slots__) != {f.name for f in attrs.fields(made)} or any(
-            f.validator is not None or f.converter is not None or f.alias != f.name
-            or (isinstance(f.default, attrs.Factory) and f.default.takes_self)
-            for f in attrs.fields(made)) or hasattr(made, "__attrs_pre_init__"):
+    if cls.__bases__ != (Node,):
+        raise TypeError(f"{cls.__name__} must derive from Node (and only from it)")
+    d = cls.__dict__
+    if "__attrs_pre_init__" in d or "__slots__" in d:
         raise TypeError(f"{cls.__name__}: nodes.node makes classes of plain fields only")
-    if not all(f.init for f in attrs.fields(made)) and not hasattr(made, "__attrs_post_init__"):
+    fields = tuple(Field(name, d.get(name, attrs.NOTHING)) for name, ann in d.get("__annotations__", {}).items()
+                   if not (isinstance(ann, str) and ann.startswith(_CLASS_VARS)))
+    had_default = False
+    for f in fields:  # attrs' rule
+        if f.init and not f.kw_only:
+            if had_default and f.default is attrs.NOTHING:
+                raise ValueError(f"{cls.__name__}.{f.name}: no mandatory field after one with a default")
+            had_default = had_default or f.default is not attrs.NOTHING
+    if not all(f.init for f in fields) and "__attrs_post_init__" not in d:
         raise TypeError(f"{cls.__name__}: a field outside __init__ needs __attrs_post_init__ to set it")
+    names = tuple(f.name for f in fields)
+    # The class attrs.frozen makes (its _ClassBuilder's slotted class):
+    # the class's own namespace without the fields' declarations, slotted.
+    ns = {k: v for k, v in d.items() if k not in names and k not in ("__dict__", "__weakref__")}
+    ns.update(__slots__=names, __qualname__=cls.__qualname__, _node_fields=fields,
+              __match_args__=tuple(f.name for f in fields if f.init and not f.kw_only),
+              __setattr__=_frozen_setattr, __delattr__=_frozen_delattr,
+              __attrs_attrs__=_AttrsMade(), __attrs_props__=_AttrsMade())
+    made = type(cls)(cls.__name__, cls.__bases__, ns)
+    for value in ns.values():  # a method's `__class__` cell (super()) is the made class, as attrs does
+        code = getattr(getattr(value, "__func__", value), "__code__", None)
+        if code is not None and "__class__" in code.co_freevars:
+            for cell in getattr(value, "__func__", value).__closure__ or ():
+                if cell.cell_contents is cls:
+                    cell.cell_contents = made
     return made
+
+
+def _frozen_setattr(self, name, value):
+    raise attrs.exceptions.FrozenInstanceError()
+
+
+def _frozen_delattr(self, name):
+    raise attrs.exceptions.FrozenInstanceError()
+
+
+class _AttrsMade:
+    """A node class's ``__attrs_attrs__`` or ``__attrs_props__``: attrs' own,
+    made the first time they are asked for (by ``attrs.fields``,
+    ``attrs.evolve`` ...) by ``attrs.frozen`` from the class's declarations,
+    then kept on the class in this one's place."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.owner, self.name = owner, name
+
+    def __get__(self, obj, objtype=None):
+        owner = self.owner
+        fields = owner._node_fields
+        declared = {f.name: f.declared for f in fields if f.declared is not attrs.NOTHING}
+        twin = attrs.frozen(type(owner.__name__, (), {
+            "__module__": owner.__module__, "__qualname__": owner.__qualname__,
+            "__annotations__": {f.name: owner.__annotations__[f.name] for f in fields}, **declared}),
+            repr=False, eq=False, init=False, weakref_slot=False)
+        for name in ("__attrs_attrs__", "__attrs_props__"):
+            if name in twin.__dict__:
+                setattr(owner, name, twin.__dict__[name])  # (type's setattr: the class's, not its objects')
+            elif isinstance(owner.__dict__.get(name), _AttrsMade):
+                delattr(owner, name)  # an attrs without it
+        return getattr(owner if obj is None else obj, self.name)
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """The names of the fields of an attrs class (a node class's without asking attrs)."""
+    fields = getattr(cls, "_node_fields", None)
+    if fields is None:
+        return tuple(f.name for f in attrs.fields(cls))
+    return tuple(f.name for f in fields)
+
+
+def is_attrs_class(t: type) -> bool:
+    """``attrs.has(t)``, for a node class without asking attrs."""
+    return getattr(t, "_node_fields", None) is not None or attrs.has(t)
 
 
 _MADE: dict[type, Callable] = {}
@@ -124,7 +229,7 @@ def _made(cls: type) -> Callable:
 
 
 def _make_new(cls: type) -> Callable:
-    fields = attrs.fields(cls)
+    fields = cls._node_fields
     twin = type(f"_Making{cls.__name__}", cls.__bases__, {"__slots__": cls.__slots__})
     scope: dict = {"_new": object.__new__, "_twin": twin, "_cls": cls, "_slow": _slow_new, "_NOTHING": attrs.NOTHING}
     params, kw_only, body = [], [], []
