@@ -55,9 +55,9 @@ CACHE_KEEP_FILES = 64
 CACHE_KEEP_BYTES = 256 << 20
 
 
-def prune_cache(folder: str, suffix: str, keep: str) -> None:
+def prune_cache(folder: str, suffix: str, keep: str, keep_files: int = CACHE_KEEP_FILES) -> None:
     """Remove the files ending in ``suffix`` of the cache folder past the
-    CACHE_KEEP_FILES most recently used, or past CACHE_KEEP_BYTES in all;
+    ``keep_files`` most recently used, or past CACHE_KEEP_BYTES in all;
     never ``keep`` (the one just written). Files left half-written by a
     process that ended while writing (``.*.tmp``) go after an hour."""
     import os
@@ -79,7 +79,7 @@ def prune_cache(folder: str, suffix: str, keep: str) -> None:
         elif e.name.startswith(".") and e.name.endswith(".tmp") and now - st.st_mtime > 3600:
             _remove(e.path)
     for mtime, nbytes, path in sorted(files, reverse=True):
-        if path == keep or (kept < CACHE_KEEP_FILES and size + nbytes <= CACHE_KEEP_BYTES):
+        if path == keep or (kept < keep_files and size + nbytes <= CACHE_KEEP_BYTES):
             kept, size = kept + 1, size + nbytes
         else:
             _remove(path)
