@@ -163,21 +163,26 @@ class FastParser:
         if set(pats) != set(self.KNOWN) or any(prio.get(k, 0) != v for k, v in self.KNOWN.items()) \
                 or any(prio.get(k, 0) for k in list(data["keywords"].values()) + list(data["punct"].values())) \
                 or set(data["punct"]) != set(self.PUNCT) \
-                or pats["CMP_OP"] != "(?:==|!=|<=|>=|<|>)" or pats["WS"] != "[ \t\r\n\x0c]+":
+                or pats["CMP_OP"] != "(?:==|!=|<=|>=|<|>)" or pats["WS"] != "[ \t\r\n\x0c]+" \
+                or not (pats["NAME"].startswith("[A-Za-z_]") and pats["STRING"].startswith('"')
+                        and pats["COMMENT"].startswith("#")):  # (what each kind begins with: the order below)
             raise ValueError("the grammar's terminals are not those this lexer reads")
-        # One pattern for every kind of token, in the order Lark's lexer tries
-        # them where they compete: DATETIME, TIME_OF_DAY, NUMBER (priorities
-        # 4, 3, 2) for digits; "..." before "."; a two-character comparison
-        # before "=" (longer first). Which terminal a word or a comparison is
-        # depends on the parser's state: decided in ``parse``. Whitespace
-        # (WS) is read in front of the token it precedes: on its own only
-        # where it holds a line break (NL: the line count), or at the end of
-        # the text (END).
+        # One pattern for every kind of token. Where they compete, in the
+        # order Lark's lexer tries them: DATETIME, TIME_OF_DAY, NUMBER
+        # (priorities 4, 3, 2) for digits; "..." before "."; a two-character
+        # comparison before "=" (longer first). The kinds that begin with
+        # characters no other kind begins with come first, the most frequent
+        # first (words, punctuation): the pattern's alternatives are tried in
+        # order. Which terminal a word or a comparison is depends on the
+        # parser's state: decided in ``parse``. Whitespace (WS) is read in
+        # front of the token it precedes: on its own only where it holds a
+        # line break (NL: the line count), or at the end of the text (END).
         self.master = re.compile("[ \t\r\x0c]*(?:" + "|".join([
-            "(?P<NL>\n[ \t\r\n\x0c]*)", f"(?P<COMMENT>{pats['COMMENT']})", f"(?P<STRING>{pats['STRING']})",
+            f"(?P<WORD>{pats['NAME']})", r"(?P<P>\.\.\.|==|!=|<=|>=|[<>(){}\[\],:.=?+])",
+            "(?P<NL>\n[ \t\r\n\x0c]*)", f"(?P<STRING>{pats['STRING']})",
             f"(?P<DATETIME>{pats['DATETIME']})", f"(?P<TIME_OF_DAY>{pats['TIME_OF_DAY']})",
-            f"(?P<NUMBER>{pats['NUMBER']})", f"(?P<WORD>{pats['NAME']})",
-            r"(?P<P>\.\.\.|==|!=|<=|>=|[<>(){}\[\],:.=?+])", r"(?P<END>\Z)", r"(?P<BAD>[\s\S])"]) + ")")
+            f"(?P<NUMBER>{pats['NUMBER']})", f"(?P<COMMENT>{pats['COMMENT']})",
+            r"(?P<END>\Z)", r"(?P<BAD>[\s\S])"]) + ")")
         self.at_time = re.compile(pats["AT_TIME"])
         self.keywords = data["keywords"]
         self.punct = dict(data["punct"])
@@ -221,7 +226,10 @@ class FastParser:
                 continue
             elif kind == "COMMENT":
                 t = new(Token, value)
-                t.type, t.start_pos, t.line, t.column = "COMMENT", start, line, start - line_start + 1
+                t.type = "COMMENT"
+                t.start_pos = start
+                t.line = line
+                t.column = start - line_start + 1
                 comments.append(t)
                 continue
             elif kind == "END":
@@ -229,7 +237,10 @@ class FastParser:
             elif kind == "BAD":
                 raise Bail
             t = new(Token, value)
-            t.type, t.start_pos, t.line, t.column = kind, start, line, start - line_start + 1
+            t.type = kind
+            t.start_pos = start
+            t.line = line
+            t.column = start - line_start + 1
             while True:
                 try:
                     a = acts[kind]
@@ -301,6 +312,11 @@ def _rule(spec: list, builder: Any) -> list:
 
     def first(children):
         user = getattr(builder, name) if name is not None else None
+        if filt is None and user is not None:
+            # The builder's method on the children as they are (a ?rule of
+            # one child is passed up, never called: above).
+            rule[2] = user
+            return user(children)
         key = (expand1, user is None, None if filt is None else (tuple(map(tuple, filt[0])), filt[1]))
         make = _SHAPES.get(key)
         if make is None:

@@ -20,6 +20,7 @@ import attrs
 
 from . import ast as A
 from . import lalr, nodes
+from .lalr import Token as FastToken
 from .diagnostics import Diagnostic, closest, error
 from .resources import cache_folder, grammar_path
 from .source import Span
@@ -576,30 +577,42 @@ class _Builder:
     # -- helpers
     def _span(self, children) -> Span:
         # From the first child there to the last; a token's place is read off
-        # the token (this runs once a node: no Span is made per token).
-        for first in children:
-            if first is not None:
-                break
-        else:
-            return N.Span(self.file, 1, 1, 1, 1)
-        for last in reversed(children):
-            if last is not None:
-                break
-        if isinstance(first, str):  # a token
+        # the token (this runs once a node: no Span is made per token). The
+        # fast path's tokens (``FastToken``: every field set, one line each) first.
+        first = children[0] if children else None
+        last = children[-1] if children else None
+        if first is None or last is None:
+            for first in children:
+                if first is not None:
+                    break
+            else:
+                return N.Span(self.file, 1, 1, 1, 1)
+            for last in reversed(children):
+                if last is not None:
+                    break
+        if type(first) is FastToken:
+            line, col, start = first.line, first.column, first.start_pos
+        elif isinstance(first, str):  # Lark's token
             line, col, start = first.line or 1, first.column or 1, first.start_pos or 0
         else:
-            s = self._one(first)
+            s = first.span if type(first) is not tuple else self._one(first)
             line, col, start = s.line, s.col, s.start
-        if isinstance(last, str):
+        if type(last) is FastToken:
+            n = len(last)
+            end_line, end_col, end = last.line, last.column + n, last.start_pos + n
+        elif isinstance(last, str):
             end_line = last.end_line or last.line or 1
             end_col = last.end_column or (last.column or 1) + 1
             end = last.end_pos or 0
         else:
-            s = self._one(last)
+            s = last.span if type(last) is not tuple else self._one(last)
             end_line, end_col, end = s.end_line, s.end_col, s.end
         return N.Span(self.file, line, col, end_line, end_col, start, end)
 
     def _tok_span(self, tok) -> Span:
+        if type(tok) is FastToken:
+            n = len(tok)
+            return N.Span(self.file, tok.line, tok.column, tok.line, tok.column + n, tok.start_pos, tok.start_pos + n)
         return _tok_span(self.file, tok, N.Span)
 
     def _one(self, x) -> Span:
