@@ -255,3 +255,21 @@ def test_the_quick_nesting_depth_on_the_examples():
     for p in Path(__file__).parent.parent.glob("examples/**/*.goal"):
         text = p.read_text(encoding="utf-8")
         assert deepest_nesting(text) == nesting(text).deepest
+
+
+def _longest_not_run(text):  # the reference: every run of the word `not`, by one regular expression
+    import re
+    nots, not_at = 0, 0
+    for m in re.finditer(r"(?:\bnot\b\s*)+", text):
+        if m.group(0).count("not") > nots:
+            nots, not_at = m.group(0).count("not"), m.start()
+    return nots, not_at
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(["not", "not", " ", "\n", "can", "note", "é", "_", "x", "(", "1", "\t"]), max_size=40))
+def test_the_longest_run_of_not_is_the_regular_expressions(parts):
+    from goaldsl.syntax.parser import nesting
+    text = "".join(parts)
+    found = nesting(text)
+    assert (found.nots, found.not_at) == _longest_not_run(text)

@@ -307,11 +307,21 @@ def nesting(text: str) -> Nesting:
 
 def _not_run(text: str) -> tuple[int, int]:
     """The longest run of ``not`` in a text and where it starts."""
+    # The runs found where the word can start (a search for "not" is fast;
+    # the pattern's search tried every position of the text: a tenth of a
+    # large file's parse). A run starts where "not" does, and is matched
+    # there with the character before it seen (``\b``): finditer's runs.
     nots, not_at = 0, 0
-    for m in _NOT_RUN.finditer(text):
+    i = text.find("not")
+    while i >= 0:
+        m = _NOT_RUN.match(text, i)
+        if m is None:
+            i = text.find("not", i + 1)
+            continue
         k = m.group(0).count("not")
         if k > nots:
-            nots, not_at = k, m.start()
+            nots, not_at = k, i
+        i = text.find("not", m.end())
     return nots, not_at
 
 
@@ -553,6 +563,9 @@ class _Makers:
 N = _Makers()
 
 
+_DIGITS = re.compile(r"\d+")
+
+
 def _is_tok(x) -> bool:
     # A token (Lark's or the fast path's; both are strings): no other child is a string.
     return isinstance(x, str)
@@ -630,16 +643,16 @@ class _Builder:
 
     def _as_name(self, children):
         for i, c in enumerate(children):
-            if _is_tok(c) and c.type == "_AS" and i + 1 < len(children) and children[i + 1] is not None:
+            if isinstance(c, str) and c.type == "_AS" and i + 1 < len(children) and children[i + 1] is not None:
                 return self._ident(children[i + 1])
         return None
 
     def _nodes(self, children):
-        return [c for c in children if c is not None and not _is_tok(c)]
+        return [c for c in children if c is not None and not isinstance(c, str)]  # (no token: a token is a string)
 
     def _int(self, tok, what: str, limit: int) -> int:
         text = str(tok)
-        if not re.fullmatch(r"\d+", text):
+        if not _DIGITS.fullmatch(text):
             self.errors.append(error("E0007", f"{what} must be a whole number, not {text}", self._tok_span(tok)))
             return 0
         if len(text.lstrip("0")) > len(str(limit)):  # do not convert thousands of digits
@@ -690,7 +703,7 @@ class _Builder:
 
     # -- top level
     def start(self, c):
-        return [x for x in c if x is not None and not _is_tok(x)]
+        return [x for x in c if x is not None and not isinstance(x, str)]
 
     def import_stmt(self, c):
         return N.Import(self._string(c[1]), span=self._span(c))
@@ -700,7 +713,7 @@ class _Builder:
 
     def workflow(self, c):
         name = self._string(c[1])
-        items = tuple(x for x in c[3:-1] if x is not None and not _is_tok(x))
+        items = tuple([x for x in c[3:-1] if x is not None and not isinstance(x, str)])
         return N.Workflow(N.Ident(name.value, span=name.span), c[0].type == "DRIP_KW", items, span=self._span(c))
 
     # -- settings
@@ -859,7 +872,7 @@ class _Builder:
         return _Block(self._nodes(c), self._span(c))
 
     def action_call(self, c):
-        args = tuple(x for x in c[2:-1] if isinstance(x, A.Arg))
+        args = tuple([x for x in c[2:-1] if type(x) is A.Arg])
         return N.ActionCall(self._ident(c[0], user_name=False), args, span=self._span(c))
 
     def pos_arg(self, c):
