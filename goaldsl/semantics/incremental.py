@@ -137,11 +137,8 @@ class MemoChecker(Checker):
         self.memo.pure[key] = (node, value)
         return value
 
-    def segment_refs(self, d: A.SegmentDef) -> list:
-        return self._pure("refs", d, lambda: super(MemoChecker, self).segment_refs(d))
-
-    def segment_depth(self, d: A.SegmentDef) -> int:
-        return self._pure("depth", d, lambda: super(MemoChecker, self).segment_depth(d))
+    def segment_shape(self, d: A.SegmentDef) -> tuple[list, int]:
+        return self._pure("shape", d, lambda: super(MemoChecker, self).segment_shape(d))
 
     def segment(self, seg: A.SegmentDef) -> ir.Cond:
         return self._memo("segment", seg, lambda: super(MemoChecker, self).segment(seg))

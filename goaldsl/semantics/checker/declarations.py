@@ -141,8 +141,8 @@ class Declarations:
 
     def check_segment_cycles(self) -> None:
         # Iterative DFS over segment references; a cycle is reported once.
-        refs = {name: [r for r in self.segment_refs(d) if r.parts[0] in self.segment_defs]
-                for name, d in self.segment_defs.items()}
+        shapes = {name: self.segment_shape(d) for name, d in self.segment_defs.items()}
+        refs = {name: [r for r in shapes[name][0] if r.parts[0] in self.segment_defs] for name in shapes}
         state: dict[str, int] = {}
         depth: dict[str, int] = {}  # nesting with the segments used inlined (they are, when compiled)
         for start in self.segment_defs:
@@ -159,7 +159,7 @@ class Declarations:
                     path.pop()
                     state[name] = 2
                     below = [depth[r.parts[0]] for r in refs[name] if r.parts[0] in depth]
-                    depth[name] = self.segment_depth(self.segment_defs[name]) + max(below, default=0)
+                    depth[name] = shapes[name][1] + max(below, default=0)
                     if depth[name] > MAX_NESTING >= max(below, default=0):
                         # Report where the chain crosses the limit, not at every segment above.
                         self.err("E0003", f"segment {name} is nested {depth[name]} levels deep, counting the "
@@ -182,16 +182,17 @@ class Declarations:
                     stack.append((target, iter(refs[target])))
 
 
-    def segment_refs(self, d: A.SegmentDef) -> list:
-        """The one-word names a segment's condition uses (segments, maybe)."""
-        return list(_segment_refs(d.cond))
-
-    def segment_depth(self, d: A.SegmentDef) -> int:
-        return _depth(d.cond)
+    def segment_shape(self, d: A.SegmentDef) -> tuple[list, int]:
+        """The one-word names a segment's condition uses (segments, maybe),
+        and how deep it nests: one walk of the condition."""
+        return _shape(d.cond)
 
 
-def _depth(cond) -> int:
-    """How deep a condition nests (and, or, not, event filters), without recursion."""
+def _shape(cond) -> tuple[list, int]:
+    """The one-word references of a condition, in the order ``A.walk``
+    meets them, and how deep it nests (and, or, not, event filters);
+    without recursion."""
+    refs: list = []
     deepest, stack = 0, [(cond, 0)]
     nests, children, push = (A.Or, A.And, A.Not, A.RefAtom), A.children, stack.append
     while stack:
@@ -200,12 +201,8 @@ def _depth(cond) -> int:
             d += 1
             if d > deepest:  # (only a nesting node goes deeper than its parent)
                 deepest = d
-        for c in children(n):
+            if type(n) is A.RefAtom and len(n.ref.parts) == 1:
+                refs.append(n.ref)
+        for c in reversed(children(n)):  # (depth first, left to right: A.walk's order)
             push((c, d))
-    return deepest
-
-
-def _segment_refs(cond):
-    for n in A.walk(cond):
-        if isinstance(n, A.RefAtom) and len(n.ref.parts) == 1:
-            yield n.ref
+    return refs, deepest
