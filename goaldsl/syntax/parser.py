@@ -636,7 +636,7 @@ class _Builder:
         return x.span
 
     def _ident(self, tok, *, user_name: bool = True) -> A.Ident:
-        if user_name and str(tok) in self._kw:
+        if user_name and tok in self._kw:  # (a token hashes and compares as its text)
             self.errors.append(error("E0006", f'"{tok}" is a keyword and cannot be used as a name',
                                      self._tok_span(tok), hint="choose another name"))
         return N.Ident(str(tok), span=self._tok_span(tok))
@@ -989,6 +989,8 @@ class _Builder:
         return _Entry((key, c[2]), self._span(c))
 
     def ref(self, c):
+        if len(c) == 1:  # (most references: one word)
+            return N.Ref((str(c[0]),), span=self._tok_span(c[0]))
         return N.Ref(tuple([str(t) for t in c if t.type != "DOT"]), span=self._span(c))
 
     def duration(self, c):
