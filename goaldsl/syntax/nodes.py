@@ -36,7 +36,6 @@ raise attrs' ``FrozenInstanceError``), and:
 """
 from __future__ import annotations
 
-import functools
 from typing import Callable
 
 import attrs
@@ -217,13 +216,19 @@ def maker(cls: type) -> Callable:
     constructor; else the class itself."""
     if not (isinstance(cls, type) and issubclass(cls, Node)):
         return cls
-    return functools.partial(_made(cls), cls)
+    if cls not in _MAKE:
+        _made(cls)
+    return _MAKE[cls]
+
+
+_MAKE: dict[type, Callable] = {}  # a class -> its constructor without the class argument (``maker``)
 
 
 def _made(cls: type) -> Callable:
     new = _MADE.get(cls)
     if new is None:
-        new = _MADE[cls] = _make_new(cls)
+        new, _MAKE[cls] = _make_new(cls)
+        _MADE[cls] = new
         cls.__new__ = staticmethod(new)  # the class's next calls go straight to it
     return new
 
@@ -249,15 +254,18 @@ def _make_new(cls: type) -> Callable:
         body.append(f"    o.{f.name} = {f.name}")
     names = [f.name for f in fields if f.init]
     signature = ", ".join(["cls_"] + params + (["*"] + kw_only if kw_only else []))
+    # ``new`` for the class call (``cls.__new__``), ``make`` the same body
+    # without the class argument (``maker``: no call of a partial, no check).
+    made = ["    o = _new(_twin)", *body, "    o.__class__ = _cls"]
+    if hasattr(cls, "__attrs_post_init__"):
+        made.append("    o.__attrs_post_init__()")
+    made.append("    return o")
     lines = [f"def new({signature}):",
              "    if cls_ is not _cls:",  # a subclass (its layout may differ): the slow way
              f"        return _slow(cls_, {{{', '.join(f'{n!r}: {n}' for n in names)}}})",
-             "    o = _new(_twin)", *body, "    o.__class__ = _cls"]
-    if hasattr(cls, "__attrs_post_init__"):
-        lines.append("    o.__attrs_post_init__()")
-    lines.append("    return o")
+             *made, f"def make({signature.partition(', ')[2]}):", *made]
     exec(compiled("\n".join(lines), f"<constructor of {cls.__qualname__}>"), scope)  # noqa: S102 - our own generated code
-    return scope["new"]
+    return scope["new"], scope["make"]
 
 
 def _slow_new(cls: type, values: dict):

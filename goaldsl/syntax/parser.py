@@ -608,6 +608,8 @@ class _Builder:
         elif isinstance(first, str):  # Lark's token
             line, col, start = first.line or 1, first.column or 1, first.start_pos or 0
         else:
+            if first is last and type(first) is not tuple:
+                return first.span  # (a node of one child: the same span, shared; spans are frozen)
             s = first.span if type(first) is not tuple else self._one(first)
             line, col, start = s.line, s.col, s.start
         if type(last) is FastToken:
