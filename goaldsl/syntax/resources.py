@@ -55,13 +55,15 @@ CACHE_KEEP_FILES = 64
 CACHE_KEEP_BYTES = 256 << 20
 
 
-def prune_cache(folder: str, suffix: str, keep: str, keep_files: int = CACHE_KEEP_FILES) -> None:
+def prune_cache(folder: str, suffix: str, keep: str, keep_files: int | None = None) -> None:
     """Remove the files ending in ``suffix`` of the cache folder past the
     ``keep_files`` most recently used, or past CACHE_KEEP_BYTES in all;
     never ``keep`` (the one just written). Files left half-written by a
     process that ended while writing (``.*.tmp``) go after an hour."""
     import os
     import time
+    if keep_files is None:
+        keep_files = CACHE_KEEP_FILES
     try:
         entries = [e for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
     except OSError:
