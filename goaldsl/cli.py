@@ -583,6 +583,11 @@ def _check_state_args(args, program, epath, workers: int) -> None:
                          "(it remembers how far it has read); read other formats without --state")
 
 
+# The last streamed run's engine, kept until the process ends: `goal run`
+# ends with os._exit (launch.py), so it is never freed object by object.
+_KEPT: list = []
+
+
 def _run_streamed(args, program, cpath, events, out, fmt: str, workers: int, progress, run_window, window: list,
                   reading):
     """goal run writing the activity as it goes (or only the summary): the
@@ -612,7 +617,7 @@ def _run_streamed(args, program, cpath, events, out, fmt: str, workers: int, pro
         inputs = run_jsonl(program, cpath, events, None if args.summary_only else out,
                            start=_time_arg(args.from_), until=_time_arg(args.until), window=run_window,
                            skip_bad=args.skip_bad, on_batch=progress, writer_for=WRITERS.get(fmt),
-                           tap=tap if counting else None, **reading)
+                           tap=tap if counting else None, keep=_KEPT, **reading)
     if progress is not None:
         progress.done()
     result = made[-1].result(window=window) if made else None

@@ -839,7 +839,7 @@ class Engine:
             return False
         for g in w.cw.exit_goals:
             if g.cond(c, t, t, None):
-                self._write(t, c, w, {"type": "not_enrolled", "goal": g.name})
+                self._write({"time": t, "contact": c.id, "workflow": w.name, "type": "not_enrolled", "goal": g.name})
                 return True
         return False
 
@@ -851,7 +851,7 @@ class Engine:
             w.began[c.id] = t
         e = Enrollment(c, w.seq, n, t)
         w.enrolled[c.id] = e
-        self._write(t, c, w, {"type": "enrolled"})
+        self._write({"time": t, "contact": c.id, "workflow": w.name, "type": "enrolled"})
         if self.keys is not None:
             self._enrolled_keys[(w.cw.index, c.id)] = self.keys[-1]
         self._emit(c, t, "workflow.enrolled", {"workflow": w.name})
@@ -862,14 +862,14 @@ class Engine:
         w.enrolled.pop(e.contact.id, None)
         if self.keys is not None:
             self._enrolled_keys.pop((w.cw.index, e.contact.id), None)
-        entry = {"type": "exited", "reason": reason}
+        entry = {"time": t, "contact": e.contact.id, "workflow": w.name, "type": "exited", "reason": reason}
         if goal is not None:
             entry["goal"] = goal
         entry["at"] = e.top + 1
         skipped = _skipped(e)
         if skipped:
             entry["skipped"] = skipped
-        self._write(t, e.contact, w, entry)
+        self._write(entry)
         self._emit(e.contact, t, "workflow.exited", {"workflow": w.name, "reason": reason})
         if w.perpetual_audience and w.cw.audience(e.contact, t, None, None):
             w.spent.add(e.contact.id)
@@ -946,12 +946,13 @@ class Engine:
         c = e.contact
         e.achieved.add(g.name)
         e.goal_at = t
-        entry = {"type": "goal_achieved", "goal": g.name, "at": e.top + 1}
+        entry = {"time": t, "contact": c.id, "workflow": w.name, "type": "goal_achieved", "goal": g.name,
+                 "at": e.top + 1}
         if via is not None:
             entry["via"] = via
         if also:
             entry["also"] = also
-        self._write(t, c, w, entry)
+        self._write(entry)
         self._emit(c, t, "goal.achieved", {"goal": g.name, "workflow": w.name})
         k = 0
         for call in g.then:
@@ -1075,7 +1076,8 @@ class Engine:
 
     def _missed(self, w: _WState, e: Enrollment, g: CGoal, t: int, policy: str) -> None:
         """A goal step passed unmet (policy ``continue``) or left unmet (``end``)."""
-        self._write(t, e.contact, w, {"type": "goal_missed", "goal": g.name, "policy": policy, "at": e.top + 1})
+        self._write({"time": t, "contact": e.contact.id, "workflow": w.name, "type": "goal_missed", "goal": g.name,
+                     "policy": policy, "at": e.top + 1})
         self._emit(e.contact, t, "goal.missed", {"goal": g.name, "workflow": w.name, "policy": policy})
 
     # ---------------------------------------------------------------- actions
@@ -1096,7 +1098,8 @@ class Engine:
             shown.update(rest)
         else:
             rest, shown = {}, args
-        entry: dict = {"type": "action", "action": action, "args": shown}
+        entry: dict = {"time": t, "contact": c.id, "workflow": w.name, "type": "action", "action": action,
+                       "args": shown}
         if step is not None:
             entry["step"] = step
         if goal is not None:
@@ -1105,7 +1108,7 @@ class Engine:
         where = f"goal:{goal}#{index}" if goal is not None else f"step:{step if step is not None else e.pc}"
         rid = f"{c.id}/{w.name}/{e.number}/{where}/{t}"
         entry["id"] = rid
-        self._write(t, c, w, entry)
+        self._write(entry)
         if action in self.handlers:  # delivered after the instant (without a handler: only recorded)
             self._undelivered.append([ActionRequest(rid, action, shown, c.id, w.name, t, step, goal), 0])
         live = self._live
@@ -1147,13 +1150,14 @@ class Engine:
                                             for fname, (kind, val) in spec.mapping)))
         return (call.action, consts, computed, tuple(call.rest) if act.rest else None, act.rest, tuple(emits))
 
-    def _write(self, t: int, c: Contact, w: _WState, entry: dict) -> None:
-        out = {"time": t, "contact": c.id, "workflow": w.name, **entry}
-        self.activity.append(out)
+    def _write(self, entry: dict) -> None:
+        """An entry of the activity stream: made whole by the caller, its
+        ``time``, ``contact`` and ``workflow`` first (docs/spec.md section 8)."""
+        self.activity.append(entry)
         if self.keys is not None:
-            self.keys.append(self._next_key(t))
+            self.keys.append(self._next_key(entry["time"]))
         if self.on_activity is not None:
-            self.on_activity(out)
+            self.on_activity(entry)
 
     def _next_key(self, t: int) -> tuple:
         """The next order key (``order_keys``): (instant, round, workflow,
