@@ -239,30 +239,34 @@ def attributes_problem(attributes: dict, lists: Iterable[str] | None = None) -> 
     the list attributes (a program's; by default the standard library's)."""
     problem = None
     for key in list_attributes() if lists is None else lists:
-        v = attributes.get(key)
-        if key in attributes and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+        v = attributes.get(key, _ABSENT)
+        if v is not _ABSENT and not (isinstance(v, list) and all(map(_is_text, v))):
             problem = f'"{key}" must be a list of texts'
     return problem
+
+
+_ABSENT = object()
+_is_text = str.__instancecheck__  # isinstance(x, str), mapped in C
 
 
 def check_contact(obj: dict, columns: Optional[dict] = None) -> Optional[tuple[Optional[str], str]]:
     """A contact record's problem as (column, message), or None when it is
     good (then its id is text). ``null`` tags or lists mean none: the key is
     dropped. ``columns`` names the source columns, for CSV and Parquet."""
-    columns = columns or {}
     cid = obj.get("id")
-    if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
-        return (columns.get("id"), 'a contact needs an "id" (text)' if cid is None
-                else f'"id" must be text, not {described(cid)}')
-    obj["id"] = str(cid)
+    if cid.__class__ is not str or not cid:  # (text, the usual case, is taken as it is)
+        if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
+            return ((columns or {}).get("id"), 'a contact needs an "id" (text)' if cid is None
+                    else f'"id" must be text, not {described(cid)}')
+        obj["id"] = str(cid)
     lists = list_attributes()
     for key in lists:
         if key in obj and obj[key] is None:
             del obj[key]
-    problem = attributes_problem(obj)
+    problem = attributes_problem(obj, lists)
     if problem:
         bad_key = next((k for k in lists if f'"{k}"' in problem), None)
-        return columns.get(bad_key) if bad_key else None, problem
+        return (columns or {}).get(bad_key) if bad_key else None, problem
     return None
 
 
