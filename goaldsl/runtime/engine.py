@@ -433,6 +433,7 @@ class Engine:
         record = self._record
         live = self._live
         popleft = q.popleft
+        told = self.on_instant is not None  # a host is told of every instant
         wn = self._next_workflow_instant()
         while True:
             t = q[0][0] if q else None
@@ -448,8 +449,25 @@ class Engine:
                             c = self._contact(cid)
                         if typ in live or c.watch:
                             record(c, t, typ, fields, True)
-                        if not q or q[0][0] != t:
+                        if not q:
                             break
+                        nxt = q[0][0]
+                        if nxt == t:
+                            continue
+                        # An instant of events alone (nothing woke, no workflow
+                        # is due, no host is told): on to the next one at once,
+                        # doing what the end of this loop would (the clock, the
+                        # next workflow instant; recording delivers no action).
+                        if self._woken or nxt > until or told:
+                            break
+                        s = self._soonest
+                        self._soonest = None
+                        if s is not None and (wn is None or s < wn):
+                            wn = s
+                        if wn is not None and wn <= nxt:
+                            break
+                        self.now = t
+                        self._instant = t = nxt
                 else:  # order keys: each event's place in the whole log is its cause
                     # (the loop above again, apart so that one process does no key work per event)
                     while True:
@@ -558,8 +576,8 @@ class Engine:
                     did = True
                 if not did:
                     return
-                for w in self._on_event:  # another round when one is due again (any(), without a generator)
-                    if due(w, t):
+                for w in self._on_event:  # another round when one is due again (_due, inline: no ticks)
+                    if not w.paused and (w.activation == t if not w.activated else (w.agenda and w.agenda[0] <= t)):
                         break
                 else:
                     return
