@@ -537,6 +537,7 @@ class Engine:
 
     def _next_workflow_instant(self) -> Optional[int]:
         best = None
+        exhaustive = self.exhaustive
         for w in self._ws:
             if w.paused:
                 continue
@@ -545,11 +546,12 @@ class Engine:
                 if a is not None and (best is None or a < best):
                     best = a
                 continue
-            if w.agenda:
-                a = w.agenda[0]
+            agenda = w.agenda
+            if agenda:
+                a = agenda[0]
                 if best is None or a < best:
                     best = a
-            if self.exhaustive and w.cw.every:
+            if exhaustive and w.cw.every:
                 a = w.cw.tick(w.last_acted + 1)
                 if best is None or a < best:
                     best = a
@@ -630,8 +632,10 @@ class Engine:
         else:
             entries.append((next(self._heap_seq), cid))
         # What _run_until must look at next (as _next_workflow_instant counts it).
-        if w.activated and not w.paused and (self._soonest is None or at < self._soonest):
-            self._soonest = at
+        if w.activated and not w.paused:
+            soonest = self._soonest
+            if soonest is None or at < soonest:
+                self._soonest = at
 
     # ---------------------------------------------------------------- events
 
@@ -746,7 +750,10 @@ class Engine:
             entries = w.due.pop(heapq.heappop(agenda))
             while agenda and agenda[0] <= t:
                 entries = entries + w.due.pop(heapq.heappop(agenda))
-            woken: Iterable[str] = dict.fromkeys(map(_SECOND, entries))  # in the order scheduled, each once
+            if len(entries) == 1:  # one contact (no dict to make)
+                woken: Iterable[str] = (entries[0][1],)
+            else:
+                woken = dict.fromkeys(map(_SECOND, entries))  # in the order scheduled, each once
         else:
             woken = ()
         if self.exhaustive and cw.every:
@@ -1115,7 +1122,7 @@ class Engine:
             shown = dict(args)
             shown.update(rest)
         else:
-            rest, shown = {}, args
+            rest, shown = None, args  # (an action without ...rest: no emitted field reads it)
         entry: dict = {"time": t, "contact": c.id, "workflow": w.name, "type": "action", "action": action,
                        "args": shown}
         if step is not None:
