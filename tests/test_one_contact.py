@@ -537,3 +537,25 @@ def test_times_read_a_column_at_a_time_as_the_reader_reads_them(write, tmp_path,
         events = write(f"events{repeated}.jsonl", "".join(lines))
         for cid in ("c0", "c1"):
             _same_as_whole(program, events, cid)
+
+
+@pytest.mark.parametrize("shape", ["a last line spanning two lines", "a blank line before a repeated id",
+                                   "a blank last line with no end"])
+def test_lines_that_are_not_one_object_each_are_the_readers(write, tmp_path, monkeypatch, shape):
+    """Another contact's last object written over two lines, with no line
+    end after it (as many objects as line ends), is the reader's bad lines;
+    a blank line before a line with a repeated id, the reader's line
+    numbers: the scan takes neither as one object a line."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", PROGRAM)
+    program = load_program("program.goal")
+    first, second = _line("2026-11-16T14:00:00Z", "c1", "a"), _line("2026-11-16T15:00:00Z", "c2", "a")
+    if shape == "a last line spanning two lines":
+        text = first + second.replace(', "url"', ',\n "url"').rstrip("\n")
+    elif shape == "a blank line before a repeated id":
+        text = first + "\n" + second.rstrip("\n")
+    else:
+        text = first + second.replace('"id": "a"', '"id": "b"') + "  "
+    events = write("events.jsonl", text)
+    for cid in ("c1", "c2", "c1"):
+        _same_as_whole(program, events, cid)

@@ -110,9 +110,15 @@ def _read_filtered(source, events: dict, cid: str, inputs: Inputs, fmt, mapping)
 
 def _one_per_line(data: bytes, n: int) -> bool:
     """``n`` objects decoded from ``data`` were one a line, with no blank
-    line and none spanning lines: then object i is line i + 1."""
+    line and none spanning lines: then object i is line i + 1. (No line
+    holds parts of two objects: between two on one line there would be
+    only spaces, tabs or carriage returns, which ``_SAME_LINE`` finds. So
+    the n objects touch n lines or more, and one line each only when the
+    lines are n: n line ends, or n - 1 and a last line with no end.)"""
+    if not data:
+        return n == 0
     newlines = data.count(b"\n")
-    return (newlines == n or (newlines == n - 1 and not data.endswith(b"\n"))) and not _SAME_LINE.search(data)
+    return newlines == (n if data.endswith(b"\n") else n - 1) and not _SAME_LINE.search(data)
 
 
 def _scan_contacts(source, cid: str, inputs: Inputs):
