@@ -559,3 +559,67 @@ def test_lines_that_are_not_one_object_each_are_the_readers(write, tmp_path, mon
     events = write("events.jsonl", text)
     for cid in ("c1", "c2", "c1"):
         _same_as_whole(program, events, cid)
+
+
+@pytest.mark.parametrize("piece", [1, 300, 1 << 16])
+@pytest.mark.parametrize("variant", ["usual", "a time of another width", "February 29 of a leap year",
+                                     "February 29 of another year", "a repeated id", "a line with no id",
+                                     "the extremes in other pieces"])
+def test_the_scan_decodes_a_log_a_piece_at_a_time(write, tmp_path, monkeypatch, piece, variant):
+    """The scan decodes a log a piece of about ``PIECE`` bytes at a time
+    (each ending at a line's end) and keeps the times as each piece's times
+    joined: with pieces of one line, of a few lines and of the whole log,
+    the scan answers (the reader only for a bad line) and its answers are
+    the whole log's, whatever comes in a later piece."""
+    import goaldsl.runtime.contact_slice as cs
+    monkeypatch.setattr(cs, "PIECE", piece)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", PROGRAM)
+    program = load_program("program.goal")
+    lines = [_line(f"2026-11-{10 + i % 9:02d}T{(7 * i) % 24:02d}:{i:02d}:00{'+01:00' if i % 3 else '-05:00'}",
+                   f"c{i % 2}", f"e{i}") for i in range(12)]
+    odd = {"a time of another width": "2026-11-12T10:00:00Z", "February 29 of a leap year": "2024-02-29T10:00:00+00:00",
+           "February 29 of another year": "2026-02-29T10:00:00+00:00"}
+    if variant in odd:
+        lines[9] = _line(odd[variant], "c1", "odd")
+    elif variant == "a repeated id":
+        lines[10] = _line("2026-11-01T00:00:00+00:00", "c0", "e2")  # the first instant, but a duplicate
+    elif variant == "a line with no id":
+        lines[10] = json.dumps({"time": "2026-11-02T00:00:00Z", "contact": "c0", "type": "page.visited", "url": "/"})+"\n"
+    elif variant == "the extremes in other pieces":
+        lines[0], lines[11] = _line("2026-12-31T23:00:00+01:00", "c0", "last"), _line("2026-01-01T00:30:00+02:00", "c1", "first")
+    events = write("events.jsonl", "".join(lines))
+    fell_back = []
+    real = cs._read_filtered
+    monkeypatch.setattr(cs, "_read_filtered", lambda *a: fell_back.append(1) or real(*a))
+    for cid in ("c0", "c1", "c0"):
+        _same_as_whole(program, events, cid)
+    assert bool(fell_back) == (variant == "February 29 of another year")  # the scan answered, but for a bad line
+
+
+def _valid_hour(text: str) -> bool:
+    from goaldsl.semantics.calendar import parse_event_time
+    try:
+        parse_event_time(text + ":00:00Z")
+    except ValueError:
+        return False
+    return True
+
+
+def test_dates_and_hours_checked_all_at_once_as_one_by_one():
+    """``_calendar`` (the dates and hours of every time, checked with a
+    byte per time) says what reading each ``YYYY-MM-DDTHH`` says, for days
+    and months just in and out of range, February 29 of leap years and of
+    others (centuries too), hours 23 and 24; alone and among valid ones."""
+    import goaldsl.runtime.contact_slice as cs
+    rng = random.Random(7)
+    samples = [f"{y:04d}-{m:02d}-{d:02d}T{h:02d}" for y in (1904, 1999, 2000, 2024, 2026, 2100, 2400)
+               for m in (0, 1, 2, 4, 9, 11, 12, 13, 19) for d in (0, 1, 28, 29, 30, 31, 32, 39) for h in (0, 23, 24, 29)]
+    for s in samples:
+        assert cs._calendar(f"{s}:00:00Z".encode(), 20) == _valid_hour(s), s
+    valid = [s for s in samples if _valid_hour(s)]
+    for _ in range(300):
+        batch = rng.sample(valid, 40) + rng.sample(samples, rng.randrange(3))
+        rng.shuffle(batch)
+        raw = "".join(f"{s}:00:00+01:00" for s in batch).encode()
+        assert cs._calendar(raw, 25) == all(map(_valid_hour, batch)), batch

@@ -227,11 +227,12 @@ def _make_decoder(events: dict):
     from typing import Annotated, Literal, Optional as Opt, Union
     kinds = {"string": str, "step": str, "number": Union[int, float], "bool": bool, "map": dict, "list": list}
     text = Annotated[str, msgspec.Meta(min_length=1)]
+    times = Annotated[str, msgspec.Meta(min_length=20, max_length=25)]  # the usual widths and those between (_columns)
     members = []
     for n, (name, decl) in enumerate(sorted(events.items())):
         if any(f in RESERVED for f in decl.fields):
             continue
-        required = [("time", str), ("contact", text)]
+        required = [("time", times), ("contact", text)]
         optional = [("id", Opt[str], None)]
         for fname, ft in decl.fields.items():
             t = Literal[tuple(ft.values)] if ft.kind == "enum" else kinds.get(ft.kind, Any)
@@ -311,37 +312,122 @@ def _index_log(data, events: dict, seen: Optional[set] = None, before: int = 0, 
     dec = _scan_decoder(events)
     if dec is None:
         return None
+    counted = counted or b"\\" in data
     try:
-        rows = dec.decode_lines(data)
+        cols = _columns(dec, data, counted)
     except Exception:
         return None  # a line of another shape, or a bad one
-    n = len(rows)
+    n = cols.lines
     if not _one_per_line(data, n):
         return None
     size, crc = len(data), zlib.crc32(data, crc)
-    counted = counted or b"\\" in data
     if n == 0:
-        return _LogIndex(None, None, [], {} if counted else None, size, crc, before), [] if counted else None
-    times = list(map(attrgetter("time"), rows))
-    checked = _usual_times(times)
+        return _LogIndex(None, None, [], {} if counted else None, size, crc, before), cols.contacts
+    checked = _usual_times(cols.times, cols.pieces)
     if checked is None:
         return None
-    reader, offsets, hours = checked
-    ids = list(map(attrgetter("id"), rows))
-    contacts = list(map(attrgetter("contact"), rows)) if counted else None
-    del rows
-    dups = _repeated_ids(ids, seen)
-    live = times
+    reader, offsets, pieces = checked
+    times = cols.times if cols.times is not None or pieces else _times_of(cols.pieces)
+    distinct = cols.distinct
+    with_id = n - cols.nones
+    dups: list = []
+    if len(distinct) - (None in distinct) < with_id or (seen and not distinct.isdisjoint(seen)):
+        dups = _repeated_ids(_ids_of_lines(data), seen)
     if dups:
+        if times is None:
+            times = _times_of(pieces)
         keep = [True] * n
         for i in dups:
             keep[i] = False
         live = list(compress(times, keep))
-    extremes = _first_and_last(live, offsets, reader, None if dups else hours) if live else (None, None)
-    if extremes is None or (dups and _first_and_last(times, offsets, reader, hours) is None):
-        return None  # (a line with a repeated id is still refused for a time out of range, as the reader does)
-    counts = dict(Counter(contacts)) if counted else None
-    return _LogIndex(*extremes, [before + i + 1 for i in dups], counts, size, crc, before + n), contacts
+        extremes = _first_and_last(live, offsets, reader) if live else (None, None)
+        if extremes is not None and _first_and_last(times, offsets, reader, pieces) is None:
+            extremes = None  # (a line with a repeated id is still refused for a time out of range, as the reader does)
+    else:
+        extremes = _first_and_last(times, offsets, reader, pieces)
+    if extremes is None:
+        return None
+    counts = dict(Counter(cols.contacts)) if counted else None
+    return _LogIndex(*extremes, [before + i + 1 for i in dups], counts, size, crc, before + n), cols.contacts
+
+
+PIECE = 1 << 16  # bytes of a log decoded at a time by the scan
+
+
+class _Columns(NamedTuple):
+    """What the scan takes from the lines, and learns of them while they are
+    at hand (``_columns``)."""
+    lines: int
+    times: Optional[list]  # each line's time, unless ``pieces`` holds them
+    pieces: Optional[list]  # when every time has one width (20 or 25): per piece, its least and
+    # greatest time and its times joined
+    distinct: set  # the lines' ids (None among them when a line has none)
+    nones: int  # the lines without an id
+    contacts: Optional[list]  # each line's contact, when asked for
+
+
+def _columns(dec, data, counted: bool) -> _Columns:
+    """What the scan needs of each line, from typed decodes of ``data`` a
+    piece at a time, each ending at a line's end: the set of ids; the times,
+    kept as each piece's times joined, with their least and greatest, while
+    they all have one width (else in a list); each line's contact when
+    ``counted``. Each piece's records go before the next is decoded, and
+    every text is read while it is in the processor's cache: the memory of
+    the records is used again, not taken anew from the system, and only the
+    ids stay as objects (a fifth of a new log's scan, and more of its
+    memory). Raises what the decoder raises; a piece refused where the
+    whole would be read has an object over two lines, which
+    ``_one_per_line`` would refuse. (The decoder takes times of 20 to 25
+    characters: a piece's times joined are 20 or 25 times as long as its
+    lines are many only when all of them have that width.)"""
+    lines = nones = width = 0
+    times: Optional[list] = None
+    pieces: Optional[list] = []
+    distinct: set = set()
+    contacts: Optional[list] = [] if counted else None
+    get_time, get_id, get_contact = attrgetter("time"), attrgetter("id"), attrgetter("contact")
+    decode = dec.decode_lines
+    with memoryview(data) as view:
+        pos, size = 0, len(data)
+        while pos < size:
+            end = data.find(b"\n", pos + PIECE)
+            end = size if end < 0 else end + 1
+            rows = decode(view[pos:end])
+            pos = end
+            if not rows:
+                continue
+            lines += len(rows)
+            distinct.update(map(get_id, rows))
+            if None in distinct:
+                nones += list(map(get_id, rows)).count(None)
+            if contacts is not None:
+                contacts += map(get_contact, rows)
+            piece_times = list(map(get_time, rows))
+            if pieces is not None:
+                text = "".join(piece_times)
+                w = len(text) // len(rows)
+                if len(text) == w * len(rows) and w in _OFFSET_COLUMNS and w == (width or w):
+                    width = w
+                    pieces.append((min(piece_times), max(piece_times), text))
+                    continue
+                times, pieces = _times_of(pieces), None  # times of other widths
+            times += piece_times
+    return _Columns(lines, times, pieces, distinct, nones, contacts)
+
+
+def _times_of(pieces: list) -> list[str]:
+    """Each time of ``pieces`` (``_Columns``), in a list."""
+    out: list = []
+    for least, _, text in pieces:
+        w = len(least)
+        out += [text[i:i + w] for i in range(0, len(text), w)]
+    return out
+
+
+def _ids_of_lines(data) -> list:
+    """Each line's id (None: none), for lines the scan has read: each decoded
+    only as far as its id."""
+    return list(map(attrgetter("id"), _id_decoder().decode_lines(data)))
 
 
 def _up_to_date(index: _LogIndex, data: bytes, events: dict) -> Optional[_LogIndex]:
@@ -536,18 +622,25 @@ def _save_kept(where: Optional[str], kept: list) -> None:
     prune_cache(os.path.dirname(where), ".index", where)
 
 
-def _usual_times(times: list[str]):
-    """(a reader, the offsets, the hours when every time has the usual
-    width, else None) when every time is of the usual form, which
-    the reader reads as its hour (parsed once) plus minutes and seconds:
-    each hour is checked with each offset, and each distinct ":MM:SS",
-    instead of each row. None otherwise."""
-    hours = set(map(itemgetter(slice(0, 13)), times))
-    quick = _usual_columns(times, hours)
-    if quick is not None:
-        return quick
+def _usual_times(times: Optional[list], pieces: Optional[list] = None):
+    """(a reader, the offsets, runs of the times with their least and
+    greatest as ``_Columns.pieces`` when every time has the usual width,
+    else None) when every time is of the usual form, which the reader reads
+    as its hour (parsed once) plus minutes and seconds: each hour is checked
+    with each offset, and each distinct ":MM:SS", instead of each row. None
+    otherwise. ``pieces``: the times when the scan found them all of one
+    width (then ``times`` is None)."""
+    if pieces is None and set(map(len, times)) == {len(times[0])}:
+        pieces = [(min(times), max(times), "".join(times))]
+    if pieces is not None:
+        quick = _usual_columns(pieces)
+        if quick is not None:
+            return quick
+        if times is None:
+            times = _times_of(pieces)
     if not set(map(len, times)) <= {20, 25}:
         return None
+    hours = set(map(itemgetter(slice(0, 13)), times))
     offsets = set(map(itemgetter(slice(19, None)), times))
     if any(len(o) == 1 and o != "Z" for o in offsets):
         return None
@@ -565,28 +658,31 @@ def _usual_times(times: list[str]):
 
 _DIGITS = b"0123456789"
 _OFFSET_COLUMNS = {25: ((19, b"+-"), (20, _DIGITS), (21, _DIGITS), (23, _DIGITS), (24, _DIGITS)), 20: ((19, b"Z"),)}
+_FORM_COLUMNS = ((0, _DIGITS), (1, _DIGITS), (2, _DIGITS), (3, _DIGITS), (4, b"-"), (5, b"01"), (6, _DIGITS),
+                 (7, b"-"), (8, b"0123"), (9, _DIGITS), (10, b"T"), (11, b"012"), (12, _DIGITS),
+                 (13, b":"), (14, b"012345"), (15, _DIGITS), (16, b":"), (17, b"012345"), (18, _DIGITS))
 
 
-def _usual_columns(times: list[str], hours: set[str]):
+def _usual_columns(pieces: list):
     """``_usual_times`` done a column at a time, when every time has one
-    width (all ``+HH:MM``, or all ``Z``) and every year is from 1901 to
-    8998: the ``:MM:SS`` and offset columns of the times' bytes checked in
-    C, each hour read once and each offset once (``fromisoformat`` checks
-    the date and hour, and the offset, each on its own; in those years no
-    offset takes an instant out of range). The offsets are those the offset
-    columns' characters make, which may be more than the log has: that only
-    widens ``_first_and_last``'s spread. None otherwise (then each hour is
-    read with each offset)."""
+    width (``pieces``: runs of them, ``_Columns.pieces``; all ``+HH:MM``, or
+    all ``Z``) and every year is from 1901 to 8998: every column of the
+    times' bytes checked in C (the dates and hours by ``_calendar``), the
+    least and greatest hour read, and each offset once (``fromisoformat``
+    checks the date and hour, and the offset, each on its own; in those
+    years no offset takes an instant out of range). The offsets are those
+    the offset columns' characters make, which may be more than the log
+    has: that only widens ``_first_and_last``'s spread. None otherwise
+    (then each hour is read with each offset)."""
     from itertools import product
-    width = len(times[0])
-    if width not in _OFFSET_COLUMNS or set(map(len, times)) != {width}:
+    width = len(pieces[0][0])
+    if width not in _OFFSET_COLUMNS:
         return None
-    text = "".join(times)
+    text = "".join([p[2] for p in pieces])
     raw = text.encode()
     if len(raw) != len(text):
         return None  # not ASCII
-    for col, allowed in ((13, b":"), (14, b"012345"), (15, _DIGITS), (16, b":"), (17, b"012345"), (18, _DIGITS),
-                         *(((22, b":"),) if width == 25 else ())):
+    for col, allowed in (*_FORM_COLUMNS, *(((22, b":"),) if width == 25 else ())):
         if raw[col::width].translate(None, allowed):
             return None
     chars = []
@@ -598,17 +694,59 @@ def _usual_columns(times: list[str], hours: set[str]):
     offsets = {"".join(p) for p in product(*chars)}
     if width == 25:
         offsets = {f"{o[:3]}:{o[3:]}" for o in offsets}
-    if len(offsets) > 64 or not all("1901" <= h[:4] <= "8998" for h in hours):
+    least, greatest = min(p[0] for p in pieces), max(p[1] for p in pieces)
+    if len(offsets) > 64 or not "1901" <= least[:4] <= greatest[:4] <= "8998" or not _calendar(raw, width):
         return None
     reader = EventTimes()
     try:
-        for h in hours:
-            reader(h + ":00:00Z")
+        for h in (least, greatest):
+            reader(h[:13] + ":00:00Z")
         for o in offsets:
             reader("2000-01-01T00:00:00" + o)
-    except (ValueError, OverflowError, OSError):
+    except (ValueError, OverflowError, OSError):  # pragma: no cover - _calendar checked them
         return None
-    return reader, offsets, hours
+    return reader, offsets, pieces
+
+
+_DIGIT_VALUES = bytes(c - 48 if 48 <= c <= 57 else 0 for c in range(256))
+_HOURS, _MONTHS, _DAYS = bytes(range(24)), bytes(range(1, 13)), bytes(range(1, 32))
+_LATE_DAYS = bytes({29: 1, 30: 2, 31: 3}.get(c, 0) for c in range(256))  # the days not in every month
+_FEBRUARY_29 = 1 * 16 + 2
+_DATES = bytes([*range(1, 13), *(16 * late + m for late in (1, 2) for m in range(1, 13) if m != 2),
+                *(3 * 16 + m for m in (1, 3, 5, 7, 8, 10, 12))])  # late * 16 + month, but February 29
+
+
+def _calendar(raw: bytes, width: int) -> bool:
+    """Whether each time's ``YYYY-MM-DDTHH`` (in ``raw``, the times joined,
+    of one width, their digits and separators checked) is a date of the
+    calendar and an hour of the day, for all the times at once: each
+    two-digit field, a byte per time, is the digit columns read as big
+    integers, ``10 * tens + ones`` (no byte carries into the next), and its
+    values are checked by deleting the allowed ones; then the late days
+    (29 to 31) with their months the same way, and February 29 in leap
+    years only."""
+    n = len(raw) // width
+
+    def field(col: int) -> bytes:
+        tens = int.from_bytes(raw[col::width].translate(_DIGIT_VALUES), "big")
+        ones = int.from_bytes(raw[col + 1::width].translate(_DIGIT_VALUES), "big")
+        return (10 * tens + ones).to_bytes(n, "big")
+
+    month, day = field(5), field(8)
+    if field(11).translate(None, _HOURS) or month.translate(None, _MONTHS) or day.translate(None, _DAYS):
+        return False
+    late = int.from_bytes(day.translate(_LATE_DAYS), "big")
+    dates = (16 * late + int.from_bytes(month, "big")).to_bytes(n, "big")
+    odd = dates.translate(None, _DATES)
+    if odd.strip(bytes([_FEBRUARY_29])):
+        return False
+    import calendar
+    at = dates.find(_FEBRUARY_29) if odd else -1
+    while at >= 0:
+        if not calendar.isleap(int(raw[at * width:at * width + 4])):
+            return False
+        at = dates.find(_FEBRUARY_29, at + 1)
+    return True
 
 
 def _repeated_ids(ids: list, seen: Optional[set] = None) -> list[int]:
@@ -630,23 +768,28 @@ def _repeated_ids(ids: list, seen: Optional[set] = None) -> list[int]:
     return dups
 
 
-def _first_and_last(live: list[str], offsets: set[str], reader, hours: Optional[set] = None):
+def _first_and_last(live: Optional[list], offsets: set[str], reader, pieces: Optional[list] = None):
     """The first and last instants (None when out of range): the wall times
     sort as text; an instant's wall time is within the spread of the
-    offsets of the extreme one. ``hours``: the live times' distinct
-    ``YYYY-MM-DDTHH``, all of one width, when known: the extreme wall times
-    are then bounded by the first and last hours, not looked for."""
+    offsets of the extreme one. ``pieces``: the live times (all of one
+    width) in runs with their least and greatest, ``_Columns.pieces``, when
+    known (then ``live`` is not looked at): the extreme wall times are then
+    theirs, and only the runs that reach past the cuts are looked through."""
     spread = max(map(_offset_seconds, offsets)) - min(map(_offset_seconds, offsets)) + 60
     from ..semantics.calendar import format_utc
-    if hours:
-        lo_wall, hi_wall = min(hours) + ":59:59", max(hours) + ":00:00"
+    if pieces:
+        lo_wall, hi_wall = min(p[0] for p in pieces)[:19], max(p[1] for p in pieces)[:19]
     else:
         lo_wall, hi_wall = min(live)[:19], max(live)[:19]
     lo_cut = format_utc(_wall(lo_wall) + spread)[:19]
     hi_cut = format_utc(_wall(hi_wall) - spread)[:19]
+    lows = highs = live
+    if pieces:
+        lows = _times_of([p for p in pieces if p[0] <= lo_cut])
+        highs = _times_of([p for p in pieces if p[1] >= hi_cut])
     try:
-        first = min(map(reader, filter(lo_cut.__ge__, live)))
-        last = max(map(reader, filter(hi_cut.__le__, live)))
+        first = min(map(reader, [t for t in lows if t <= lo_cut]))
+        last = max(map(reader, [t for t in highs if t >= hi_cut]))
     except (ValueError, OverflowError, OSError):  # pragma: no cover - every hour was read above
         return None
     if not (MIN_EVENT_TIME <= first and last < MAX_EVENT_TIME):
