@@ -623,3 +623,61 @@ def test_dates_and_hours_checked_all_at_once_as_one_by_one():
         rng.shuffle(batch)
         raw = "".join(f"{s}:00:00+01:00" for s in batch).encode()
         assert cs._calendar(raw, 25) == all(map(_valid_hour, batch)), batch
+
+
+def test_one_object_a_line_as_line_by_line():
+    """``_one_per_line`` (two counts for the usual log, else a search for
+    two objects on one line) never says one object a line when reading the
+    log line by line would not find each line one object and as many lines
+    as objects, and always says so of a log written one object a line: for
+    objects with nested objects and lists, blank space and line ends
+    between any two tokens."""
+    import msgspec
+    import goaldsl.runtime.contact_slice as cs
+    rng = random.Random(3)
+
+    def blank():
+        return rng.choice(["", "", "", "", " ", "\n", "\r\n", "\t", " \n "])
+
+    def value(depth=0):
+        kind = rng.choice(["n", "s", "o", "l"] if depth < 2 else ["n", "s"])
+        if kind == "n":
+            return str(rng.randrange(10))
+        if kind == "s":
+            return rng.choice(['"a}"', '"{x"', '"}{"', '"b"'])
+        if kind == "o":
+            items = [f'{blank()}"k{i}"{blank()}:{blank()}{value(depth + 1)}{blank()}' for i in range(rng.randrange(3))]
+            return "{" + ",".join(items) + "}"
+        return "[" + ",".join(blank() + value(depth + 1) + blank() for _ in range(rng.randrange(3))) + "]"
+
+    def obj():
+        return "{" + ",".join(f'"f{i}":{blank()}{value()}' for i in range(rng.randrange(1, 4))) + "}"
+
+    seen = set()
+    for _ in range(3000):
+        tight = rng.random() < 0.5  # the usual log: one object a line, nothing else
+        parts = [obj() if tight else blank() + obj() + blank() for _ in range(rng.randrange(1, 5))]
+        text = ("\n" if tight else rng.choice(["\n", "", " ", "\n\n", "\r\n"])).join(parts)
+        text += rng.choice(["", "\n"] if tight else ["", "\n", " ", "\n\n"])
+        data = text.encode()
+        try:
+            n = len(msgspec.json.Decoder().decode_lines(data))
+        except msgspec.DecodeError:
+            continue
+        lines = data.split(b"\n")
+        if data.endswith(b"\n"):
+            lines.pop()
+
+        def one(line):
+            try:
+                return type(msgspec.json.decode(line)) is dict
+            except msgspec.DecodeError:
+                return False
+
+        expected = len(lines) == n and all(map(one, lines))
+        got = cs._one_per_line(data, n)
+        assert got <= expected, data  # never one a line when they are not
+        if tight:
+            assert got == expected, data  # and the usual log always is
+        seen.add((expected, got))
+    assert seen == {(True, True), (False, False), (True, False)}  # (some text holds "}{": the reader reads it)
