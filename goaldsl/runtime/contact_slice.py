@@ -753,10 +753,10 @@ def _calendar(raw: bytes, width: int) -> bool:
     odd = dates.translate(None, _DATES)
     if odd.strip(bytes([_FEBRUARY_29])):
         return False
-    import calendar
     at = dates.find(_FEBRUARY_29) if odd else -1
     while at >= 0:
-        if not calendar.isleap(int(raw[at * width:at * width + 4])):
+        year = int(raw[at * width:at * width + 4])
+        if year % 4 or (year % 100 == 0 and year % 400):  # not a leap year
             return False
         at = dates.find(_FEBRUARY_29, at + 1)
     return True
