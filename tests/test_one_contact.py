@@ -626,10 +626,10 @@ def test_dates_and_hours_checked_all_at_once_as_one_by_one():
 
 
 def test_one_object_a_line_as_line_by_line():
-    """``_one_per_line`` (two counts for the usual log, else a search for
-    two objects on one line) never says one object a line when reading the
-    log line by line would not find each line one object and as many lines
-    as objects, and always says so of a log written one object a line: for
+    """``_one_per_line`` (a count of line ends and a search for two objects
+    on one line) never says one object a line when reading the log line by
+    line would not find each line one object and as many lines as objects,
+    and always says so of a log written one object a line: for
     objects with nested objects and lists, blank space and line ends
     between any two tokens."""
     import msgspec
@@ -677,7 +677,7 @@ def test_one_object_a_line_as_line_by_line():
         expected = len(lines) == n and all(map(one, lines))
         got = cs._one_per_line(data, n)
         assert got <= expected, data  # never one a line when they are not
-        if tight:
-            assert got == expected, data  # and the usual log always is
+        if tight and not cs._SAME_LINE.search(data):
+            assert got == expected, data  # and the usual log always is, but for a text holding "}{"
         seen.add((expected, got))
     assert seen == {(True, True), (False, False), (True, False)}  # (some text holds "}{": the reader reads it)
