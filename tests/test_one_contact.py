@@ -585,9 +585,11 @@ def test_the_scan_decodes_a_log_a_piece_at_a_time(write, tmp_path, monkeypatch, 
     elif variant == "a repeated id":
         lines[10] = _line("2026-11-01T00:00:00+00:00", "c0", "e2")  # the first instant, but a duplicate
     elif variant == "a line with no id":
-        lines[10] = json.dumps({"time": "2026-11-02T00:00:00Z", "contact": "c0", "type": "page.visited", "url": "/"})+"\n"
+        lines[10] = json.dumps({"time": "2026-11-02T00:00:00Z", "contact": "c0", "type": "page.visited",
+                                "url": "/"}) + "\n"
     elif variant == "the extremes in other pieces":
-        lines[0], lines[11] = _line("2026-12-31T23:00:00+01:00", "c0", "last"), _line("2026-01-01T00:30:00+02:00", "c1", "first")
+        lines[0] = _line("2026-12-31T23:00:00+01:00", "c0", "last")
+        lines[11] = _line("2026-01-01T00:30:00+02:00", "c1", "first")
     events = write("events.jsonl", "".join(lines))
     fell_back = []
     real = cs._read_filtered
@@ -614,7 +616,8 @@ def test_dates_and_hours_checked_all_at_once_as_one_by_one():
     import goaldsl.runtime.contact_slice as cs
     rng = random.Random(7)
     samples = [f"{y:04d}-{m:02d}-{d:02d}T{h:02d}" for y in (1904, 1999, 2000, 2024, 2026, 2100, 2400)
-               for m in (0, 1, 2, 4, 9, 11, 12, 13, 19) for d in (0, 1, 28, 29, 30, 31, 32, 39) for h in (0, 23, 24, 29)]
+               for m in (0, 1, 2, 4, 9, 11, 12, 13, 19) for d in (0, 1, 28, 29, 30, 31, 32, 39)
+               for h in (0, 23, 24, 29)]
     for s in samples:
         assert cs._calendar(f"{s}:00:00Z".encode(), 20) == _valid_hour(s), s
     valid = [s for s in samples if _valid_hour(s)]

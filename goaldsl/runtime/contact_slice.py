@@ -376,10 +376,10 @@ def _columns(dec, data, counted: bool) -> _Columns:
     ``counted``. Each piece's records go before the next is decoded, and
     every text is read while it is in the processor's cache: the memory of
     the records is used again, not taken anew from the system, and only the
-    ids stay as objects (a fifth of a new log's scan, and more of its
-    memory). Raises what the decoder raises; a piece refused where the
-    whole would be read has an object over two lines, which
-    ``_one_per_line`` would refuse. (The decoder takes times of 20 to 25
+    ids stay as objects (docs/performance.md, "One-contact answers on a new
+    log, a piece at a time"). Raises what the decoder raises; a piece
+    refused where the whole would be read has an object over two lines,
+    which ``_one_per_line`` would refuse. (The decoder takes times of 20 to 25
     characters: a piece's times joined are 20 or 25 times as long as its
     lines are many only when all of them have that width.)"""
     lines = nones = width = 0
