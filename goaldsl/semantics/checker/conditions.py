@@ -5,9 +5,6 @@ A part of ``Checker`` (``checker/__init__.py``): the methods run on the one
 checker and share its state (declared events, actions and segments; diagnostics)."""
 from __future__ import annotations
 
-
-import attrs
-
 from ...syntax import ast as A
 from .. import ir
 from .common import Context, kind_words, show_value
@@ -92,7 +89,7 @@ class Conditions:
     def event_atom(self, c: A.RefAtom, ev: ir.EventType, ctx: Context) -> ir.Cond:
         flt = None
         if c.filter:
-            sub = attrs.evolve(ctx, event=ev)
+            sub = ctx.but(event=ev)
             parts = [self.cond(x, sub) for x in c.filter]
             flt = parts[0] if len(parts) == 1 else ir.CAnd(tuple(parts), span=c.span)
         kind, n = ("at_least", 1) if c.count is None else (c.count.kind, c.count.n)
@@ -125,7 +122,7 @@ class Conditions:
             return None
         flt = None
         if a.filter:
-            sub = attrs.evolve(ctx, event=ev)
+            sub = ctx.but(event=ev)
             parts = [self.cond(x, sub) for x in a.filter]
             flt = parts[0] if len(parts) == 1 else ir.CAnd(tuple(parts), span=a.span)
         return ir.CEvent(ev.name, flt, "at_least", 1, "default", span=a.span)

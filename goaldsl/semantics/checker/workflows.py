@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
 from ...syntax import ast as A
 from .. import ir
 from ..calendar import is_zone, known_zones, parse_local_datetime
@@ -38,14 +36,14 @@ class Workflows:
         top_names, all_names = self.workflow_step_names(steps, goals_sections)
         ctx = Context(workflow=name, steps=frozenset(all_names), in_workflow=True,
                       no_trigger="audience" if audience else None)
-        aud = self.cond(audience.cond, attrs.evolve(ctx, in_workflow=False)) if audience else None
+        aud = self.cond(audience.cond, ctx.but(in_workflow=False)) if audience else None
         trig = None
         if trigger:
             before = len(self.diags)
-            trig = self.cond(trigger.cond, attrs.evolve(ctx, in_workflow=False, no_trigger="trigger"))
+            trig = self.cond(trigger.cond, ctx.but(in_workflow=False, no_trigger="trigger"))
             if len(self.diags) == before:  # an unknown event already said what is wrong
                 self.check_trigger(trig)
-            ctx = attrs.evolve(ctx, trigger=self.trigger_fields(trig))
+            ctx = ctx.but(trigger=self.trigger_fields(trig))
         ir_steps = self.steps(steps, ctx, top_names, top=True, drip=w.is_drip, tz=tz)
         exit_goals = []
         for gs in goals_sections:
