@@ -549,18 +549,7 @@ class _Entry(_Block):
     pass
 
 
-class _Makers:
-    """The AST's classes (and Span) by name, each as its constructor without
-    the class call (``nodes.maker``): ``N.Ident(...)`` makes what
-    ``A.Ident(...)`` would, at two thirds of the cost."""
-
-    def __getattr__(self, name: str):
-        made = nodes.maker(getattr(A, name))
-        setattr(self, name, made)  # asked once a class
-        return made
-
-
-N = _Makers()
+N = nodes.Makers(A)  # the AST's classes (and Span) as their constructors without the class call
 
 
 _DIGITS = re.compile(r"\d+")

@@ -33,7 +33,7 @@ from ..loader import Loaded, duplicate, is_test_file, load
 from ...syntax.parser import reserved_words
 from ...syntax.source import Span
 from .actions import Actions
-from .common import Context
+from .common import IR, Context
 from .conditions import Conditions
 from .declarations import Declarations
 from .steps import Steps
@@ -181,4 +181,4 @@ class Checker(Declarations, Conditions, Actions, Workflows, Steps):
                 wf = self.workflow(it)
                 if wf is not None:
                     workflows.append(wf)
-        return ir.Program(self.events, self.actions, self.segments, tuple(workflows), dict(self.loaded.sources))
+        return IR.Program(self.events, self.actions, self.segments, tuple(workflows), dict(self.loaded.sources))

@@ -11,7 +11,7 @@ from typing import Any
 
 from ...syntax import ast as A
 from .. import ir
-from .common import Context, kind_words, show_value
+from .common import IR, Context, kind_words, show_value
 
 _INTERP = re.compile(r"\{contact\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
 
@@ -60,29 +60,29 @@ class Actions:
             if p.name in given:
                 args.append((p.name, given[p.name]))
             elif p.has_default:
-                args.append((p.name, ir.ArgValue("const", p.default)))
+                args.append((p.name, IR.ArgValue("const", p.default)))
             else:
                 self.err("E0504", f'{act.name} needs the argument "{p.name}"', call.span,
                          hint=f"add {p.name}: {_example(p.type)}")
-        return ir.Call(act.name, tuple(args), tuple(rest), span=call.span)
+        return IR.Call(act.name, tuple(args), tuple(rest), span=call.span)
 
     def arg_value(self, v: A.Value, t: ir.FieldType | None, ctx: Context) -> ir.ArgValue:
         if isinstance(v, A.Ref):
             if v.parts[0] == "contact" and len(v.parts) > 1:
-                return ir.ArgValue("attr", parts=v.parts[1:])
+                return IR.ArgValue("attr", parts=v.parts[1:])
             if t is not None and t.kind in ("enum", "step") and len(v.parts) == 1:
                 value = v.parts[0]
                 self.check_arg_type(t, v, value, None)
-                return ir.ArgValue("const", value)
+                return IR.ArgValue("const", value)
             self.err("E0309", f'"{v.dotted}" is not a value here', v.span,
                      hint=f'write text in quotes: "{v.dotted}"')
-            return ir.ArgValue("const", None)
+            return IR.ArgValue("const", None)
         value = self.literal(v)
         if t is not None:
             self.check_arg_type(t, v, value, None)
         if isinstance(v, A.Str) and "{" in v.value:
             return self.template(v)
-        return ir.ArgValue("const", value)
+        return IR.ArgValue("const", value)
 
     def template(self, s: A.Str) -> ir.ArgValue:
         parts: list = []
@@ -93,8 +93,8 @@ class Actions:
             pos = m.end()
         parts.append(s.value[pos:])
         if len(parts) == 1:
-            return ir.ArgValue("const", s.value)
-        return ir.ArgValue("template", s.value, tuple(parts))
+            return IR.ArgValue("const", s.value)
+        return IR.ArgValue("template", s.value, tuple(parts))
 
     def check_arg_type(self, t: ir.FieldType, node: A.Value, value: Any, pname: str | None) -> None:
         if value is None and isinstance(node, A.Ref):

@@ -7,7 +7,11 @@ from typing import Optional
 import attrs
 
 from .. import ir
-from ...syntax import values
+from ...syntax import nodes, values
+
+#: The IR's classes as their constructors without the class call
+#: (``nodes.maker``): ``IR.CAnd(...)`` makes what ``ir.CAnd(...)`` would.
+IR = nodes.Makers(ir)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from ...syntax import ast as A
 from .. import ir
-from .common import Context, kind_words, show_value
+from .common import IR, Context, kind_words, show_value
 
 
 class Conditions:
     def cond(self, c: A.Cond, ctx: Context) -> ir.Cond:
         if isinstance(c, A.Or):
-            return ir.COr(tuple(self.cond(x, ctx) for x in c.items), span=c.span)
+            return IR.COr(tuple(self.cond(x, ctx) for x in c.items), span=c.span)
         if isinstance(c, A.And):
-            return ir.CAnd(tuple(self.cond(x, ctx) for x in c.items), span=c.span)
+            return IR.CAnd(tuple(self.cond(x, ctx) for x in c.items), span=c.span)
         if isinstance(c, A.Not):
-            return ir.CNot(self.cond(c.operand, ctx), span=c.span)
+            return IR.CNot(self.cond(c.operand, ctx), span=c.span)
         if isinstance(c, A.Compare):
             return self.compare(c, ctx)
         if isinstance(c, A.In):
@@ -25,7 +25,7 @@ class Conditions:
             lt = self.operand_type(left, ctx)
             right = self.operand(c.right, ctx, expect=lt if lt is not None and lt.kind in ("enum", "step") else None)
             self.check_membership(c, lt, right, ctx)
-            return ir.CIn(left, right, c.negated, span=c.span)
+            return IR.CIn(left, right, c.negated, span=c.span)
         if isinstance(c, A.TextOp):
             left, right = self.operand(c.left, ctx), self.operand(c.right, ctx)
             for side, node in ((left, c.left), (right, c.right)):
@@ -33,10 +33,10 @@ class Conditions:
                 if t is not None and t.kind not in ("string", "any", "step", "enum", "list") and not (
                         c.op == "contains" and t.kind == "list"):
                     self.err("E0506", f'"{c.op}" works on text, but this is a {t.kind}', node.span)
-            return ir.CText(c.op, left, right, span=c.span)
+            return IR.CText(c.op, left, right, span=c.span)
         if isinstance(c, A.IsSet):
             op = self.operand(c.ref, ctx)
-            return ir.CIsSet(op, c.negated, span=c.span)
+            return IR.CIsSet(op, c.negated, span=c.span)
         if isinstance(c, A.RefAtom):
             return self.ref_atom(c, ctx)
         raise AssertionError(type(c))
@@ -48,33 +48,33 @@ class Conditions:
             name = parts[0]
             extras = c.filter is not None or c.count or c.window
             if name in ("true", "false"):
-                return ir.CConst(name == "true", span=c.span)
+                return IR.CConst(name == "true", span=c.span)
             if ctx.event is not None and name in ctx.event.fields and not extras:
-                return ir.CTruthy(ir.OField(name, span=c.ref.span), span=c.span)
+                return IR.CTruthy(IR.OField(name, span=c.ref.span), span=c.span)
             if name in self._kw:
                 self.err("E0006", f'"{name}" is a keyword and cannot be used as a name', c.ref.span)
-                return ir.CConst(False, span=c.span)
+                return IR.CConst(False, span=c.span)
             if name not in self.segment_defs:
                 hint = self.did_you_mean(name, lambda: list(self.segment_defs) + list(self.events))
                 self.err("E0301", f"unknown segment {name}", c.ref.span,
                          hint=hint or "define it with: segment NAME = CONDITION")
-                return ir.CConst(False, span=c.span)
+                return IR.CConst(False, span=c.span)
             if extras:
                 self.err("E0307", f"{name} is a segment; a filter, count or window goes after an event type",
                          c.span)
-            return ir.CSegment(name, span=c.span)
+            return IR.CSegment(name, span=c.span)
         if dotted in self.events:
             return self.event_atom(c, self.events[dotted], ctx)
         if parts[0] == "contact":
             if c.filter is not None or c.count or c.window:
                 self.unknown_event(c.ref)
-                return ir.CConst(False, span=c.span)
-            return ir.CTruthy(ir.OAttr(parts[1:], span=c.ref.span), span=c.span)
+                return IR.CConst(False, span=c.span)
+            return IR.CTruthy(IR.OAttr(parts[1:], span=c.ref.span), span=c.span)
         if parts[0] == "trigger" and not (c.filter is not None or c.count or c.window):
             op = self.trigger_operand(c.ref, ctx)
-            return ir.CTruthy(op, span=c.span) if isinstance(op, ir.OTrigger) else ir.CConst(False, span=c.span)
+            return IR.CTruthy(op, span=c.span) if isinstance(op, ir.OTrigger) else IR.CConst(False, span=c.span)
         self.unknown_event(c.ref)
-        return ir.CConst(False, span=c.span)
+        return IR.CConst(False, span=c.span)
 
     def unknown_event(self, ref: A.Ref) -> None:
         hint = self.did_you_mean(ref.dotted, self.events)
@@ -91,7 +91,7 @@ class Conditions:
         if c.filter:
             sub = ctx.but(event=ev)
             parts = [self.cond(x, sub) for x in c.filter]
-            flt = parts[0] if len(parts) == 1 else ir.CAnd(tuple(parts), span=c.span)
+            flt = parts[0] if len(parts) == 1 else IR.CAnd(tuple(parts), span=c.span)
         kind, n = ("at_least", 1) if c.count is None else (c.count.kind, c.count.n)
         after = None
         if c.window is None:
@@ -102,12 +102,12 @@ class Conditions:
             window, dur = c.window.scope or "default", c.window.duration
             after = self.anchor(c.window.after, ctx)
             if after is None:
-                return ir.CConst(False, span=c.span)
+                return IR.CConst(False, span=c.span)
         else:
             window, dur = c.window.kind, c.window.duration
             if window == "since_enrollment" and not ctx.in_workflow and ctx.workflow is None:
                 pass  # segments may be used inside workflows; checked where used
-        return ir.CEvent(ev.name, flt, kind, n, window, dur, after=after, span=c.span)
+        return IR.CEvent(ev.name, flt, kind, n, window, dur, after=after, span=c.span)
 
     def anchor(self, a: A.RefAtom, ctx: Context) -> ir.CEvent | None:
         """The OTHER of ``EVENT within D after OTHER(FILTER)``: an event type
@@ -124,37 +124,37 @@ class Conditions:
         if a.filter:
             sub = ctx.but(event=ev)
             parts = [self.cond(x, sub) for x in a.filter]
-            flt = parts[0] if len(parts) == 1 else ir.CAnd(tuple(parts), span=a.span)
-        return ir.CEvent(ev.name, flt, "at_least", 1, "default", span=a.span)
+            flt = parts[0] if len(parts) == 1 else IR.CAnd(tuple(parts), span=a.span)
+        return IR.CEvent(ev.name, flt, "at_least", 1, "default", span=a.span)
 
     def operand(self, v: A.Value, ctx: Context, expect: ir.FieldType | None = None) -> ir.Operand:
         if isinstance(v, A.Ref):
             parts = v.parts
             if parts[0] == "contact" and len(parts) > 1:
-                return ir.OAttr(parts[1:], span=v.span)
+                return IR.OAttr(parts[1:], span=v.span)
             if parts[0] == "trigger" and len(parts) > 1:
                 return self.trigger_operand(v, ctx)
             if ctx.event is not None and len(parts) == 1 and parts[0] in ctx.event.fields:
-                return ir.OField(parts[0], span=v.span)
+                return IR.OField(parts[0], span=v.span)
             if expect is not None and expect.kind in ("enum", "step") and len(parts) == 1:
-                return ir.OConst(parts[0], span=v.span)
+                return IR.OConst(parts[0], span=v.span)
             if ctx.event is not None and len(parts) == 1 and expect is None:
                 self.err("E0304", f'event {ctx.event.name} has no field "{parts[0]}"', v.span,
                          hint=self.did_you_mean(parts[0], ctx.event.fields)
                          or f"its fields are: {', '.join(ctx.event.fields) or '(none)'}")
-                return ir.OConst(None, span=v.span)
+                return IR.OConst(None, span=v.span)
             if parts[0] == "contact":
                 self.err("E0308", "write a contact attribute as contact.NAME", v.span)
-                return ir.OConst(None, span=v.span)
+                return IR.OConst(None, span=v.span)
             self.err("E0309", f'"{v.dotted}" is not a value here', v.span,
                      hint=f'write text in quotes: "{v.dotted}"; contact attributes start with contact.')
-            return ir.OConst(None, span=v.span)
+            return IR.OConst(None, span=v.span)
         if isinstance(v, A.ListLit):
             item_expect = expect if expect is not None else None
-            return ir.OList(tuple(self.operand(x, ctx, item_expect) for x in v.items), span=v.span)
+            return IR.OList(tuple(self.operand(x, ctx, item_expect) for x in v.items), span=v.span)
         if isinstance(v, A.MapLit):
-            return ir.OConst(self.literal(v), span=v.span)
-        return ir.OConst(v.value, span=v.span)
+            return IR.OConst(self.literal(v), span=v.span)
+        return IR.OConst(v.value, span=v.span)
 
     def trigger_operand(self, v: A.Ref, ctx: Context) -> ir.Operand:
         """``trigger.FIELD``: a field of the event that enrolled the contact."""
@@ -167,14 +167,14 @@ class Conditions:
             self.err("E0310", f"{v.dotted} cannot be used here: {why}", v.span,
                      hint=hint or "use trigger.FIELD in the goals, waits and branches of a workflow with "
                                   "`enroll when EVENT`")
-            return ir.OConst(None, span=v.span)
+            return IR.OConst(None, span=v.span)
         name = v.parts[1]
         if len(v.parts) > 2 or name not in ctx.trigger:
             known = sorted(ctx.trigger)
             self.err("E0311", f'the trigger event has no field "{".".join(v.parts[1:])}"', v.span,
                      hint=self.did_you_mean(name, known) or f"its fields are: {', '.join(known)}")
-            return ir.OConst(None, span=v.span)
-        return ir.OTrigger(name, span=v.span)
+            return IR.OConst(None, span=v.span)
+        return IR.OTrigger(name, span=v.span)
 
     def operand_type(self, op: ir.Operand, ctx: Context) -> ir.FieldType | None:
         if isinstance(op, ir.OField) and ctx.event is not None:
@@ -184,9 +184,9 @@ class Conditions:
         if isinstance(op, ir.OConst):
             kind = ir.value_kind(op.value)
             if kind in ("bool", "number", "string"):
-                return ir.FieldType(kind)
+                return IR.FieldType(kind)
         if isinstance(op, ir.OList):
-            return ir.FieldType("list")
+            return IR.FieldType("list")
         return None  # contact attributes: the schema is open
 
     def _typed_side(self, left: A.Value, right: A.Value, ctx: Context):
@@ -225,7 +225,7 @@ class Conditions:
                     article = "an" if t.kind[0] in "aeiou" else "a"
                     self.err("E0506", f'"{c.op}" compares numbers or text, not {article} {t.kind}', node.span)
                     break
-        return ir.CCompare(c.op, lo, ro, span=c.span)
+        return IR.CCompare(c.op, lo, ro, span=c.span)
 
     def check_contact_kind(self, attr: ir.Operand, other: ir.Operand, node: A.Value) -> None:
         """Warn when a contact attribute whose data always holds one kind is

@@ -10,6 +10,7 @@ from typing import Any
 
 from ...syntax import ast as A
 from .. import effects, ir
+from .common import IR
 from ..loader import duplicate
 from ...syntax.parser import MAX_NESTING
 
@@ -19,12 +20,12 @@ class Declarations:
         if t.name == "enum":
             if len(set(t.values)) != len(t.values):
                 self.err("E0202", "an enum lists the same value twice", t.span)
-            return ir.FieldType("enum", t.values, t.optional)
+            return IR.FieldType("enum", t.values, t.optional)
         if t.name not in ir.TYPE_NAMES:
             self.err("E0202", f'unknown type "{t.name}"', t.span, hint=self.did_you_mean(t.name, ir.TYPE_NAMES)
                      or f"the types are {', '.join(ir.TYPE_NAMES)} and enum(...)")
-            return ir.FieldType("any", (), t.optional)
-        return ir.FieldType(t.name, (), t.optional)
+            return IR.FieldType("any", (), t.optional)
+        return IR.FieldType(t.name, (), t.optional)
 
     def declare_event(self, d: A.EventDecl) -> None:
         name = d.name.dotted
@@ -39,7 +40,7 @@ class Declarations:
                 self.err("E0201", f'field "{f.name.name}" is declared twice in {name}', f.name.span)
             fields[f.name.name] = self.type_expr(f.type)
         declared = tuple(filter(None, (self.effect(e, name, fields, d.span.file) for e in d.effects)))
-        self.events[name] = ir.EventType(name, fields, declared, span=d.span)
+        self.events[name] = IR.EventType(name, fields, declared, span=d.span)
 
     def effect(self, e: A.Effect, event: str, fields: dict[str, ir.FieldType], file: str) -> ir.Effect | None:
         """An ``effect`` of an event declaration (semantics/effects.py)."""
@@ -75,7 +76,7 @@ class Declarations:
             self.err("E0506", f"{op.name} needs a {op.field_kind} field; {field.dotted} is {ft.describe()}",
                      field.span)
             return None
-        return ir.Effect(op.name, None if op.whole_contact else target.parts[1], field.dotted)
+        return IR.Effect(op.name, None if op.whole_contact else target.parts[1], field.dotted)
 
     def declare_action(self, d: A.ActionDecl) -> None:
         name = d.name.name
@@ -96,7 +97,7 @@ class Declarations:
             if p.default is not None:
                 default = self.literal(p.default)
                 self.check_arg_type(t, p.default, default, p.name.name)
-            params.append(ir.ParamType(p.name.name, t, default, has_default))
+            params.append(IR.ParamType(p.name.name, t, default, has_default))
         emits = []
         pnames = {q.name for q in params} | ({rest} if rest else set())
         for e in d.emits:
@@ -125,8 +126,8 @@ class Declarations:
                         mapping.append((fname, ("step", None)))
                     elif fname == "workflow" and ft.kind == "string":
                         mapping.append((fname, ("workflow", None)))
-            emits.append(ir.EmitSpec(ev.name, tuple(mapping)))
-        self.actions[name] = ir.ActionType(name, tuple(params), rest, tuple(emits), span=d.span)
+            emits.append(IR.EmitSpec(ev.name, tuple(mapping)))
+        self.actions[name] = IR.ActionType(name, tuple(params), rest, tuple(emits), span=d.span)
 
     def literal(self, v: A.Value) -> Any:
         if isinstance(v, (A.Str, A.Num, A.Bool)):

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from ...syntax import ast as A
 from .. import ir
-from .common import WEEKDAYS, Context
+from .common import IR, WEEKDAYS, Context
 
 DRIP_ACTION_PREFIX = "send_"
 
@@ -33,36 +33,36 @@ class Steps:
         name = st.name.name if getattr(st, "name", None) is not None and not isinstance(st, A.GoalBlock) else None
         if isinstance(st, A.ActionStep):
             call = self.call(st.call, ctx)
-            return ir.SAction(call, name, span=st.span) if call else None
+            return IR.SAction(call, name, span=st.span) if call else None
         if isinstance(st, A.WaitFor):
-            return ir.SWait(st.duration, name, span=st.span)
+            return IR.SWait(st.duration, name, span=st.span)
         if isinstance(st, A.WaitUntilTime):
             wd = WEEKDAYS.index(st.weekday) if st.weekday else None
-            return ir.SWaitTime(st.hour, st.minute, wd, name, span=st.span)
+            return IR.SWaitTime(st.hour, st.minute, wd, name, span=st.span)
         if isinstance(st, A.WaitUntilDate):
             at = self.datetime(st.text, tz, st.span)
-            return ir.SWaitDate(at or 0, name, span=st.span)
+            return IR.SWaitDate(at or 0, name, span=st.span)
         if isinstance(st, A.WaitUntilCond):
-            return ir.SWaitCond(self.cond(st.cond, ctx), st.limit, name, span=st.span)
+            return IR.SWaitCond(self.cond(st.cond, ctx), st.limit, name, span=st.span)
         if isinstance(st, A.IfStep):
             branches = tuple((self.cond(c, ctx), tuple(self.steps(b, ctx, top_names, top=False, drip=drip, tz=tz,
                                                                   at=at)))
                              for c, b in st.branches)
             els = tuple(self.steps(st.else_steps, ctx, top_names, top=False, drip=drip, tz=tz, at=at)) \
                 if st.else_steps is not None else ()
-            return ir.SIf(branches, els, span=st.span)
+            return IR.SIf(branches, els, span=st.span)
         if isinstance(st, A.GoalBlock):
             if index is None:
                 self.err("E0415", "a goal step must be at the top level of the workflow", st.span,
                          hint="move it out of the if block")
                 return None
             goal = self.goal(st, ctx, top_names, index, is_step=True)
-            return ir.SGoal(goal, span=st.span) if goal else None
+            return IR.SGoal(goal, span=st.span) if goal else None
         if isinstance(st, A.SkipStep):
             self.skip_target(st.target, top_names, at, "skip to", nested=ctx.steps)
-            return ir.SSkip(st.target.name, span=st.span)
+            return IR.SSkip(st.target.name, span=st.span)
         if isinstance(st, A.EndStep):
-            return ir.SEnd(span=st.span)
+            return IR.SEnd(span=st.span)
         raise AssertionError(type(st))
 
     def skip_target(self, target: A.Ident, top_names, index: int | None, what: str,
@@ -112,7 +112,7 @@ class Steps:
                 self.err("E0419", f"{'on achieved' if isinstance(c, A.OnAchieved) else 'on unmet'} "
                                   "belongs to goal steps; an exit goal always takes the contact out", c.span,
                          hint="move the goal into the steps to make it a checkpoint")
-            return ir.Goal(g.name.name, cond, tuple(then), tuple(then_ifs), "end", span=g.span)
+            return IR.Goal(g.name.name, cond, tuple(then), tuple(then_ifs), "end", span=g.span)
         for extra in achieved[1:] + unmet[1:]:
             self.err("E0402", "this clause is given twice", extra.span)
         kw: dict[str, Any] = {}
@@ -125,7 +125,7 @@ class Steps:
         if unmet:
             u = unmet[0]
             kw.update(on_unmet=u.policy, unmet_limit=u.limit, unmet_then=u.then)
-        return ir.Goal(g.name.name, cond, tuple(then), tuple(then_ifs), is_step=True, span=g.span, **kw)
+        return IR.Goal(g.name.name, cond, tuple(then), tuple(then_ifs), is_step=True, span=g.span, **kw)
 
 
 def _drip_ok(st) -> bool:

@@ -11,7 +11,7 @@ from .. import ir
 from ..calendar import is_zone, known_zones, parse_local_datetime
 from ...syntax.diagnostics import Related
 from ...syntax.source import Span
-from .common import WEEKDAYS, Context
+from .common import IR, WEEKDAYS, Context
 
 
 class Workflows:
@@ -51,7 +51,7 @@ class Workflows:
                 goal = self.goal(g, ctx, top_names, None, is_step=False)
                 if goal:
                     exit_goals.append(goal)
-        return ir.Workflow(name, w.is_drip, once_at, every, tz, aud, trig, reentry is not None,
+        return IR.Workflow(name, w.is_drip, once_at, every, tz, aud, trig, reentry is not None,
                            tuple(ir_steps), tuple(exit_goals), tick_time, reentry_after,
                            skip_met is not None, exit_aud is not None, span=w.span)
 
@@ -195,9 +195,9 @@ class Workflows:
             ev = self.events.get(x.event) if isinstance(x, ir.CEvent) else None
             for f, t in (ev.fields.items() if ev is not None else ()):
                 if f in out and out[f] != t:
-                    t = ir.FieldType("any", (), True)
+                    t = IR.FieldType("any", (), True)
                 out[f] = t
-        out["time"] = ir.FieldType("string")
+        out["time"] = IR.FieldType("string")
         return out
 
     def check_trigger(self, c: ir.Cond) -> None:
