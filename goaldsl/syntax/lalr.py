@@ -183,6 +183,7 @@ class FastParser:
             f"(?P<DATETIME>{pats['DATETIME']})", f"(?P<TIME_OF_DAY>{pats['TIME_OF_DAY']})",
             f"(?P<NUMBER>{pats['NUMBER']})", f"(?P<COMMENT>{pats['COMMENT']})",
             r"(?P<END>\Z)", r"(?P<BAD>[\s\S])"]) + ")")
+        self.kinds = {n: k for k, n in self.master.groupindex.items()}  # a group's number -> its kind
         self.at_time = re.compile(pats["AT_TIME"])
         self.keywords = data["keywords"]
         self.punct = dict(data["punct"])
@@ -205,11 +206,16 @@ class FastParser:
         values: list = []
         acts = states[self.start]
         line, line_start = 1, 0
+        # The kinds of token by their group's number (cheaper to read and
+        # compare than its name).
+        group = self.master.groupindex
+        WORD, P, NL, COMMENT, END, BAD = (group[k] for k in ("WORD", "P", "NL", "COMMENT", "END", "BAD"))
+        kinds = self.kinds
         for m in self.master.finditer(text):
-            kind = m.lastgroup
-            value = m[kind]  # (a subscript and one call: cheaper than group(), end() and len())
-            start = m.start(kind)
-            if kind == "WORD":
+            i = m.lastindex
+            value = m[i]  # (a subscript and one call: cheaper than group(), end() and len())
+            start = m.start(i)
+            if i == WORD:
                 # Lark: AT_TIME (priority 5) where the state takes it and its
                 # lookahead holds; else NAME, a keyword when the state takes it.
                 if value == "at" and "AT_TIME" in acts and at_time.match(text, start):
@@ -218,13 +224,13 @@ class FastParser:
                     kind = keywords.get(value)
                     if kind is None or kind not in acts:
                         kind = "NAME"
-            elif kind == "P":
+            elif i == P:
                 kind = punct[value]
-            elif kind == "NL":
+            elif i == NL:
                 line += value.count("\n")
                 line_start = start + value.rindex("\n") + 1
                 continue
-            elif kind == "COMMENT":
+            elif i == COMMENT:
                 t = new(Token, value)
                 t.type = "COMMENT"
                 t.start_pos = start
@@ -232,10 +238,12 @@ class FastParser:
                 t.column = start - line_start + 1
                 comments.append(t)
                 continue
-            elif kind == "END":
+            elif i == END:
                 break
-            elif kind == "BAD":
+            elif i == BAD:
                 raise Bail
+            else:
+                kind = kinds[i]
             t = new(Token, value)
             t.type = kind
             t.start_pos = start
