@@ -53,6 +53,7 @@ of JSON Lines, to compare them.
 """
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
@@ -61,8 +62,7 @@ import re
 import tempfile
 import time
 import traceback
-from array import array
-from itertools import accumulate, compress
+from itertools import compress
 from operator import attrgetter, itemgetter
 from typing import IO, Any, Callable, Iterator, Optional
 
@@ -260,8 +260,8 @@ def _send_lines(pool: "_Pool", events, declared: dict, on_batch) -> None:
             where = (piece.offset, len(piece.data)) if scan.plain else piece.data
             for i, conn in enumerate(pool.conns):
                 mask = piece.mask(i)
-                pool._send(conn, ("lines", piece.base, where, mask, piece.bounds(),
-                                  list(compress(piece.line_ids, mask)), piece.taken, scan.rows))
+                pool._send(conn, ("lines", piece.base, where, mask, list(compress(piece.line_ids, mask)),
+                                  piece.taken, scan.rows))
             if on_batch is not None:
                 events.rows_read, events.rows_total = scan.position(), 1 << 20  # how far, for the display
                 on_batch(scan.rows)
@@ -741,12 +741,13 @@ class _Scan:
                     if msg[0] != "lines":
                         self.fed = None  # the end: nothing more will come
                         return
-                    _, base, where, mask, bounds, line_ids, taken, self.rows = msg
+                    _, base, where, mask, line_ids, taken, self.rows = msg
                     data = read(where)
-                    if data is None:
+                    got = None if data is None else _lines_of(mask, base, data)
+                    if got is None:
                         self.again = "the log changed while it was read, or cannot be read"
                         return
-                    nos, texts = _lines_of(mask, base, data, _array(bounds))
+                    nos, texts = got
                     ids.update(zip(nos, line_ids))
                     if taken:
                         dups.update(taken.intersection(nos))
@@ -757,7 +758,7 @@ class _Scan:
             if self.again is not None:
                 return
             mask = piece.mask(me)
-            nos, texts = _lines_of(mask, piece.base, piece.data, _array(piece.bounds()))
+            nos, texts = _lines_of(mask, piece.base, piece.data)
             ids.update(zip(nos, compress(piece.line_ids, mask)))
             if piece.taken:
                 dups.update(piece.taken.intersection(nos))
@@ -772,8 +773,7 @@ class _Scan:
         seen = self._seen
         base = 1  # the number of the piece's first line
         for offset, data in self._chunks():
-            lines, ends = _split(data)
-            count = len(lines)
+            count = data.count(b"\n") + (not data.endswith(b"\n"))  # the last line of the file may have none
             rows = None
             try:
                 rows = decode_lines(data)
@@ -784,7 +784,7 @@ class _Scan:
                 line_ids = list(map(_ID, rows))
             else:  # blank lines, bad ones: line by line (a line no decoder reads is partition 0's to report)
                 contacts, line_ids = [], []
-                for line in lines:
+                for line in io.BytesIO(data):
                     if not line.strip():
                         contacts.append(_BLANK)
                         line_ids.append(None)
@@ -803,7 +803,7 @@ class _Scan:
             flags = seen.duplicates(line_ids)  # the first line with an id wins, whoever it is for
             taken = set(compress(range(base, base + count), flags)) if flags is not None else set()
             self.rows += count
-            yield _Piece(base, offset, data, lines, ends, parts, line_ids, taken, self.n)
+            yield _Piece(base, offset, data, parts, line_ids, taken, self.n)
             base += count
 
     def _partitions(self, contacts: list) -> list[int]:
@@ -854,46 +854,23 @@ class _Scan:
 
 class _Piece:
     """A piece of the log as the scan read it: the first line's number
-    (``base``), its place in the file and its bytes, its lines, whether the
-    last ends with a newline, each line's partition (-1: a blank line, no
-    one's), each line's id as the reader takes it, and the numbers of the
-    lines whose id an earlier line took."""
+    (``base``), its place in the file and its bytes, each line's partition
+    (-1: a blank line, no one's), each line's id as the reader takes it, and
+    the numbers of the lines whose id an earlier line took."""
 
-    __slots__ = ("base", "offset", "data", "lines", "ends", "parts", "line_ids", "taken", "_codes", "_bounds")
+    __slots__ = ("base", "offset", "data", "parts", "line_ids", "taken", "_codes")
 
-    def __init__(self, base: int, offset: int, data: bytes, lines: list, ends: bool, parts: list, line_ids: list,
-                 taken: set, n: int):
-        self.base, self.offset, self.data, self.lines, self.ends = base, offset, data, lines, ends
+    def __init__(self, base: int, offset: int, data: bytes, parts: list, line_ids: list, taken: set, n: int):
+        self.base, self.offset, self.data = base, offset, data
         self.parts, self.line_ids, self.taken = parts, line_ids, taken
         # each line's partition + 1 as a byte, when they fit, so a partition's mask is one translate
         self._codes = bytes(map(_PLUS_ONE, parts)) if n < 255 else None
-        self._bounds: Optional[bytes] = None
-
-    def bounds(self) -> bytes:
-        """Where each line begins in ``data``, and after them where the last
-        ends: line i is ``data[b[i]:b[i + 1]]``, with its newline (as the
-        reader reads it), as an array of unsigned integers (``_array``)."""
-        if self._bounds is None:
-            b = array(_INDEX, (0,))
-            b.extend(accumulate(map(_PLUS_ONE, map(len, self.lines))))  # each line's newline
-            b[-1] = min(b[-1], len(self.data))  # the file's last line may have none
-            self._bounds = b.tobytes()
-        return self._bounds
 
     def mask(self, me: int) -> bytes:
         """A byte per line: 1 for the lines of partition ``me``, else 0."""
         if self._codes is not None:
             return self._codes.translate(_MASKS[me])
         return bytes(map(me.__eq__, self.parts))
-
-
-def _split(data: bytes) -> tuple[list, bool]:
-    """A piece's lines (without their newlines), and whether the last had one."""
-    lines = data.split(b"\n")
-    ends = not lines[-1]
-    if ends:
-        lines.pop()  # what follows the last newline
-    return lines, ends
 
 
 class _Pieces:
@@ -926,21 +903,15 @@ class _Pieces:
         return data if len(data) == size else None
 
 
-def _lines_of(mask: bytes, base: int, data: bytes, bounds: array) -> tuple[list, list]:
+def _lines_of(mask: bytes, base: int, data: bytes) -> Optional[tuple[list, list]]:
     """A piece's lines of one partition (``mask``: a byte per line, 1 for
-    its lines; ``bounds``: ``_Piece.bounds``): their numbers, and their text
-    as the reader reads it (with the newline)."""
-    own = list(compress(range(len(mask)), mask))
-    nos = list(map(base.__add__, own))
-    at = bounds.__getitem__
-    return nos, list(map(data.__getitem__, map(slice, map(at, own), map(at, map(_PLUS_ONE, own)))))
-
-
-def _array(data: bytes) -> array:
-    """Unsigned integers sent as bytes (``_Piece.bounds``)."""
-    a = array(_INDEX)
-    a.frombytes(data)
-    return a
+    its lines): their numbers, and their text as the reader reads it (with
+    the newline; split as a file is, in C). None when the piece does not
+    have a line per byte of the mask (the file changed)."""
+    lines = io.BytesIO(data).readlines()
+    if len(lines) != len(mask):
+        return None
+    return list(compress(range(base, base + len(mask)), mask)), list(compress(lines, mask))
 
 
 class _ContactAndId(msgspec.Struct, gc=False):
@@ -954,7 +925,6 @@ _ID = attrgetter("id")
 _T, _CID, _EID, _NO = itemgetter(0), itemgetter(1), itemgetter(4), itemgetter(5)
 _KERNEL_EVENT = itemgetter(0, 1, 2, 3, 5)  # a reader's row as the kernel takes it: (time, contact, type, fields, line)
 _PLUS_ONE = (1).__add__
-_INDEX = "Q"  # where a line is in a piece, and its place: 64 bits, whatever the size of a line
 _MASKS = [bytes(int(code == me + 1) for code in range(256)) for me in range(254)]  # partition + 1 -> 1, else 0
 _BLANK = object()  # a blank line's contact: no one's line
 _UNREAD = object()  # a line no decoder reads: partition 0 reports it
