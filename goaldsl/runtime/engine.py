@@ -471,9 +471,8 @@ class Engine:
                 else:  # order keys: each event's place in the whole log is its cause
                     # (the loop above again, apart so that one process does no key work per event)
                     while True:
-                        ev = popleft()
-                        _, cid, typ, fields = ev[:4]
-                        self._cause = (t, -1, ev[4])
+                        _, cid, typ, fields, seq = popleft()
+                        self._cause = (t, -1, seq)
                         c = contacts.get(cid)
                         if c is None:
                             c = self._contact(cid)
@@ -732,9 +731,12 @@ class Engine:
         return matched
 
     def _emit(self, c: Contact, t: int, typ: str, fields: dict) -> None:
-        if self.keys is not None:
-            self._cause = self._next_key(t)
         if typ in self._live or c.watch:
+            if self.keys is not None:
+                # Only an event recorded takes a key (its cause's place): whether it is
+                # recorded is decided by the program and its contact alone, so the keys
+                # of a contact's entries keep their order in every partition.
+                self._cause = self._next_key(t)
             self._record(c, t, typ, fields, True)
 
     # ---------------------------------------------------------------- acting
@@ -1138,8 +1140,8 @@ class Engine:
             self._undelivered.append([ActionRequest(rid, action, shown, c.id, w.name, t, step, goal), 0])
         live = self._live
         for event, mapping in emits:
-            if event not in live and not c.watch and self.keys is None:
-                continue  # an event nothing would see: not made (with order keys it still takes its key)
+            if event not in live and not c.watch:
+                continue  # an event nothing would see: not made
             fields = {}
             skip = False
             for fname, kind, val, optional in mapping:
