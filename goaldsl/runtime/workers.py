@@ -757,7 +757,11 @@ class _Scan:
             if self.again is not None:
                 return
             mask = piece.mask(me)
-            nos, texts = _lines_of(mask, piece.base, piece.data)
+            got = _lines_of(mask, piece.base, piece.data)
+            if got is None:  # pragma: no cover - the piece's lines were counted from these bytes
+                self.again = "a piece split otherwise"
+                return
+            nos, texts = got
             ids.update(zip(nos, compress(piece.line_ids, mask)))
             if piece.taken:
                 dups.update(piece.taken.intersection(nos))
