@@ -478,8 +478,23 @@ class Engine:
                             c = self._contact(cid)
                         if typ in live or c.watch:
                             record(c, t, typ, fields, True)
-                        if not q or q[0][0] != t:
+                        if not q:
                             break
+                        nxt = q[0][0]
+                        if nxt == t:
+                            continue
+                        # An instant of events alone: on to the next one at once, as above
+                        # (recording an input event writes no entry, so takes no key).
+                        if self._woken or nxt > until or told:
+                            break
+                        s = self._soonest
+                        self._soonest = None
+                        if s is not None and (wn is None or s < wn):
+                            wn = s
+                        if wn is not None and wn <= nxt:
+                            break
+                        self.now = t
+                        self._instant = t = nxt
                 acted = self._woken or (wn is not None and wn <= t)
                 if acted:
                     self._act_instant(t)
