@@ -427,6 +427,10 @@ class Engine:
                 self._stopped = str(e) if isinstance(e, EngineError) else f"{type(e).__name__}: {e}"
             raise
 
+    # Over 80 lines on purpose: the engine's event loop (every input event of
+    # a run passes through it), one function so that its names stay local; its
+    # per-event loop is written twice, with and without order keys, so that
+    # one process does no key work per event.
     def _run_until(self, until: int) -> None:
         q = self._queue
         contacts = self.contacts
