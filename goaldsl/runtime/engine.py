@@ -445,60 +445,48 @@ class Engine:
                 self._instant = t
                 self._woken = False
                 self._soonest = None
-                if self.keys is None:
-                    while True:  # the events of this instant, in the log's order
-                        _, cid, typ, fields = popleft()
-                        c = contacts.get(cid)
-                        if c is None:
-                            c = self._contact(cid)
-                        if typ in live or c.watch:
-                            record(c, t, typ, fields, True)
-                        if not q:
-                            break
-                        nxt = q[0][0]
-                        if nxt == t:
-                            continue
-                        # An instant of events alone (nothing woke, no workflow
-                        # is due, no host is told): on to the next one at once,
-                        # doing what the end of this loop would (the clock, the
-                        # next workflow instant; recording delivers no action).
-                        if self._woken or nxt > until or told:
-                            break
-                        s = self._soonest
-                        self._soonest = None
-                        if s is not None and (wn is None or s < wn):
-                            wn = s
-                        if wn is not None and wn <= nxt:
-                            break
-                        self.now = t
-                        self._instant = t = nxt
-                else:  # order keys: each event's place in the whole log is its cause
-                    # (the loop above again, apart so that one process does no key work per event)
-                    while True:
-                        _, cid, typ, fields, seq = popleft()
-                        self._cause = (t, -1, seq)
-                        c = contacts.get(cid)
-                        if c is None:
-                            c = self._contact(cid)
-                        if typ in live or c.watch:
-                            record(c, t, typ, fields, True)
-                        if not q:
-                            break
-                        nxt = q[0][0]
-                        if nxt == t:
-                            continue
-                        # An instant of events alone: on to the next one at once, as above
-                        # (recording an input event writes no entry, so takes no key).
-                        if self._woken or nxt > until or told:
-                            break
-                        s = self._soonest
-                        self._soonest = None
-                        if s is not None and (wn is None or s < wn):
-                            wn = s
-                        if wn is not None and wn <= nxt:
-                            break
-                        self.now = t
-                        self._instant = t = nxt
+                keyed = self.keys is not None
+                while True:  # instants of input events, run on while nothing else is due
+                    if not keyed:
+                        while True:  # the events of this instant, in the log's order
+                            _, cid, typ, fields = popleft()
+                            c = contacts.get(cid)
+                            if c is None:
+                                c = self._contact(cid)
+                            if typ in live or c.watch:
+                                record(c, t, typ, fields, True)
+                            if not q or q[0][0] != t:
+                                break
+                    else:  # order keys: each event's place in the whole log is its cause
+                        # (the loop above again, apart so that one process does no key work per event)
+                        while True:
+                            _, cid, typ, fields, seq = popleft()
+                            self._cause = (t, -1, seq)
+                            c = contacts.get(cid)
+                            if c is None:
+                                c = self._contact(cid)
+                            if typ in live or c.watch:
+                                record(c, t, typ, fields, True)
+                            if not q or q[0][0] != t:
+                                break
+                    # An instant of events alone (nothing woke, no workflow is
+                    # due, no host is told): on to the next one at once, doing
+                    # what the end of the outer loop would (the clock, the next
+                    # workflow instant; recording delivers no action, and
+                    # writes no entry, so takes no key).
+                    if not q or self._woken or told:
+                        break
+                    nxt = q[0][0]
+                    if nxt > until:
+                        break
+                    s = self._soonest
+                    self._soonest = None
+                    if s is not None and (wn is None or s < wn):
+                        wn = s
+                    if wn is not None and wn <= nxt:
+                        break
+                    self.now = t
+                    self._instant = t = nxt
                 acted = self._woken or (wn is not None and wn <= t)
                 if acted:
                     self._act_instant(t)
