@@ -193,6 +193,10 @@ class Engine:
         self._queue: deque = deque()  # input events not yet ingested: (time, cid, type, fields)
         self._ws = [_WState(cw) for cw in plan.workflows]
         self._on_event = [w for w in self._ws if not w.cw.every]  # `evaluate on event` workflows
+        # order_keys=True (one partition of a run split by contact, docs/scale.md):
+        # ``keys`` holds, beside each entry of ``activity``, its place in the
+        # order a run over every contact writes the entries (``order_key``).
+        self.keys: Optional[list] = [] if order_keys else None
         self._prepare(plan, start, exhaustive, frozenset(paused))
         self._calls: dict[int, tuple] = {}  # id(ir.Call) -> what running it needs (_compiled_call)
         self._heap_seq = itertools.count()
@@ -204,10 +208,6 @@ class Engine:
         self._round = 0
         self._turn = -1
         self.new_workflows: tuple[str, ...] = ()  # after restore(): workflows the snapshot did not have
-        # order_keys=True (one partition of a run split by contact, docs/scale.md):
-        # ``keys`` holds, beside each entry of ``activity``, its place in the
-        # order a run over every contact writes the entries (``order_key``).
-        self.keys: Optional[list] = [] if order_keys else None
         self._ctx: tuple = ()  # what is being done: (phase, whose turn), the middle of a key
         self._n = 0  # entries and events written in this context so far
         self._cause: Optional[tuple] = None  # the key of the event being recorded
@@ -260,6 +260,14 @@ class Engine:
         # contact watched by an `evaluate on event` workflow.
         self._live = frozenset(t for t, (full, static, dynamic, effect, targets) in self._types.items()
                                if full or static or dynamic or effect is not None or targets)
+        # Per event type, recording one as generated code (_recorder): what
+        # the tuple above says, written out with its constants; and for a
+        # lean history, putting an event into it alone (restoring a full
+        # snapshot into a lean engine).
+        self._recorders: dict[str, Callable] = {}
+        self._lean_recorders: dict[str, Callable] = {}
+        for t, kind in self._types.items():
+            self._recorders[t], self._lean_recorders[t] = _recorder(self, t, kind)
 
     # ---------------------------------------------------------------- feeding
 
@@ -435,6 +443,7 @@ class Engine:
         q = self._queue
         contacts = self.contacts
         record = self._record
+        recorders = self._recorders
         live = self._live
         popleft = q.popleft
         told = self.on_instant is not None  # a host is told of every instant
@@ -453,7 +462,9 @@ class Engine:
                             c = contacts.get(cid)
                             if c is None:
                                 c = self._contact(cid)
-                            if typ in live or c.watch:
+                            if typ in live:
+                                recorders[typ](c, t, fields, True)
+                            elif c.watch:
                                 record(c, t, typ, fields, True)
                             if not q or q[0][0] != t:
                                 break
@@ -663,79 +674,13 @@ class Engine:
         return c
 
     def _record(self, c: Contact, t: int, typ: str, fields: dict, acting: bool) -> None:
-        kind = self._types.get(typ)
-        if kind is None:  # not a declared type (a snapshot may hold one): only kept, in a full history
-            kind = self._types[typ] = (not self.lean, (), (), None, ())
-        full, static, dynamic, effect, targets = kind
-        matched = True
-        if full:  # every event of the type, with its fields
-            lst = c.events.get(typ)
-            if lst is None:
-                c.events[typ] = [(t, fields)]
-            elif lst[-1][0] <= t:
-                lst.append((t, fields))
-            else:  # a late event: keep the list in time order
-                _insert(lst, (t, fields))
-        elif static or dynamic:  # the lean history (compiler.Atoms)
-            matched = self._remember(c, t, static, dynamic, fields)
-        if effect is not None:
-            effect(c.attrs, fields)
-        if acting and c.watch:
-            for w in c.watch:
-                if not w.paused and c.id in w.enrolled:
-                    self._schedule(w, c.id, t)
-        if not targets:
-            return
-        cid = c.id
-        for w, trig, rel, aud, windows, gated in targets:
-            if gated and not matched:
-                continue
-            if acting and not w.paused:
-                if trig:
-                    w.pending.append((t, cid, typ, fields) if self.keys is None else (t, cid, typ, fields, self._cause))
-                    self._schedule(w, cid, t)
-                elif (rel and cid in w.enrolled) or (aud and cid not in w.enrolled):
-                    self._schedule(w, cid, t)
-            if windows:
-                tz = w.cw.tz
-                for d in windows:
-                    leaves = window_leaves(t, d, tz)
-                    if leaves > self.start:
-                        self._schedule(w, cid, leaves)
-
-    @staticmethod
-    def _remember(c: Contact, t: int, static: tuple, dynamic: tuple, fields: dict) -> bool:
-        """Put an event into the lean history (compiler.Atoms); whether a
-        count can see it (it matched a static filter, or some filter is
-        evaluated later)."""
-        events = c.events
-        matched = bool(dynamic)
-        for key, match, keep in static:
-            if match is None or match(fields):
-                matched = True
-                lst = events.get(key)
-                if lst is None:
-                    events[key] = [t]
-                else:
-                    if lst[-1] <= t:
-                        lst.append(t)
-                    else:
-                        _insert_time(lst, t)
-                    if len(lst) > keep:
-                        del lst[:-keep]
-        for key, names, back in dynamic:
-            item = (t, fields if names is None else {k: fields[k] for k in names if k in fields})
-            lst = events.get(key)
-            if lst is None:
-                events[key] = [item]
-            elif lst[-1][0] <= t:
-                lst.append(item)
-                # Dropped in batches: once the oldest is a quarter window past.
-                if back is not None and lst[0][0] < t - back - (back >> 2):
-                    _drop_before(lst, t - back)
-            else:
-                _insert(lst, item)
-        return matched
+        """Record an event of ``c`` (``acting``: at the current instant, so it
+        may wake workflows; else a late one): its type's generated recorder."""
+        rec = self._recorders.get(typ)
+        if rec is None:  # not a declared type (a snapshot may hold one): only kept, in a full history
+            self._types[typ] = kind = (not self.lean, (), (), None, ())
+            rec = self._recorders[typ] = _recorder(self, typ, kind)[0]
+        rec(c, t, fields, acting)
 
     def _emit(self, c: Contact, t: int, typ: str, fields: dict) -> None:
         if typ in self._live or c.watch:
@@ -1341,12 +1286,11 @@ class Engine:
                 return full
 
             def record(c: Contact, sc: fmt.SContact) -> None:
-                kinds = self._types
                 for typ, lst in sc.events.items():
-                    kind = kinds.get(typ)
-                    if kind is not None and (kind[1] or kind[2]):
+                    remember = self._lean_recorders.get(typ)
+                    if remember is not None:
                         for t, fields in lst:
-                            self._remember(c, t, kind[1], kind[2], fields)
+                            remember(c, t, fields)
             return record
         if not self.lean:
             raise fmt.SnapshotError("a snapshot of a lean history (keep_history=False) keeps only what its counts "
@@ -1564,6 +1508,109 @@ def _load_workflow(w: _WState, sw: fmt.SWorkflow, contacts: dict) -> None:
     if any(cid not in contacts for _, cid, _, _ in sw.pending):
         raise fmt.SnapshotError(f"{where}: a pending trigger event names a contact not in the snapshot")
     w.pending = deque(sw.pending)
+
+
+# Over 80 lines on purpose: one text generator, so that what recording an
+# event does (the history, the contact, the workflows it wakes) is decided in
+# this one place; split, its parts would pass the same state around.
+def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Optional[Callable]]:
+    """Recording an event of type ``typ`` in ``eng``, as a generated
+    function ``(contact, time, fields, acting)``, with ``kind`` (from
+    ``Engine._prepare``) written out as constants: the full history, or the
+    lean one's counts (compiler.Atoms: static filters applied now, keeping
+    the latest times; others keeping the fields they read, inside their
+    window); the event's effect on the contact; the workflows it wakes
+    (enrolled contacts for a type that can change a goal or a wait, others
+    for one that can change the audience, a trigger, a window it leaves).
+    The second function, for a lean history with counts of the type, only
+    puts the event into it (``(contact, time, fields)``); else None. The
+    functions hold the engine (its ``_schedule``): an engine and its
+    recorders are a reference cycle, freed by the cyclic collector."""
+    full, static, dynamic, effect, targets = kind
+    ns: dict[str, Any] = {"schedule": eng._schedule, "eng": eng, "window_leaves": window_leaves, "_insert": _insert,
+                          "_insert_time": _insert_time, "_drop_before": _drop_before, "effect": effect}
+    tname = repr(typ)
+    lean: list[str] = []  # the lean history, as lines of the body
+    if not full and (static or dynamic):
+        lean.append("events = c.events")
+        lean.append(f"matched = {bool(dynamic)}")
+        for i, (key, match, keep) in enumerate(static):
+            ns[f"match{i}"] = match
+            pad = ""
+            if match is not None:
+                lean.append(f"if match{i}(fields):")
+                pad = "    "
+            lean += [pad + x for x in (
+                "matched = True",
+                f"lst = events.get({key!r})",
+                "if lst is None:",
+                f"    events[{key!r}] = [t]",
+                "else:",
+                "    if lst[-1] <= t:",
+                "        lst.append(t)",
+                "    else:",
+                "        _insert_time(lst, t)",
+                f"    if len(lst) > {keep}:",
+                f"        del lst[:-{keep}]")]
+        for i, (key, names, back) in enumerate(dynamic):
+            if names is None:
+                lean.append("item = (t, fields)")
+            else:
+                lean.append(f"item = (t, {{k: fields[k] for k in {tuple(names)!r} if k in fields}})")
+            lean += [f"lst = events.get({key!r})",
+                     "if lst is None:",
+                     f"    events[{key!r}] = [item]",
+                     "elif lst[-1][0] <= t:",
+                     "    lst.append(item)"]
+            if back is not None:  # dropped in batches: once the oldest is a quarter window past
+                lean += [f"    if lst[0][0] < t - {back + (back >> 2)}:",
+                         f"        _drop_before(lst, t - {back})"]
+            lean += ["else:", "    _insert(lst, item)"]
+    body: list[str] = []
+    if full:  # every event of the type, with its fields
+        body += ["lst = c.events.get(TYPE)",
+                 "if lst is None:",
+                 "    c.events[TYPE] = [(t, fields)]",
+                 "elif lst[-1][0] <= t:",
+                 "    lst.append((t, fields))",
+                 "else:  # a late event: keep the list in time order",
+                 "    _insert(lst, (t, fields))"]
+    body += lean
+    if effect is not None:
+        body.append("effect(c.attrs, fields)")
+    body += ["if acting and c.watch:",
+             "    for w in c.watch:",
+             "        if not w.paused and c.id in w.enrolled:",
+             "            schedule(w, c.id, t)"]
+    for i, (w, trig, rel, aud, windows, gated) in enumerate(targets):
+        ns[f"w{i}"] = w
+        part = []
+        if trig:
+            cause = "" if eng.keys is None else ", eng._cause"
+            part += [f"    w{i}.pending.append((t, c.id, TYPE, fields{cause}))", f"    schedule(w{i}, c.id, t)"]
+        elif rel and aud:  # enrolled or not
+            part.append(f"    schedule(w{i}, c.id, t)")
+        elif rel:
+            part += [f"    if c.id in w{i}.enrolled:", f"        schedule(w{i}, c.id, t)"]
+        elif aud:
+            part += [f"    if c.id not in w{i}.enrolled:", f"        schedule(w{i}, c.id, t)"]
+        if part:
+            part.insert(0, f"if acting and not w{i}.paused:")
+        if windows:
+            ns[f"windows{i}"] = tuple(windows)
+            part += [f"for d in windows{i}:",
+                     f"    leaves = window_leaves(t, d, {w.cw.tz!r})",
+                     f"    if leaves > {eng.start}:",
+                     f"        schedule(w{i}, c.id, leaves)"]
+        if gated and part and lean:
+            part = ["if matched:"] + ["    " + x for x in part]
+        body += part
+    ns["TYPE"] = typ
+    src = "def record(c, t, fields, acting):\n" + "".join(f"    {x}\n" for x in body)
+    if lean:
+        src += "def remember(c, t, fields):\n" + "".join(f"    {x}\n" for x in lean)
+    exec(compile(src, f"<goal recorder {tname}>", "exec"), ns)
+    return ns["record"], ns.get("remember")
 
 
 def _check_order(events: list, what: str) -> None:
