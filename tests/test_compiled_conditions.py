@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from goaldsl.api import load_program
 from goaldsl.semantics.checker import check
-from goaldsl.runtime.compiler import Compiler
+from goaldsl.runtime.compiler import Atoms, Compiler
 from goaldsl.runtime.engine import Contact, Engine, EngineError
 from goaldsl.semantics.loader import load
 from goaldsl.runtime.output import jsonl_line
@@ -81,7 +81,9 @@ def compiled(tmp_path_factory):
         cond, _ = program.condition(text)
         for tz in ("UTC", "America/New_York"):
             comp = Compiler(program.ir, tz)
-            out.append((text, tz, comp.cond(cond), ClosureOracle(program.ir, tz).closure(cond)))
+            atoms = Atoms(program.ir)
+            lean = Compiler(program.ir, tz, lean=atoms).cond(cond)
+            out.append((text, tz, comp.cond(cond), ClosureOracle(program.ir, tz).closure(cond), atoms, lean))
     return out
 
 
@@ -92,8 +94,50 @@ def test_generated_conditions_equal_the_closures(compiled, attrs_, evs, later, s
     for dt, typ, url in sorted(evs):
         c.events.setdefault(typ, []).append((START + dt, {"url": url} if typ == "page.visited" else {"email": "a"}))
     now = START + later
-    for text, tz, gen, ref in compiled:
+    for text, tz, gen, ref, _, _ in compiled:
         assert gen(c, now, since, None) == ref(c, now, since, None), (text, tz, attrs_, evs, now, since)
+
+
+def _lean_contact(atoms: Atoms, attrs_: dict, evs: list) -> Contact:
+    """A contact's lean history as compiler.Atoms describes it (what the
+    engine's recorder keeps): per static count, the times of the latest
+    matching events; per other count, each event's time and the fields its
+    filter reads (nothing dropped: every window sees them)."""
+    c = Contact("c1", dict(attrs_), 0)
+    for t, typ, fields in evs:
+        for a in atoms.by_type.get(typ, ()):
+            if a.static:
+                if a.match is None or a.match(fields):
+                    lst = c.events.setdefault(a.key, [])
+                    lst.append(t)
+                    if len(lst) > a.keep:
+                        del lst[:-a.keep]
+            else:
+                kept = fields if a.fields is None else {k: fields[k] for k in a.fields if k in fields}
+                c.events.setdefault(a.key, []).append((t, kept))
+    return c
+
+
+# As ``events``, but often within a few hours of the instant (the short windows' edges).
+near_events = st.lists(st.tuples(st.one_of(st.integers(-8, 2), st.integers(-144, 2)).map(lambda k: 1800 * k),
+                                 st.sampled_from(["page.visited", "email.opened"]),
+                                 st.sampled_from(["/pricing", "/PRICING/team", "/a", "/b"])), max_size=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(contacts(), near_events, st.one_of(st.integers(0, 4), st.integers(0, 96)).map(lambda k: 1800 * k),
+       st.sampled_from([None, START - 3600, START]))
+def test_lean_conditions_equal_the_closures(compiled, attrs_, evs, later, since):
+    # The lean build (Engine(keep_history=False)): counts read only what the
+    # lean history keeps, yet give what the closures give over every event.
+    evs = [(START + dt, typ, {"url": url} if typ == "page.visited" else {"email": "a"}) for dt, typ, url in sorted(evs)]
+    full = Contact("c1", dict(attrs_), 0)
+    for t, typ, fields in evs:
+        full.events.setdefault(typ, []).append((t, fields))
+    now = START + later
+    for text, tz, _, ref, atoms, lean in compiled:
+        c = _lean_contact(atoms, attrs_, [e for e in evs if e[0] <= now])
+        assert lean(c, now, since, None) == ref(full, now, since, None), (text, tz, attrs_, evs, now, since)
 
 
 def _plan(text: str, closures: bool):
