@@ -172,3 +172,96 @@ def test_seen_ids_compare_the_second_value_when_first_values_collide():
     ra, rb = np.array([5, 7, 7, 7, 9], dtype=np.int64), np.array([1, 2, 3, 4, 1], dtype=np.int64)
     a, b = np.array([5, 5, 7, 7, 8], dtype=np.int64), np.array([1, 2, 3, 9, 1], dtype=np.int64)
     assert _in_run(ra, rb, a, b).tolist() == [True, False, True, False, False]
+
+
+# ---------------------------------------------------------------- a batch read whole
+
+from goaldsl.runtime.inputs import JsonlReader, column_times  # noqa: E402
+
+USUAL = ['{"id": "e%d", "time": "2026-10-01T10:%02d:06+01:00", "contact": "c1", "type": "page.visited", "url": "/p"}',
+         '{"time": "2026-10-01T09:00:00Z", "contact": "c2", "type": "appointment.status_changed", '
+         '"appointment": "a", "status": "new", "calendar": "x"}',
+         '{"id": "e%d", "time": "2026-10-01T10:%02d:06-05:00", "contact": "c1", "type": "contact.updated", '
+         '"fields": {"stage": "SQL", "company": {"size": 3}}}',
+         '{"type": "purchase.completed", "contact": "c3", "time": "2026-10-01T10:%02d:59Z", "amount": 2.5, '
+         '"extra": null, "id": null}']
+# Lines the whole batch must not take as usual: each is read line by line,
+# and the batch's rows must be the ones that reading gives.
+UNUSUAL = ['{"id": "x", "time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "page.visited", "url": "/a", '
+           '"type": "email.opened"}',  # a repeated key: the last one counts
+           '{"time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "page.visited", "url": "/a"} '
+           '{"time": "2026-10-01T10:00:07Z", "contact": "c1", "type": "page.visited", "url": "/b"}',
+           '{"time": "2026-10-01T10:00:06Z", "contact": "c1",\n "type": "page.visited", "url": "/a"}',
+           '{"time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "purchase.completed", "amount": 1, '
+           '"product": null}',  # null means absent
+           '{"time": "2026-10-01T10:00:06Z", "contact": 7, "type": "page.visited", "url": "/a", "id": 8}',
+           '{"time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "contact.updated", "fields": {"tags.0": "x"}}',
+           '{"time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "contact.updated", "fields": {"tags": null}}',
+           '{"time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "contact.updated", "fields": {"id": "c2"}}',
+           '{"time": "2026-10-01T10:00:06.5Z", "contact": "c1", "type": "page.visited", "url": "/a"}',
+           '{"time": "2026-10-31T23:59:59-05:00", "contact": "c1", "type": "page.visited", "url": "/a"}',
+           '{"time": "2026-02-29T10:00:06Z", "contact": "c1", "type": "page.visited", "url": "/a"}',
+           '{"time": "2026-10-01T10:61:06Z", "contact": "c1", "type": "page.visited", "url": "/a"}',
+           '{"time": "8999-10-01T10:00:06Z", "contact": "c1", "type": "page.visited", "url": "/a"}',
+           '{"time": "1969-12-31T10:00:06Z", "contact": "c1", "type": "page.visited", "url": "/a"}',
+           '{"time": "2026-10-01T10:00:06+24:00", "contact": "c1", "type": "page.visited", "url": "/a"}',
+           '{"time": "2026-10-01T10:00:06Z", "contact": "", "type": "page.visited", "url": "/a"}',
+           '{"time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "page.visitd", "url": "/a"}',
+           '{"time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "page.visited", "url": 5}',
+           '{"time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "appointment.status_changed", '
+           '"appointment": "a", "status": "nope"}',
+           '{"time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "purchase.completed", "amount": true}',
+           '', '   ', '[1]', '{not json', '"\\ud800"']
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(USUAL) - 1), st.integers(0, 59)), min_size=1, max_size=12),
+       st.lists(st.sampled_from(UNUSUAL), max_size=2), st.randoms(use_true_random=False), st.booleans())
+def test_a_batch_read_whole_gives_what_reading_it_line_by_line_gives(tmp_path_factory, usual, unusual, rnd, end):
+    # JsonlReader.batch decides a batch at once when every line is of the
+    # usual shape, else reads it line by line; either way its rows and bad
+    # lines must be the line-by-line reader's (_lines).
+    events = _events(tmp_path_factory.mktemp("ev"))
+    lines = [USUAL[k] % ((i, m) if USUAL[k].count("%") == 2 else (m,)) if "%" in USUAL[k] else USUAL[k]
+             for i, (k, m) in enumerate(usual)] + list(unusual)
+    rnd.shuffle(lines)
+    texts = [(line + "\n").encode() for line in lines]
+    if not end:
+        texts[-1] = texts[-1].rstrip(b"\n")
+    nos = range(3, 3 + len(texts))
+    whole_bad: list = []
+    got = JsonlReader(events, "events.jsonl", whole_bad).batch(nos, texts)
+    plain_bad: list = []
+    want = JsonlReader(events, "events.jsonl", plain_bad)._lines(zip(nos, texts))
+    assert got.rows() == want
+    assert whole_bad == plain_bad
+    if not unusual:
+        assert JsonlReader(events, "e", [])._whole(nos, texts) is not None  # (the usual batch is read whole)
+
+
+usual_time = st.builds(
+    lambda mo, d, h, mi, s, tz: f"2026-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{tz}",
+    st.sampled_from([2, 10]), st.integers(1, 28), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59),
+    st.sampled_from(["+00:00", "-05:00", "+05:30", "+01:00", "-03:30"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(usual_time, min_size=1, max_size=30), st.lists(stamp, max_size=2), st.randoms(use_true_random=False))
+def test_times_read_a_column_at_a_time_are_the_ones_read_one_by_one(times, odd, rnd):
+    # column_times reads a batch's times at once, or gives None: then the
+    # reader reads them one by one. Of the usual form, in one month, with
+    # a few offsets, it must read them all.
+    mixed = times + [t for t in odd if 20 <= len(t) <= 25]
+    rnd.shuffle(mixed)
+    one_by_one = EventTimes()
+    for batch in (times, [t for t in times if t.endswith("Z")] or None, mixed):
+        if batch is None:
+            continue
+        got = column_times(batch)
+        if got is not None:
+            assert got == [one_by_one(t) for t in batch]
+        elif batch is times and len({t[:7] for t in times}) == 1:
+            raise AssertionError(f"the usual times of one month were not read at once: {times}")
+    utc = [t[:19] + "Z" for t in times]
+    if len({t[:7] for t in utc}) == 1:
+        assert column_times(utc) == [one_by_one(t) for t in utc]

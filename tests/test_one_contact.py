@@ -609,34 +609,34 @@ def _valid_hour(text: str) -> bool:
 
 
 def test_dates_and_hours_checked_all_at_once_as_one_by_one():
-    """``_calendar`` (the dates and hours of every time, checked with a
+    """``usual_dates`` (the dates and hours of every time, checked with a
     byte per time) says what reading each ``YYYY-MM-DDTHH`` says, for days
     and months just in and out of range, February 29 of leap years and of
     others (centuries too), hours 23 and 24; alone and among valid ones."""
-    import goaldsl.runtime.contact_slice as cs
+    from goaldsl.runtime.inputs import usual_dates
     rng = random.Random(7)
     samples = [f"{y:04d}-{m:02d}-{d:02d}T{h:02d}" for y in (1904, 1999, 2000, 2024, 2026, 2100, 2400)
                for m in (0, 1, 2, 4, 9, 11, 12, 13, 19) for d in (0, 1, 28, 29, 30, 31, 32, 39)
                for h in (0, 23, 24, 29)]
     for s in samples:
-        assert cs._calendar(f"{s}:00:00Z".encode(), 20) == _valid_hour(s), s
+        assert usual_dates(f"{s}:00:00Z".encode(), 20) == _valid_hour(s), s
     valid = [s for s in samples if _valid_hour(s)]
     for _ in range(300):
         batch = rng.sample(valid, 40) + rng.sample(samples, rng.randrange(3))
         rng.shuffle(batch)
         raw = "".join(f"{s}:00:00+01:00" for s in batch).encode()
-        assert cs._calendar(raw, 25) == all(map(_valid_hour, batch)), batch
+        assert usual_dates(raw, 25) == all(map(_valid_hour, batch)), batch
 
 
 def test_one_object_a_line_as_line_by_line():
-    """``_one_per_line`` (a count of line ends and a search for two objects
+    """``one_per_line`` (a count of line ends and a search for two objects
     on one line) never says one object a line when reading the log line by
     line would not find each line one object and as many lines as objects,
     and always says so of a log written one object a line: for
     objects with nested objects and lists, blank space and line ends
     between any two tokens."""
     import msgspec
-    import goaldsl.runtime.contact_slice as cs
+    from goaldsl.runtime.inputs import _SAME_LINE, one_per_line
     rng = random.Random(3)
 
     def blank():
@@ -678,9 +678,9 @@ def test_one_object_a_line_as_line_by_line():
                 return False
 
         expected = len(lines) == n and all(map(one, lines))
-        got = cs._one_per_line(data, n)
+        got = one_per_line(data, n)
         assert got <= expected, data  # never one a line when they are not
-        if tight and not cs._SAME_LINE.search(data):
+        if tight and not _SAME_LINE.search(data):
             assert got == expected, data  # and the usual log always is, but for a text holding "}{"
         seen.add((expected, got))
     assert seen == {(True, True), (False, False), (True, False)}  # (some text holds "}{": the reader reads it)

@@ -37,13 +37,13 @@ import re
 from collections import Counter
 from itertools import compress
 from operator import attrgetter, itemgetter
-from typing import Any, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 from ..semantics import ir
 from ..semantics.calendar import parse_event_time
 from ..syntax.source import BOM
-from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, RESERVED, Inputs, EventTimes, as_source, iter_events,
-                     jsonl_rows, read_contacts)
+from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, Inputs, EventTimes, as_source, iter_events, jsonl_rows,
+                     OFFSET_COLUMNS, one_per_line, read_contacts, usual_columns, usual_event_type)
 
 
 def read_one_contact(program, contacts, events, cid: str, *, fmt: Optional[str] = None,
@@ -108,21 +108,6 @@ def _read_filtered(source, events: dict, cid: str, inputs: Inputs, fmt, mapping)
 
 # ---------------------------------------------------------------- the scan of JSON Lines
 
-def _one_per_line(data: bytes, n: int) -> bool:
-    """``n`` objects decoded from ``data`` were one a line, with no blank
-    line and none spanning lines: then object i is line i + 1. (No line
-    holds parts of two objects: between two on one line there would be
-    only spaces, tabs or carriage returns, which ``_SAME_LINE`` finds. So
-    the n objects touch n lines or more, and one line each only when the
-    lines are n: n line ends, or n - 1 and a last line with no end. A count
-    of ``}\\n{`` instead of the search is fewer instructions but more time:
-    a search for three bytes runs slower than ``re``'s for one.)"""
-    if not data:
-        return n == 0
-    newlines = data.count(b"\n")
-    return newlines == (n if data.endswith(b"\n") else n - 1) and not _SAME_LINE.search(data)
-
-
 def _scan_contacts(source, cid: str, inputs: Inputs):
     """Contacts JSON Lines checked in one call: each line decoded into a
     typed record holding only what ``check_contact`` looks at (a text id,
@@ -153,7 +138,7 @@ def _scan_contacts(source, cid: str, inputs: Inputs):
             rows = _contact_decoder().decode_lines(data)
         except Exception:
             return None
-        if not _one_per_line(data, len(rows)):
+        if not one_per_line(data, len(rows)):
             return None
         listed = list(map(attrgetter("id"), rows))
         ids = set(listed)
@@ -205,7 +190,6 @@ def _contact_decoder():
     return msgspec.json.Decoder(msgspec.defstruct("ScanContact", fields, gc=False))
 
 
-_SAME_LINE = re.compile(rb"\}[ \t\r]*\{")  # two objects on one line (or such text in a string)
 _MMSS = re.compile(r":[0-5][0-9]:[0-5][0-9]\Z")
 
 
@@ -221,31 +205,11 @@ def _scan_decoder(events: dict):
 
 
 def _make_decoder(events: dict):
-    """A msgspec decoder of the usual event lines: a tagged union with one
-    record type per declared event, each field of its declared kind. Types
-    with a field named like a reserved key are left out (their lines make
-    the scan give up)."""
+    """A msgspec decoder of the usual event lines (``usual_event_type``;
+    a type left out there makes the scan give up on its lines)."""
     import msgspec
-    from typing import Annotated, Literal, Optional as Opt, Union
-    kinds = {"string": str, "step": str, "number": Union[int, float], "bool": bool, "map": dict, "list": list}
-    text = Annotated[str, msgspec.Meta(min_length=1)]
-    times = Annotated[str, msgspec.Meta(min_length=20, max_length=25)]  # the usual widths and those between (_columns)
-    members = []
-    for n, (name, decl) in enumerate(sorted(events.items())):
-        if any(f in RESERVED for f in decl.fields):
-            continue
-        required = [("time", times), ("contact", text)]
-        optional = [("id", Opt[str], None)]
-        for fname, ft in decl.fields.items():
-            t = Literal[tuple(ft.values)] if ft.kind == "enum" else kinds.get(ft.kind, Any)
-            if ft.optional:
-                optional.append((fname, Opt[t], None))
-            else:
-                required.append((fname, t))
-        members.append(msgspec.defstruct(f"Scan{n}", required + optional, tag_field="type", tag=name, gc=False))
-    if not members:
-        return None
-    return msgspec.json.Decoder(Union[tuple(members)] if len(members) > 1 else members[0])
+    usual = usual_event_type(events)
+    return None if usual is None else msgspec.json.Decoder(usual)
 
 
 def _scan_jsonl(source, events: dict[str, ir.EventType], cid: str, inputs: Inputs):
@@ -320,7 +284,7 @@ def _index_log(data, events: dict, seen: Optional[set] = None, before: int = 0, 
     except Exception:
         return None  # a line of another shape, or a bad one
     n = cols.lines
-    if not _one_per_line(data, n):
+    if not one_per_line(data, n):
         return None
     size, crc = len(data), zlib.crc32(data, crc)
     if n == 0:
@@ -379,7 +343,7 @@ def _columns(dec, data, counted: bool) -> _Columns:
     ids stay as objects (docs/performance.md, "One-contact answers on a new
     log, a piece at a time"). Raises what the decoder raises; a piece
     refused where the whole would be read has an object over two lines,
-    which ``_one_per_line`` would refuse. (The decoder takes times of 20 to 25
+    which ``one_per_line`` would refuse. (The decoder takes times of 20 to 25
     characters: a piece's times joined are 20 or 25 times as long as its
     lines are many only when all of them have that width.)"""
     lines = nones = width = 0
@@ -408,7 +372,7 @@ def _columns(dec, data, counted: bool) -> _Columns:
             if pieces is not None:
                 text = "".join(piece_times)
                 w = len(text) // len(rows)
-                if len(text) == w * len(rows) and w in _OFFSET_COLUMNS and w == (width or w):
+                if len(text) == w * len(rows) and w in OFFSET_COLUMNS and w == (width or w):
                     width = w
                     pieces.append((min(piece_times), max(piece_times), text))
                     continue
@@ -635,7 +599,7 @@ def _usual_times(times: Optional[list], pieces: Optional[list] = None):
     if pieces is None and set(map(len, times)) == {len(times[0])}:
         pieces = [(min(times), max(times), "".join(times))]
     if pieces is not None:
-        quick = _usual_columns(pieces)
+        quick = usual_columns(pieces)
         if quick is not None:
             return quick
         if times is None:
@@ -656,99 +620,6 @@ def _usual_times(times: Optional[list], pieces: Optional[list] = None):
     except (ValueError, OverflowError, OSError):
         return None
     return reader, offsets, None
-
-
-_DIGITS = b"0123456789"
-_OFFSET_COLUMNS = {25: ((19, b"+-"), (20, _DIGITS), (21, _DIGITS), (23, _DIGITS), (24, _DIGITS)), 20: ((19, b"Z"),)}
-_FORM_COLUMNS = ((0, _DIGITS), (1, _DIGITS), (2, _DIGITS), (3, _DIGITS), (4, b"-"), (5, b"01"), (6, _DIGITS),
-                 (7, b"-"), (8, b"0123"), (9, _DIGITS), (10, b"T"), (11, b"012"), (12, _DIGITS),
-                 (13, b":"), (14, b"012345"), (15, _DIGITS), (16, b":"), (17, b"012345"), (18, _DIGITS))
-
-
-def _usual_columns(pieces: list):
-    """``_usual_times`` done a column at a time, when every time has one
-    width (``pieces``: runs of them, ``_Columns.pieces``; all ``+HH:MM``, or
-    all ``Z``) and every year is from 1901 to 8998: every column of the
-    times' bytes checked in C (the dates and hours by ``_calendar``), the
-    least and greatest hour read, and each offset once (``fromisoformat``
-    checks the date and hour, and the offset, each on its own; in those
-    years no offset takes an instant out of range). The offsets are those
-    the offset columns' characters make, which may be more than the log
-    has: that only widens ``_first_and_last``'s spread. None otherwise
-    (then each hour is read with each offset)."""
-    from itertools import product
-    width = len(pieces[0][0])
-    if width not in _OFFSET_COLUMNS:
-        return None
-    text = "".join([p[2] for p in pieces])
-    raw = text.encode()
-    if len(raw) != len(text):
-        return None  # not ASCII
-    for col, allowed in (*_FORM_COLUMNS, *(((22, b":"),) if width == 25 else ())):
-        if raw[col::width].translate(None, allowed):
-            return None
-    chars = []
-    for col, allowed in _OFFSET_COLUMNS[width]:
-        column = raw[col::width]
-        if column.translate(None, allowed):
-            return None
-        chars.append([chr(c) for c in allowed if c in column])
-    offsets = {"".join(p) for p in product(*chars)}
-    if width == 25:
-        offsets = {f"{o[:3]}:{o[3:]}" for o in offsets}
-    least, greatest = min(p[0] for p in pieces), max(p[1] for p in pieces)
-    if len(offsets) > 64 or not "1901" <= least[:4] <= greatest[:4] <= "8998" or not _calendar(raw, width):
-        return None
-    reader = EventTimes()
-    try:
-        for h in (least, greatest):
-            reader(h[:13] + ":00:00Z")
-        for o in offsets:
-            reader("2000-01-01T00:00:00" + o)
-    except (ValueError, OverflowError, OSError):  # pragma: no cover - _calendar checked them
-        return None
-    return reader, offsets, pieces
-
-
-_DIGIT_VALUES = bytes(c - 48 if 48 <= c <= 57 else 0 for c in range(256))
-_HOURS, _MONTHS, _DAYS = bytes(range(24)), bytes(range(1, 13)), bytes(range(1, 32))
-_LATE_DAYS = bytes({29: 1, 30: 2, 31: 3}.get(c, 0) for c in range(256))  # the days not in every month
-_FEBRUARY_29 = 1 * 16 + 2
-_DATES = bytes([*range(1, 13), *(16 * late + m for late in (1, 2) for m in range(1, 13) if m != 2),
-                *(3 * 16 + m for m in (1, 3, 5, 7, 8, 10, 12))])  # late * 16 + month, but February 29
-
-
-def _calendar(raw: bytes, width: int) -> bool:
-    """Whether each time's ``YYYY-MM-DDTHH`` (in ``raw``, the times joined,
-    of one width, their digits and separators checked) is a date of the
-    calendar and an hour of the day, for all the times at once: each
-    two-digit field, a byte per time, is the digit columns read as big
-    integers, ``10 * tens + ones`` (no byte carries into the next), and its
-    values are checked by deleting the allowed ones; then the late days
-    (29 to 31) with their months the same way, and February 29 in leap
-    years only."""
-    n = len(raw) // width
-
-    def field(col: int) -> bytes:
-        tens = int.from_bytes(raw[col::width].translate(_DIGIT_VALUES), "big")
-        ones = int.from_bytes(raw[col + 1::width].translate(_DIGIT_VALUES), "big")
-        return (10 * tens + ones).to_bytes(n, "big")
-
-    month, day = field(5), field(8)
-    if field(11).translate(None, _HOURS) or month.translate(None, _MONTHS) or day.translate(None, _DAYS):
-        return False
-    late = int.from_bytes(day.translate(_LATE_DAYS), "big")
-    dates = (16 * late + int.from_bytes(month, "big")).to_bytes(n, "big")
-    odd = dates.translate(None, _DATES)
-    if odd.strip(bytes([_FEBRUARY_29])):
-        return False
-    at = dates.find(_FEBRUARY_29) if odd else -1
-    while at >= 0:
-        year = int(raw[at * width:at * width + 4])
-        if year % 4 or (year % 100 == 0 and year % 400):  # not a leap year
-            return False
-        at = dates.find(_FEBRUARY_29, at + 1)
-    return True
 
 
 def _repeated_ids(ids: list, seen: Optional[set] = None) -> list[int]:

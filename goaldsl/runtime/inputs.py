@@ -12,8 +12,9 @@ import json
 import math
 import operator
 import re
+import sys
 from operator import itemgetter
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Iterable, Iterator, NamedTuple, Optional, Sequence
 
 import attrs
 
@@ -593,128 +594,464 @@ class EventTimes:
         return parse_event_time(text)
 
 
+_DIGITS = b"0123456789"
+OFFSET_COLUMNS = {25: ((19, b"+-"), (20, _DIGITS), (21, _DIGITS), (23, _DIGITS), (24, _DIGITS)), 20: ((19, b"Z"),)}
+_FORM_COLUMNS = ((0, _DIGITS), (1, _DIGITS), (2, _DIGITS), (3, _DIGITS), (4, b"-"), (5, b"01"), (6, _DIGITS),
+                 (7, b"-"), (8, b"0123"), (9, _DIGITS), (10, b"T"), (11, b"012"), (12, _DIGITS),
+                 (13, b":"), (14, b"012345"), (15, _DIGITS), (16, b":"), (17, b"012345"), (18, _DIGITS))
+
+
+def usual_columns(pieces: list):
+    """``contact_slice._usual_times`` done a column at a time, when every time has one
+    width (``pieces``: runs of them, ``contact_slice._Columns.pieces``; all ``+HH:MM``, or
+    all ``Z``) and every year is from 1901 to 8998: every column of the
+    times' bytes checked in C (the dates and hours by ``usual_dates``), the
+    least and greatest hour read, and each offset once (``fromisoformat``
+    checks the date and hour, and the offset, each on its own; in those
+    years no offset takes an instant out of range). The offsets are those
+    the offset columns' characters make, which may be more than the log
+    has: that only widens ``contact_slice._first_and_last``'s spread. None otherwise
+    (then each hour is read with each offset)."""
+    from itertools import product
+    width = len(pieces[0][0])
+    if width not in OFFSET_COLUMNS:
+        return None
+    text = "".join([p[2] for p in pieces])
+    raw = text.encode()
+    if len(raw) != len(text):
+        return None  # not ASCII
+    for col, allowed in (*_FORM_COLUMNS, *(((22, b":"),) if width == 25 else ())):
+        if raw[col::width].translate(None, allowed):
+            return None
+    chars = []
+    for col, allowed in OFFSET_COLUMNS[width]:
+        column = raw[col::width]
+        if column.translate(None, allowed):
+            return None
+        chars.append([chr(c) for c in allowed if c in column])
+    offsets = {"".join(p) for p in product(*chars)}
+    if width == 25:
+        offsets = {f"{o[:3]}:{o[3:]}" for o in offsets}
+    least, greatest = min(p[0] for p in pieces), max(p[1] for p in pieces)
+    if len(offsets) > 64 or not "1901" <= least[:4] <= greatest[:4] <= "8998" or not usual_dates(raw, width):
+        return None
+    reader = EventTimes()
+    try:
+        for h in (least, greatest):
+            reader(h[:13] + ":00:00Z")
+        for o in offsets:
+            reader("2000-01-01T00:00:00" + o)
+    except (ValueError, OverflowError, OSError):  # pragma: no cover - usual_dates checked them
+        return None
+    return reader, offsets, pieces
+
+
+_DIGIT_VALUES = bytes(c - 48 if 48 <= c <= 57 else 0 for c in range(256))
+_HOURS, _MONTHS, _DAYS = bytes(range(24)), bytes(range(1, 13)), bytes(range(1, 32))
+_LATE_DAYS = bytes({29: 1, 30: 2, 31: 3}.get(c, 0) for c in range(256))  # the days not in every month
+_FEBRUARY_29 = 1 * 16 + 2
+_DATES = bytes([*range(1, 13), *(16 * late + m for late in (1, 2) for m in range(1, 13) if m != 2),
+                *(3 * 16 + m for m in (1, 3, 5, 7, 8, 10, 12))])  # late * 16 + month, but February 29
+
+
+def usual_dates(raw: bytes, width: int) -> bool:
+    """Whether each time's ``YYYY-MM-DDTHH`` (in ``raw``, the times joined,
+    of one width, their digits and separators checked) is a date of the
+    calendar and an hour of the day, for all the times at once: each
+    two-digit field, a byte per time, is the digit columns read as big
+    integers, ``10 * tens + ones`` (no byte carries into the next), and its
+    values are checked by deleting the allowed ones; then the late days
+    (29 to 31) with their months the same way, and February 29 in leap
+    years only."""
+    n = len(raw) // width
+
+    def field(col: int) -> bytes:
+        tens = int.from_bytes(raw[col::width].translate(_DIGIT_VALUES), "big")
+        ones = int.from_bytes(raw[col + 1::width].translate(_DIGIT_VALUES), "big")
+        return (10 * tens + ones).to_bytes(n, "big")
+
+    month, day = field(5), field(8)
+    if field(11).translate(None, _HOURS) or month.translate(None, _MONTHS) or day.translate(None, _DAYS):
+        return False
+    late = int.from_bytes(day.translate(_LATE_DAYS), "big")
+    dates = (16 * late + int.from_bytes(month, "big")).to_bytes(n, "big")
+    odd = dates.translate(None, _DATES)
+    if odd.strip(bytes([_FEBRUARY_29])):
+        return False
+    at = dates.find(_FEBRUARY_29) if odd else -1
+    while at >= 0:
+        year = int(raw[at * width:at * width + 4])
+        if year % 4 or (year % 100 == 0 and year % 400):  # not a leap year
+            return False
+        at = dates.find(_FEBRUARY_29, at + 1)
+    return True
+
+
+def column_times(times: list[str]) -> Optional[list[int]]:
+    """What ``EventTimes`` reads each of ``times`` as, worked out a column
+    at a time, in C: when they are of one width, 20 or 25 characters, and
+    of the usual form (``usual_columns``), in one month of a year from 1970
+    on. None otherwise. (The times must be 20 to 25 characters each: then
+    they are all 20, or all 25, when they are 20 or 25 times as long as
+    they are many, joined.)
+
+    Each time is its month's first instant, plus its day, hour, minute and
+    second, less its offset: a sum over big integers that hold a 64-bit
+    lane per time, each two-digit field read from its columns into the
+    lanes; no lane goes below zero or past 2**63, so none carries into the
+    next, and the lanes are read out as integers by a memoryview."""
+    n = len(times)
+    if not n:
+        return []
+    text = "".join(times)
+    width = len(text) // n
+    if len(text) != width * n or width not in OFFSET_COLUMNS:
+        return None
+    least, greatest = min(times), max(times)
+    if least[:7] != greatest[:7]:  # (all between two times sharing a month are in it)
+        return None
+    checked = usual_columns([(least, greatest, text)])
+    if checked is None:
+        return None
+    month = parse_event_time(least[:7] + "-01T00:00:00Z")
+    if month < 86400:
+        return None
+    raw = text.encode()
+    order = sys.byteorder
+    at = 0 if order == "little" else 7  # the byte of a lane that a value below 256 is in
+
+    def lanes(column: bytes) -> int:
+        wide = bytearray(8 * n)
+        wide[at::8] = column
+        return int.from_bytes(wide, order)
+
+    def field(col: int) -> int:
+        tens = int.from_bytes(raw[col::width].translate(_DIGIT_VALUES), order)
+        ones = int.from_bytes(raw[col + 1::width].translate(_DIGIT_VALUES), order)
+        return lanes((10 * tens + ones).to_bytes(n, order))
+
+    total = (month - 86400) * lanes(b"\x01" * n) + 86400 * field(8) + 3600 * field(11) + 60 * field(14) + field(17)
+    if width == 25:
+        offset = 3600 * field(20) + 60 * field(23)
+        east = offset & (lanes(raw[19::width].translate(_EAST)) * 0xFFFF_FFFF_FFFF_FFFF)  # "+HH:MM": less
+        total += offset - east  # "-HH:MM": more
+        total -= east
+    return memoryview(total.to_bytes(8 * n, order)).cast("q").tolist()
+
+
+_EAST = bytes(1 if c == ord("+") else 0 for c in range(256))
+
+
 ISO_TIMES = TimeReader()
 
 BATCH = 4096  # rows per batch handed on by a reader
 
 
-def jsonl_batches(source, events: dict[str, ir.EventType], bad: list) -> Iterator[list[tuple]]:
-    """The project's JSON Lines: batches of validated rows (time, contact,
-    type, fields, id, line). Bad lines go to ``bad``."""
+class Batch(NamedTuple):
+    """A batch of validated rows a reader hands on, in columns: the events
+    ``(time, contact, type, fields)``, each one's id (None: it has none) and
+    each one's line (or row) in the file."""
+    events: list
+    ids: list
+    lines: Sequence[int]
+
+    @staticmethod
+    def of(rows: list) -> "Batch":
+        """A batch of rows ``(time, contact, type, fields, id, line)``."""
+        return Batch(list(map(_EVENT, rows)), list(map(_ID, rows)), list(map(_LINE, rows)))
+
+    def rows(self) -> list[tuple]:
+        """The rows as ``(time, contact, type, fields, id, line)``."""
+        return list(map(operator.add, self.events, zip(self.ids, self.lines)))
+
+
+def jsonl_batches(source, events: dict[str, ir.EventType], bad: list) -> Iterator[Batch]:
+    """The project's JSON Lines: batches of validated rows. Bad lines go to
+    ``bad``."""
+    reader = JsonlReader(events, source.shown, bad)
     with source.open() as f:
-        yield from jsonl_rows(numbered_lines(f), source.shown, events, bad)
+        no = 1
+        while True:
+            lines = list(itertools.islice(f, BATCH))
+            if not lines:
+                return
+            if no == 1 and lines[0].startswith(BOM):
+                lines[0] = lines[0][len(BOM):]
+            yield reader.batch(range(no, no + len(lines)), lines)
+            no += len(lines)
 
 
-# Over 80 lines on purpose: the reader's hot loop, which every line of every
-# log goes through; the names bound before the loop and the checks written
-# out inside it are what make it fast (docs/performance.md).
 def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str, ir.EventType],
                bad: list) -> Iterator[list[tuple]]:
-    """Numbered JSON Lines to batches of validated rows (``jsonl_batches``)."""
-    validator = EventValidator(events)
-    keyed, lists = validator.keyed, validator.lists
-    specs = {name: _field_specs(decl) for name, decl in events.items()}
-    times = EventTimes()
-    hours, minutes = times.hours, _MMSS.get
-    decode = decode_json
-    batch: list[tuple] = []
-    append = batch.append
-    for no, line in lines:
+    """Numbered JSON Lines to lists of validated rows ``(time, contact, type,
+    fields, id, line)``, as ``jsonl_batches`` reads them. Bad lines go to
+    ``bad``."""
+    reader = JsonlReader(events, shown, bad)
+    it = iter(lines)
+    while True:
+        chunk = list(itertools.islice(it, BATCH))
+        if not chunk:
+            return
+        nos, texts = zip(*chunk)
+        rows = reader.batch(nos, list(texts)).rows()
+        if rows:
+            yield rows
+
+
+_POP = dict.pop
+_HOUR, _MINUTES, _OFFSET = itemgetter(slice(0, 13)), itemgetter(slice(13, 19)), itemgetter(slice(19, None))
+
+
+class JsonlReader:
+    """Checks JSON Lines of events a batch at a time (``batch``). The usual
+    batch is checked whole, in C: its lines decoded in one call, found to be
+    one object a line (``one_per_line``), every declared field checked by
+    converting the objects to typed records (``usual_event_type``: no
+    nulls, ids and contacts as text), the times read by the hour (as
+    ``EventTimes``) a column at a time. A batch where any of that fails is
+    read line by line (``_lines``), where the usual shapes are checked
+    inline and anything else takes the full check, which writes the
+    messages: the whole-batch path only ever accepts what the line-by-line
+    path accepts, with the same rows."""
+
+    def __init__(self, events: dict[str, ir.EventType], shown: str, bad: list):
+        self.events = events
+        self.shown = shown
+        self.bad = bad
+        self.validator = EventValidator(events)
+        self.specs = {name: _field_specs(decl) for name, decl in events.items()}
+        self.times = EventTimes()
+        usual = usual_event_type(events, nulls=False)
+        self.usual = None if usual is None else list[usual]  # type: ignore[valid-type]
         try:
-            obj = decode(line)
-        except (JSONDecodeError, ValueError) as e:
-            if not line.strip():
+            import msgspec
+            self.decode_lines = msgspec.json.Decoder().decode_lines
+            self.convert = msgspec.convert
+        except ImportError:  # pragma: no cover
+            self.usual = None
+
+    def batch(self, nos: Sequence[int], lines: list[bytes]) -> Batch:
+        """The good events of these lines (numbered ``nos``); bad lines go to ``bad``."""
+        if self.usual is not None:
+            whole = self._whole(nos, lines)
+            if whole is not None:
+                return whole
+        return Batch.of(self._lines(zip(nos, lines)))
+
+    def _whole(self, nos: Sequence[int], lines: list[bytes]) -> Optional[Batch]:
+        """The batch checked whole, or None when a line is not of the usual
+        shape (then nothing was decided)."""
+        data = b"".join(lines)
+        try:
+            objs = self.decode_lines(data)
+            if len(objs) != len(lines) or not one_per_line(data, len(objs)):
+                return None
+            self.convert(objs, self.usual)
+        except Exception:  # not JSON, nested too deeply, a line of another shape
+            return None
+        types = list(map(_POP, objs, itertools.repeat("type")))
+        whens = list(map(_POP, objs, itertools.repeat("time")))
+        cids = list(map(_POP, objs, itertools.repeat("contact")))
+        ids = list(map(_POP, objs, itertools.repeat("id"), itertools.repeat(None)))
+        # (from here on the objects have lost their reserved keys: a batch
+        # found unusual below is decoded again, line by line)
+        times = self._times(whens)
+        if times is None or (times and not (MIN_EVENT_TIME <= min(times) and max(times) < MAX_EVENT_TIME)):
+            return None
+        if self.validator.keyed and not self._updates_usual(types, objs):
+            return None
+        return Batch(list(zip(times, cids, types, objs)), ids, nos)
+
+    def _times(self, whens: list[str]) -> Optional[list[int]]:
+        """The times as ``EventTimes`` reads them: a column at a time
+        (``column_times``), else each hour parsed once and its minutes and
+        seconds added, a column at a time; None when one is not a time."""
+        quick = column_times(whens)
+        if quick is not None:
+            return quick
+        reader = self.times
+        hours = reader.hours
+        keys = list(map(operator.concat, map(_HOUR, whens), map(_OFFSET, whens)))
+        bases = list(map(hours.get, keys))
+        try:
+            if None in bases:  # hours not seen before: one line of each read whole
+                new = list(map(operator.is_, bases, itertools.repeat(None)))
+                for when in dict(zip(itertools.compress(keys, new), itertools.compress(whens, new))).values():
+                    reader(when)
+                bases = list(map(hours.get, keys))
+            minutes = list(map(_MMSS.get, map(_MINUTES, whens)))
+            if None in bases or None in minutes:
+                return list(map(reader, whens))  # another form
+        except (ValueError, OverflowError, OSError):
+            return None
+        return list(map(operator.add, bases, minutes))
+
+    def _updates_usual(self, types: list[str], objs: list[dict]) -> bool:
+        """Whether the events that set attributes by name (``contact.updated``)
+        set them as a contact record may hold them (``updated_problem``):
+        for all at once when none names the id, a list attribute or a dotted
+        name, else one by one."""
+        keyed, lists = self.validator.keyed, self.validator.lists
+        rows = list(itertools.compress(range(len(types)), map(keyed.__contains__, types)))
+        changes = [objs[i].get(keyed[types[i]]) for i in rows]
+        names = set(itertools.chain.from_iterable(changes)) if set(map(type, changes)) <= {dict} else {"id"}
+        if "id" not in names and names.isdisjoint(lists) and "." not in "".join(names):
+            return True
+        return not any(updated_problem(c, lists, types[i]) for i, c in zip(rows, changes))
+
+    # Over 80 lines on purpose: the line-by-line reader, which every line of
+    # a batch that is not of the usual shape goes through; the names bound
+    # before the loop and the checks written out inside it are what make it
+    # fast (docs/performance.md).
+    def _lines(self, lines: Iterable[tuple[int, bytes]]) -> list[tuple]:
+        """Numbered lines to validated rows, one at a time."""
+        shown, bad, validator, specs, times = self.shown, self.bad, self.validator, self.specs, self.times
+        keyed, lists = validator.keyed, validator.lists
+        hours, minutes = times.hours, _MMSS.get
+        decode = decode_json
+        batch: list[tuple] = []
+        append = batch.append
+        for no, line in lines:
+            try:
+                obj = decode(line)
+            except (JSONDecodeError, ValueError) as e:
+                if not line.strip():
+                    continue
+                bad.append(BadLine(shown, no, json_problem(line, e)))
                 continue
-            bad.append(BadLine(shown, no, json_problem(line, e)))
-            continue
-        except RecursionError:
-            bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
-            continue
-        # The fast path: the usual shapes, checked inline; anything else
-        # (including every bad line) takes the full check and its messages.
-        res = None
-        if type(obj) is dict:
-            typ = obj.get("type")
-            spec = specs.get(typ) if type(typ) is str else None
-            when = obj.get("time")
-            cid = obj.get("contact")
-            eid = obj.get("id")
-            if spec is not None and type(when) is str and type(cid) is str and cid \
-                    and (eid is None or type(eid) is str):
-                ok = True
-                for name, optional, accept in spec:
-                    v = obj.get(name)
-                    if v is None:
-                        if not optional:
+            except RecursionError:
+                bad.append(BadLine(shown, no, "not valid JSON (nested too deeply)"))
+                continue
+            # The fast path: the usual shapes, checked inline; anything else
+            # (including every bad line) takes the full check and its messages.
+            res = None
+            if type(obj) is dict:
+                typ = obj.get("type")
+                spec = specs.get(typ) if type(typ) is str else None
+                when = obj.get("time")
+                cid = obj.get("contact")
+                eid = obj.get("id")
+                if spec is not None and type(when) is str and type(cid) is str and cid \
+                        and (eid is None or type(eid) is str):
+                    ok = True
+                    for name, optional, accept in spec:
+                        v = obj.get(name)
+                        if v is None:
+                            if not optional:
+                                ok = False
+                                break
+                            if name in obj:
+                                del obj[name]  # null means absent
+                        elif accept is None:
+                            continue
+                        elif type(accept) is tuple:
+                            if type(v) not in accept:
+                                ok = False
+                                break
+                        elif type(v) is not str or v not in accept:
                             ok = False
                             break
-                        if name in obj:
-                            del obj[name]  # null means absent
-                    elif accept is None:
-                        continue
-                    elif type(accept) is tuple:
-                        if type(v) not in accept:
-                            ok = False
-                            break
-                    elif type(v) is not str or v not in accept:
-                        ok = False
-                        break
-                if ok:
-                    t = None
-                    if len(when) == 25:  # the usual form, inline (see EventTimes)
-                        t = hours.get(when[:13] + when[19:])
-                        if t is not None:
-                            mmss = minutes(when[13:19])
-                            t = None if mmss is None else t + mmss
-                    if t is None:
-                        try:
-                            t = times(when)
-                        except (ValueError, OverflowError, OSError):
-                            ok = False
-                    if ok and not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
-                        ok = False  # the full check says why
-                    if ok and typ in keyed and updated_problem(obj.get(keyed[typ]), lists, typ):
-                        ok = False
                     if ok:
-                        del obj["type"], obj["time"], obj["contact"]
-                        if "id" in obj:
-                            del obj["id"]
-                        res = (t, cid, typ, obj, eid, no)
-        if res is None:
-            if not isinstance(obj, dict):
-                bad.append(BadLine(shown, no, "expected a JSON object"))
-                continue
-            res = validator.check(obj)
-            if isinstance(res, str):
-                bad.append(BadLine(shown, no, res))
-                continue
-            res = res + (no,)
-        append(res)
-        if len(batch) >= BATCH:
-            yield batch
-            batch = []
-            append = batch.append
-    if batch:
-        yield batch
+                        t = None
+                        if len(when) == 25:  # the usual form, inline (see EventTimes)
+                            t = hours.get(when[:13] + when[19:])
+                            if t is not None:
+                                mmss = minutes(when[13:19])
+                                t = None if mmss is None else t + mmss
+                        if t is None:
+                            try:
+                                t = times(when)
+                            except (ValueError, OverflowError, OSError):
+                                ok = False
+                        if ok and not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
+                            ok = False  # the full check says why
+                        if ok and typ in keyed and updated_problem(obj.get(keyed[typ]), lists, typ):
+                            ok = False
+                        if ok:
+                            del obj["type"], obj["time"], obj["contact"]
+                            if "id" in obj:
+                                del obj["id"]
+                            res = (t, cid, typ, obj, eid, no)
+            if res is None:
+                if not isinstance(obj, dict):
+                    bad.append(BadLine(shown, no, "expected a JSON object"))
+                    continue
+                res = validator.check(obj)
+                if isinstance(res, str):
+                    bad.append(BadLine(shown, no, res))
+                    continue
+                res = res + (no,)
+            append(res)
+        return batch
+
+
+_SAME_LINE = re.compile(rb"\}[ \t\r]*\{")  # two objects on one line (or such text in a string)
+
+
+def one_per_line(data: bytes, n: int) -> bool:
+    """``n`` objects decoded from ``data`` (``msgspec``'s ``decode_lines``)
+    were one a line, with no blank line and none spanning lines: then
+    object i is line i + 1. (No line holds parts of two objects: between
+    two on one line there would be only spaces, tabs or carriage returns,
+    which ``_SAME_LINE`` finds. So the n objects touch n lines or more, and
+    one line each only when the lines are n: n line ends, or n - 1 and a
+    last line with no end. A count of ``}\\n{`` instead of the search is
+    fewer instructions but more time: a search for three bytes runs slower
+    than ``re``'s for one.)"""
+    if not data:
+        return n == 0
+    newlines = data.count(b"\n")
+    return newlines == (n if data.endswith(b"\n") else n - 1) and not _SAME_LINE.search(data)
+
+
+def usual_event_type(events: dict[str, ir.EventType], nulls: bool = True):
+    """The usual event lines as one msgspec type: a tagged union on
+    ``type`` with one record type per declared event, each field of its
+    declared kind, the time text of 20 to 25 characters, the contact
+    non-empty text, the id text (or null, or absent); with ``nulls``, a
+    null optional field (absent, for the reader) is taken too. Types with
+    a field named like a reserved key are left out (their lines are not
+    usual). None when no type is left."""
+    import msgspec
+    from typing import Annotated, Any, Literal, Optional as Opt, Union
+    kinds = {"string": str, "step": str, "number": Union[int, float], "bool": bool, "map": dict, "list": list}
+    text = Annotated[str, msgspec.Meta(min_length=1)]
+    times = Annotated[str, msgspec.Meta(min_length=20, max_length=25)]  # the usual widths and those between
+    members = []
+    for n, (name, decl) in enumerate(sorted(events.items())):
+        if any(f in RESERVED for f in decl.fields):
+            continue
+        required = [("time", times), ("contact", text)]
+        optional = [("id", Opt[str], None)]
+        for fname, ft in decl.fields.items():
+            t = Literal[tuple(ft.values)] if ft.kind == "enum" else kinds.get(ft.kind, Any)
+            if ft.optional:
+                optional.append((fname, Opt[t] if nulls else t, None))
+            else:
+                required.append((fname, t))
+        members.append(msgspec.defstruct(f"Usual{n}", required + optional, tag_field="type", tag=name, gc=False))
+    if not members:
+        return None
+    return Union[tuple(members)] if len(members) > 1 else members[0]
 
 
 def event_batches(source, events: dict[str, ir.EventType], bad: list, *, fmt: str | None = None,
-                  mapping=None, skipped: dict | None = None) -> Iterator[list[tuple]]:
+                  mapping=None, skipped: dict | None = None) -> Iterator[Batch]:
     """The format-neutral stream of an events file: batches of validated
-    rows (time, contact, type, fields, id, row), in file order, with the
-    mapping applied. Bad rows go to ``bad``, rows left out on purpose are
-    counted in ``skipped``. Duplicate ids are not removed here (that is a
-    fact about the whole log: see ``iter_events``)."""
+    rows (``Batch``), in file order, with the mapping applied. Bad rows go
+    to ``bad``, rows left out on purpose are counted in ``skipped``.
+    Duplicate ids are not removed here (that is a fact about the whole log:
+    see ``iter_events``)."""
     from .readers import event_reader
     from .sources import detect_format
     fmt = detect_format(source, fmt, mapping)
     if fmt == "jsonl" and mapping is None:
         return jsonl_batches(source, events, bad)
-    return event_reader(fmt, source, events, bad, mapping=mapping,
-                        skipped=skipped if skipped is not None else {})
+    return map(Batch.of, event_reader(fmt, source, events, bad, mapping=mapping,
+                                      skipped=skipped if skipped is not None else {}))
 
 
-_ID = itemgetter(4)
+_ID, _LINE = itemgetter(4), itemgetter(5)
 _EVENT = itemgetter(0, 1, 2, 3)
 
 
@@ -847,20 +1184,20 @@ def event_pieces(path, events: dict[str, ir.EventType], shown: str | None = None
     shown = source.shown
     n = 0
     for batch in event_batches(source, events, inputs.bad, fmt=fmt, mapping=mapping, skipped=inputs.skipped):
-        flags = seen_ids.duplicates(list(map(_ID, batch)))
+        flags = seen_ids.duplicates(batch.ids)
         if flags is None:
-            piece = list(map(_EVENT, batch))
+            piece = batch.events
         else:
             piece = []
-            for (t, cid, typ, fields, eid, no), dup in zip(batch, flags):
+            for event, eid, no, dup in zip(batch.events, batch.ids, batch.lines, flags):
                 if dup:
                     inputs.duplicates += 1
-                    inputs.duplicate_events.append((t, cid, typ, fields, eid, f"{shown}:{no}"))
+                    inputs.duplicate_events.append((*event, eid, f"{shown}:{no}"))
                 else:
-                    piece.append((t, cid, typ, fields))
+                    piece.append(event)
         yield piece
         if on_batch is not None:
-            n += len(batch)
+            n += len(batch.events)
             on_batch(n)
 
 
