@@ -265,3 +265,40 @@ def test_times_read_a_column_at_a_time_are_the_ones_read_one_by_one(times, odd, 
     utc = [t[:19] + "Z" for t in times]
     if len({t[:7] for t in utc}) == 1:
         assert column_times(utc) == [one_by_one(t) for t in utc]
+
+
+# ---------------------------------------------------------------- contacts a batch at a time
+
+CONTACT_LINES = ['{"id": "c%d", "email": "x@example.com", "tags": ["lead"], "lists": [], "company": {"size": 5}}',
+                 '{"id": "c%d", "lead_score": 3}',
+                 '{"id": "c1"}',  # an id two lines have
+                 '{"id": 7}', '{"id": ""}', '{"id": true}', '{"email": "x"}', '{"id": "c%d", "tags": null}',
+                 '{"id": "c%d", "tags": [1]}', '{"id": "c%d", "lists": "x"}', '{"id": "c%d", "id": "c1"}',
+                 '{"id": "c%d"} {"id": "q"}', '', '[1]', '{bad']
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(range(len(CONTACT_LINES))), min_size=1, max_size=12), st.booleans(),
+       st.sampled_from([2, 3, 4096]))
+def test_contacts_read_a_batch_at_a_time_as_one_by_one(tmp_path_factory, picks, bom, batch):
+    # read_contacts takes a batch of the usual records whole (usual_contacts)
+    # and checks any other record by record; the contacts and bad lines
+    # must be the record-by-record reading's, whatever the batches.
+    import goaldsl.runtime.inputs as inputs_module
+    from goaldsl.runtime.inputs import _take_contacts, numbered_objects, read_contacts
+    lines = [CONTACT_LINES[k].replace("%d", str(i)) for i, k in enumerate(picks)]
+    data = ("\ufeff" if bom else "") + "\n".join(lines) + "\n"
+    path = tmp_path_factory.mktemp("c") / "contacts.jsonl"
+    path.write_text(data)
+    old = inputs_module.BATCH
+    inputs_module.BATCH = batch
+    try:
+        got = read_contacts(path, "contacts.jsonl")
+    finally:
+        inputs_module.BATCH = old
+    want = Inputs()
+    numbered = enumerate([line.encode() for line in lines], 1)
+    _take_contacts("contacts.jsonl", ((no, obj, None) for no, obj in numbered_objects("contacts.jsonl", numbered,
+                                                                                     want.bad)), {}, want)
+    assert got.contacts == want.contacts
+    assert got.bad == want.bad

@@ -43,7 +43,7 @@ from ..semantics import ir
 from ..semantics.calendar import parse_event_time
 from ..syntax.source import BOM
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, Inputs, EventTimes, as_source, iter_events, jsonl_rows,
-                     OFFSET_COLUMNS, one_per_line, read_contacts, usual_columns, usual_event_type)
+                     OFFSET_COLUMNS, one_per_line, read_contacts, usual_columns, usual_contact_type, usual_event_type)
 
 
 def read_one_contact(program, contacts, events, cid: str, *, fmt: Optional[str] = None,
@@ -183,11 +183,7 @@ def _contact_decoder():
     texts (or null, or absent): what ``check_contact`` accepts with no
     conversion."""
     import msgspec
-    from typing import Annotated, Optional as Opt
-    from .inputs import list_attributes
-    fields = [("id", Annotated[str, msgspec.Meta(min_length=1)])]
-    fields += [(name, Opt[list[str]], None) for name in list_attributes()]
-    return msgspec.json.Decoder(msgspec.defstruct("ScanContact", fields, gc=False))
+    return msgspec.json.Decoder(usual_contact_type())
 
 
 _MMSS = re.compile(r":[0-5][0-9]:[0-5][0-9]\Z")

@@ -7,6 +7,7 @@ duplicates (and counted). Events are sorted by time, stably.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -184,10 +185,31 @@ def _lone(line: bytes, at: int, code: int) -> str:
 def json_objects(source, bad: list[BadLine]) -> Iterator[tuple[int, dict]]:
     """The JSON objects of a JSON Lines source, numbered; blank lines are
     passed over and bad lines go to ``bad``."""
-    for no, line in nonblank_lines(source):
-        obj = decode_line(source.shown, no, line, bad)
-        if obj is not None:
-            yield no, obj
+    return numbered_objects(source.shown, nonblank_lines(source), bad)
+
+
+def numbered_objects(shown: str, lines: Iterable[tuple[int, bytes]], bad: list[BadLine]) -> Iterator[tuple[int, dict]]:
+    """The JSON objects of numbered lines of ``shown``; blank lines are
+    passed over and bad lines go to ``bad``."""
+    for no, line in lines:
+        if line.strip():
+            obj = decode_line(shown, no, line, bad)
+            if obj is not None:
+                yield no, obj
+
+
+def line_chunks(f) -> Iterator[tuple[range, list[bytes]]]:
+    """A file's lines ``BATCH`` at a time, with their numbers (from 1),
+    without a byte order mark before the first."""
+    no = 1
+    while True:
+        lines = list(itertools.islice(f, BATCH))
+        if not lines:
+            return
+        if no == 1 and lines[0].startswith(BOM):
+            lines[0] = lines[0][len(BOM):]
+        yield range(no, no + len(lines)), lines
+        no += len(lines)
 
 
 def decode_line(shown: str, no: int, line: bytes, bad: list[BadLine]):
@@ -209,23 +231,92 @@ def decode_line(shown: str, no: int, line: bytes, bad: list[BadLine]):
 def read_contacts(path, shown: str | None = None, inputs: Inputs | None = None, *,
                   fmt: str | None = None, mapping=None) -> Inputs:
     """Read a contacts file (JSON Lines, CSV or Parquet) into ``inputs``;
-    bad lines go to ``inputs.bad``."""
+    bad lines go to ``inputs.bad``. JSON Lines are read ``BATCH`` lines
+    at a time: a batch of the usual records (``usual_contacts``) is taken
+    whole, any other is checked record by record."""
     inputs = inputs or Inputs()
     source = as_source(path, shown)
     from .readers import contact_records
+    from .sources import contact_format
     seen: dict[str, int] = {}
-    for no, obj, column in contact_records(source, inputs.bad, fmt=fmt, mapping=mapping):
+    fmt = fmt or contact_format(source, mapping)
+    if fmt != "jsonl":
+        _take_contacts(source.shown, contact_records(source, inputs.bad, fmt=fmt, mapping=mapping), seen, inputs)
+        return inputs
+    with source.open() as f:
+        for nos, lines in line_chunks(f):
+            records = usual_contacts(lines, seen)
+            if records is None:
+                records = ((no, obj, None) for no, obj in numbered_objects(source.shown, zip(nos, lines), inputs.bad))
+                _take_contacts(source.shown, records, seen, inputs)
+            else:
+                seen.update(zip(map(_GET_ID, records), nos))
+                inputs.contacts += records
+    return inputs
+
+
+def _take_contacts(shown: str, records: Iterable[tuple[int, dict, Optional[dict]]], seen: dict[str, int],
+                   inputs: Inputs) -> None:
+    """Check contact records one by one (``check_contact``), each id once
+    (``seen``: the line of each id taken); the good ones go to
+    ``inputs.contacts``, the bad to ``inputs.bad``."""
+    for no, obj, column in records:
         problem = check_contact(obj, column)
         if problem:
-            inputs.bad.append(BadLine(source.shown, no, problem[1], problem[0]))
+            inputs.bad.append(BadLine(shown, no, problem[1], problem[0]))
             continue
         cid = obj["id"]
         if cid in seen:
-            inputs.bad.append(BadLine(source.shown, no, f'contact "{cid}" is already on line {seen[cid]}'))
+            inputs.bad.append(BadLine(shown, no, f'contact "{cid}" is already on line {seen[cid]}'))
             continue
         seen[cid] = no
         inputs.contacts.append(obj)
-    return inputs
+
+
+_GET_ID = itemgetter("id")
+
+
+def usual_contacts(lines: list[bytes], seen: dict[str, int]) -> Optional[list[dict]]:
+    """The records of these lines of a contacts file when each is one of
+    the usual shape (``usual_contact_type(nulls=False)``: ``check_contact``
+    would take it as it is) with an id neither ``seen`` nor repeated among
+    them: checked all at once, in C. None otherwise (nothing was decided)."""
+    data = b"".join(lines)
+    try:
+        import msgspec
+        objs = _lines_decoder().decode_lines(data)
+        if len(objs) != len(lines) or not one_per_line(data, len(objs)):
+            return None
+        msgspec.convert(objs, _usual_contacts_type())
+    except Exception:  # not JSON, nested too deeply, a record of another shape
+        return None
+    ids = list(map(_GET_ID, objs))
+    if len(set(ids)) != len(ids) or not seen.keys().isdisjoint(ids):
+        return None
+    return objs
+
+
+@functools.lru_cache(maxsize=1)
+def _lines_decoder():
+    import msgspec
+    return msgspec.json.Decoder()
+
+
+@functools.lru_cache(maxsize=1)
+def _usual_contacts_type():
+    return list[usual_contact_type(nulls=False)]  # type: ignore[misc]
+
+
+def usual_contact_type(nulls: bool = True):
+    """Contact records as one msgspec type: a non-empty text id, the list
+    attributes as lists of texts, or absent (or null, with ``nulls``):
+    what ``check_contact`` accepts with no change (with ``nulls``: but
+    dropping a null list)."""
+    import msgspec
+    from typing import Annotated, Optional as Opt
+    fields: list = [("id", Annotated[str, msgspec.Meta(min_length=1)])]
+    fields += [(name, Opt[list[str]] if nulls else list[str], None) for name in list_attributes()]
+    return msgspec.defstruct("UsualContact", fields, gc=False)
 
 
 def list_attributes() -> tuple[str, ...]:
@@ -770,15 +861,8 @@ def jsonl_batches(source, events: dict[str, ir.EventType], bad: list) -> Iterato
     ``bad``."""
     reader = JsonlReader(events, source.shown, bad)
     with source.open() as f:
-        no = 1
-        while True:
-            lines = list(itertools.islice(f, BATCH))
-            if not lines:
-                return
-            if no == 1 and lines[0].startswith(BOM):
-                lines[0] = lines[0][len(BOM):]
-            yield reader.batch(range(no, no + len(lines)), lines)
-            no += len(lines)
+        for nos, lines in line_chunks(f):
+            yield reader.batch(nos, lines)
 
 
 def jsonl_rows(lines: Iterable[tuple[int, bytes]], shown: str, events: dict[str, ir.EventType],
@@ -825,7 +909,7 @@ class JsonlReader:
         self.usual = None if usual is None else list[usual]  # type: ignore[valid-type]
         try:
             import msgspec
-            self.decode_lines = msgspec.json.Decoder().decode_lines
+            self.decode_lines = _lines_decoder().decode_lines
             self.convert = msgspec.convert
         except ImportError:  # pragma: no cover
             self.usual = None
