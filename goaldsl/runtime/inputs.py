@@ -696,14 +696,13 @@ def usual_columns(pieces: list):
     """``contact_slice._usual_times`` done a column at a time, when every time has one
     width (``pieces``: runs of them, ``contact_slice._Columns.pieces``; all ``+HH:MM``, or
     all ``Z``) and every year is from 1901 to 8998: every column of the
-    times' bytes checked in C (the dates and hours by ``usual_dates``), the
-    least and greatest hour read, and each offset once (``fromisoformat``
-    checks the date and hour, and the offset, each on its own; in those
-    years no offset takes an instant out of range). The offsets are those
-    the offset columns' characters make, which may be more than the log
-    has: that only widens ``contact_slice._first_and_last``'s spread. None otherwise
-    (then each hour is read with each offset)."""
-    from itertools import product
+    times' bytes checked in C (``usual_form``), the least and greatest
+    hour read (``fromisoformat`` checks the date and hour, and the offset,
+    each on its own; in those years no offset takes an instant out of
+    range). The offsets are those the offset columns' characters make,
+    which may be more than the log has: that only widens
+    ``contact_slice._first_and_last``'s spread. None otherwise (then each
+    hour is read with each offset)."""
     width = len(pieces[0][0])
     if width not in OFFSET_COLUMNS:
         return None
@@ -711,6 +710,29 @@ def usual_columns(pieces: list):
     raw = text.encode()
     if len(raw) != len(text):
         return None  # not ASCII
+    least, greatest = min(p[0] for p in pieces), max(p[1] for p in pieces)
+    if not "1901" <= least[:4] <= greatest[:4] <= "8998":
+        return None
+    offsets = usual_form(raw, width)
+    if offsets is None:
+        return None
+    reader = EventTimes()
+    try:
+        for h in (least, greatest):
+            reader(h[:13] + ":00:00Z")
+    except (ValueError, OverflowError, OSError):  # pragma: no cover - usual_form checked them
+        return None
+    return reader, offsets, pieces
+
+
+def usual_form(raw: bytes, width: int) -> Optional[set[str]]:
+    """The offsets the offset columns' characters make (at most 64, each of
+    which ``fromisoformat`` reads), when every time in ``raw`` (the times
+    joined, ``width`` characters each, a width of ``OFFSET_COLUMNS``) is
+    of the usual form, checked a column at a time in C, and their dates and
+    hours are of the calendar (``usual_dates``); None otherwise. The
+    years are not checked."""
+    from itertools import product
     for col, allowed in (*_FORM_COLUMNS, *(((22, b":"),) if width == 25 else ())):
         if raw[col::width].translate(None, allowed):
             return None
@@ -723,18 +745,14 @@ def usual_columns(pieces: list):
     offsets = {"".join(p) for p in product(*chars)}
     if width == 25:
         offsets = {f"{o[:3]}:{o[3:]}" for o in offsets}
-    least, greatest = min(p[0] for p in pieces), max(p[1] for p in pieces)
-    if len(offsets) > 64 or not "1901" <= least[:4] <= greatest[:4] <= "8998" or not usual_dates(raw, width):
+    if len(offsets) > 64 or not usual_dates(raw, width):
         return None
-    reader = EventTimes()
     try:
-        for h in (least, greatest):
-            reader(h[:13] + ":00:00Z")
         for o in offsets:
-            reader("2000-01-01T00:00:00" + o)
-    except (ValueError, OverflowError, OSError):  # pragma: no cover - usual_dates checked them
+            parse_event_time("2000-01-01T00:00:00" + o)
+    except (ValueError, OverflowError, OSError):
         return None
-    return reader, offsets, pieces
+    return offsets
 
 
 _DIGIT_VALUES = bytes(c - 48 if 48 <= c <= 57 else 0 for c in range(256))
@@ -780,54 +798,74 @@ def usual_dates(raw: bytes, width: int) -> bool:
 
 def column_times(times: list[str]) -> Optional[list[int]]:
     """What ``EventTimes`` reads each of ``times`` as, worked out a column
-    at a time, in C: when they are of one width, 20 or 25 characters, and
-    of the usual form (``usual_columns``), in one month of a year from 1970
-    on. None otherwise. (The times must be 20 to 25 characters each: then
-    they are all 20, or all 25, when they are 20 or 25 times as long as
-    they are many, joined.)
+    at a time, in C: when they are of one width, 20 or 25 characters, of
+    the usual form (``usual_form``), and in one month of a year from 1970
+    (but its first month) to 8998. None otherwise. (The times must be 20 to
+    25 characters each: then they are all 20, or all 25, when they are 20
+    or 25 times as long as they are many, joined.)
 
     Each time is its month's first instant, plus its day, hour, minute and
-    second, less its offset: a sum over big integers that hold a 64-bit
-    lane per time, each two-digit field read from its columns into the
-    lanes; no lane goes below zero or past 2**63, so none carries into the
-    next, and the lanes are read out as integers by a memoryview."""
+    second, less its offset: a sum over big integers holding a 64-bit lane
+    per time (``_Lanes``). A lane is first eight digits, a byte each (the
+    day's, hour's, minute's and second's), then each pair of them a
+    number of 16 bits, then their sum in seconds; no lane goes below zero
+    or past 2**63, so none carries into the next, and the lanes are read
+    out as integers by a memoryview."""
     n = len(times)
-    if not n:
-        return []
+    if not n or sys.byteorder != "little":
+        return [] if not n else None
     text = "".join(times)
     width = len(text) // n
     if len(text) != width * n or width not in OFFSET_COLUMNS:
         return None
-    least, greatest = min(times), max(times)
-    if least[:7] != greatest[:7]:  # (all between two times sharing a month are in it)
+    raw = text.encode()
+    if len(raw) != len(text):
+        return None  # not ASCII
+    for col in range(7):  # one year and month
+        if raw[col::width].count(raw[col]) != n:
+            return None
+    if not "1970" <= text[:4] <= "8998" or usual_form(raw, width) is None:
         return None
-    checked = usual_columns([(least, greatest, text)])
-    if checked is None:
-        return None
-    month = parse_event_time(least[:7] + "-01T00:00:00Z")
+    month = parse_event_time(text[:7] + "-01T00:00:00Z")
     if month < 86400:
         return None
-    raw = text.encode()
-    order = sys.byteorder
-    at = 0 if order == "little" else 7  # the byte of a lane that a value below 256 is in
-
-    def lanes(column: bytes) -> int:
-        wide = bytearray(8 * n)
-        wide[at::8] = column
-        return int.from_bytes(wide, order)
-
-    def field(col: int) -> int:
-        tens = int.from_bytes(raw[col::width].translate(_DIGIT_VALUES), order)
-        ones = int.from_bytes(raw[col + 1::width].translate(_DIGIT_VALUES), order)
-        return lanes((10 * tens + ones).to_bytes(n, order))
-
-    total = (month - 86400) * lanes(b"\x01" * n) + 86400 * field(8) + 3600 * field(11) + 60 * field(14) + field(17)
+    lanes = _lanes(n)
+    digits = bytearray(8 * n)
+    for k, col in enumerate((8, 9, 11, 12, 14, 15, 17, 18)):
+        digits[k::8] = raw[col::width]
+    x = int.from_bytes(digits.translate(_DIGIT_VALUES), "little")
+    pairs = 10 * (x & lanes.even_bytes) + ((x >> 8) & lanes.even_bytes)  # day, hour, minute, second: 16 bits each
+    low = lanes.low16
+    total = ((month - 86400) * lanes.ones + 86400 * (pairs & low) + 3600 * ((pairs >> 16) & low)
+             + 60 * ((pairs >> 32) & low) + ((pairs >> 48) & low))
     if width == 25:
-        offset = 3600 * field(20) + 60 * field(23)
-        east = offset & (lanes(raw[19::width].translate(_EAST)) * 0xFFFF_FFFF_FFFF_FFFF)  # "+HH:MM": less
-        total += offset - east  # "-HH:MM": more
-        total -= east
-    return memoryview(total.to_bytes(8 * n, order)).cast("q").tolist()
+        digits = bytearray(8 * n)
+        for k, col in enumerate((20, 21, 23, 24)):
+            digits[k::8] = raw[col::width]
+        digits = bytearray(digits.translate(_DIGIT_VALUES))
+        digits[4::8] = raw[19::width].translate(_EAST)
+        y = int.from_bytes(digits, "little")
+        pairs = 10 * (y & lanes.even_bytes) + ((y >> 8) & lanes.even_bytes)  # the offset's hours, minutes
+        offset = 3600 * (pairs & low) + 60 * ((pairs >> 16) & low)
+        east = offset & (((y >> 32) & lanes.low8) * 0xFFFF_FFFF_FFFF_FFFF)  # "+HH:MM": the offset taken off
+        total += offset  # (a month's first instant is later than any offset: no lane goes below zero)
+        total -= east + east
+    return memoryview(total.to_bytes(8 * n, "little")).cast("q").tolist()
+
+
+class _Lanes(NamedTuple):
+    """Big integers of n 64-bit lanes: each lane 1; 0xFF in its bytes 0,
+    2, 4 and 6; 0xFFFF in its low 16 bits; 0xFF in its low byte."""
+    ones: int
+    even_bytes: int
+    low16: int
+    low8: int
+
+
+@functools.lru_cache(maxsize=4)
+def _lanes(n: int) -> _Lanes:
+    ones = int.from_bytes(b"\x01\x00\x00\x00\x00\x00\x00\x00" * n, "little")
+    return _Lanes(ones, ones * 0x00FF_00FF_00FF_00FF, ones * 0xFFFF, ones * 0xFF)
 
 
 _EAST = bytes(1 if c == ord("+") else 0 for c in range(256))
@@ -1163,6 +1201,16 @@ class SeenIds:
         return None when none is a duplicate (of an earlier row, or of an
         earlier one in the batch), else a flag per row."""
         exact = self._exact
+        if exact is not None and None not in ids and exact.isdisjoint(ids):  # (the usual batch: two passes)
+            before = len(exact)
+            exact.update(ids)
+            flags = None
+            if len(exact) - before != len(ids):  # an id twice in the batch: the first one wins
+                taken: set = set()
+                flags = [eid in taken or taken.add(eid) or False for eid in ids]
+            if len(exact) > self.EXACT:
+                self._digest_all()
+            return flags
         if exact is not None:
             fresh = set(ids)
             fresh.discard(None)
