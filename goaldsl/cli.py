@@ -523,11 +523,12 @@ def _run_format(args) -> str:
 
 
 def cmd_run(args) -> int:
+    # A run holds many long-lived objects and makes few reference cycles; the
+    # cyclic collector would rescan them over and over (a third of the time),
+    # and the modules' objects as they are imported.
+    gc.disable()
     from .runtime.inputs import as_source
     from .runtime.program import shown_path
-    # A run holds many long-lived objects and makes few reference cycles; the
-    # cyclic collector would rescan them over and over (a third of the time).
-    gc.disable()
     if getattr(args, "engine", None) == "spark":
         return _run_spark(args)
     program, cpath, epath = resolve_program(args.program, args.contacts, args.events)

@@ -20,6 +20,7 @@ imports ``enum``, which takes long enough for a Ctrl-C to land in it.
 Before this module runs there is only Python's own start-up (a few
 hundredths of a second), where a Ctrl-C still shows Python's traceback.
 """
+import gc
 import os
 import sys
 
@@ -63,7 +64,15 @@ def main(held=None) -> None:
     if held is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
     try:
-        from .cli import main as cli_main  # the heavy imports, once the handlers are in place
+        # The heavy imports, once the handlers are in place; without the
+        # cyclic collector, whose passes over the new modules' objects (all
+        # kept to the end) would free nothing, and which does not look at
+        # them again (``gc.freeze``). Each command decides for itself from
+        # here on.
+        gc.disable()
+        from .cli import main as cli_main
+        gc.freeze()
+        gc.enable()
         code = cli_main()
     except KeyboardInterrupt:  # only where Python's own Ctrl-C is kept (the REPL)
         _stop(signal.SIGINT, None)
