@@ -1158,12 +1158,19 @@ def usual_event_type(events: dict[str, ir.EventType], nulls: bool = True):
 
 
 def event_batches(source, events: dict[str, ir.EventType], bad: list, *, fmt: str | None = None,
-                  mapping=None, skipped: dict | None = None) -> Iterator[Batch]:
+                  mapping=None, skipped: dict | None = None) -> Iterator[list[tuple]]:
     """The format-neutral stream of an events file: batches of validated
-    rows (``Batch``), in file order, with the mapping applied. Bad rows go
-    to ``bad``, rows left out on purpose are counted in ``skipped``.
-    Duplicate ids are not removed here (that is a fact about the whole log:
-    see ``iter_events``)."""
+    rows (time, contact, type, fields, id, row), in file order, with the
+    mapping applied. Bad rows go to ``bad``, rows left out on purpose are
+    counted in ``skipped``. Duplicate ids are not removed here (that is a
+    fact about the whole log: see ``iter_events``)."""
+    return map(Batch.rows, checked_batches(source, events, bad, fmt=fmt, mapping=mapping, skipped=skipped))
+
+
+def checked_batches(source, events: dict[str, ir.EventType], bad: list, *, fmt: str | None = None,
+                    mapping=None, skipped: dict | None = None) -> Iterator[Batch]:
+    """``event_batches`` as ``Batch`` columns (the events, their ids, their
+    rows), as the readers hand them on."""
     from .readers import event_reader
     from .sources import detect_format
     fmt = detect_format(source, fmt, mapping)
@@ -1315,7 +1322,7 @@ def event_pieces(path, events: dict[str, ir.EventType], shown: str | None = None
     seen_ids = seen_ids if seen_ids is not None else SeenIds()
     shown = source.shown
     n = 0
-    for batch in event_batches(source, events, inputs.bad, fmt=fmt, mapping=mapping, skipped=inputs.skipped):
+    for batch in checked_batches(source, events, inputs.bad, fmt=fmt, mapping=mapping, skipped=inputs.skipped):
         flags = seen_ids.duplicates(batch.ids)
         if flags is None:
             piece = batch.events

@@ -3,7 +3,7 @@ Parquet, Segment/RudderStack JSON Lines, and JSON Lines with a mapping file
 (docs/inputs.md).
 
 Every reader turns its rows into the same format-neutral stream as the JSON
-Lines reader (``inputs.jsonl_batches``): batches of validated rows
+Lines reader (``inputs.event_batches``): batches of validated rows
 ``(time, contact, type, fields, id, row)`` in file order, with the mapping
 applied. Validation is ``EventValidator.check_parts`` for every format, so a
 bad row gets the same message whatever its format, with ``FILE:ROW:COLUMN``

@@ -427,8 +427,8 @@ def log_span(path, events: Optional[dict] = None, *, fmt: Optional[str] = None,
         if events is None or (mapping is None and detect_format(source, fmt) == "jsonl"):
             times = jsonl_times()
         else:
-            times = (event[0] for batch in event_batches(source, events, [], fmt=fmt, mapping=mapping)
-                     for event in batch.events)
+            times = (row[0] for batch in event_batches(source, events, [], fmt=fmt, mapping=mapping)
+                     for row in batch)
         for t in times:
             if not MIN_EVENT_TIME <= t < MAX_EVENT_TIME:
                 continue
