@@ -87,7 +87,7 @@ class ActionRequest:
 
 class Enrollment:
     __slots__ = ("contact", "seq", "number", "since", "pc", "top", "block", "due", "achieved", "alive", "goal_at",
-                 "skipped")
+                 "skipped", "key")  # key: with order keys only (set by Engine._enroll), its `enrolled` entry's
 
     def __init__(self, contact: Contact, seq: int, number: int, since: int):
         self.contact = contact
@@ -208,11 +208,12 @@ class Engine:
         self._round = 0
         self._turn = -1
         self.new_workflows: tuple[str, ...] = ()  # after restore(): workflows the snapshot did not have
-        self._ctx: tuple = ()  # what is being done: (phase, whose turn), the middle of a key
+        # What is being done, the middle of a key: the phase and whose turn it is.
+        self._phase = 0
+        self._whose: Optional[tuple] = None
         self._n = 0  # entries and events written in this context so far
         self._cause: Optional[tuple] = None  # the key of the event being recorded
-        self._ranks: dict[str, tuple] = {}  # contact -> its place in the run's contact order
-        self._enrolled_keys: dict[tuple, tuple] = {}  # (workflow index, contact) -> its enrollment's key
+        self._ranks: dict[str, tuple] = {}  # contact -> whose turn its audience match is (its place in the contact order)
 
     def _prepare(self, plan: Plan, start: int, exhaustive: bool, paused: frozenset) -> None:
         """Each workflow's first activation and pause, and per event type what
@@ -304,7 +305,7 @@ class Engine:
         if c is None:
             if self.keys is not None:
                 # Contacts of the file first, in its order; then those first seen in events, by that event.
-                self._ranks[cid] = (0, rank) if rank is not None else (1, self._cause)
+                self._ranks[cid] = (0, (0, rank) if rank is not None else (1, self._cause))
             c = self.contacts[cid] = Contact(cid, self.plan.effects.new_record(record), len(self.contacts))
             self._new_contact(c)
         else:
@@ -734,7 +735,7 @@ class Engine:
                     continue
                 if m:
                     if self.keys is not None:
-                        self._ctx, self._n = (0, (0, self._ranks[c.id])), 0
+                        self._phase, self._whose, self._n = 0, self._ranks[c.id], 0
                     if self._passed_over(w, c, t):
                         spent.add(c.id)  # as if it had enrolled and left at once by the goal
                     else:
@@ -762,7 +763,7 @@ class Engine:
         for e in todo:
             if e.alive:
                 if keyed:
-                    self._ctx, self._n = (1, self._enrolled_keys[(w.cw.index, e.contact.id)]), 0
+                    self._phase, self._whose, self._n = 1, e.key, 0
                 act(w, e, t, e.seq in fresh_ids)
 
     def _triggered(self, w: _WState, t: int, fresh: list) -> None:
@@ -783,7 +784,7 @@ class Engine:
                     if cid in passed:
                         break
                     if self.keys is not None:
-                        self._ctx, self._n = (0, (1, p[4])), 0  # in the order of the events that enroll
+                        self._phase, self._whose, self._n = 0, (1, p[4]), 0  # in the order of the events that enroll
                     before = self._keep_trigger(cw, c, (p[0], typ, fields)) if cw.keeps_trigger else None
                     if self._passed_over(w, c, t):
                         passed.add(cid)
@@ -832,15 +833,13 @@ class Engine:
         w.enrolled[c.id] = e
         self._write({"time": t, "contact": c.id, "workflow": w.name, "type": "enrolled"})
         if self.keys is not None:
-            self._enrolled_keys[(w.cw.index, c.id)] = self.keys[-1]
+            e.key = self.keys[-1]
         self._emit(c, t, "workflow.enrolled", {"workflow": w.name})
         return e
 
     def _exit(self, w: _WState, e: Enrollment, t: int, reason: str, goal: Optional[str] = None) -> None:
         e.alive = False
         w.enrolled.pop(e.contact.id, None)
-        if self.keys is not None:
-            self._enrolled_keys.pop((w.cw.index, e.contact.id), None)
         entry = {"time": t, "contact": e.contact.id, "workflow": w.name, "type": "exited", "reason": reason}
         if goal is not None:
             entry["goal"] = goal
@@ -1151,8 +1150,8 @@ class Engine:
         the contact's own history, so keys written by engines over disjoint
         sets of contacts sort together into the order one engine over all
         of them writes."""
-        self._n += 1
-        return (t, self._round, self._turn) + self._ctx + (self._n,)
+        self._n = n = self._n + 1
+        return t, self._round, self._turn, self._phase, self._whose, n
 
     @staticmethod
     def _top_at(w: _WState, pc: int) -> int:
@@ -1333,7 +1332,7 @@ class Engine:
             code = w.cw.code
             for e in sorted(w.enrolled.values(), key=_by_seq):
                 if keys is not None:
-                    keys.append((w.cw.index, self._enrolled_keys[(w.cw.index, e.contact.id)]))
+                    keys.append((w.cw.index, e.key))
                 entry = {"time": self.now, "contact": e.contact.id, "workflow": w.name, "type": "waiting",
                          "at": e.top + 1}
                 if e.block == B_GOAL and e.pc < len(code):

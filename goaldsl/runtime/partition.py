@@ -67,12 +67,16 @@ class PartitionRun:
     whole contacts file; events as ``(time, contact, type, fields, seq)``,
     seq the event's place in the whole log; and every entry handed back
     comes as ``(key, entry)``: its order key, by which ``merge`` puts the
-    entries of all partitions into the order one process writes them."""
+    entries of all partitions into the order one process writes them;
+    ``batches`` (with ``keyed``): each call hands back one batch ``(keys,
+    entries)`` instead, as ``merge`` takes them (no pair per entry)."""
 
     def __init__(self, program, contacts: Iterable = (), *, start: int, until: Optional[int] = None,
-                 handlers: Optional[dict[str, Callable[[ActionRequest], Any]]] = None, keyed: bool = False):
+                 handlers: Optional[dict[str, Callable[[ActionRequest], Any]]] = None, keyed: bool = False,
+                 batches: bool = False):
         self.engine = Engine(program.plan, start=start, handlers=handlers, keep_history=False, order_keys=keyed)
         self.keyed = keyed
+        self.batches = keyed and batches
         self.until = until
         self._last: Optional[int] = None  # the time of the last event fed
         add = self.engine.add_contact_unchecked
@@ -130,7 +134,8 @@ class PartitionRun:
             return self.engine.waiting_entries()
         keys: list = []
         entries = self.engine.waiting_entries(keys)
-        return [((WAITING,) + k, e) for k, e in zip(keys, entries)]
+        keys = [(WAITING,) + k for k in keys]
+        return (keys, entries) if self.batches else list(zip(keys, entries))
 
     def entries(self) -> list:
         """The entries written since the last call, in the order of the
@@ -142,7 +147,7 @@ class PartitionRun:
             return out
         keys = eng.keys
         eng.keys = []
-        return list(zip(keys, out))
+        return (keys, out) if self.batches else list(zip(keys, out))
 
 
 def run_partition(program, contacts: Iterable, events: Iterable[tuple], *, start: int, until: int,

@@ -453,17 +453,17 @@ class _Pool:
 
 class _Kernel:
     """A worker's partition run: its entries handed to ``emit`` as they are
-    finished; when the engine fails, what was done before, and the failure
+    finished, a batch ``(keys, entries)`` at a time; when the engine fails, what was done before, and the failure
     kept (the rest of the log is still read, for bad lines, but not run)."""
 
-    def __init__(self, program: Program, emit: Callable[[list], None]):
+    def __init__(self, program: Program, emit: Callable[[tuple], None]):
         self.program = program
         self.emit = emit
         self.run: Optional[PartitionRun] = None
         self.failure: Optional[tuple] = None
 
     def begin(self, contacts: list, start: int, until: Optional[int]) -> None:
-        self.run = PartitionRun(self.program, contacts, start=start, until=until, keyed=True)
+        self.run = PartitionRun(self.program, contacts, start=start, until=until, keyed=True, batches=True)
 
     def feed(self, events: list) -> None:
         if self.failure is None:
@@ -506,11 +506,10 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int,
                 writer = JsonlWriter(_Sink())
                 writer.size = 1 << 62  # never written out: its buffer is taken after each batch
 
-            def emit(pairs: list) -> None:
-                if not pairs:
+            def emit(batch: tuple) -> None:
+                keys, entries = batch
+                if not keys:
                     return
-                keys = [k for k, _ in pairs]
-                entries = [e for _, e in pairs]
                 if summ is not None:
                     for e in entries:
                         summ.add(e)
