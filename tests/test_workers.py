@@ -317,3 +317,47 @@ def test_workers_end_when_goal_run_is_killed(tmp_path, how):
                  and Path(f"/proc/{w}/stat").read_text().split(")")[-1].split()[0] != "Z"]
     assert not alive, "workers still running after their parent ended"
     assert list(spill.iterdir()) == [], "a spill folder was left behind"
+
+
+def test_a_worker_checks_its_lines_against_the_scan_across_bad_and_blank_lines(monkeypatch, tmp_path):
+    # A worker's reading of the lines the parent's scan sends it (in this process): the same events, bad
+    # lines, duplicates and bad lines with an id whether it forgets the scan's ids of the lines read often
+    # (FORGET) or never; bad and blank lines among its own lines, over several pieces.
+    import pickle
+    from goaldsl.runtime import workers
+    from goaldsl.runtime.inputs import as_source
+    from goaldsl.runtime.program import load_program
+    rows = []
+    for i in range(3 * workers.CHUNK // 90):
+        row = _visit(i // 600 % 60, f"c{i % 97}", f"e{i % 4001}" if i % 3 else None)
+        rows.append(b"\n" if i % 1009 == 0 else b"not json\n" if i % 997 == 0 else
+                    json.dumps({**row, "url": 5}).encode() + b"\n" if i % 991 == 0 else row)
+    _odd_log(tmp_path, rows)  # in time order: a minute per 600 lines
+    program = load_program(tmp_path / "program.goal")
+    events = as_source(str(tmp_path / "events.jsonl"))
+
+    class Pool:
+        n, conns, sent = 2, [0, 1], ([], [])
+
+        def _send(self, conn, msg):
+            self.sent[conn].append(pickle.dumps(msg))
+
+    pool = Pool()
+    workers._send_lines(pool, events, program.ir.events, None)
+
+    def read(me: int) -> tuple:
+        scan = workers._Scan(events, program.ir.events, me, 2, map(pickle.loads, pool.sent[me]))
+        got = [ev for piece in scan.pieces() for ev in piece]
+        return got, [b.line for b in scan.bad], scan.duplicates, scan.bad_ids, scan.again
+
+    for me in (0, 1):
+        monkeypatch.setattr(workers, "FORGET", 1 << 40)
+        kept = read(me)
+        monkeypatch.setattr(workers, "FORGET", 100)
+        assert read(me) == kept
+        got, bad, duplicates, bad_ids, again = kept
+        assert again is None and len(got) > 5_000 and bad and duplicates
+        # the bad lines with an id (the scan took it): the lines with a number for url, this partition's
+        assert bad_ids == sum(1 for r in rows if isinstance(r, bytes) and b'"url": 5' in r and b'"id"' in r
+                              and workers.partition_of(json.loads(r)["contact"], 2) == me) > 0
+

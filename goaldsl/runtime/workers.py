@@ -53,6 +53,7 @@ of JSON Lines, to compare them.
 """
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import multiprocessing
@@ -62,7 +63,7 @@ import re
 import tempfile
 import time
 import traceback
-from itertools import compress
+from itertools import chain, compress
 from operator import attrgetter, itemgetter
 from typing import IO, Any, Callable, Iterator, Optional
 
@@ -83,6 +84,9 @@ MAX_WORKERS = 256
 
 #: Bytes of the log a worker scans at a time.
 CHUNK = 1 << 20
+
+#: A worker forgets the scan's ids of its lines the reader has passed once there are this many.
+FORGET = 1 << 16
 
 
 class WorkerFailed(Exception):
@@ -673,7 +677,11 @@ class _Scan:
         self._owner: dict = {}  # contact (as decoded) -> its partition
         self._mine: set = set()  # this partition's contacts (as the reader gives them)
         self._seen = SeenIds()  # every id taken so far (in bounded memory, as the reader keeps them)
-        self._ids: dict[int, Optional[str]] = {}  # line -> the scan's id, for this partition's lines being read
+        # This partition's lines being read, in file order, and the scan's id of each; the reader has
+        # handed on or left out (bad, blank) the first ``_at`` of them.
+        self._nos: list[int] = []
+        self._line_ids: list[Optional[str]] = []
+        self._at = 0
         self._dups: set[int] = set()  # this partition's lines whose id was taken
         self.plain = False  # the log is a plain file (not compressed): a worker reads a piece itself
 
@@ -682,7 +690,7 @@ class _Scan:
         return int((self.source.read_position() or 0) * (1 << 20))
 
     def pieces(self) -> Iterator[list[tuple]]:
-        ids, dups, mine = self._ids, self._dups, self._mine
+        dups, mine = self._dups, self._mine
         told = 0  # bad lines whose id has been looked at
         last = None
         for batch in jsonl_rows(self._own_lines(), self.source.shown, self.declared, self.bad):
@@ -693,7 +701,7 @@ class _Scan:
             if not cids <= mine and not self._are_mine(cids - mine):
                 self.again = "a contact decoded otherwise"
                 return
-            if list(map(ids.pop, nos)) != list(map(_EID, batch)):
+            if self._scan_ids(nos) != list(map(_EID, batch)):
                 self.again = "an id decoded otherwise"
                 return
             if dups and not dups.isdisjoint(nos):
@@ -722,17 +730,39 @@ class _Scan:
         self._mine |= cids
         return True
 
+    def _scan_ids(self, nos: list[int]) -> list[Optional[str]]:
+        """The ids the scan decoded for these lines of this partition (a
+        batch of the reader's rows, in file order)."""
+        at, k = self._at, len(nos)
+        if at > FORGET:  # forget what the reader has passed (its bad lines have been looked at)
+            del self._nos[:at], self._line_ids[:at]
+            at = 0
+        if self._nos[at:at + k] == nos:  # the usual case: no line left out since the last batch
+            self._at = at + k
+            return self._line_ids[at:at + k]
+        where = [bisect.bisect_left(self._nos, no, at) for no in nos]
+        self._at = where[-1] + 1
+        return list(map(self._line_ids.__getitem__, where))
+
     def _bad_ids(self, told: int) -> int:
+        nos = self._nos
         for b in self.bad[told:]:
-            if self._ids.pop(b.line, None) is not None:
+            j = bisect.bisect_left(nos, b.line)
+            if j < len(nos) and nos[j] == b.line and self._line_ids[j] is not None:
                 self.bad_ids += 1
             self._dups.discard(b.line)
         return len(self.bad)
 
     def _own_lines(self) -> Iterator[tuple[int, bytes]]:
-        """This partition's lines, numbered, as the reader takes them: from
-        the parent (``fed``: its messages), or from the log, scanned here."""
-        ids, dups = self._ids, self._dups
+        """This partition's lines, numbered, as the reader takes them (an
+        iterator in C over the pieces' lines: no Python call per line)."""
+        return chain.from_iterable(self._own_pieces())
+
+    def _own_pieces(self) -> Iterator[Iterator[tuple[int, bytes]]]:
+        """Per piece of the log, this partition's lines, numbered: from the
+        parent (``fed``: its messages), or from the log, scanned here; the
+        scan's ids of them kept for ``_scan_ids``."""
+        dups = self._dups
         if self.fed is not None:
             with _Pieces(self.source.path) as read:
                 for msg in self.fed:
@@ -746,10 +776,11 @@ class _Scan:
                         self.again = "the log changed while it was read, or cannot be read"
                         return
                     nos, texts = got
-                    ids.update(zip(nos, line_ids))
+                    self._nos += nos
+                    self._line_ids += line_ids
                     if taken:
                         dups.update(taken.intersection(nos))
-                    yield from zip(nos, texts)
+                    yield zip(nos, texts)
             return
         me = self.me
         for piece in self.route():
@@ -761,10 +792,11 @@ class _Scan:
                 self.again = "a piece split otherwise"
                 return
             nos, texts = got
-            ids.update(zip(nos, compress(piece.line_ids, mask)))
+            self._nos += nos
+            self._line_ids += compress(piece.line_ids, mask)
             if piece.taken:
                 dups.update(piece.taken.intersection(nos))
-            yield from zip(nos, texts)
+            yield zip(nos, texts)
 
     def route(self) -> Iterator["_Piece"]:
         """The log a piece at a time (``_Piece``). The ids of every line are
