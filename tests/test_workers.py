@@ -361,3 +361,12 @@ def test_a_worker_checks_its_lines_against_the_scan_across_bad_and_blank_lines(m
         assert bad_ids == sum(1 for r in rows if isinstance(r, bytes) and b'"url": 5' in r and b'"id"' in r
                               and workers.partition_of(json.loads(r)["contact"], 2) == me) > 0
 
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"{}", b"{}\n", b'{"a": 1}\n\n{"b": 2}', b"\r\n \n{}\r\n" * 1000])
+def test_the_lines_of_a_piece_are_counted_alike_with_numpy_and_without(monkeypatch, data):
+    import numpy  # noqa: F401 - loaded, as SeenIds loads it on a long log
+    from goaldsl.runtime import workers
+    expected = data.count(b"\n") + (not data.endswith(b"\n"))
+    assert workers._line_count(data) == expected
+    monkeypatch.delitem(sys.modules, "numpy")
+    assert workers._line_count(data) == expected
