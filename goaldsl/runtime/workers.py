@@ -675,7 +675,7 @@ class _Scan:
         self.last: Optional[int] = None
         self.again: Optional[str] = None
         self.rows = 0  # lines scanned
-        self._owner: dict = {}  # contact (as decoded) -> its partition
+        self._owner: dict = {}  # contact (as decoded) -> its partition + 1
         self._mine: set = set()  # this partition's contacts (as the reader gives them)
         self._seen = SeenIds()  # every id taken so far (in bounded memory, as the reader keeps them)
         # This partition's lines being read, in file order, and the scan's id of each; the reader has
@@ -832,38 +832,39 @@ class _Scan:
                         continue
                     contacts.append(row.contact)
                     line_ids.append(row.id)
-            parts = self._partitions(contacts)
+            codes = self._codes(contacts)
             if not set(map(type, line_ids)) <= _TEXT_OR_NONE:
                 line_ids = [_as_id(x) for x in line_ids]
             flags = seen.duplicates(line_ids)  # the first line with an id wins, whoever it is for
             taken = set(compress(range(base, base + count), flags)) if flags is not None else set()
             self.rows += count
-            yield _Piece(base, offset, data, parts, line_ids, taken, self.n)
+            yield _Piece(base, offset, data, codes, line_ids, taken, self.n)
             base += count
 
-    def _partitions(self, contacts: list) -> list[int]:
-        """Each line's partition, by its contact as decoded (-1: a blank line, no one's)."""
+    def _codes(self, contacts: list) -> list[int]:
+        """Each line's partition + 1, by its contact as decoded (0: a blank
+        line, no one's); + 1 so that they are bytes (``_Piece``)."""
         cache = self._owner
         try:
-            parts = list(map(cache.get, contacts))
+            codes = list(map(cache.get, contacts))
         except TypeError:  # a bad line's contact is a list or an object
-            parts = [cache.get(c) if _hashable(c) else None for c in contacts]
+            codes = [cache.get(c) if _hashable(c) else None for c in contacts]
         n = self.n
         i = -1
         while True:
             try:
-                i = parts.index(None, i + 1)
+                i = codes.index(None, i + 1)
             except ValueError:
-                return parts
+                return codes
             c = contacts[i]
             t = type(c)
             if t is str and c:
-                p = cache[c] = partition_of(c, n)
+                code = cache[c] = partition_of(c, n) + 1
             elif t is int:
-                p = cache[c] = partition_of(str(c), n)
+                code = cache[c] = partition_of(str(c), n) + 1
             else:  # no contact the reader takes: the line is bad, partition 0 reports it
-                p = -1 if c is _BLANK else 0
-            parts[i] = p
+                code = 0 if c is _BLANK else 1
+            codes[i] = code
 
     def _chunks(self) -> Iterator[tuple[int, bytes]]:
         """The log in pieces of whole lines, each with its place in the file
@@ -890,22 +891,22 @@ class _Scan:
 class _Piece:
     """A piece of the log as the scan read it: the first line's number
     (``base``), its place in the file and its bytes, each line's partition
-    (-1: a blank line, no one's), each line's id as the reader takes it, and
-    the numbers of the lines whose id an earlier line took."""
+    + 1 (0: a blank line, no one's), each line's id as the reader takes it,
+    and the numbers of the lines whose id an earlier line took."""
 
-    __slots__ = ("base", "offset", "data", "parts", "line_ids", "taken", "_codes")
+    __slots__ = ("base", "offset", "data", "codes", "line_ids", "taken", "_bytes")
 
-    def __init__(self, base: int, offset: int, data: bytes, parts: list, line_ids: list, taken: set, n: int):
+    def __init__(self, base: int, offset: int, data: bytes, codes: list, line_ids: list, taken: set, n: int):
         self.base, self.offset, self.data = base, offset, data
-        self.parts, self.line_ids, self.taken = parts, line_ids, taken
-        # each line's partition + 1 as a byte, when they fit, so a partition's mask is one translate
-        self._codes = bytes(map(_PLUS_ONE, parts)) if n < 255 else None
+        self.codes, self.line_ids, self.taken = codes, line_ids, taken
+        # the codes as bytes, when they fit, so a partition's mask is one translate
+        self._bytes = bytes(codes) if n < 255 else None
 
     def mask(self, me: int) -> bytes:
         """A byte per line: 1 for the lines of partition ``me``, else 0."""
-        if self._codes is not None:
-            return self._codes.translate(_MASKS[me])
-        return bytes(map(me.__eq__, self.parts))
+        if self._bytes is not None:
+            return self._bytes.translate(_MASKS[me])
+        return bytes(map((me + 1).__eq__, self.codes))
 
 
 class _Pieces:
@@ -972,7 +973,6 @@ _CONTACT = attrgetter("contact")
 _ID = attrgetter("id")
 _T, _CID, _EID, _NO = itemgetter(0), itemgetter(1), itemgetter(4), itemgetter(5)
 _KERNEL_EVENT = itemgetter(0, 1, 2, 3, 5)  # a reader's row as the kernel takes it: (time, contact, type, fields, line)
-_PLUS_ONE = (1).__add__
 _MASKS = [bytes(int(code == me + 1) for code in range(256)) for me in range(254)]  # partition + 1 -> 1, else 0
 _BLANK = object()  # a blank line's contact: no one's line
 _UNREAD = object()  # a line no decoder reads: partition 0 reports it
