@@ -249,6 +249,15 @@ def test_the_quick_nesting_depth_is_the_scans(text):
     assert deepest_nesting(text) == nesting(text).deepest
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='#"\n()[]{}a \u00e9\ud800', max_size=60))
+def test_the_quick_nesting_depth_without_a_backslash_is_the_scans(text):
+    # (without a backslash the quick way reads the brackets, quotes, hashes and
+    # line breaks alone, from the text's UTF-8 bytes)
+    from goaldsl.syntax.parser import deepest_nesting, nesting
+    assert deepest_nesting(text) == nesting(text).deepest
+
+
 def test_the_quick_nesting_depth_on_the_examples():
     from pathlib import Path
     from goaldsl.syntax.parser import deepest_nesting, nesting
