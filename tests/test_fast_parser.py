@@ -114,6 +114,16 @@ def test_edge_cases(text):
     same_as_lark(text)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='a"\\\nnt(#é ', max_size=12), st.sampled_from(["", "\n", ")", '"', " == 1\n"]))
+def test_strings_with_escapes(body, tail):
+    # The lexer reads a string by runs of plain characters between escapes
+    # (not one character at a time, as the grammar's pattern is written):
+    # the same strings, ended where Lark ends them.
+    same_as_lark(f'segment s = x == "{body}{tail}')
+    same_as_lark(f'workflow "w{body}" {{ audience x.y({body}) }}{tail}')
+
+
 def render(module) -> str:
     return format_module(module)
 

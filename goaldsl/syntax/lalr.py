@@ -144,6 +144,35 @@ def load_tables(path, make: Callable[[], dict], made_from: Optional[dict] = None
     return data
 
 
+def uncaptured(pattern: str) -> str:
+    """``pattern`` with its groups made non-capturing: it matches the same,
+    and each match of the lexer's pattern keeps fewer marks (the terminals'
+    groups are never read). A pattern that refers back to a group is kept."""
+    if re.search(r"\\[1-9]|\(\?P=", pattern):
+        return pattern
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":  # an escaped character
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if ch == "[":  # a class, to its closing bracket (one right after [ or [^ is a member)
+            j = i + 1
+            if pattern[j:j + 1] == "^":
+                j += 1
+            if pattern[j:j + 1] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            out.append(pattern[i:j + 1])
+            i = j + 1
+            continue
+        out.append("(?:" if ch == "(" and pattern[i + 1:i + 2] != "?" else ch)
+        i += 1
+    return "".join(out)
+
+
 # ------------------------------------------------------------------ the parser
 
 class FastParser:
@@ -177,11 +206,14 @@ class FastParser:
         # parser's state: decided in ``parse``. Whitespace (WS) is read in
         # front of the token it precedes: on its own only where it holds a
         # line break (NL: the line count), or at the end of the text (END).
+        string = uncaptured(pats["STRING"])
+        if string == '"(?:\\\\.|[^"\\\\\n])*"':  # the same, a run of plain characters at a time
+            string = '"[^"\\\\\n]*(?:\\\\.[^"\\\\\n]*)*"'
         self.master = re.compile("[ \t\r\x0c]*(?:" + "|".join([
             f"(?P<WORD>{pats['NAME']})", r"(?P<P>\.\.\.|==|!=|<=|>=|[<>(){}\[\],:.=?+])",
-            "(?P<NL>\n[ \t\r\n\x0c]*)", f"(?P<STRING>{pats['STRING']})",
-            f"(?P<DATETIME>{pats['DATETIME']})", f"(?P<TIME_OF_DAY>{pats['TIME_OF_DAY']})",
-            f"(?P<NUMBER>{pats['NUMBER']})", f"(?P<COMMENT>{pats['COMMENT']})",
+            "(?P<NL>\n[ \t\r\n\x0c]*)", f"(?P<STRING>{string})",
+            f"(?P<DATETIME>{uncaptured(pats['DATETIME'])})", f"(?P<TIME_OF_DAY>{uncaptured(pats['TIME_OF_DAY'])})",
+            f"(?P<NUMBER>{uncaptured(pats['NUMBER'])})", f"(?P<COMMENT>{uncaptured(pats['COMMENT'])})",
             r"(?P<END>\Z)", r"(?P<BAD>[\s\S])"]) + ")")
         self.kinds = {n: k for k, n in self.master.groupindex.items()}  # a group's number -> its kind
         self.at_time = re.compile(pats["AT_TIME"])
