@@ -48,9 +48,9 @@ class Node:
 
     __slots__ = ()
 
-    def __new__(cls, *args, **kwargs):
-        # The first call of a class: its constructor is made, and replaces this.
-        return _made(cls)(cls, *args, **kwargs)
+    # No ``__new__`` of its own (each class made with ``node`` has
+    # ``_first_new``): the twin a constructor fills is made by calling it,
+    # object's own ``__new__`` without the checks of a call of ``object.__new__``.
 
     def __reduce__(self):
         # Pickle and copy call the class as it is called (``__new__`` takes the fields).
@@ -80,6 +80,11 @@ class Node:
             names = _REPR[cls] = tuple(f.name for f in cls._node_fields if f.repr)
         fields = ", ".join(f"{name}={getattr(self, name, attrs.NOTHING)!r}" for name in names)
         return f"{cls.__qualname__.rsplit('>.', 1)[-1]}({fields})"
+
+
+def _first_new(cls, *args, **kwargs):
+    # A class's ``__new__`` until its first call: its constructor is made, and replaces this.
+    return _made(cls)(cls, *args, **kwargs)
 
 
 def _rebuild(cls, kwargs: dict):
@@ -147,7 +152,7 @@ def node(cls):
     # The class attrs.frozen makes (its _ClassBuilder's slotted class):
     # the class's own namespace without the fields' declarations, slotted.
     ns = {k: v for k, v in d.items() if k not in names and k not in ("__dict__", "__weakref__")}
-    ns.update(__slots__=names, __qualname__=cls.__qualname__, _node_fields=fields,
+    ns.update(__slots__=names, __qualname__=cls.__qualname__, _node_fields=fields, __new__=_first_new,
               __match_args__=tuple(f.name for f in fields if f.init and not f.kw_only),
               __setattr__=_frozen_setattr, __delattr__=_frozen_delattr,
               __attrs_attrs__=_AttrsMade(), __attrs_props__=_AttrsMade())
@@ -250,7 +255,7 @@ def _made(cls: type) -> Callable:
 def _make_new(cls: type) -> Callable:
     fields = cls._node_fields
     twin = type(f"_Making{cls.__name__}", cls.__bases__, {"__slots__": cls.__slots__})
-    scope: dict = {"_new": object.__new__, "_twin": twin, "_cls": cls, "_slow": _slow_new, "_NOTHING": attrs.NOTHING}
+    scope: dict = {"_twin": twin, "_cls": cls, "_slow": _slow_new, "_NOTHING": attrs.NOTHING}
     params, kw_only, body = [], [], []
     for i, f in enumerate(fields):
         if not f.init:
@@ -270,7 +275,7 @@ def _make_new(cls: type) -> Callable:
     signature = ", ".join(["cls_"] + params + (["*"] + kw_only if kw_only else []))
     # ``new`` for the class call (``cls.__new__``), ``make`` the same body
     # without the class argument (``maker``: no call of a partial, no check).
-    made = ["    o = _new(_twin)", *body, "    o.__class__ = _cls"]
+    made = ["    o = _twin()", *body, "    o.__class__ = _cls"]
     if hasattr(cls, "__attrs_post_init__"):
         made.append("    o.__attrs_post_init__()")
     made.append("    return o")
