@@ -11,6 +11,7 @@ import pytest
 
 from goaldsl.semantics import ir
 from goaldsl.syntax import ast as A
+from goaldsl.syntax import nodes
 from goaldsl.syntax.nodes import Node, maker, node
 from goaldsl.syntax.parser import parse
 from goaldsl.syntax.source import NO_SPAN, Span
@@ -114,8 +115,10 @@ def test_a_class_made_with_node_is_an_attrs_class():
 
 
 def _node_classes():
-    from goaldsl.syntax import source
-    for module in (A, ir, source):
+    from goaldsl.semantics import checker, effects, loader
+    from goaldsl.semantics.checker import common
+    from goaldsl.syntax import diagnostics, parser, source
+    for module in (A, ir, source, diagnostics, parser, loader, checker, common, effects):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Node) and value is not Node \
                     and value.__module__ == module.__name__:
@@ -124,22 +127,74 @@ def _node_classes():
 
 @pytest.mark.parametrize("cls", list(_node_classes()), ids=lambda c: c.__qualname__)
 def test_every_node_class_is_what_attrs_makes_of_it(cls):
-    # node() makes the class itself; attrs.frozen made from the same
-    # declarations gives the same fields, slots and match args, and
-    # attrs.fields(cls) is attrs' own.
+    # node() makes the class itself; attrs.frozen (attrs.define for a class
+    # made with node(frozen=False)) made from the same declarations gives
+    # the same fields, slots and match args, and attrs.fields(cls) is attrs' own.
     own = cls._node_fields
-    twin = attrs.frozen(type(cls.__name__, (), {
+    make = attrs.frozen if cls._node_frozen else attrs.define
+    twin = make(type(cls.__name__, (), {
         "__annotations__": {f.name: cls.__annotations__[f.name] for f in own},
-        **{f.name: f.declared for f in own if f.declared is not attrs.NOTHING}}),
+        **{f.name: f.as_attrs() for f in own if f.declared is not nodes.NOTHING}}),
         repr=False, eq=False, init=False, weakref_slot=False)
 
     def described(fields):
         return [(f.name, f.default, f.init, f.kw_only, f.eq, f.repr) for f in fields]
-    assert described(own) == described(attrs.fields(twin)) == described(attrs.fields(cls))
+
+    def as_attrs(default):  # node's own NOTHING and Factory, as attrs has them
+        if default is nodes.NOTHING:
+            return attrs.NOTHING
+        return attrs.Factory(default.factory) if type(default) is nodes.Factory else default
+    mine = [(name, as_attrs(default), *rest) for name, default, *rest in described(own)]
+    assert mine == described(attrs.fields(twin)) == described(attrs.fields(cls))
     assert cls.__slots__ == twin.__slots__ and cls.__match_args__ == twin.__match_args__
     assert attrs.has(cls) and attrs.fields(cls).__class__.__name__ == f"{cls.__name__}Attributes"
     assert getattr(cls, "__attrs_props__", None) == getattr(twin, "__attrs_props__", None)
     assert not hasattr(cls, "__dict__") or "__dict__" not in cls.__dict__
+
+
+def test_a_changeable_node_class_is_what_attrs_define_makes():
+    @node(frozen=False)
+    class Box(Node):
+        items: list = nodes.field(factory=list)
+        name: str = "b"
+
+    @attrs.define
+    class AttrsBox:
+        items: list = attrs.field(factory=list)
+        name: str = "b"
+    b, ab = Box(), AttrsBox()
+    b.items.append(1)
+    ab.items.append(1)
+    b.name = ab.name = "c"
+    assert repr(b) == repr(ab).replace("AttrsBox", "Box") and Box().items == [] and Box().items is not Box().items
+    assert b == Box([1], "c") and b != Box() and Box.__hash__ is None is AttrsBox.__hash__
+    assert attrs.evolve(b, name="d") == nodes.evolve(b, name="d") == Box([1], "d")
+    assert [f.name for f in attrs.fields(Box)] == ["items", "name"]
+
+
+def test_evolve_is_attrs_evolve():
+    from goaldsl.syntax.diagnostics import Diagnostic, Related, error
+    s = Span("f", 1, 2, 1, 3)
+    d = error("E0001", "x", s, hint="h", related=(Related(s, "here"),))
+    for obj, changes in ((d, {"span": None}), (d, {"summary": "y", "detail": "z"}), (s, {"col": 5}),
+                         (A.Duration(((1, "day"),)), {"span": s}), (A.Ident("x"), {})):
+        assert nodes.evolve(obj, **changes) == attrs.evolve(obj, **changes)
+        assert repr(nodes.evolve(obj, **changes)) == repr(attrs.evolve(obj, **changes))
+    assert isinstance(d, Diagnostic) and attrs.has(Diagnostic)
+
+
+def test_a_check_does_not_import_attrs():
+    # attrs and what it imports (inspect, typing's users, threading ...) are a
+    # third of a small check's start-up: goal check makes its classes with
+    # node() and imports attrs only when asked (attrs.fields, attrs.evolve ...).
+    import subprocess
+    import sys
+    from pathlib import Path
+    example = Path(__file__).resolve().parent.parent / "examples" / "booked-a-demo" / "program.goal"
+    code = ("import sys; sys.argv = ['goal', 'check', sys.argv[1]]; from goaldsl.cli import main; "
+            "code = main(); print(code, sorted(m for m in ('attr', 'attrs', 'inspect') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(example)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 []"
 
 
 def test_node_refuses_what_it_does_not_reproduce():

@@ -20,15 +20,14 @@ import copy
 import functools
 from typing import Any, Callable, Optional
 
-import attrs
-
 from . import ir
+from ..syntax.nodes import Node, node
 
 Apply = Callable[[dict, dict], None]  # (contact attributes, event fields)
 
 
-@attrs.frozen
-class Op:
+@node
+class Op(Node):
     """One kind of effect: what it needs and what it does."""
     name: str
     whole_contact: bool  # True: written op(contact, FIELD); else op(contact.NAME, FIELD)

@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Iterator, Optional, Union
 
-import attrs
-
 from ..syntax.ast import Duration
-from ..syntax.nodes import Node, node
+from ..syntax.nodes import Node, field, node
 from ..syntax.source import NO_SPAN, Span
 
 
 def _span():
-    return attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+    return field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
 
 
 # ------------------------------------------------------------------ declarations
@@ -464,7 +462,7 @@ class Program(Node):
     actions: dict[str, ActionType]
     segments: dict[str, Cond]
     workflows: tuple[Workflow, ...]
-    sources: dict[str, str] = attrs.field(factory=dict, eq=False, repr=False)
+    sources: dict[str, str] = field(factory=dict, eq=False, repr=False)
 
     def workflow(self, name: str) -> Optional[Workflow]:
         return next((w for w in self.workflows if w.name == name), None)

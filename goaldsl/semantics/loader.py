@@ -13,10 +13,9 @@ import stat
 from pathlib import Path, PurePath
 from typing import Callable, Iterable
 
-import attrs
-
 from ..syntax import ast as A
 from ..syntax.diagnostics import Diagnostic, Related, error
+from ..syntax.nodes import Node, evolve, field, node
 from ..syntax.parser import ParseResult, parse
 from ..syntax.resources import stdlib_files
 from ..syntax.source import BOM, Span
@@ -25,17 +24,17 @@ from ..syntax.source import BOM, Span
 MAX_IMPORT_PATH = 4096  # PATH_MAX on Linux
 
 
-@attrs.define
-class Loaded:
+@node(frozen=False)
+class Loaded(Node):
     """Every module of a program, in load order (stdlib first)."""
-    modules: list[A.Module] = attrs.field(factory=list)
-    sources: dict[str, str] = attrs.field(factory=dict)
-    diagnostics: list[Diagnostic] = attrs.field(factory=list)
-    stdlib_names: set[str] = attrs.field(factory=set)
-    roots: list[str] = attrs.field(factory=list)  # the files asked for (not imported), as shown
+    modules: list[A.Module] = field(factory=list)
+    sources: dict[str, str] = field(factory=dict)
+    diagnostics: list[Diagnostic] = field(factory=list)
+    stdlib_names: set[str] = field(factory=set)
+    roots: list[str] = field(factory=list)  # the files asked for (not imported), as shown
     # Files parsed block by block (the language server's): a block's file
     # name -> (the file, its first line - 1, its first offset); see syntax/blocks.py.
-    places: dict = attrs.field(factory=dict)
+    places: dict = field(factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -176,7 +175,7 @@ def _load_one(loaded: Loaded, path: Path, root: Path, chain: list[Path], on_chai
     if text is None:
         text, problem = read_source(path, shown)
         if problem:
-            loaded.diagnostics.append(attrs.evolve(problem, span=problem.span or at))
+            loaded.diagnostics.append(evolve(problem, span=problem.span or at))
             return None, []
     loaded.sources[shown] = text
     res = parse_file(text, shown)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-import attrs
-
-from .nodes import Node, field_names, is_attrs_class, node
+from .nodes import Node, field, field_names, is_attrs_class, node
 from .source import NO_SPAN, Span
 
 
 def _span():
-    return attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+    return field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
 
 
 # ------------------------------------------------------------------ basics
@@ -35,9 +33,9 @@ class Duration(Node):
     counted once, when it is made (the engine adds durations at every wait)."""
     parts: tuple[tuple[int, str], ...]
     span: Span = _span()
-    months: int = attrs.field(init=False, eq=False, repr=False)
-    days: int = attrs.field(init=False, eq=False, repr=False)
-    seconds: int = attrs.field(init=False, eq=False, repr=False)
+    months: int = field(init=False, eq=False, repr=False)
+    days: int = field(init=False, eq=False, repr=False)
+    seconds: int = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         months = days = seconds = 0
@@ -570,7 +568,7 @@ TopItem = Union[Import, SegmentDef, Workflow, EventDecl, ActionDecl, TestBlock]
 class Module(Node):
     file: str
     items: tuple[TopItem, ...]
-    comments: tuple[tuple[int, str], ...] = attrs.field(default=(), eq=False, repr=False)  # (offset, text)
+    comments: tuple[tuple[int, str], ...] = field(default=(), eq=False, repr=False)  # (offset, text)
     span: Span = _span()
 
 

@@ -17,8 +17,7 @@ import enum
 import functools
 from typing import Iterable, Mapping, Sequence
 
-import attrs
-
+from .nodes import Node, node
 from .source import Span
 
 
@@ -27,14 +26,14 @@ class Severity(enum.Enum):
     WARNING = "warning"
 
 
-@attrs.frozen
-class Related:
+@node
+class Related(Node):
     span: Span
     message: str
 
 
-@attrs.frozen
-class Diagnostic:
+@node
+class Diagnostic(Node):
     severity: Severity
     code: str
     summary: str

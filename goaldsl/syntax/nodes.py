@@ -36,9 +36,8 @@ raise attrs' ``FrozenInstanceError``), and:
 """
 from __future__ import annotations
 
+import sys
 from typing import Callable
-
-import attrs
 
 from .codecache import compiled
 
@@ -78,7 +77,7 @@ class Node:
         names = _REPR.get(cls)
         if names is None:
             names = _REPR[cls] = tuple(f.name for f in cls._node_fields if f.repr)
-        fields = ", ".join(f"{name}={getattr(self, name, attrs.NOTHING)!r}" for name in names)
+        fields = ", ".join(f"{name}={getattr(self, name, NOTHING)!r}" for name in names)
         return f"{cls.__qualname__.rsplit('>.', 1)[-1]}({fields})"
 
 
@@ -102,50 +101,127 @@ def _eq_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+class _Nothing:
+    """No default: ``NOTHING``, shown as attrs' own NOTHING is."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOTHING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOTHING = _Nothing()
+
+
+class Factory:
+    """A default made anew for each object (``field(factory=...)``)."""
+
+    __slots__ = ("factory",)
+
+    def __init__(self, factory: Callable):
+        self.factory = factory
+
+
+class Declared:
+    """What ``field(...)`` declares: a field's default and whether it takes
+    part in the constructor, equality and repr (the options of
+    ``attrs.field`` a node class has)."""
+
+    __slots__ = ("default", "init", "kw_only", "eq", "repr")
+
+    def __init__(self, default, init: bool, kw_only: bool, eq: bool, repr: bool):  # noqa: A002 - attrs' names
+        self.default, self.init, self.kw_only, self.eq, self.repr = default, init, kw_only, eq, repr
+
+    def as_attrs(self):
+        """The same declaration as ``attrs.field`` makes it."""
+        import attrs
+        default = attrs.Factory(self.default.factory) if type(self.default) is Factory else \
+            attrs.NOTHING if self.default is NOTHING else self.default
+        return attrs.field(default=default, init=self.init, kw_only=self.kw_only, eq=self.eq, repr=self.repr)
+
+
+def field(*, default=NOTHING, factory: Callable | None = None, init: bool = True, kw_only: bool = False,
+          eq: bool = True, repr: bool = True) -> Declared:  # noqa: A002 - attrs.field's names
+    """A node class's field, declared as with ``attrs.field`` (these options
+    only), without importing attrs (``goal check`` does not)."""
+    if factory is not None:
+        if default is not NOTHING:
+            raise ValueError("a default or a factory, not both")
+        default = Factory(factory)
+    return Declared(default, init, kw_only, eq, repr)
+
+
 class Field:
     """A node class's field, as ``node`` read it: what the constructor,
-    equality, hashing and repr need (attrs' ``Attribute`` holds the same)."""
+    equality, hashing and repr need (attrs' ``Attribute`` holds the same;
+    ``default`` is this module's ``NOTHING`` or ``Factory`` where attrs has its own)."""
 
     __slots__ = ("name", "default", "init", "kw_only", "eq", "repr", "declared")
 
     def __init__(self, name: str, declared):
-        self.name, self.declared = name, declared  # declared: the class's value (a default, an attrs.field) or NOTHING
-        if type(declared) is _COUNTING:
+        # declared: the class's value (a default, a field(), an attrs.field) or NOTHING
+        self.name, self.declared = name, declared
+        if type(declared) is Declared:
+            self.default, self.init, self.kw_only = declared.default, declared.init, declared.kw_only
+            self.eq, self.repr = declared.eq, declared.repr
+            return
+        attrs = sys.modules.get("attrs")  # (an attrs declaration can only be made with attrs imported)
+        if attrs is not None and type(declared) is type(attrs.field()):
             ca = declared
             if (ca._validator is not None or ca.converter is not None or ca.alias not in (None, name)
                     or ca.hash is not None or ca.eq_key is not None or ca.on_setattr is not None
                     or ca.type is not None or type(ca.repr) is not bool
                     or (isinstance(ca._default, attrs.Factory) and ca._default.takes_self)):
                 raise TypeError(f"{name}: nodes.node makes classes of plain fields only")
-            self.default, self.init, self.kw_only = ca._default, ca.init, bool(ca.kw_only)
+            default = ca._default
+            default = NOTHING if default is attrs.NOTHING else \
+                Factory(default.factory) if isinstance(default, attrs.Factory) else default
+            self.default, self.init, self.kw_only = default, ca.init, bool(ca.kw_only)
             self.eq, self.repr = bool(ca.eq), ca.repr
-        elif isinstance(declared, attrs.Factory) and declared.takes_self:
-            raise TypeError(f"{name}: nodes.node makes classes of plain fields only")
+        elif attrs is not None and isinstance(declared, attrs.Factory):
+            if declared.takes_self:
+                raise TypeError(f"{name}: nodes.node makes classes of plain fields only")
+            self.default, self.init, self.kw_only, self.eq, self.repr = Factory(declared.factory), True, False, True, True
         else:
             self.default, self.init, self.kw_only, self.eq, self.repr = declared, True, False, True, True
 
+    def as_attrs(self):
+        """The field's declaration as attrs takes it (attrs.NOTHING: none)."""
+        if type(self.declared) is Declared:
+            return self.declared.as_attrs()
+        if self.declared is NOTHING:
+            import attrs
+            return attrs.NOTHING
+        return self.declared
 
-_COUNTING = type(attrs.field())  # what attrs.field() returns
+
 _CLASS_VARS = ("ClassVar", "typing.ClassVar", "t.ClassVar", "typing_extensions.ClassVar")
 
 
-def node(cls):
+def node(cls=None, *, frozen: bool = True):
     """``@node``: a frozen attrs class deriving from ``Node`` (which gives it
     its constructor, equality, hashing and repr). No weak references to
-    nodes (the constructor needs the slots to be the fields alone)."""
+    nodes (the constructor needs the slots to be the fields alone).
+    ``@node(frozen=False)``: a class as ``attrs.define`` makes it (its fields
+    can be set; equal by value, its objects have no hash)."""
+    if cls is None:
+        return lambda c: node(c, frozen=frozen)
     if cls.__bases__ != (Node,):
         raise TypeError(f"{cls.__name__} must derive from Node (and only from it)")
     d = cls.__dict__
     if "__attrs_pre_init__" in d or "__slots__" in d:
         raise TypeError(f"{cls.__name__}: nodes.node makes classes of plain fields only")
-    fields = tuple(Field(name, d.get(name, attrs.NOTHING)) for name, ann in d.get("__annotations__", {}).items()
+    fields = tuple(Field(name, d.get(name, NOTHING)) for name, ann in d.get("__annotations__", {}).items()
                    if not (isinstance(ann, str) and ann.startswith(_CLASS_VARS)))
     had_default = False
     for f in fields:  # attrs' rule
         if f.init and not f.kw_only:
-            if had_default and f.default is attrs.NOTHING:
+            if had_default and f.default is NOTHING:
                 raise ValueError(f"{cls.__name__}.{f.name}: no mandatory field after one with a default")
-            had_default = had_default or f.default is not attrs.NOTHING
+            had_default = had_default or f.default is not NOTHING
     if not all(f.init for f in fields) and "__attrs_post_init__" not in d:
         raise TypeError(f"{cls.__name__}: a field outside __init__ needs __attrs_post_init__ to set it")
     names = tuple(f.name for f in fields)
@@ -154,8 +230,11 @@ def node(cls):
     ns = {k: v for k, v in d.items() if k not in names and k not in ("__dict__", "__weakref__")}
     ns.update(__slots__=names, __qualname__=cls.__qualname__, _node_fields=fields, __new__=_first_new,
               __match_args__=tuple(f.name for f in fields if f.init and not f.kw_only),
-              __setattr__=_frozen_setattr, __delattr__=_frozen_delattr,
-              __attrs_attrs__=_AttrsMade(), __attrs_props__=_AttrsMade())
+              _node_frozen=frozen, __attrs_attrs__=_AttrsMade(), __attrs_props__=_AttrsMade())
+    if frozen:
+        ns.update(__setattr__=_frozen_setattr, __delattr__=_frozen_delattr)
+    else:
+        ns["__hash__"] = None  # (as attrs makes it: equal by value and changeable, so no hash)
     made = type(cls)(cls.__name__, cls.__bases__, ns)
     for value in ns.values():  # a method's `__class__` cell (super()) is the made class, as attrs does
         code = getattr(getattr(value, "__func__", value), "__code__", None)
@@ -167,11 +246,13 @@ def node(cls):
 
 
 def _frozen_setattr(self, name, value):
-    raise attrs.exceptions.FrozenInstanceError()
+    from attrs.exceptions import FrozenInstanceError
+    raise FrozenInstanceError()
 
 
 def _frozen_delattr(self, name):
-    raise attrs.exceptions.FrozenInstanceError()
+    from attrs.exceptions import FrozenInstanceError
+    raise FrozenInstanceError()
 
 
 class _AttrsMade:
@@ -184,10 +265,12 @@ class _AttrsMade:
         self.owner, self.name = owner, name
 
     def __get__(self, obj, objtype=None):
+        import attrs
         owner = self.owner
         fields = owner._node_fields
-        declared = {f.name: f.declared for f in fields if f.declared is not attrs.NOTHING}
-        twin = attrs.frozen(type(owner.__name__, (), {
+        declared = {f.name: f.as_attrs() for f in fields if f.declared is not NOTHING}
+        make = attrs.frozen if owner._node_frozen else attrs.define
+        twin = make(type(owner.__name__, (), {
             "__module__": owner.__module__, "__qualname__": owner.__qualname__,
             "__annotations__": {f.name: owner.__annotations__[f.name] for f in fields}, **declared}),
             repr=False, eq=False, init=False, weakref_slot=False)
@@ -203,13 +286,26 @@ def field_names(cls: type) -> tuple[str, ...]:
     """The names of the fields of an attrs class (a node class's without asking attrs)."""
     fields = getattr(cls, "_node_fields", None)
     if fields is None:
+        import attrs
         return tuple(f.name for f in attrs.fields(cls))
     return tuple(f.name for f in fields)
 
 
 def is_attrs_class(t: type) -> bool:
-    """``attrs.has(t)``, for a node class without asking attrs."""
-    return getattr(t, "_node_fields", None) is not None or attrs.has(t)
+    """``attrs.has(t)``, for a node class without asking attrs (nor
+    importing it: no other attrs class exists before it is imported)."""
+    if getattr(t, "_node_fields", None) is not None:
+        return True
+    attrs = sys.modules.get("attrs")
+    return attrs is not None and attrs.has(t)
+
+
+def evolve(obj, **changes):
+    """``attrs.evolve(obj, **changes)`` for an object of a node class: a new
+    one with the same fields but ``changes`` (without asking attrs)."""
+    cls = obj.__class__
+    kwargs = {f.name: getattr(obj, f.name) for f in cls._node_fields if f.init and f.name not in changes}
+    return cls(**kwargs, **changes)
 
 
 _MADE: dict[type, Callable] = {}
@@ -255,14 +351,14 @@ def _made(cls: type) -> Callable:
 def _make_new(cls: type) -> Callable:
     fields = cls._node_fields
     twin = type(f"_Making{cls.__name__}", cls.__bases__, {"__slots__": cls.__slots__})
-    scope: dict = {"_twin": twin, "_cls": cls, "_slow": _slow_new, "_NOTHING": attrs.NOTHING}
+    scope: dict = {"_twin": twin, "_cls": cls, "_slow": _slow_new, "_NOTHING": NOTHING}
     params, kw_only, body = [], [], []
     for i, f in enumerate(fields):
         if not f.init:
             continue
-        if f.default is attrs.NOTHING:
+        if f.default is NOTHING:
             param = f.name
-        elif isinstance(f.default, attrs.Factory):  # a new default value each call, as attrs makes it
+        elif type(f.default) is Factory:  # a new default value each call, as attrs makes it
             scope[f"_factory_{i}"] = f.default.factory
             param = f"{f.name}=_NOTHING"
             body.append(f"    if {f.name} is _NOTHING:\n        {f.name} = _factory_{i}()")

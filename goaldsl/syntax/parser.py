@@ -16,8 +16,6 @@ import re
 import threading
 from typing import TYPE_CHECKING, Iterable, Optional
 
-import attrs
-
 from . import ast as A
 from . import lalr, nodes
 from .lalr import Token as FastToken
@@ -37,12 +35,12 @@ MAX_DURATION_SECONDS = 10 * 366 * 86400  # about ten years
 MAX_COUNT = 1_000_000
 
 
-@attrs.frozen
-class ParseResult:
+@nodes.node
+class ParseResult(nodes.Node):
     module: A.Module | None
     diagnostics: tuple[Diagnostic, ...]
     # Parsed block by block (syntax/blocks.py): a block's file -> where it is.
-    places: dict = attrs.field(factory=dict, eq=False)
+    places: dict = nodes.field(factory=dict, eq=False)
 
 
 _LOCK = threading.Lock()
@@ -262,8 +260,8 @@ def file_limits(text: str, file: str) -> list[Diagnostic]:
     return []
 
 
-@attrs.frozen
-class Nesting:
+@nodes.node
+class Nesting(nodes.Node):
     """How deep brackets nest in a text (``deepest``, first reached at
     ``where``), its longest run of ``not`` (``nots`` at ``not_at``), and the
     depth at its end (0 when its brackets balance)."""
@@ -510,7 +508,7 @@ def _shift(d: Diagnostic, delta: int) -> Diagnostic:
         return d
     s = d.span
     end_col = s.end_col + delta if s.end_line == 1 else s.end_col
-    return attrs.evolve(d, span=attrs.evolve(s, col=max(1, s.col + delta), end_col=max(1, end_col),
+    return nodes.evolve(d, span=nodes.evolve(s, col=max(1, s.col + delta), end_col=max(1, end_col),
                                              start=max(0, s.start + delta), end=max(0, s.end + delta)))
 
 
@@ -526,24 +524,24 @@ def _respan(node, delta):
     done = {}
     for n in reversed(order):
         changes = {}
-        for f in attrs.fields(type(n)):
-            v = getattr(n, f.name)
-            if f.name == "span":
+        for name in nodes.field_names(type(n)):
+            v = getattr(n, name)
+            if name == "span":
                 s = v
                 if s.line == 1:
-                    changes["span"] = attrs.evolve(s, col=max(1, s.col + delta),
+                    changes["span"] = nodes.evolve(s, col=max(1, s.col + delta),
                                                    end_col=max(1, s.end_col + delta) if s.end_line == 1 else s.end_col,
                                                    start=max(0, s.start + delta), end=max(0, s.end + delta))
             else:
                 nv = _replace(v, done)
                 if nv is not v:
-                    changes[f.name] = nv
-        done[id(n)] = attrs.evolve(n, **changes) if changes else n
+                    changes[name] = nv
+        done[id(n)] = nodes.evolve(n, **changes) if changes else n
     return done[id(node)]
 
 
 def _replace(v, done):
-    if attrs.has(type(v)):
+    if nodes.is_attrs_class(type(v)):
         return done.get(id(v), v)
     if isinstance(v, tuple):
         items = tuple(_replace(x, done) for x in v)
@@ -853,11 +851,11 @@ class _Builder:
 
     def on_achieved(self, c):
         p = c[2]
-        return attrs.evolve(p, span=self._span(c))
+        return nodes.evolve(p, span=self._span(c))
 
     def on_unmet(self, c):
         p = c[2]
-        return attrs.evolve(p, span=self._span(c))
+        return nodes.evolve(p, span=self._span(c))
 
     def achieved_continue(self, c):
         return N.OnAchieved("continue", span=self._span(c))
@@ -1105,7 +1103,7 @@ class _Builder:
 
     def test_expect(self, c):
         x = c[2]
-        return attrs.evolve(x, contact=c[1], span=self._span(c))
+        return nodes.evolve(x, contact=c[1], span=self._span(c))
 
     def in_workflow(self, c):
         s = self._string(c[1])

@@ -24,11 +24,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Optional
 
-import attrs
-
 from ...syntax import ast as A
 from .. import ir
 from ...syntax.diagnostics import Diagnostic, did_you_mean, error, sort_key, warning
+from ...syntax.nodes import Node, node
 from ..loader import Loaded, duplicate, is_test_file, load
 from ...syntax.parser import reserved_words
 from ...syntax.source import Span
@@ -45,8 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["Checker", "CheckResult", "Context", "check", "check_paths"]
 
 
-@attrs.frozen
-class CheckResult:
+@node
+class CheckResult(Node):
     program: Optional[ir.Program]
     diagnostics: tuple[Diagnostic, ...]
     tests: tuple = ()  # testblocks.TestCase, one per test block (when the files hold tests)

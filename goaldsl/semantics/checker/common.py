@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-import attrs
-
 from .. import ir
 from ...syntax import nodes, values
+from ...syntax.nodes import Node, node
 
 #: The IR's classes as their constructors without the class call
 #: (``nodes.maker``): ``IR.CAnd(...)`` makes what ``ir.CAnd(...)`` would.
@@ -16,8 +15,8 @@ IR = nodes.Makers(ir)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-@attrs.define
-class Context:
+@node(frozen=False)
+class Context(Node):
     """Where a condition stands: which workflow, which event it filters."""
     workflow: Optional[str] = None
     steps: frozenset[str] = frozenset()
