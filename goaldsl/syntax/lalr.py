@@ -233,7 +233,7 @@ class FastParser:
         states, rules = self.states, self.rules
         keywords, punct = self.keywords, self.punct
         at_time = self.at_time
-        new = str.__new__
+        token = Token  # (the class called: str's __new__ reached directly, not through str.__new__'s checks)
         stack = [self.start]
         values: list = []
         acts = states[self.start]
@@ -263,7 +263,7 @@ class FastParser:
                 line_start = start + value.rindex("\n") + 1
                 continue
             elif i == COMMENT:
-                t = new(Token, value)
+                t = token(value)
                 t.type = "COMMENT"
                 t.start_pos = start
                 t.line = line
@@ -276,7 +276,7 @@ class FastParser:
                 raise Bail
             else:
                 kind = kinds[i]
-            t = new(Token, value)
+            t = token(value)
             t.type = kind
             t.start_pos = start
             t.line = line
