@@ -609,3 +609,39 @@ def test_goal_check_of_a_folder_warns_and_exits_0(write, capsys):
     assert "prog/segments.goal:1:30: warning[W0501]" in out
     assert "hint: write the number without quotes: 500" in out
     assert "ok: 2 files checked, 1 warning" in out
+
+
+def _walked_shape(cond):
+    # The reference: every node walked (A.walk's order), the depth of the
+    # nodes a condition nests through (and, or, not, an event atom).
+    from goaldsl.syntax import ast as A
+    refs, deepest = [], 0
+
+    def walk(n, d):
+        nonlocal deepest
+        if isinstance(n, (A.Or, A.And, A.Not, A.RefAtom)):
+            d += 1
+            deepest = max(deepest, d)
+            if type(n) is A.RefAtom and len(n.ref.parts) == 1:
+                refs.append(n.ref)
+        for c in A.children(n):
+            walk(c, d)
+    walk(cond, 0)
+    return refs, deepest
+
+
+def test_a_conditions_shape_is_the_whole_walks():
+    # segment_shape walks only the nodes that can hold a condition (not a
+    # comparison's values, a count, a duration): the same references, in
+    # the same order, and the same depth as a walk of every node.
+    from hypothesis import given, settings
+    from goaldsl.semantics.checker.declarations import _shape
+    from strategies import conds
+
+    @settings(max_examples=400, deadline=None)
+    @given(conds)
+    def same(cond):
+        refs, deepest = _shape(cond)
+        want_refs, want_deepest = _walked_shape(cond)
+        assert [id(r) for r in refs] == [id(r) for r in want_refs] and deepest == want_deepest
+    same()

@@ -204,6 +204,10 @@ def _shape(cond) -> tuple[list, int]:
                 deepest = d
             if type(n) is A.RefAtom and len(n.ref.parts) == 1:
                 refs.append(n.ref)
+        elif type(n) is not A.Window:
+            # A comparison, a value, a count or a duration holds no condition
+            # (a window may: its `after` event's filter): not walked into.
+            continue
         for c in reversed(children(n)):  # (depth first, left to right: A.walk's order)
             push((c, d))
     return refs, deepest
