@@ -13,13 +13,16 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
 
 from . import __version__
 
 # The stages are imported by the commands that use them, once the command
 # line is parsed: `goal --version` and `--help` load none of them.
 if TYPE_CHECKING:
+    from typing import Optional, Sequence
+
     from .api import Program
 
 

@@ -183,16 +183,17 @@ def test_evolve_is_attrs_evolve():
     assert isinstance(d, Diagnostic) and attrs.has(Diagnostic)
 
 
-def test_a_check_does_not_import_attrs():
-    # attrs and what it imports (inspect, typing's users, threading ...) are a
-    # third of a small check's start-up: goal check makes its classes with
-    # node() and imports attrs only when asked (attrs.fields, attrs.evolve ...).
+def test_a_check_does_not_import_attrs_or_typing():
+    # attrs and what it imports (inspect, typing, threading ...) were a third
+    # of a small check's instructions: goal check makes its classes with
+    # node() and imports attrs only when asked (attrs.fields, attrs.evolve
+    # ...); its modules import typing's names only for type checkers.
     import subprocess
     import sys
     from pathlib import Path
     example = Path(__file__).resolve().parent.parent / "examples" / "booked-a-demo" / "program.goal"
     code = ("import sys; sys.argv = ['goal', 'check', sys.argv[1]]; from goaldsl.cli import main; "
-            "code = main(); print(code, sorted(m for m in ('attr', 'attrs', 'inspect') if m in sys.modules))")
+            "code = main(); print(code, sorted(m for m in ('attr', 'attrs', 'inspect', 'typing') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, str(example)], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "0 []"
 

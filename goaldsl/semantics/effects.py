@@ -16,14 +16,18 @@ state means the same in every program and every tool.
 """
 from __future__ import annotations
 
+import collections.abc
 import copy
 import functools
-from typing import Any, Callable, Optional
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 from . import ir
 from ..syntax.nodes import Node, node
 
-Apply = Callable[[dict, dict], None]  # (contact attributes, event fields)
+Apply = collections.abc.Callable[[dict, dict], None]  # (contact attributes, event fields)
 
 
 @node

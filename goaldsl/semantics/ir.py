@@ -8,7 +8,10 @@ references (``CSegment``) so a segment used many times compiles once.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Iterator, Optional, Union
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Any, Iterator, Optional, Union
 
 from ..syntax.ast import Duration
 from ..syntax.nodes import Node, field, node
@@ -158,7 +161,7 @@ class OList(Node):
     span: Span = _span()
 
 
-Operand = Union[OAttr, OField, OTrigger, OConst, OList]
+Operand = OAttr | OField | OTrigger | OConst | OList
 
 
 @node
@@ -252,7 +255,7 @@ class CSegment(Node):
     span: Span = _span()
 
 
-Cond = Union[COr, CAnd, CNot, CConst, CCompare, CIn, CText, CIsSet, CTruthy, CEvent, CSegment]
+Cond = COr | CAnd | CNot | CConst | CCompare | CIn | CText | CIsSet | CTruthy | CEvent | CSegment
 
 
 # ------------------------------------------------------------------ walking conditions
@@ -413,7 +416,7 @@ class SEnd(Node):
     span: Span = _span()
 
 
-Step = Union[SAction, SWait, SWaitTime, SWaitDate, SWaitCond, SIf, SGoal, SSkip, SEnd]
+Step = SAction | SWait | SWaitTime | SWaitDate | SWaitCond | SIf | SGoal | SSkip | SEnd
 
 
 # The step walkers: the IR's twins of ast.step_name and ast.all_steps.

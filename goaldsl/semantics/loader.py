@@ -11,7 +11,10 @@ import functools
 import os
 import stat
 from pathlib import Path, PurePath
-from typing import Callable, Iterable
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
 
 from ..syntax import ast as A
 from ..syntax.diagnostics import Diagnostic, Related, error

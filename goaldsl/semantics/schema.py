@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Iterator
 
 from .ir import value_kind
 from .loader import data_beside

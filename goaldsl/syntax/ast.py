@@ -7,7 +7,9 @@ Nothing here knows about Lark.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Optional, Union
 
 from .nodes import Node, field, field_names, is_attrs_class, node
 from .source import NO_SPAN, Span
@@ -97,7 +99,7 @@ class MapLit(Node):
     span: Span = _span()
 
 
-Value = Union[Ref, Str, Num, Bool, ListLit, MapLit]
+Value = Ref | Str | Num | Bool | ListLit | MapLit
 
 
 # ------------------------------------------------------------------ conditions
@@ -181,7 +183,7 @@ class RefAtom(Node):
     span: Span = _span()
 
 
-Cond = Union[Or, And, Not, Compare, In, TextOp, IsSet, RefAtom]
+Cond = Or | And | Not | Compare | In | TextOp | IsSet | RefAtom
 
 
 # ------------------------------------------------------------------ actions
@@ -237,7 +239,7 @@ class OnUnmet(Node):
     span: Span = _span()
 
 
-GoalClause = Union[When, Then, ThenIf, OnAchieved, OnUnmet]
+GoalClause = When | Then | ThenIf | OnAchieved | OnUnmet
 
 
 @node
@@ -306,7 +308,8 @@ class EndStep(Node):
     span: Span = _span()
 
 
-Step = Union[ActionStep, WaitFor, WaitUntilTime, WaitUntilDate, WaitUntilCond, IfStep, GoalBlock, SkipStep, EndStep]
+Step = (ActionStep | WaitFor | WaitUntilTime | WaitUntilDate | WaitUntilCond | IfStep | GoalBlock |
+    SkipStep | EndStep)
 
 
 # ------------------------------------------------------------------ settings
@@ -380,8 +383,8 @@ class ExitWhenAudienceFails(Node):
     span: Span = _span()
 
 
-Setting = Union[RunsPerpetual, RunsOnce, EvaluateEvery, EvaluateEveryAt, EvaluateOnEvent, TimezoneSetting,
-                EnrollWhen, Audience, AllowReentry, SkipIfGoalMet, ExitWhenAudienceFails]
+Setting = (RunsPerpetual | RunsOnce | EvaluateEvery | EvaluateEveryAt | EvaluateOnEvent | TimezoneSetting |
+    EnrollWhen | Audience | AllowReentry | SkipIfGoalMet | ExitWhenAudienceFails)
 #: The setting classes, for isinstance (the checker, formatter and language server).
 SETTINGS = (RunsPerpetual, RunsOnce, EvaluateEvery, EvaluateEveryAt, EvaluateOnEvent, TimezoneSetting,
             EnrollWhen, Audience, AllowReentry, SkipIfGoalMet, ExitWhenAudienceFails)
@@ -549,7 +552,7 @@ class Expect(Node):
     span: Span = _span()
 
 
-TestItem = Union[TestFrom, TestUntil, TestTimezone, TestContact, TestEvent, Expect]
+TestItem = TestFrom | TestUntil | TestTimezone | TestContact | TestEvent | Expect
 
 
 @node
@@ -561,7 +564,7 @@ class TestBlock(Node):
     span: Span = _span()
 
 
-TopItem = Union[Import, SegmentDef, Workflow, EventDecl, ActionDecl, TestBlock]
+TopItem = Import | SegmentDef | Workflow | EventDecl | ActionDecl | TestBlock
 
 
 @node

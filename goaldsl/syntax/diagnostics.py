@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import enum
 import functools
-from typing import Iterable, Mapping, Sequence
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Iterable, Mapping, Sequence
 
 from .nodes import Node, node
 from .source import Span

@@ -22,7 +22,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Callable, Optional
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 from .codecache import compiled
 

@@ -37,7 +37,10 @@ raise attrs' ``FrozenInstanceError``), and:
 from __future__ import annotations
 
 import sys
-from typing import Callable
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Callable
 
 from .codecache import compiled
 

@@ -14,7 +14,8 @@ import functools
 import itertools
 import re
 import threading
-from typing import TYPE_CHECKING, Iterable, Optional
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
 
 from . import ast as A
 from . import lalr, nodes
@@ -24,7 +25,9 @@ from .resources import cache_folder, grammar_path
 from .source import Span
 
 if TYPE_CHECKING:
+    from typing import Iterable, Optional
     from lark import Lark, Token
+
     from lark.exceptions import UnexpectedInput
 
 # Limits, documented in docs/limits.md. They keep every later stage (which

@@ -15,7 +15,10 @@ Durations are written by ``formatter.duration`` (as in source: ``2 days``).
 from __future__ import annotations
 
 import json
-from typing import Any
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def show_value(v: Any, bare: bool = False) -> str:

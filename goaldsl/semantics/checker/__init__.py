@@ -22,7 +22,8 @@ share: the declared names, the diagnostics, and the "did you mean" budget.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
 
 from ...syntax import ast as A
 from .. import ir
@@ -39,6 +40,8 @@ from .steps import Steps
 from .workflows import Workflows
 
 if TYPE_CHECKING:
+    from typing import Iterable, Optional
+
     from ..incremental import Memo
 
 __all__ = ["Checker", "CheckResult", "Context", "check", "check_paths"]

@@ -6,7 +6,10 @@ checker and share its state (declared events, actions and segments; diagnostics)
 from __future__ import annotations
 
 import re
-from typing import Any
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Any
 
 
 from ...syntax import ast as A

@@ -2,7 +2,9 @@
 how a value and a kind are named in messages."""
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Optional
 
 from .. import ir
 from ...syntax import nodes, values

@@ -4,7 +4,9 @@ A part of ``Checker`` (``checker/__init__.py``): the methods run on the one
 checker and share its state (declared events, actions and segments; diagnostics)."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 
 from ...syntax import ast as A
