@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 from .codecache import compiled
 
-FORMAT = 1  # of the tables file; a file of another format is rebuilt
+FORMAT = 2  # of the tables file; a file of another format is rebuilt
 
 
 class Bail(Exception):
@@ -105,6 +105,7 @@ def build_tables(lark, builder) -> dict:
         for sym, (action, arg) in table.states[s].items():
             row[sym] = arg if action is Shift else -1 - index[arg]
         states.append(row)
+    _skip_passing_states(states, rules)
     keywords, punct, patterns = {}, {}, {}
     for t in lark.terminals:
         if t.pattern.type == "str":
@@ -117,6 +118,34 @@ def build_tables(lark, builder) -> dict:
     return {"format": FORMAT, "start": table.start_states["start"], "end": table.end_states["start"],
             "states": states, "rules": rules, "keywords": keywords, "punct": punct, "patterns": patterns,
             "priorities": {t.name: t.priority for t in lark.terminals if t.priority}}
+
+
+def _skip_passing_states(states: list, rules: list) -> None:
+    """A state whose every action is one reduction that passes its one child
+    up (``?primary: atom``, reached after reducing an atom) is left at once,
+    whatever the next token, for the state the rule's name leads to from the
+    state below: the gotos lead there directly (a reduction fewer, in the
+    parser's loop, for most conditions). No token is read in such a state
+    (a token is read after a shift, in the state shifted to), and a token
+    none of its actions takes is taken by none of the state it leads to
+    (LALR: its lookaheads hold everything that can follow there), so the
+    parser reads, builds and gives up as before."""
+    passing = {}
+    for s, row in enumerate(states):
+        actions = set(row.values())
+        if len(actions) == 1:
+            (a,) = actions
+            if a < 0:
+                size, origin, _, expand1, filt = rules[-1 - a]
+                if size == 1 and expand1 and filt is None:  # (``_rule``'s rule without a callback)
+                    passing[s] = origin
+    nonterminals = {r[1] for r in rules}
+    for row in states:
+        for sym, target in row.items():
+            if sym in nonterminals:
+                while target in passing:
+                    target = row[passing[target]]
+                row[sym] = target
 
 
 def load_tables(path, make: Callable[[], dict], made_from: Optional[dict] = None) -> Optional[dict]:
@@ -351,6 +380,8 @@ def _rule(spec: list, builder: Any) -> list:
     size, origin, name, expand1, filt = spec
     if filt is None and expand1 and size == 1:
         return [size, origin, None]
+    if filt is None and name is None and not expand1:
+        return [size, origin, list]  # (an _inlined rule's children as they are, spliced into its parent's: no call of ours)
     rule = [size, origin, None]
 
     def first(children):
