@@ -302,3 +302,32 @@ def test_contacts_read_a_batch_at_a_time_as_one_by_one(tmp_path_factory, picks, 
                                                                                      want.bad)), {}, want)
     assert got.contacts == want.contacts
     assert got.bad == want.bad
+
+
+ANY_PROGRAM = ('event probe.hit { s: string, r: any, a: any? }\nevent odd.hit { __dict__: string, __weakref__: any? }\n'
+               + PROGRAM)
+
+
+def test_a_batch_with_null_any_fields_or_dunder_names_is_read_as_line_by_line(tmp_path):
+    """A field of kind ``any`` is any value but null (null means absent: a
+    required one is a bad line, an optional one is dropped), and a field
+    named ``__dict__`` (a name no msgspec record may have) leaves its type's
+    lines to the line-by-line reader: the whole batch gives what that reader
+    gives (it took the null, kept it, and stopped on the name)."""
+    (tmp_path / "program.goal").write_text(ANY_PROGRAM)
+    events = load_program(tmp_path / "program.goal").ir.events
+    lines = ['{"time": "2026-10-01T10:00:06Z", "contact": "c1", "type": "probe.hit", "s": "x", "r": 5, "a": null}',
+             '{"time": "2026-10-01T10:00:07Z", "contact": "c1", "type": "probe.hit", "s": "x", "r": null}',
+             '{"time": "2026-10-01T10:00:08Z", "contact": "c1", "type": "probe.hit", "s": "x", "r": [null], "a": {}}',
+             '{"time": "2026-10-01T10:00:09Z", "contact": "c1", "type": "odd.hit", "__dict__": "y"}']
+    for picked in ([0], [1], [2], [3], [0, 2], [0, 1, 2, 3]):
+        texts = [(lines[k] + "\n").encode() for k in picked]
+        nos = range(1, 1 + len(texts))
+        whole_bad: list = []
+        got = JsonlReader(events, "events.jsonl", whole_bad).batch(nos, texts)
+        plain_bad: list = []
+        want = JsonlReader(events, "events.jsonl", plain_bad)._lines(zip(nos, texts))
+        assert got.rows() == want
+        assert whole_bad == plain_bad
+    assert [str(b) for b in plain_bad] == ['events.jsonl:2: probe.hit needs the field "r"']
+    assert [row[3] for row in want] == [{"s": "x", "r": 5}, {"s": "x", "r": [None], "a": {}}, {"__dict__": "y"}]

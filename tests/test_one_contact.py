@@ -684,3 +684,54 @@ def test_one_object_a_line_as_line_by_line():
             assert got == expected, data  # and the usual log always is, but for a text holding "}{"
         seen.add((expected, got))
     assert seen == {(True, True), (False, False), (True, False)}  # (some text holds "}{": the reader reads it)
+
+
+@pytest.mark.parametrize("name", ["__dict__", "__weakref__", "__slots__", "__annotations__", "__post_init__"])
+def test_fields_a_msgspec_record_cannot_have_are_the_readers(write, tmp_path, monkeypatch, capsys, name):
+    """An event field named like a Python class's own attribute (``__dict__``,
+    a name the checker allows) cannot be a field of the scan's msgspec
+    record: its type's lines are left to the ordinary reader, and explain
+    and eval answer as a run reads the log (they stopped with an internal
+    error)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", f'event probe.hit {{ {name}: string, n: number? }}\n'
+                          'workflow "W" { evaluate on event\n enroll when probe.hit\n send_email("x")\n wait 1 day\n'
+                          f' goals {{ goal "G" {{ when probe.hit({name} == "y") }} }} }}\n')
+    program = load_program("program.goal")
+    lines = [{"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "probe.hit", name: "x", "id": "a"},
+             {"time": "2026-11-16T15:00:00Z", "contact": "c2", "type": "probe.hit", name: "y", "n": 2},
+             {"time": "2026-11-16T16:00:00Z", "contact": "c1", "type": "probe.hit", name: "y", "id": "a"},
+             {"time": "2026-11-16T17:00:00Z", "contact": "c1", "type": "probe.hit", name: "y", "n": None}]
+    events = write("events.jsonl", "".join(json.dumps(r) + "\n" for r in lines))
+    for cid in ("c1", "c2"):
+        one = _same_as_whole(program, events, cid)
+        assert one.events
+    capsys.readouterr()
+    assert main(["explain", ".", "--contact", "c1", "--goal", "G"]) == 0
+    assert "achieved" in capsys.readouterr().out
+    assert main(["eval", f'probe.hit({name} == "y") ever', "--contact", "c2", "."]) == 0
+    assert capsys.readouterr().out.startswith("true")
+
+
+def test_a_null_any_field_of_another_contact_refuses_the_answer(write, tmp_path, monkeypatch, capsys):
+    """A required field of kind ``any`` given as null is a bad line (null
+    means absent): on another contact's line the scan must see it too, and
+    explain refuses as run does (it answered, and took the line's time as
+    the log's last)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write("program.goal", 'event probe.hit { s: string, r: any, a: any? }\n'
+                          'workflow "W" { evaluate on event\n enroll when probe.hit\n send_email("x")\n wait 1 day\n'
+                          ' goals { goal "G" { when probe.hit(a is set) } } }\n')
+    program = load_program("program.goal")
+    lines = [{"time": "2026-11-16T14:00:00Z", "contact": "c1", "type": "probe.hit", "s": "x", "r": 5, "a": None},
+             {"time": "2026-11-16T15:00:00Z", "contact": "c2", "type": "probe.hit", "s": "x", "r": None},
+             {"time": "2026-11-16T16:00:00Z", "contact": "c1", "type": "probe.hit", "s": "x", "r": [None], "a": {}}]
+    events = write("events.jsonl", "".join(json.dumps(r) + "\n" for r in lines))
+    for cid in ("c1", "c2"):
+        one = _same_as_whole(program, events, cid)
+        assert [str(b) for b in one.bad] == ['events.jsonl:2: probe.hit needs the field "r"']
+    capsys.readouterr()
+    assert main(["explain", ".", "--contact", "c1", "--goal", "G"]) == 1
+    assert 'events.jsonl:2: probe.hit needs the field "r"' in capsys.readouterr().err
+    assert main(["explain", ".", "--contact", "c1", "--goal", "G", "--skip-bad"]) == 0
+    assert "achieved" in capsys.readouterr().out

@@ -1126,27 +1126,39 @@ def one_per_line(data: bytes, n: int) -> bool:
     return newlines == (n if data.endswith(b"\n") else n - 1) and not _SAME_LINE.search(data)
 
 
+def _not_a_record_field(name: str, kind: str, kinds: dict) -> bool:
+    """Whether an event field keeps its type out of ``usual_event_type``:
+    named like a reserved key, or like a class's own attribute (``__dict__``,
+    ``__weakref__``, ``__slots__``: any name with double underscores at both
+    ends, which the checker allows and a msgspec record cannot have or
+    would read as its own), or of a kind with no record type there."""
+    return name in RESERVED or (name.startswith("__") and name.endswith("__")) or (kind not in kinds and kind != "enum")
+
+
 def usual_event_type(events: dict[str, ir.EventType], nulls: bool = True):
     """The usual event lines as one msgspec type: a tagged union on
     ``type`` with one record type per declared event, each field of its
-    declared kind, the time text of 20 to 25 characters, the contact
-    non-empty text, the id text (or null, or absent); with ``nulls``, a
-    null optional field (absent, for the reader) is taken too. Types with
-    a field named like a reserved key are left out (their lines are not
-    usual). None when no type is left."""
+    declared kind (``any``: any JSON value but null), the time text of 20
+    to 25 characters, the contact non-empty text, the id text (or null, or
+    absent); with ``nulls``, a null optional field (absent, for the reader)
+    is taken too. Types with a field a record cannot stand for
+    (``_not_a_record_field``) are left out (their lines are not usual).
+    None when no type is left."""
     import msgspec
-    from typing import Annotated, Any, Literal, Optional as Opt, Union
-    kinds = {"string": str, "step": str, "number": Union[int, float], "bool": bool, "map": dict, "list": list}
+    from typing import Annotated, Literal, Optional as Opt, Union
+    # ``any`` is not typing.Any, which takes null: a null required field is a bad line
+    kinds = {"string": str, "step": str, "number": Union[int, float], "bool": bool, "map": dict, "list": list,
+             "any": Union[str, int, float, bool, list, dict]}
     text = Annotated[str, msgspec.Meta(min_length=1)]
     times = Annotated[str, msgspec.Meta(min_length=20, max_length=25)]  # the usual widths and those between
     members = []
     for n, (name, decl) in enumerate(sorted(events.items())):
-        if any(f in RESERVED for f in decl.fields):
+        if any(_not_a_record_field(f, ft.kind, kinds) for f, ft in decl.fields.items()):
             continue
         required = [("time", times), ("contact", text)]
         optional = [("id", Opt[str], None)]
         for fname, ft in decl.fields.items():
-            t = Literal[tuple(ft.values)] if ft.kind == "enum" else kinds.get(ft.kind, Any)
+            t = Literal[tuple(ft.values)] if ft.kind == "enum" else kinds[ft.kind]
             if ft.optional:
                 optional.append((fname, Opt[t] if nulls else t, None))
             else:
