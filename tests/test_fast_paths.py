@@ -214,6 +214,19 @@ UNUSUAL = ['{"id": "x", "time": "2026-10-01T10:00:06Z", "contact": "c1", "type":
            '', '   ', '[1]', '{not json', '"\\ud800"']
 
 
+def _read_whole_and_line_by_line(events, nos, texts):
+    """Reads the batch with JsonlReader.batch and with the line-by-line
+    reader (_lines), asserts the rows and bad lines agree, and returns the
+    line-by-line reader's (rows, bad lines)."""
+    whole_bad: list = []
+    got = JsonlReader(events, "events.jsonl", whole_bad).batch(nos, texts)
+    plain_bad: list = []
+    want = JsonlReader(events, "events.jsonl", plain_bad)._lines(zip(nos, texts))
+    assert got.rows() == want
+    assert whole_bad == plain_bad
+    return want, plain_bad
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, len(USUAL) - 1), st.integers(0, 59)), min_size=1, max_size=12),
        st.lists(st.sampled_from(UNUSUAL), max_size=2), st.randoms(use_true_random=False), st.booleans())
@@ -229,12 +242,7 @@ def test_a_batch_read_whole_gives_what_reading_it_line_by_line_gives(tmp_path_fa
     if not end:
         texts[-1] = texts[-1].rstrip(b"\n")
     nos = range(3, 3 + len(texts))
-    whole_bad: list = []
-    got = JsonlReader(events, "events.jsonl", whole_bad).batch(nos, texts)
-    plain_bad: list = []
-    want = JsonlReader(events, "events.jsonl", plain_bad)._lines(zip(nos, texts))
-    assert got.rows() == want
-    assert whole_bad == plain_bad
+    _read_whole_and_line_by_line(events, nos, texts)
     if not unusual:
         assert JsonlReader(events, "e", [])._whole(nos, texts) is not None  # (the usual batch is read whole)
 
@@ -322,12 +330,6 @@ def test_a_batch_with_null_any_fields_or_dunder_names_is_read_as_line_by_line(tm
              '{"time": "2026-10-01T10:00:09Z", "contact": "c1", "type": "odd.hit", "__dict__": "y"}']
     for picked in ([0], [1], [2], [3], [0, 2], [0, 1, 2, 3]):
         texts = [(lines[k] + "\n").encode() for k in picked]
-        nos = range(1, 1 + len(texts))
-        whole_bad: list = []
-        got = JsonlReader(events, "events.jsonl", whole_bad).batch(nos, texts)
-        plain_bad: list = []
-        want = JsonlReader(events, "events.jsonl", plain_bad)._lines(zip(nos, texts))
-        assert got.rows() == want
-        assert whole_bad == plain_bad
+        want, plain_bad = _read_whole_and_line_by_line(events, range(1, 1 + len(texts)), texts)
     assert [str(b) for b in plain_bad] == ['events.jsonl:2: probe.hit needs the field "r"']
     assert [row[3] for row in want] == [{"s": "x", "r": 5}, {"s": "x", "r": [None], "a": {}}, {"__dict__": "y"}]

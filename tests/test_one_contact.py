@@ -636,7 +636,7 @@ def test_one_object_a_line_as_line_by_line():
     objects with nested objects and lists, blank space and line ends
     between any two tokens."""
     import msgspec
-    from goaldsl.runtime.inputs import _SAME_LINE, one_per_line
+    from goaldsl.runtime.inputs import SAME_LINE, one_per_line
     rng = random.Random(3)
 
     def blank():
@@ -680,7 +680,7 @@ def test_one_object_a_line_as_line_by_line():
         expected = len(lines) == n and all(map(one, lines))
         got = one_per_line(data, n)
         assert got <= expected, data  # never one a line when they are not
-        if tight and not _SAME_LINE.search(data):
+        if tight and not SAME_LINE.search(data):
             assert got == expected, data  # and the usual log always is, but for a text holding "}{"
         seen.add((expected, got))
     assert seen == {(True, True), (False, False), (True, False)}  # (some text holds "}{": the reader reads it)

@@ -1107,7 +1107,7 @@ class JsonlReader:
         return batch
 
 
-_SAME_LINE = re.compile(rb"\}[ \t\r]*\{")  # two objects on one line (or such text in a string)
+SAME_LINE = re.compile(rb"\}[ \t\r]*\{")  # two objects on one line (or such text in a string); the workers' scan uses it too
 
 
 def one_per_line(data: bytes, n: int) -> bool:
@@ -1115,7 +1115,7 @@ def one_per_line(data: bytes, n: int) -> bool:
     were one a line, with no blank line and none spanning lines: then
     object i is line i + 1. (No line holds parts of two objects: between
     two on one line there would be only spaces, tabs or carriage returns,
-    which ``_SAME_LINE`` finds. So the n objects touch n lines or more, and
+    which ``SAME_LINE`` finds. So the n objects touch n lines or more, and
     one line each only when the lines are n: n line ends, or n - 1 and a
     last line with no end. A count of ``}\\n{`` instead of the search is
     fewer instructions but more time: a search for three bytes runs slower
@@ -1123,7 +1123,7 @@ def one_per_line(data: bytes, n: int) -> bool:
     if not data:
         return n == 0
     newlines = data.count(b"\n")
-    return newlines == (n if data.endswith(b"\n") else n - 1) and not _SAME_LINE.search(data)
+    return newlines == (n if data.endswith(b"\n") else n - 1) and not SAME_LINE.search(data)
 
 
 def _not_a_record_field(name: str, kind: str, kinds: dict) -> bool:

@@ -59,7 +59,6 @@ import json
 import multiprocessing
 import os
 import pickle
-import re
 import sys
 import tempfile
 import time
@@ -71,8 +70,8 @@ from typing import IO, Any, Callable, Iterator, Optional
 import msgspec
 
 from .engine import EngineError
-from .inputs import (EventValidator, Inputs, SeenIds, as_source, decode_line, in_time_order, iter_events, jsonl_rows,
-                     numbered_lines, read_contacts)
+from .inputs import (SAME_LINE, EventValidator, Inputs, SeenIds, as_source, decode_line, in_time_order, iter_events,
+                     jsonl_rows, numbered_lines, read_contacts)
 from .output import JsonlWriter
 from .partition import PIECE, PartitionRun, cut_at_failure, first_failure, merge, pairs_of, partition_of
 from .program import InputError, Program, read_inputs, shown_path
@@ -814,7 +813,7 @@ class _Scan:
                 rows = decode_lines(data)
             except (msgspec.DecodeError, ValueError, RecursionError):
                 pass
-            if rows is not None and len(rows) == count and not _SAME_LINE.search(data):
+            if rows is not None and len(rows) == count and not SAME_LINE.search(data):
                 contacts = list(map(_CONTACT, rows))
                 line_ids = list(map(_ID, rows))
             else:  # blank lines, bad ones: line by line (a line no decoder reads is partition 0's to report)
@@ -977,7 +976,6 @@ _MASKS = [bytes(int(code == me + 1) for code in range(256)) for me in range(254)
 _BLANK = object()  # a blank line's contact: no one's line
 _UNREAD = object()  # a line no decoder reads: partition 0 reports it
 _TEXT_OR_NONE = frozenset((str, type(None)))
-_SAME_LINE = re.compile(rb"\}[ \t\r]*\{")  # two objects on one line (or such text in a string)
 
 
 def _as_id(x) -> Optional[str]:
