@@ -10,8 +10,10 @@ feeding everything first and keeping every event.
 """
 from __future__ import annotations
 
+import gc
 import json
 import shutil
+import weakref
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,9 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from goaldsl.runtime import backtest
+from goaldsl.runtime import inputs as inputs_module
 from goaldsl.api import engine_for, load_program, read_inputs
-from goaldsl.semantics.calendar import format_utc
+from goaldsl.semantics.calendar import format_utc, parse_event_time
 from goaldsl.cli import main
 from goaldsl.runtime.engine import Engine, EngineError
 from goaldsl.runtime.output import jsonl_line
@@ -205,3 +208,41 @@ def test_without_a_temporary_folder_the_output_is_held_in_memory(tmp_path, capsy
     code, out, err = _cli(capsys, ex)
     assert code == 0, err
     assert out == _whole_log_jsonl(ex)
+
+
+class _Engines(list):
+    """A ``keep`` list that also remembers (weakly) every engine put in it."""
+
+    def __init__(self):
+        super().__init__()
+        self.engines = []
+
+    def __setitem__(self, index, value):
+        self.engines.extend(weakref.ref(run.run.engine) for run in value)
+        super().__setitem__(index, value)
+
+
+def test_a_run_that_starts_over_frees_the_first_engine_with_the_collector_off(tmp_path, monkeypatch):
+    # goal run turns the cyclic collector off, and an engine's generated
+    # recorders hold the engine in a cycle: the run that starts over for an
+    # unsorted log must still free the first one, or it holds every contact's
+    # state until the process ends.
+    monkeypatch.setattr(inputs_module, "BATCH", 2)  # pieces of 2 lines: the run begins before the log ends
+    ex = _copy_example(tmp_path, "booked-a-demo")
+    lines = (ex / "events.jsonl").read_text().splitlines()
+    (ex / "events.jsonl").write_text("\n".join(lines[1:] + lines[:1]) + "\n")  # the first event last
+    program = load_program(ex)
+    keep = _Engines()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        first = parse_event_time(json.loads(lines[0])["time"])  # a start given: the run begins before the log ends
+        backtest.run_jsonl(program, ex / "contacts.jsonl", ex / "events.jsonl", None, start=first, until=None,
+                           window=lambda inputs: (first, inputs.events[-1][0] if inputs.events else first),
+                           keep=keep)
+        assert len(keep.engines) == 2
+        assert keep.engines[0]() is None
+        assert keep.engines[1]() is not None and keep[0].run.engine is keep.engines[1]()
+    finally:
+        if was:
+            gc.enable()

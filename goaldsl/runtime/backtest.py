@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import gc
 import io
 import shutil
 import tempfile
@@ -104,6 +105,11 @@ def run_jsonl(program: Program, contacts, events, out: Optional[IO], *,
             nonlocal writer, run
             tmp.seek(0)  # a run that starts over (an unsorted log) drops what it wrote
             tmp.truncate()
+            if run is not None:  # and its engine: generated recorders hold it in a cycle,
+                run = None       # which goal run's disabled collector would not free
+                if keep is not None:
+                    keep.clear()
+                gc.collect()
             writer = make_writer(tmp) if out is not None else None
             run = _Written(PartitionRun(program, inputs.contacts, start=first, until=until), _tee(writer, tap))
             if keep is not None:
@@ -137,13 +143,14 @@ def stream(program: Program, contacts, events, begin: Begin, *, start: Optional[
     try:
         return _streamed(program, contacts, events, begin, start, until, window, skip_bad, fmt, mapping, on_batch)
     except _Unsorted:
-        inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
-        first, last = window(inputs)
-        runs = begin(inputs, first, last)
-        runs.feed(inputs.events)
-        inputs.events.clear()
-        runs.finish(last)
-        return inputs
+        pass  # (read again after the except block: its traceback would keep the first run alive)
+    inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
+    first, last = window(inputs)
+    runs = begin(inputs, first, last)
+    runs.feed(inputs.events)
+    inputs.events.clear()
+    runs.finish(last)
+    return inputs
 
 
 class _Written:

@@ -477,7 +477,9 @@ class Engine:
                             c = contacts.get(cid)
                             if c is None:
                                 c = self._contact(cid)
-                            if typ in live or c.watch:
+                            if typ in live:
+                                recorders[typ](c, t, fields, True)
+                            elif c.watch:
                                 record(c, t, typ, fields, True)
                             if not q or q[0][0] != t:
                                 break

@@ -11,7 +11,7 @@ from collections import deque
 
 TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
 if TYPE_CHECKING:
-    from typing import Any, Iterator, Optional, Union
+    from typing import Any, Iterator, Optional
 
 from ..syntax.ast import Duration
 from ..syntax.nodes import Node, field, node
