@@ -359,9 +359,10 @@ def _columns(dec, data, counted: bool) -> _Columns:
             if not rows:
                 continue
             lines += len(rows)
-            distinct.update(map(get_id, rows))
+            ids = list(map(get_id, rows))
+            distinct.update(ids)
             if None in distinct:
-                nones += list(map(get_id, rows)).count(None)
+                nones += ids.count(None)
             if contacts is not None:
                 contacts += map(get_contact, rows)
             piece_times = list(map(get_time, rows))
@@ -426,7 +427,7 @@ def _ids_in(data) -> Optional[set]:
     """Every event id in lines the scan has read before (their ids are texts
     or null): each line decoded only as far as its id."""
     try:
-        ids = set(map(attrgetter("id"), _id_decoder().decode_lines(data)))
+        ids = set(_ids_of_lines(data))
     except Exception:  # pragma: no cover - the typed decoder read the same lines
         return None
     ids.discard(None)
@@ -592,7 +593,8 @@ def _usual_times(times: Optional[list], pieces: Optional[list] = None):
     with each offset, and each distinct ":MM:SS", instead of each row. None
     otherwise. ``pieces``: the times when the scan found them all of one
     width (then ``times`` is None)."""
-    if pieces is None and set(map(len, times)) == {len(times[0])}:
+    widths = set(map(len, times)) if pieces is None else None
+    if widths is not None and len(widths) == 1:
         pieces = [(min(times), max(times), "".join(times))]
     if pieces is not None:
         quick = usual_columns(pieces)
@@ -600,7 +602,9 @@ def _usual_times(times: Optional[list], pieces: Optional[list] = None):
             return quick
         if times is None:
             times = _times_of(pieces)
-    if not set(map(len, times)) <= {20, 25}:
+        if widths is None:
+            widths = {len(pieces[0][0])}  # (the scan found every time of one width)
+    if not widths <= {20, 25}:
         return None
     hours = set(map(itemgetter(slice(0, 13)), times))
     offsets = set(map(itemgetter(slice(19, None)), times))
