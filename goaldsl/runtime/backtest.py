@@ -164,7 +164,10 @@ class _Written:
         self.on_activity = on_activity
 
     def feed(self, piece: list[tuple]) -> None:
-        self._hand_on(self.run.feed, piece)
+        self._hand_on(self._feed, piece)
+
+    def _feed(self, piece: list[tuple]) -> list:
+        return self.run.feed(piece, ordered=True)  # stream() found it in time order
 
     def finish(self, until: int) -> None:
         self._hand_on(self.run.finish, until)

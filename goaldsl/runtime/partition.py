@@ -87,28 +87,33 @@ class PartitionRun:
             for rec in contacts:
                 add(rec)
 
-    def feed(self, events: Iterable[tuple]) -> list[dict]:
+    def feed(self, events: Iterable[tuple], ordered: bool = False) -> list[dict]:
         """Events ``(time, contact, type, fields)`` in time order (within one
         instant, in the log's order). The engine runs up to just before the
         last of them (more events of that instant may follow); the entries
-        of the instants finished are returned."""
+        of the instants finished are returned. ``ordered``: the caller has
+        found the list in time order already (``backtest.stream``), so it is
+        not looked through again here nor in the engine; that it does not go
+        back from the last piece's events is still checked."""
         eng = self.engine
         events = events if isinstance(events, list) else list(events)
         if events:
-            times = list(map(_time, events))
-            if (self._last is not None and times[0] < self._last) or not in_time_order(times):
+            first, last = events[0][0], events[-1][0]
+            if (self._last is not None and first < self._last) or (
+                    not ordered and not in_time_order(list(map(_time, events)))):
                 raise ValueError("events must be fed in time order")
-            self._last = times[-1]
-            if self.until is not None and times[-1] > self.until:
-                events = events[:bisect.bisect_right(times, self.until)]  # checked by whoever read them, never acted on
-            if self.keyed and events and times[0] > (eng.start - 1 if eng.now is None else max(eng.start - 1, eng.now)):
+            self._last = last
+            if self.until is not None and last > self.until:
+                # checked by whoever read them, never acted on
+                events = events[:bisect.bisect_right(events, self.until, key=_time)]
+            if self.keyed and events and first > (eng.start - 1 if eng.now is None else max(eng.start - 1, eng.now)):
                 eng.add_events_unchecked(events)  # none late: queued as they are, each with its place in the whole log
             elif self.keyed:  # each with its place in the whole log (a late one's key is made as it is recorded)
                 add = eng.add_event_unchecked
                 for ev in events:
                     add(*ev)
             else:
-                eng.add_events_unchecked(events)  # checked by the reader
+                eng.add_events_unchecked(events, ordered=True)  # checked by the reader, and its order above
         last, until = self._last, self.until
         if last is not None:
             bound = last - 1
