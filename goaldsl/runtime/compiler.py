@@ -21,6 +21,7 @@ import attrs
 
 from ..semantics import ir
 from ..semantics.calendar import UTC_NAMES, format_utc, subtract as _subtract_at
+from ..syntax.codecache import compiled
 
 NEVER = -(1 << 62)
 
@@ -185,7 +186,7 @@ class _Generator:
         return name
 
     def _define(self, name: str, src: str) -> None:
-        exec(compile(src, f"<goal condition {name}>", "exec"), self.ns)
+        exec(compiled(src, f"<goal condition {name}>"), self.ns)  # compiled once per machine (syntax/codecache.py)
 
     def _node(self, c: ir.Cond) -> int:
         self.nodes.append(c)

@@ -27,6 +27,7 @@ import attrs
 import msgspec
 
 from ..semantics import ir
+from ..syntax.codecache import compiled
 from ..syntax.values import show_text
 from ..semantics.calendar import add_duration, format_utc, next_time_of_day, window_leaves
 from . import snapshot as fmt
@@ -1530,8 +1531,9 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Optional[
     functions hold the engine (its ``_schedule``): an engine and its
     recorders are a reference cycle, freed by the cyclic collector."""
     full, static, dynamic, effect, targets = kind
-    ns: dict[str, Any] = {"schedule": eng._schedule, "eng": eng, "window_leaves": window_leaves, "_insert": _insert,
-                          "_insert_time": _insert_time, "_drop_before": _drop_before, "effect": effect}
+    ns: dict[str, Any] = {"schedule": eng._schedule, "eng": eng, "START": eng.start, "window_leaves": window_leaves,
+                          "_insert": _insert, "_insert_time": _insert_time, "_drop_before": _drop_before,
+                          "effect": effect}
     tname = repr(typ)
     lean: list[str] = []  # the lean history, as lines of the body
     if not full and (static or dynamic):
@@ -1603,7 +1605,7 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Optional[
             ns[f"windows{i}"] = tuple(windows)
             part += [f"for d in windows{i}:",
                      f"    leaves = window_leaves(t, d, {w.cw.tz!r})",
-                     f"    if leaves > {eng.start}:",
+                     "    if leaves > START:",  # (a name: the text is the same for every start, compiled once)
                      f"        schedule(w{i}, c.id, leaves)"]
         if gated and part and lean:
             part = ["if matched:"] + ["    " + x for x in part]
@@ -1612,7 +1614,7 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Optional[
     src = "def record(c, t, fields, acting):\n" + "".join(f"    {x}\n" for x in body)
     if lean:
         src += "def remember(c, t, fields):\n" + "".join(f"    {x}\n" for x in lean)
-    exec(compile(src, f"<goal recorder {tname}>", "exec"), ns)
+    exec(compiled(src, f"<goal recorder {tname}>"), ns)  # compiled once per machine (syntax/codecache.py)
     return ns["record"], ns.get("remember")
 
 

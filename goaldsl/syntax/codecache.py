@@ -1,6 +1,6 @@
 """Code this package generates and compiles (the parser's reduction shapes,
-the AST's and the IR's constructors), compiled once per machine, not once
-per process.
+the AST's and the IR's constructors, a program's conditions and the
+engine's recorders), compiled once per machine, not once per process.
 
 ``compiled(source, name)`` is ``compile(source, name, "exec")``, looked up
 first in a file of the cache folder (``resources.cache_folder``) that maps
