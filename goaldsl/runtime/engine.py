@@ -267,9 +267,10 @@ class Engine:
         # lean history, putting an event into it alone (restoring a full
         # snapshot into a lean engine).
         self._recorders: dict[str, Callable] = {}
+        self._now_recorders: dict[str, Callable] = {}  # the same, at the current instant (acting: no argument)
         self._lean_recorders: dict[str, Callable] = {}
         for t, kind in self._types.items():
-            self._recorders[t], self._lean_recorders[t] = _recorder(self, t, kind)
+            self._recorders[t], self._now_recorders[t], self._lean_recorders[t] = _recorder(self, t, kind)
 
     # ---------------------------------------------------------------- feeding
 
@@ -447,7 +448,7 @@ class Engine:
         q = self._queue
         contacts = self.contacts
         record = self._record
-        recorders = self._recorders
+        recorders = self._now_recorders
         live = self._live
         popleft = q.popleft
         told = self.on_instant is not None  # a host is told of every instant
@@ -458,52 +459,64 @@ class Engine:
                 self._instant = t
                 self._woken = False
                 self._soonest = None
-                keyed = self.keys is not None
-                while True:  # instants of input events, run on while nothing else is due
-                    if not keyed:
-                        while True:  # the events of this instant, in the log's order
-                            _, cid, typ, fields = popleft()
-                            c = contacts.get(cid)
-                            if c is None:
-                                c = self._contact(cid)
-                            if typ in live:
-                                recorders[typ](c, t, fields, True)
-                            elif c.watch:
-                                record(c, t, typ, fields, True)
-                            if not q or q[0][0] != t:
+                # Instants of input events alone run on (nothing woke, no
+                # workflow is due, no host is told) up to the first event at or
+                # past ``bound``: the next workflow instant, or past ``until``,
+                # or, for a host told of every instant, any later instant; a
+                # workflow scheduled meanwhile lowers it (_schedule: ``_soonest``,
+                # the current instant itself when something woke). Between two
+                # instants only what the end of the outer loop would do is done
+                # (the clock, the next workflow instant; recording delivers no
+                # action and writes no entry, so takes no key).
+                bound = t + 1 if told else until + 1 if wn is None or wn > until else wn
+                if self.keys is None:
+                    while q:  # the events, in the log's order
+                        at, cid, typ, fields = popleft()
+                        if at != t:  # the first event of a later instant
+                            s = self._soonest
+                            if s is not None:
+                                self._soonest = None
+                                if wn is None or s < wn:
+                                    wn = s
+                                    if s < bound:
+                                        bound = s
+                            if at >= bound:
+                                q.appendleft((at, cid, typ, fields))  # for the next turn of the outer loop
                                 break
-                    else:  # order keys: each event's place in the whole log is its cause
-                        # (the loop above again, apart so that one process does no key work per event)
-                        while True:
-                            _, cid, typ, fields, seq = popleft()
-                            self._cause = (t, -1, seq)
-                            c = contacts.get(cid)
-                            if c is None:
-                                c = self._contact(cid)
-                            if typ in live:
-                                recorders[typ](c, t, fields, True)
-                            elif c.watch:
-                                record(c, t, typ, fields, True)
-                            if not q or q[0][0] != t:
+                            self.now = t
+                            self._instant = t = at
+                        c = contacts.get(cid)
+                        if c is None:
+                            c = self._contact(cid)
+                        if typ in live:
+                            recorders[typ](c, t, fields)
+                        elif c.watch:
+                            record(c, t, typ, fields, True)
+                else:  # order keys: each event's place in the whole log is its cause
+                    # (the loop above again, apart so that one process does no key work per event)
+                    while q:
+                        at, cid, typ, fields, seq = popleft()
+                        if at != t:
+                            s = self._soonest
+                            if s is not None:
+                                self._soonest = None
+                                if wn is None or s < wn:
+                                    wn = s
+                                    if s < bound:
+                                        bound = s
+                            if at >= bound:
+                                q.appendleft((at, cid, typ, fields, seq))
                                 break
-                    # An instant of events alone (nothing woke, no workflow is
-                    # due, no host is told): on to the next one at once, doing
-                    # what the end of the outer loop would (the clock, the next
-                    # workflow instant; recording delivers no action, and
-                    # writes no entry, so takes no key).
-                    if not q or self._woken or told:
-                        break
-                    nxt = q[0][0]
-                    if nxt > until:
-                        break
-                    s = self._soonest
-                    self._soonest = None
-                    if s is not None and (wn is None or s < wn):
-                        wn = s
-                    if wn is not None and wn <= nxt:
-                        break
-                    self.now = t
-                    self._instant = t = nxt
+                            self.now = t
+                            self._instant = t = at
+                        self._cause = (t, -1, seq)
+                        c = contacts.get(cid)
+                        if c is None:
+                            c = self._contact(cid)
+                        if typ in live:
+                            recorders[typ](c, t, fields)
+                        elif c.watch:
+                            record(c, t, typ, fields, True)
                 acted = self._woken or (wn is not None and wn <= t)
                 if acted:
                     self._act_instant(t)
@@ -648,6 +661,7 @@ class Engine:
             at = instant
         if at == instant:
             self._woken = True
+            self._soonest = at  # the earliest there is: the event loop acts before the next instant
         entries = w.due.get(at)
         if entries is None:
             w.due[at] = [(next(self._heap_seq), cid)]
@@ -655,7 +669,7 @@ class Engine:
         else:
             entries.append((next(self._heap_seq), cid))
         # What _run_until must look at next (as _next_workflow_instant counts it).
-        if w.activated and not w.paused:
+        if w.activated and not w.paused:  # (at the current instant, whichever workflow: above)
             soonest = self._soonest
             if soonest is None or at < soonest:
                 self._soonest = at
@@ -685,7 +699,8 @@ class Engine:
         rec = self._recorders.get(typ)
         if rec is None:  # not a declared type (a snapshot may hold one): only kept, in a full history
             self._types[typ] = kind = (not self.lean, (), (), None, ())
-            rec = self._recorders[typ] = _recorder(self, typ, kind)[0]
+            rec, self._now_recorders[typ], _ = _recorder(self, typ, kind)
+            self._recorders[typ] = rec
         rec(c, t, fields, acting)
 
     def _emit(self, c: Contact, t: int, typ: str, fields: dict) -> None:
@@ -1517,7 +1532,7 @@ def _load_workflow(w: _WState, sw: fmt.SWorkflow, contacts: dict) -> None:
 # Over 80 lines on purpose: one text generator, so that what recording an
 # event does (the history, the contact, the workflows it wakes) is decided in
 # this one place; split, its parts would pass the same state around.
-def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Optional[Callable]]:
+def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Callable, Optional[Callable]]:
     """Recording an event of type ``typ`` in ``eng``, as a generated
     function ``(contact, time, fields, acting)``, with ``kind`` (from
     ``Engine._prepare``) written out as constants: the full history, or the
@@ -1526,8 +1541,10 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Optional[
     window); the event's effect on the contact; the workflows it wakes
     (enrolled contacts for a type that can change a goal or a wait, others
     for one that can change the audience, a trigger, a window it leaves).
-    The second function, for a lean history with counts of the type, only
-    puts the event into it (``(contact, time, fields)``); else None. The
+    The second is the first with ``acting`` true (``(contact, time,
+    fields)``: the event loop's). The third, for a lean history with counts
+    of the type, only puts the event into it (``(contact, time, fields)``);
+    else None. The
     functions hold the engine (its ``_schedule``): an engine and its
     recorders are a reference cycle, freed by the cyclic collector."""
     full, static, dynamic, effect, targets = kind
@@ -1536,9 +1553,12 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Optional[
                           "effect": effect}
     tname = repr(typ)
     lean: list[str] = []  # the lean history, as lines of the body
+    # Whether some count's filter can fail to match (else every event matches).
+    filtered = not dynamic and all(match is not None for _, match, _ in static)
     if not full and (static or dynamic):
         lean.append("events = c.events")
-        lean.append(f"matched = {bool(dynamic)}")
+        if filtered:
+            lean.append("matched = False")
         for i, (key, match, keep) in enumerate(static):
             ns[f"match{i}"] = match
             pad = ""
@@ -1546,7 +1566,7 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Optional[
                 lean.append(f"if match{i}(fields):")
                 pad = "    "
             lean += [pad + x for x in (
-                "matched = True",
+                ("matched = True",) if filtered else ()) + (
                 f"lst = events.get({key!r})",
                 "if lst is None:",
                 f"    events[{key!r}] = [t]",
@@ -1583,7 +1603,8 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Optional[
     body += lean
     if effect is not None:
         body.append("effect(c.attrs, fields)")
-    body += ["if acting and c.watch:",
+    # ACTING: "acting and " in the recorder, nothing in its acting twin.
+    body += ["if ACTING c.watch:",
              "    for w in c.watch:",
              "        if not w.paused and c.id in w.enrolled:",
              "            schedule(w, c.id, t)"]
@@ -1600,22 +1621,24 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Optional[
         elif aud:
             part += [f"    if c.id not in w{i}.enrolled:", f"        schedule(w{i}, c.id, t)"]
         if part:
-            part.insert(0, f"if acting and not w{i}.paused:")
+            part.insert(0, f"if ACTING not w{i}.paused:")
         if windows:
             ns[f"windows{i}"] = tuple(windows)
             part += [f"for d in windows{i}:",
                      f"    leaves = window_leaves(t, d, {w.cw.tz!r})",
                      "    if leaves > START:",  # (a name: the text is the same for every start, compiled once)
                      f"        schedule(w{i}, c.id, leaves)"]
-        if gated and part and lean:
+        if gated and part and lean and filtered:
             part = ["if matched:"] + ["    " + x for x in part]
         body += part
     ns["TYPE"] = typ
-    src = "def record(c, t, fields, acting):\n" + "".join(f"    {x}\n" for x in body)
+    text = "".join(f"    {x}\n" for x in body)
+    src = ("def record(c, t, fields, acting):\n" + text.replace("ACTING ", "acting and ")
+           + "def record_now(c, t, fields):\n" + text.replace("ACTING ", ""))
     if lean:
         src += "def remember(c, t, fields):\n" + "".join(f"    {x}\n" for x in lean)
     exec(compiled(src, f"<goal recorder {tname}>"), ns)  # compiled once per machine (syntax/codecache.py)
-    return ns["record"], ns.get("remember")
+    return ns["record"], ns["record_now"], ns.get("remember")
 
 
 def _check_order(events: list, what: str) -> None:
