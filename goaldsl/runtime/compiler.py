@@ -231,9 +231,9 @@ class _Generator:
         if self.observe:
             return self.observed(c, f)
         if isinstance(c, ir.COr):
-            return "(" + " or ".join(self.cond(x, f) for x in c.items) + ")" if c.items else "False"
+            return "(" + " or ".join(self.cond(x, f) for x in self._cheap_first(c.items)) + ")" if c.items else "False"
         if isinstance(c, ir.CAnd):
-            return "(" + " and ".join(self.cond(x, f) for x in c.items) + ")" if c.items else "True"
+            return "(" + " and ".join(self.cond(x, f) for x in self._cheap_first(c.items)) + ")" if c.items else "True"
         if isinstance(c, ir.CNot):
             return f"(not {self.cond(c.operand, f)})"
         if isinstance(c, ir.CSegment):
@@ -241,6 +241,17 @@ class _Generator:
         if isinstance(c, ir.CEvent):
             return self.event(c)
         return self.leaf(c, lambda op: self.operand(op, f))
+
+    def _cheap_first(self, items: tuple) -> list:
+        """The parts of an ``and`` or an ``or`` with those that count no
+        events (tests on values: a few operations) before those that do (a
+        loop over a history), each group in source order. The parts have no
+        effects, so the order changes no value, only how often a count is
+        run: ``engaged and contact.lead_score >= 50`` skips the count for a
+        contact below 50. (The observing build evaluates every part, in
+        source order.)"""
+        segments = self.comp.program.segments
+        return sorted(items, key=lambda x: any(isinstance(n, ir.CEvent) for n, _ in ir.walk(x, segments)))
 
     def observed(self, c: ir.Cond, f: str) -> str:
         """The observing build of ``c``: an expression with the same value
@@ -273,6 +284,10 @@ class _Generator:
             if isinstance(r, ir.OList) and all(isinstance(x, ir.OConst) for x in r.items):
                 v = self._name("_v")
                 expr = f"(({v} := {left}) is not None and {v} in {read(r)})"
+            elif isinstance(c.left, ir.OConst) and isinstance(c.left.value, str):
+                # ``member`` of a text, inline: in a list, a text or a map's keys
+                v = self._name("_v")
+                expr = f"(isinstance({v} := {read(r)}, (list, tuple, str, dict)) and {left} in {v})"
             else:
                 expr = f"_member({left}, {read(r)})"
             return f"(not {expr})" if c.negated else expr
