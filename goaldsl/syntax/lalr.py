@@ -248,6 +248,10 @@ class FastParser:
             f"(?P<NUMBER>{uncaptured(pats['NUMBER'])})", f"(?P<COMMENT>{uncaptured(pats['COMMENT'])})",
             r"(?P<END>\Z)", r"(?P<BAD>[\s\S])"]) + ")")
         self.kinds = {n: k for k, n in self.master.groupindex.items()}  # a group's number -> its kind
+        # The kinds ``parse`` tells apart by their group's number (worked out
+        # once: cheaper to read and compare than a name).
+        group = self.master.groupindex
+        self.groups = tuple(group[k] for k in ("WORD", "P", "NL", "COMMENT", "END", "BAD"))
         self.at_time = re.compile(pats["AT_TIME"])
         self.keywords = data["keywords"]
         self.punct = dict(data["punct"])
@@ -270,10 +274,7 @@ class FastParser:
         values: list = []
         acts = states[self.start]
         line, line_start = 1, 0
-        # The kinds of token by their group's number (cheaper to read and
-        # compare than its name).
-        group = self.master.groupindex
-        WORD, P, NL, COMMENT, END, BAD = (group[k] for k in ("WORD", "P", "NL", "COMMENT", "END", "BAD"))
+        WORD, P, NL, COMMENT, END, BAD = self.groups
         kinds = self.kinds
         for m in self.master.finditer(text):
             i = m.lastindex
