@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 from .codecache import compiled
 
-FORMAT = 2  # of the tables file; a file of another format is rebuilt
+FORMAT = 3  # of the tables file; a file of another format is rebuilt
 
 
 class Bail(Exception):
@@ -115,8 +115,12 @@ def build_tables(lark, builder) -> dict:
                 punct[t.pattern.value] = t.name
         else:
             patterns[t.name] = t.pattern.to_regexp()
+    symbols = {sym: 0 for row in states for sym in row}  # (before the rows: see FastParser)
+    symbols.update({r[1]: 0 for r in rules})
+    symbols.update({name: 0 for name in (*keywords.values(), *punct.values(), *patterns, "CMP_OP")})
     return {"format": FORMAT, "start": table.start_states["start"], "end": table.end_states["start"],
-            "states": states, "rules": rules, "keywords": keywords, "punct": punct, "patterns": patterns,
+            "symbols": symbols, "states": states, "rules": rules, "keywords": keywords, "punct": punct,
+            "patterns": patterns,
             "priorities": {t.name: t.priority for t in lark.terminals if t.priority}}
 
 
@@ -247,21 +251,29 @@ class FastParser:
             f"(?P<DATETIME>{uncaptured(pats['DATETIME'])})", f"(?P<TIME_OF_DAY>{uncaptured(pats['TIME_OF_DAY'])})",
             f"(?P<NUMBER>{uncaptured(pats['NUMBER'])})", f"(?P<COMMENT>{uncaptured(pats['COMMENT'])})",
             r"(?P<END>\Z)", r"(?P<BAD>[\s\S])"]) + ")")
-        self.kinds = {n: k for k, n in self.master.groupindex.items()}  # a group's number -> its kind
         # The kinds ``parse`` tells apart by their group's number (worked out
         # once: cheaper to read and compare than a name).
         group = self.master.groupindex
         self.groups = tuple(group[k] for k in ("WORD", "P", "NL", "COMMENT", "END", "BAD"))
         self.at_time = re.compile(pats["AT_TIME"])
-        self.keywords = data["keywords"]
-        self.punct = dict(data["punct"])
+        # The symbols (a token's kind, a rule's name) as one string each, the
+        # rows' keys: a row's lookup then finds its key by identity, not by
+        # comparing texts. JSON's reader gives equal keys of one file one
+        # string (``symbols``' keys come before the rows'), and every other
+        # occurrence (a list's item, a value) a copy of its own.
+        symbols = dict(zip(data["symbols"], data["symbols"]))
+        same = symbols.setdefault
+        self.keywords = {k: same(v, v) for k, v in data["keywords"].items()}
+        self.punct = {k: same(v, v) for k, v in data["punct"].items()}
         for op in ("==", "!=", "<=", ">=", "<", ">"):
-            self.punct[op] = "CMP_OP"
+            self.punct[op] = same("CMP_OP", "CMP_OP")
+        self.kinds = {n: same(k, k) for k, n in self.master.groupindex.items()}  # a group's number -> its kind
+        self.names = same("NAME", "NAME"), same("AT_TIME", "AT_TIME")
         self.start, self.end = data["start"], data["end"]
         # A state's row as read: a symbol -> the next state (a shift, or the
         # goto after a reduction), or ~rule (a reduction by that rule).
         self.states = data["states"]
-        self.rules = [_rule(r, builder) for r in data["rules"]]
+        self.rules = [_rule([r[0], same(r[1], r[1]), *r[2:]], builder) for r in data["rules"]]
 
     # Over 80 lines on purpose: the parser's hot loop (lexing, shifting and
     # reducing every token of every file), one function so that its names stay local.
@@ -275,6 +287,7 @@ class FastParser:
         acts = states[self.start]
         line, line_start = 1, 0
         WORD, P, NL, COMMENT, END, BAD = self.groups
+        NAME, AT_TIME = self.names
         kinds = self.kinds
         for m in self.master.finditer(text):
             i = m.lastindex
@@ -283,12 +296,12 @@ class FastParser:
             if i == WORD:
                 # Lark: AT_TIME (priority 5) where the state takes it and its
                 # lookahead holds; else NAME, a keyword when the state takes it.
-                if value == "at" and "AT_TIME" in acts and at_time.match(text, start):
-                    kind = "AT_TIME"
+                if value == "at" and AT_TIME in acts and at_time.match(text, start):
+                    kind = AT_TIME
                 else:
                     kind = keywords.get(value)
                     if kind is None or kind not in acts:
-                        kind = "NAME"
+                        kind = NAME
             elif i == P:
                 kind = punct[value]
             elif i == NL:
