@@ -115,10 +115,10 @@ def test_a_class_made_with_node_is_an_attrs_class():
 
 
 def _node_classes():
-    from goaldsl.semantics import checker, effects, loader
+    from goaldsl.semantics import checker, effects, loader, testblocks
     from goaldsl.semantics.checker import common
     from goaldsl.syntax import diagnostics, parser, source
-    for module in (A, ir, source, diagnostics, parser, loader, checker, common, effects):
+    for module in (A, ir, source, diagnostics, parser, loader, checker, common, effects, testblocks):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Node) and value is not Node \
                     and value.__module__ == module.__name__:
@@ -183,19 +183,23 @@ def test_evolve_is_attrs_evolve():
     assert isinstance(d, Diagnostic) and attrs.has(Diagnostic)
 
 
-def test_a_check_does_not_import_attrs_or_typing():
+@pytest.mark.parametrize("what", ["program.goal", "."], ids=["program", "with its tests"])
+def test_a_check_does_not_import_attrs_or_typing(what):
     # attrs and what it imports (inspect, typing, threading ...) were a third
     # of a small check's instructions: goal check makes its classes with
     # node() and imports attrs only when asked (attrs.fields, attrs.evolve
-    # ...); its modules import typing's names only for type checkers.
+    # ...); its modules import typing's names only for type checkers. The
+    # example's folder holds a test file too: its test blocks are checked
+    # (semantics/testblocks.py, and the formatter that writes an expectation).
     import subprocess
     import sys
     from pathlib import Path
-    example = Path(__file__).resolve().parent.parent / "examples" / "booked-a-demo" / "program.goal"
+    example = Path(__file__).resolve().parent.parent / "examples" / "booked-a-demo" / what
     code = ("import sys; sys.argv = ['goal', 'check', sys.argv[1]]; from goaldsl.cli import main; "
-            "code = main(); print(code, sorted(m for m in ('attr', 'attrs', 'inspect', 'typing') if m in sys.modules))")
+            "code = main(); print(code, sorted(m for m in ('attr', 'attrs', 'inspect', 'typing') if m in sys.modules),"
+            " 'goaldsl.semantics.testblocks' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(example)], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "0 []"
+    assert out.stdout.strip().splitlines()[-1] == f"0 [] {what == '.'}"
 
 
 def test_node_refuses_what_it_does_not_reproduce():

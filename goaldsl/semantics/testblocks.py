@@ -14,11 +14,14 @@ date-time of the test's events.
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import Any, Optional
 
-import attrs
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 from ..syntax import ast as A
+from ..syntax import nodes
+from ..syntax.nodes import Node, node
 from ..syntax.diagnostics import Diagnostic, Related, error
 from ..syntax.source import Span
 from . import ir
@@ -28,8 +31,8 @@ from .loader import TEST_SUFFIX, is_test_file
 EXIT_REASONS = ("goal", "end", "unmet", "completed", "audience")
 
 
-@attrs.frozen
-class Expectation:
+@node
+class Expectation(Node):
     """One ``expect`` line, names resolved, times absolute."""
     kind: str  # achieved | ran | exited | enrolled | step | holds
     contact: str
@@ -43,11 +46,11 @@ class Expectation:
     reason: Optional[str] = None  # exited
     step: Optional[str] = None  # step: the step's name (as NAME, or a goal step's name)
     cond: Optional[ir.Cond] = None  # holds
-    span: Span = attrs.field(default=None, eq=False, repr=False)
+    span: Span = nodes.field(default=None, eq=False, repr=False)
 
 
-@attrs.frozen
-class TestCase:
+@node
+class TestCase(Node):
     name: str
     file: str
     timezone: str
@@ -56,7 +59,7 @@ class TestCase:
     contacts: tuple[dict, ...]
     events: tuple[tuple[int, str, str, dict], ...]  # (time, contact, type, fields), in time order
     expects: tuple[Expectation, ...]
-    span: Span = attrs.field(default=None, eq=False, repr=False)
+    span: Span = nodes.field(default=None, eq=False, repr=False)
 
 
 def check_tests(loaded, checker, program: ir.Program) -> tuple[list[TestCase], list[Diagnostic]]:
@@ -191,7 +194,7 @@ class _TestChecker:
                          hint="an expectation looks at the run, which begins at the start")
         if len(self.diags) + len(self.c.diags) > before:
             return None
-        final = tuple(attrs.evolve(x, time=x.time if x.time is not None else until) for x, _ in ex)
+        final = tuple(nodes.evolve(x, time=x.time if x.time is not None else until) for x, _ in ex)
         return TestCase(t.name.name, file, tz, start, until, tuple(dict(r, id=cid) for cid, (r, _) in contacts.items()),
                         tuple(timed_events), final, span=t.span)
 

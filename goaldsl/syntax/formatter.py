@@ -10,8 +10,10 @@ inside a multi-line condition moves to its own line after the statement.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
-from typing import Optional
+
+TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
+if TYPE_CHECKING:
+    from typing import Optional
 
 from . import ast as A
 from .diagnostics import Diagnostic
@@ -46,6 +48,7 @@ def number(v) -> str:
         return str(v)
     s = repr(v)
     if "e" in s or "E" in s:
+        from decimal import Decimal  # (a number this large or small is rare: decimal is imported then)
         s = format(Decimal(s), "f")
     if s in ("nan", "inf", "-inf"):
         return "0"
