@@ -645,3 +645,22 @@ def test_a_conditions_shape_is_the_whole_walks():
         want_refs, want_deepest = _walked_shape(cond)
         assert [id(r) for r in refs] == [id(r) for r in want_refs] and deepest == want_deepest
     same()
+
+
+def test_a_contexts_copy_keeps_every_field():
+    # Context.but lists the fields by hand (for speed): a field added to
+    # Context and not to but would be lost in every copy.
+    from goaldsl.semantics import ir
+    from goaldsl.semantics.checker.common import Context
+    from goaldsl.syntax import nodes
+    names = nodes.field_names(Context)
+    ev = ir.EventType("e.x", {"a": ir.FieldType("string")})
+    values = {"workflow": "W", "steps": frozenset({"s"}), "event": ev, "in_workflow": True,
+              "trigger": {"time": ir.FieldType("string")}, "no_trigger": "audience"}
+    assert set(values) == set(names)  # a new field needs a value here too
+    ctx = Context(**values)
+    assert ctx.but() == nodes.evolve(ctx) == ctx and ctx.but() is not ctx
+    for name in names:
+        changed = {name: Context().__getattribute__(name)}
+        assert ctx.but(**changed) == nodes.evolve(ctx, **changed)
+        assert {n: getattr(ctx.but(**changed), n) for n in names} == {**values, **changed}
