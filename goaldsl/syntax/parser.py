@@ -348,17 +348,19 @@ def deepest_nesting(text: str) -> int:
     # regular expressions on the whole text.
     marks = text.encode("utf-8", "surrogatepass").translate(None, _NOT_MARKS)
     if b"\\" in marks:
-        brackets = _NOT_BRACKET.sub("", _SKIPPED.sub("", text))
-        return max(0, max(itertools.accumulate(map(_DEPTH.__getitem__, brackets)), default=0))
-    if b"#" not in marks:
-        # Most strings hold no mark: each is then two quotes in a row, and
-        # when those pairs are all the quotes there are, none holds a mark.
-        unquoted = marks.replace(b'""', b"")
-        marks = unquoted if b'"' not in unquoted else _SKIPPED_MARKS.sub(b"", marks)
-    else:
-        marks = _SKIPPED_MARKS.sub(b"", marks)
-    brackets = marks.translate(None, b"\n")  # (what is left: brackets and line breaks)
-    return max(0, max(itertools.accumulate(map(_DEPTH_MARKS.__getitem__, brackets)), default=0))
+        return _deepest(map(_DEPTH.__getitem__, _NOT_BRACKET.sub("", _SKIPPED.sub("", text))))
+    # Most strings hold no mark: each is then two quotes in a row, and when
+    # those pairs are all the quotes there are (and no comment holds one),
+    # none holds a mark. Else the comments and strings are dropped one by one.
+    kept = marks.replace(b'""', b"")
+    if b'"' in kept or b"#" in kept:
+        kept = _SKIPPED_MARKS.sub(b"", marks)
+    return _deepest(map(_DEPTH_MARKS.__getitem__, kept.translate(None, b"\n")))  # (brackets and line breaks left)
+
+
+def _deepest(steps) -> int:
+    """The deepest nesting reached by steps of +1 (an opening bracket) and -1."""
+    return max(0, max(itertools.accumulate(steps), default=0))
 
 
 # ------------------------------------------------------------------ syntax errors
