@@ -344,8 +344,8 @@ def compile_program(text: str):
 
 
 def activity(text: str, contacts, events, *, exhaustive: bool, start: int = START,
-             keep_history: bool = True) -> list[str]:
-    eng = Engine(compile_program(text), start=start, exhaustive=exhaustive, keep_history=keep_history)
+             keep_history: bool = True, plan=None) -> list[str]:
+    eng = Engine(plan or compile_program(text), start=start, exhaustive=exhaustive, keep_history=keep_history)
     for rec in contacts:
         eng.add_contact(json.loads(json.dumps(rec)))  # each engine gets its own copy
     for t, cid, typ, fields in events:
@@ -386,6 +386,41 @@ def test_agenda_engine_equals_the_exhaustive_reference(text, log, late_start):
     start = START + late_start
     note(describe(text, contacts, events, start))
     compare(text, contacts, events, start)
+
+
+def _goal_by_goal(cw):
+    """``Compiler.first_goal``'s answer asked of each goal's own compiled
+    condition in turn, as the engine did before the check was generated."""
+    steps, exits = cw.step_goals, cw.exit_goals
+
+    def first(c, t, since, top, at_goal, achieved):
+        for i, x in enumerate(steps):
+            if (x.top > top or x.pc == at_goal) and x.name not in achieved and x.cond(c, t, since, None):
+                return i
+        for i, x in enumerate(exits, len(steps)):
+            if x.cond(c, t, since, None):
+                return i
+        return -1
+    return first
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(), logs())
+def test_the_generated_goal_check_equals_asking_each_goal(text, log):
+    """A woken contact's goals are asked with one generated function per
+    workflow (the goal steps that listen, then the exit goals, each
+    condition written in): every run is the one that asking each goal's own
+    condition in order gives, with the full history and the lean one."""
+    contacts, events = log
+    note(describe(text, contacts, events))
+    res = check(load([FAKE], texts={FAKE: text}))
+    plan = build_plan(res.program)  # a plan of its own, its goal checks replaced
+    for p in (plan, plan.lean()):
+        for cw in p.workflows:
+            cw.first_goal = _goal_by_goal(cw)
+    for keep in (True, False):
+        assert activity(text, contacts, events, exhaustive=False, keep_history=keep) == \
+            activity(text, contacts, events, exhaustive=False, keep_history=keep, plan=plan), keep
 
 
 def test_the_generated_programs_exercise_the_engine():

@@ -123,6 +123,18 @@ class Compiler:
         """A condition as one generated Python function (see ``_Generator``)."""
         return self.production().function(c)
 
+    def first_goal(self, steps: list[tuple[int, int, str, ir.Cond]], exits: list[ir.Cond]) -> Callable:
+        """The goal check of a woken contact as one generated function
+        ``(contact, now, since, top, at_goal, achieved)``: the index of the
+        first goal that listens and holds, -1 when none does. ``steps`` are
+        the goal steps (top-level step, instruction, name, condition), which
+        listen while ahead of the contact (their step after ``top``) or
+        waited at (their instruction ``at_goal``) and not ``achieved``;
+        then ``exits``, the exit goals (indexes after the steps'). Each
+        condition is written in as the expression ``cond`` makes it (one
+        call less per goal, no loop over the goals)."""
+        return self.production().first_goal(steps, exits)
+
     def observing(self, c: ir.Cond) -> "Observing":
         """The observing build of the same generated code: it computes the
         same value, but evaluates every part (no short cut through ``and``,
@@ -205,6 +217,18 @@ class _Generator:
                            f"    _o.attributes({self.const(paths)}, ({reads}))\n"
                            f"    return {self.cond(c, 'f')}\n")
         return self.ns[name]
+
+    def first_goal(self, steps: list[tuple[int, int, str, ir.Cond]], exits: list[ir.Cond]) -> Callable:
+        fn = self._name("_g")
+        lines = [f"def {fn}(ct, now, since, top, at_goal, achieved):", "    f = None"]
+        for i, (top, pc, name, c) in enumerate(steps):
+            lines += [f"    if ({top} > top or at_goal == {pc}) and {self.const(name)} not in achieved "
+                      f"and {self.cond(c, 'f')}:", f"        return {i}"]
+        for i, c in enumerate(exits, len(steps)):
+            lines += [f"    if {self.cond(c, 'f')}:", f"        return {i}"]
+        lines.append("    return -1")
+        self._define(fn, "\n".join(lines) + "\n")
+        return self.ns[fn]
 
     # -- operands: expressions over ct (the contact) and the fields variable
     def operand(self, op: ir.Operand, f: str) -> str:

@@ -136,8 +136,8 @@ class _WState:
         self.name = cw.name
         self.once_at = cw.wf.once_at
         self.exit_on_audience = cw.wf.exit_on_audience
-        self.step_goals = tuple(cw.step_goals)
-        self.exit_goals = tuple(cw.exit_goals)
+        self.goals = tuple(cw.step_goals) + tuple(cw.exit_goals)  # as first_goal numbers them
+        self.first_goal = cw.first_goal
         self.code = cw.code
         self.tz = cw.tz
 
@@ -883,24 +883,12 @@ class Engine:
             c = e.contact
             if c.watch:
                 c.watch.discard(w)
-            # The listening goal (_step_goal_listens), inline: step goals
-            # ahead or waited at and not achieved, then the exit goals.
-            g = None
-            since = e.since
-            step_goals = w.step_goals
-            if step_goals:
-                achieved, top = e.achieved, e.top
-                at_goal = e.pc if block == B_GOAL else -1
-                for x in step_goals:
-                    if (x.top > top or x.pc == at_goal) and x.name not in achieved and x.cond(c, t, since, None):
-                        g = x
-                        break
-            if g is None:
-                for x in w.exit_goals:
-                    if x.cond(c, t, since, None):
-                        g = x
-                        break
-            if g is not None:
+            # The first listening goal that holds (_step_goal_listens, in the
+            # generated check): step goals ahead or waited at and not
+            # achieved, then the exit goals.
+            i = w.first_goal(c, t, e.since, e.top, e.pc if block == B_GOAL else -1, e.achieved)
+            if i >= 0:
+                g = w.goals[i]
                 if g.pc is None:
                     via = None
                 elif block == B_GOAL and e.pc == g.pc:

@@ -3,7 +3,7 @@ instruction list for its steps, its goals, and what can wake it up."""
 from __future__ import annotations
 
 import hashlib
-from typing import NamedTuple, Optional, Union
+from typing import Callable, NamedTuple, Optional, Union
 
 import attrs
 
@@ -120,6 +120,9 @@ class CWorkflow:
     shape: str = ""
     # Some condition reads `trigger.FIELD`: the engine keeps each contact's enrolling event.
     keeps_trigger: bool = False
+    # The goal check of a woken contact (Compiler.first_goal): the index, in
+    # step_goals then exit_goals, of the first goal that listens and holds.
+    first_goal: Optional[Callable] = None
 
     @property
     def name(self) -> str:
@@ -283,10 +286,12 @@ def _workflow(index: int, wf: ir.Workflow, program: ir.Program, state_events: fr
             if isinstance(x, ir.CEvent):
                 triggers.append((x.event, comp.cond(x.filter) if x.filter is not None else None))
     audience = comp.cond(wf.audience) if wf.audience is not None else None
+    first_goal = comp.first_goal([(g.top, g.pc, g.name, g.goal.cond) for g in step_goals],
+                                 [g.goal.cond for g in exit_goals])
     return CWorkflow(index, wf, audience, tuple(triggers),
                      code, step_goals, exit_goals, frozenset(relevant), frozenset(audience_relevant),
                      {k: tuple(sorted(v, key=lambda d: d.approx_seconds())) for k, v in windows.items()},
-                     frozenset(t for t, _ in triggers), origins, code_shape(code), comp.reads_trigger)
+                     frozenset(t for t, _ in triggers), origins, code_shape(code), comp.reads_trigger, first_goal)
 
 
 def code_shape(code: list) -> str:
