@@ -763,7 +763,10 @@ class Engine:
         if w.pending and w.pending[0][0] <= t:
             self._triggered(w, t, fresh)
         # 2-3. goal check and advance, in enrollment order
-        if fresh:
+        if fresh and len(fresh) == 1 and len(woken) == 1 and enrolled.get(next(iter(woken))) in (None, fresh[0]):
+            todo = fresh  # one contact, enrolled now (an `evaluate on event` workflow's trigger: no sets to make)
+            fresh_ids = (fresh[0].seq,)
+        elif fresh:
             fresh_ids = {e.seq for e in fresh}
             by_seq = {e.seq: e for e in fresh}
             for cid in woken:
@@ -1074,7 +1077,7 @@ class Engine:
         compiled = self._calls.get(id(call))
         if compiled is None:
             compiled = self._calls[id(call)] = self._compiled_call(call)
-        action, consts, computed, rest_args, rest_name, emits = compiled
+        action, consts, computed, rest_args, rest_name, emits, seen = compiled
         args = dict(consts)
         for name, v in computed:
             args[name] = arg_value(v, c)
@@ -1097,10 +1100,7 @@ class Engine:
         self._write(entry)
         if action in self.handlers:  # delivered after the instant (without a handler: only recorded)
             self._undelivered.append([ActionRequest(rid, action, shown, c.id, w.name, t, step, goal), 0])
-        live = self._live
-        for event, mapping in emits:
-            if event not in live and not c.watch:
-                continue  # an event nothing would see: not made
+        for event, mapping in (emits if c.watch else seen):  # an event nothing would see is not made
             fields = {}
             skip = False
             for fname, kind, val, optional in mapping:
@@ -1123,7 +1123,9 @@ class Engine:
     def _compiled_call(self, call: ir.Call) -> tuple:
         """What running a call needs, worked out once: its constant
         arguments, the others, its ...rest arguments, and per event it
-        emits the fields' sources with whether each is optional."""
+        emits the fields' sources with whether each is optional; then of
+        those the events that something sees (``_live``: the others only a
+        watched contact's)."""
         act = self.plan.program.actions[call.action]
         consts = {name: v.value for name, v in call.args if v.kind == "const"}
         computed = tuple((name, v) for name, v in call.args if v.kind != "const")
@@ -1134,7 +1136,8 @@ class Engine:
             ev = self.plan.program.events.get(spec.event)
             emits.append((spec.event, tuple((fname, kind, val, ev is None or ev.fields[fname].optional)
                                             for fname, (kind, val) in spec.mapping)))
-        return (call.action, consts, computed, tuple(call.rest) if act.rest else None, act.rest, tuple(emits))
+        return (call.action, consts, computed, tuple(call.rest) if act.rest else None, act.rest, tuple(emits),
+                tuple(x for x in emits if x[0] in self._live))
 
     def _write(self, entry: dict) -> None:
         """An entry of the activity stream: made whole by the caller, its
