@@ -215,8 +215,8 @@ UNUSUAL = ['{"id": "x", "time": "2026-10-01T10:00:06Z", "contact": "c1", "type":
 
 
 def _read_whole_and_line_by_line(events, nos, texts):
-    """Reads the batch with JsonlReader.batch and with the line-by-line
-    reader (_lines), asserts the rows and bad lines agree, and returns the
+    """Reads the batch with JsonlReader.batch (also numbered) and with the
+    line-by-line reader (_lines), asserts the rows and bad lines agree, and returns the
     line-by-line reader's (rows, bad lines)."""
     whole_bad: list = []
     got = JsonlReader(events, "events.jsonl", whole_bad).batch(nos, texts)
@@ -224,6 +224,8 @@ def _read_whole_and_line_by_line(events, nos, texts):
     want = JsonlReader(events, "events.jsonl", plain_bad)._lines(zip(nos, texts))
     assert got.rows() == want
     assert whole_bad == plain_bad
+    numbered = JsonlReader(events, "events.jsonl", [], numbered=True).batch(nos, texts)
+    assert numbered.events == [row[:4] + row[5:] for row in want]  # each with its line (the workers' reader)
     return want, plain_bad
 
 

@@ -226,6 +226,35 @@ def test_bad_lines_found_by_the_workers_are_reported_in_file_order(tmp_path):
     both_ways(*args, "--skip-bad", tmp=tmp_path, one=one)
 
 
+def test_rows_the_scan_shifted_are_found_by_the_owners(tmp_path):
+    # The scan takes row i of a piece as line i's when there are as many rows as lines. Two objects on one
+    # line (bad) and a blank line shift the rows: the blank line gets the second object's row, with its id
+    # "b", which the reader never takes (a later line with "b" is no duplicate): its owner says so, and the
+    # run is dealt; with the bad line refused, the run is refused as one process refuses it.
+    two = json.dumps(_visit(1, "c1", "a")).encode() + b" " + json.dumps(_visit(1, "c2", "b")).encode() + b"\n"
+    rows = [_visit(0, "c3", "z"), two, b"\n", _visit(2, "c4", "b"), _visit(3, "c5")]
+    _odd_log(tmp_path, rows)
+    args = ("run", str(tmp_path), "--format", "jsonl")
+    one = same(*args, "--skip-bad", workers=(2, 3))
+    assert one[0] == 0 and b'"c4"' in one[1] and "skipped 1 bad line" in one[2] and "duplicate" not in one[2]
+    for how in (None, "scanned"):
+        got = way(*args, "--skip-bad", tmp=tmp_path, how=how, one=one)
+        assert (got["way"], got["why dealt"]) == ("dealt", "a blank line decoded otherwise")
+    one = same(*args, workers=(2, 3))
+    assert one[0] == 1 and one[1] == b"" and ":2:" in one[2]
+    for how in (None, "scanned"):
+        assert way(*args, tmp=tmp_path, how=how, one=one)["way"] == "dealt"
+    # An object over two lines and two on another: as many rows as lines again, shifted; each line is bad.
+    over = json.dumps(_visit(1, "c6", "d")).encode()
+    cut = over.index(b",") + 1  # between two fields: JSON may have a line end there
+    rows = [_visit(0, "c3", "z"), over[:cut] + b"\n", over[cut:] + b"\n", two, _visit(2, "c4", "b")]
+    _odd_log(tmp_path, rows)
+    one = same(*args, "--skip-bad", workers=(2, 3))
+    assert one[0] == 0 and b'"c4"' in one[1] and "skipped 3 bad lines" in one[2]
+    for how in (None, "scanned"):
+        assert way(*args, "--skip-bad", tmp=tmp_path, how=how, one=one)["way"] == "dealt"
+
+
 def test_the_first_good_line_starts_the_run(tmp_path):
     rows = [b"{}\n", {"time": "2026-11-16T08:00:00Z", "contact": "c9", "type": "nope"}, _visit(30, "c2"),
             _visit(31, "c1"), _visit(59, "c3")]
@@ -319,20 +348,23 @@ def test_workers_end_when_goal_run_is_killed(tmp_path, how):
     assert list(spill.iterdir()) == [], "a spill folder was left behind"
 
 
-def test_a_worker_checks_its_lines_against_the_scan_across_bad_and_blank_lines(monkeypatch, tmp_path):
-    # A worker's reading of the lines the parent's scan sends it (in this process): the same events, bad
-    # lines, duplicates and bad lines with an id whether it forgets the scan's ids of the lines read often
-    # (FORGET) or never; bad and blank lines among its own lines, over several pieces.
+def test_a_worker_reads_its_lines_as_one_process_across_bad_and_blank_lines(tmp_path):
+    # A worker's reading of the lines the parent's scan sends it (in this process), each piece's lines
+    # handed to the batch reader at once: the events, bad lines and duplicates of its partition are what
+    # one process's reader finds for those contacts, and it counts its bad lines with an id (the scan took
+    # it: a later line with it would be a duplicate to the scan, not to the reader, so a run with
+    # --skip-bad is done again, dealt); bad and blank lines among its own lines (a piece then read line by
+    # line), over several pieces.
     import pickle
     from goaldsl.runtime import workers
-    from goaldsl.runtime.inputs import as_source
+    from goaldsl.runtime.inputs import Inputs, as_source, event_pieces
     from goaldsl.runtime.program import load_program
     rows = []
     for i in range(3 * workers.CHUNK // 90):
         row = _visit(i // 600 % 60, f"c{i % 97}", f"e{i % 4001}" if i % 3 else None)
         rows.append(b"\n" if i % 1009 == 0 else b"not json\n" if i % 997 == 0 else
-                    json.dumps({**row, "url": 5}).encode() + b"\n" if i % 991 == 0 else row)
-    _odd_log(tmp_path, rows)  # in time order: a minute per 600 lines
+                    json.dumps({**row, "url": 5, "id": f"bad{i}"}).encode() + b"\n" if i % 991 == 0 else row)
+    _odd_log(tmp_path, rows)  # in time order: a minute per 600 lines; no good line has a bad line's id
     program = load_program(tmp_path / "program.goal")
     events = as_source(str(tmp_path / "events.jsonl"))
 
@@ -344,22 +376,22 @@ def test_a_worker_checks_its_lines_against_the_scan_across_bad_and_blank_lines(m
 
     pool = Pool()
     workers._send_lines(pool, events, program.ir.events, None)
-
-    def read(me: int) -> tuple:
+    one = Inputs()
+    everyone = [ev for piece in event_pieces(events, program.ir.events, None, one) for ev in piece]
+    for me in (0, 1):
         scan = workers._Scan(events, program.ir.events, me, 2, map(pickle.loads, pool.sent[me]))
         got = [ev for piece in scan.pieces() for ev in piece]
-        return got, [b.line for b in scan.bad], scan.duplicates, scan.bad_ids, scan.again
-
-    for me in (0, 1):
-        monkeypatch.setattr(workers, "FORGET", 1 << 40)
-        kept = read(me)
-        monkeypatch.setattr(workers, "FORGET", 100)
-        assert read(me) == kept
-        got, bad, duplicates, bad_ids, again = kept
-        assert again is None and len(got) > 5_000 and bad and duplicates
+        assert scan.again is None and len(got) > 5_000
+        assert [ev[:4] for ev in got] == [ev for ev in everyone if workers.partition_of(ev[1], 2) == me]
+        assert not {f"{events.shown}:{ev[4]}" for ev in got} & {d[-1] for d in one.duplicate_events}
+        assert scan.duplicates == sum(1 for d in one.duplicate_events if workers.partition_of(d[1], 2) == me) > 0
+        # the bad lines: those the partition 0 is given (not JSON) and those of its contacts (a number for url)
+        assert [b.line for b in scan.bad] == [b.line for b in one.bad if b.line % 997 == 1 and me == 0 or
+                                              b.line % 991 == 1 and workers.partition_of(f"c{(b.line - 1) % 97}",
+                                                                                           2) == me]
         # the bad lines with an id (the scan took it): the lines with a number for url, this partition's
-        assert bad_ids == sum(1 for r in rows if isinstance(r, bytes) and b'"url": 5' in r and b'"id"' in r
-                              and workers.partition_of(json.loads(r)["contact"], 2) == me) > 0
+        assert scan.bad_ids == sum(1 for r in rows if isinstance(r, bytes) and b'"url": 5' in r and b'"id"' in r
+                                   and workers.partition_of(json.loads(r)["contact"], 2) == me) > 0
 
 
 @pytest.mark.parametrize("data", [b"", b"\n", b"{}", b"{}\n", b'{"a": 1}\n\n{"b": 2}', b"\r\n \n{}\r\n" * 1000])

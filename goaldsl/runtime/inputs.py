@@ -878,16 +878,18 @@ BATCH = 4096  # rows per batch handed on by a reader
 
 class Batch(NamedTuple):
     """A batch of validated rows a reader hands on, in columns: the events
-    ``(time, contact, type, fields)``, each one's id (None: it has none) and
+    ``(time, contact, type, fields)`` (from a ``numbered`` ``JsonlReader``,
+    with the line after them), each one's id (None: it has none) and
     each one's line (or row) in the file."""
     events: list
     ids: list
     lines: Sequence[int]
 
     @staticmethod
-    def of(rows: list) -> "Batch":
-        """A batch of rows ``(time, contact, type, fields, id, line)``."""
-        return Batch(list(map(_EVENT, rows)), list(map(_ID, rows)), list(map(_LINE, rows)))
+    def of(rows: list, numbered: bool = False) -> "Batch":
+        """A batch of rows ``(time, contact, type, fields, id, line)``
+        (``numbered``: each event with its line, ``JsonlReader``)."""
+        return Batch(list(map(_NUMBERED if numbered else _EVENT, rows)), list(map(_ID, rows)), list(map(_LINE, rows)))
 
     def rows(self) -> list[tuple]:
         """The rows as ``(time, contact, type, fields, id, line)``."""
@@ -934,10 +936,13 @@ class JsonlReader:
     read line by line (``_lines``), where the usual shapes are checked
     inline and anything else takes the full check, which writes the
     messages: the whole-batch path only ever accepts what the line-by-line
-    path accepts, with the same rows."""
+    path accepts, with the same rows. ``numbered``: each event comes with
+    its line as a fifth item, as the keyed partition kernel takes them (the
+    workers of ``goal run --workers``)."""
 
-    def __init__(self, events: dict[str, ir.EventType], shown: str, bad: list):
+    def __init__(self, events: dict[str, ir.EventType], shown: str, bad: list, numbered: bool = False):
         self.events = events
+        self.numbered = numbered
         self.shown = shown
         self.bad = bad
         self.validator = EventValidator(events)
@@ -958,7 +963,7 @@ class JsonlReader:
             whole = self._whole(nos, lines)
             if whole is not None:
                 return whole
-        return Batch.of(self._lines(zip(nos, lines)))
+        return Batch.of(self._lines(zip(nos, lines)), self.numbered)
 
     def _whole(self, nos: Sequence[int], lines: list[bytes]) -> Optional[Batch]:
         """The batch checked whole, or None when a line is not of the usual
@@ -982,6 +987,8 @@ class JsonlReader:
             return None
         if self.validator.keyed and not self._updates_usual(types, objs):
             return None
+        if self.numbered:
+            return Batch(list(zip(times, cids, types, objs, nos)), ids, nos)
         return Batch(list(zip(times, cids, types, objs)), ids, nos)
 
     def _times(self, whens: list[str]) -> Optional[list[int]]:
@@ -1194,6 +1201,7 @@ def checked_batches(source, events: dict[str, ir.EventType], bad: list, *, fmt: 
 
 _ID, _LINE = itemgetter(4), itemgetter(5)
 _EVENT = itemgetter(0, 1, 2, 3)
+_NUMBERED = itemgetter(0, 1, 2, 3, 5)  # an event with its line
 
 
 class SeenIds:

@@ -17,7 +17,9 @@ The workers are fed in one of two ways:
   order, so the first row with an id wins across all contacts); each worker
   is told which lines of each piece are its own (with their ids), reads
   them from the file itself (``_Pieces``; a compressed file's pieces are
-  sent as bytes), and decodes and checks them with the reader's own code. Every worker reads the
+  sent as bytes), and hands a piece's lines at once to the reader's batch
+  reader (``JsonlReader.batch``), which decodes and checks them as one
+  process does. Every worker reads the
   contacts file (the contacts' order is the file's) and finds the log's
   first good line (the run's start, unless ``--from``). When all have read
   their lines, this process gathers the rest of what is global: the bad
@@ -33,7 +35,8 @@ The workers are fed in one of two ways:
 The scan decides as the reader does only when what it assumed holds; each
 worker checks it, and when it does not hold the run is done again, dealt:
 each owner's check of a line agrees with the scan on the line's contact and
-id; each worker's events are in time order, none before the log's first
+id (a blank line: no id; so the scan need not make sure its rows were one
+a line, ``_Scan.route``); each worker's events are in time order, none before the log's first
 good line (then the log is one process's streamed run for every partition);
 and, with ``--skip-bad``, no bad line had an id (the scan counted its id as
 taken; the reader does not).
@@ -53,7 +56,6 @@ of JSON Lines, to compare them.
 """
 from __future__ import annotations
 
-import bisect
 import io
 import json
 import multiprocessing
@@ -70,8 +72,8 @@ from typing import IO, Any, Callable, Iterator, Optional
 import msgspec
 
 from .engine import EngineError
-from .inputs import (SAME_LINE, EventValidator, Inputs, SeenIds, as_source, decode_line, in_time_order, iter_events,
-                     jsonl_rows, numbered_lines, read_contacts)
+from .inputs import (EventValidator, Inputs, JsonlReader, SeenIds, as_source, decode_line, in_time_order,
+                     iter_events, numbered_lines, read_contacts)
 from .output import JsonlWriter
 from .partition import PIECE, PartitionRun, cut_at_failure, first_failure, merge, pairs_of, partition_of
 from .program import InputError, Program, read_inputs, shown_path
@@ -84,9 +86,6 @@ MAX_WORKERS = 256
 
 #: Bytes of the log a worker scans at a time.
 CHUNK = 1 << 20
-
-#: A worker forgets the scan's ids of its lines the reader has passed once there are this many.
-FORGET = 1 << 16
 
 
 class WorkerFailed(Exception):
@@ -654,8 +653,9 @@ def _first_good_time(events, declared: dict) -> Optional[int]:
 
 class _Scan:
     """One worker's reading of the whole log: every line's contact and id
-    decoded cheaply, this partition's lines decoded and checked by the
-    reader (``jsonl_rows``), handed on as pieces of the kernel's events
+    decoded cheaply, this partition's lines of each piece handed straight
+    to the batch reader (``JsonlReader.batch``: decoded and checked in C, as
+    one process reads them), handed on as pieces of the kernel's events
     ``(time, contact, type, fields, line)``. The line number is the event's
     place in the log. ``again`` says why the scan cannot decide as the
     reader does (then it stops). The work per line is done a piece at a
@@ -677,12 +677,6 @@ class _Scan:
         self._owner: dict = {}  # contact (as decoded) -> its partition + 1
         self._mine: set = set()  # this partition's contacts (as the reader gives them)
         self._seen = SeenIds()  # every id taken so far (in bounded memory, as the reader keeps them)
-        # This partition's lines being read, in file order, and the scan's id of each; the reader has
-        # handed on or left out (bad, blank) the first ``_at`` of them.
-        self._nos: list[int] = []
-        self._line_ids: list[Optional[str]] = []
-        self._at = 0
-        self._dups: set[int] = set()  # this partition's lines whose id was taken
         self.plain = False  # the log is a plain file (not compressed): a worker reads a piece itself
 
     def position(self) -> int:
@@ -690,38 +684,46 @@ class _Scan:
         return int((self.source.read_position() or 0) * (1 << 20))
 
     def pieces(self) -> Iterator[list[tuple]]:
-        dups, mine = self._dups, self._mine
-        told = 0  # bad lines whose id has been looked at
+        """Per piece of the log, this partition's good events that are not
+        duplicates, checked against the scan: each has a contact of this
+        partition and the id the scan decoded for its line."""
+        reader = JsonlReader(self.declared, self.source.shown, self.bad, numbered=True)
+        bad, mine = self.bad, self._mine
         last = None
-        for batch in jsonl_rows(self._own_lines(), self.source.shown, self.declared, self.bad):
-            if not batch:  # pragma: no cover - the reader hands on no empty batch
+        for nos, texts, line_ids, taken in self._own_pieces():
+            told = len(bad)
+            events, ids, lines = reader.batch(nos, texts)
+            if len(lines) != len(nos):  # bad or blank lines left out
+                scanned = dict(zip(nos, line_ids))
+                self.bad_ids += sum(1 for b in bad[told:] if scanned[b.line] is not None)
+                if len(lines) + len(bad) - told != len(nos) and not self._blank_as_scanned(scanned, lines, told):
+                    self.again = "a blank line decoded otherwise"
+                    return
+                line_ids = list(map(scanned.__getitem__, lines))  # the scan's ids of the lines kept
+            if not events:
                 continue
-            nos = list(map(_NO, batch))
-            cids = set(map(_CID, batch))
+            cids = set(map(_CID, events))
             if not cids <= mine and not self._are_mine(cids - mine):
                 self.again = "a contact decoded otherwise"
                 return
-            if self._scan_ids(nos) != list(map(_EID, batch)):
+            if ids != line_ids:
                 self.again = "an id decoded otherwise"
                 return
-            if dups and not dups.isdisjoint(nos):
-                kept = [row for row in batch if row[5] not in dups]
-                self.duplicates += len(batch) - len(kept)
-                dups.difference_update(nos)
-                batch = kept
-                if not batch:
-                    told = self._bad_ids(told)
+            if taken and not taken.isdisjoint(lines):  # an earlier line (anyone's) took their ids
+                fresh = [no not in taken for no in lines]
+                kept = list(compress(events, fresh))
+                self.duplicates += len(events) - len(kept)
+                if not kept:
                     continue
-            times = list(map(_T, batch))
+                events, lines = kept, list(compress(lines, fresh))
+            times = list(map(_T, events))
             if (last is not None and times[0] < last) or not in_time_order(times):
                 self.again = "not in time order"
                 return
             if self.first is None:
                 self.first = times[0]
             last = self.last = times[-1]
-            told = self._bad_ids(told)
-            yield list(map(_KERNEL_EVENT, batch))
-        self._bad_ids(told)
+            yield events  # the kernel's events: each with its line
 
     def _are_mine(self, cids: set) -> bool:
         me, n = self.me, self.n
@@ -730,39 +732,19 @@ class _Scan:
         self._mine |= cids
         return True
 
-    def _scan_ids(self, nos: list[int]) -> list[Optional[str]]:
-        """The ids the scan decoded for these lines of this partition (a
-        batch of the reader's rows, in file order)."""
-        at, k = self._at, len(nos)
-        if at > FORGET:  # forget what the reader has passed (its bad lines have been looked at)
-            del self._nos[:at], self._line_ids[:at]
-            at = 0
-        if self._nos[at:at + k] == nos:  # the usual case: no line left out since the last batch
-            self._at = at + k
-            return self._line_ids[at:at + k]
-        where = [bisect.bisect_left(self._nos, no, at) for no in nos]
-        self._at = where[-1] + 1
-        return list(map(self._line_ids.__getitem__, where))
+    def _blank_as_scanned(self, scanned: dict, lines: list, told: int) -> bool:
+        """Whether the scan decoded no id on the lines of a piece the reader
+        found blank (``scanned``: the scan's id of each line; the others are
+        the events' ``lines`` and the bad lines past ``told``): else it took
+        an id the reader does not (its rows were shifted)."""
+        blank = scanned.keys() - set(lines) - {b.line for b in self.bad[told:]}
+        return all(scanned[no] is None for no in blank)
 
-    def _bad_ids(self, told: int) -> int:
-        nos = self._nos
-        for b in self.bad[told:]:
-            j = bisect.bisect_left(nos, b.line)
-            if j < len(nos) and nos[j] == b.line and self._line_ids[j] is not None:
-                self.bad_ids += 1
-            self._dups.discard(b.line)
-        return len(self.bad)
-
-    def _own_lines(self) -> Iterator[tuple[int, bytes]]:
-        """This partition's lines, numbered, as the reader takes them (an
-        iterator in C over the pieces' lines: no Python call per line)."""
-        return chain.from_iterable(self._own_pieces())
-
-    def _own_pieces(self) -> Iterator[Iterator[tuple[int, bytes]]]:
-        """Per piece of the log, this partition's lines, numbered: from the
-        parent (``fed``: its messages), or from the log, scanned here; the
-        scan's ids of them kept for ``_scan_ids``."""
-        dups = self._dups
+    def _own_pieces(self) -> Iterator[tuple[list, list, list, set]]:
+        """Per piece of the log, this partition's lines: their numbers, their
+        text, the scan's id of each, and the numbers of the piece's lines
+        whose id an earlier line took; from the parent (``fed``: its
+        messages), or from the log, scanned here."""
         if self.fed is not None:
             with _Pieces(self.source.path) as read:
                 for msg in self.fed:
@@ -775,12 +757,7 @@ class _Scan:
                     if got is None:
                         self.again = "the log changed while it was read, or cannot be read"
                         return
-                    nos, texts = got
-                    self._nos += nos
-                    self._line_ids += line_ids
-                    if taken:
-                        dups.update(taken.intersection(nos))
-                    yield zip(nos, texts)
+                    yield got[0], got[1], line_ids, taken
             return
         me = self.me
         for piece in self.route():
@@ -791,12 +768,7 @@ class _Scan:
             if got is None:  # pragma: no cover - the piece's lines were counted from these bytes
                 self.again = "a piece split otherwise"
                 return
-            nos, texts = got
-            self._nos += nos
-            self._line_ids += compress(piece.line_ids, mask)
-            if piece.taken:
-                dups.update(piece.taken.intersection(nos))
-            yield zip(nos, texts)
+            yield got[0], got[1], list(compress(piece.line_ids, mask)), piece.taken
 
     def route(self) -> Iterator["_Piece"]:
         """The log a piece at a time (``_Piece``). The ids of every line are
@@ -813,7 +785,11 @@ class _Scan:
                 rows = decode_lines(data)
             except (msgspec.DecodeError, ValueError, RecursionError):
                 pass
-            if rows is not None and len(rows) == count and not SAME_LINE.search(data):
+            # As many objects as lines: row i is taken as line i's, without the search for two objects on
+            # one line (a third of the decoding's work): were one line two objects and another blank (or an
+            # object two lines), the rows would be shifted, which the owners find (``pieces``: every line
+            # of theirs is of their contact, with the id decoded here, or bad, or blank with no id).
+            if rows is not None and len(rows) == count:
                 contacts = list(map(_CONTACT, rows))
                 line_ids = list(map(_ID, rows))
             else:  # blank lines, bad ones: line by line (a line no decoder reads is partition 0's to report)
@@ -970,8 +946,7 @@ class _ContactAndId(msgspec.Struct, gc=False):
 
 _CONTACT = attrgetter("contact")
 _ID = attrgetter("id")
-_T, _CID, _EID, _NO = itemgetter(0), itemgetter(1), itemgetter(4), itemgetter(5)
-_KERNEL_EVENT = itemgetter(0, 1, 2, 3, 5)  # a reader's row as the kernel takes it: (time, contact, type, fields, line)
+_T, _CID = itemgetter(0), itemgetter(1)
 _MASKS = [bytes(int(code == me + 1) for code in range(256)) for me in range(254)]  # partition + 1 -> 1, else 0
 _BLANK = object()  # a blank line's contact: no one's line
 _UNREAD = object()  # a line no decoder reads: partition 0 reports it
