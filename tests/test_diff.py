@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from goaldsl.cli import main
-from goaldsl.runtime import backtest
 from goaldsl.tools import diff as diff_mod
+
+from pieces import cut_log
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "booked-a-demo"
@@ -79,10 +80,11 @@ def test_same_result_however_the_log_is_cut(versions, monkeypatch):
     a, b = load_program(old), load_program(new)
     results = []
     for piece in (1, 2, 3, 1000):
-        monkeypatch.setattr(backtest, "PIECE", piece)
+        pieces = cut_log(monkeypatch, piece)
         res = diff_mod.run_diff(a, b, old / "contacts.jsonl", old / "events.jsonl", start=None, until=None,
                                 window=lambda i: (i.first_time, i.last_time))
         results.append(diff_mod.to_json(res, "o", "n"))
+        assert (len(pieces) > 1) == (piece < 1000)
     assert all(r == results[0] for r in results)
 
 
@@ -115,9 +117,10 @@ def test_contacts_and_their_updates_are_not_shared_between_the_runs(tmp_path, ca
         '"fields": {"plan": {"tier": "pro", "seats": 2}}}\n'
         '{"time": "2026-11-16T12:00:00Z", "contact": "c2", "type": "tag.added", "tag": "y"}\n')
     for piece in (1, 1000):
-        monkeypatch.setattr(backtest, "PIECE", piece)
+        pieces = cut_log(monkeypatch, piece)
         code, out, _ = run(capsys, "diff", str(d), str(d))
         assert code == 0, out
+        assert (len(pieces) > 1) == (piece == 1)
     _, out, _ = run(capsys, "run", str(d), "--format", "jsonl")
     assert out.count('"template":"first"') == 2 and "again" not in out
 
@@ -166,9 +169,10 @@ def test_missing_paths_are_usage_errors(capsys):
 
 def test_until_is_the_end_of_both_runs(versions, monkeypatch, capsys):
     old, new = versions
-    monkeypatch.setattr(backtest, "PIECE", 2)
+    pieces = cut_log(monkeypatch, 2)
     _, cut, _ = run(capsys, "diff", str(old), str(new), "--until", "2026-11-17T00:00:00Z", "--format", "json")
-    monkeypatch.setattr(backtest, "PIECE", 1000)
+    assert len(pieces) > 1
+    cut_log(monkeypatch, 1000)
     _, whole, _ = run(capsys, "diff", str(old), str(new), "--until", "2026-11-17T00:00:00Z", "--format", "json")
     assert cut == whole
     assert json.loads(whole)["workflows"][0]["goals"][0]["achieved"] == {"old": 0, "new": 0, "change": 0}

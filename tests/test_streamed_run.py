@@ -29,6 +29,7 @@ from goaldsl.runtime.engine import Engine, EngineError
 from goaldsl.runtime.output import jsonl_line
 from goaldsl.runtime.plan import build_plan
 
+from pieces import cut_log
 from test_engine_property import START, UNTIL, activity, compile_program, describe, logs, programs
 
 
@@ -133,10 +134,11 @@ def _cli(capsys, *args) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.iterdir() if (p / "events.jsonl").exists()))
 def test_streamed_cli_run_equals_the_whole_log_run(example, capsys, monkeypatch):
-    monkeypatch.setattr(backtest, "PIECE", 3)
+    pieces = cut_log(monkeypatch, 3)
     code, out, err = _cli(capsys, EXAMPLES / example)
     assert code == 0, err
     assert out == _whole_log_jsonl(EXAMPLES / example)
+    assert len(pieces) > 1
 
 
 def _copy_example(tmp_path: Path, name: str) -> Path:
@@ -146,7 +148,7 @@ def _copy_example(tmp_path: Path, name: str) -> Path:
 
 
 def test_an_unsorted_log_is_read_whole_and_sorted(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(backtest, "PIECE", 2)
+    pieces = cut_log(monkeypatch, 2)
     ex = _copy_example(tmp_path, "booked-a-demo")
     lines = (ex / "events.jsonl").read_text().splitlines()
     want = _whole_log_jsonl(ex)
@@ -154,10 +156,11 @@ def test_an_unsorted_log_is_read_whole_and_sorted(tmp_path, capsys, monkeypatch)
     code, out, err = _cli(capsys, ex, "--from", json.loads(lines[0])["time"])
     assert code == 0, err
     assert out == want
+    assert len(pieces) > 1  # the streamed run began, then found the log unsorted
 
 
 def test_a_bad_line_late_in_the_log_refuses_the_run_and_shows_nothing(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(backtest, "PIECE", 1)
+    pieces = cut_log(monkeypatch, 1)
     ex = _copy_example(tmp_path, "booked-a-demo")
     with open(ex / "events.jsonl", "a") as f:
         f.write('{"time": "2030-01-01T00:00:00Z", "contact": "c1", "type": "no.such"}\n')
@@ -165,13 +168,14 @@ def test_a_bad_line_late_in_the_log_refuses_the_run_and_shows_nothing(tmp_path, 
     code, out, err = _cli(capsys, ex)
     assert code == 1 and out == ""
     assert f"events.jsonl:{n}: unknown event type" in err
+    assert len(pieces) == n and pieces[-1] == 0  # a piece a line: the bad one last, empty
     code, out, err = _cli(capsys, ex, "--skip-bad")
     assert code == 0 and out == _whole_log_jsonl(ex, skip_bad=True) != ""
     assert "skipped 1 bad line" in err
 
 
 def test_until_stops_the_run_and_later_events_are_still_checked(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(backtest, "PIECE", 2)
+    pieces = cut_log(monkeypatch, 2)
     ex = _copy_example(tmp_path, "drip-series")
     events = [json.loads(x) for x in (ex / "events.jsonl").read_text().splitlines()]
     program = load_program(ex)
@@ -184,6 +188,7 @@ def test_until_stops_the_run_and_later_events_are_still_checked(tmp_path, capsys
     # the stream ends with where the contacts still in are at --until
     assert out == "".join(jsonl_line(e) + "\n" for e in eng.activity + eng.waiting_entries())
     assert len(events) > 2 and eng.waiting_entries()
+    assert len(pieces) > 1
 
 
 def test_a_text_only_stdout_gets_whole_characters(tmp_path, monkeypatch):
