@@ -144,11 +144,10 @@ def numbered_lines(f) -> Iterator[tuple[int, bytes]]:
     return itertools.chain(((1, first),), enumerate(f, 2))
 
 
-def nonblank_lines(source) -> Iterator[tuple[int, bytes]]:
+def source_lines(source) -> Iterator[tuple[int, bytes]]:
+    """A source's lines numbered from 1 (``numbered_lines``), blank ones too."""
     with source.open() as f:
-        for no, line in numbered_lines(f):
-            if line.strip():
-                yield no, line
+        yield from numbered_lines(f)
 
 
 _ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.S)
@@ -185,7 +184,7 @@ def _lone(line: bytes, at: int, code: int) -> str:
 def json_objects(source, bad: list[BadLine]) -> Iterator[tuple[int, dict]]:
     """The JSON objects of a JSON Lines source, numbered; blank lines are
     passed over and bad lines go to ``bad``."""
-    return numbered_objects(source.shown, nonblank_lines(source), bad)
+    return numbered_objects(source.shown, source_lines(source), bad)
 
 
 def numbered_objects(shown: str, lines: Iterable[tuple[int, bytes]], bad: list[BadLine]) -> Iterator[tuple[int, dict]]:
