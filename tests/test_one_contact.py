@@ -7,6 +7,7 @@ the contacts a condition holds for.
 """
 from __future__ import annotations
 
+import io
 import json
 import random
 import subprocess
@@ -630,13 +631,14 @@ def test_dates_and_hours_checked_all_at_once_as_one_by_one():
 
 def test_one_object_a_line_as_line_by_line():
     """``one_per_line`` (a count of line ends and a search for two objects
-    on one line) never says one object a line when reading the log line by
+    on one line; ``one_a_line`` the search alone, for lines as many as the
+    objects) never says one object a line when reading the log line by
     line would not find each line one object and as many lines as objects,
     and always says so of a log written one object a line: for
     objects with nested objects and lists, blank space and line ends
     between any two tokens."""
     import msgspec
-    from goaldsl.runtime.inputs import SAME_LINE, one_per_line
+    from goaldsl.runtime.inputs import SAME_LINE, one_a_line, one_per_line
     rng = random.Random(3)
 
     def blank():
@@ -679,6 +681,8 @@ def test_one_object_a_line_as_line_by_line():
 
         expected = len(lines) == n and all(map(one, lines))
         got = one_per_line(data, n)
+        # The readers' form, for lines as a file is split (their count known): the same answer.
+        assert (len(io.BytesIO(data).readlines()) == n and one_a_line(data)) == got, data
         assert got <= expected, data  # never one a line when they are not
         if tight and not SAME_LINE.search(data):
             assert got == expected, data  # and the usual log always is, but for a text holding "}{"

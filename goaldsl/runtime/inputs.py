@@ -284,7 +284,7 @@ def usual_contacts(lines: list[bytes], seen: dict[str, int]) -> Optional[list[di
     try:
         import msgspec
         objs = _lines_decoder().decode_lines(data)
-        if len(objs) != len(lines) or not one_per_line(data, len(objs)):
+        if len(objs) != len(lines) or not one_a_line(data):
             return None
         msgspec.convert(objs, _usual_contacts_type())
     except Exception:  # not JSON, nested too deeply, a record of another shape
@@ -928,7 +928,7 @@ _HOUR, _MINUTES, _OFFSET = itemgetter(slice(0, 13)), itemgetter(slice(13, 19)), 
 class JsonlReader:
     """Checks JSON Lines of events a batch at a time (``batch``). The usual
     batch is checked whole, in C: its lines decoded in one call, found to be
-    one object a line (``one_per_line``), every declared field checked by
+    one object a line (``one_a_line``), every declared field checked by
     converting the objects to typed records (``usual_event_type``: no
     nulls, ids and contacts as text), the times read by the hour (as
     ``EventTimes``) a column at a time. A batch where any of that fails is
@@ -970,7 +970,7 @@ class JsonlReader:
         data = b"".join(lines)
         try:
             objs = self.decode_lines(data)
-            if len(objs) != len(lines) or not one_per_line(data, len(objs)):
+            if len(objs) != len(lines) or not one_a_line(data):
                 return None
             self.convert(objs, self.usual)
         except Exception:  # not JSON, nested too deeply, a line of another shape
@@ -1129,7 +1129,16 @@ def one_per_line(data: bytes, n: int) -> bool:
     if not data:
         return n == 0
     newlines = data.count(b"\n")
-    return newlines == (n if data.endswith(b"\n") else n - 1) and not SAME_LINE.search(data)
+    return newlines == (n if data.endswith(b"\n") else n - 1) and one_a_line(data)
+
+
+def one_a_line(data: bytes) -> bool:
+    """``one_per_line`` for ``data`` joined from lines (each a line as a
+    file is split: a line end, if any, only as its last byte) that are as
+    many as the objects decoded from it: the line ends are known to be as
+    many as ``one_per_line`` counts, so only the search for two objects on
+    one line is left. (n objects on n lines, no two on one: one on each.)"""
+    return not SAME_LINE.search(data)
 
 
 def _not_a_record_field(name: str, kind: str, kinds: dict) -> bool:
