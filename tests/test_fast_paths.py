@@ -112,7 +112,7 @@ def test_reading_events_matches_the_full_check(tmp_path_factory, objs):
 
 
 entry = st.fixed_dictionaries({
-    "time": st.integers(0, 4_000_000_000), "contact": st.sampled_from(["c1", "c\u00e9"]), "workflow": st.just("W"),
+    "time": st.integers(-2_208_988_800, 222_160_000_000),  # 1900 to 9010: the events' years and ten more "contact": st.sampled_from(["c1", "c\u00e9"]), "workflow": st.just("W"),
     "type": st.sampled_from(["action", "exited", "enrolled", "goal_achieved"])},
     optional={"reason": st.sampled_from(["goal", "unmet"]), "goal": st.just("G \"x\""),
               "action": st.just("send_email"), "args": st.dictionaries(st.sampled_from(["a", "b"]), st.integers()),
@@ -134,6 +134,21 @@ def test_jsonl_writer_writes_what_jsonl_line_gives(entries, size):
         w(e)
     w.flush()
     assert binary.buffer.getvalue().decode() == text.getvalue()
+
+
+def test_jsonl_writer_times_past_its_caches():
+    """Many instants, in order and at random, more than the writer keeps
+    texts and hours for: each time as format_utc writes it."""
+    import random
+    rng = random.Random(7)
+    times = list(range(1_790_000_000, 1_790_000_000 + 3 * 86400, 7)) + [rng.randrange(-2_208_988_800, 222_160_000_000)
+                                                                        for _ in range(20_000)]
+    entries = [{"time": t, "contact": "c1", "workflow": "W", "type": "enrolled"} for t in times]
+    out = io.BytesIO()
+    w = JsonlWriter(out)
+    w.write_all([dict(e) for e in entries], owned=True)
+    w.flush()
+    assert out.getvalue().decode() == "".join(jsonl_line(e) + "\n" for e in entries)
 
 
 # ---------------------------------------------------------------- repeated ids
