@@ -982,7 +982,7 @@ class JsonlReader:
         # (from here on the objects have lost their reserved keys: a batch
         # found unusual below is decoded again, line by line)
         times = self._times(whens)
-        if times is None or (times and not (MIN_EVENT_TIME <= min(times) and max(times) < MAX_EVENT_TIME)):
+        if times is None:
             return None
         if self.validator.keyed and not self._updates_usual(types, objs):
             return None
@@ -993,10 +993,20 @@ class JsonlReader:
     def _times(self, whens: list[str]) -> Optional[list[int]]:
         """The times as ``EventTimes`` reads them: a column at a time
         (``column_times``), else each hour parsed once and its minutes and
-        seconds added, a column at a time; None when one is not a time."""
+        seconds added, a column at a time; None when one is not a time or
+        is out of range (``MIN_EVENT_TIME``, ``MAX_EVENT_TIME``)."""
         quick = column_times(whens)
         if quick is not None:
-            return quick
+            return quick  # (in range: of one month of the years 1970 to 8998)
+        times = self._hour_times(whens)
+        if times and not (MIN_EVENT_TIME <= min(times) and max(times) < MAX_EVENT_TIME):
+            return None
+        return times
+
+    def _hour_times(self, whens: list[str]) -> Optional[list[int]]:
+        """``_times`` by the hour: each hour parsed once (``EventTimes``) and
+        its minutes and seconds added, a column at a time; the range not
+        checked."""
         reader = self.times
         hours = reader.hours
         keys = list(map(operator.concat, map(_HOUR, whens), map(_OFFSET, whens)))
@@ -1019,13 +1029,14 @@ class JsonlReader:
         set them as a contact record may hold them (``updated_problem``):
         for all at once when none names the id, a list attribute or a dotted
         name, else one by one."""
-        keyed, lists = self.validator.keyed, self.validator.lists
-        rows = list(itertools.compress(range(len(types)), map(keyed.__contains__, types)))
-        changes = [objs[i].get(keyed[types[i]]) for i in rows]
-        names = set(itertools.chain.from_iterable(changes)) if set(map(type, changes)) <= {dict} else {"id"}
-        if "id" not in names and names.isdisjoint(lists) and "." not in "".join(names):
-            return True
-        return not any(updated_problem(c, lists, types[i]) for i, c in zip(rows, changes))
+        lists = self.validator.lists
+        for typ, key in self.validator.keyed.items():  # (the standard library's one: contact.updated)
+            changes = list(map(dict.get, itertools.compress(objs, map(typ.__eq__, types)), itertools.repeat(key)))
+            names = set(itertools.chain.from_iterable(changes)) if set(map(type, changes)) <= {dict} else {"id"}
+            if "id" in names or not names.isdisjoint(lists) or "." in "".join(names):
+                if any(updated_problem(c, lists, typ) for c in changes):
+                    return False
+        return True
 
     # Over 80 lines on purpose: the line-by-line reader, which every line of
     # a batch that is not of the usual shape goes through; the names bound
