@@ -21,6 +21,7 @@ The figures (enrolled, achieved, conversion, median time to goal) are
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterable, Optional
 
 import attrs
@@ -200,7 +201,9 @@ class _Differ:
     def feed(self, piece: list[tuple]) -> None:
         old, new = self.sides
         # The events are shared: applying one never changes it (semantics/effects.py copies what it stores).
-        self.settle(old.entries(old.run.feed, piece), new.entries(new.run.feed, piece))
+        # stream() found the piece in time order: neither run checks it again.
+        self.settle(old.entries(partial(old.run.feed, ordered=True), piece),
+                    new.entries(partial(new.run.feed, ordered=True), piece))
 
     def finish(self, until: int) -> None:
         """The run's end, then where each contact still in a workflow waits."""
