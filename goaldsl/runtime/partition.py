@@ -107,7 +107,7 @@ class PartitionRun:
                 # checked by whoever read them, never acted on
                 events = events[:bisect.bisect_right(events, self.until, key=_time)]
             if self.keyed and events and first > (eng.start - 1 if eng.now is None else max(eng.start - 1, eng.now)):
-                eng.add_events_unchecked(events)  # none late: queued as they are, each with its place in the whole log
+                eng.add_events_unchecked(events, ordered=ordered)  # none late: queued as they are, each with its place in the whole log
             elif self.keyed:  # each with its place in the whole log (a late one's key is made as it is recorded)
                 add = eng.add_event_unchecked
                 for ev in events:

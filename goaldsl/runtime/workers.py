@@ -469,8 +469,13 @@ class _Kernel:
         self.run = PartitionRun(self.program, contacts, start=start, until=until, keyed=True, batches=True)
 
     def feed(self, events: list) -> None:
+        """Events in time order: the worker's scan checks each piece's
+        order, and the parent that deals them reads the whole log in order."""
         if self.failure is None:
-            self._step(self.run.feed, events)
+            self._step(self._feed_ordered, events)
+
+    def _feed_ordered(self, events: list) -> list:
+        return self.run.feed(events, ordered=True)
 
     def finish(self, until: int) -> None:
         if self.failure is None and self._step(self.run.finish, until):
