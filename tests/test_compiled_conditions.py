@@ -43,6 +43,8 @@ CONDITIONS = [
     '"x" in contact.tags', '"x" not in contact.tags', 'contact.plan in ["pro", "team"]',
     'contact.tags in contact.company', '"size" not in contact.company', 'contact.plan in contact.tags',
     'contact.plan not in ["pro", "team"]', "contact.lead_score in [1, 50]",
+    "contact.vip in [1]", "contact.vip in [true]", "contact.lead_score in [true, 1]", "contact.vip not in [false]",
+    "1 in contact.tags", "true in contact.tags",
     'contact.plan starts with "PR"', 'contact.plan ends with "o"', 'contact.plan contains "r"',
     'contact.tags contains "X"', "contact.plan is set", "contact.plan is not set", "contact.vip",
     "hot", "not hot", "hot or contact.vip", "hot and contact.lead_score > 10",
@@ -177,3 +179,16 @@ def test_runs_with_generated_conditions_equal_runs_with_closures(text, log):
     contacts, evs = log
     note(describe(text, contacts, evs))
     assert _run(_plan(text, False), contacts, evs, START) == _run(_plan(text, True), contacts, evs, START)
+
+
+@pytest.mark.parametrize("value, items, expected", [
+    (True, [1], False), (1, [True], False), (False, [0], False), (0, [False], False),
+    (True, [1, True], True), (1, [True, 1.0], True), (1, [1.0], True), (True, [True], True),
+    ("a", ["a"], True), ("1", [1], False), (None, [None], False),
+])
+def test_in_a_list_finds_an_item_equal_as_double_equals_has_it(value, items, expected):
+    """Booleans equal only booleans (docs/language.md, section 14), in `in`
+    as in `==`: Python's own `in` took true for 1. Both builds agree."""
+    from goaldsl.runtime.compiler import compare_values, member
+    assert member(value, items) is expected
+    assert expected == any(compare_values("==", value, x) for x in items)

@@ -63,13 +63,24 @@ def member(a, b) -> bool:
     if a is None or b is None:
         return False
     if isinstance(b, (list, tuple)):
-        return a in b
+        # an item equal as ``==`` has it: booleans equal only booleans (true is not 1)
+        if a not in b:
+            return False
+        boolean = a.__class__ is bool
+        return any((x.__class__ is bool) is boolean and x == a for x in b)
     if isinstance(b, str) and isinstance(a, str):
         return a in b
     if isinstance(b, dict):
         # A map's keys are texts; a list or a map is never one (and cannot be looked up).
         return isinstance(a, str) and a in b
     return False
+
+
+def _kind(value) -> str:
+    """A list constant's kind, for ``in``: text, boolean, number, or other."""
+    if value.__class__ is bool:
+        return "boolean"
+    return "number" if _is_num(value) else "text" if isinstance(value, str) else "other"
 
 
 def text_op(op: str, a, b) -> bool:
@@ -305,9 +316,14 @@ class _Generator:
         if isinstance(c, ir.CIn):
             left = read(c.left)
             r = c.right
-            if isinstance(r, ir.OList) and all(isinstance(x, ir.OConst) for x in r.items):
+            kinds = {_kind(x.value) for x in r.items if isinstance(x, ir.OConst)} if isinstance(r, ir.OList) else None
+            if (kinds is not None and len(kinds) == 1 and kinds <= {"text", "number", "boolean"}
+                    and all(isinstance(x, ir.OConst) for x in r.items)):
+                # constants of one kind: Python's ``in``, and for numbers or booleans the
+                # value's kind too (booleans equal only booleans, as ``member`` has it)
                 v = self._name("_v")
-                expr = f"(({v} := {left}) is not None and {v} in {read(r)})"
+                kind = {"text": "", "number": f" and {v}.__class__ is not bool", "boolean": f" and {v}.__class__ is bool"}[kinds.pop()]
+                expr = f"(({v} := {left}) is not None and {v} in {read(r)}{kind})"
             elif isinstance(c.left, ir.OConst) and isinstance(c.left.value, str):
                 # ``member`` of a text, inline: in a list, a text or a map's keys
                 v = self._name("_v")
