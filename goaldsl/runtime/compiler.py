@@ -316,9 +316,9 @@ class _Generator:
         if isinstance(c, ir.CIn):
             left = read(c.left)
             r = c.right
-            kinds = {_kind(x.value) for x in r.items if isinstance(x, ir.OConst)} if isinstance(r, ir.OList) else None
-            if (kinds is not None and len(kinds) == 1 and kinds <= {"text", "number", "boolean"}
-                    and all(isinstance(x, ir.OConst) for x in r.items)):
+            consts = isinstance(r, ir.OList) and all(isinstance(x, ir.OConst) for x in r.items)
+            kinds = {_kind(x.value) for x in r.items} if consts else set()
+            if len(kinds) == 1 and kinds <= {"text", "number", "boolean"}:
                 # constants of one kind: Python's ``in``, and for numbers or booleans the
                 # value's kind too (booleans equal only booleans, as ``member`` has it)
                 v = self._name("_v")
