@@ -11,9 +11,10 @@ from goaldsl.syntax import codecache
 
 def _fresh(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(codecache, "_codes", None)  # as a new process would start
-    monkeypatch.setattr(codecache, "_used", {})
-    monkeypatch.setattr(codecache, "_unsaved", False)
+    for shelf in (codecache.PACKAGE, codecache.PROGRAMS):  # as a new process would start
+        monkeypatch.setattr(shelf, "codes", None)
+        monkeypatch.setattr(shelf, "used", {})
+        monkeypatch.setattr(shelf, "unsaved", False)
 
 
 def _run(code) -> dict:
@@ -50,7 +51,7 @@ def test_a_damaged_file_is_as_if_missing(monkeypatch, tmp_path):
         assert _run(codecache.compiled("x = 1\n", "<a>"))["x"] == 1
         codecache.save()
     _fresh(monkeypatch, tmp_path)
-    assert ("y = 2\n", "<b>") in codecache._loaded()  # written again, whole
+    assert ("y = 2\n", "<b>") in codecache.PACKAGE.loaded()  # written again, whole
 
 
 def test_without_a_cache_folder_it_compiles(monkeypatch, tmp_path):
@@ -87,14 +88,14 @@ def test_a_damaged_entry_is_compiled_again(monkeypatch, tmp_path):
     assert _run(codecache.compiled("b = 2\n", "<b>"))["b"] == 2
     codecache.save()  # and written again, mended
     _fresh(monkeypatch, tmp_path)
-    assert type(marshal.loads(codecache._loaded()[("a = 1\n", "<a>")])) is type(_fresh.__code__)
+    assert type(marshal.loads(codecache.PACKAGE.loaded()[("a = 1\n", "<a>")])) is type(_fresh.__code__)
 
 
 def test_the_file_is_named_for_goals_version_and_old_ones_go(monkeypatch, tmp_path):
     folder = tmp_path / "goaldsl"
     folder.mkdir()
     old = []
-    for i in range(6):  # files of other versions, written before
+    for i in range(codecache.KEEP_FILES + 2):  # files of other versions, written before
         f = folder / f"code-0.0.{i}-cpython-311-00000000.marshal"
         f.write_bytes(b"{0")
         os.utime(f, (1000 + i, 1000 + i))
@@ -107,19 +108,67 @@ def test_the_file_is_named_for_goals_version_and_old_ones_go(monkeypatch, tmp_pa
     names = sorted(p.name for p in folder.glob("code-*.marshal"))
     assert len(names) == codecache.KEEP_FILES
     assert any(n.startswith(f"code-{goaldsl.__version__}-") for n in names)
-    assert [p.exists() for p in old] == [False, False, False, True, True, True]  # the most recent kept
+    assert [p.exists() for p in old] == [False] * 3 + [True] * (codecache.KEEP_FILES - 1)  # the most recent kept
     assert (folder / "x.index").exists()
 
 
-def test_a_file_past_its_bound_keeps_this_process_texts(monkeypatch, tmp_path):
+def test_a_programs_code_has_a_file_of_its_own(monkeypatch, tmp_path):
     _fresh(monkeypatch, tmp_path)
-    monkeypatch.setattr(codecache, "MAX_TEXTS", 3)
+    codecache.compiled("p = 1\n", "<goal condition p>", program=True)
+    codecache.compiled("q = 2\n", "<constructor of Q>")
+    codecache.save()
+    folder = tmp_path / "goaldsl"
+    (programs,) = folder.glob("code-*-programs.marshal")
+    (package,) = set(folder.glob("code-*.marshal")) - {programs}
+    _fresh(monkeypatch, tmp_path)
+    assert set(codecache.PROGRAMS.loaded()) == {("p = 1\n", "<goal condition p>")}
+    assert set(codecache.PACKAGE.loaded()) == {("q = 2\n", "<constructor of Q>")}
+    assert package.name == programs.name.replace("-programs", "")
+
+
+def test_a_file_past_its_bound_drops_the_least_recently_written(monkeypatch, tmp_path):
+    _fresh(monkeypatch, tmp_path)
+    monkeypatch.setattr(codecache, "MAX_TEXTS", 4)
+    for i in range(4):
+        codecache.compiled(f"v = {i}\n", "<v>", program=True)
+    codecache.save()
+    _fresh(monkeypatch, tmp_path)
+    codecache.compiled("v = 0\n", "<v>", program=True)  # read from the file: written last
+    codecache.compiled("w = 1\n", "<w>", program=True)  # new: the file would hold 5
+    codecache.save()
+    _fresh(monkeypatch, tmp_path)
+    assert list(codecache.PROGRAMS.loaded()) == [("v = 2\n", "<v>"), ("v = 3\n", "<v>"),
+                                                 ("v = 0\n", "<v>"), ("w = 1\n", "<w>")]
+    codecache.compiled("x = 1\n", "<x>", program=True)  # a third process: v = 2 goes, nothing else
+    codecache.save()
+    _fresh(monkeypatch, tmp_path)
+    assert list(codecache.PROGRAMS.loaded()) == [("v = 3\n", "<v>"), ("v = 0\n", "<v>"),
+                                                 ("w = 1\n", "<w>"), ("x = 1\n", "<x>")]
+    assert codecache.PACKAGE.loaded() == {}  # the package's file is another
+
+
+def test_a_process_with_more_texts_than_the_bound_keeps_its_own(monkeypatch, tmp_path):
+    _fresh(monkeypatch, tmp_path)
+    monkeypatch.setattr(codecache, "MAX_TEXTS", 2)
+    codecache.compiled("a = 0\n", "<a>")
+    codecache.save()
+    _fresh(monkeypatch, tmp_path)
     for i in range(3):
-        codecache.compiled(f"v = {i}\n", "<v>")
+        codecache.compiled(f"b = {i}\n", "<b>")
     codecache.save()
     _fresh(monkeypatch, tmp_path)
-    codecache.compiled("v = 0\n", "<v>")  # read from the file
-    codecache.compiled("w = 1\n", "<w>")  # new: the file would hold 4
-    codecache.save()
+    assert list(codecache.PACKAGE.loaded()) == [(f"b = {i}\n", "<b>") for i in range(3)]
+
+
+def test_a_half_written_file_left_behind_goes_after_an_hour(monkeypatch, tmp_path):
+    folder = tmp_path / "goaldsl"
+    folder.mkdir()
+    stale, fresh = folder / ".code-x.marshal.123.tmp", folder / ".code-y.marshal.456.tmp"
+    for f in (stale, fresh):
+        f.write_bytes(b"")
+    os.utime(stale, (1000, 1000))
     _fresh(monkeypatch, tmp_path)
-    assert set(codecache._loaded()) == {("v = 0\n", "<v>"), ("w = 1\n", "<w>")}
+    codecache.compiled("d = 4\n", "<d>")
+    codecache.save()
+    assert not stale.exists() and fresh.exists()
+    assert not list(folder.glob("code-*.tmp"))  # its own went by the rename

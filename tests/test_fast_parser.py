@@ -232,3 +232,35 @@ def test_tables_made_from_another_grammar_are_made_again(tmp_path):
     assert made == ["g1"]
     data = lalr.load_tables(str(path), lambda: make("g2"), {"grammar": "g2"})  # same file name, other grammar
     assert made == ["g1", "g2"] and data["grammar"] == "g2"
+
+
+def test_parser_files_of_older_grammars_go_when_new_tables_are_made(tmp_path):
+    import os
+    import subprocess
+    import sys
+    folder = tmp_path / "goaldsl"
+    folder.mkdir()
+    old = {}
+    for suffix, count in ((".json", P.KEEP_TABLES + 2), (".cache", P.KEEP_LARK_CACHES + 2)):
+        old[suffix] = []
+        for i in range(count):  # tables of other grammars or Lark installs, made before
+            f = folder / f"lark-{i:08x}{suffix}"
+            f.write_text("{}", encoding="utf-8")
+            os.utime(f, (1000 + i, 1000 + i))
+            old[suffix].append(f)
+    other = folder / "log-00000000.index"  # another kind of file: not touched
+    other.write_bytes(b"")
+    os.utime(other, (1000, 1000))
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    run = subprocess.run([sys.executable, "-m", "goaldsl", "check", str(ROOT / "examples" / "booked-a-demo" / "program.goal")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    tables = sorted(folder.glob("lark-*.json"))
+    caches = sorted(folder.glob("lark-*.cache"))
+    assert len(tables) == P.KEEP_TABLES and len(caches) == P.KEEP_LARK_CACHES
+    assert [f.exists() for f in old[".json"]] == [False] * 3 + [True] * (P.KEEP_TABLES - 1)
+    assert [f.exists() for f in old[".cache"]] == [False] * 3 + [True] * (P.KEEP_LARK_CACHES - 1)
+    assert other.exists()
+    again = subprocess.run(run.args, capture_output=True, text=True, env=env, timeout=300)
+    assert again.stdout == run.stdout  # read back: nothing made, nothing removed
+    assert sorted(folder.glob("lark-*")) == sorted(tables + caches)

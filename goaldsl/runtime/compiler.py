@@ -209,7 +209,7 @@ class _Generator:
         return name
 
     def _define(self, name: str, src: str) -> None:
-        exec(compiled(src, f"<goal condition {name}>"), self.ns)  # compiled once per machine (syntax/codecache.py)
+        exec(compiled(src, f"<goal condition {name}>", program=True), self.ns)  # compiled once per machine (syntax/codecache.py)
 
     def _node(self, c: ir.Cond) -> int:
         self.nodes.append(c)

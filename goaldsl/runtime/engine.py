@@ -1628,7 +1628,7 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Callable,
            + "def record_now(c, t, fields):\n" + text.replace("ACTING ", ""))
     if lean:
         src += "def remember(c, t, fields):\n" + "".join(f"    {x}\n" for x in lean)
-    exec(compiled(src, f"<goal recorder {tname}>"), ns)  # compiled once per machine (syntax/codecache.py)
+    exec(compiled(src, f"<goal recorder {tname}>", program=True), ns)  # compiled once per machine (syntax/codecache.py)
     return ns["record"], ns["record_now"], ns.get("remember")
 
 

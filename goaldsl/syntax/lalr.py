@@ -167,7 +167,8 @@ def load_tables(path, make: Callable[[], dict], made_from: Optional[dict] = None
             pass
     data = make()
     if path:
-        tmp = f"{path}.{os.getpid()}.tmp"
+        folder, name = os.path.split(path)
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")  # a dot: resources.prune_cache clears one left behind
         try:
             with open(tmp, "w", encoding="utf-8") as f:
                 json.dump(data, f, separators=(",", ":"))

@@ -21,7 +21,7 @@ from . import ast as A
 from . import lalr, nodes
 from .lalr import Token as FastToken
 from .diagnostics import Diagnostic, closest, error
-from .resources import cache_folder, grammar_path
+from .resources import cache_folder, grammar_path, prune_cache
 from .source import Span
 
 if TYPE_CHECKING:
@@ -80,8 +80,16 @@ def _fast() -> Optional[lalr.FastParser]:
     grammar = _grammar_text()
     path = _cache_path(grammar + f"\n// fast tables {lalr.FORMAT}", "json")
     made_from = {"grammar": grammar, "lark": _lark_version()}
+    made = []
+
+    def make():
+        made.append(True)
+        return {**lalr.build_tables(*_machine()), **made_from}
+
     try:
-        data = lalr.load_tables(path, lambda: {**lalr.build_tables(*_machine()), **made_from}, made_from)
+        data = lalr.load_tables(path, make, made_from)
+        if made and path:
+            _prune_tables(path)
         return lalr.FastParser(data, _builder())
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -113,6 +121,23 @@ def _cache_path(grammar: str, suffix: str = "cache"):
     if folder is None:
         return False
     return os.path.join(folder, f"lark-{key}.{suffix}")
+
+
+# Parser files kept in the cache folder: one set per grammar and Lark install
+# (a goal version, a checkout, a virtual environment), made again if pruned.
+KEEP_TABLES = 4  # our tables (.json), one per set
+KEEP_LARK_CACHES = 2 * KEEP_TABLES  # Lark's own (.cache): the main parser's and the plain one's
+
+
+def _prune_tables(path: str) -> None:
+    """Called when tables were made (a new grammar or Lark): remove the
+    parser files of the sets least recently made, so the cache folder does
+    not grow with every version."""
+    import os
+    folder = os.path.dirname(path)
+    prune_cache(folder, ".json", path, keep_files=KEEP_TABLES, prefix="lark-")
+    main = _cache_path(_grammar_text())
+    prune_cache(folder, ".cache", main or "", keep_files=KEEP_LARK_CACHES, prefix="lark-")
 
 
 class _NamesEverywhere:

@@ -55,11 +55,12 @@ CACHE_KEEP_FILES = 64
 CACHE_KEEP_BYTES = 256 << 20
 
 
-def prune_cache(folder: str, suffix: str, keep: str, keep_files: int | None = None) -> None:
-    """Remove the files ending in ``suffix`` of the cache folder past the
-    ``keep_files`` most recently used, or past CACHE_KEEP_BYTES in all;
-    never ``keep`` (the one just written). Files left half-written by a
-    process that ended while writing (``.*.tmp``) go after an hour."""
+def prune_cache(folder: str, suffix: str, keep: str, keep_files: int | None = None, prefix: str = "") -> None:
+    """Remove the files starting with ``prefix`` and ending in ``suffix`` of
+    the cache folder past the ``keep_files`` most recently used, or past
+    CACHE_KEEP_BYTES in all; never ``keep`` (the one just written). Files
+    left half-written by a process that ended while writing (``.*.tmp``)
+    go after an hour."""
     import os
     import time
     if keep_files is None:
@@ -76,7 +77,7 @@ def prune_cache(folder: str, suffix: str, keep: str, keep_files: int | None = No
             st = e.stat(follow_symlinks=False)
         except OSError:
             continue
-        if e.name.endswith(suffix):
+        if e.name.endswith(suffix) and e.name.startswith(prefix):
             files.append((st.st_mtime, st.st_size, e.path))
         elif e.name.startswith(".") and e.name.endswith(".tmp") and now - st.st_mtime > 3600:
             _remove(e.path)
