@@ -119,11 +119,12 @@ def test_a_programs_code_has_a_file_of_its_own(monkeypatch, tmp_path):
     codecache.save()
     folder = tmp_path / "goaldsl"
     (programs,) = folder.glob("code-*-programs.marshal")
-    (package,) = set(folder.glob("code-*.marshal")) - {programs}
+    (package,) = folder.glob("code-*-package.marshal")
+    assert set(folder.glob("code-*")) == {programs, package}
     _fresh(monkeypatch, tmp_path)
     assert set(codecache.PROGRAMS.loaded()) == {("p = 1\n", "<goal condition p>")}
     assert set(codecache.PACKAGE.loaded()) == {("q = 2\n", "<constructor of Q>")}
-    assert package.name == programs.name.replace("-programs", "")
+    assert package.name == programs.name.replace("-programs", "-package")
 
 
 def test_a_file_past_its_bound_drops_the_least_recently_written(monkeypatch, tmp_path):

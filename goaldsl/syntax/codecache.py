@@ -134,7 +134,7 @@ def _write(path: str, codes: dict) -> None:
     prune_cache(folder, ".marshal", path, keep_files=KEEP_FILES)
 
 
-PACKAGE = Shelf("")
+PACKAGE = Shelf("-package")
 PROGRAMS = Shelf("-programs")
 _CODE = type(_write.__code__)
 _registered = False
