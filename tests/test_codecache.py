@@ -165,11 +165,13 @@ def test_a_half_written_file_left_behind_goes_after_an_hour(monkeypatch, tmp_pat
     folder = tmp_path / "goaldsl"
     folder.mkdir()
     stale, fresh = folder / ".code-x.marshal.123.tmp", folder / ".code-y.marshal.456.tmp"
-    for f in (stale, fresh):
+    older = folder / "code-z.marshal.789.tmp"  # as goal named them before (no dot)
+    for f in (stale, fresh, older):
         f.write_bytes(b"")
     os.utime(stale, (1000, 1000))
+    os.utime(older, (1000, 1000))
     _fresh(monkeypatch, tmp_path)
     codecache.compiled("d = 4\n", "<d>")
     codecache.save()
-    assert not stale.exists() and fresh.exists()
+    assert not stale.exists() and not older.exists() and fresh.exists()
     assert not list(folder.glob("code-*.tmp"))  # its own went by the rename

@@ -59,7 +59,7 @@ def prune_cache(folder: str, suffix: str, keep: str, keep_files: int | None = No
     """Remove the files starting with ``prefix`` and ending in ``suffix`` of
     the cache folder past the ``keep_files`` most recently used, or past
     CACHE_KEEP_BYTES in all; never ``keep`` (the one just written). Files
-    left half-written by a process that ended while writing (``.*.tmp``)
+    left half-written by a process that ended while writing (``*.tmp``)
     go after an hour."""
     import os
     import time
@@ -79,7 +79,7 @@ def prune_cache(folder: str, suffix: str, keep: str, keep_files: int | None = No
             continue
         if e.name.endswith(suffix) and e.name.startswith(prefix):
             files.append((st.st_mtime, st.st_size, e.path))
-        elif e.name.startswith(".") and e.name.endswith(".tmp") and now - st.st_mtime > 3600:
+        elif e.name.endswith(".tmp") and now - st.st_mtime > 3600:  # the folder is goal's alone
             _remove(e.path)
     for mtime, nbytes, path in sorted(files, reverse=True):
         if path == keep or (kept < keep_files and size + nbytes <= CACHE_KEEP_BYTES):
