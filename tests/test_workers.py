@@ -255,6 +255,74 @@ def test_rows_the_scan_shifted_are_found_by_the_owners(tmp_path):
         assert way(*args, "--skip-bad", tmp=tmp_path, how=how, one=one)["way"] == "dealt"
 
 
+AUDIENCE = '''
+workflow "Scored" {
+    audience contact.lead_score > 5
+    send_email("hello")
+}
+
+workflow "Visitors" {
+    evaluate on event
+    enroll when page.visited
+    send_email("welcome")
+}
+'''
+
+
+def _contacts_log(tmp_path, contact_lines: list[bytes]) -> tuple[str, ...]:
+    (tmp_path / "program.goal").write_text(AUDIENCE)
+    (tmp_path / "contacts.jsonl").write_bytes(b"".join(contact_lines))
+    (tmp_path / "events.jsonl").write_text(_events([_visit(i % 60, f"c{i}") for i in range(0, 40, 3)]))
+    return ("run", str(tmp_path), "--format", "jsonl")
+
+
+def _contact(cid, score: int = 9, **more) -> bytes:
+    return json.dumps({"id": cid, "lead_score": score, **more}).encode() + b"\n"
+
+
+def test_each_worker_reads_its_own_contacts_as_one_process_reads_them(tmp_path):
+    # Each worker reads and checks only the lines of the contacts file whose ids are its partition's (a line
+    # with no id it takes is partition 0's); the contacts' order (the audience's), the repeated ids, the bad
+    # lines and their order are one process's.
+    lines = [_contact(f"c{i}", i % 11) for i in range(40)]
+    lines[5:5] = [b"\n", _contact("c3", 1), b"not json\n", _contact(17), _contact(None), b"[1]\n",
+                  _contact("c30", tags=5), _contact("c31", 2, tags=5), b"   \r\n", _contact(True)]
+    args = _contacts_log(tmp_path, lines)
+    one = same(*args, workers=(2, 3, 5))
+    code, out, err = one
+    assert code == 1 and out == b""
+    assert [l.split(":")[1] for l in err.splitlines()[1:-1]] == ["7", "8", "10", "11", "12", "13", "15"]
+    assert way(*args, tmp=tmp_path, one=one)["way"] == "lines"
+    one = same(*args, "--skip-bad", workers=(2, 3, 5))
+    code, out, err = one
+    assert code == 0 and "skipped 7 bad lines" in err and b'"17"' in out and b'"c31"' in out
+    got = way(*args, "--skip-bad", tmp=tmp_path, one=one, workers=3)
+    assert got["way"] == "lines"
+
+
+def test_contacts_whose_ids_the_owners_decoded_otherwise_are_dealt(tmp_path):
+    # Two objects on one line (bad) and a blank line: the cheap decoding of the ids gives as many rows as
+    # lines, shifted, so the next line's contact is given to the owner of the second object's id; its
+    # owner finds its id is another partition's, and the run is dealt, as one process reads it.
+    from goaldsl.runtime import workers
+    two = _contact("c0")[:-1] + b" " + _contact("c1")
+    shifted = next(i for i in range(2, 40) if workers.partition_of(f"c{i}", 2) != workers.partition_of("c1", 2))
+    lines = [two, _contact(f"c{shifted}"), b"\n"] + [_contact(f"c{i}") for i in range(2, 40) if i != shifted]
+    args = _contacts_log(tmp_path, lines)
+    one = same(*args, "--skip-bad", workers=(2, 3))
+    assert one[0] == 0 and f'"c{shifted}"'.encode() in one[1] and "skipped 1 bad line" in one[2]
+    got = way(*args, "--skip-bad", tmp=tmp_path, one=one)
+    assert (got["way"], got["why dealt"]) == ("dealt", "a contact's id decoded otherwise")
+    # Contacts of another format are read by every worker, and partition 0 reports their bad lines.
+    (tmp_path / "contacts.jsonl").unlink()
+    (tmp_path / "contacts.csv").write_text("id,lead_score\nc1,9\n,4\nc3,8\nc3,7\n")
+    args = ("run", str(tmp_path / "program.goal"), "--contacts", str(tmp_path / "contacts.csv"), "--events",
+            str(tmp_path / "events.jsonl"), "--format", "jsonl")
+    one = same(*args, workers=(2, 3))
+    assert one[0] == 1 and one[2].count("contacts.csv:") == 2
+    assert way(*args, tmp=tmp_path, one=one)["way"] == "lines"
+
+
 def test_the_first_good_line_starts_the_run(tmp_path):
     rows = [b"{}\n", {"time": "2026-11-16T08:00:00Z", "contact": "c9", "type": "nope"}, _visit(30, "c2"),
             _visit(31, "c1"), _visit(59, "c3")]

@@ -228,22 +228,28 @@ def decode_line(shown: str, no: int, line: bytes, bad: list[BadLine]):
 
 
 def read_contacts(path, shown: str | None = None, inputs: Inputs | None = None, *,
-                  fmt: str | None = None, mapping=None) -> Inputs:
+                  fmt: str | None = None, mapping=None, keep=None,
+                  contact_lines: Optional[dict[str, int]] = None) -> Inputs:
     """Read a contacts file (JSON Lines, CSV or Parquet) into ``inputs``;
     bad lines go to ``inputs.bad``. JSON Lines are read ``BATCH`` lines
     at a time: a batch of the usual records (``usual_contacts``) is taken
-    whole, any other is checked record by record."""
+    whole, any other is checked record by record. ``keep`` (JSON Lines
+    only): given a batch's line numbers and lines, the numbers and lines to
+    read (a worker's own contacts, ``workers``), the others passed over;
+    ``contact_lines`` is given each good contact's line, by id."""
     inputs = inputs or Inputs()
     source = as_source(path, shown)
     from .readers import contact_records
     from .sources import contact_format
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = contact_lines if contact_lines is not None else {}
     fmt = fmt or contact_format(source, mapping)
     if fmt != "jsonl":
         _take_contacts(source.shown, contact_records(source, inputs.bad, fmt=fmt, mapping=mapping), seen, inputs)
         return inputs
     with source.open() as f:
         for nos, lines in line_chunks(f):
+            if keep is not None:
+                nos, lines = keep(nos, lines)
             records = usual_contacts(lines, seen)
             if records is None:
                 records = ((no, obj, None) for no, obj in numbered_objects(source.shown, zip(nos, lines), inputs.bad))

@@ -19,9 +19,10 @@ The workers are fed in one of two ways:
   them from the file itself (``_Pieces``; a compressed file's pieces are
   sent as bytes), and hands a piece's lines at once to the reader's batch
   reader (``JsonlReader.batch``), which decodes and checks them as one
-  process does. Every worker reads the
-  contacts file (the contacts' order is the file's) and finds the log's
-  first good line (the run's start, unless ``--from``). When all have read
+  process does. Every worker reads its own
+  contacts of the contacts file (the lines of its partition's ids, each
+  ranked by its line: the contacts' order is the file's; ``_own_contacts``)
+  and finds the log's first good line (the run's start, unless ``--from``). When all have read
   their lines, this process gathers the rest of what is global: the bad
   lines, the duplicates counted, the last time (the run's end, unless
   ``--until``). So the costly part of reading, decoding and checking every
@@ -67,7 +68,7 @@ import time
 import traceback
 from itertools import chain, compress
 from operator import attrgetter, itemgetter
-from typing import IO, Any, Callable, Iterator, Optional
+from typing import IO, Any, Callable, Iterator, Optional, Sequence
 
 import msgspec
 
@@ -233,8 +234,9 @@ def _scanned(pool: "_Pool", window: Window, skip_bad: bool, on_batch, events) ->
     if again is not None:
         raise _Again(again)
     inputs = Inputs()
-    inputs.bad = reports[0]["contacts bad"] + sorted((b for r in reports for b in r["bad"]),
-                                                    key=attrgetter("line"))
+    line = attrgetter("line")  # each contact's bad line is reported by one worker, each event's by its owner
+    inputs.bad = sorted((b for r in reports for b in r["contacts bad"]), key=line) + sorted(
+        (b for r in reports for b in r["bad"]), key=line)
     inputs.duplicates = sum(r["duplicates"] for r in reports)
     firsts = [r["first"] for r in reports if r["first"] is not None]
     if firsts:
@@ -606,15 +608,15 @@ def _scan_and_run(conn, kernel: _Kernel, me: int, n: int, contacts, events, star
     scan = _Scan(events, program.ir.events, me, n, messages)
     progress = progress and not fed
     first_line = None
+    mine: list = []
     try:
         if contacts is not None:
-            read_contacts(contacts, None, inputs)
-        mine = [(rank, rec) for rank, rec in enumerate(inputs.contacts) if partition_of(rec["id"], n) == me]
+            mine, scan.again = _own_contacts(contacts, inputs, me, n)
         first_line = _first_good_time(events, program.ir.events)
         began = start if start is not None else first_line
         if began is not None:
             kernel.begin(mine, began, until)
-        for piece in scan.pieces():
+        for piece in scan.pieces() if scan.again is None else ():
             if piece:
                 if kernel.run is None:  # pragma: no cover - a good line after the first good line found none
                     scan.again = "no first good line"
@@ -638,6 +640,78 @@ def _scan_and_run(conn, kernel: _Kernel, me: int, n: int, contacts, events, star
         kernel.begin(mine, msg[1], until)
     kernel.finish(msg[2])
     return True
+
+
+def _own_contacts(contacts, inputs: Inputs, me: int, n: int) -> "tuple[list, Optional[str]]":
+    """This partition's contacts, ``(rank, record)`` in the file's order,
+    read into ``inputs`` with the bad lines this worker reports; and why
+    the run must be dealt (None: it need not). A contacts file of JSON Lines
+    is read by its owners: each line's id is decoded cheaply, and only the
+    lines of this partition's ids are read and checked (``_ContactOwners``;
+    a line with no id it takes is partition 0's, which reports it), each
+    contact ranked by its line (so the ranks of all partitions order the
+    contacts as the file does, as their places in it would). A contact
+    with the same id as another is on a line of the same partition, so the
+    rule that the first one wins holds. Each owner checks that its good
+    contacts' ids are those decoded cheaply (else the run is dealt, where
+    one process reads the file). Another format is read whole by every
+    worker, and partition 0 reports its bad lines."""
+    from .sources import contact_format
+    if contact_format(contacts, None) != "jsonl":
+        read_contacts(contacts, None, inputs)
+        if me != 0:
+            inputs.bad = []
+        return [(rank, rec) for rank, rec in enumerate(inputs.contacts) if partition_of(rec["id"], n) == me], None
+    owners = _ContactOwners(me, n)
+    lines: dict[str, int] = {}
+    read_contacts(contacts, None, inputs, keep=owners.keep, contact_lines=lines)
+    ids = list(map(_GET_ID, inputs.contacts))
+    if ids != owners.ids and any(partition_of(cid, n) != me for cid in ids):  # the usual case: no bad line of ours
+        return [], "a contact's id decoded otherwise"
+    return list(zip(map(lines.__getitem__, ids), inputs.contacts)), None
+
+
+class _ContactOwners:
+    """Which lines of a contacts file are this partition's (``keep``, for
+    ``read_contacts``): by each line's id decoded cheaply (a batch of lines
+    in one call; line by line when that does not give a row a line), text
+    or an integer as the reader takes it; a line with no such id (blank,
+    not JSON, no id) is partition 0's. ``ids``: the ids of the lines kept."""
+
+    def __init__(self, me: int, n: int):
+        self.me, self.n = me, n
+        self.ids: list = []
+
+    def keep(self, nos: Sequence[int], lines: list[bytes]) -> "tuple[list[int], list[bytes]]":
+        rows = None
+        try:
+            rows = _DECODE_IDS(b"".join(lines))
+        except (msgspec.DecodeError, ValueError, RecursionError):
+            pass
+        if rows is not None and len(rows) == len(lines):
+            ids = list(map(_ID, rows))
+        else:
+            ids = list(map(_id_of_line, lines))
+        me, n = self.me, self.n
+        flags = []
+        kept = self.ids
+        for cid in ids:
+            t = type(cid)
+            if t is not str or not cid:
+                cid = str(cid) if t is int else None
+            mine = partition_of(cid, n) == me if cid is not None else me == 0
+            flags.append(mine)
+            if mine and cid is not None:
+                kept.append(cid)
+        return list(compress(nos, flags)), list(compress(lines, flags))
+
+
+def _id_of_line(line: bytes):
+    """A line's id as ``_ContactOwners`` decodes it, or None."""
+    try:
+        return _DECODE_ID(line).id
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
 
 
 def _first_good_time(events, declared: dict) -> Optional[int]:
@@ -947,6 +1021,16 @@ class _ContactAndId(msgspec.Struct, gc=False):
     """What the scan decodes of a line: the rest is skipped."""
     contact: Any = None
     id: Any = None
+
+
+class _Id(msgspec.Struct, gc=False):
+    """What a worker decodes of a contact's line to know its owner."""
+    id: Any = None
+
+
+_DECODE_IDS = msgspec.json.Decoder(_Id).decode_lines
+_DECODE_ID = msgspec.json.Decoder(_Id).decode
+_GET_ID = itemgetter("id")
 
 
 _CONTACT = attrgetter("contact")
