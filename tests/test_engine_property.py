@@ -423,6 +423,68 @@ def test_the_generated_goal_check_equals_asking_each_goal(text, log):
             activity(text, contacts, events, exhaustive=False, keep_history=keep, plan=plan), keep
 
 
+def _paused_run(plan, contacts, events, flips, kept: bool) -> tuple[list[str], bool]:
+    """A run whose host pauses or resumes a workflow after chosen instants
+    (``flips``: (the how-manieth instant, workflow)); ``kept`` False: the
+    engine works out its next workflow instant afresh after every instant
+    (its kept agendas dropped, as pausing drops them). Also whether the
+    kept agendas were used."""
+    eng = Engine(plan, start=START)
+    for rec in contacts:
+        eng.add_contact(json.loads(json.dumps(rec)))
+    for t, cid, typ, fields in events:
+        eng.add_event(t, cid, typ, json.loads(json.dumps(fields)))
+    seen = [0, False]
+
+    def on_instant(t: int) -> None:
+        seen[1] = seen[1] or eng._agendas is not None
+        for k, name in flips:
+            if k == seen[0]:
+                eng.set_paused(name, not next(w.paused for w in eng._ws if w.name == name))
+        seen[0] += 1
+        if not kept:
+            eng._agendas = None
+
+    eng.on_instant = on_instant
+    try:
+        eng.run_until(UNTIL)
+    except EngineError as exc:
+        return [jsonl_line(e) for e in eng.activity] + [f"error: {exc}"], bool(seen[1])
+    return [jsonl_line(e) for e in eng.activity], bool(seen[1])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(), logs(), st.data())
+def test_the_kept_agendas_equal_working_the_next_instant_out_again(text, log, data):
+    """Once every workflow acting is activated, the engine keeps their
+    agendas to find the next workflow instant (Engine._next_workflow_instant);
+    pausing or resuming one drops them. Runs whose workflows are paused and
+    resumed at random instants write what the same runs write when the next
+    workflow instant is worked out from every workflow after each instant."""
+    contacts, events = log
+    plan = compile_program(text)
+    names = [cw.name for cw in plan.workflows]
+    flips = data.draw(st.lists(st.tuples(st.integers(0, 30), st.sampled_from(names)), max_size=6))
+    note(describe(text, contacts, events) + f"\nflips: {flips}")
+    kept, used = _paused_run(plan, contacts, events, flips, kept=True)
+    again, _ = _paused_run(plan, contacts, events, flips, kept=False)
+    assert kept == again
+
+
+def test_the_agendas_are_kept_and_dropped():
+    """The kept agendas are used once every workflow acting is activated,
+    dropped by a pause, and kept again after it (a fixed program)."""
+    text = ('workflow "W1" {\n  evaluate every 5 minutes\n  enroll when page.visited\n  allow reentry\n'
+            '  send_email("a")\n  wait 1 hour\n}\n'
+            'workflow "W2" {\n  evaluate on event\n  enroll when page.visited\n  wait 10 minutes\n}\n')
+    plan = compile_program(text)
+    events = [(START + 60 * k, "c1", "page.visited", {"url": "/a"}) for k in range(1, 40, 7)]
+    kept, used = _paused_run(plan, [{"id": "c1"}], events, [(2, "W1"), (4, "W1")], kept=True)
+    again, _ = _paused_run(plan, [{"id": "c1"}], events, [(2, "W1"), (4, "W1")], kept=False)
+    assert used and kept == again
+    assert sum('"type":"enrolled"' in line for line in kept) == 2  # one in each workflow
+
+
 def test_the_generated_programs_exercise_the_engine():
     """The comparison is only worth something if runs do things: a fixed
     (derandomized) sample of generated scenarios must enroll contacts, run

@@ -128,6 +128,7 @@ class _WState:
         self.activation: Optional[int] = None
         self.activated = False
         self.seq = 0
+        self.schedule: Callable[[str, int], None]  # Engine._scheduler's, set by the engine
         # Asked at every wake: decided once.
         self.perpetual_audience = cw.audience is not None and cw.wf.once_at is None
         self.every = cw.every
@@ -193,7 +194,13 @@ class Engine:
         self.contacts: dict[str, Contact] = {}
         self._queue: deque = deque()  # input events not yet ingested: (time, cid, type, fields)
         self._ws = [_WState(cw) for cw in plan.workflows]
+        for w in self._ws:
+            w.schedule = self._scheduler(w)
         self._on_event = [w for w in self._ws if not w.cw.every]  # `evaluate on event` workflows
+        # The agendas of the workflows acting, once every one is activated (or
+        # never will be) and not exhaustive: _next_workflow_instant's; None
+        # when it is to be worked out again.
+        self._agendas: Optional[tuple] = None
         # order_keys=True (one partition of a run split by contact, docs/scale.md):
         # ``keys`` holds, beside each entry of ``activity``, its place in the
         # order a run over every contact writes the entries (``order_key``).
@@ -393,6 +400,7 @@ class Engine:
                 if w.paused == paused:
                     return False
                 w.paused = paused
+                self._agendas = None
                 if not paused and w.agenda and self.now is not None:
                     # Waits that came due during the pause end at the next acting instant.
                     nxt = self.now + 1
@@ -463,7 +471,7 @@ class Engine:
                 # workflow is due, no host is told) up to the first event at or
                 # past ``bound``: the next workflow instant, or past ``until``,
                 # or, for a host told of every instant, any later instant; a
-                # workflow scheduled meanwhile lowers it (_schedule: ``_soonest``,
+                # workflow scheduled meanwhile lowers it (_scheduler: ``_soonest``,
                 # the current instant itself when something woke). Between two
                 # instants only what the end of the outer loop would do is done
                 # (the clock, the next workflow instant; recording delivers no
@@ -536,7 +544,7 @@ class Engine:
                 self._deliver()
                 acted = True
             # Only an instant's scheduling can bring the next workflow instant
-            # forward when no workflow acted (see _schedule).
+            # forward when no workflow acted (see _scheduler).
             if acted:
                 wn = self._next_workflow_instant()
             elif self._soonest is not None and (wn is None or self._soonest < wn):
@@ -572,15 +580,27 @@ class Engine:
                               f"build a new engine")
 
     def _next_workflow_instant(self) -> Optional[int]:
+        agendas = self._agendas
+        if agendas is not None:  # every workflow acting is activated: the first of their agendas
+            best = None
+            for agenda in agendas:
+                if agenda:
+                    a = agenda[0]
+                    if best is None or a < best:
+                        best = a
+            return best
         best = None
         exhaustive = self.exhaustive
+        settled = not exhaustive  # nothing but the agendas of the workflows acting to look at, from now on
         for w in self._ws:
             if w.paused:
                 continue
             if not w.activated:
                 a = w.activation
-                if a is not None and (best is None or a < best):
-                    best = a
+                if a is not None:
+                    settled = False
+                    if best is None or a < best:
+                        best = a
                 continue
             agenda = w.agenda
             if agenda:
@@ -591,6 +611,8 @@ class Engine:
                 a = w.cw.tick(w.last_acted + 1)
                 if best is None or a < best:
                     best = a
+        if settled:  # kept until a workflow is paused or resumed, or a snapshot loaded (they set it to None)
+            self._agendas = tuple(w.agenda for w in self._ws if w.activated and not w.paused)
         return best
 
     def _act_instant(self, t: int) -> None:
@@ -636,43 +658,91 @@ class Engine:
     def _align(self, w: _WState, t: int) -> int:
         return w.cw.tick(t) if w.cw.every else t
 
-    def _schedule(self, w: _WState, cid: str, at: int) -> None:
+    # Over 80 lines on purpose: one scheduling rule, written out three times
+    # (ticks at multiples of `every`, wall-clock ticks, `evaluate on event`)
+    # with the workflow's constants bound, as one decision; every wake of a
+    # contact (recorders, waits) goes through one of them.
+    def _scheduler(self, w: _WState) -> Callable[[str, int], None]:
+        """``w``'s scheduling, as a function ``(contact id, instant)`` bound
+        to ``w`` and its kind of ticks (made once: the recorders and the
+        waits call it, about once per event). A tick workflow is looked at
+        at its first tick at or after the instant, never at or before the
+        tick it last acted at, and, at the current instant, only while its
+        turn is still to come (a tick workflow acts once per tick, in the
+        first round, in source order). The agenda: per instant, the
+        (sequence number, contact id) pairs in the order they were
+        scheduled; the event loop's bound (``_soonest``) is lowered."""
+        eng = self
         every = w.every
-        instant = self._instant
-        if every:
-            if w.epoch_ticks:  # CWorkflow.tick's multiples of `every`, inline
+        index = w.cw.index
+        heappush = heapq.heappush
+
+        if every and w.epoch_ticks:  # CWorkflow.tick's multiples of `every`, inline
+            def schedule(cid: str, at: int) -> None:
+                instant = eng._instant
                 at = -(-at // every) * every
                 last = w.last_acted
                 if last is not None and at <= last:
                     at = -(-(last + 1) // every) * every
-                # A tick workflow acts once per tick, in the first round, in
-                # source order: once its turn has passed, the next tick.
-                if at == instant and (self._round or w.cw.index <= self._turn):
-                    at = -(-(at + 1) // every) * every
-            else:
-                tick = w.cw.tick
+                if at == instant:
+                    if eng._round or index <= eng._turn:
+                        at = -(-(at + 1) // every) * every
+                    else:
+                        eng._woken = True
+                        eng._soonest = at  # the earliest there is: the event loop acts before the next instant
+                entries = w.due.get(at)
+                if entries is None:
+                    w.due[at] = [(next(eng._heap_seq), cid)]
+                    heappush(w.agenda, at)
+                else:
+                    entries.append((next(eng._heap_seq), cid))
+                if w.activated and not w.paused:  # what _run_until must look at next (as _next_workflow_instant)
+                    soonest = eng._soonest
+                    if soonest is None or at < soonest:
+                        eng._soonest = at
+        elif every:
+            tick = w.cw.tick
+
+            def schedule(cid: str, at: int) -> None:
+                instant = eng._instant
                 at = tick(at)
                 last = w.last_acted
                 if last is not None and at <= last:
                     at = tick(last + 1)
-                if at == instant and (self._round or w.cw.index <= self._turn):
-                    at = tick(at + 1)
-        elif instant is not None and at < instant:
-            at = instant
-        if at == instant:
-            self._woken = True
-            self._soonest = at  # the earliest there is: the event loop acts before the next instant
-        entries = w.due.get(at)
-        if entries is None:
-            w.due[at] = [(next(self._heap_seq), cid)]
-            heapq.heappush(w.agenda, at)
+                if at == instant:
+                    if eng._round or index <= eng._turn:
+                        at = tick(at + 1)
+                    else:
+                        eng._woken = True
+                        eng._soonest = at
+                entries = w.due.get(at)
+                if entries is None:
+                    w.due[at] = [(next(eng._heap_seq), cid)]
+                    heappush(w.agenda, at)
+                else:
+                    entries.append((next(eng._heap_seq), cid))
+                if w.activated and not w.paused:
+                    soonest = eng._soonest
+                    if soonest is None or at < soonest:
+                        eng._soonest = at
         else:
-            entries.append((next(self._heap_seq), cid))
-        # What _run_until must look at next (as _next_workflow_instant counts it).
-        if w.activated and not w.paused:  # (at the current instant, whichever workflow: above)
-            soonest = self._soonest
-            if soonest is None or at < soonest:
-                self._soonest = at
+            def schedule(cid: str, at: int) -> None:
+                instant = eng._instant
+                if instant is not None and at <= instant:  # (no instant earlier than the current one)
+                    at = instant
+                    eng._woken = True
+                    eng._soonest = at
+                entries = w.due.get(at)
+                if entries is None:
+                    w.due[at] = [(next(eng._heap_seq), cid)]
+                    heappush(w.agenda, at)
+                else:
+                    entries.append((next(eng._heap_seq), cid))
+                if w.activated and not w.paused:
+                    soonest = eng._soonest
+                    if soonest is None or at < soonest:
+                        eng._soonest = at
+        return schedule
 
     # ---------------------------------------------------------------- events
 
@@ -685,7 +755,7 @@ class Engine:
             return
         for w in self._ws:
             if w.activated and w.perpetual_audience and (w.cw.every or (self._instant is not None and not w.paused)):
-                self._schedule(w, c.id, at)
+                w.schedule(c.id, at)
 
     def _contact(self, cid: str) -> Contact:
         c = self.contacts.get(cid)
@@ -776,7 +846,7 @@ class Engine:
             todo = [by_seq[k] for k in sorted(by_seq)]
         else:
             fresh_ids = ()
-            todo = [e for e in map(enrolled.get, woken) if e is not None]
+            todo = list(filter(None, map(enrolled.get, woken)))  # the enrolled (an Enrollment is true)
             if len(todo) > 1:
                 todo.sort(key=_by_seq)
         if self.touched is not None:  # a persisting host wants to know whose places may change
@@ -857,7 +927,8 @@ class Engine:
         self._write({"time": t, "contact": c.id, "workflow": w.name, "type": "enrolled"})
         if self.keys is not None:
             e.key = self.keys[-1]
-        self._emit(c, t, "workflow.enrolled", {"workflow": w.name})
+        if "workflow.enrolled" in self._live or c.watch:  # as _emit decides: no fields made for nothing
+            self._emit(c, t, "workflow.enrolled", {"workflow": w.name})
         return e
 
     def _exit(self, w: _WState, e: Enrollment, t: int, reason: str, goal: Optional[str] = None) -> None:
@@ -871,7 +942,8 @@ class Engine:
         if skipped:
             entry["skipped"] = skipped
         self._write(entry)
-        self._emit(e.contact, t, "workflow.exited", {"workflow": w.name, "reason": reason})
+        if "workflow.exited" in self._live or e.contact.watch:  # (as _emit decides)
+            self._emit(e.contact, t, "workflow.exited", {"workflow": w.name, "reason": reason})
         if w.perpetual_audience and w.cw.audience(e.contact, t, None, None):
             w.spent.add(e.contact.id)
         if e.contact.watch:
@@ -942,7 +1014,8 @@ class Engine:
         if also:
             entry["also"] = also
         self._write(entry)
-        self._emit(c, t, "goal.achieved", {"goal": g.name, "workflow": w.name})
+        if "goal.achieved" in self._live or c.watch:  # (as _emit decides)
+            self._emit(c, t, "goal.achieved", {"goal": g.name, "workflow": w.name})
         k = 0
         for call in g.then:
             k += 1
@@ -969,7 +1042,7 @@ class Engine:
         # Another goal may have held and lost (first wins): look again at the
         # next acting instant, as evaluating at every one would.
         if w.cw.every:
-            self._schedule(w, c.id, t + 1)
+            w.schedule(c.id, t + 1)
         else:
             if c.watch is None:
                 c.watch = set()
@@ -1029,7 +1102,7 @@ class Engine:
                     e.pc += 1
                     continue
                 e.block, e.due = B_WAIT, due
-                self._schedule(w, c.id, due)
+                w.schedule(c.id, due)
                 return
             elif kind is WaitUntil:
                 if ins.cond(c, t, e.since, None):
@@ -1038,7 +1111,7 @@ class Engine:
                 e.block = B_COND
                 e.due = add_duration(t, ins.limit, tz) if ins.limit is not None else None
                 if e.due is not None:
-                    self._schedule(w, c.id, e.due)
+                    w.schedule(c.id, e.due)
                 return
             elif kind is GoalStep:
                 g: CGoal = ins.goal
@@ -1057,7 +1130,7 @@ class Engine:
                     e.block = B_GOAL
                     e.due = add_duration(t, g.goal.unmet_limit, tz) if policy == "wait_up_to" else None
                     if e.due is not None:
-                        self._schedule(w, c.id, e.due)
+                        w.schedule(c.id, e.due)
                     return
             elif kind is End:
                 self._exit(w, e, t, "end")
@@ -1067,7 +1140,8 @@ class Engine:
         """A goal step passed unmet (policy ``continue``) or left unmet (``end``)."""
         self._write({"time": t, "contact": e.contact.id, "workflow": w.name, "type": "goal_missed", "goal": g.name,
                      "policy": policy, "at": e.top + 1})
-        self._emit(e.contact, t, "goal.missed", {"goal": g.name, "workflow": w.name, "policy": policy})
+        if "goal.missed" in self._live or e.contact.watch:  # (as _emit decides)
+            self._emit(e.contact, t, "goal.missed", {"goal": g.name, "workflow": w.name, "policy": policy})
 
     # ---------------------------------------------------------------- actions
 
@@ -1259,6 +1333,7 @@ class Engine:
                                             f"contact(s) are enrolled in it")
                 continue
             _load_workflow(w, sw, self.contacts)
+        self._agendas = None  # (_next_workflow_instant: the workflows' agendas are new)
         for sc in snap.contacts:
             if sc.watch:
                 # A workflow gone from the plan is no longer watched for.
@@ -1536,10 +1611,10 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Callable,
     fields)``: the event loop's). The third, for a lean history with counts
     of the type, only puts the event into it (``(contact, time, fields)``);
     else None. The
-    functions hold the engine (its ``_schedule``): an engine and its
+    functions hold the engine (its workflows' ``schedule``): an engine and its
     recorders are a reference cycle, freed by the cyclic collector."""
     full, static, dynamic, effect, targets = kind
-    ns: dict[str, Any] = {"schedule": eng._schedule, "eng": eng, "START": eng.start, "window_leaves": window_leaves,
+    ns: dict[str, Any] = {"eng": eng, "START": eng.start, "window_leaves": window_leaves,
                           "_insert": _insert, "_insert_time": _insert_time, "_drop_before": _drop_before,
                           "effect": effect}
     tname = repr(typ)
@@ -1598,19 +1673,20 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Callable,
     body += ["if ACTING c.watch:",
              "    for w in c.watch:",
              "        if not w.paused and c.id in w.enrolled:",
-             "            schedule(w, c.id, t)"]
+             "            w.schedule(c.id, t)"]
     for i, (w, trig, rel, aud, windows, gated) in enumerate(targets):
         ns[f"w{i}"] = w
+        ns[f"s{i}"] = w.schedule
         part = []
         if trig:
             cause = "" if eng.keys is None else ", eng._cause"
-            part += [f"    w{i}.pending.append((t, c.id, TYPE, fields{cause}))", f"    schedule(w{i}, c.id, t)"]
+            part += [f"    w{i}.pending.append((t, c.id, TYPE, fields{cause}))", f"    s{i}(c.id, t)"]
         elif rel and aud:  # enrolled or not
-            part.append(f"    schedule(w{i}, c.id, t)")
+            part.append(f"    s{i}(c.id, t)")
         elif rel:
-            part += [f"    if c.id in w{i}.enrolled:", f"        schedule(w{i}, c.id, t)"]
+            part += [f"    if c.id in w{i}.enrolled:", f"        s{i}(c.id, t)"]
         elif aud:
-            part += [f"    if c.id not in w{i}.enrolled:", f"        schedule(w{i}, c.id, t)"]
+            part += [f"    if c.id not in w{i}.enrolled:", f"        s{i}(c.id, t)"]
         if part:
             part.insert(0, f"if ACTING not w{i}.paused:")
         if windows:
@@ -1618,7 +1694,7 @@ def _recorder(eng: "Engine", typ: str, kind: tuple) -> tuple[Callable, Callable,
             part += [f"for d in windows{i}:",
                      f"    leaves = window_leaves(t, d, {w.cw.tz!r})",
                      "    if leaves > START:",  # (a name: the text is the same for every start, compiled once)
-                     f"        schedule(w{i}, c.id, leaves)"]
+                     f"        s{i}(c.id, leaves)"]
         if gated and part and lean and filtered:
             part = ["if matched:"] + ["    " + x for x in part]
         body += part
