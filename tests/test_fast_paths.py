@@ -292,6 +292,27 @@ def test_times_read_a_column_at_a_time_are_the_ones_read_one_by_one(times, odd, 
         assert column_times(utc) == [one_by_one(t) for t in utc]
 
 
+def test_column_times_with_any_one_character_changed_read_what_the_reader_reads():
+    # column_times checks the form of all the times at once (a stepped
+    # slice per column; the digits, any other character made 0xFF, held
+    # to their bounds in the lanes; the offset below a day, as
+    # fromisoformat has it, "+00:60" an hour): with any one character of
+    # a time changed it gives what EventTimes reads, or None.
+    one_by_one = EventTimes()
+    goods = ["2026-10-15T13:45:30+05:30", "2024-02-29T23:59:59-23:59", "2025-02-28T00:00:00Z",
+             "8998-12-31T23:59:59-23:59", "1970-02-01T00:00:00Z", "2026-04-30T09:09:09+00:60"]
+    for good in goods:
+        assert column_times([good]) == [one_by_one(good)]
+        for i in range(len(good)):
+            for ch in [chr(c) for c in range(32, 127)] + ["\x00", "\xff", "\u0660", "\uff11"]:
+                odd = good[:i] + ch + good[i + 1:]
+                for batch in ([odd], [good, odd]):
+                    got = column_times(batch)
+                    if got is not None:
+                        assert got == [_fast(one_by_one, t) for t in batch], batch
+    assert column_times(["2026-02-29T00:00:00Z"]) is None and column_times(["2026-10-01T00:00:00+24:00"]) is None
+
+
 # ---------------------------------------------------------------- contacts a batch at a time
 
 CONTACT_LINES = ['{"id": "c%d", "email": "x@example.com", "tags": ["lead"], "lists": [], "company": {"size": 5}}',

@@ -804,16 +804,22 @@ def usual_dates(raw: bytes, width: int) -> bool:
 def column_times(times: list[str]) -> Optional[list[int]]:
     """What ``EventTimes`` reads each of ``times`` as, worked out a column
     at a time, in C: when they are of one width, 20 or 25 characters, of
-    the usual form (``usual_form``), and in one month of a year from 1970
-    (but its first month) to 8998. None otherwise. (The times must be 20 to
-    25 characters each: then they are all 20, or all 25, when they are 20
-    or 25 times as long as they are many, joined.)
+    the usual form, and in one month of a year from 1970 (but its first
+    month) to 8998. None otherwise. (The times must be 20 to 25 characters
+    each: then they are all 20, or all 25, when they are 20 or 25 times as
+    long as they are many, joined.)
 
-    Each time is its month's first instant, plus its day, hour, minute and
-    second, less its offset: a sum over big integers holding a 64-bit lane
-    per time (``_Lanes``). A lane is first eight digits, a byte each (the
-    day's, hour's, minute's and second's), then each pair of them a
-    number of 16 bits, then their sum in seconds; no lane goes below zero
+    Each column of the times' bytes is taken once (a stepped slice): the
+    year's and month's must be the first time's, the separators' the
+    form's (``_SEPARATORS``); the digits of the day, hour, minute and
+    second go to a 64-bit lane per time (``_Lanes``), a byte each, a digit
+    as its value and any other character as 0xFF, and each pair of them
+    becomes a number of 16 bits, which must be within its bounds
+    (``_out_of_bounds``: a character that is not a digit never is).
+
+    Each time is then its month's first instant, plus its day, hour,
+    minute and second, less its offset (read the same way, its sign from
+    its own column): a sum over the big integers; no lane goes below zero
     or past 2**63, so none carries into the next, and the lanes are read
     out as integers by a memoryview."""
     n = len(times)
@@ -821,56 +827,119 @@ def column_times(times: list[str]) -> Optional[list[int]]:
         return [] if not n else None
     text = "".join(times)
     width = len(text) // n
-    if len(text) != width * n or width not in OFFSET_COLUMNS:
+    if len(text) != width * n or width not in _SEPARATORS:
         return None
     raw = text.encode()
     if len(raw) != len(text):
         return None  # not ASCII
-    for col in range(7):  # one year and month
-        if raw[col::width].count(raw[col]) != n:
-            return None
-    if not "1970" <= text[:4] <= "8998" or usual_form(raw, width) is None:
+    head = raw[:7]  # "YYYY-MM", the first time's
+    if not head[:4].isdigit() or not b"1970" <= head[:4] <= b"8998" or not b"01" <= head[5:] <= b"12" \
+            or not head[5:].isdigit():
         return None
+    lanes = _lanes(n)
+    repeated = lanes.repeated
+    for col, char in enumerate(head):
+        if raw[col::width].count(char) != n:
+            return None  # not one year and month
+    for col, char in _SEPARATORS[width]:
+        if raw[col::width] != repeated[char]:
+            return None
     month = parse_event_time(text[:7] + "-01T00:00:00Z")
     if month < 86400:
         return None
-    lanes = _lanes(n)
     digits = bytearray(8 * n)
     for k, col in enumerate((8, 9, 11, 12, 14, 15, 17, 18)):
         digits[k::8] = raw[col::width]
-    x = int.from_bytes(digits.translate(_DIGIT_VALUES), "little")
+    x = int.from_bytes(digits.translate(_DIGIT_OR_FF), "little")
     pairs = 10 * (x & lanes.even_bytes) + ((x >> 8) & lanes.even_bytes)  # day, hour, minute, second: 16 bits each
+    if _out_of_bounds(pairs, lanes, _month_days(int(head[:4]), int(head[5:]))):
+        return None
     low = lanes.low16
-    total = ((month - 86400) * lanes.ones + 86400 * (pairs & low) + 3600 * ((pairs >> 16) & low)
+    total = (_month_lanes(n, month - 86400) + 86400 * (pairs & low) + 3600 * ((pairs >> 16) & low)
              + 60 * ((pairs >> 32) & low) + ((pairs >> 48) & low))
     if width == 25:
+        signs = raw[19::width]
+        if signs.translate(None, b"+-"):
+            return None
         digits = bytearray(8 * n)
         for k, col in enumerate((20, 21, 23, 24)):
             digits[k::8] = raw[col::width]
-        digits = bytearray(digits.translate(_DIGIT_VALUES))
-        digits[4::8] = raw[19::width].translate(_EAST)
+        digits = bytearray(digits.translate(_DIGIT_OR_FF))
+        digits[4::8] = signs.translate(_EAST)
         y = int.from_bytes(digits, "little")
         pairs = 10 * (y & lanes.even_bytes) + ((y >> 8) & lanes.even_bytes)  # the offset's hours, minutes
+        if (pairs + lanes.two_digits) & lanes.high:
+            return None  # not digits
         offset = 3600 * (pairs & low) + 60 * ((pairs >> 16) & low)
-        east = offset & (((y >> 32) & lanes.low8) * 0xFFFF_FFFF_FFFF_FFFF)  # "+HH:MM": the offset taken off
+        if (offset + lanes.offset_short) & lanes.bit40:
+            return None  # an offset of 24 hours or more (fromisoformat takes "+00:60" as an hour)
+        east = (y >> 32) & lanes.low8  # 1 in the lanes of "+HH:MM": the offset taken off
+        east = offset & ((east << 64) - east)
         total += offset  # (a month's first instant is later than any offset: no lane goes below zero)
         total -= east + east
     return memoryview(total.to_bytes(8 * n, "little")).cast("q").tolist()
 
 
+#: The separators of the usual form of each width: (column, character).
+_SEPARATORS = {25: ((4, 45), (7, 45), (10, 84), (13, 58), (16, 58), (22, 58)),  # - - T : : :
+               20: ((4, 45), (7, 45), (10, 84), (13, 58), (16, 58), (19, 90))}  # - - T : : Z
+_DIGIT_OR_FF = bytes(c - 48 if 48 <= c <= 57 else 0xFF for c in range(256))
+
+
+@functools.lru_cache(maxsize=64)
+def _month_days(year: int, month: int) -> int:
+    """How many days the month has (1970 to 8998)."""
+    start = parse_event_time(f"{year:04d}-{month:02d}-01T00:00:00Z")
+    return (parse_event_time(f"{year + month // 12:04d}-{month % 12 + 1:02d}-01T00:00:00Z") - start) // 86400
+
+
+@functools.lru_cache(maxsize=4)
+def _month_lanes(n: int, base: int) -> int:
+    """n lanes of ``base``."""
+    return base * _lanes(n).ones
+
+
+def _out_of_bounds(pairs: int, lanes: "_Lanes", days: int) -> bool:
+    """Whether a lane's day is not of its month (1 to ``days``), or its
+    hour, minute or second is past 23, 59, 59 (``pairs``: day, hour,
+    minute and second, 16 bits each, each at most 10 * 0xFF + 0xFF). A
+    field plus 2**15 less one more than its bound reaches bit 15 when it
+    is past the bound; the day plus 2**15 - 1 reaches it when it is not 0."""
+    if (pairs + lanes.bounds[days]) & lanes.high:
+        return True
+    return (pairs + lanes.day_short) & lanes.day_bit != lanes.day_bit
+
+
 class _Lanes(NamedTuple):
     """Big integers of n 64-bit lanes: each lane 1; 0xFF in its bytes 0,
-    2, 4 and 6; 0xFFFF in its low 16 bits; 0xFF in its low byte."""
+    2, 4 and 6; 0xFFFF in its low 16 bits; 0xFF in its low byte; 0x7FFF
+    and 0x8000 (``_out_of_bounds``); 0x8000 in each 16 bits; 2**40 - 86400
+    and 2**40 (an offset of a day or more); 0x8000 - 100 in the low two
+    16 bits (their fields at most 99); per month length (28 to 31 days),
+    the bounds ``_out_of_bounds`` adds; and per byte, n of it."""
     ones: int
     even_bytes: int
     low16: int
     low8: int
+    day_short: int
+    day_bit: int
+    high: int
+    offset_short: int
+    bit40: int
+    two_digits: int
+    bounds: dict
+    repeated: dict
 
 
 @functools.lru_cache(maxsize=4)
 def _lanes(n: int) -> _Lanes:
     ones = int.from_bytes(b"\x01\x00\x00\x00\x00\x00\x00\x00" * n, "little")
-    return _Lanes(ones, ones * 0x00FF_00FF_00FF_00FF, ones * 0xFFFF, ones * 0xFF)
+    bounds = {days: ones * ((0x8000 - 60) << 48 | (0x8000 - 60) << 32 | (0x8000 - 24) << 16 | (0x8000 - days - 1))
+              for days in (28, 29, 30, 31)}
+    repeated = {c: bytes([c]) * n for c in b"-T:Z"}
+    return _Lanes(ones, ones * 0x00FF_00FF_00FF_00FF, ones * 0xFFFF, ones * 0xFF, ones * 0x7FFF, ones * 0x8000,
+                  ones * 0x8000_8000_8000_8000, ones * ((1 << 40) - 86400), ones << 40,
+                  ones * ((0x8000 - 100) << 16 | (0x8000 - 100)), bounds, repeated)
 
 
 _EAST = bytes(1 if c == ord("+") else 0 for c in range(256))
