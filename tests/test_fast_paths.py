@@ -371,3 +371,22 @@ def test_a_batch_with_null_any_fields_or_dunder_names_is_read_as_line_by_line(tm
         want, plain_bad = _read_whole_and_line_by_line(events, range(1, 1 + len(texts)), texts)
     assert [str(b) for b in plain_bad] == ['events.jsonl:2: probe.hit needs the field "r"']
     assert [row[3] for row in want] == [{"s": "x", "r": 5}, {"s": "x", "r": [None], "a": {}}, {"__dict__": "y"}]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(-3, 3), max_size=12))
+def test_in_time_order_is_never_going_back(times):
+    # in_time_order compares the list with its sorted copy: the same answer
+    # as every pair of neighbours in order, equal times included.
+    from goaldsl.runtime.inputs import in_time_order
+    assert in_time_order(times) == all(a <= b for a, b in zip(times, times[1:]))
+
+
+def test_seen_ids_rows_without_an_id_are_never_duplicates():
+    # The usual batch's two passes take None like any id, then drop it: rows
+    # without an id, once or many times in a batch, are no one's duplicate.
+    seen = SeenIds()
+    assert seen.duplicates([None, "a", None, "b"]) is None
+    assert seen.duplicates([None]) is None
+    assert seen.duplicates(["c", None, "a", None, "c"]) == [False, False, True, False, True]
+    assert seen._exact == {"a", "b", "c"}

@@ -1050,10 +1050,14 @@ class JsonlReader:
             self.convert(objs, self.usual)
         except Exception:  # not JSON, nested too deeply, a line of another shape
             return None
-        types = list(map(_POP, objs, itertools.repeat("type")))
-        whens = list(map(_POP, objs, itertools.repeat("time")))
-        cids = list(map(_POP, objs, itertools.repeat("contact")))
-        ids = list(map(_POP, objs, itertools.repeat("id"), itertools.repeat(None)))
+        # The keys as the decoder made them: it makes each short key once
+        # and gives every object that one, so each lookup finds its key by
+        # identity, without comparing texts.
+        keys = dict(zip(objs[0], objs[0])) if objs else {}
+        types = list(map(_POP, objs, itertools.repeat(keys.get("type", "type"))))
+        whens = list(map(_POP, objs, itertools.repeat(keys.get("time", "time"))))
+        cids = list(map(_POP, objs, itertools.repeat(keys.get("contact", "contact"))))
+        ids = list(map(_POP, objs, itertools.repeat(keys.get("id", "id")), itertools.repeat(None)))
         # (from here on the objects have lost their reserved keys: a batch
         # found unusual below is decoded again, line by line)
         times = self._times(whens)
@@ -1106,7 +1110,8 @@ class JsonlReader:
         name, else one by one."""
         lists = self.validator.lists
         for typ, key in self.validator.keyed.items():  # (the standard library's one: contact.updated)
-            changes = list(map(dict.get, itertools.compress(objs, map(typ.__eq__, types)), itertools.repeat(key)))
+            of_type = map(operator.eq, types, itertools.repeat(typ))  # (not typ.__eq__: a slower call)
+            changes = list(map(dict.get, itertools.compress(objs, of_type), itertools.repeat(key)))
             names = set(itertools.chain.from_iterable(changes)) if set(map(type, changes)) <= {dict} else {"id"}
             if "id" in names or not names.isdisjoint(lists) or "." in "".join(names):
                 if any(updated_problem(c, lists, typ) for c in changes):
@@ -1322,13 +1327,16 @@ class SeenIds:
         return None when none is a duplicate (of an earlier row, or of an
         earlier one in the batch), else a flag per row."""
         exact = self._exact
-        if exact is not None and None not in ids and exact.isdisjoint(ids):  # (the usual batch: two passes)
+        if exact is not None and exact.isdisjoint(ids):  # (the usual batch: two passes; ``exact`` never holds None)
             before = len(exact)
             exact.update(ids)
             flags = None
-            if len(exact) - before != len(ids):  # an id twice in the batch: the first one wins
+            if len(exact) - before != len(ids):  # an id twice in the batch (the first one wins), or None twice
                 taken: set = set()
-                flags = [eid in taken or taken.add(eid) or False for eid in ids]
+                flags = [eid is not None and (eid in taken or taken.add(eid) or False) for eid in ids]
+                if not any(flags):
+                    flags = None
+            exact.discard(None)  # (a row without an id is no one's duplicate)
             if len(exact) > self.EXACT:
                 self._digest_all()
             return flags
@@ -1464,8 +1472,10 @@ def iter_events(path, events: dict[str, ir.EventType], shown: str | None = None,
 
 
 def in_time_order(times: list) -> bool:
-    """Whether a list of times never goes back."""
-    return all(map(operator.le, times, itertools.islice(times, 1, None)))
+    """Whether a list of times (integers) never goes back: whether it is its
+    own sorted copy (a sort finds a list in order with one comparison a
+    pair, all in C: a third of the time of a map of ``<=`` over the pairs)."""
+    return times == sorted(times)
 
 
 def read_events(path, events: dict[str, ir.EventType], shown: str | None = None,
