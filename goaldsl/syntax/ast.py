@@ -40,20 +40,33 @@ class Duration(Node):
     seconds: int = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        months = days = seconds = 0
-        for n, u in self.parts:  # (one pass: a program makes a duration a wait)
-            if u == "month":
-                months += n
-            elif u == "day" or u == "week":
-                days += n * 7 if u == "week" else n
-            elif u == "hour" or u == "minute":
-                seconds += n * 3600 if u == "hour" else n * 60
+        # (attrs' way, for attrs' own class and a subclass: nodes' constructor calls __node_init__)
+        months, days, seconds = _counts(self.parts)
         object.__setattr__(self, "months", months)
         object.__setattr__(self, "days", days)
         object.__setattr__(self, "seconds", seconds)
 
+    @staticmethod
+    def __node_init__(o) -> None:
+        # The counts set on the object before it is frozen (nodes._make_new):
+        # three plain assignments, not three object.__setattr__ calls.
+        o.months, o.days, o.seconds = _counts(o.parts)
+
     def approx_seconds(self) -> int:
         return self.months * 31 * 86400 + self.days * 86400 + self.seconds
+
+
+def _counts(parts) -> tuple[int, int, int]:
+    """A duration's months, days (weeks counted as 7) and seconds (hours and minutes)."""
+    months = days = seconds = 0
+    for n, u in parts:  # (one pass: a program makes a duration a wait)
+        if u == "month":
+            months += n
+        elif u == "day" or u == "week":
+            days += n * 7 if u == "week" else n
+        elif u == "hour" or u == "minute":
+            seconds += n * 3600 if u == "hour" else n * 60
+    return months, days, seconds
 
 
 # ------------------------------------------------------------------ values
@@ -627,13 +640,23 @@ def walk(node):
         stack.extend(reversed(children(n)))
 
 
+_NAMED_STEPS = (ActionStep, WaitFor, WaitUntilTime, WaitUntilDate, WaitUntilCond)  # named with ``as NAME``
+_NAMED_STEP_SET = frozenset(_NAMED_STEPS)
+_STEP_SET = frozenset({*_NAMED_STEPS, GoalBlock, IfStep, SkipStep, EndStep})
+_UNNAMED_STEPS = frozenset({IfStep, SkipStep, EndStep})
+
+
 def step_name(st) -> Ident | None:
     """The name a step can be referred to by (a goal step's, or an action's
     or a wait's ``as NAME``), or None."""
+    t = type(st)  # (the step classes by identity first: called for every step, several times)
+    if t is GoalBlock or t in _NAMED_STEP_SET:
+        return st.name
+    if t in _UNNAMED_STEPS:
+        return None
     if isinstance(st, GoalBlock):
         return st.name
-    return getattr(st, "name", None) if isinstance(st, (ActionStep, WaitFor, WaitUntilTime, WaitUntilDate,
-                                                         WaitUntilCond)) else None
+    return getattr(st, "name", None) if isinstance(st, _NAMED_STEPS) else None
 
 
 def all_steps(steps):
@@ -642,6 +665,6 @@ def all_steps(steps):
     while stack:
         st = stack.pop()
         yield st
-        if isinstance(st, IfStep):
+        if type(st) is IfStep or (type(st) not in _STEP_SET and isinstance(st, IfStep)):
             nested = [s for _, b in st.branches for s in b] + list(st.else_steps or ())
             stack.extend(reversed(nested))

@@ -93,7 +93,7 @@ class Shelf:
             if path is not None:
                 try:
                     with open(path, "rb") as f:
-                        data = marshal.load(f)
+                        data = marshal.loads(f.read())  # (load(f) would read the file a few bytes at a time)
                     if type(data) is dict:
                         self.codes = data  # (each entry is checked when used)
                 except (OSError, ValueError, EOFError, TypeError):

@@ -2,7 +2,7 @@
 our own, without importing Lark.
 
 Lark builds the tables from ``grammar/goal.lark`` once per grammar (they are
-kept on disk as JSON beside Lark's own cache) and still parses every text
+kept on disk in marshal's format beside Lark's own cache) and still parses every text
 this module does not accept. The lexer here reads a token exactly as Lark's
 contextual lexer would (a keyword only where the parser can take it, NAME
 everywhere, the same patterns and priorities); wherever it cannot be sure
@@ -19,9 +19,10 @@ of the cost per token (a parse goes about twice as fast).
 """
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import re
+import sys
 
 TYPE_CHECKING = False  # (typing's, without importing typing: docs/performance.md, "Start-up")
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 from .codecache import compiled
 
-FORMAT = 3  # of the tables file; a file of another format is rebuilt
+FORMAT = 4  # of the tables file; a file of another format is rebuilt
 
 
 class Bail(Exception):
@@ -156,29 +157,45 @@ def load_tables(path, make: Callable[[], dict], made_from: Optional[dict] = None
     """The tables kept at ``path`` (False: nowhere), made with ``make`` and
     written there when missing, unreadable, or not made from ``made_from``
     (keys the file's tables must hold with these values: the grammar, Lark's
-    version)."""
+    version). The file is in ``marshal``'s format (format 4; JSON before: read
+    in a third of the time), its texts interned: each symbol is then one
+    string wherever it occurs (see ``FastParser``)."""
     if path:
         try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-            if data.get("format") == FORMAT and all(data.get(k) == v for k, v in (made_from or {}).items()):
+            with open(path, "rb") as f:
+                data = marshal.loads(f.read())  # (from bytes: load(f) reads the file a few bytes at a time)
+            if type(data) is dict and data.get("format") == FORMAT \
+                    and all(data.get(k) == v for k, v in (made_from or {}).items()):
                 return data
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError, TypeError):
             pass
     data = make()
     if path:
         folder, name = os.path.split(path)
         tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")  # a dot: resources.prune_cache clears one left behind
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(data, f, separators=(",", ":"))
+            with open(tmp, "wb") as f:
+                marshal.dump(_plain(data), f)
             os.replace(tmp, path)  # whole or not at all, even with processes racing
-        except OSError:
+        except (OSError, ValueError):
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
     return data
+
+
+def _plain(x):
+    """The tables as marshal writes them: Lark's names (its ``Token``, a
+    subclass of str) as plain strings, interned (marshal keeps that: each
+    text is one object when read back)."""
+    if isinstance(x, str):
+        return sys.intern(str(x))
+    if isinstance(x, dict):
+        return {_plain(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
 
 
 def uncaptured(pattern: str) -> str:
@@ -259,9 +276,9 @@ class FastParser:
         self.at_time = re.compile(pats["AT_TIME"])
         # The symbols (a token's kind, a rule's name) as one string each, the
         # rows' keys: a row's lookup then finds its key by identity, not by
-        # comparing texts. JSON's reader gives equal keys of one file one
-        # string (``symbols``' keys come before the rows'), and every other
-        # occurrence (a list's item, a value) a copy of its own.
+        # comparing texts. The file's texts are interned (``load_tables``):
+        # read back, each is one string wherever it occurs; tables just made
+        # by Lark have copies, which this makes one where the parser looks.
         symbols = dict(zip(data["symbols"], data["symbols"]))
         same = symbols.setdefault
         self.keywords = {k: same(v, v) for k, v in data["keywords"].items()}

@@ -374,9 +374,17 @@ def _make_new(cls: type) -> Callable:
     signature = ", ".join(["cls_"] + params + (["*"] + kw_only if kw_only else []))
     # ``new`` for the class call (``cls.__new__``), ``make`` the same body
     # without the class argument (``maker``: no call of a partial, no check).
-    made = ["    o = _twin()", *body, "    o.__class__ = _cls"]
-    if hasattr(cls, "__attrs_post_init__"):
-        made.append("    o.__attrs_post_init__()")
+    made = ["    o = _twin()", *body]
+    if "__node_init__" in cls.__dict__:
+        # The fields outside __init__ set on the twin, before the object gets
+        # its class (plain assignments; the frozen class would need
+        # object.__setattr__ for each): what __attrs_post_init__ does.
+        scope["_node_init"] = cls.__dict__["__node_init__"].__func__
+        made += ["    _node_init(o)", "    o.__class__ = _cls"]
+    else:
+        made.append("    o.__class__ = _cls")
+        if hasattr(cls, "__attrs_post_init__"):
+            made.append("    o.__attrs_post_init__()")
     made.append("    return o")
     lines = [f"def new({signature}):",
              "    if cls_ is not _cls:",  # a subclass (its layout may differ): the slow way

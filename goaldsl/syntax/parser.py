@@ -78,7 +78,7 @@ def _grammar_text() -> str:
 def _fast() -> Optional[lalr.FastParser]:
     """The fast path, or None when it cannot run this grammar (then Lark parses everything)."""
     grammar = _grammar_text()
-    path = _cache_path(grammar + f"\n// fast tables {lalr.FORMAT}", "json")
+    path = _cache_path(grammar + f"\n// fast tables {lalr.FORMAT}", "tables")
     made_from = {"grammar": grammar, "lark": _lark_version()}
     made = []
 
@@ -1036,7 +1036,10 @@ class _Builder:
     def duration(self, c):
         parts = []
         for i in range(0, len(c), 2):
-            n = self._int(c[i], "a duration", 10**9)
+            text = c[i]
+            # (most counts: a few ASCII digits, under the limit: no error to find)
+            n = int(text) if len(text) < 10 and text.isascii() and text.isdigit() else \
+                self._int(text, "a duration", 10**9)
             parts.append((n, str(c[i + 1]).rstrip("s")))
         d = N.Duration(tuple(parts), span=self._span(c))
         if d.approx_seconds() > MAX_DURATION_SECONDS:

@@ -16,6 +16,12 @@ from ...syntax.source import Span
 from .common import IR, WEEKDAYS, Context
 
 
+#: The settings given at most once together (a workflow runs one way, is evaluated one way); each other
+#: setting is its own, by its class's name.
+_SETTING_KEYS = {"RunsOnce": "runs", "RunsPerpetual": "runs", "EvaluateEvery": "evaluate",
+                 "EvaluateEveryAt": "evaluate", "EvaluateOnEvent": "evaluate"}
+
+
 class Workflows:
     def workflow(self, w: A.Workflow) -> ir.Workflow | None:
         name = w.name.name
@@ -72,8 +78,7 @@ class Workflows:
                 goals_sections.append(item)
             elif A.is_setting(item):
                 key = type(item).__name__
-                key = {"RunsOnce": "runs", "RunsPerpetual": "runs", "EvaluateEvery": "evaluate",
-                       "EvaluateEveryAt": "evaluate", "EvaluateOnEvent": "evaluate"}.get(key, key)
+                key = _SETTING_KEYS.get(key, key)
                 if seen_step or goals_sections:
                     self.err("E0401", "settings come before the steps", item.span,
                              hint="move this line to the top of the workflow")
