@@ -241,7 +241,7 @@ def test_parser_files_of_older_grammars_go_when_new_tables_are_made(tmp_path):
     folder = tmp_path / "goaldsl"
     folder.mkdir()
     old = {}
-    for suffix, count in ((".json", P.KEEP_TABLES + 2), (".cache", P.KEEP_LARK_CACHES + 2)):
+    for suffix, count in ((".tables", P.KEEP_TABLES + 2), (".cache", P.KEEP_LARK_CACHES + 2)):
         old[suffix] = []
         for i in range(count):  # tables of other grammars or Lark installs, made before
             f = folder / f"lark-{i:08x}{suffix}"
@@ -255,12 +255,34 @@ def test_parser_files_of_older_grammars_go_when_new_tables_are_made(tmp_path):
     run = subprocess.run([sys.executable, "-m", "goaldsl", "check", str(ROOT / "examples" / "booked-a-demo" / "program.goal")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr
-    tables = sorted(folder.glob("lark-*.json"))
+    tables = sorted(folder.glob("lark-*.tables"))
     caches = sorted(folder.glob("lark-*.cache"))
     assert len(tables) == P.KEEP_TABLES and len(caches) == P.KEEP_LARK_CACHES
-    assert [f.exists() for f in old[".json"]] == [False] * 3 + [True] * (P.KEEP_TABLES - 1)
+    assert [f.exists() for f in old[".tables"]] == [False] * 3 + [True] * (P.KEEP_TABLES - 1)
     assert [f.exists() for f in old[".cache"]] == [False] * 3 + [True] * (P.KEEP_LARK_CACHES - 1)
     assert other.exists()
     again = subprocess.run(run.args, capture_output=True, text=True, env=env, timeout=300)
     assert again.stdout == run.stdout  # read back: nothing made, nothing removed
     assert sorted(folder.glob("lark-*")) == sorted(tables + caches)
+
+
+def test_the_tables_file_is_marshal_with_each_symbol_one_string(tmp_path):
+    # Format 4: marshal's format, the texts interned, so that read back each
+    # symbol is one string wherever it occurs (a row's key, a rule's name,
+    # a token's kind: the parser's lookups find their keys by identity).
+    import marshal
+    path = tmp_path / "tables"
+    made = lalr.load_tables(str(path), lambda: lalr.build_tables(*P._machine()))
+    raw = marshal.loads(path.read_bytes())
+    assert raw["format"] == lalr.FORMAT == 4 and raw == made
+    data = lalr.load_tables(str(path), lambda: pytest.fail("read back, not made again"))
+    fast = lalr.FastParser(data, P._builder())
+    names = {s: s for row in data["states"] for s in row}
+    assert all(names[s] is s for row in data["states"] for s in row)
+    assert all(names.get(origin, origin) is origin for _, origin, _ in fast.rules)
+    assert all(k is names[k] for k in (*fast.keywords.values(), *fast.punct.values()) if k in names)
+    # A JSON file of the format before (3) is made again.
+    path.write_text('{"format": 3}', encoding="utf-8")
+    again = []
+    lalr.load_tables(str(path), lambda: again.append(1) or made)
+    assert again == [1] and marshal.loads(path.read_bytes())["format"] == 4

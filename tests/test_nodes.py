@@ -221,3 +221,32 @@ def test_node_refuses_what_it_does_not_reproduce():
         del x.name
     assert attrs.evolve(A.Compare("==", x, x), op="!=") == A.Compare("!=", x, x)
     assert attrs.asdict(A.Ident("y"), recurse=False)["name"] == "y"
+
+
+def test_a_durations_counts_are_the_same_however_it_is_made():
+    # The nodes' constructor sets a Duration's counts before the object is
+    # frozen (Duration.__node_init__); attrs' own class, a subclass (made
+    # the slow way) and a copy set them with __attrs_post_init__.
+    import random
+    rnd = random.Random(5)
+    units = ["minute", "hour", "day", "week", "month"]
+    twin = attrs.frozen(type("Duration", (), {
+        "__annotations__": {"parts": object, "months": int, "days": int, "seconds": int},
+        "months": attrs.field(init=False), "days": attrs.field(init=False), "seconds": attrs.field(init=False),
+        "__attrs_post_init__": A.Duration.__attrs_post_init__}))
+
+    class Sub(A.Duration):
+        pass
+    for _ in range(300):
+        parts = tuple((rnd.randrange(0, 10**6), rnd.choice(units)) for _ in range(rnd.randint(0, 4)))
+        made = [A.Duration(parts), maker(A.Duration)(parts), nodes.evolve(A.Duration(()), parts=parts),
+                attrs.evolve(A.Duration(()), parts=parts), pickle.loads(pickle.dumps(A.Duration(parts))),
+                copy.deepcopy(A.Duration(parts)), Sub(parts), twin(parts)]
+        counts = {(d.months, d.days, d.seconds) for d in made}
+        assert len(counts) == 1 and all(type(d) is A.Duration for d in made[:6])
+        months = sum(n for n, u in parts if u == "month")
+        days = sum(n * (7 if u == "week" else 1) for n, u in parts if u in ("day", "week"))
+        seconds = sum(n * (3600 if u == "hour" else 60) for n, u in parts if u in ("hour", "minute"))
+        assert counts == {(months, days, seconds)}
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        A.Duration(((1, "day"),)).days = 2

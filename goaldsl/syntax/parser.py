@@ -125,7 +125,7 @@ def _cache_path(grammar: str, suffix: str = "cache"):
 
 # Parser files kept in the cache folder: one set per grammar and Lark install
 # (a goal version, a checkout, a virtual environment), made again if pruned.
-KEEP_TABLES = 4  # our tables (.json), one per set
+KEEP_TABLES = 4  # our tables (.tables; .json up to format 3, of older versions), one per set
 KEEP_LARK_CACHES = 2 * KEEP_TABLES  # Lark's own (.cache): the main parser's and the plain one's
 
 
@@ -135,7 +135,8 @@ def _prune_tables(path: str) -> None:
     not grow with every version."""
     import os
     folder = os.path.dirname(path)
-    prune_cache(folder, ".json", path, keep_files=KEEP_TABLES, prefix="lark-")
+    prune_cache(folder, ".tables", path, keep_files=KEEP_TABLES, prefix="lark-")
+    prune_cache(folder, ".json", "", keep_files=KEEP_TABLES, prefix="lark-")  # (tables format 3 and before: JSON)
     main = _cache_path(_grammar_text())
     prune_cache(folder, ".cache", main or "", keep_files=KEEP_LARK_CACHES, prefix="lark-")
 
