@@ -299,6 +299,8 @@ def test_enum_fields_an_action_may_fill_loosely_are_not_trusted(tmp_path):
     ("contact.a != true", "contact.a != 1"),
     ("not (contact.a == 1)", "not (contact.a == true)"),
     ("contact.a in [1, true]", "contact.a == 1"),
+    ("contact.a == true", "contact.a in [1]"),
+    ("contact.a == 0", "contact.a in [false]"),
 ])
 def test_true_is_not_one(tmp_path, a, b):
     """The engine tells true from 1 (compare_values); Python's 1 == True
@@ -307,3 +309,17 @@ def test_true_is_not_one(tmp_path, a, b):
     does not shows it is no implication."""
     r, (ia, ib) = reasoner_for(tmp_path, a, b)
     assert not r.implies(ia, ib, Context(enrolled=False))
+
+
+@pytest.mark.parametrize("cond", [
+    "contact.b == 0 and contact.b not in [false]",  # found by test_never_means_never
+    "contact.b == true and contact.b not in [1]",
+    "contact.b == 1.0 and contact.b in [1]",
+])
+def test_in_a_list_follows_equality_not_pythons_in(tmp_path, cond):
+    """`in` on a list finds an item equal as == has it (booleans equal only
+    booleans: compiler.member); the reasoner once used Python's `in`, where
+    0 is in [false], and proved these never hold. Each holds for a contact."""
+    r, (c,) = reasoner_for(tmp_path, cond)
+    for enrolled in (True, False):
+        assert not r.never(c, Context(enrolled=enrolled))

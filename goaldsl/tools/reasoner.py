@@ -442,7 +442,7 @@ def _holds(test: tuple, v) -> bool:
     if kind == "cmp":
         return compare_values(test[1], v, test[2])
     if kind == "in_list":
-        return v is not None and v in test[1]  # the generated code's rule for a constant list
+        return member(v, test[1])  # the engine's rule: an item equal as == has it (true is not 1)
     if kind == "in_text":
         return member(v, test[1])
     if kind == "has":
@@ -516,8 +516,10 @@ def _pinned(tests) -> Optional[list]:
 
 
 def _equal_forms(k) -> list:
-    """Values that ``in`` takes as equal to ``k``: k itself and, for 0 and 1,
-    the boolean of the same value (``True in (1,)`` holds)."""
+    """Candidates for a value ``in`` may take as equal to ``k``: k itself
+    and, for 0 and 1, the boolean of the same value (Python's ``in`` takes
+    ``True`` for 1, the engine's does not; a candidate too many is only
+    tried and found not to hold)."""
     out = [k]
     if isinstance(k, bool):
         out.append(int(k))
