@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from itertools import compress
 from pathlib import Path
 
 import pytest
@@ -470,3 +471,36 @@ def test_the_lines_of_a_piece_are_counted_alike_with_numpy_and_without(monkeypat
     assert workers._line_count(data) == expected
     monkeypatch.delitem(sys.modules, "numpy")
     assert workers._line_count(data) == expected
+
+
+ID_TEXTS = ["", "a", "b", "a\0", "\0a", "\0", "a\0b", "ab", "é"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_scans_ids_sent_joined_compare_as_the_list(seed):
+    # A worker is sent the scan's ids of its lines of a piece as one text, joined by NULs, when each is a
+    # text without a NUL (else as the list): comparing the reader's ids with it is comparing the lists.
+    import random
+    from goaldsl.runtime import workers
+    rnd = random.Random(seed)
+    for _ in range(300):
+        n = rnd.randrange(0, 6)
+        line_ids = [rnd.choice(ID_TEXTS + [None] * (seed % 3 == 0)) for _ in range(n)]
+        piece = workers._Piece(1, 0, b"", [1] * n, line_ids, set(), 2, all(type(x) is str for x in line_ids))
+        mask = bytes(rnd.randrange(2) for _ in range(n))
+        mine = list(compress(line_ids, mask))
+        sent = piece.ids_of(mask)
+        assert sent == mine or (type(sent) is str and sent.split("\0") == mine and len(mine) > 0)
+        for _ in range(5):
+            read = [rnd.choice(ID_TEXTS + [None]) for _ in range(len(mine))] if rnd.randrange(2) else list(mine)
+            assert workers._same_ids(read, sent) == (read == mine)
+
+
+def test_ids_with_a_nul_and_events_without_an_id(tmp_path):
+    rows = [_visit(0, "c1", "a\0b"), _visit(1, "c2", "a"), _visit(2, "c3", "b"), _visit(3, "c4", "a\0b"),
+            _visit(4, "c5"), _visit(5, "c1", "x")]
+    _odd_log(tmp_path, rows)
+    args = ("run", str(tmp_path), "--format", "jsonl")
+    one = same(*args, workers=(2, 3))
+    assert one[0] == 0 and b'"c4"' not in one[1] and b'"c2"' in one[1] and "ignored 1 duplicate" in one[2]
+    both_ways(*args, tmp=tmp_path, one=one)

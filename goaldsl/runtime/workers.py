@@ -265,8 +265,7 @@ def _send_lines(pool: "_Pool", events, declared: dict, on_batch) -> None:
             where = (piece.offset, len(piece.data)) if scan.plain else piece.data
             for i, conn in enumerate(pool.conns):
                 mask = piece.mask(i)
-                pool._send(conn, ("lines", piece.base, where, mask, list(compress(piece.line_ids, mask)),
-                                  piece.taken, scan.rows))
+                pool._send(conn, ("lines", piece.base, where, mask, piece.ids_of(mask), piece.taken, scan.rows))
             if on_batch is not None:
                 events.rows_read, events.rows_total = scan.position(), 1 << 20  # how far, for the display
                 on_batch(scan.rows)
@@ -773,6 +772,8 @@ class _Scan:
             told = len(bad)
             events, ids, lines = reader.batch(nos, texts)
             if len(lines) != len(nos):  # bad or blank lines left out
+                if type(line_ids) is str:
+                    line_ids = line_ids.split("\0")  # (the ids of as many lines as nos: at least one)
                 scanned = dict(zip(nos, line_ids))
                 self.bad_ids += sum(1 for b in bad[told:] if scanned[b.line] is not None)
                 if len(lines) + len(bad) - told != len(nos) and not self._blank_as_scanned(scanned, lines, told):
@@ -785,7 +786,7 @@ class _Scan:
             if not cids <= mine and not self._are_mine(cids - mine):
                 self.again = "a contact decoded otherwise"
                 return
-            if ids != line_ids:
+            if not _same_ids(ids, line_ids):
                 self.again = "an id decoded otherwise"
                 return
             if taken and not taken.isdisjoint(lines):  # an earlier line (anyone's) took their ids
@@ -887,12 +888,14 @@ class _Scan:
                     contacts.append(row.contact)
                     line_ids.append(row.id)
             codes = self._codes(contacts)
-            if not set(map(type, line_ids)) <= _TEXT_OR_NONE:
+            kinds = set(map(type, line_ids))
+            if not kinds <= _TEXT_OR_NONE:
                 line_ids = [_as_id(x) for x in line_ids]
+                kinds = set(map(type, line_ids))
             flags = seen.duplicates(line_ids)  # the first line with an id wins, whoever it is for
             taken = set(compress(range(base, base + count), flags)) if flags is not None else set()
             self.rows += count
-            yield _Piece(base, offset, data, codes, line_ids, taken, self.n)
+            yield _Piece(base, offset, data, codes, line_ids, taken, self.n, kinds == _TEXT)
             base += count
 
     def _codes(self, contacts: list) -> list[int]:
@@ -948,11 +951,13 @@ class _Piece:
     + 1 (0: a blank line, no one's), each line's id as the reader takes it,
     and the numbers of the lines whose id an earlier line took."""
 
-    __slots__ = ("base", "offset", "data", "codes", "line_ids", "taken", "_bytes")
+    __slots__ = ("base", "offset", "data", "codes", "line_ids", "taken", "_bytes", "_texts")
 
-    def __init__(self, base: int, offset: int, data: bytes, codes: list, line_ids: list, taken: set, n: int):
+    def __init__(self, base: int, offset: int, data: bytes, codes: list, line_ids: list, taken: set, n: int,
+                 texts: bool = False):
         self.base, self.offset, self.data = base, offset, data
         self.codes, self.line_ids, self.taken = codes, line_ids, taken
+        self._texts = texts  # every line has an id, a text
         # the codes as bytes, when they fit, so a partition's mask is one translate
         self._bytes = bytes(codes) if n < 255 else None
 
@@ -961,6 +966,18 @@ class _Piece:
         if self._bytes is not None:
             return self._bytes.translate(_MASKS[me])
         return bytes(map((me + 1).__eq__, self.codes))
+
+    def ids_of(self, mask: bytes):
+        """The scan's ids of the lines ``mask`` picks, in order: one text,
+        the ids joined by NULs, when each is a text without a NUL (cheaper
+        to send and to compare than a list of them, ``_same_ids``); else the
+        list (with None for a line without an id)."""
+        ids = list(compress(self.line_ids, mask))
+        if self._texts and ids:
+            joined = "\0".join(ids)
+            if joined.count("\0") == len(ids) - 1:
+                return joined
+        return ids
 
 
 class _Pieces:
@@ -1040,6 +1057,20 @@ _MASKS = [bytes(int(code == me + 1) for code in range(256)) for me in range(254)
 _BLANK = object()  # a blank line's contact: no one's line
 _UNREAD = object()  # a line no decoder reads: partition 0 reports it
 _TEXT_OR_NONE = frozenset((str, type(None)))
+_TEXT = frozenset((str,))
+
+
+def _same_ids(ids: list, scanned) -> bool:
+    """Whether the reader's ids of a piece's events are the scan's of their
+    lines (``_Piece.ids_of``: a list, or one text of ids joined by NULs,
+    none of which holds a NUL: then the join of as many ids is equal only
+    when each is)."""
+    if type(scanned) is not str:
+        return ids == scanned
+    try:
+        return "\0".join(ids) == scanned
+    except TypeError:  # an event without an id, where the scan decoded one
+        return False
 
 
 def _as_id(x) -> Optional[str]:
