@@ -118,10 +118,12 @@ def brief(e: dict, *, wf: bool = False) -> str:
 
 
 def run(program: str, contacts: Iterable = (), events: Iterable = (), *, start: str, until: str,
-        exhaustive: bool = False, handlers=None, files: dict[str, str] | None = None) -> Run:
+        exhaustive: bool = False, handlers=None, files: dict[str, str] | None = None,
+        keep_history: bool = True) -> Run:
     """Run ``program`` (text) over contacts (dicts) and events (dicts from
     ``ev`` or raw JSON lines) from ``start`` to ``until`` (UTC unless they
-    carry an offset). Bad input lines fail the test."""
+    carry an offset). Bad input lines fail the test. ``keep_history=False``:
+    the lean history of ``goal run``."""
     with tempfile.TemporaryDirectory(prefix="goaltest-") as d:
         folder = Path(d)
         (folder / "program.goal").write_text(program, encoding="utf-8")
@@ -131,7 +133,15 @@ def run(program: str, contacts: Iterable = (), events: Iterable = (), *, start: 
         (folder / "events.jsonl").write_text(_jsonl(events), encoding="utf-8")
         prog = load_program(folder / "program.goal")
         inputs = read_inputs(prog, folder / "contacts.jsonl", folder / "events.jsonl")
-    eng = engine_for(prog, inputs, start=T(start), handlers=handlers, exhaustive=exhaustive)
+    if keep_history:
+        eng = engine_for(prog, inputs, start=T(start), handlers=handlers, exhaustive=exhaustive)
+    else:
+        from goaldsl.runtime.engine import Engine
+        eng = Engine(prog.plan, start=T(start), handlers=handlers, exhaustive=exhaustive, keep_history=False)
+        for rec in inputs.contacts:
+            eng.add_contact_unchecked(rec)
+        for t, cid, typ, fields in inputs.events:
+            eng.add_event_unchecked(t, cid, typ, fields)
     eng.run_until(T(until))
     return Run(list(eng.activity), eng)
 

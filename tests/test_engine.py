@@ -471,6 +471,41 @@ def test_on_event_a_goal_that_lost_fires_at_the_contacts_next_event(go):
                           "11-02 11:00 exited goal Hot"]
 
 
+@pytest.mark.parametrize("keep_history", [True, False], ids=["full", "lean"])
+def test_on_event_a_goal_that_lost_fires_at_the_contacts_next_event_of_a_type_nothing_reads(go, keep_history):
+    # As above, with a lean history too, where page.visited is of a type
+    # nothing reads (no count, no effect, no workflow): recorded, and acted
+    # on, only because c1 is watched by W since 10:01 (Contact.sees).
+    prog = ORDER.replace("KILL", 'send_email("thanks")').replace(
+        'audience "trial"', 'evaluate on event\n    audience "trial"')
+    events = [ev(f"{D}T10:01", "c1", "email.opened", email="x"), ev(f"{D}T10:01", "c1", "tag.added", tag="hot"),
+              ev(f"{D}T11:00", "c1", "page.visited", url="/")]
+    r = go(prog, [c("c1", tags=["trial"])], events, start=f"{D}T10:00", until="2026-11-05T00:00",
+           keep_history=keep_history)
+    assert r.of("c1")[-2:] == ["11-02 11:00 achieved Hot", "11-02 11:00 exited goal Hot"]
+
+
+@pytest.mark.parametrize("keep_history", [True, False], ids=["full", "lean"])
+def test_on_event_a_goal_that_lost_fires_at_an_event_another_workflow_emits(go, keep_history):
+    # No later input event: at 12:00 another workflow's action emits
+    # sms.sent for c1, of a type nothing reads, made (and recorded) only
+    # because c1 is watched by W; W looks again then, and Hot fires (Later
+    # waits on: no workflow.exited at 12:00).
+    prog = ORDER.replace("KILL", 'send_email("thanks")').replace(
+        'audience "trial"', 'evaluate on event\n    audience "trial"') + '''
+workflow "Later" {
+    audience "trial" in contact.tags
+    wait 2 hours
+    send_sms("later")
+    wait 10 days
+}
+'''
+    events = [ev(f"{D}T10:01", "c1", "email.opened", email="x"), ev(f"{D}T10:01", "c1", "tag.added", tag="hot")]
+    r = go(prog, [c("c1", tags=["trial"])], events, start=f"{D}T10:00", until="2026-11-05T00:00",
+           keep_history=keep_history)
+    assert r.lines("c1", workflow="W")[-2:] == ["11-02 12:00 achieved Hot", "11-02 12:00 exited goal Hot"]
+
+
 def test_goal_steps_listen_in_source_order_and_not_behind_the_position(go):
     prog = '''
 workflow "W" {

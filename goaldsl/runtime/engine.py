@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import re
 from collections import deque
 from operator import attrgetter, itemgetter
 from typing import Any, Callable, Iterable, Optional
@@ -56,9 +57,9 @@ class EngineError(Exception):
 
 
 class Contact:
-    __slots__ = ("id", "attrs", "events", "order", "watch", "triggers")
+    __slots__ = ("id", "attrs", "events", "order", "watch", "sees", "triggers")
 
-    def __init__(self, cid: str, attrs_: dict, order: int):
+    def __init__(self, cid: str, attrs_: dict, order: int, sees: "frozenset | _Every" = frozenset()):
         self.id = cid
         self.attrs = attrs_
         self.events: dict[str, list] = {}
@@ -66,6 +67,10 @@ class Contact:
         # `evaluate on event` workflows that must look at this contact at its
         # next event of any type (a goal lost to another at one instant).
         self.watch: Optional[set] = None
+        # The event types recorded for this contact (and, when the engine or
+        # an action emits one, made at all): Engine._set_watch's rule (a
+        # new contact is not watched: the engine's live types).
+        self.sees = sees
         # `trigger.FIELD`: per workflow name, (time, type, fields) of the
         # event that started the contact's latest enrollment there.
         self.triggers: Optional[dict[str, tuple[int, str, dict]]] = None
@@ -105,6 +110,18 @@ class Enrollment:
         # Top-level steps jumped over (`skip to`, a goal step achieved from an
         # earlier step): [first, last] pairs, numbered from 1, for the funnel.
         self.skipped: Optional[list] = None
+
+
+class _Every:
+    """Every event type (``Contact.sees`` of a watched contact: each of its
+    events must wake the workflows watching it)."""
+    __slots__ = ()
+
+    def __contains__(self, typ: object) -> bool:
+        return True
+
+
+EVERY = _Every()
 
 
 class _WState:
@@ -315,7 +332,7 @@ class Engine:
             if self.keys is not None:
                 # Contacts of the file first, in its order; then those first seen in events, by that event.
                 self._ranks[cid] = (0, (0, rank) if rank is not None else (1, self._cause))
-            c = self.contacts[cid] = Contact(cid, self.plan.effects.new_record(record), len(self.contacts))
+            c = self.contacts[cid] = Contact(cid, self.plan.effects.new_record(record), len(self.contacts), self._live)
             self._new_contact(c)
         else:
             c.attrs.update(record)
@@ -498,7 +515,7 @@ class Engine:
                             c = self._contact(cid)
                         if typ in live:
                             recorders[typ](c, t, fields)
-                        elif c.watch:
+                        elif typ in c.sees:  # (a watched contact's)
                             record(c, t, typ, fields, True)
                 else:  # order keys: each event's place in the whole log is its cause
                     # (the loop above again, apart so that one process does no key work per event)
@@ -523,7 +540,7 @@ class Engine:
                             c = self._contact(cid)
                         if typ in live:
                             recorders[typ](c, t, fields)
-                        elif c.watch:
+                        elif typ in c.sees:  # (a watched contact's)
                             record(c, t, typ, fields, True)
                 acted = self._woken or (wn is not None and wn <= t)
                 if acted:
@@ -658,10 +675,6 @@ class Engine:
     def _align(self, w: _WState, t: int) -> int:
         return w.cw.tick(t) if w.cw.every else t
 
-    # Over 80 lines on purpose: one scheduling rule, written out three times
-    # (ticks at multiples of `every`, wall-clock ticks, `evaluate on event`)
-    # with the workflow's constants bound, as one decision; every wake of a
-    # contact (recorders, waits) goes through one of them.
     def _scheduler(self, w: _WState) -> Callable[[str, int], None]:
         """``w``'s scheduling, as a function ``(contact id, instant)`` bound
         to ``w`` and its kind of ticks (made once: the recorders and the
@@ -671,78 +684,17 @@ class Engine:
         turn is still to come (a tick workflow acts once per tick, in the
         first round, in source order). The agenda: per instant, the
         (sequence number, contact id) pairs in the order they were
-        scheduled; the event loop's bound (``_soonest``) is lowered."""
-        eng = self
-        every = w.every
-        index = w.cw.index
-        heappush = heapq.heappush
-
-        if every and w.epoch_ticks:  # CWorkflow.tick's multiples of `every`, inline
-            def schedule(cid: str, at: int) -> None:
-                instant = eng._instant
-                at = -(-at // every) * every
-                last = w.last_acted
-                if last is not None and at <= last:
-                    at = -(-(last + 1) // every) * every
-                if at == instant:
-                    if eng._round or index <= eng._turn:
-                        at = -(-(at + 1) // every) * every
-                    else:
-                        eng._woken = True
-                        eng._soonest = at  # the earliest there is: the event loop acts before the next instant
-                entries = w.due.get(at)
-                if entries is None:
-                    w.due[at] = [(next(eng._heap_seq), cid)]
-                    heappush(w.agenda, at)
-                else:
-                    entries.append((next(eng._heap_seq), cid))
-                if w.activated and not w.paused:  # what _run_until must look at next (as _next_workflow_instant)
-                    soonest = eng._soonest
-                    if soonest is None or at < soonest:
-                        eng._soonest = at
-        elif every:
-            tick = w.cw.tick
-
-            def schedule(cid: str, at: int) -> None:
-                instant = eng._instant
-                at = tick(at)
-                last = w.last_acted
-                if last is not None and at <= last:
-                    at = tick(last + 1)
-                if at == instant:
-                    if eng._round or index <= eng._turn:
-                        at = tick(at + 1)
-                    else:
-                        eng._woken = True
-                        eng._soonest = at
-                entries = w.due.get(at)
-                if entries is None:
-                    w.due[at] = [(next(eng._heap_seq), cid)]
-                    heappush(w.agenda, at)
-                else:
-                    entries.append((next(eng._heap_seq), cid))
-                if w.activated and not w.paused:
-                    soonest = eng._soonest
-                    if soonest is None or at < soonest:
-                        eng._soonest = at
-        else:
-            def schedule(cid: str, at: int) -> None:
-                instant = eng._instant
-                if instant is not None and at <= instant:  # (no instant earlier than the current one)
-                    at = instant
-                    eng._woken = True
-                    eng._soonest = at
-                entries = w.due.get(at)
-                if entries is None:
-                    w.due[at] = [(next(eng._heap_seq), cid)]
-                    heappush(w.agenda, at)
-                else:
-                    entries.append((next(eng._heap_seq), cid))
-                if w.activated and not w.paused:
-                    soonest = eng._soonest
-                    if soonest is None or at < soonest:
-                        eng._soonest = at
-        return schedule
+        scheduled; the event loop's bound (``_soonest``) is lowered. Written
+        once as text (``_SCHEDULE``), per kind of ticks one generated
+        function: the three kinds share their agenda part without a call."""
+        kind = "epoch" if w.every and w.epoch_ticks else "ticks" if w.every else "event"
+        make = _SCHEDULERS.get(kind)
+        if make is None:
+            ns: dict[str, Any] = {}
+            src = _SCHEDULE[kind]
+            exec(compiled(src, f"<goal scheduler {kind}>"), ns)  # compiled once per machine (syntax/codecache.py)
+            make = _SCHEDULERS[kind] = ns["make"]
+        return make(self, w, w.every, w.cw.index, w.cw.tick, heapq.heappush)
 
     # ---------------------------------------------------------------- events
 
@@ -773,14 +725,29 @@ class Engine:
             self._recorders[typ] = rec
         rec(c, t, fields, acting)
 
+    def _set_watch(self, c: Contact, watch: Optional[set]) -> None:
+        """``c`` is watched by the `evaluate on event` workflows in ``watch``
+        (none: None or empty), and this alone decides which of its events
+        are recorded, and of the events the engine and its actions emit for
+        it, made at all (``c.sees``): those of the types something sees
+        (``_live``: the history, the contact, a workflow), or, while
+        watched, every one (its next event of any type wakes the watchers)."""
+        c.watch = watch or None
+        c.sees = EVERY if watch else self._live
+
+    def _unwatch(self, c: Contact, w: _WState) -> None:
+        c.watch.discard(w)
+        self._set_watch(c, c.watch)
+
     def _emit(self, c: Contact, t: int, typ: str, fields: dict) -> None:
-        if typ in self._live or c.watch:
-            if self.keys is not None:
-                # Only an event recorded takes a key (its cause's place): whether it is
-                # recorded is decided by the program and its contact alone, so the keys
-                # of a contact's entries keep their order in every partition.
-                self._cause = self._next_key(t)
-            self._record(c, t, typ, fields, True)
+        """An event the engine or an action emits for ``c``: the caller asks
+        ``typ in c.sees`` first (and makes ``fields`` only when it is)."""
+        if self.keys is not None:
+            # Only an event recorded takes a key (its cause's place): whether it is
+            # recorded is decided by the program and its contact alone, so the keys
+            # of a contact's entries keep their order in every partition.
+            self._cause = self._next_key(t)
+        self._record(c, t, typ, fields, True)
 
     # ---------------------------------------------------------------- acting
 
@@ -927,7 +894,7 @@ class Engine:
         self._write({"time": t, "contact": c.id, "workflow": w.name, "type": "enrolled"})
         if self.keys is not None:
             e.key = self.keys[-1]
-        if "workflow.enrolled" in self._live or c.watch:  # as _emit decides: no fields made for nothing
+        if "workflow.enrolled" in c.sees:  # (no fields made for nothing)
             self._emit(c, t, "workflow.enrolled", {"workflow": w.name})
         return e
 
@@ -942,12 +909,13 @@ class Engine:
         if skipped:
             entry["skipped"] = skipped
         self._write(entry)
-        if "workflow.exited" in self._live or e.contact.watch:  # (as _emit decides)
-            self._emit(e.contact, t, "workflow.exited", {"workflow": w.name, "reason": reason})
-        if w.perpetual_audience and w.cw.audience(e.contact, t, None, None):
-            w.spent.add(e.contact.id)
-        if e.contact.watch:
-            e.contact.watch.discard(w)
+        c = e.contact
+        if "workflow.exited" in c.sees:
+            self._emit(c, t, "workflow.exited", {"workflow": w.name, "reason": reason})
+        if w.perpetual_audience and w.cw.audience(c, t, None, None):
+            w.spent.add(c.id)
+        if c.watch:
+            self._unwatch(c, w)
 
     def _act_contact(self, w: _WState, e: Enrollment, t: int, fresh: bool) -> None:
         block = e.block
@@ -957,7 +925,7 @@ class Engine:
                 block == B_WAIT and e.due is not None and e.due <= t):
             c = e.contact
             if c.watch:
-                c.watch.discard(w)
+                self._unwatch(c, w)
             # The first listening goal that holds (_step_goal_listens, in the
             # generated check): step goals ahead or waited at and not
             # achieved, then the exit goals.
@@ -1014,7 +982,7 @@ class Engine:
         if also:
             entry["also"] = also
         self._write(entry)
-        if "goal.achieved" in self._live or c.watch:  # (as _emit decides)
+        if "goal.achieved" in c.sees:
             self._emit(c, t, "goal.achieved", {"goal": g.name, "workflow": w.name})
         k = 0
         for call in g.then:
@@ -1044,9 +1012,9 @@ class Engine:
         if w.cw.every:
             w.schedule(c.id, t + 1)
         else:
-            if c.watch is None:
-                c.watch = set()
-            c.watch.add(w)
+            watch = c.watch or set()
+            watch.add(w)
+            self._set_watch(c, watch)
 
     # Over 80 lines on purpose: the engine's inner loop, one instruction after
     # another until the enrollment waits or leaves; a call per instruction
@@ -1140,7 +1108,7 @@ class Engine:
         """A goal step passed unmet (policy ``continue``) or left unmet (``end``)."""
         self._write({"time": t, "contact": e.contact.id, "workflow": w.name, "type": "goal_missed", "goal": g.name,
                      "policy": policy, "at": e.top + 1})
-        if "goal.missed" in self._live or e.contact.watch:  # (as _emit decides)
+        if "goal.missed" in e.contact.sees:
             self._emit(e.contact, t, "goal.missed", {"goal": g.name, "workflow": w.name, "policy": policy})
 
     # ---------------------------------------------------------------- actions
@@ -1151,7 +1119,7 @@ class Engine:
         compiled = self._calls.get(id(call))
         if compiled is None:
             compiled = self._calls[id(call)] = self._compiled_call(call)
-        action, consts, computed, rest_args, rest_name, emits, seen = compiled
+        action, consts, computed, rest_args, rest_name, made = compiled
         args = dict(consts)
         for name, v in computed:
             args[name] = arg_value(v, c)
@@ -1174,7 +1142,7 @@ class Engine:
         self._write(entry)
         if action in self.handlers:  # delivered after the instant (without a handler: only recorded)
             self._undelivered.append([ActionRequest(rid, action, shown, c.id, w.name, t, step, goal), 0])
-        for event, mapping in (emits if c.watch else seen):  # an event nothing would see is not made
+        for event, mapping in made[c.sees]:  # an event nothing would see is not made
             fields = {}
             skip = False
             for fname, kind, val, optional in mapping:
@@ -1197,9 +1165,9 @@ class Engine:
     def _compiled_call(self, call: ir.Call) -> tuple:
         """What running a call needs, worked out once: its constant
         arguments, the others, its ...rest arguments, and per event it
-        emits the fields' sources with whether each is optional; then of
-        those the events that something sees (``_live``: the others only a
-        watched contact's)."""
+        emits the fields' sources with whether each is optional: per
+        ``Contact.sees`` a contact can have (``_set_watch``), the events of
+        the types it sees."""
         act = self.plan.program.actions[call.action]
         consts = {name: v.value for name, v in call.args if v.kind == "const"}
         computed = tuple((name, v) for name, v in call.args if v.kind != "const")
@@ -1210,8 +1178,8 @@ class Engine:
             ev = self.plan.program.events.get(spec.event)
             emits.append((spec.event, tuple((fname, kind, val, ev is None or ev.fields[fname].optional)
                                             for fname, (kind, val) in spec.mapping)))
-        return (call.action, consts, computed, tuple(call.rest) if act.rest else None, act.rest, tuple(emits),
-                tuple(x for x in emits if x[0] in self._live))
+        made = {sees: tuple(x for x in emits if x[0] in sees) for sees in (self._live, EVERY)}
+        return call.action, consts, computed, tuple(call.rest) if act.rest else None, act.rest, made
 
     def _write(self, entry: dict) -> None:
         """An entry of the activity stream: made whole by the caller, its
@@ -1309,7 +1277,7 @@ class Engine:
         for i, sc in enumerate(snap.contacts):
             if sc.id in self.contacts:
                 raise fmt.SnapshotError(f'contact "{sc.id}" is in the snapshot twice')
-            c = self.contacts[sc.id] = Contact(sc.id, sc.attributes, i)
+            c = self.contacts[sc.id] = Contact(sc.id, sc.attributes, i, self._live)
             for typ, lst in sc.events.items():
                 _check_order(lst, f'the events of contact "{sc.id}"')
             for key, times in sc.times.items():
@@ -1337,7 +1305,7 @@ class Engine:
         for sc in snap.contacts:
             if sc.watch:
                 # A workflow gone from the plan is no longer watched for.
-                self.contacts[sc.id].watch = {by_name[n] for n in sc.watch if n in by_name} or None
+                self._set_watch(self.contacts[sc.id], {by_name[n] for n in sc.watch if n in by_name})
             if sc.triggers:
                 # Kept for the workflows still in the plan, if their type is still declared.
                 for name, (t, typ, fields) in sc.triggers.items():
@@ -1593,6 +1561,52 @@ def _load_workflow(w: _WState, sw: fmt.SWorkflow, contacts: dict) -> None:
     if any(cid not in contacts for _, cid, _, _ in sw.pending):
         raise fmt.SnapshotError(f"{where}: a pending trigger event names a contact not in the snapshot")
     w.pending = deque(sw.pending)
+
+
+# Each workflow's scheduling (Engine._scheduler), by its kind of ticks, as
+# the text of a function making it: the kind's instant (TICK: the first tick
+# at or after an instant), then the agenda's part, which every kind shares.
+_SCHEDULE_TICKS = """\
+        instant = eng._instant
+        at = TICK(at)
+        last = w.last_acted
+        if last is not None and at <= last:
+            at = TICK(last + 1)
+        if at == instant:
+            if eng._round or index <= eng._turn:
+                at = TICK(at + 1)
+            else:
+                eng._woken = True
+                eng._soonest = at  # the earliest there is: the event loop acts before the next instant
+"""
+_SCHEDULE_EVENT = """\
+        instant = eng._instant
+        if instant is not None and at <= instant:  # (no instant earlier than the current one)
+            at = instant
+            eng._woken = True
+            eng._soonest = at
+"""
+_SCHEDULE_AGENDA = """\
+        entries = w.due.get(at)
+        if entries is None:
+            w.due[at] = [(next(eng._heap_seq), cid)]
+            heappush(w.agenda, at)
+        else:
+            entries.append((next(eng._heap_seq), cid))
+        if w.activated and not w.paused:  # what _run_until must look at next (as _next_workflow_instant)
+            soonest = eng._soonest
+            if soonest is None or at < soonest:
+                eng._soonest = at
+    return schedule
+"""
+_SCHEDULE = {kind: "def make(eng, w, every, index, tick, heappush):\n    def schedule(cid, at):\n" + head
+             + _SCHEDULE_AGENDA
+             for kind, head in (
+                 # ticks at multiples of `every`: CWorkflow.tick's, inline
+                 ("epoch", re.sub(r"TICK\((.*)\)$", r"-(-(\1) // every) * every", _SCHEDULE_TICKS, flags=re.M)),
+                 ("ticks", _SCHEDULE_TICKS.replace("TICK(", "tick(")),
+                 ("event", _SCHEDULE_EVENT))}
+_SCHEDULERS: dict[str, Callable] = {}
 
 
 # Over 80 lines on purpose: one text generator, so that what recording an
