@@ -192,6 +192,36 @@ def test_bad_parquet_rows_name_the_row_and_the_column(write):
     assert [(e[0], e[1], e[3]) for e in inputs.events] == [(1790000000, "c1", {"amount": 1.5})]
 
 
+def test_parquet_json_text_fields_of_the_wrong_kind_in_two_columns(write):
+    """Map and list fields kept as JSON text: rows whose text holds another
+    kind are checked row by row, whichever column and however many of its
+    columns are wrong (one row wrong in both is one bad row); the others
+    are read as they are. (Main crashed with an IndexError on this file:
+    a row wrong in a later column before a row wrong in an earlier one.)"""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    write("program.goal", "event thing.done { a: map, b: list, n: number }\n" + PROGRAM.replace(
+        "purchase.completed", "thing.done"))
+    n = 6
+    pq.write_table(pa.table({
+        "time": pa.array([1790000000000 + i * 1000 for i in range(n)], pa.timestamp("ms", "UTC")),
+        "contact": [f"c{i}" for i in range(n)],
+        "type": ["thing.done"] * n,
+        "a": ['{"x": 1}', '{"x": 2}', '{"x": 3}', "[4]", "[5]", '{"x": 6}'],
+        "b": ["[1]", '{"y": 2}', "[3]", "[4]", '{"y": 5}', "[6]"],
+        "n": list(range(n)),
+    }), "events.parquet")
+    inputs = read_inputs(load_program("program.goal"), None, Path("events.parquet"), skip_bad=True)
+    assert [str(b) for b in inputs.bad] == [
+        'events.parquet:2:b: field "b" of thing.done must be a list, not an object',
+        'events.parquet:4:a: field "a" of thing.done must be an object, not a list',
+        'events.parquet:5:a: field "a" of thing.done must be an object, not a list',
+    ]
+    assert [(e[1], e[3]) for e in inputs.events] == [
+        ("c0", {"a": {"x": 1}, "b": [1], "n": 0}), ("c2", {"a": {"x": 3}, "b": [3], "n": 2}),
+        ("c5", {"a": {"x": 6}, "b": [6], "n": 5})]
+
+
 def test_bad_segment_messages(write):
     rows = [
         {"type": "track", "event": "Order Completed", "userId": "u1", "timestamp": "2026-11-16T14:00:00.250Z",

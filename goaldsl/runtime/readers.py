@@ -530,6 +530,36 @@ def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[
     row-by-row check (None: all of them)."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    plan = _arrow_plan(rb, mapper)
+    if plan is None:
+        return None
+    raw, unit, carr, idarr, _typarr, kinds = plan
+    handled = pa.array([False] * rb.num_rows)
+    retry: list[int] = []
+    for _src, typ, mask, fields in kinds:
+        idx = pc.indices_nonzero(mask)
+        if len(idx) == 0:
+            continue
+        handled = pc.or_kleene(handled, mask)
+        rows, wrong, positions = _arrow_rows(raw, unit, carr, idarr, typ, fields, idx, first_row)
+        for j in reversed(wrong):
+            del rows[j]
+            retry.append(positions[j])
+        got.extend(rows)
+    return pc.indices_nonzero(pc.invert(handled)).to_pylist() + retry
+
+
+def _arrow_plan(rb, mapper: "RowMapper"):
+    """The column-wise check of a record batch: None when its columns are
+    not of the usual shape (one time column, a timestamp with a zone or
+    epoch integers; one contact column; text types, contacts and ids; no
+    properties column), else ``(raw, unit, contacts, ids, types, kinds)``:
+    the times as integers in ``unit`` per second, the columns, and per
+    event type of the batch that the program declares and whose columns
+    fit, ``(source name, program type, mask, fields)``: the mask of its
+    rows that pass (never null) and ``_arrow_fields``' columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     from .inputs import MAX_EVENT_TIME
     index = {nm: i for i, nm in enumerate(rb.schema.names)}
     tcols = [c for c in mapper.time_cols if c in index]
@@ -560,8 +590,7 @@ def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[
     base = pc.and_kleene(pc.and_kleene(pc.greater_equal(raw, 0), pc.less(raw, MAX_EVENT_TIME * unit)),
                    pc.greater(pc.utf8_length(carr), 0))
     base = pc.fill_null(base, False)
-    handled = pa.array([False] * rb.num_rows)
-    retry: list[int] = []
+    kinds = []
     for src in pc.unique(typarr).to_pylist():
         if src is None:
             continue
@@ -574,17 +603,8 @@ def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[
         if found is None:
             continue
         mask, fields = found
-        mask = pc.fill_null(mask, False)  # null is not true: such rows are checked row by row
-        idx = pc.indices_nonzero(mask)
-        if len(idx) == 0:
-            continue
-        handled = pc.or_kleene(handled, mask)
-        rows, wrong, positions = _arrow_rows(raw, unit, carr, idarr, typ, fields, idx, first_row)
-        for j in reversed(wrong):
-            del rows[j]
-            retry.append(positions[j])
-        got.extend(rows)
-    return pc.indices_nonzero(pc.invert(handled)).to_pylist() + retry
+        kinds.append((src, typ, pc.fill_null(mask, False), fields))  # null is not true: row by row
+    return raw, unit, carr, idarr, typarr, kinds
 
 
 def _decoded(a):
@@ -648,10 +668,22 @@ def _arrow_rows(raw, unit: int, carr, idarr, typ: str, fields: list, idx, first_
     times = (pc.divide(taken, unit) if unit != 1 else taken).to_pylist()
     contacts = pc.take(carr, idx).to_pylist()
     ids = pc.take(idarr, idx).to_pylist() if idarr is not None else [None] * len(idx)
-    names = [f for f, _, _ in fields]
     taken_cols = [pc.take(a, idx) for _, a, _ in fields]
-    lists = [a.to_pylist() for a in taken_cols]
     positions = idx.to_pylist()
+    dicts, wrong = _field_dicts(fields, taken_cols, len(positions))
+    rows = list(zip(times, contacts, repeat(typ), dicts, ids, [first_row + q for q in positions]))
+    return rows, wrong, positions
+
+
+def _field_dicts(fields: list, cols: list, n: int) -> tuple[list[dict], list[int]]:
+    """The ``n`` rows' fields, one dict a row, from ``_arrow_fields``'
+    ``fields`` whose columns (those rows' values) are ``cols``: a dict of
+    the columns, then the nulls (absent) taken out. Also the places of the
+    rows whose JSON text fields hold a value of the wrong kind (they are
+    checked row by row)."""
+    import pyarrow.compute as pc
+    names = [f for f, _, _ in fields]
+    lists = [a.to_pylist() for a in cols]
     wrong: list[int] = []
     for k, (f, a, kind) in enumerate(fields):
         if kind is not None:  # JSON text: a value that is not of the kind is checked row by row
@@ -664,9 +696,10 @@ def _arrow_rows(raw, unit: int, carr, idarr, typ: str, fields: list, idx, first_
                         v = None
                     if type(v) is not kind:
                         wrong.append(j)
-    # Each row's fields: a dict of the columns, then the nulls (absent) taken out.
+    if len(fields) > 1 and wrong:  # (a row wrong in two fields is one row)
+        wrong = sorted(set(wrong))
     if not names:
-        dicts = [{} for _ in positions]
+        dicts = [{} for _ in range(n)]
     elif len(names) == 1:
         (n0,), (l0,) = names, lists
         dicts = [{n0: a} for a in l0]
@@ -675,12 +708,11 @@ def _arrow_rows(raw, unit: int, carr, idarr, typ: str, fields: list, idx, first_
         dicts = [{n0: a, n1: b} for a, b in zip(l0, l1)]
     else:
         dicts = [dict(zip(names, vals)) for vals in zip(*lists)]
-    for f, a in zip(names, taken_cols):
+    for f, a in zip(names, cols):
         if a.null_count:
             for j in pc.indices_nonzero(pc.is_null(a)).to_pylist():
                 del dicts[j][f]
-    rows = list(zip(times, contacts, repeat(typ), dicts, ids, [first_row + q for q in positions]))
-    return rows, wrong, positions
+    return dicts, wrong
 
 
 def _arrow_slow(rb, mapper: "RowMapper", first_row: int, positions: list[int]) -> list[tuple]:
