@@ -222,6 +222,68 @@ def test_parquet_json_text_fields_of_the_wrong_kind_in_two_columns(write):
         ("c5", {"a": {"x": 6}, "b": [6], "n": 5})]
 
 
+def test_parquet_read_a_stretch_at_a_time_gives_the_whole_batch_check_rows(write, monkeypatch):
+    """The Parquet reader makes a record batch's Python rows BATCH rows at a
+    time where the column-wise check took every row, and reads a stretch
+    with a row it did not take (a bad row, an unknown type, a JSON text
+    field of the wrong kind) with ``arrow_rows``: the same rows (fields in
+    the same order), ids, row numbers and messages as ``arrow_rows`` on the
+    whole file as one record batch, over stretches of each kind."""
+    pa = pytest.importorskip("pyarrow")
+    import random
+    import pyarrow.parquet as pq
+    from goaldsl.runtime import readers
+    from goaldsl.runtime.inputs import BATCH, Inputs, checked_batches, as_source
+    write("program.goal", "event thing.done { a: map?, n: number, k: enum(x, y)?, s: string? }\n" + PROGRAM)
+    rng = random.Random(12)
+    n = 3 * BATCH + 123
+    cols: dict = {c: [] for c in ("time", "contact", "type", "id", "a", "n", "k", "s", "url", "amount", "product")}
+    bad_at = {BATCH + 5, BATCH + 700, 2 * BATCH - 1, n - 2}  # (record batches of 5,000 rows)
+    for i in range(n):
+        row = dict.fromkeys(cols)
+        row.update(time=1790000000000 + 1000 * (i // 3), contact=f"c{rng.randrange(50)}", id=f"e{rng.randrange(n)}")
+        kind = rng.choice(("thing.done", "page.visited", "purchase.completed"))
+        row["type"] = kind
+        if kind == "thing.done":
+            row.update(n=rng.choice((1, 2.5, -3)), k=rng.choice(("x", "y", None)), s=rng.choice(("t", None, "")),
+                       a=rng.choice((None, '{"p": 1}', '{}')))
+        elif kind == "page.visited":
+            row["url"] = rng.choice(("/pricing", "/", ""))
+        else:
+            row.update(amount=rng.choice((10, 20)), product=rng.choice(("shoe", None)))
+        if i in bad_at:
+            row.update(rng.choice(({"contact": None}, {"time": None}, {"type": "nope.never"},
+                                   {"type": "thing.done", "n": 1, "a": "[1]"}, {"type": "thing.done", "n": None},
+                                   {"type": "thing.done", "n": 1, "k": "z"})))
+        for c in cols:
+            cols[c].append(row[c])
+    table = pa.table({**cols, "time": pa.array(cols["time"], pa.timestamp("ms", "UTC")),
+                      "n": pa.array([None if v is None else float(v) for v in cols["n"]]),
+                      "amount": pa.array(cols["amount"], pa.int64())})
+    pq.write_table(table, "events.parquet", row_group_size=5000)
+    events = load_program("program.goal").ir.events
+
+    want_bad: list = []
+    mapper = readers.RowMapper(events, None, "parquet", "events.parquet", want_bad, {})
+    rb = table.combine_chunks().to_batches()[0]
+    want = readers.arrow_rows(rb, mapper, 1)
+
+    stretches = []
+    real = readers.arrow_rows
+    monkeypatch.setattr(readers, "arrow_rows", lambda rb, m, first: stretches.append(rb.num_rows) or real(rb, m, first))
+    inputs = Inputs()
+    got = [row for batch in checked_batches(as_source("events.parquet"), events, inputs.bad, fmt="parquet")
+           for row in batch.rows()]
+    assert stretches and sum(stretches) <= n - 2 * BATCH  # some stretches row by row, some a column at a time
+
+    def shown(rows):
+        return [(*r[:3], list(r[3].items()), *r[4:]) for r in rows]
+    assert len(want) > n - 10
+    assert shown(got) == shown(want)
+    assert [str(b) for b in inputs.bad] == [str(b) for b in want_bad]
+    assert [b.line for b in inputs.bad] == [i + 1 for i in sorted(bad_at)]
+
+
 def test_bad_segment_messages(write):
     rows = [
         {"type": "track", "event": "Order Completed", "userId": "u1", "timestamp": "2026-11-16T14:00:00.250Z",

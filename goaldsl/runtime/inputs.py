@@ -1294,6 +1294,9 @@ def checked_batches(source, events: dict[str, ir.EventType], bad: list, *, fmt: 
     fmt = detect_format(source, fmt, mapping)
     if fmt == "jsonl" and mapping is None:
         return jsonl_batches(source, events, bad)
+    if fmt == "parquet":
+        from .readers import parquet_batches
+        return parquet_batches(source, events, bad, mapping=mapping, skipped=skipped if skipped is not None else {})
     return map(Batch.of, event_reader(fmt, source, events, bad, mapping=mapping,
                                       skipped=skipped if skipped is not None else {}))
 

@@ -22,7 +22,7 @@ from operator import itemgetter
 from typing import Any, Iterator, Optional
 
 from ..semantics import ir
-from .inputs import (BATCH, BadLine, EventValidator, Problem, TimeReader, decode_json,
+from .inputs import (BATCH, BadLine, Batch, EventValidator, Problem, TimeReader, decode_json,
                      described, json_objects)
 from .mapping import Mapping
 from .sources import SEGMENT_CALLS, Source, SourceError, contact_format, detect_format, first_line
@@ -71,9 +71,9 @@ def data_kind(source: Source, fmt: Optional[str] = None, mapping: Optional[Mappi
 
 def event_reader(fmt: str, source: Source, events: dict[str, ir.EventType], bad: list, *,
                  mapping: Optional[Mapping], skipped: dict) -> Iterator[list[tuple]]:
+    if fmt == "parquet":  # (``inputs.checked_batches`` takes the batches themselves)
+        return map(Batch.rows, parquet_batches(source, events, bad, mapping=mapping, skipped=skipped))
     mapper = RowMapper(events, mapping, fmt, source.shown, bad, skipped)
-    if fmt == "parquet":
-        return _parquet_batches(source, mapper)
     if fmt == "csv":
         return _batched(_csv_rows(source, mapper))
     if fmt == "segment":
@@ -480,19 +480,96 @@ def parquet_columns(schema_names: list[str], mapper: "RowMapper") -> list[str]:
     return want
 
 
-def _parquet_batches(source: Source, mapper: RowMapper) -> Iterator[list[tuple]]:
+def parquet_batches(source: Source, events: dict[str, ir.EventType], bad: list, *,
+                    mapping: Optional[Mapping], skipped: dict) -> Iterator[Batch]:
+    """A Parquet file's validated rows as ``Batch`` columns, ``BATCH`` rows
+    of the file at a time (``inputs.checked_batches``)."""
+    mapper = RowMapper(events, mapping, "parquet", source.shown, bad, skipped)
     pa, pf = _open_parquet(source)
     names = pf.schema_arrow.names
     _require_columns(source, names, mapper)
     cols = parquet_columns(names, mapper)
     source.rows_total = pf.metadata.num_rows
     first = 1
-    for rb in pf.iter_batches(batch_size=1 << 16, columns=cols):
-        rows = arrow_rows(rb, mapper, first)
+    for rb in pf.iter_batches(batch_size=1 << 16, columns=cols, use_threads=False):
+        yield from _arrow_batches(rb, mapper, first, source)
         first += rb.num_rows
-        source.rows_read = first - 1
-        for i in range(0, len(rows), BATCH):
-            yield rows[i:i + BATCH]
+
+
+def _arrow_batches(rb, mapper: "RowMapper", first_row: int, source: Source) -> Iterator[Batch]:
+    """A record batch's validated rows, ``BATCH`` rows at a time, as
+    ``arrow_rows`` gives them. The column-wise check is made once for the
+    record batch (``_arrow_plan``); the Python objects of each ``BATCH``
+    rows are made only when they are asked for, just before the engine
+    reads them (as the JSON Lines reader makes them), each column with one
+    ``to_pylist`` and each row's fields taken from its type's dicts in
+    file order by its type's code (``map(next, ...)``, in C). A stretch
+    with a row the column-wise check did not take (or a JSON text field of
+    the wrong kind) is read by ``arrow_rows``, which gives the messages."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    n = rb.num_rows
+    plan = _arrow_plan(rb, mapper)
+    if plan is None:
+        kinds = ()
+    else:
+        raw, unit, carr, idarr, typarr, found = plan
+        handled = None
+        kinds = []
+        for src, typ, mask, fields in found:
+            idx = pc.indices_nonzero(mask)
+            if len(idx) == 0:
+                continue
+            handled = mask if handled is None else pc.or_kleene(handled, mask)
+            kinds.append((src, typ, idx.to_pylist(), fields, [pc.take(a, idx) for _, a, _ in fields]))
+    if not kinds:  # every stretch row by row
+        for a in range(0, n, BATCH):
+            yield Batch.of(arrow_rows(rb.slice(a, min(BATCH, n - a)), mapper, first_row + a))
+            source.rows_read = first_row + min(n, a + BATCH) - 1
+        return
+    unhandled = pc.indices_nonzero(pc.invert(handled)).to_pylist()
+    times = pc.divide(raw, unit) if unit != 1 else raw
+    codes = pc.index_in(typarr, value_set=pa.array([k[0] for k in kinds], typarr.type))
+    types = [k[1] for k in kinds]
+    u = 0  # the first row not taken at or after the stretch
+    for a in range(0, n, BATCH):
+        b = min(n, a + BATCH)
+        m = b - a
+        while u < len(unhandled) and unhandled[u] < a:
+            u += 1
+        got = None
+        if u == len(unhandled) or unhandled[u] >= b:
+            got = _arrow_stretch(a, b, kinds)
+        if got is None:
+            yield Batch.of(arrow_rows(rb.slice(a, m), mapper, first_row + a))
+        else:
+            cs = codes.slice(a, m).to_pylist()
+            fields = list(map(next, map(got.__getitem__, cs)))
+            events = list(zip(times.slice(a, m).to_pylist(), carr.slice(a, m).to_pylist(),
+                              map(types.__getitem__, cs), fields))
+            ids = idarr.slice(a, m).to_pylist() if idarr is not None else [None] * m
+            yield Batch(events, ids, range(first_row + a, first_row + b))
+        source.rows_read = first_row + b - 1
+
+
+def _arrow_stretch(a: int, b: int, kinds: list) -> Optional[list]:
+    """For rows ``a`` to ``b`` of a record batch, all taken by the
+    column-wise check: per kind of ``_arrow_batches``, an iterator over
+    the fields of its rows there, in file order; None when a JSON text
+    field holds a value of the wrong kind."""
+    from bisect import bisect_left
+    its = []
+    for _src, _typ, positions, fields, taken in kinds:
+        lo = bisect_left(positions, a)
+        hi = bisect_left(positions, b, lo)
+        if lo == hi:
+            its.append(None)
+            continue
+        dicts, wrong = _field_dicts(fields, [t.slice(lo, hi - lo) for t in taken], hi - lo)
+        if wrong:
+            return None
+        its.append(iter(dicts))
+    return its
 
 
 def arrow_rows(rb, mapper: "RowMapper", first_row: int) -> list[tuple]:
