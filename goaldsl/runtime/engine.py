@@ -30,6 +30,7 @@ import msgspec
 from ..semantics import ir
 from ..syntax.codecache import compiled
 from ..syntax.values import show_text
+from ..semantics.calendar import add as calendar_add
 from ..semantics.calendar import add_duration, format_utc, next_time_of_day, window_leaves
 from . import snapshot as fmt
 from .compiler import get_path
@@ -146,6 +147,7 @@ class _WState:
         self.activated = False
         self.seq = 0
         self.schedule: Callable[[str, int], None]  # Engine._scheduler's, set by the engine
+        self.advance: Callable[[Enrollment, int], None]  # _stepper's, set by the engine
         # Asked at every wake: decided once.
         self.perpetual_audience = cw.audience is not None and cw.wf.once_at is None
         self.every = cw.every
@@ -213,6 +215,7 @@ class Engine:
         self._ws = [_WState(cw) for cw in plan.workflows]
         for w in self._ws:
             w.schedule = self._scheduler(w)
+            w.advance = _stepper(self, w)
         self._on_event = [w for w in self._ws if not w.cw.every]  # `evaluate on event` workflows
         # The agendas of the workflows acting, once every one is activated (or
         # never will be) and not exhaustive: _next_workflow_instant's; None
@@ -950,8 +953,8 @@ class Engine:
         if block:
             due = e.due
             if (block == B_WAIT and due > t) or (block == B_GOAL and (due is None or due > t)):
-                return  # still waiting (the common case: woken by an event); as _advance decides
-        self._advance(w, e, t)
+                return  # still waiting (the common case: woken by an event); as advance decides
+        w.advance(e, t)
 
     def _also_holding(self, w: _WState, e: Enrollment, g: CGoal, t: int) -> Optional[list]:
         """The listening goals after ``g`` (in the order they are checked)
@@ -1015,94 +1018,6 @@ class Engine:
             watch = c.watch or set()
             watch.add(w)
             self._set_watch(c, watch)
-
-    # Over 80 lines on purpose: the engine's inner loop, one instruction after
-    # another until the enrollment waits or leaves; a call per instruction
-    # kind would cost on every step of every contact (docs/performance.md).
-    def _advance(self, w: _WState, e: Enrollment, t: int) -> None:
-        code = w.code
-        c = e.contact
-        if e.block:
-            ins = code[e.pc]
-            if e.block == B_WAIT:
-                if e.due > t:
-                    return
-            elif e.block == B_GOAL:
-                if e.due is None or e.due > t:
-                    return
-                g = ins.goal
-                self._missed(w, e, g, t, g.goal.unmet_then)
-                if g.goal.unmet_then == "end":
-                    self._exit(w, e, t, "unmet", g.name)
-                    return
-            elif e.block == B_COND:
-                if not ins.cond(c, t, e.since, None) and (e.due is None or e.due > t):
-                    return
-            e.block, e.due = 0, None
-            e.pc += 1
-        n = len(code)
-        tz = w.tz
-        while e.alive:
-            if e.pc >= n:
-                self._exit(w, e, t, "completed")
-                return
-            ins = code[e.pc]
-            kind = type(ins)
-            e.top = ins.top
-            if kind is Action:
-                self._run_call(w, e, ins.call, t, step=ins.name)
-                e.pc += 1
-            elif kind is Branch:
-                e.pc = e.pc + 1 if ins.cond(c, t, e.since, None) else ins.target
-            elif kind is Jump:
-                e.pc = ins.target
-                nxt = self._top_at(w, e.pc)
-                if nxt > e.top + 1:  # `skip to`: the steps between are not reached
-                    _skip(e, e.top + 2, nxt)
-            elif kind is Wait or kind is WaitTime or kind is WaitDate:
-                if kind is Wait:
-                    due = add_duration(t, ins.duration, tz)
-                elif kind is WaitTime:
-                    due = next_time_of_day(t, ins.hour, ins.minute, ins.weekday, tz)
-                else:
-                    due = ins.at
-                if due <= t:
-                    e.pc += 1
-                    continue
-                e.block, e.due = B_WAIT, due
-                w.schedule(c.id, due)
-                return
-            elif kind is WaitUntil:
-                if ins.cond(c, t, e.since, None):
-                    e.pc += 1
-                    continue
-                e.block = B_COND
-                e.due = add_duration(t, ins.limit, tz) if ins.limit is not None else None
-                if e.due is not None:
-                    w.schedule(c.id, e.due)
-                return
-            elif kind is GoalStep:
-                g: CGoal = ins.goal
-                if g.name not in e.achieved and g.cond(c, t, e.since, None):
-                    self._achieve(w, e, g, t, "arrived")
-                    continue
-                policy = g.goal.on_unmet
-                if policy == "continue":
-                    self._missed(w, e, g, t, "continue")
-                    e.pc += 1
-                elif policy == "end":
-                    self._missed(w, e, g, t, "end")
-                    self._exit(w, e, t, "unmet", g.name)
-                    return
-                else:
-                    e.block = B_GOAL
-                    e.due = add_duration(t, g.goal.unmet_limit, tz) if policy == "wait_up_to" else None
-                    if e.due is not None:
-                        w.schedule(c.id, e.due)
-                    return
-            elif kind is End:
-                self._exit(w, e, t, "end")
-                return
 
     def _missed(self, w: _WState, e: Enrollment, g: CGoal, t: int, policy: str) -> None:
         """A goal step passed unmet (policy ``continue``) or left unmet (``end``)."""
@@ -1607,6 +1522,129 @@ _SCHEDULE = {kind: "def make(eng, w, every, index, tick, heappush):\n    def sch
                  ("ticks", _SCHEDULE_TICKS.replace("TICK(", "tick(")),
                  ("event", _SCHEDULE_EVENT))}
 _SCHEDULERS: dict[str, Callable] = {}
+
+
+# Over 80 lines on purpose: one text generator, so that how each kind of
+# instruction runs is written in one place, as the recorders' is.
+def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int], None]:
+    """``w``'s inner loop as one generated function ``(enrollment, now)``:
+    an enrollment that waits and is due goes on, then one instruction after
+    another until it waits or leaves. Each instruction of the workflow is
+    written out at its index, its constants (the call, the condition, the
+    wait's duration, the jump's target and the steps it skips) in the text,
+    so no instruction is looked up, and no kind tested, per step: the
+    instructions follow each other in index order (a jump forward passes
+    over those between; one backward starts the loop again)."""
+    cw = w.cw
+    code = cw.code
+    n = len(code)
+    tz = cw.tz
+    ns: dict[str, Any] = {"eng": eng, "w": w, "code": code, "run_call": eng._run_call, "schedule": w.schedule,
+                          "add": calendar_add, "next_time_of_day": next_time_of_day, "_skip": _skip, "TZ": tz}
+    # An instrumented list (goal test --coverage: tools/testing.py) is read
+    # at each instruction run, as it says the engine does.
+    fetch = type(code) is not list
+    body = []
+    for k, ins in enumerate(code):
+        kind = type(ins)
+        body += [f"if pc == {k}:", f"    e.top = {ins.top}"] + ([f"    code[{k}]"] if fetch else [])
+        if kind is Action:
+            ns[f"CALL{k}"], ns[f"STEP{k}"] = ins.call, ins.name
+            body += [f"    run_call(w, e, CALL{k}, t, step=STEP{k})", f"    e.pc = pc = {k + 1}"]
+        elif kind is Branch or kind is Jump:
+            target = ins.target
+            if kind is Branch:
+                ns[f"COND{k}"] = ins.cond
+                body += [f"    if COND{k}(c, t, e.since, None):", f"        e.pc = pc = {k + 1}", "    else:",
+                         f"        e.pc = pc = {target}"]
+                pad = "        "
+            else:
+                body.append(f"    e.pc = pc = {target}")
+                nxt = code[target].top if target < n else len(cw.wf.steps)  # Engine._top_at
+                if nxt > ins.top + 1:  # `skip to`: the steps between are not reached
+                    body.append(f"    _skip(e, {ins.top + 2}, {nxt})")
+                pad = "    "
+            if target <= k:
+                body.append(pad + "continue")
+        elif kind is Wait or kind is WaitTime or kind is WaitDate:
+            if kind is Wait:
+                d = ins.duration
+                body.append(f"    due = add(t, {d.months}, {d.days}, {d.seconds}, TZ)")
+            elif kind is WaitTime:
+                body.append(f"    due = next_time_of_day(t, {ins.hour}, {ins.minute}, {ins.weekday}, TZ)")
+            else:
+                body.append(f"    due = {ins.at}")
+            body += ["    if due <= t:", f"        e.pc = pc = {k + 1}", "    else:",
+                     f"        e.block, e.due = {B_WAIT}, due", "        schedule(c.id, due)", "        return"]
+        elif kind is WaitUntil:
+            ns[f"COND{k}"] = ins.cond
+            body += [f"    if COND{k}(c, t, e.since, None):", f"        e.pc = pc = {k + 1}", "    else:",
+                     f"        e.block = {B_COND}"]
+            if ins.limit is None:
+                body.append("        e.due = None")
+            else:
+                d = ins.limit
+                body += [f"        e.due = due = add(t, {d.months}, {d.days}, {d.seconds}, TZ)",
+                         "        schedule(c.id, due)"]
+            body.append("        return")
+        elif kind is GoalStep:
+            g = ins.goal
+            ns[f"GOAL{k}"], ns[f"NAME{k}"], ns[f"COND{k}"] = g, g.name, g.cond
+            body += [f"    if NAME{k} not in e.achieved and COND{k}(c, t, e.since, None):",
+                     f'        eng._achieve(w, e, GOAL{k}, t, "arrived")',
+                     "        continue"]
+            policy = g.goal.on_unmet
+            if policy == "continue":
+                body += [f'    eng._missed(w, e, GOAL{k}, t, "continue")', f"    e.pc = pc = {k + 1}"]
+            elif policy == "end":
+                body += [f'    eng._missed(w, e, GOAL{k}, t, "end")', f'    eng._exit(w, e, t, "unmet", NAME{k})',
+                         "    return"]
+            else:
+                body.append(f"    e.block = {B_GOAL}")
+                if policy == "wait_up_to":
+                    d = g.goal.unmet_limit
+                    body += [f"    e.due = due = add(t, {d.months}, {d.days}, {d.seconds}, TZ)",
+                             "    schedule(c.id, due)"]
+                else:
+                    body.append("    e.due = None")
+                body.append("    return")
+        elif kind is End:
+            body += ['    eng._exit(w, e, t, "end")', "    return"]
+        else:
+            raise AssertionError(kind)
+    body += [f"if pc >= {n}:", '    eng._exit(w, e, t, "completed")', "    return"]
+    src = _STEP_HEAD + "".join(f"        {x}\n" for x in body)
+    exec(compiled(src, f"<goal steps {cw.name!r}>", program=True), ns)  # compiled once per machine (syntax/codecache.py)
+    return ns["advance"]
+
+
+# The part of every workflow's inner loop (_stepper) that is the same for
+# all: an enrollment that waits goes on when its wait is due.
+_STEP_HEAD = f"""\
+def advance(e, t):
+    c = e.contact
+    block = e.block
+    if block:
+        ins = code[e.pc]
+        if block == {B_WAIT}:
+            if e.due > t:
+                return
+        elif block == {B_GOAL}:
+            if e.due is None or e.due > t:
+                return
+            g = ins.goal
+            eng._missed(w, e, g, t, g.goal.unmet_then)
+            if g.goal.unmet_then == "end":
+                eng._exit(w, e, t, "unmet", g.name)
+                return
+        elif block == {B_COND}:
+            if not ins.cond(c, t, e.since, None) and (e.due is None or e.due > t):
+                return
+        e.block, e.due = 0, None
+        e.pc += 1
+    while e.alive:
+        pc = e.pc
+"""
 
 
 # Over 80 lines on purpose: one text generator, so that what recording an
