@@ -147,7 +147,7 @@ class _WState:
         self.activated = False
         self.seq = 0
         self.schedule: Callable[[str, int], None]  # Engine._scheduler's, set by the engine
-        self.advance: Callable[[Enrollment, int], None]  # _stepper's, set by the engine
+        self.act: Callable[[Enrollment, int, bool], None]  # _stepper's, set by the engine
         # Asked at every wake: decided once.
         self.perpetual_audience = cw.audience is not None and cw.wf.once_at is None
         self.every = cw.every
@@ -215,7 +215,7 @@ class Engine:
         self._ws = [_WState(cw) for cw in plan.workflows]
         for w in self._ws:
             w.schedule = self._scheduler(w)
-            w.advance = _stepper(self, w)
+            w.act = _stepper(self, w)
         self._on_event = [w for w in self._ws if not w.cw.every]  # `evaluate on event` workflows
         # The agendas of the workflows acting, once every one is activated (or
         # never will be) and not exhaustive: _next_workflow_instant's; None
@@ -821,13 +821,13 @@ class Engine:
                 todo.sort(key=_by_seq)
         if self.touched is not None:  # a persisting host wants to know whose places may change
             self.touched.update((w.name, e.contact.id) for e in todo)
-        act = self._act_contact
+        act = w.act
         keyed = self.keys is not None
         for e in todo:
             if e.alive:
                 if keyed:
                     self._phase, self._whose, self._n = 1, e.key, 0
-                act(w, e, t, e.seq in fresh_ids)
+                act(e, t, e.seq in fresh_ids)
 
     def _triggered(self, w: _WState, t: int, fresh: list) -> None:
         """Enroll the contacts whose trigger events (up to ``t``) match, in event order."""
@@ -919,42 +919,6 @@ class Engine:
             w.spent.add(c.id)
         if c.watch:
             self._unwatch(c, w)
-
-    def _act_contact(self, w: _WState, e: Enrollment, t: int, fresh: bool) -> None:
-        block = e.block
-        if e.goal_at == t:
-            pass  # a goal was achieved at this instant: no other goal fires (first wins)
-        elif w.once_at is None or fresh or block == B_GOAL or block == B_COND or (
-                block == B_WAIT and e.due is not None and e.due <= t):
-            c = e.contact
-            if c.watch:
-                self._unwatch(c, w)
-            # The first listening goal that holds (_step_goal_listens, in the
-            # generated check): step goals ahead or waited at and not
-            # achieved, then the exit goals.
-            i = w.first_goal(c, t, e.since, e.top, e.pc if block == B_GOAL else -1, e.achieved)
-            if i >= 0:
-                g = w.goals[i]
-                if g.pc is None:
-                    via = None
-                elif block == B_GOAL and e.pc == g.pc:
-                    via = "waited"
-                else:
-                    via = "jumped"
-                self._achieve(w, e, g, t, via, self._also_holding(w, e, g, t))
-                if not e.alive:
-                    return
-                block = e.block
-        # `exit when audience no longer matches`: after the goal check, so a
-        # goal met at the instant the audience stops matching is achieved.
-        if w.exit_on_audience and not w.cw.audience(e.contact, t, None, None):
-            self._exit(w, e, t, "audience")
-            return
-        if block:
-            due = e.due
-            if (block == B_WAIT and due > t) or (block == B_GOAL and (due is None or due > t)):
-                return  # still waiting (the common case: woken by an event); as advance decides
-        w.advance(e, t)
 
     def _also_holding(self, w: _WState, e: Enrollment, g: CGoal, t: int) -> Optional[list]:
         """The listening goals after ``g`` (in the order they are checked)
@@ -1526,10 +1490,13 @@ _SCHEDULERS: dict[str, Callable] = {}
 
 # Over 80 lines on purpose: one text generator, so that how each kind of
 # instruction runs is written in one place, as the recorders' is.
-def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int], None]:
-    """``w``'s inner loop as one generated function ``(enrollment, now)``:
-    an enrollment that waits and is due goes on, then one instruction after
-    another until it waits or leaves. Each instruction of the workflow is
+def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], None]:
+    """What ``w`` does with one woken enrollment, as one generated function
+    ``(enrollment, now, fresh)`` (``fresh``: enrolled at this instant; the
+    engine's acting loop calls it in enrollment order): the goal check, the
+    audience's exit, then (_act_head) an enrollment that waits and is due
+    goes on, then one instruction after another until it waits or leaves,
+    the inner loop (no call between the parts). Each instruction of the workflow is
     written out at its index, its constants (the call, the condition, the
     wait's duration, the jump's target and the steps it skips) in the text,
     so no instruction is looked up, and no kind tested, per step: the
@@ -1613,17 +1580,53 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int], None]:
         else:
             raise AssertionError(kind)
     body += [f"if pc >= {n}:", '    eng._exit(w, e, t, "completed")', "    return"]
-    src = _STEP_HEAD + "".join(f"        {x}\n" for x in body)
+    ns.update(first_goal=w.first_goal, goals=w.goals, audience=cw.audience)
+    src = _act_head(w) + "".join(f"        {x}\n" for x in body)
     exec(compiled(src, f"<goal steps {cw.name!r}>", program=True), ns)  # compiled once per machine (syntax/codecache.py)
-    return ns["advance"]
+    return ns["act"]
 
 
-# The part of every workflow's inner loop (_stepper) that is the same for
-# all: an enrollment that waits goes on when its wait is due.
-_STEP_HEAD = f"""\
-def advance(e, t):
-    c = e.contact
+def _act_head(w: _WState) -> str:
+    """The part of a workflow's generated acting (_stepper) before its
+    instructions: a woken enrollment's goal check (unless a goal was
+    achieved at this instant: first wins), then `exit when audience no
+    longer matches` (after the goal check, so a goal met at the instant the
+    audience stops matching is achieved), then, for one that waits, whether
+    its wait is over (the common case of a contact woken by an event: not
+    yet)."""
+    # A `runs once at` workflow checks goals only where its contacts can move.
+    check = "if e.goal_at != t:" if w.once_at is None else (
+        f"if e.goal_at != t and (fresh or block == {B_GOAL} or block == {B_COND} or "
+        f"(block == {B_WAIT} and e.due is not None and e.due <= t)):")
+    audience = "" if not w.exit_on_audience else """\
+    if not audience(c, t, None, None):
+        eng._exit(w, e, t, "audience")
+        return
+"""
+    return f"""\
+def act(e, t, fresh):
     block = e.block
+    c = e.contact
+    {check}
+        if c.watch:
+            eng._unwatch(c, w)
+        # The first listening goal that holds (_step_goal_listens, in the
+        # generated check): step goals ahead or waited at and not
+        # achieved, then the exit goals.
+        i = first_goal(c, t, e.since, e.top, e.pc if block == {B_GOAL} else -1, e.achieved)
+        if i >= 0:
+            g = goals[i]
+            if g.pc is None:
+                via = None
+            elif block == {B_GOAL} and e.pc == g.pc:
+                via = "waited"
+            else:
+                via = "jumped"
+            eng._achieve(w, e, g, t, via, eng._also_holding(w, e, g, t))
+            if not e.alive:
+                return
+            block = e.block
+{audience}\
     if block:
         ins = code[e.pc]
         if block == {B_WAIT}:
