@@ -215,7 +215,6 @@ class Engine:
         self._ws = [_WState(cw) for cw in plan.workflows]
         for w in self._ws:
             w.schedule = self._scheduler(w)
-            w.act = _stepper(self, w)
         self._on_event = [w for w in self._ws if not w.cw.every]  # `evaluate on event` workflows
         # The agendas of the workflows acting, once every one is activated (or
         # never will be) and not exhaustive: _next_workflow_instant's; None
@@ -227,6 +226,8 @@ class Engine:
         self.keys: Optional[list] = [] if order_keys else None
         self._prepare(plan, start, exhaustive, frozenset(paused))
         self._calls: dict[int, tuple] = {}  # id(ir.Call) -> what running it needs (_compiled_call)
+        for w in self._ws:
+            w.act = _stepper(self, w)
         self._heap_seq = itertools.count()
         self._instant: Optional[int] = None
         self._woken = False  # something was scheduled at the current instant
@@ -992,12 +993,24 @@ class Engine:
 
     # ---------------------------------------------------------------- actions
 
-    def _run_call(self, w: _WState, e: Enrollment, call: ir.Call, t: int, *, step: str | None = None,
-                  goal: str | None = None, index: int = 0) -> None:
-        c = e.contact
+    def _run_call(self, w: _WState, e: Enrollment, call: ir.Call, t: int, *, goal: str, index: int) -> None:
+        """A goal's ``index``-th action (a step's action: _stepper's
+        ``run_action``, with what this works out written in)."""
+        self._run_action(w, e, self._compiled(call), t, None, goal, f"goal:{goal}#{index}")
+
+    def _compiled(self, call: ir.Call) -> tuple:
         compiled = self._calls.get(id(call))
         if compiled is None:
             compiled = self._calls[id(call)] = self._compiled_call(call)
+        return compiled
+
+    def _run_action(self, w: _WState, e: Enrollment, compiled: tuple, t: int, step: Optional[str],
+                    goal: Optional[str], where: str) -> None:
+        """An action runs: ``compiled`` (_compiled_call) for a step's
+        action (``step``: its name) or a goal's (``goal``); ``where``, what
+        makes its id unique: a goal's actions by position, a step by its
+        name or place."""
+        c = e.contact
         action, consts, computed, rest_args, rest_name, made = compiled
         args = dict(consts)
         for name, v in computed:
@@ -1014,8 +1027,6 @@ class Engine:
             entry["step"] = step
         if goal is not None:
             entry["goal"] = goal
-        # Unique per action: a goal's actions by position, a step by its place.
-        where = f"goal:{goal}#{index}" if goal is not None else f"step:{step if step is not None else e.pc}"
         rid = f"{c.id}/{w.name}/{e.number}/{where}/{t}"
         entry["id"] = rid
         self._write(entry)
@@ -1506,7 +1517,7 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], Non
     code = cw.code
     n = len(code)
     tz = cw.tz
-    ns: dict[str, Any] = {"eng": eng, "w": w, "code": code, "run_call": eng._run_call, "schedule": w.schedule,
+    ns: dict[str, Any] = {"eng": eng, "w": w, "code": code, "run_action": eng._run_action, "schedule": w.schedule,
                           "add": calendar_add, "next_time_of_day": next_time_of_day, "_skip": _skip, "TZ": tz}
     # An instrumented list (goal test --coverage: tools/testing.py) is read
     # at each instruction run, as it says the engine does.
@@ -1516,8 +1527,10 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], Non
         kind = type(ins)
         body += [f"if pc == {k}:", f"    e.top = {ins.top}"] + ([f"    code[{k}]"] if fetch else [])
         if kind is Action:
-            ns[f"CALL{k}"], ns[f"STEP{k}"] = ins.call, ins.name
-            body += [f"    run_call(w, e, CALL{k}, t, step=STEP{k})", f"    e.pc = pc = {k + 1}"]
+            # A step's action: its id by the step's name or place (_run_action).
+            ns[f"CALL{k}"], ns[f"STEP{k}"] = eng._compiled(ins.call), ins.name
+            ns[f"WHERE{k}"] = f"step:{ins.name if ins.name is not None else k}"
+            body += [f"    run_action(w, e, CALL{k}, t, STEP{k}, None, WHERE{k})", f"    e.pc = pc = {k + 1}"]
         elif kind is Branch or kind is Jump:
             target = ins.target
             if kind is Branch:
