@@ -761,6 +761,29 @@ def test_if_else_if_else_skip_to_end_and_completed(go):
     assert r.of("unset") == cold  # a comparison with an unset attribute is false
 
 
+def test_a_long_workflow_resumes_at_each_of_its_steps(go):
+    """Past STEP_GROUP instructions the engine's generated inner loop is
+    nested (engine._grouped): a contact woken after each wait resumes at
+    the step after it, far down the workflow, and the branch and `skip to`
+    near its end go where they say."""
+    from goaldsl.runtime.engine import STEP_GROUP
+    sends = "".join(f'    send_email("m{i}")\n    wait 1 hour\n' for i in range(20))
+    tail = "".join(f'    send_email("n{i}")\n' for i in range(20))
+    program = ('workflow "W" {\n    evaluate on event\n    enroll when form.submitted\n' + sends +
+               '    if contact.score >= 50 {\n        send_email("hot")\n        skip to final\n    } else {\n'
+               '        send_email("cold")\n    }\n' + tail + '    send_email("final") as final\n}\n')
+    assert program.count("send_email") > 2 * STEP_GROUP
+    contacts = [c("hot", score=90), c("cold", score=10)]
+    events = [ev(f"{D}T10:00", x["id"], "form.submitted", form="f") for x in contacts]
+    r = go(program, contacts, events, start=f"{D}T10:00", until="2026-11-04T00:00")
+    head = ["11-02 10:00 enrolled"] + [f"11-{2 + (10 + i) // 24:02d} {(10 + i) % 24:02d}:00 send_email(m{i})"
+                                       for i in range(20)]
+    t = "11-03 06:00 "  # the twentieth wait ends
+    assert r.of("hot") == head + [t + x for x in ("send_email(hot)", "send_email(final) @final", "exited completed")]
+    assert r.of("cold") == head + [t + "send_email(cold)"] + [t + f"send_email(n{i})" for i in range(20)] + [
+        t + x for x in ("send_email(final) @final", "exited completed")]
+
+
 # ====================================================================== effects at one instant
 
 SAME_INSTANT = '''

@@ -423,6 +423,27 @@ def test_the_generated_goal_check_equals_asking_each_goal(text, log):
             activity(text, contacts, events, exhaustive=False, keep_history=keep, plan=plan), keep
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(), logs(), st.sampled_from([1, 2, 3]))
+def test_grouped_inner_loops_equal_flat_ones(text, log, group):
+    """A long workflow's generated inner loop nests its instructions in
+    halves (``engine._grouped``) past ``STEP_GROUP`` of them; the generated
+    programs are short, so here every workflow is grouped (1, 2 or 3 per
+    group; the engine generates its loops when it is made): the run is
+    the one of the flat loop, with both histories."""
+    from goaldsl.runtime import engine as engine_mod
+    contacts, events = log
+    note(describe(text, contacts, events))
+    flat = [activity(text, contacts, events, exhaustive=False, keep_history=k) for k in (True, False)]
+    kept = engine_mod.STEP_GROUP
+    engine_mod.STEP_GROUP = group
+    try:
+        grouped = [activity(text, contacts, events, exhaustive=False, keep_history=k) for k in (True, False)]
+    finally:
+        engine_mod.STEP_GROUP = kept
+    assert grouped == flat
+
+
 def _paused_run(plan, contacts, events, flips, kept: bool) -> tuple[list[str], bool]:
     """A run whose host pauses or resumes a workflow after chosen instants
     (``flips``: (the how-manieth instant, workflow)); ``kept`` False: the

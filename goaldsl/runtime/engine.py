@@ -1522,10 +1522,11 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], Non
     # An instrumented list (goal test --coverage: tools/testing.py) is read
     # at each instruction run, as it says the engine does.
     fetch = type(code) is not list
-    body = []
+    blocks = []
     for k, ins in enumerate(code):
         kind = type(ins)
-        body += [f"if pc == {k}:", f"    e.top = {ins.top}"] + ([f"    code[{k}]"] if fetch else [])
+        body = [f"if pc == {k}:", f"    e.top = {ins.top}"] + ([f"    code[{k}]"] if fetch else [])
+        blocks.append(body)
         if kind is Action:
             # A step's action: its id by the step's name or place (_run_action).
             ns[f"CALL{k}"], ns[f"STEP{k}"] = eng._compiled(ins.call), ins.name
@@ -1592,11 +1593,29 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], Non
             body += ['    eng._exit(w, e, t, "end")', "    return"]
         else:
             raise AssertionError(kind)
-    body += [f"if pc >= {n}:", '    eng._exit(w, e, t, "completed")', "    return"]
+    body = _grouped(blocks, 0, n) + [f"if pc >= {n}:", '    eng._exit(w, e, t, "completed")', "    return"]
     ns.update(first_goal=w.first_goal, goals=w.goals, audience=cw.audience)
     src = _act_head(w) + "".join(f"        {x}\n" for x in body)
     exec(compiled(src, f"<goal steps {cw.name!r}>", program=True), ns)  # compiled once per machine (syntax/codecache.py)
     return ns["act"]
+
+
+# Instructions per group of a long workflow's inner loop (_grouped).
+STEP_GROUP = 16
+
+
+def _grouped(blocks: list[list[str]], lo: int, hi: int) -> list[str]:
+    """The lines of instructions ``lo`` to ``hi`` (``blocks``: each one's
+    lines, starting ``if pc == k:``), in order. Past ``STEP_GROUP`` they
+    are nested in halves under ``if pc < mid:`` tests, so an enrollment
+    that resumes at instruction k passes about log2(k) tests rather than
+    k; one that falls through from the last instruction of a half reaches
+    the next half's first test, as before."""
+    if hi - lo <= STEP_GROUP:
+        return [x for b in blocks[lo:hi] for x in b]
+    mid = (lo + hi) // 2
+    return ([f"if pc < {mid}:"] + [f"    {x}" for x in _grouped(blocks, lo, mid)]
+            + _grouped(blocks, mid, hi))
 
 
 def _act_head(w: _WState) -> str:
