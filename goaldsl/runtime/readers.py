@@ -541,7 +541,10 @@ def parquet_columns(schema_names: list[str], mapper: "RowMapper") -> list[str]:
 def parquet_batches(source: Source, events: dict[str, ir.EventType], bad: list, *,
                     mapping: Optional[Mapping], skipped: dict) -> Iterator[Batch]:
     """A Parquet file's validated rows as ``Batch`` columns, ``BATCH`` rows
-    of the file at a time (``inputs.checked_batches``)."""
+    of the file at a time (``inputs.checked_batches``), from record batches
+    of four times that: fewer instructions in all than record batches of
+    65,536 rows or of ``BATCH`` (the column-wise check's calls against the
+    size of what each makes and reads again), and a third less memory."""
     mapper = RowMapper(events, mapping, "parquet", source.shown, bad, skipped)
     pa, pf = _open_parquet(source)
     names = pf.schema_arrow.names
@@ -549,7 +552,7 @@ def parquet_batches(source: Source, events: dict[str, ir.EventType], bad: list, 
     cols = parquet_columns(names, mapper)
     source.rows_total = pf.metadata.num_rows
     first = 1
-    for rb in pf.iter_batches(batch_size=1 << 16, columns=cols, use_threads=False):
+    for rb in pf.iter_batches(batch_size=4 * BATCH, columns=cols, use_threads=False):
         yield from _arrow_batches(rb, mapper, first, source)
         first += rb.num_rows
 
