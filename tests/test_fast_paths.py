@@ -313,6 +313,14 @@ def test_column_times_with_any_one_character_changed_read_what_the_reader_reads(
     assert column_times(["2026-02-29T00:00:00Z"]) is None and column_times(["2026-10-01T00:00:00+24:00"]) is None
 
 
+
+def test_the_lanes_of_n_times_cut_from_a_power_of_two_are_those_made_for_n():
+    # A worker's pieces come in many sizes: the lanes of n times are those of the next power of two, cut.
+    from goaldsl.runtime.inputs import _lanes, _made_lanes
+    for n in [*range(1, 70), 1000, 3999, 4095, 4096, 4097, 6000]:
+        assert _lanes(n) == _made_lanes.__wrapped__(n), n
+
+
 # ---------------------------------------------------------------- contacts a batch at a time
 
 CONTACT_LINES = ['{"id": "c%d", "email": "x@example.com", "tags": ["lead"], "lists": [], "company": {"size": 5}}',

@@ -933,6 +933,22 @@ class _Lanes(NamedTuple):
 
 @functools.lru_cache(maxsize=4)
 def _lanes(n: int) -> _Lanes:
+    """The lanes of n times: those of the next power of two cut to n lanes
+    (one ``&`` per number, where making them takes a multiplication of a
+    big integer each): the pieces of ``goal run --workers`` come in many
+    sizes (each made them anew: 0.1 to 0.15 ms of a piece's 0.4 to 0.6);
+    one process's batches in one."""
+    size = 1 << (n - 1).bit_length() if n > 1 else 1
+    if size == n:
+        return _made_lanes(n)
+    whole = _made_lanes(size)
+    cut = (1 << 64 * n) - 1
+    return _Lanes(*(x & cut for x in whole[:10]), {days: b & cut for days, b in whole.bounds.items()},
+                  {c: r[:n] for c, r in whole.repeated.items()})
+
+
+@functools.lru_cache(maxsize=4)
+def _made_lanes(n: int) -> _Lanes:
     ones = int.from_bytes(b"\x01\x00\x00\x00\x00\x00\x00\x00" * n, "little")
     bounds = {days: ones * ((0x8000 - 60) << 48 | (0x8000 - 60) << 32 | (0x8000 - 24) << 16 | (0x8000 - days - 1))
               for days in (28, 29, 30, 31)}
