@@ -504,3 +504,80 @@ def test_ids_with_a_nul_and_events_without_an_id(tmp_path):
     one = same(*args, workers=(2, 3))
     assert one[0] == 0 and b'"c4"' not in one[1] and b'"c2"' in one[1] and "ignored 1 duplicate" in one[2]
     both_ways(*args, tmp=tmp_path, one=one)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_spill_files_merged_while_written_give_the_merge(tmp_path, seed):
+    # The parent merges the workers' spill files while they are written (_Streamed): records read as they
+    # come, whole (one half written is left for the next look), entries below the least of the streams'
+    # last keys written out, those at it held back. Random batches over 2 to 4 streams, with keys equal
+    # across streams (of equal keys, the earlier stream's first), empty batches and a stream silent for a
+    # long time: the file written is partition.merge's order, line for line.
+    import io
+    import random
+    from goaldsl.runtime import workers
+    from goaldsl.runtime.partition import merge
+    rnd = random.Random(seed)
+    n = rnd.randrange(2, 5)
+    streams = []
+    for i in range(n):
+        shared = [(rnd.randrange(40), (0, rnd.randrange(4))) for _ in range(5)]  # as an enrollment's key is
+        keys = sorted((rnd.randrange(40), rnd.randrange(3), rnd.choice(shared)) for _ in range(rnd.randrange(0, 120)))
+        batches, at = [], 0
+        while at < len(keys):
+            k = rnd.randrange(0, 12)
+            part = keys[at:at + k]
+            batches.append((part, [f"{i} {j + at} {key}".encode() for j, key in enumerate(part)]))
+            at += k
+        streams.append(batches)
+
+    class Pool:
+        folder = str(tmp_path)
+
+        def __init__(self):
+            self.n = n
+
+        def spill_path(self, i):
+            return str(tmp_path / f"partition-{i}")
+
+    stream = workers._Streamed(Pool())
+    files = [open(tmp_path / f"partition-{i}", "wb") for i in range(n)] if seed % 2 else [None] * n
+    pending = []
+    for s in streams:  # each stream's records as its worker writes them (one pickler: its memo kept)
+        buf = io.BytesIO()
+        spill = workers._Spill(buf)
+        records = []
+        for keys, lines in s:
+            spill.add(keys, lines)
+            records.append(buf.getvalue())
+            buf.seek(0)
+            buf.truncate()
+        pending.append(records)
+    silent = rnd.randrange(n)
+    while any(pending):
+        i = rnd.randrange(n)
+        if not pending[i] or (i == silent and any(p for j, p in enumerate(pending) if j != i)):
+            continue
+        if files[i] is None:
+            files[i] = open(tmp_path / f"partition-{i}", "wb")
+        record = pending[i][0]
+        cut = rnd.randrange(len(record) + 1)  # a record written in two goes, the parent looking between them
+        files[i].write(record[:cut])
+        files[i].flush()
+        stream.advance()
+        files[i].write(record[cut:])
+        files[i].flush()
+        pending[i].pop(0)
+        if rnd.randrange(2):
+            stream.advance()
+    for f in files:
+        if f is not None:
+            f.close()
+    for i in range(n):  # a worker that wrote nothing still made its file
+        (tmp_path / f"partition-{i}").touch()
+    stream.advance(final=True)
+    out = io.StringIO()
+    stream.copy_to(out)
+    expected = [line for _, lines in merge([iter(s) for s in streams]) for line in lines]
+    assert out.getvalue().splitlines() == [x.decode() for x in expected]
+    stream.close()

@@ -110,6 +110,13 @@ class JsonlWriter:
             self._raw(self.buf)
             self.buf = bytearray()
 
+    def add_lines(self, data: bytes) -> None:
+        """Lines encoded already, each with its newline."""
+        if self.buf:
+            self._raw(self.buf)
+            self.buf = bytearray()
+        self._raw(data)
+
     def _time_text(self, t: int) -> str:
         """format_utc's text: its hour's part (``YYYY-MM-DDTHH:``) made once
         per hour, then the minutes and seconds from a table (formatting them

@@ -3,10 +3,10 @@
 The engine's state is per contact, so the run splits by contact into N hash
 partitions (``partition.partition_of``), each run by the partition kernel
 in a process of its own. Each worker writes its entries, with their order
-keys, to a spill file; at the end the files are merged by key
-(``partition.merge``), which puts the entries into the order one process
-writes them: the output is byte for byte that of ``goal run`` without
-``--workers`` (docs/scale.md).
+keys, to a spill file; the files are merged by key (``partition.merge``'s
+order; while the workers still run, ``_Streamed``), which puts the entries
+into the order one process writes them: the output is byte for byte that
+of ``goal run`` without ``--workers`` (docs/scale.md).
 
 The workers are fed in one of two ways:
 
@@ -62,10 +62,12 @@ import json
 import multiprocessing
 import os
 import pickle
+import struct
 import sys
 import tempfile
 import time
 import traceback
+from bisect import bisect_left
 from itertools import chain, compress
 from operator import attrgetter, itemgetter
 from typing import IO, Any, Callable, Iterator, Optional, Sequence
@@ -131,7 +133,7 @@ def _run(program, contacts, events, out, workers, start, until, window, skip_bad
     if again is None:
         fed = way != "scanned"
         pool = _Pool(program, workers, mode, summary,
-                     scan=(contacts, events, start, until, on_batch is not None, fed))
+                     scan=(contacts, events, start, until, on_batch is not None, fed), stream=lines and out is not None)
         try:
             times["way"] = "lines" if fed else "scanned"
             if fed:
@@ -145,13 +147,14 @@ def _run(program, contacts, events, out, workers, start, until, window, skip_bad
         finally:
             pool.close()
     times["way"], times["why dealt"] = "dealt", again
-    pool = _Pool(program, workers, mode, summary)
+    stream = lines and out is not None
+    pool = _Pool(program, workers, mode, summary, stream=stream)
     try:
         try:
             inputs = _dealt(pool, program, contacts, events, start, until, window, skip_bad, fmt, mapping, on_batch)
         except _Unsorted:
             pool.close()
-            pool = _Pool(program, workers, mode, summary)
+            pool = _Pool(program, workers, mode, summary, stream=stream)
             inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
             first, last = window(inputs)
             pool.begin(inputs.contacts, first, last)
@@ -185,14 +188,18 @@ def _merged(pool: "_Pool", program: Program, inputs: Inputs, out: Optional[IO], 
     results = pool.results()
     times["parent before merge"] = time.process_time()
     failed = first_failure(r[0] for r in results)
-    batches = merge([pool.spilled(i) for i in range(pool.n)])
-    if failed is not None:  # what one process wrote before it failed
-        batches = (([k], [e]) for k, e in cut_at_failure(pairs_of(batches), [failed.instant]))
-    if out is not None:
-        _write(batches, out, lines, writer_for)
+    if failed is None and pool.stream is not None and out is not None and lines:
+        pool.stream.advance(final=True)  # the last batches; the rest was merged while the workers ran
+        pool.stream.copy_to(out)
     else:
-        for _ in batches:
-            pass
+        batches = merge([pool.spilled(i) for i in range(pool.n)])
+        if failed is not None:  # what one process wrote before it failed
+            batches = (([k], [e]) for k, e in cut_at_failure(pairs_of(batches), [failed.instant]))
+        if out is not None:
+            _write(batches, out, lines, writer_for)
+        else:
+            for _ in batches:
+                pass
     times["worker"] = [r[2] for r in results]
     if failed is not None:
         raise failed
@@ -312,7 +319,8 @@ class _Pool:
     ``scan``: (contacts, events, start, until, progress) for workers that
     read the log themselves; None for workers dealt their events."""
 
-    def __init__(self, program: Program, n: int, mode: str, summary: bool, scan: Optional[tuple] = None):
+    def __init__(self, program: Program, n: int, mode: str, summary: bool, scan: Optional[tuple] = None,
+                 stream: bool = False):
         # fork where there is one (the workers start at once, with what is
         # imported); the program still travels as bytes, as it must elsewhere.
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -324,6 +332,8 @@ class _Pool:
         self.procs = []
         self.pieces: list[list] = [[] for _ in range(n)]
         self.begun = False
+        # the spill files merged while this process waits for the workers (JSON Lines written out)
+        self.stream: Optional[_Streamed] = _Streamed(self) if stream else None
         for i in range(n):
             here, there = ctx.Pipe()
             # A forked worker holds copies of this process's ends of the pipes
@@ -401,7 +411,12 @@ class _Pool:
 
     def _recv(self, i: int):
         try:
-            msg = self.conns[i].recv()
+            conn = self.conns[i]
+            if self.stream is not None:
+                merged = True
+                while not conn.poll(0 if merged else 0.02):  # merge what the workers have spilled meanwhile
+                    merged = self.stream.advance()
+            msg = conn.recv()
         except (EOFError, OSError):
             self._died()
         if msg[0] == "crash":
@@ -423,15 +438,18 @@ class _Pool:
 
     def spilled(self, i: int) -> Iterator[tuple[list, list]]:
         """A partition's batches (keys, lines or entries), in key order, from its spill file."""
+        records = _Records()
         with open(self.spill_path(i), "rb") as f:
-            load = pickle.Unpickler(f).load
             while True:
-                try:
-                    yield load()
-                except EOFError:
+                head = f.read(_RECORD.size)
+                if not head:
                     return
+                yield records.load(f.read(_RECORD.unpack(head)[0]))
 
     def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
         for conn in self.conns:
             conn.close()  # a worker waiting for a message stops at the end of its pipe
         for p in self.procs:
@@ -451,6 +469,149 @@ class _Pool:
         except OSError:
             pass
         self.conns, self.procs = [], []
+
+
+#: A spill file's record: the size of the pickled batch that follows.
+_RECORD = struct.Struct("<Q")
+
+
+class _Spill:
+    """A worker's spill file, a record per batch: its size, then the
+    batch pickled, written out at once (the parent merges the file while
+    it is written, ``_Streamed``). One pickler for the whole file, its memo
+    kept (an order key that later keys hold, an enrollment's, is pickled
+    once), pickling each batch into a buffer of its own."""
+
+    def __init__(self, f: IO[bytes]):
+        self.f = f
+        self.buf = io.BytesIO()
+        self.dump = pickle.Pickler(self.buf, protocol=pickle.HIGHEST_PROTOCOL).dump
+
+    def add(self, keys: list, items: list) -> None:
+        buf = self.buf
+        buf.seek(0)
+        buf.truncate()
+        self.dump((keys, items))
+        data = buf.getvalue()
+        self.f.write(_RECORD.pack(len(data)))
+        self.f.write(data)
+        self.f.flush()
+
+
+class _Records:
+    """A spill file's batches unpickled a record at a time, by one
+    unpickler whose memo is kept from record to record, as the worker's
+    pickler's is (``load``: the next record's bytes)."""
+
+    def __init__(self):
+        self._record = io.BytesIO()
+        self._load = pickle.Unpickler(self).load
+
+    def load(self, record: bytes):
+        self._record = io.BytesIO(record)
+        return self._load()
+
+    # what the unpickler reads with: the current record (no peek, so it reads no further than a pickle)
+    def read(self, n: int = -1) -> bytes:
+        return self._record.read(n)
+
+    def readinto(self, b) -> int:
+        return self._record.readinto(b)
+
+    def readline(self) -> bytes:
+        return self._record.readline()
+
+
+class _Streamed:
+    """The workers' spill files merged while they are written: once this
+    process has sent the log (or dealt it), it merges what the workers
+    have spilled so far instead of waiting idle (``_Pool._recv``), into a
+    temporary file, so that when they are done only their last batches
+    are left to merge, and the file to copy out. The order is
+    ``partition.merge``'s: the entries below the least of the streams'
+    last keys go, sorted together (of equal keys, the earlier stream's
+    first); those at it wait for what comes after them. A run that failed
+    is merged again from the spill files (``cut_at_failure``)."""
+
+    def __init__(self, pool: "_Pool"):
+        self.paths = [pool.spill_path(i) for i in range(pool.n)]
+        self.fds: list[Optional[int]] = [None] * pool.n
+        self.read_to = [0] * pool.n  # how far each spill file has been read (whole records)
+        self.keys: list[list] = [[] for _ in range(pool.n)]
+        self.lines: list[list] = [[] for _ in range(pool.n)]
+        self.records = [_Records() for _ in range(pool.n)]
+        self.out = tempfile.TemporaryFile(dir=pool.folder)
+
+    def advance(self, final: bool = False) -> bool:
+        """Read the records the workers have written, and write out what can
+        be merged of them (``final``: the workers are done, all of it).
+        Whether anything was read."""
+        got = False
+        for i in range(len(self.paths)):
+            got = self._read(i) or got
+        keys = self.keys
+        if not final and not all(keys):
+            return got  # a stream's next key is not known yet
+        bound = None if final else min(k[-1] for k in keys)
+        merged: list = []
+        texts: list = []
+        runs = 0
+        for i, k in enumerate(keys):
+            cut = len(k) if bound is None else bisect_left(k, bound)
+            if cut:
+                merged += k[:cut]
+                texts += self.lines[i][:cut]
+                del k[:cut], self.lines[i][:cut]
+                runs += 1
+        if runs > 1:
+            order = sorted(range(len(merged)), key=merged.__getitem__)  # stable: of equal keys, the earlier stream's
+            texts = list(map(texts.__getitem__, order))
+        if texts:
+            texts.append(b"")  # a newline after the last
+            self.out.write(b"\n".join(texts))
+        return got
+
+    def _read(self, i: int) -> bool:
+        fd = self.fds[i]
+        if fd is None:
+            try:
+                fd = self.fds[i] = os.open(self.paths[i], os.O_RDONLY)
+            except FileNotFoundError:  # the worker has not made it yet
+                return False
+        at = self.read_to[i]
+        data = os.pread(fd, os.fstat(fd).st_size - at, at)
+        got = False
+        size = _RECORD.size
+        start = 0
+        while len(data) - start >= size:
+            end = start + size + _RECORD.unpack_from(data, start)[0]
+            if end > len(data):
+                break  # being written
+            keys, lines = self.records[i].load(data[start + size:end])
+            self.keys[i] += keys
+            self.lines[i] += lines
+            start = end
+            got = True
+        self.read_to[i] = at + start
+        return got
+
+    def copy_to(self, out: IO) -> None:
+        """The merged lines written to ``out``."""
+        w = JsonlWriter(out)
+        self.out.seek(0)
+        while True:
+            data = self.out.read(1 << 22)
+            if not data:
+                break
+            w.add_lines(data)
+        w.flush()
+
+    def close(self) -> None:
+        for fd in self.fds:
+            if fd is not None:
+                os.close(fd)
+        self.fds = []
+        self.out.close()
 
 
 # ---------------------------------------------------------------- in a worker
@@ -509,7 +670,7 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int,
         program = loads_program(data)
         summ = Summary(shapes_of(program.ir)) if summary else None
         with open(spill_path, "wb") as spill:
-            dump = pickle.Pickler(spill, protocol=pickle.HIGHEST_PROTOCOL).dump
+            spilled = _Spill(spill)
             writer = None
             if mode == "lines":
                 writer = JsonlWriter(_Sink())
@@ -528,7 +689,7 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int,
                     writer.buf = bytearray()
                 else:
                     items = entries
-                dump((keys, items))
+                spilled.add(keys, items)
 
             kernel = _Kernel(program, emit)
             if scan is None:
