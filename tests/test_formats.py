@@ -316,6 +316,26 @@ print("written:", pq.read_table(io.BytesIO(out.getvalue())).num_rows)
     assert done.stdout[:-len("imported: []\ndigests: [False, False, True]\nwritten: 1\n")] == want
 
 
+def test_a_pyarrow_that_needs_numpy_is_imported_with_it(tmp_path):
+    """pyarrow before 16 cannot be imported without numpy: then the reader
+    imports it again, with numpy, instead of saying pyarrow is missing.
+    (A stand-in pyarrow package that fails without numpy, in a new
+    process.)"""
+    fake = tmp_path / "fake" / "pyarrow"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("import numpy\nWITH = numpy.__name__\n")
+    (fake / "_compute.py").write_text("")
+    (fake / "parquet.py").write_text("")
+    code = ("import sys; from goaldsl.runtime.readers import _pyarrow; pa = _pyarrow(); "
+            "print(pa.WITH, pa.__file__.startswith(sys.argv[1]), sys.modules['numpy'] is not None)")
+    env = dict(__import__("os").environ)
+    env["PYTHONPATH"] = f"{tmp_path / 'fake'}{__import__('os').pathsep}{env.get('PYTHONPATH', '')}"
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "numpy True True\n"
+
+
 def test_bad_segment_messages(write):
     rows = [
         {"type": "track", "event": "Order Completed", "userId": "u1", "timestamp": "2026-11-16T14:00:00.250Z",

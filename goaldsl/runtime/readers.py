@@ -450,7 +450,8 @@ def _pyarrow():
     290 of 500 million instructions, 0.08 s of CPU): for that import
     pyarrow is told numpy is missing, which pyarrow allows (``np = None``).
     numpy itself can still be imported afterwards (the duplicates rule
-    takes it for long logs); pyarrow then goes on without it."""
+    takes it for long logs); pyarrow then goes on without it. A pyarrow
+    that needs numpy (before 16) is imported again, with numpy."""
     import sys
     try:
         if "pyarrow" not in sys.modules and "numpy" not in sys.modules:
@@ -459,6 +460,9 @@ def _pyarrow():
                 import pyarrow  # noqa: F401
                 import pyarrow._compute  # noqa: F401
                 import pyarrow.parquet  # noqa: F401
+            except ImportError:  # a pyarrow that needs numpy (before 16): imported again below, with it
+                for name in [m for m in sys.modules if m == "pyarrow" or m.startswith("pyarrow.")]:
+                    del sys.modules[name]
             finally:
                 if sys.modules.get("numpy", 0) is None:
                     del sys.modules["numpy"]
