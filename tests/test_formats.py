@@ -287,7 +287,9 @@ def test_parquet_read_a_stretch_at_a_time_gives_the_whole_batch_check_rows(write
 def test_reading_parquet_imports_neither_numpy_nor_pyarrow_compute(fixtures, tmp_path):
     """pyarrow is imported without numpy (pyarrow takes it only to convert
     to and from numpy's arrays) and without ``pyarrow.compute`` (the reader
-    calls Arrow's functions by name): a tenth of a second less. The run's
+    calls Arrow's functions by name): a tenth of a second less. pandas is
+    not imported either, when installed (Arrow asks it about untyped
+    scalars: the reader gives them their types). The run's
     activity is the same; in that process numpy still imports and works
     afterwards (the duplicates rule takes it for long logs), and pyarrow
     still writes Parquet."""
@@ -298,7 +300,7 @@ import io, sys
 from goaldsl.cli import main
 assert main(["run", {str(ROOT / "examples" / "booked-a-demo")!r}, "--format", "jsonl",
              "--events", {str(d / "events.parquet")!r}]) == 0
-print("imported:", sorted(m for m in sys.modules if m.split(".")[0] == "numpy" or m == "pyarrow.compute"))
+print("imported:", sorted(m for m in sys.modules if m.split(".")[0] in ("numpy", "pandas") or m == "pyarrow.compute"))
 from goaldsl.runtime.inputs import SeenIds
 print("digests:", SeenIds()._digests(["a", "b", "a"]))
 from goaldsl.runtime.output import ParquetWriter
