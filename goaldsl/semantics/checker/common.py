@@ -43,6 +43,15 @@ class Context(Node):
         return new
 
 
+def kind_of(node, classes: tuple):
+    """The first of ``classes`` that ``node`` is an instance of (None:
+    none): the checker's dispatch by class, for a subclass of a node class."""
+    for cls in classes:
+        if isinstance(node, cls):
+            return cls
+    return None
+
+
 def show_value(v) -> str:
     """A literal of the wrong kind, in a message: as written, but a list or
     a map by its kind."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ...syntax import ast as A
 from .. import ir
-from .common import IR, Context, kind_words, show_value
+from .common import IR, Context, kind_of, kind_words, show_value
 
 
 #: The condition classes, in the order a condition's class is looked for
@@ -16,21 +16,13 @@ _CONDS = (A.Or, A.And, A.Not, A.Compare, A.In, A.TextOp, A.IsSet, A.RefAtom)
 _COND_SET = frozenset(_CONDS)
 
 
-def _kind_of(node, classes: tuple):
-    """The first of ``classes`` that ``node`` is an instance of (None: none)."""
-    for cls in classes:
-        if isinstance(node, cls):
-            return cls
-    return None
-
-
 class Conditions:
     def cond(self, c: A.Cond, ctx: Context) -> ir.Cond:
         # By the node's class, compared by identity (the most frequent first):
         # cheaper than a call of isinstance for each kind tried.
         t = type(c)
         if t not in _COND_SET:
-            t = _kind_of(c, _CONDS)
+            t = kind_of(c, _CONDS)
         if t is A.RefAtom:
             return self.ref_atom(c, ctx)
         if t is A.Compare:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 from ...syntax import ast as A
 from .. import ir
-from .common import IR, WEEKDAYS, Context
+from .common import IR, WEEKDAYS, Context, kind_of
 
 DRIP_ACTION_PREFIX = "send_"
 
@@ -42,7 +42,7 @@ class Steps:
         # isinstance for each kind tried); a subclass as isinstance finds it.
         t = type(st)
         if t not in _STEP_SET:
-            t = next((k for k in _STEPS if isinstance(st, k)), None)
+            t = kind_of(st, _STEPS)
         name = st.name.name if t is not A.GoalBlock and getattr(st, "name", None) is not None else None
         if t is A.ActionStep:
             call = self.call(st.call, ctx)
