@@ -30,8 +30,7 @@ import msgspec
 from ..semantics import ir
 from ..syntax.codecache import compiled
 from ..syntax.values import show_text
-from ..semantics.calendar import add as calendar_add
-from ..semantics.calendar import add_duration, format_utc, next_time_of_day, window_leaves
+from ..semantics.calendar import add as calendar_add, add_duration, format_utc, next_time_of_day, window_leaves
 from . import snapshot as fmt
 from .compiler import get_path
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, in_time_order, refuse,
@@ -1518,7 +1517,8 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], Non
     n = len(code)
     tz = cw.tz
     ns: dict[str, Any] = {"eng": eng, "w": w, "code": code, "run_action": eng._run_action, "schedule": w.schedule,
-                          "add": calendar_add, "next_time_of_day": next_time_of_day, "_skip": _skip, "TZ": tz}
+                          "add": calendar_add, "next_time_of_day": next_time_of_day, "_skip": _skip, "TZ": tz,
+                          "first_goal": w.first_goal, "goals": w.goals, "audience": cw.audience}
     # An instrumented list (goal test --coverage: tools/testing.py) is read
     # at each instruction run, as it says the engine does.
     fetch = type(code) is not list
@@ -1541,7 +1541,7 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], Non
                 pad = "        "
             else:
                 body.append(f"    e.pc = pc = {target}")
-                nxt = code[target].top if target < n else len(cw.wf.steps)  # Engine._top_at
+                nxt = Engine._top_at(w, target)
                 if nxt > ins.top + 1:  # `skip to`: the steps between are not reached
                     body.append(f"    _skip(e, {ins.top + 2}, {nxt})")
                 pad = "    "
@@ -1550,7 +1550,7 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], Non
         elif kind is Wait or kind is WaitTime or kind is WaitDate:
             if kind is Wait:
                 d = ins.duration
-                body.append(f"    due = add(t, {d.months}, {d.days}, {d.seconds}, TZ)")
+                body.append(f"    due = {_added(d)}")
             elif kind is WaitTime:
                 body.append(f"    due = next_time_of_day(t, {ins.hour}, {ins.minute}, {ins.weekday}, TZ)")
             else:
@@ -1565,7 +1565,7 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], Non
                 body.append("        e.due = None")
             else:
                 d = ins.limit
-                body += [f"        e.due = due = add(t, {d.months}, {d.days}, {d.seconds}, TZ)",
+                body += [f"        e.due = due = {_added(d)}",
                          "        schedule(c.id, due)"]
             body.append("        return")
         elif kind is GoalStep:
@@ -1584,7 +1584,7 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], Non
                 body.append(f"    e.block = {B_GOAL}")
                 if policy == "wait_up_to":
                     d = g.goal.unmet_limit
-                    body += [f"    e.due = due = add(t, {d.months}, {d.days}, {d.seconds}, TZ)",
+                    body += [f"    e.due = due = {_added(d)}",
                              "    schedule(c.id, due)"]
                 else:
                     body.append("    e.due = None")
@@ -1594,10 +1594,15 @@ def _stepper(eng: "Engine", w: _WState) -> Callable[[Enrollment, int, bool], Non
         else:
             raise AssertionError(kind)
     body = _grouped(blocks, 0, n) + [f"if pc >= {n}:", '    eng._exit(w, e, t, "completed")', "    return"]
-    ns.update(first_goal=w.first_goal, goals=w.goals, audience=cw.audience)
     src = _act_head(w) + "".join(f"        {x}\n" for x in body)
     exec(compiled(src, f"<goal steps {cw.name!r}>", program=True), ns)  # compiled once per machine (syntax/codecache.py)
     return ns["act"]
+
+
+def _added(d) -> str:
+    """The text, in a generated inner loop (_stepper), of the instant a
+    duration ``d`` after ``t`` (the calendar's ``add``, its counts written in)."""
+    return f"add(t, {d.months}, {d.days}, {d.seconds}, TZ)"
 
 
 # Instructions per group of a long workflow's inner loop (_grouped).

@@ -72,8 +72,8 @@ def data_kind(source: Source, fmt: Optional[str] = None, mapping: Optional[Mappi
 
 def event_reader(fmt: str, source: Source, events: dict[str, ir.EventType], bad: list, *,
                  mapping: Optional[Mapping], skipped: dict) -> Iterator[list[tuple]]:
-    if fmt == "parquet":  # (``inputs.checked_batches`` takes the batches themselves)
-        return map(Batch.rows, parquet_batches(source, events, bad, mapping=mapping, skipped=skipped))
+    """The rows of a CSV, Segment or mapped JSON Lines log, a batch at a
+    time (Parquet: ``parquet_batches``, which ``inputs.checked_batches`` takes)."""
     mapper = RowMapper(events, mapping, fmt, source.shown, bad, skipped)
     if fmt == "csv":
         return _batched(_csv_rows(source, mapper))

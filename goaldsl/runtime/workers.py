@@ -68,7 +68,7 @@ import tempfile
 import time
 import traceback
 from bisect import bisect_left
-from itertools import chain, compress
+from itertools import compress
 from operator import attrgetter, itemgetter
 from typing import IO, Any, Callable, Iterator, Optional, Sequence
 
@@ -127,13 +127,14 @@ def run_workers(program: Program, contacts, events, out: Optional[IO], *, worker
 def _run(program, contacts, events, out, workers, start, until, window, skip_bad, fmt, mapping, on_batch, writer_for,
          summary, lines, mode, times):
     again = _unscannable(events, fmt, mapping)
+    stream = lines and out is not None  # JSON Lines to a stream: merged while the workers run
     way = os.environ.get("GOAL_WORKERS_WAY", "lines")  # for bench/scale.py, which measures the ways
     if again is None and way == "dealt":
         again = "$GOAL_WORKERS_WAY"
     if again is None:
         fed = way != "scanned"
         pool = _Pool(program, workers, mode, summary,
-                     scan=(contacts, events, start, until, on_batch is not None, fed), stream=lines and out is not None)
+                     scan=(contacts, events, start, until, on_batch is not None, fed), stream=stream)
         try:
             times["way"] = "lines" if fed else "scanned"
             if fed:
@@ -147,7 +148,6 @@ def _run(program, contacts, events, out, workers, start, until, window, skip_bad
         finally:
             pool.close()
     times["way"], times["why dealt"] = "dealt", again
-    stream = lines and out is not None
     pool = _Pool(program, workers, mode, summary, stream=stream)
     try:
         try:
@@ -188,7 +188,7 @@ def _merged(pool: "_Pool", program: Program, inputs: Inputs, out: Optional[IO], 
     results = pool.results()
     times["parent before merge"] = time.process_time()
     failed = first_failure(r[0] for r in results)
-    if failed is None and pool.stream is not None and out is not None and lines:
+    if failed is None and pool.stream is not None:  # (made only for JSON Lines to ``out``)
         pool.stream.advance(final=True)  # the last batches; the rest was merged while the workers ran
         pool.stream.copy_to(out)
     else:
@@ -813,8 +813,9 @@ def _own_contacts(contacts, inputs: Inputs, me: int, n: int) -> "tuple[list, Opt
     contacts as the file does, as their places in it would). A contact
     with the same id as another is on a line of the same partition, so the
     rule that the first one wins holds. Each owner checks that its good
-    contacts' ids are those decoded cheaply (else the run is dealt, where
-    one process reads the file). Another format is read whole by every
+    contacts are its own (their ids those decoded cheaply, or else each of
+    this partition; if not, the run is dealt, where one process reads the
+    file). Another format is read whole by every
     worker, and partition 0 reports its bad lines."""
     from .sources import contact_format
     if contact_format(contacts, None) != "jsonl":
@@ -856,9 +857,7 @@ class _ContactOwners:
         flags = []
         kept = self.ids
         for cid in ids:
-            t = type(cid)
-            if t is not str or not cid:
-                cid = str(cid) if t is int else None
+            cid = _as_id(cid) or None  # (an empty text is no id)
             mine = partition_of(cid, n) == me if cid is not None else me == 0
             flags.append(mine)
             if mine and cid is not None:
