@@ -581,3 +581,44 @@ def test_the_spill_files_merged_while_written_give_the_merge(tmp_path, seed):
     expected = [line for _, lines in merge([iter(s) for s in streams]) for line in lines]
     assert out.getvalue().splitlines() == [x.decode() for x in expected]
     stream.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the workers are forked (they take the patches with them)")
+@pytest.mark.parametrize("who", [0, 1])
+def test_a_worker_that_dies_while_the_log_is_sent_fails_the_run(tmp_path, monkeypatch, who):
+    # This process sends each worker its lines by a thread of the worker's own, up to AHEAD bytes ahead
+    # (_Outbox). A worker that dies (here: at once, as the out-of-memory killer would end it) must not
+    # leave this process waiting for room in its queue: the run fails with the one message, and the other
+    # worker ends. One message ahead, small pieces: many more pieces than room.
+    import os
+    from goaldsl import load_program
+    from goaldsl.runtime import workers
+    rows = [_visit(i // 400 % 60, f"c{i % 50}", f"e{i}") for i in range(6000)]
+    rows.sort(key=lambda r: r["time"])
+    _odd_log(tmp_path, rows)
+    monkeypatch.setattr(workers, "CHUNK", 4096)
+    monkeypatch.setattr(workers._Outbox, "AHEAD", 1)  # (bytes: one message at a time)
+    scan_and_run = workers._scan_and_run
+
+    def dies(conn, kernel, me, *args):
+        if me == who:
+            os._exit(9)
+        return scan_and_run(conn, kernel, me, *args)
+
+    monkeypatch.setattr(workers, "_scan_and_run", dies)
+    program = load_program(tmp_path / "program.goal")
+    failed: list = []
+
+    def run() -> None:
+        try:
+            workers.run_workers(program, tmp_path / "contacts.jsonl", tmp_path / "events.jsonl", None, workers=2,
+                                start=None, until=None, window=lambda inputs: (inputs.first_time, inputs.last_time))
+        except workers.WorkerFailed as e:
+            failed.append(str(e))
+
+    import threading
+    t = threading.Thread(target=run, daemon=True)  # (a run that waits for ever would hang the tests)
+    t.start()
+    t.join(120)
+    assert not t.is_alive(), "the run still waits for a worker that is gone"
+    assert failed and "stopped unexpectedly" in failed[0]

@@ -270,16 +270,16 @@ def _send_lines(pool: "_Pool", events, declared: dict, on_batch) -> None:
         for piece in scan.route():
             # a plain file's piece is read again by each worker (its place in the file, not its bytes, is sent)
             where = (piece.offset, len(piece.data)) if scan.plain else piece.data
-            for i, conn in enumerate(pool.conns):
+            for i in range(pool.n):
                 mask = piece.mask(i)
-                pool._send(conn, ("lines", piece.base, where, mask, piece.ids_of(mask), piece.taken, scan.rows))
+                pool._send(i, ("lines", piece.base, where, mask, piece.ids_of(mask), piece.taken, scan.rows))
             if on_batch is not None:
                 events.rows_read, events.rows_total = scan.position(), 1 << 20  # how far, for the display
                 on_batch(scan.rows)
     except SourceError:  # the reader says so, as one process does
         raise _Again("a file that cannot be read") from None
-    for conn in pool.conns:
-        pool._send(conn, ("end",))
+    for i in range(pool.n):
+        pool._send(i, ("end",))
 
 
 def _dealt(pool: "_Pool", program: Program, contacts, events, start: Optional[int], until: Optional[int],
@@ -346,6 +346,7 @@ class _Pool:
             there.close()
             self.conns.append(here)
             self.procs.append(p)
+        self.outboxes = [_Outbox(conn, f"goal-send-{i}") for i, conn in enumerate(self.conns)]
 
     def spill_path(self, i: int) -> str:
         return os.path.join(self.folder, f"partition-{i}.pickle")
@@ -359,23 +360,23 @@ class _Pool:
         parts: list[list] = [[] for _ in range(self.n)]
         for rank, rec in enumerate(contacts):
             parts[partition_of(str(rec["id"]), self.n)].append((rank, rec))
-        for conn, part in zip(self.conns, parts):
-            self._send(conn, ("begin", part, start, until))
+        for i, part in enumerate(parts):
+            self._send(i, ("begin", part, start, until))
 
     def add(self, ev: tuple, seq: int) -> None:
         i = partition_of(ev[1], self.n)
         piece = self.pieces[i]
         piece.append((ev[0], ev[1], ev[2], ev[3], seq))
         if len(piece) >= PIECE:
-            self._send(self.conns[i], ("events", piece))
+            self._send(i, ("events", piece))
             self.pieces[i] = []
 
     def finish(self, until: int) -> None:
-        for i, conn in enumerate(self.conns):
+        for i in range(self.n):
             if self.pieces[i]:
-                self._send(conn, ("events", self.pieces[i]))
+                self._send(i, ("events", self.pieces[i]))
                 self.pieces[i] = []
-            self._send(conn, ("finish", until))
+            self._send(i, ("finish", until))
 
     # ------------------------------------------------------------ scanned
 
@@ -398,15 +399,13 @@ class _Pool:
         return out
 
     def finish_scanned(self, start: int, until: int) -> None:
-        for conn in self.conns:
-            self._send(conn, ("finish", start, until))
+        for i in range(self.n):
+            self._send(i, ("finish", start, until))
 
     # ------------------------------------------------------------ both
 
-    def _send(self, conn, msg) -> None:
-        try:
-            conn.send(msg)
-        except (BrokenPipeError, EOFError, OSError):
+    def _send(self, i: int, msg) -> None:
+        if not self.outboxes[i].put(msg):
             self._died()
 
     def _recv(self, i: int):
@@ -450,6 +449,8 @@ class _Pool:
         if self.stream is not None:
             self.stream.close()
             self.stream = None
+        for box in self.outboxes:
+            box.close()
         for conn in self.conns:
             conn.close()  # a worker waiting for a message stops at the end of its pipe
         for p in self.procs:
@@ -468,7 +469,70 @@ class _Pool:
             os.rmdir(self.folder)
         except OSError:
             pass
-        self.conns, self.procs = [], []
+        for box in self.outboxes:
+            box.join()
+        self.conns, self.procs, self.outboxes = [], [], []
+
+
+class _Outbox:
+    """A worker's messages, sent by a thread of their own so that this
+    process need not wait while the worker reads: a worker reads its next
+    message only when it is done with the one before, and a message is
+    larger than the pipe holds, so a parent that sent itself would keep in
+    step with the slowest worker, and the workers would then wait for its
+    scan of the next piece. Up to ``AHEAD`` bytes of messages wait in
+    memory. The thread writes with the lock released (``send_bytes``); the
+    messages are pickled here, as ``Connection.send`` does."""
+
+    AHEAD = 16 << 20
+
+    def __init__(self, conn, name: str):
+        import queue
+        import threading
+        self.conn = conn
+        self.broken = False  # the worker can no longer be reached
+        self.waiting = 0  # bytes queued, not yet sent
+        self.room = threading.Condition()
+        self.queue: "queue.SimpleQueue[Optional[bytes]]" = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def put(self, msg) -> bool:
+        """Queue a message (waiting while ``AHEAD`` bytes are); False when
+        the worker can no longer be reached."""
+        data = pickle.dumps(msg, pickle.HIGHEST_PROTOCOL)
+        with self.room:
+            while self.waiting > self.AHEAD and not self.broken:
+                self.room.wait()
+            if self.broken:
+                return False
+            self.waiting += len(data)
+        self.queue.put(data)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            data = self.queue.get()
+            if data is None:
+                return
+            try:
+                self.conn.send_bytes(data)
+            except (BrokenPipeError, EOFError, OSError):
+                with self.room:
+                    self.broken = True
+                    self.room.notify()
+                return
+            with self.room:
+                self.waiting -= len(data)
+                self.room.notify()
+
+    def close(self) -> None:
+        """Stop once the messages queued are sent (at the end of a run all
+        have been read), or at once when the worker is gone."""
+        self.queue.put(None)
+
+    def join(self) -> None:
+        self.thread.join(timeout=1)
 
 
 #: A spill file's record: the size of the pickled batch that follows.
