@@ -622,3 +622,24 @@ def test_a_worker_that_dies_while_the_log_is_sent_fails_the_run(tmp_path, monkey
     t.join(120)
     assert not t.is_alive(), "the run still waits for a worker that is gone"
     assert failed and "stopped unexpectedly" in failed[0]
+
+
+@pytest.mark.parametrize("read", [1, 7, 64, 1 << 22])
+def test_a_spill_file_read_in_parts_gives_its_batches(tmp_path, monkeypatch, read):
+    # At the end of a run that is not merged while the workers run (a failure, CSV, Parquet, the table) the
+    # spill files are read _SPILL_READ bytes at a time: a record cut by a read is whole in the next.
+    import io
+    from goaldsl.runtime import workers
+    batches = [([(t, 0, i)], [f"line {t} {i}".encode() * (t % 5)]) for t in range(40) for i in range(t % 3)]
+    buf = io.BytesIO()
+    spill = workers._Spill(buf)
+    for keys, lines in batches:
+        spill.add(keys, lines)
+    (tmp_path / "partition-0.pickle").write_bytes(buf.getvalue())
+
+    class Pool:
+        def spill_path(self, i):
+            return str(tmp_path / f"partition-{i}.pickle")
+
+    monkeypatch.setattr(workers, "_SPILL_READ", read)
+    assert list(workers._Pool.spilled(Pool(), 0)) == batches

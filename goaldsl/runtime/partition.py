@@ -232,26 +232,37 @@ def merge(streams: Sequence[Iterable[tuple[list, list]]]) -> Iterator[tuple[list
         live = [b for b in bufs if not b[3]]
         # every entry before the least of the live streams' last keys can go: what they give later is not before it
         bound = min(b[0][-1] for b in live) if live else None
-        keys: list = []
-        entries: list = []
-        runs = 0
-        for b in bufs:
-            k = len(b[0]) if bound is None else bisect.bisect_left(b[0], bound)
-            if k:
-                keys += b[0][:k]
-                entries += b[1][:k]
-                del b[0][:k], b[1][:k]
-                runs += 1
-        if runs > 1:
-            order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: of equal keys, the earlier stream's
-            keys = list(map(keys.__getitem__, order))
-            entries = list(map(entries.__getitem__, order))
+        keys, entries = take_below(bufs, bound)
         if keys:
             yield keys, entries
         for b in live:
             if b[0] and b[0][-1] == bound or not b[0]:
                 _refill(b)  # its entries at the bound wait for what comes after them
         bufs = [b for b in bufs if b[0]]
+
+
+def take_below(bufs: Sequence[list], bound) -> tuple[list, list]:
+    """The step of a merge: from buffers ``[keys, entries, ...]`` (each in
+    key order) the entries whose keys are below ``bound`` (None: all), taken
+    out of the buffers, in key order (of equal keys, the earlier buffer's
+    first): each buffer's part is a sorted run, which Python's sort merges
+    in C. ``merge`` and the merge while the workers run (``workers``) take
+    this step."""
+    keys: list = []
+    entries: list = []
+    runs = 0
+    for b in bufs:
+        k = len(b[0]) if bound is None else bisect.bisect_left(b[0], bound)
+        if k:
+            keys += b[0][:k]
+            entries += b[1][:k]
+            del b[0][:k], b[1][:k]
+            runs += 1
+    if runs > 1:
+        order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: of equal keys, the earlier buffer's
+        keys = list(map(keys.__getitem__, order))
+        entries = list(map(entries.__getitem__, order))
+    return keys, entries
 
 
 def _refill(b: list) -> bool:

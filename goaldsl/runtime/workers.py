@@ -67,7 +67,6 @@ import sys
 import tempfile
 import time
 import traceback
-from bisect import bisect_left
 from itertools import compress
 from operator import attrgetter, itemgetter
 from typing import IO, Any, Callable, Iterator, Optional, Sequence
@@ -78,7 +77,8 @@ from .engine import EngineError
 from .inputs import (EventValidator, Inputs, JsonlReader, SeenIds, as_source, decode_line, in_time_order,
                      iter_events, numbered_lines, read_contacts)
 from .output import JsonlWriter
-from .partition import PIECE, PartitionRun, cut_at_failure, first_failure, merge, pairs_of, partition_of
+from .partition import (PIECE, PartitionRun, cut_at_failure, first_failure, merge, pairs_of, partition_of,
+                        take_below)
 from .program import InputError, Program, read_inputs, shown_path
 from .summary import Summary, shapes_of
 
@@ -438,12 +438,16 @@ class _Pool:
     def spilled(self, i: int) -> Iterator[tuple[list, list]]:
         """A partition's batches (keys, lines or entries), in key order, from its spill file."""
         records = _Records()
+        rest = b""
         with open(self.spill_path(i), "rb") as f:
             while True:
-                head = f.read(_RECORD.size)
-                if not head:
+                data = f.read(_SPILL_READ)
+                if not data:
                     return
-                yield records.load(f.read(_RECORD.unpack(head)[0]))
+                data = rest + data if rest else data
+                got: list = []
+                rest = data[records.parse(data, got):]
+                yield from got
 
     def close(self) -> None:
         if self.stream is not None:
@@ -538,6 +542,9 @@ class _Outbox:
 #: A spill file's record: the size of the pickled batch that follows.
 _RECORD = struct.Struct("<Q")
 
+#: Bytes of a spill file read at a time at the end of a run (``_Pool.spilled``).
+_SPILL_READ = 1 << 22
+
 
 class _Spill:
     """A worker's spill file, a record per batch: its size, then the
@@ -574,6 +581,19 @@ class _Records:
     def load(self, record: bytes):
         self._record = io.BytesIO(record)
         return self._load()
+
+    def parse(self, data: bytes, out: list) -> int:
+        """The whole records at the start of ``data`` loaded, onto ``out``;
+        where the first one not whole begins (``len(data)``: none)."""
+        size = _RECORD.size
+        start = 0
+        while len(data) - start >= size:
+            end = start + size + _RECORD.unpack_from(data, start)[0]
+            if end > len(data):
+                break
+            out.append(self.load(data[start + size:end]))
+            start = end
+        return start
 
     # what the unpickler reads with: the current record (no peek, so it reads no further than a pickle)
     def read(self, n: int = -1) -> bytes:
@@ -617,19 +637,7 @@ class _Streamed:
         if not final and not all(keys):
             return got  # a stream's next key is not known yet
         bound = None if final else min(k[-1] for k in keys)
-        merged: list = []
-        texts: list = []
-        runs = 0
-        for i, k in enumerate(keys):
-            cut = len(k) if bound is None else bisect_left(k, bound)
-            if cut:
-                merged += k[:cut]
-                texts += self.lines[i][:cut]
-                del k[:cut], self.lines[i][:cut]
-                runs += 1
-        if runs > 1:
-            order = sorted(range(len(merged)), key=merged.__getitem__)  # stable: of equal keys, the earlier stream's
-            texts = list(map(texts.__getitem__, order))
+        _, texts = take_below(list(zip(keys, self.lines)), bound)
         if texts:
             texts.append(b"")  # a newline after the last
             self.out.write(b"\n".join(texts))
@@ -644,20 +652,12 @@ class _Streamed:
                 return False
         at = self.read_to[i]
         data = os.pread(fd, os.fstat(fd).st_size - at, at)
-        got = False
-        size = _RECORD.size
-        start = 0
-        while len(data) - start >= size:
-            end = start + size + _RECORD.unpack_from(data, start)[0]
-            if end > len(data):
-                break  # being written
-            keys, lines = self.records[i].load(data[start + size:end])
+        got: list = []
+        self.read_to[i] = at + self.records[i].parse(data, got)  # (a record being written is read next time)
+        for keys, lines in got:
             self.keys[i] += keys
             self.lines[i] += lines
-            start = end
-            got = True
-        self.read_to[i] = at + start
-        return got
+        return bool(got)
 
     def copy_to(self, out: IO) -> None:
         """The merged lines written to ``out``."""
