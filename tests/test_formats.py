@@ -302,7 +302,7 @@ assert main(["run", {str(ROOT / "examples" / "booked-a-demo")!r}, "--format", "j
              "--events", {str(d / "events.parquet")!r}]) == 0
 print("imported:", sorted(m for m in sys.modules if m.split(".")[0] in ("numpy", "pandas") or m == "pyarrow.compute"))
 from goaldsl.runtime.inputs import SeenIds
-print("digests:", SeenIds()._digests(["a", "b", "a"]))
+print("repeats:", SeenIds()._in_table(["a", "b", "a"]))
 from goaldsl.runtime.output import ParquetWriter
 out = io.BytesIO()
 w = ParquetWriter(out)
@@ -314,8 +314,8 @@ print("written:", pq.read_table(io.BytesIO(out.getvalue())).num_rows)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     want = run("run", str(ROOT / "examples" / "booked-a-demo"), "--format", "jsonl").stdout.decode()
-    assert done.stdout.endswith("imported: []\ndigests: [False, False, True]\nwritten: 1\n")
-    assert done.stdout[:-len("imported: []\ndigests: [False, False, True]\nwritten: 1\n")] == want
+    assert done.stdout.endswith("imported: []\nrepeats: [False, False, True]\nwritten: 1\n")
+    assert done.stdout[:-len("imported: []\nrepeats: [False, False, True]\nwritten: 1\n")] == want
 
 
 def test_a_pyarrow_that_needs_numpy_is_imported_with_it(tmp_path):

@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import operator
+import os
 import re
 import sys
 from operator import itemgetter
@@ -1328,18 +1329,35 @@ class SeenIds:
     duplicate.
 
     The first ``EXACT`` ids are kept as they are, in a set. Past that each id
-    is kept as a 128-bit digest (two 64-bit SipHash values of the text:
-    Python's string hash, and the hash of the text with a NUL after it) in
-    sorted numpy arrays, 16 bytes per id whatever its length, merged as they
-    grow (a log-structured merge: each run at most half the one before).
-    Two different ids are taken for one only when both values collide, a
-    chance below 10^-20 for a log of a billion events (docs/decisions.md)."""
+    is kept as a 128-bit key (a, b) in an open-addressing table: two numpy
+    uint64 arrays, b == 0 an empty slot, linear probing, at most half full
+    (doubled when a batch would fill it more): 16 bytes a slot, 32 to 64
+    bytes an id whatever its length (while doubling, the old table beside
+    the new). A batch goes in in vectorised rounds: each row reads its slot;
+    its key there is a duplicate, an empty slot is written (several rows may
+    write one: the a-values first, then the b-values of the rows whose
+    a-value stayed, so the slot holds one row's key whole), the others go on
+    to the next slot. Repeats inside a batch are found first (equal mixes,
+    then their keys, in row order): the first row wins.
+
+    An id of at most 15 ASCII characters without NUL is its own key: its
+    bytes, zero-padded, then a 1 in b's top byte; exact, and no hashing.
+    Any other id's key is two 64-bit SipHash values of its text (Python's
+    string hash, and the hash of the text with a NUL after it), b's top bit
+    set, which no packed key has. Two different hashed ids are taken for one
+    only when both values collide, a chance below 10^-20 for a log of a
+    billion events (docs/decisions.md). A key's slot is the top bits of a
+    mix of both values seeded at random per process, so that chosen ids
+    cannot pile into one run of slots."""
 
     EXACT = 1 << 18
+    SLOTS = 1 << 16  # the table's first size (a power of two)
 
     def __init__(self) -> None:
         self._exact: Optional[set] = set()
-        self._runs: list = []  # (first values, second values), sorted by the first
+        self._a = self._b = None  # the table: the keys' two values; b == 0 is an empty slot
+        self._count = 0
+        self._seed: tuple = ()
 
     def duplicates(self, ids: list) -> Optional[list[bool]]:
         """Take a batch of ids (None: a row without one) in file order;
@@ -1357,7 +1375,7 @@ class SeenIds:
                     flags = None
             exact.discard(None)  # (a row without an id is no one's duplicate)
             if len(exact) > self.EXACT:
-                self._digest_all()
+                self._to_table()
             return flags
         if exact is not None:
             fresh = set(ids)
@@ -1365,7 +1383,7 @@ class SeenIds:
             if len(fresh) == len(ids) - ids.count(None) and exact.isdisjoint(fresh):
                 exact |= fresh  # no id of this batch was seen before, none twice in it
                 if len(exact) > self.EXACT:
-                    self._digest_all()
+                    self._to_table()
                 return None
             flags = []
             for eid in ids:
@@ -1374,16 +1392,16 @@ class SeenIds:
                     exact.add(eid)
                 flags.append(dup)
             if len(exact) > self.EXACT:
-                self._digest_all()
+                self._to_table()
             return flags
-        return self._digests(ids)
+        return self._in_table(ids)
 
-    def _digest_all(self) -> None:
+    def _to_table(self) -> None:
         ids = list(self._exact)
         self._exact = None
-        self._digests(ids)
+        self._in_table(ids)
 
-    def _digests(self, ids: list) -> Optional[list[bool]]:
+    def _in_table(self, ids: list) -> Optional[list[bool]]:
         import numpy as np
         if None in ids:
             rows = [i for i, x in enumerate(ids) if x is not None]
@@ -1391,63 +1409,146 @@ class SeenIds:
                 return None
             present = [ids[i] for i in rows]
         else:
-            rows, present = range(len(ids)), ids
+            rows, present = None, ids
         n = len(present)
-        first = np.fromiter(map(hash, present), dtype=np.int64, count=n)
-        second = np.fromiter(map(hash, map(operator.add, present, itertools.repeat("\0"))), dtype=np.int64, count=n)
-        order = np.lexsort((second, first))  # stable: of equal ids, the earlier row first
-        a, b = first[order], second[order]
-        dup_sorted = np.zeros(n, dtype=bool)
-        dup_sorted[1:] = (a[1:] == a[:-1]) & (b[1:] == b[:-1])  # again in this batch
-        for ra, rb in self._runs:
-            dup_sorted |= _in_run(ra, rb, a, b)
-        dup = np.empty(n, dtype=bool)
-        dup[order] = dup_sorted
-        keep = ~dup_sorted
-        self._add(a[keep], b[keep])
+        if not n:
+            return None
+        a, b = _id_keys(present)
+        h = self._mix(a, b)
+        dup = np.zeros(n, dtype=bool)
+        srt = np.sort(h)
+        same = srt[1:] == srt[:-1]
+        if same.any():  # an id twice in the batch (or two ids with one mix: rare): the first one wins
+            twice = np.flatnonzero(np.isin(h, srt[1:][same]))
+            first: dict = {}
+            for i, key in zip(twice.tolist(), zip(a[twice].tolist(), b[twice].tolist())):
+                if first.setdefault(key, i) != i:
+                    dup[i] = True
+            new = np.flatnonzero(~dup)
+            dup[new] = self._insert(a[new], b[new], h[new])
+        else:
+            dup = self._insert(a, b, h)
         if not dup.any():
             return None
         flags = [False] * len(ids)
         for i in np.flatnonzero(dup).tolist():
-            flags[rows[i]] = True
+            flags[i if rows is None else rows[i]] = True
         return flags
 
-    def _add(self, a, b) -> None:
+    def _mix(self, a, b):
+        """A 64-bit mix of the keys (a, b), seeded; its top bits are the slot."""
         import numpy as np
-        if not len(a):
-            return
-        runs = self._runs
-        runs.append((a, b))
-        while len(runs) > 1 and 2 * len(runs[-1][0]) >= len(runs[-2][0]):
-            (a1, b1), (a2, b2) = runs.pop(), runs.pop()
-            a, b = np.concatenate((a2, a1)), np.concatenate((b2, b1))
-            # Two sorted runs: a stable sort is a linear merge (timsort).
-            # Digests with equal first values need not be in order of the
-            # second (_in_run looks at each of them).
-            order = np.argsort(a, kind="stable")
-            runs.append((a[order], b[order]))
+        if not self._seed:
+            self._seed = tuple(np.frombuffer(os.urandom(16), dtype=np.uint64))
+        s1, s2 = self._seed
+        h = a ^ s1
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= b
+        h ^= s2
+        h ^= h >> np.uint64(32)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xC4CEB9FE1A85EC53)
+        h ^= h >> np.uint64(32)
+        return h
+
+    def _insert(self, a, b, h):
+        """Put the keys (a, b), all different, in the table; return which of
+        them were there already."""
+        import numpy as np
+        n = len(a)
+        if self._a is None or self._count + n > len(self._a) // 2:
+            self._grow(self._count + n)
+        A, B = self._a, self._b
+        size = len(A)
+        s = (h >> np.uint64(65 - size.bit_length())).astype(np.intp)  # the top bits of the mix
+        found = np.zeros(n, dtype=bool)
+        at = None  # the rows still looking for their slot (None: all of them)
+        placed = 0
+        while len(s):
+            ta, tb = A[s], B[s]
+            hit = (tb == b) & (ta == a)
+            if hit.any():
+                found[hit.nonzero()[0] if at is None else at[hit]] = True
+            empty = tb == 0
+            moving = ~hit
+            if empty.any():
+                # Several rows may want one empty slot: the a-values are
+                # written, then the b-values of the rows whose a-value stayed
+                # (all equal): the slot holds one row's key whichever writes last.
+                e = empty.nonzero()[0]
+                se, ae = s[e], a[e]
+                A[se] = ae
+                e = e[A[se] == ae]
+                se, be = s[e], b[e]
+                B[se] = be
+                won = e[B[se] == be]
+                placed += len(won)
+                moving[won] = False
+            if at is None:
+                at = moving.nonzero()[0]
+            else:
+                at = at[moving]
+            s = s[moving] + 1
+            s[s == size] = 0  # (past the end: the first slot)
+            a, b = a[moving], b[moving]
+        self._count += placed
+        return found
+
+    def _grow(self, need: int) -> None:
+        import numpy as np
+        size = self.SLOTS
+        while need > size // 2:
+            size *= 2
+        A, B = self._a, self._b
+        self._a, self._b = np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.uint64)
+        self._count = 0
+        for i in range(0, 0 if A is None else len(A), 1 << 16):  # (a piece at a time: little beside the two tables)
+            kept = B[i:i + (1 << 16)] != 0
+            a, b = A[i:i + (1 << 16)][kept], B[i:i + (1 << 16)][kept]
+            self._insert(a, b, self._mix(a, b))
 
 
-def _in_run(ra, rb, a, b):
-    """Which of the digests (a, b), sorted, are in a run (ra, rb)."""
+_PACKED = 1 << 56  # b's top byte (the 16th) of a packed id: 1
+_HASHED = 1 << 63  # b's top bit, set for a hashed id
+
+
+def _id_keys(ids: list):
+    """The keys (a, b) of the ids: an id of at most 15 ASCII characters
+    without NUL is its bytes, zero-padded, then a 1; any other id is its two
+    SipHash values with the top bit of b set (docs/decisions.md)."""
     import numpy as np
-    n = len(ra)
-    if not n:
-        return np.zeros(len(a), dtype=bool)
-    lo = np.searchsorted(ra, a, side="left")
-    at = np.minimum(lo, n - 1)
-    same = ra[at] == a  # the first value is there: compare the second
-    found = same & (rb[at] == b)
-    # Several ids of the run sharing a first value (rare): look at each.
-    nxt = np.minimum(lo + 1, n - 1)
-    for i in np.flatnonzero(same & ~found & (nxt > at) & (ra[nxt] == a)).tolist():
-        j = lo[i]
-        while j < n and ra[j] == a[i]:
-            if rb[j] == b[i]:
-                found[i] = True
-                break
-            j += 1
-    return found
+    n = len(ids)
+    text = "\0".join(ids)
+    if text.isascii() and text.count("\0") == n - 1:  # (no id holds a NUL)
+        width = len(text) // n
+        if width <= 15 and len(text) == n * (width + 1) - 1:  # all of one width (the usual batch): no copy of each id?
+            chars = np.frombuffer(text.encode() + b"\0", dtype=np.uint8).reshape(n, width + 1)
+            if not chars[:, width].any():  # (every NUL a separator: all of that width)
+                packed = np.zeros((n, 16), dtype=np.uint8)
+                packed[:, :width] = chars[:, :width]
+                packed = packed.view("<u8")
+                return packed[:, 0].copy(), packed[:, 1] | np.uint64(_PACKED)
+        packed = np.array(ids, dtype="S16").view("<u8").reshape(n, 2)
+        short = packed[:, 1] < _PACKED  # (its 16th byte is 0)
+        if short.all():
+            a, b = packed[:, 0].copy(), packed[:, 1] | np.uint64(_PACKED)
+            return a, b
+    else:
+        short = np.fromiter((len(x) <= 15 and x.isascii() and "\0" not in x for x in ids), dtype=bool, count=n)
+        rows = short.nonzero()[0]
+        packed = np.zeros((n, 2), dtype=np.uint64)
+        if len(rows):
+            packed[rows] = np.array([ids[i] for i in rows.tolist()], dtype="S16").view("<u8").reshape(-1, 2)
+    a, b = packed[:, 0].copy(), packed[:, 1] | np.uint64(_PACKED)
+    long = (~short).nonzero()[0]
+    if len(long):
+        others = [ids[i] for i in long.tolist()]
+        m = len(others)
+        a[long] = np.fromiter(map(hash, others), dtype=np.int64, count=m).view(np.uint64)
+        b[long] = np.fromiter(map(hash, map(operator.add, others, itertools.repeat("\0"))), dtype=np.int64,
+                              count=m).view(np.uint64) | np.uint64(_HASHED)
+    return a, b
 
 
 def event_pieces(path, events: dict[str, ir.EventType], shown: str | None = None,
