@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import re
 from collections import deque
 from operator import attrgetter, itemgetter
 from typing import Any, Callable, Iterable, Optional
@@ -1453,21 +1452,25 @@ def _load_workflow(w: _WState, sw: fmt.SWorkflow, contacts: dict) -> None:
 
 
 # Each workflow's scheduling (Engine._scheduler), by its kind of ticks, as
-# the text of a function making it: the kind's instant (TICK: the first tick
-# at or after an instant), then the agenda's part, which every kind shares.
-_SCHEDULE_TICKS = """\
+# the text of a function making it: the kind's instant (``tick(x)``: the
+# text of the first tick at or after the instant ``x``), then the agenda's
+# part, which every kind shares.
+def _schedule_ticks(tick: Callable[[str], str]) -> str:
+    return f"""\
         instant = eng._instant
-        at = TICK(at)
+        at = {tick("at")}
         last = w.last_acted
         if last is not None and at <= last:
-            at = TICK(last + 1)
+            at = {tick("last + 1")}
         if at == instant:
             if eng._round or index <= eng._turn:
-                at = TICK(at + 1)
+                at = {tick("at + 1")}
             else:
                 eng._woken = True
                 eng._soonest = at  # the earliest there is: the event loop acts before the next instant
 """
+
+
 _SCHEDULE_EVENT = """\
         instant = eng._instant
         if instant is not None and at <= instant:  # (no instant earlier than the current one)
@@ -1492,8 +1495,8 @@ _SCHEDULE = {kind: "def make(eng, w, every, index, tick, heappush):\n    def sch
              + _SCHEDULE_AGENDA
              for kind, head in (
                  # ticks at multiples of `every`: CWorkflow.tick's, inline
-                 ("epoch", re.sub(r"TICK\((.*)\)$", r"-(-(\1) // every) * every", _SCHEDULE_TICKS, flags=re.M)),
-                 ("ticks", _SCHEDULE_TICKS.replace("TICK(", "tick(")),
+                 ("epoch", _schedule_ticks(lambda x: f"-(-({x}) // every) * every")),
+                 ("ticks", _schedule_ticks(lambda x: f"tick({x})")),
                  ("event", _SCHEDULE_EVENT))}
 _SCHEDULERS: dict[str, Callable] = {}
 
