@@ -643,3 +643,26 @@ def test_a_spill_file_read_in_parts_gives_its_batches(tmp_path, monkeypatch, rea
 
     monkeypatch.setattr(workers, "_SPILL_READ", read)
     assert list(workers._Pool.spilled(Pool(), 0)) == batches
+
+
+def test_each_spill_record_is_a_pickle_of_its_own(tmp_path):
+    # A pickler kept for a whole spill file (and the parent's unpickler) kept every object it had pickled
+    # alive in its memo: the worker and the parent held every entry of the run. Each record now stands
+    # alone: one read without those before it gives its batch, though the batches share an object.
+    import io
+    import pickle
+    from goaldsl.runtime import workers
+    shared = (5, (0, 1))  # an enrollment's key, which later keys hold
+    batches = [([(1, 0, shared, 1)], [b"a"]), ([(2, 0, shared, 2)], [b"b"]), ([(3, 1, shared, 3)], [b"c"])]
+    buf = io.BytesIO()
+    spill = workers._Spill(buf)
+    records = []
+    for keys, lines in batches:
+        at = buf.tell()
+        spill.add(keys, lines)
+        records.append(buf.getvalue()[at:])
+    size = workers._RECORD.size
+    assert [pickle.loads(r[size:]) for r in reversed(records)] == list(reversed(batches))
+    got: list = []
+    assert workers._records(records[2] + records[1][:5], got) == len(records[2])
+    assert got == [batches[2]]

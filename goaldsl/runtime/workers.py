@@ -437,7 +437,6 @@ class _Pool:
 
     def spilled(self, i: int) -> Iterator[tuple[list, list]]:
         """A partition's batches (keys, lines or entries), in key order, from its spill file."""
-        records = _Records()
         rest = b""
         with open(self.spill_path(i), "rb") as f:
             while True:
@@ -446,7 +445,7 @@ class _Pool:
                     return
                 data = rest + data if rest else data
                 got: list = []
-                rest = data[records.parse(data, got):]
+                rest = data[_records(data, got):]
                 yield from got
 
     def close(self) -> None:
@@ -548,62 +547,34 @@ _SPILL_READ = 1 << 22
 
 class _Spill:
     """A worker's spill file, a record per batch: its size, then the
-    batch pickled, written out at once (the parent merges the file while
-    it is written, ``_Streamed``). One pickler for the whole file, its memo
-    kept (an order key that later keys hold, an enrollment's, is pickled
-    once), pickling each batch into a buffer of its own."""
+    batch pickled on its own, written out at once (the parent merges the
+    file while it is written, ``_Streamed``). Each record is a pickle of
+    its own (``_records``): a pickler kept for the whole file keeps every
+    object it pickled alive in its memo, and so does the unpickler that
+    reads it (the worker and the parent held every entry of the run)."""
 
     def __init__(self, f: IO[bytes]):
         self.f = f
-        self.buf = io.BytesIO()
-        self.dump = pickle.Pickler(self.buf, protocol=pickle.HIGHEST_PROTOCOL).dump
 
     def add(self, keys: list, items: list) -> None:
-        buf = self.buf
-        buf.seek(0)
-        buf.truncate()
-        self.dump((keys, items))
-        data = buf.getvalue()
-        self.f.write(_RECORD.pack(len(data)))
-        self.f.write(data)
+        data = pickle.dumps((keys, items), pickle.HIGHEST_PROTOCOL)
+        self.f.write(_RECORD.pack(len(data)) + data)
         self.f.flush()
 
 
-class _Records:
-    """A spill file's batches unpickled a record at a time, by one
-    unpickler whose memo is kept from record to record, as the worker's
-    pickler's is (``load``: the next record's bytes)."""
-
-    def __init__(self):
-        self._record = io.BytesIO()
-        self._load = pickle.Unpickler(self).load
-
-    def load(self, record: bytes):
-        self._record = io.BytesIO(record)
-        return self._load()
-
-    def parse(self, data: bytes, out: list) -> int:
-        """The whole records at the start of ``data`` loaded, onto ``out``;
-        where the first one not whole begins (``len(data)``: none)."""
-        size = _RECORD.size
-        start = 0
-        while len(data) - start >= size:
-            end = start + size + _RECORD.unpack_from(data, start)[0]
-            if end > len(data):
-                break
-            out.append(self.load(data[start + size:end]))
-            start = end
-        return start
-
-    # what the unpickler reads with: the current record (no peek, so it reads no further than a pickle)
-    def read(self, n: int = -1) -> bytes:
-        return self._record.read(n)
-
-    def readinto(self, b) -> int:
-        return self._record.readinto(b)
-
-    def readline(self) -> bytes:
-        return self._record.readline()
+def _records(data: bytes, out: list) -> int:
+    """The whole records of a spill file at the start of ``data``, each
+    unpickled onto ``out``; where the first one not whole begins
+    (``len(data)``: none)."""
+    size = _RECORD.size
+    start = 0
+    while len(data) - start >= size:
+        end = start + size + _RECORD.unpack_from(data, start)[0]
+        if end > len(data):
+            break
+        out.append(pickle.loads(data[start + size:end]))
+        start = end
+    return start
 
 
 class _Streamed:
@@ -623,7 +594,6 @@ class _Streamed:
         self.read_to = [0] * pool.n  # how far each spill file has been read (whole records)
         self.keys: list[list] = [[] for _ in range(pool.n)]
         self.lines: list[list] = [[] for _ in range(pool.n)]
-        self.records = [_Records() for _ in range(pool.n)]
         self.out = tempfile.TemporaryFile(dir=pool.folder)
 
     def advance(self, final: bool = False) -> bool:
@@ -653,7 +623,7 @@ class _Streamed:
         at = self.read_to[i]
         data = os.pread(fd, os.fstat(fd).st_size - at, at)
         got: list = []
-        self.read_to[i] = at + self.records[i].parse(data, got)  # (a record being written is read next time)
+        self.read_to[i] = at + _records(data, got)  # (a record being written is read next time)
         for keys, lines in got:
             self.keys[i] += keys
             self.lines[i] += lines
