@@ -666,3 +666,27 @@ def test_each_spill_record_is_a_pickle_of_its_own(tmp_path):
     got: list = []
     assert workers._records(records[2] + records[1][:5], got) == len(records[2])
     assert got == [batches[2]]
+
+
+@pytest.mark.parametrize("table", [1, 2, 4, 1 << 16])
+def test_each_lines_partition_by_the_contacts_hashes_as_by_the_dict(monkeypatch, table):
+    # Once numpy is loaded the scan looks up each line's partition by its contact's hash in a table (slot:
+    # the hash's low bits; a contact whose slot another has, a new one, or one that is not a text, by the
+    # dict): the codes are the dict's, line for line. Tables of 1, 2 and 4 slots: most contacts share one.
+    import random
+    import numpy as np
+    from goaldsl.runtime import workers
+    monkeypatch.setattr(workers._Scan, "TABLE", table)
+    rnd = random.Random(table)
+    pool = [f"c{i}" for i in range(60)] + ["", None, 7, 7.0, True, 1, "1", "é", "c1\0"]
+    for n in (2, 3, 5):
+        by_table = workers._Scan(None, {}, -1, n)
+        by_dict = workers._Scan(None, {}, -1, n)
+        for _ in range(12):
+            contacts = [rnd.choice(pool) for _ in range(rnd.randrange(1, 300))]
+            got = by_table._by_hash(np, np.fromiter(map(hash, contacts), np.int64, len(contacts)), contacts)
+            monkeypatch.setitem(sys.modules, "numpy", None)  # (the dict's way)
+            want = by_dict._codes(contacts)
+            monkeypatch.undo()
+            monkeypatch.setattr(workers._Scan, "TABLE", table)
+            assert list(got) == want

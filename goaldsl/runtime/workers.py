@@ -933,6 +933,9 @@ class _Scan:
     reader does (then it stops). The work per line is done a piece at a
     time, in C (maps over lists), as the reader's is."""
 
+    #: The fewest slots of ``_by_hash``'s table.
+    TABLE = 1 << 16
+
     def __init__(self, source, declared: dict, me: int, n: int, fed: Optional[Iterator] = None):
         self.source = source
         self.fed = fed  # the parent's messages with this partition's lines, when it scans the log
@@ -947,6 +950,8 @@ class _Scan:
         self.again: Optional[str] = None
         self.rows = 0  # lines scanned
         self._owner: dict = {}  # contact (as decoded) -> its partition + 1
+        self._table: Optional[tuple] = None  # the text contacts' hashes by slot, and their partitions + 1 (numpy)
+        self._tabled = 0  # contacts in the table
         self._mine: set = set()  # this partition's contacts (as the reader gives them)
         self._seen = SeenIds()  # every id taken so far (in bounded memory, as the reader keeps them)
         self.plain = False  # the log is a plain file (not compressed): a worker reads a piece itself
@@ -1092,30 +1097,92 @@ class _Scan:
             yield _Piece(base, offset, data, codes, line_ids, taken, self.n, kinds == _TEXT)
             base += count
 
-    def _codes(self, contacts: list) -> list[int]:
+    def _codes(self, contacts: list) -> "list[int] | bytes":
         """Each line's partition + 1, by its contact as decoded (0: a blank
-        line, no one's); + 1 so that they are bytes (``_Piece``)."""
+        line, no one's); + 1 so that they are bytes (``_Piece``). Once numpy
+        is loaded (on a long log ``SeenIds`` loads it), by ``_by_hash``."""
+        np = sys.modules.get("numpy")
+        if np is not None and self.n < 255:
+            try:
+                hashes = np.fromiter(map(hash, contacts), np.int64, len(contacts))
+            except TypeError:  # a bad line's contact is a list or an object
+                pass
+            else:
+                return self._by_hash(np, hashes, contacts)
         cache = self._owner
         try:
             codes = list(map(cache.get, contacts))
-        except TypeError:  # a bad line's contact is a list or an object
+        except TypeError:
             codes = [cache.get(c) if _hashable(c) else None for c in contacts]
-        n = self.n
         i = -1
         while True:
             try:
                 i = codes.index(None, i + 1)
             except ValueError:
                 return codes
-            c = contacts[i]
-            t = type(c)
-            if t is str and c:
-                code = cache[c] = partition_of(c, n) + 1
-            elif t is int:
-                code = cache[c] = partition_of(str(c), n) + 1
-            else:  # no contact the reader takes: the line is bad, partition 0 reports it
-                code = 0 if c is _BLANK else 1
-            codes[i] = code
+            codes[i] = self._code(contacts[i])
+
+    def _code(self, c) -> int:
+        """A contact's partition + 1 (kept for its next lines), 1 for a bad
+        line's contact (partition 0 reports it), 0 for a blank line."""
+        code = self._owner.get(c) if _hashable(c) else None
+        if code is not None:
+            return code
+        t = type(c)
+        if t is str and c:
+            code = self._owner[c] = partition_of(c, self.n) + 1
+        elif t is int:
+            code = self._owner[c] = partition_of(str(c), self.n) + 1
+        else:  # no contact the reader takes: the line is bad, partition 0 reports it
+            code = 0 if c is _BLANK else 1
+        return code
+
+    def _by_hash(self, np, hashes, contacts: list) -> bytes:
+        """``_codes`` by each contact's hash, in a table of the text
+        contacts seen (slot: the hash's low bits; at least 16 slots a
+        contact, so most have a slot of their own); the others (a new
+        contact, one whose slot another has, not a text) by ``_code``. A dict
+        of the texts costs two cache misses a line on a long log (its entry,
+        and its key to compare), one after the other; the table's look-ups
+        are made together. Were two texts to have one hash, the second
+        would take the first's partition: its owner finds a contact not its
+        own (``pieces``) and the run is dealt."""
+        table = self._table
+        if table is None or 16 * self._tabled > len(table[0]):
+            table = self._table = self._new_table(np)
+        keys, codes = table
+        slots = hashes & (len(keys) - 1)
+        out = codes[slots]
+        missed = np.flatnonzero((keys[slots] != hashes) | (hashes == 0))  # (0 marks an empty slot: hash("") is 0)
+        if len(missed):
+            code = self._code
+            for i in missed.tolist():
+                c = contacts[i]
+                out[i] = k = code(c)
+                if type(c) is str and c:
+                    h = int(hashes[i])
+                    j = h & (len(keys) - 1)
+                    if keys[j] == 0 and h != 0:
+                        keys[j], codes[j] = h, k
+                        self._tabled += 1
+        return out.tobytes()
+
+    def _new_table(self, np) -> tuple:
+        """The table of ``_by_hash``, made anew for the text contacts seen."""
+        size = self.TABLE
+        while size < 32 * len(self._owner):
+            size <<= 1
+        keys = np.zeros(size, np.int64)  # (0: an empty slot)
+        codes = np.zeros(size, np.uint8)
+        self._tabled = 0
+        for c, k in self._owner.items():
+            if type(c) is str:
+                h = hash(c)
+                j = h & (size - 1)
+                if keys[j] == 0 and h != 0:
+                    keys[j], codes[j] = h, k
+                    self._tabled += 1
+        return keys, codes
 
     def _chunks(self) -> Iterator[tuple[int, bytes]]:
         """The log in pieces of whole lines, each with its place in the file
