@@ -690,3 +690,28 @@ def test_each_lines_partition_by_the_contacts_hashes_as_by_the_dict(monkeypatch,
             monkeypatch.undo()
             monkeypatch.setattr(workers._Scan, "TABLE", table)
             assert list(got) == want
+
+
+def test_a_pipe_closed_while_its_outbox_sends_ends_the_thread_quietly():
+    # A run that stops (Ctrl-C, another worker failed) closes the pipes while a sender thread may be in the
+    # middle of a message the worker has not read: the thread ends, marks the outbox broken, and raises
+    # nothing (an exception in a thread would print a traceback to the user).
+    import multiprocessing
+    import threading
+    import time
+    from goaldsl.runtime import workers
+    raised: list = []
+    hook, threading.excepthook = threading.excepthook, lambda args: raised.append(args.exc_type)
+    try:
+        here, there = multiprocessing.Pipe()
+        box = workers._Outbox(here, "goal-send-test")
+        assert box.put(b"x" * (8 << 20))  # far more than the pipe holds: the thread waits in the send
+        time.sleep(0.2)
+        here.close()
+        there.close()  # (as the worker's end goes when it is stopped)
+        box.close()
+        box.thread.join(10)
+        assert not box.thread.is_alive() and box.broken and raised == []
+        assert not box.put(b"y")
+    finally:
+        threading.excepthook = hook
