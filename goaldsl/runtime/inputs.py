@@ -889,9 +889,9 @@ _DIGIT_OR_FF = bytes(c - 48 if 48 <= c <= 57 else 0xFF for c in range(256))
 
 @functools.lru_cache(maxsize=64)
 def _month_days(year: int, month: int) -> int:
-    """How many days the month has (1970 to 8998)."""
-    start = parse_event_time(f"{year:04d}-{month:02d}-01T00:00:00Z")
-    return (parse_event_time(f"{year + month // 12:04d}-{month % 12 + 1:02d}-01T00:00:00Z") - start) // 86400
+    """How many days the month has (the proleptic Gregorian calendar, as event times are read)."""
+    import calendar
+    return calendar.monthrange(year, month)[1]
 
 
 @functools.lru_cache(maxsize=4)
