@@ -241,13 +241,14 @@ def merge(streams: Sequence[Iterable[tuple[list, list]]]) -> Iterator[tuple[list
         bufs = [b for b in bufs if b[0]]
 
 
-def take_below(bufs: Sequence[list], bound) -> tuple[list, list]:
+def take_below(bufs: Sequence[list], bound, keys_too: bool = True) -> tuple[list, list]:
     """The step of a merge: from buffers ``[keys, entries, ...]`` (each in
     key order) the entries whose keys are below ``bound`` (None: all), taken
     out of the buffers, in key order (of equal keys, the earlier buffer's
     first): each buffer's part is a sorted run, which Python's sort merges
     in C. ``merge`` and the merge while the workers run (``workers``) take
-    this step."""
+    this step; the latter writes only the entries (``keys_too`` False: the
+    keys handed back are not put in order)."""
     keys: list = []
     entries: list = []
     runs = 0
@@ -260,7 +261,8 @@ def take_below(bufs: Sequence[list], bound) -> tuple[list, list]:
             runs += 1
     if runs > 1:
         order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: of equal keys, the earlier buffer's
-        keys = list(map(keys.__getitem__, order))
+        if keys_too:
+            keys = list(map(keys.__getitem__, order))
         entries = list(map(entries.__getitem__, order))
     return keys, entries
 

@@ -607,7 +607,7 @@ class _Streamed:
         if not final and not all(keys):
             return got  # a stream's next key is not known yet
         bound = None if final else min(k[-1] for k in keys)
-        _, texts = take_below(list(zip(keys, self.lines)), bound)
+        _, texts = take_below(list(zip(keys, self.lines)), bound, keys_too=False)
         if texts:
             texts.append(b"")  # a newline after the last
             self.out.write(b"\n".join(texts))
@@ -1155,16 +1155,11 @@ class _Scan:
         out = codes[slots]
         missed = np.flatnonzero((keys[slots] != hashes) | (hashes == 0))  # (0 marks an empty slot: hash("") is 0)
         if len(missed):
-            code = self._code
+            code, put = self._code, self._put
             for i in missed.tolist():
                 c = contacts[i]
                 out[i] = k = code(c)
-                if type(c) is str and c:
-                    h = int(hashes[i])
-                    j = h & (len(keys) - 1)
-                    if keys[j] == 0 and h != 0:
-                        keys[j], codes[j] = h, k
-                        self._tabled += 1
+                put(table, c, int(hashes[i]), k)
         return out.tobytes()
 
     def _new_table(self, np) -> tuple:
@@ -1172,17 +1167,19 @@ class _Scan:
         size = self.TABLE
         while size < 32 * len(self._owner):
             size <<= 1
-        keys = np.zeros(size, np.int64)  # (0: an empty slot)
-        codes = np.zeros(size, np.uint8)
+        table = (np.zeros(size, np.int64), np.zeros(size, np.uint8))  # (a key 0: an empty slot)
         self._tabled = 0
         for c, k in self._owner.items():
-            if type(c) is str:
-                h = hash(c)
-                j = h & (size - 1)
-                if keys[j] == 0 and h != 0:
-                    keys[j], codes[j] = h, k
-                    self._tabled += 1
-        return keys, codes
+            self._put(table, c, hash(c), k)
+        return table
+
+    def _put(self, table: tuple, c, h: int, code: int) -> None:
+        """A text contact (hash ``h``) into the table, when its slot is empty."""
+        keys, codes = table
+        j = h & (len(keys) - 1)
+        if type(c) is str and h != 0 and keys[j] == 0:
+            keys[j], codes[j] = h, code
+            self._tabled += 1
 
     def _chunks(self) -> Iterator[tuple[int, bytes]]:
         """The log in pieces of whole lines, each with its place in the file
