@@ -199,6 +199,29 @@ def test_seen_ids_find_the_duplicates_a_set_finds(batches, exact, slots, crowded
         assert 2 * seen._count <= len(seen._b) <= max(slots, 4 * (len(ref) + 30))
 
 
+def test_a_long_log_puts_its_ids_in_the_table_from_the_first_batch(tmp_path):
+    # A log guessed (from its size) to hold more ids than the set keeps
+    # starts with the table, not the set (moving the set's ids over later
+    # costs more than it saved); a short one, or standard input, with the
+    # set. Either way the duplicates are those a set finds.
+    from goaldsl.runtime.inputs import as_source
+
+    class Small(SeenIds):
+        EXACT, LINE = 10, 10
+
+    long, short = tmp_path / "long.jsonl", tmp_path / "short.jsonl"
+    long.write_bytes(b"x" * 111)
+    short.write_bytes(b"x" * 100)
+    assert Small.for_source(as_source(str(long)))._exact is None
+    assert Small.for_source(as_source(str(short)))._exact == set()
+    assert Small.for_source(as_source("-"))._exact == set()
+    seen = Small(expected=11)
+    assert seen._exact is None
+    assert seen.duplicates(["a", "b", "a", None, None]) == [False, False, True, False, False]
+    assert seen.duplicates(["c", "b"]) == [False, True]
+    assert seen._count == 3
+
+
 def test_ids_wanting_one_slot_with_one_first_value_are_all_kept():
     # Packed ids with the same first 8 bytes have one a-value: in one batch,
     # wanting one slot, each writes it, one keeps the slot and the others go

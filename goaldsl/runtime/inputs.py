@@ -1352,12 +1352,25 @@ class SeenIds:
 
     EXACT = 1 << 18
     SLOTS = 1 << 16  # the table's first size (a power of two)
+    LINE = 150  # bytes: about a usual event line's length (``for_source``)
 
-    def __init__(self) -> None:
-        self._exact: Optional[set] = set()
+    def __init__(self, expected: int = 0) -> None:
+        # ``expected``: about how many ids will come. Past ``EXACT`` the table
+        # is used from the first batch: moving the set's ids into it later
+        # costs more than the set saved (0.1 s at 1M events).
+        self._exact: Optional[set] = set() if expected <= self.EXACT else None
+        if self._exact is None:
+            import numpy  # noqa: F401 - loaded now (the scan's line counts and partitions use it once it is)
         self._a = self._b = None  # the table: the keys' two values; b == 0 is an empty slot
         self._count = 0
         self._seed: tuple = ()
+
+    @classmethod
+    def for_source(cls, source) -> "SeenIds":
+        """For the ids of a log: its lines guessed from its size (a regular
+        file; else, or no source, none). Only a guess: a compressed file
+        holds more."""
+        return cls(((source.size() if source is not None else None) or 0) // cls.LINE)
 
     def duplicates(self, ids: list) -> Optional[list[bool]]:
         """Take a batch of ids (None: a row without one) in file order;
@@ -1561,7 +1574,7 @@ def event_pieces(path, events: dict[str, ir.EventType], shown: str | None = None
     is called after each batch (progress)."""
     inputs = inputs if inputs is not None else Inputs()
     source = as_source(path, shown)
-    seen_ids = seen_ids if seen_ids is not None else SeenIds()
+    seen_ids = seen_ids if seen_ids is not None else SeenIds.for_source(source)
     shown = source.shown
     n = 0
     for batch in checked_batches(source, events, inputs.bad, fmt=fmt, mapping=mapping, skipped=inputs.skipped):
