@@ -40,7 +40,7 @@ from typing import Iterator, Optional
 from .runtime.engine import EngineError
 from .runtime.inputs import BadLine, InputError, check_contact
 from .runtime.output import ACTIVITY_COLUMNS, activity_row, entry_of_row
-from .runtime.partition import PIECE, PartitionRun, key_bytes
+from .runtime.partition import PIECE, PartitionRun
 from .runtime.program import Program, loads_program
 from .runtime.summary import Summary, shapes_of
 
@@ -331,7 +331,7 @@ def _batch(pairs: list, failure: Optional[tuple] = None):
     for key, e in pairs:
         for i, v in enumerate(activity_row(e)):
             cols[i].append(v)
-        cols[-3].append(key_bytes(key))
+        cols[-3].append(key)  # (bytes that sort as the keys: runtime/order.py)
         cols[-2].append(None)
         cols[-1].append(None)
     if failure is not None:

@@ -154,6 +154,54 @@ def test_key_bytes_sort_as_the_keys(keys):
     assert len({key_bytes(k) for k in ok}) == len(set(ok))
 
 
+_SMALL = st.integers(-1, 1 << 20)
+_TIMES = st.integers(0, 1 << 40)
+
+
+@st.composite
+def _made_keys(draw, depth: int = 0):
+    """A key as the engine makes it (runtime/order.py), with the tuple it
+    stands for: an entry's, whose turn a contact's rank, an event's key or
+    another entry's; an input event's; a waiting entry's."""
+    from goaldsl.runtime import order
+    kind = draw(st.sampled_from(["entry", "event", "waiting"] if depth < 2 else ["event"]))
+    if kind == "event":
+        t, seq = draw(_TIMES), draw(st.integers(0, 1 << 40))
+        return order.event_key(t, seq), (t, -1, seq)
+    if kind == "waiting":
+        index = draw(st.integers(0, 50))
+        made, key = draw(_made_keys(depth + 1))
+        return order.waiting_key(index, made), (order.WAITING, index, key)
+    whose = draw(st.sampled_from(["rank", "caused", "enrolled"]))
+    if whose == "rank":
+        rank = draw(_SMALL)
+        w_made, w_key = order.pair_key(0, order.ints_key(0, rank)), (0, (0, rank))
+    else:
+        made, key = draw(_made_keys(depth + 1))
+        w_made, w_key = (order.pair_key(1, made), (1, key)) if whose == "caused" else (made, key)
+    t, rnd, turn, phase, n = draw(_TIMES), draw(st.integers(0, 99)), draw(st.integers(-1, 50)), draw(
+        st.integers(0, 1)), draw(st.integers(1, 1 << 20))
+    return order.entry_key(t, rnd, turn, phase, w_made, n), (t, rnd, turn, phase, w_key, n)
+
+
+@given(st.lists(_made_keys(), min_size=2, max_size=8))
+def test_the_keys_the_engine_makes_are_the_bytes_of_their_tuples(made):
+    # Each key is made as bytes that are key_bytes of the tuple it stands
+    # for, so they sort as the tuples do (above), and its time is the tuple's first item.
+    from goaldsl.runtime.order import key_bytes, key_time
+    for b, k in made:
+        assert b == key_bytes(k) and key_bytes(b) == b
+        assert key_time(b) == k[0]
+    ok = []
+    for b, k in made:
+        try:
+            sorted([k2 for _, k2 in ok] + [k])
+        except TypeError:  # not comparable with the others: not a key set the engine makes
+            continue
+        ok.append((b, k))
+    assert [k for _, k in sorted(ok, key=lambda p: p[1])] == [k for _, k in sorted(ok, key=lambda p: p[0])]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.lists(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3)), max_size=6), max_size=5),
                 min_size=1, max_size=4))

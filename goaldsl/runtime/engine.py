@@ -30,8 +30,9 @@ from ..semantics import ir
 from ..syntax.codecache import compiled
 from ..syntax.values import show_text
 from ..semantics.calendar import add as calendar_add, add_duration, format_utc, next_time_of_day, window_leaves
-from . import snapshot as fmt
+from . import order, snapshot as fmt
 from .compiler import get_path
+from .order import entry_key, event_key, ints_key, pair_key, waiting_key
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, in_time_order, refuse,
                      value_problem, wrong_value)
 from .plan import (Action, Branch, CGoal, CWorkflow, End, GoalStep, Instruction, Jump, Plan, Wait, WaitDate,
@@ -237,10 +238,10 @@ class Engine:
         self.new_workflows: tuple[str, ...] = ()  # after restore(): workflows the snapshot did not have
         # What is being done, the middle of a key: the phase and whose turn it is.
         self._phase = 0
-        self._whose: Optional[tuple] = None
+        self._whose: bytes = order.NONE  # (keys are bytes: runtime/order.py)
         self._n = 0  # entries and events written in this context so far
-        self._cause: Optional[tuple] = None  # the key of the event being recorded
-        self._ranks: dict[str, tuple] = {}  # contact -> whose turn its audience match is (its place in the contact order)
+        self._cause: bytes = order.NONE  # the key of the event being recorded
+        self._ranks: dict[str, bytes] = {}  # contact -> whose turn its audience match is (its place in the contact order)
 
     def _prepare(self, plan: Plan, start: int, exhaustive: bool, paused: frozenset) -> None:
         """Each workflow's first activation and pause, and per event type what
@@ -333,7 +334,7 @@ class Engine:
         if c is None:
             if self.keys is not None:
                 # Contacts of the file first, in its order; then those first seen in events, by that event.
-                self._ranks[cid] = (0, (0, rank) if rank is not None else (1, self._cause))
+                self._ranks[cid] = pair_key(0, ints_key(0, rank) if rank is not None else pair_key(1, self._cause))
             c = self.contacts[cid] = Contact(cid, self.plan.effects.new_record(record), len(self.contacts), self._live)
             self._new_contact(c)
         else:
@@ -365,7 +366,7 @@ class Engine:
         (time, seq) order)."""
         if time < self.start or (self.now is not None and time <= self.now):
             if self.keys is not None:
-                self._cause = (time, -1, seq)
+                self._cause = event_key(time, seq)
             self._record(self._contact(contact), time, type, fields, acting=False)
             return time < self.start
         if self._queue and time < self._queue[-1][0]:
@@ -536,7 +537,7 @@ class Engine:
                                 break
                             self.now = t
                             self._instant = t = at
-                        self._cause = (t, -1, seq)
+                        self._cause = event_key(t, seq)
                         c = contacts.get(cid)
                         if c is None:
                             c = self._contact(cid)
@@ -846,7 +847,7 @@ class Engine:
                     if cid in passed:
                         break
                     if self.keys is not None:
-                        self._phase, self._whose, self._n = 0, (1, p[4]), 0  # in the order of the events that enroll
+                        self._phase, self._whose, self._n = 0, pair_key(1, p[4]), 0  # in the order of the events that enroll
                     before = self._keep_trigger(cw, c, (p[0], typ, fields)) if cw.keeps_trigger else None
                     if self._passed_over(w, c, t):
                         passed.add(cid)
@@ -1078,7 +1079,7 @@ class Engine:
         if self.on_activity is not None:
             self.on_activity(entry)
 
-    def _next_key(self, t: int) -> tuple:
+    def _next_key(self, t: int) -> bytes:
         """The next order key (``order_keys``): (instant, round, workflow,
         phase, whose turn, count). At one instant, rounds in order; in a
         round, workflows in source order; in a workflow's turn, enrollments
@@ -1090,9 +1091,10 @@ class Engine:
         an input event's key is (time, -1, seq). Every part is decided by
         the contact's own history, so keys written by engines over disjoint
         sets of contacts sort together into the order one engine over all
-        of them writes."""
+        of them writes. Made as bytes that sort as that tuple
+        (``runtime/order.py``)."""
         self._n = n = self._n + 1
-        return t, self._round, self._turn, self._phase, self._whose, n
+        return entry_key(t, self._round, self._turn, self._phase, self._whose, n)
 
     @staticmethod
     def _top_at(w: _WState, pc: int) -> int:
@@ -1268,13 +1270,14 @@ class Engine:
         enrollment order). ``goal run`` ends its stream with them so that a
         summary read from the stream knows where everyone is. With
         ``order_keys``, ``keys`` (a list) gets each entry's place in that
-        order: (workflow, the key of the enrollment)."""
+        order: (``WAITING``, workflow, the key of the enrollment), after
+        every instant (``order.waiting_key``)."""
         out = []
         for w in self._ws:
             code = w.cw.code
             for e in sorted(w.enrolled.values(), key=_by_seq):
                 if keys is not None:
-                    keys.append((w.cw.index, e.key))
+                    keys.append(waiting_key(w.cw.index, e.key))
                 entry = {"time": self.now, "contact": e.contact.id, "workflow": w.name, "type": "waiting",
                          "at": e.top + 1}
                 if e.block == B_GOAL and e.pc < len(code):

@@ -29,14 +29,12 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .engine import ActionRequest, Engine, EngineError
 from .inputs import in_time_order
+from .order import WAITING, key_bytes, key_time  # noqa: F401 - WAITING, key_bytes: part of this module's API
 
 _time = itemgetter(0)
 
 #: Events handed to the engine at a time by ``run_partition``.
 PIECE = 4096
-
-#: The first part of a ``waiting`` entry's order key: after every instant.
-WAITING = 1 << 62
 
 
 def partition_of(contact: str, partitions: int) -> int:
@@ -139,7 +137,6 @@ class PartitionRun:
             return self.engine.waiting_entries()
         keys: list = []
         entries = self.engine.waiting_entries(keys)
-        keys = [(WAITING,) + k for k in keys]
         return (keys, entries) if self.batches else list(zip(keys, entries))
 
     def entries(self) -> list:
@@ -188,31 +185,6 @@ def run_partition(program, contacts: Iterable, events: Iterable[tuple], *, start
 
 _KEY = itemgetter(0)
 _ENTRY = itemgetter(1)
-
-_INT_OFFSET = 1 << 63
-
-
-def key_bytes(key) -> bytes:
-    """An order key as bytes that sort, compared byte by byte, as the keys
-    do (for engines that sort binary columns, as Spark does): an integer is
-    0x02 and eight bytes big-endian (offset so that negative ones come
-    first), a tuple 0x03, its items, then 0x01 (so a tuple sorts before any
-    longer one it begins)."""
-    out = bytearray()
-    _put_key(key, out)
-    return bytes(out)
-
-
-def _put_key(k, out: bytearray) -> None:
-    if isinstance(k, tuple):
-        out.append(3)
-        for x in k:
-            _put_key(x, out)
-        out.append(1)
-    else:
-        out.append(2)
-        out += (k + _INT_OFFSET).to_bytes(8, "big")
-
 
 def merge(streams: Sequence[Iterable[tuple[list, list]]]) -> Iterator[tuple[list, list]]:
     """The entries of several keyed partitions in key order: the order one
@@ -295,7 +267,7 @@ def cut_at_failure(pairs: Iterable[tuple], failures: Iterable[Optional[int]]) ->
         return
     last = min(known)
     for pair in pairs:
-        if pair[0][0] > last:
+        if key_time(pair[0]) > last:
             return
         yield pair
 

@@ -1,0 +1,89 @@
+"""Order keys: an activity entry's place in the order one process writes
+the stream, for the engines over parts of the contacts whose entries are
+merged (``goal run --workers``, Spark; docs/scale.md).
+
+A key stands for a tuple of integers and keys, (instant, round, workflow,
+phase, whose turn, count) for an entry (``Engine._next_key`` says what
+each part is), and is made as bytes that sort, compared byte by byte, as
+the tuples do: an integer is 0x02 and eight bytes big-endian (offset so
+that negative ones come first), a tuple 0x03, its items, then 0x01 (so a
+tuple sorts before any longer one it begins). Bytes, not the tuples: a
+worker pickles its keys, the merge unpickles and sorts them, and nested
+tuples cost several times more to do that with (docs/performance.md);
+Spark sorts its ``order`` column as they are.
+"""
+from __future__ import annotations
+
+import struct
+
+#: Added to an integer so that its eight bytes sort as it does.
+OFFSET = 1 << 63
+
+#: The first part of a ``waiting`` entry's key: after every instant.
+WAITING = 1 << 62
+
+#: In a key, where a part has no value (never compared with one that has:
+#: it sorts first).
+NONE = b"\x00"
+
+_INT = struct.Struct(">BQ").pack
+_OPEN = struct.Struct(">BBQ").pack  # a tuple opened, with its first item, an integer
+_HEAD = struct.Struct(">BBQBQBQBQ").pack  # an entry's key, up to whose turn
+_TAIL = struct.Struct(">BQB").pack  # its count, and the end
+_EVENT = struct.Struct(">BBQBQBQB").pack  # an input event's key
+_WAITING = struct.Struct(">BBQBQ").pack
+
+
+def entry_key(t: int, rnd: int, turn: int, phase: int, whose: bytes, n: int) -> bytes:
+    """The key (t, rnd, turn, phase, whose, n), ``whose`` a key itself."""
+    return _HEAD(3, 2, t + OFFSET, 2, rnd + OFFSET, 2, turn + OFFSET, 2, phase + OFFSET) + whose + _TAIL(2, n + OFFSET, 1)
+
+
+def event_key(t: int, seq: int) -> bytes:
+    """An input event's key, (t, -1, seq): ``seq`` its place in the log."""
+    return _EVENT(3, 2, t + OFFSET, 2, OFFSET - 1, 2, seq + OFFSET, 1)
+
+
+def pair_key(a: int, b: bytes) -> bytes:
+    """The key (a, b), ``b`` a key itself."""
+    return _OPEN(3, 2, a + OFFSET) + b + b"\x01"
+
+
+def ints_key(a: int, b: int) -> bytes:
+    """The key (a, b) of two integers."""
+    return _OPEN(3, 2, a + OFFSET) + _INT(2, b + OFFSET) + b"\x01"
+
+
+def waiting_key(index: int, enrollment: bytes) -> bytes:
+    """A ``waiting`` entry's key (WAITING, the workflow's index, the key of
+    the enrollment)."""
+    return _WAITING(3, 2, WAITING + OFFSET, 2, index + OFFSET) + enrollment + b"\x01"
+
+
+def key_time(key: bytes) -> int:
+    """The first part of a key: an entry's instant (``WAITING`` for a
+    ``waiting`` entry)."""
+    return int.from_bytes(key[2:10], "big") - OFFSET
+
+
+def key_bytes(key) -> bytes:
+    """A key given as a tuple (of integers and tuples; bytes: a key made
+    already) as the bytes above."""
+    if isinstance(key, bytes):
+        return key
+    out = bytearray()
+    _put_key(key, out)
+    return bytes(out)
+
+
+def _put_key(k, out: bytearray) -> None:
+    if isinstance(k, bytes):
+        out += k
+    elif isinstance(k, tuple):
+        out.append(3)
+        for x in k:
+            _put_key(x, out)
+        out.append(1)
+    else:
+        out.append(2)
+        out += (k + OFFSET).to_bytes(8, "big")
