@@ -167,7 +167,8 @@ def _made_keys(draw, depth: int = 0):
     kind = draw(st.sampled_from(["entry", "event", "waiting"] if depth < 2 else ["event"]))
     if kind == "event":
         t, seq = draw(_TIMES), draw(st.integers(0, 1 << 40))
-        return order.event_key(t, seq), (t, -1, seq)
+        # (the engine keeps an input event as (t, seq) and makes its key when it is needed)
+        return (order.event_key(t, seq) if draw(st.booleans()) else order.cause_key((t, seq))), (t, -1, seq)
     if kind == "waiting":
         index = draw(st.integers(0, 50))
         made, key = draw(_made_keys(depth + 1))
@@ -179,9 +180,9 @@ def _made_keys(draw, depth: int = 0):
     else:
         made, key = draw(_made_keys(depth + 1))
         w_made, w_key = (order.pair_key(1, made), (1, key)) if whose == "caused" else (made, key)
-    t, rnd, turn, phase, n = draw(_TIMES), draw(st.integers(0, 99)), draw(st.integers(-1, 50)), draw(
+    t, rnd, turn, phase, n = draw(_TIMES), draw(st.integers(0, 2000)), draw(st.integers(-1, 1100)), draw(
         st.integers(0, 1)), draw(st.integers(1, 1 << 20))
-    return order.entry_key(t, rnd, turn, phase, w_made, n), (t, rnd, turn, phase, w_key, n)
+    return order.entry_key(order.int_bytes(t), rnd, turn, phase, w_made, n), (t, rnd, turn, phase, w_key, n)
 
 
 @given(st.lists(_made_keys(), min_size=2, max_size=8))

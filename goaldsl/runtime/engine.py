@@ -32,7 +32,7 @@ from ..syntax.values import show_text
 from ..semantics.calendar import add as calendar_add, add_duration, format_utc, next_time_of_day, window_leaves
 from . import order, snapshot as fmt
 from .compiler import get_path
-from .order import entry_key, event_key, ints_key, pair_key, waiting_key
+from .order import cause_key, entry_key, int_bytes, ints_key, pair_key, waiting_key
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, in_time_order, refuse,
                      value_problem, wrong_value)
 from .plan import (Action, Branch, CGoal, CWorkflow, End, GoalStep, Instruction, Jump, Plan, Wait, WaitDate,
@@ -240,7 +240,9 @@ class Engine:
         self._phase = 0
         self._whose: bytes = order.NONE  # (keys are bytes: runtime/order.py)
         self._n = 0  # entries and events written in this context so far
-        self._cause: bytes = order.NONE  # the key of the event being recorded
+        self._cause: Any = order.NONE  # what caused the event being recorded: a key, or an input event's (t, seq)
+        self._key_t: Optional[int] = None  # the instant of the last key made, and its bytes
+        self._key_tb = b""
         self._ranks: dict[str, bytes] = {}  # contact -> whose turn its audience match is (its place in the contact order)
 
     def _prepare(self, plan: Plan, start: int, exhaustive: bool, paused: frozenset) -> None:
@@ -334,7 +336,7 @@ class Engine:
         if c is None:
             if self.keys is not None:
                 # Contacts of the file first, in its order; then those first seen in events, by that event.
-                self._ranks[cid] = pair_key(0, ints_key(0, rank) if rank is not None else pair_key(1, self._cause))
+                self._ranks[cid] = pair_key(0, ints_key(0, rank) if rank is not None else pair_key(1, cause_key(self._cause)))
             c = self.contacts[cid] = Contact(cid, self.plan.effects.new_record(record), len(self.contacts), self._live)
             self._new_contact(c)
         else:
@@ -366,7 +368,7 @@ class Engine:
         (time, seq) order)."""
         if time < self.start or (self.now is not None and time <= self.now):
             if self.keys is not None:
-                self._cause = event_key(time, seq)
+                self._cause = (time, seq)
             self._record(self._contact(contact), time, type, fields, acting=False)
             return time < self.start
         if self._queue and time < self._queue[-1][0]:
@@ -537,7 +539,7 @@ class Engine:
                                 break
                             self.now = t
                             self._instant = t = at
-                        self._cause = event_key(t, seq)
+                        self._cause = (t, seq)
                         c = contacts.get(cid)
                         if c is None:
                             c = self._contact(cid)
@@ -847,7 +849,7 @@ class Engine:
                     if cid in passed:
                         break
                     if self.keys is not None:
-                        self._phase, self._whose, self._n = 0, pair_key(1, p[4]), 0  # in the order of the events that enroll
+                        self._phase, self._whose, self._n = 0, pair_key(1, cause_key(p[4])), 0  # in the order of the events that enroll
                     before = self._keep_trigger(cw, c, (p[0], typ, fields)) if cw.keeps_trigger else None
                     if self._passed_over(w, c, t):
                         passed.add(cid)
@@ -1094,7 +1096,9 @@ class Engine:
         of them writes. Made as bytes that sort as that tuple
         (``runtime/order.py``)."""
         self._n = n = self._n + 1
-        return entry_key(t, self._round, self._turn, self._phase, self._whose, n)
+        if t != self._key_t:
+            self._key_t, self._key_tb = t, int_bytes(t)
+        return entry_key(self._key_tb, self._round, self._turn, self._phase, self._whose, n)
 
     @staticmethod
     def _top_at(w: _WState, pc: int) -> int:

@@ -28,20 +28,36 @@ NONE = b"\x00"
 
 _INT = struct.Struct(">BQ").pack
 _OPEN = struct.Struct(">BBQ").pack  # a tuple opened, with its first item, an integer
-_HEAD = struct.Struct(">BBQBQBQBQ").pack  # an entry's key, up to whose turn
-_TAIL = struct.Struct(">BQB").pack  # its count, and the end
 _EVENT = struct.Struct(">BBQBQBQB").pack  # an input event's key
 _WAITING = struct.Struct(">BBQBQ").pack
+_SMALL = tuple(_INT(2, k + OFFSET) for k in range(-1, 1023))  # the integers -1 to 1021 (at k + 1), made once
 
 
-def entry_key(t: int, rnd: int, turn: int, phase: int, whose: bytes, n: int) -> bytes:
-    """The key (t, rnd, turn, phase, whose, n), ``whose`` a key itself."""
-    return _HEAD(3, 2, t + OFFSET, 2, rnd + OFFSET, 2, turn + OFFSET, 2, phase + OFFSET) + whose + _TAIL(2, n + OFFSET, 1)
+def int_bytes(k: int) -> bytes:
+    """An integer as it is in a key."""
+    return _SMALL[k + 1] if -1 <= k < 1022 else _INT(2, k + OFFSET)
+
+
+def entry_key(t: bytes, rnd: int, turn: int, phase: int, whose: bytes, n: int) -> bytes:
+    """The key (t, rnd, turn, phase, whose, n), ``t`` as ``int_bytes``
+    gives it (the engine makes it once an instant), ``whose`` a key."""
+    s = _SMALL
+    try:
+        return b"".join((b"\x03", t, s[rnd + 1], s[turn + 1], s[phase + 1], whose, s[n + 1], b"\x01"))
+    except IndexError:  # (a part past the integers made once)
+        return b"".join((b"\x03", t, int_bytes(rnd), int_bytes(turn), int_bytes(phase), whose, int_bytes(n), b"\x01"))
 
 
 def event_key(t: int, seq: int) -> bytes:
     """An input event's key, (t, -1, seq): ``seq`` its place in the log."""
     return _EVENT(3, 2, t + OFFSET, 2, OFFSET - 1, 2, seq + OFFSET, 1)
+
+
+def cause_key(cause) -> bytes:
+    """The key of what caused something: an emitted event's key, or an input
+    event's (t, seq), which the engine keeps as that pair (most input events
+    cause nothing that needs their key) and makes a key only here."""
+    return cause if type(cause) is bytes else event_key(cause[0], cause[1])
 
 
 def pair_key(a: int, b: bytes) -> bytes:
