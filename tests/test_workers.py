@@ -715,3 +715,24 @@ def test_a_pipe_closed_while_its_outbox_sends_ends_the_thread_quietly():
         assert not box.put(b"y")
     finally:
         threading.excepthook = hook
+
+
+def test_the_workers_keep_the_code_they_compile_for_the_next_run(tmp_path):
+    # A worker builds a keyed engine, whose generated code its parent never
+    # compiles; it ends by os._exit (no save at exit), so it must save the
+    # code cache itself, or every run compiles that code again in every worker.
+    import os
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+    prog = ROOT / "examples" / "booked-a-demo"
+    run = subprocess.run([sys.executable, "-m", "goaldsl", "run", str(prog), "--workers", "2"], env=env,
+                         capture_output=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    probe = ("import sys, goaldsl\n"
+             "from goaldsl.syntax import codecache\n"
+             "from goaldsl.runtime.partition import PartitionRun\n"
+             "from goaldsl.runtime.program import loads_program\n"
+             f"p = loads_program(goaldsl.load_program({str(prog)!r}).dumps())\n"
+             "PartitionRun(p, [], start=0, keyed=True, batches=True)\n"
+             "print(codecache.PROGRAMS.unsaved, codecache.PACKAGE.unsaved)\n")
+    got = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=600)
+    assert got.stdout.split() == ["False", "False"], got.stderr

@@ -73,6 +73,7 @@ from typing import IO, Any, Callable, Iterator, Optional, Sequence
 
 import msgspec
 
+from ..syntax import codecache
 from .engine import EngineError
 from .inputs import (EventValidator, Inputs, JsonlReader, SeenIds, as_source, decode_line, in_time_order,
                      iter_events, numbered_lines, read_contacts)
@@ -731,6 +732,11 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int,
             elif not _scan_and_run(conn, kernel, me, n, *scan):
                 return  # told to stop: the run is refused, or done again dealt
         conn.send(("done", kernel.failure, summ, time.process_time()))
+        # The engine's code compiled here (a keyed engine's; this process's
+        # parent built none) goes into the code cache while the parent merges:
+        # a worker ends by os._exit, without the save at exit, and would
+        # compile it again in every run.
+        codecache.save()
         # The parent merges the spill file now: wait for the end of the pipe,
         # so that the file is removed also when the parent is killed meanwhile.
         while True:

@@ -22,8 +22,11 @@ push the package's code out.
 
 A process that compiled texts a file lacked writes it again, whole, once,
 when it ends (``save``: at exit, and from ``launch`` before its fast exit;
-by a rename, so processes racing leave one of their versions, and the
-others' texts are added again by the next process that needs them). The
+a worker of ``goal run --workers`` when it is done), with the texts the
+file holds then (read again: a worker writes the texts its parent never
+compiles before the parent ends); by a rename, so processes racing leave
+one of their versions, and the others' texts are added again by the next
+process that needs them. The
 texts this process used are written last, and a file holds at most
 ``MAX_TEXTS``: past it, the texts least recently written go (the order of
 a file is the order its texts were last used by a process that wrote it),
@@ -108,6 +111,7 @@ class Shelf:
             return
         self.unsaved = False
         used = self.used
+        self.codes = None  # the file as it is now: another process may have written texts since it was read
         others = [(key, data) for key, data in self.loaded().items() if key not in used]
         mine = [(key, marshal.dumps(code)) for key, code in used.items()]
         keep = max(MAX_TEXTS - len(mine), 0)
