@@ -182,7 +182,7 @@ def _made_keys(draw, depth: int = 0):
         w_made, w_key = (order.pair_key(1, made), (1, key)) if whose == "caused" else (made, key)
     t, rnd, turn, phase, n = draw(_TIMES), draw(st.integers(0, 2000)), draw(st.integers(-1, 1100)), draw(
         st.integers(0, 1)), draw(st.integers(1, 1 << 20))
-    return order.entry_key(order.int_bytes(t), rnd, turn, phase, w_made, n), (t, rnd, turn, phase, w_key, n)
+    return order.entry_key(t, rnd, turn, phase, w_made, n), (t, rnd, turn, phase, w_key, n)
 
 
 @given(st.lists(_made_keys(), min_size=2, max_size=8))

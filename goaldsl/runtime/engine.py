@@ -32,7 +32,7 @@ from ..syntax.values import show_text
 from ..semantics.calendar import add as calendar_add, add_duration, format_utc, next_time_of_day, window_leaves
 from . import order, snapshot as fmt
 from .compiler import get_path
-from .order import cause_key, entry_key, int_bytes, ints_key, pair_key, waiting_key
+from .order import SMALL, cause_key, entry_head, int_bytes, ints_key, pair_key, waiting_key
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, in_time_order, refuse,
                      value_problem, wrong_value)
 from .plan import (Action, Branch, CGoal, CWorkflow, End, GoalStep, Instruction, Jump, Plan, Wait, WaitDate,
@@ -243,6 +243,7 @@ class Engine:
         self._cause: Any = order.NONE  # what caused the event being recorded: a key, or an input event's (t, seq)
         self._key_t: Optional[int] = None  # the instant of the last key made, and its bytes
         self._key_tb = b""
+        self._key_head: Optional[bytes] = None  # its first parts (instant, round, turn): None once one changed
         self._ranks: dict[str, bytes] = {}  # contact -> whose turn its audience match is (its place in the contact order)
 
     def _prepare(self, plan: Plan, start: int, exhaustive: bool, paused: frozenset) -> None:
@@ -643,6 +644,7 @@ class Engine:
         try:
             for rnd in range(MAX_ROUNDS):
                 self._round = rnd
+                self._key_head = None
                 did = False
                 for w in self._ws:
                     if w.paused:
@@ -654,6 +656,7 @@ class Engine:
                     elif w.activation != t:
                         continue
                     self._turn = w.cw.index
+                    self._key_head = None
                     self._act(w, t)
                     did = True
                 if not did:
@@ -665,6 +668,7 @@ class Engine:
                     return
         finally:
             self._round, self._turn = 0, -1
+            self._key_head = None
         raise EngineError(f"at {format_utc(t)} workflows kept acting on each other's events for {MAX_ROUNDS} rounds",
                           t)
 
@@ -1096,9 +1100,15 @@ class Engine:
         of them writes. Made as bytes that sort as that tuple
         (``runtime/order.py``)."""
         self._n = n = self._n + 1
-        if t != self._key_t:
-            self._key_t, self._key_tb = t, int_bytes(t)
-        return entry_key(self._key_tb, self._round, self._turn, self._phase, self._whose, n)
+        head = self._key_head
+        try:
+            if head is None or t != self._key_t:
+                if t != self._key_t:
+                    self._key_t, self._key_tb = t, int_bytes(t)
+                head = self._key_head = b"".join((b"\x03", self._key_tb, SMALL[self._round + 1], SMALL[self._turn + 1]))
+            return b"".join((head, SMALL[self._phase + 1], self._whose, SMALL[n + 1], b"\x01"))
+        except IndexError:  # (a part past the integers made once)
+            return entry_head(t, self._round, self._turn) + int_bytes(self._phase) + self._whose + int_bytes(n) + b"\x01"
 
     @staticmethod
     def _top_at(w: _WState, pc: int) -> int:

@@ -27,25 +27,25 @@ WAITING = 1 << 62
 NONE = b"\x00"
 
 _INT = struct.Struct(">BQ").pack
-_OPEN = struct.Struct(">BBQ").pack  # a tuple opened, with its first item, an integer
 _EVENT = struct.Struct(">BBQBQBQB").pack  # an input event's key
 _WAITING = struct.Struct(">BBQBQ").pack
-_SMALL = tuple(_INT(2, k + OFFSET) for k in range(-1, 1023))  # the integers -1 to 1021 (at k + 1), made once
+SMALL = tuple(_INT(2, k + OFFSET) for k in range(-1, 1023))  # the integers -1 to 1021 (at k + 1), made once
 
 
 def int_bytes(k: int) -> bytes:
     """An integer as it is in a key."""
-    return _SMALL[k + 1] if -1 <= k < 1022 else _INT(2, k + OFFSET)
+    return SMALL[k + 1] if -1 <= k < 1022 else _INT(2, k + OFFSET)
 
 
-def entry_key(t: bytes, rnd: int, turn: int, phase: int, whose: bytes, n: int) -> bytes:
-    """The key (t, rnd, turn, phase, whose, n), ``t`` as ``int_bytes``
-    gives it (the engine makes it once an instant), ``whose`` a key."""
-    s = _SMALL
-    try:
-        return b"".join((b"\x03", t, s[rnd + 1], s[turn + 1], s[phase + 1], whose, s[n + 1], b"\x01"))
-    except IndexError:  # (a part past the integers made once)
-        return b"".join((b"\x03", t, int_bytes(rnd), int_bytes(turn), int_bytes(phase), whose, int_bytes(n), b"\x01"))
+def entry_head(t: int, rnd: int, turn: int) -> bytes:
+    """The start of an entry's key: the tuple opened, its first three parts."""
+    return b"\x03" + int_bytes(t) + int_bytes(rnd) + int_bytes(turn)
+
+
+def entry_key(t: int, rnd: int, turn: int, phase: int, whose: bytes, n: int) -> bytes:
+    """The key (t, rnd, turn, phase, whose, n), ``whose`` a key (the engine
+    makes the same, keeping ``entry_head`` while it holds)."""
+    return entry_head(t, rnd, turn) + int_bytes(phase) + whose + int_bytes(n) + b"\x01"
 
 
 def event_key(t: int, seq: int) -> bytes:
@@ -62,12 +62,12 @@ def cause_key(cause) -> bytes:
 
 def pair_key(a: int, b: bytes) -> bytes:
     """The key (a, b), ``b`` a key itself."""
-    return _OPEN(3, 2, a + OFFSET) + b + b"\x01"
+    return b"".join((b"\x03", int_bytes(a), b, b"\x01"))
 
 
 def ints_key(a: int, b: int) -> bytes:
     """The key (a, b) of two integers."""
-    return _OPEN(3, 2, a + OFFSET) + _INT(2, b + OFFSET) + b"\x01"
+    return b"".join((b"\x03", int_bytes(a), int_bytes(b), b"\x01"))
 
 
 def waiting_key(index: int, enrollment: bytes) -> bytes:
