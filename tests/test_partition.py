@@ -225,3 +225,26 @@ def test_the_merge_of_batches_is_the_merge_of_entries(streams):
     got = list(merge(parts))
     assert list(pairs_of(got)) == expected
     assert all(keys for keys, _ in got)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["t", "round", "turn", "phase", "key"]), st.integers(0, 1100),
+                          st.sampled_from([0, 1, (1 << 40)])), max_size=40))
+def test_the_engines_keys_are_the_keys_of_its_parts(steps):
+    # The engine joins a key from parts it keeps while they hold (its instant,
+    # round and turn); whatever changes between two keys, each is the key of
+    # the parts it has then (order.entry_key), also past the table of small integers.
+    from goaldsl.runtime import order
+    eng = PartitionRun(_Compiled(PING_PONG), [], start=START, keyed=True).engine
+    eng._phase, eng._whose = 0, order.ints_key(0, 3)
+    t = START
+    for what, v, big in steps:
+        if what == "t":
+            t = START + v + big
+        elif what == "round":
+            eng._round, eng._key_head = v, None  # (as the engine does when it sets them)
+        elif what == "turn":
+            eng._turn, eng._key_head = v - 1, None
+        elif what == "phase":
+            eng._phase, eng._whose, eng._n = v % 2, order.pair_key(1, order.event_key(t, v)), v
+        n = eng._n + 1
+        assert eng._next_key(t) == order.entry_key(t, eng._round, eng._turn, eng._phase, eng._whose, n)
