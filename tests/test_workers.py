@@ -736,3 +736,17 @@ def test_the_workers_keep_the_code_they_compile_for_the_next_run(tmp_path):
              "print(codecache.PROGRAMS.unsaved, codecache.PACKAGE.unsaved)\n")
     got = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=600)
     assert got.stdout.split() == ["False", "False"], got.stderr
+
+
+def test_a_worker_fed_by_the_scan_keeps_no_ids(tmp_path, monkeypatch):
+    # The parent's scan takes every id; a worker it feeds needs no table of
+    # them (a long log's table would load numpy in every worker: 0.1 s each).
+    from goaldsl.runtime import inputs, workers
+    made: list = []
+    monkeypatch.setattr(inputs.SeenIds, "for_source", classmethod(lambda cls, source: made.append(source) or cls()))
+    log = tmp_path / "events.jsonl"
+    log.write_text('{"time": "2026-10-01T00:00:00Z", "contact": "c1", "type": "page.visited", "url": "/"}\n')
+    fed = workers._Scan(inputs.as_source(str(log)), {}, 0, 2, iter([("end",)]))
+    assert list(fed.pieces()) == [] and made == []
+    scanning = workers._Scan(inputs.as_source(str(log)), {}, -1, 2)
+    assert len(list(scanning.route())) == 1 and len(made) == 1

@@ -959,7 +959,6 @@ class _Scan:
         self._table: Optional[tuple] = None  # the text contacts' hashes by slot, and their partitions + 1 (numpy)
         self._tabled = 0  # contacts in the table
         self._mine: set = set()  # this partition's contacts (as the reader gives them)
-        self._seen = SeenIds.for_source(source)  # every id taken so far (in bounded memory, as the reader keeps them)
         self.plain = False  # the log is a plain file (not compressed): a worker reads a piece itself
 
     def position(self) -> int:
@@ -1061,7 +1060,7 @@ class _Scan:
         for)."""
         decode_lines = msgspec.json.Decoder(_ContactAndId).decode_lines
         decode = msgspec.json.Decoder(_ContactAndId).decode
-        seen = self._seen
+        seen = SeenIds.for_source(self.source)  # every id taken so far (in bounded memory, as the reader keeps them)
         base = 1  # the number of the piece's first line
         for offset, data in self._chunks():
             count = _line_count(data)
