@@ -142,7 +142,7 @@ def _keys(draw_from):
 def test_key_bytes_sort_as_the_keys(keys):
     """Keys as they are built: tuples whose items at one place are all
     integers or all tuples once the places before them are equal."""
-    from goaldsl.runtime.partition import key_bytes
+    from goaldsl.runtime.order import key_bytes
     ok = []
     for k in keys:
         try:

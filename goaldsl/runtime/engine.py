@@ -1284,7 +1284,7 @@ class Engine:
         enrollment order). ``goal run`` ends its stream with them so that a
         summary read from the stream knows where everyone is. With
         ``order_keys``, ``keys`` (a list) gets each entry's place in that
-        order: (``WAITING``, workflow, the key of the enrollment), after
+        order: (``order.WAITING``, workflow, the key of the enrollment), after
         every instant (``order.waiting_key``)."""
         out = []
         for w in self._ws:

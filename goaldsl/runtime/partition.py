@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .engine import ActionRequest, Engine, EngineError
 from .inputs import in_time_order
-from .order import WAITING, key_bytes, key_time  # noqa: F401 - WAITING, key_bytes: part of this module's API
+from .order import key_time
 
 _time = itemgetter(0)
 
