@@ -30,9 +30,9 @@ from ..semantics import ir
 from ..syntax.codecache import compiled
 from ..syntax.values import show_text
 from ..semantics.calendar import add as calendar_add, add_duration, format_utc, next_time_of_day, window_leaves
-from . import order, snapshot as fmt
+from . import snapshot as fmt
 from .compiler import get_path
-from .order import SMALL, cause_key, entry_head, int_bytes, ints_key, pair_key, waiting_key
+from .order import NONE, SMALL, cause_key, entry_head, int_bytes, ints_key, pair_key, waiting_key
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, in_time_order, refuse,
                      value_problem, wrong_value)
 from .plan import (Action, Branch, CGoal, CWorkflow, End, GoalStep, Instruction, Jump, Plan, Wait, WaitDate,
@@ -238,9 +238,9 @@ class Engine:
         self.new_workflows: tuple[str, ...] = ()  # after restore(): workflows the snapshot did not have
         # What is being done, the middle of a key: the phase and whose turn it is.
         self._phase = 0
-        self._whose: bytes = order.NONE  # (keys are bytes: runtime/order.py)
+        self._whose: bytes = NONE  # (keys are bytes: runtime/order.py)
         self._n = 0  # entries and events written in this context so far
-        self._cause: Any = order.NONE  # what caused the event being recorded: a key, or an input event's (t, seq)
+        self._cause: Any = NONE  # what caused the event being recorded: a key, or an input event's (t, seq)
         self._key_t: Optional[int] = None  # the instant of the last key made, and its bytes
         self._key_tb = b""
         self._key_head: Optional[bytes] = None  # its first parts (instant, round, turn): None once one changed

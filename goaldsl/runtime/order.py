@@ -27,8 +27,6 @@ WAITING = 1 << 62
 NONE = b"\x00"
 
 _INT = struct.Struct(">BQ").pack
-_EVENT = struct.Struct(">BBQBQBQB").pack  # an input event's key
-_WAITING = struct.Struct(">BBQBQ").pack
 SMALL = tuple(_INT(2, k + OFFSET) for k in range(-1, 1023))  # the integers -1 to 1021 (at k + 1), made once
 
 
@@ -50,7 +48,7 @@ def entry_key(t: int, rnd: int, turn: int, phase: int, whose: bytes, n: int) -> 
 
 def event_key(t: int, seq: int) -> bytes:
     """An input event's key, (t, -1, seq): ``seq`` its place in the log."""
-    return _EVENT(3, 2, t + OFFSET, 2, OFFSET - 1, 2, seq + OFFSET, 1)
+    return b"".join((b"\x03", int_bytes(t), int_bytes(-1), int_bytes(seq), b"\x01"))
 
 
 def cause_key(cause) -> bytes:
@@ -73,7 +71,7 @@ def ints_key(a: int, b: int) -> bytes:
 def waiting_key(index: int, enrollment: bytes) -> bytes:
     """A ``waiting`` entry's key (WAITING, the workflow's index, the key of
     the enrollment)."""
-    return _WAITING(3, 2, WAITING + OFFSET, 2, index + OFFSET) + enrollment + b"\x01"
+    return b"".join((b"\x03", int_bytes(WAITING), int_bytes(index), enrollment, b"\x01"))
 
 
 def key_time(key: bytes) -> int:
