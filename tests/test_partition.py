@@ -73,6 +73,31 @@ def test_events_out_of_order_are_refused():
         raise AssertionError("an event earlier than the last one fed was accepted")
 
 
+def test_a_partition_takes_in_only_the_contacts_it_owns():
+    """``owns``: a contact an event brings with no record here is checked
+    once, as the engine meets it; one not the partition's stops the run."""
+    from goaldsl.runtime.engine import ForeignContact
+    text = 'workflow "W" {\n    evaluate on event\n    enroll when form.submitted\n    send_email("a")\n}\n'
+    asked: list[str] = []
+
+    def owns(cid: str) -> bool:
+        asked.append(cid)
+        return cid != "c9"
+
+    run = PartitionRun(_Compiled(text), [(0, {"id": "c9"})], start=START, keyed=True, owns=owns)
+    ev = [(START + k, cid, "form.submitted", {"form": "f"}, k) for k, cid in enumerate(["c9", "c1", "c1", "c2"])]
+    run.feed(ev)
+    run.finish(UNTIL)
+    assert asked == ["c1", "c2"]  # c9 has its record here; c1 is asked once
+    run = PartitionRun(_Compiled(text), [], start=START, keyed=True, owns=owns)
+    try:
+        run.feed(ev + [(START + 9, "c3", "form.submitted", {"form": "f"}, 9)])
+    except ForeignContact as e:
+        assert str(e) == "c9"
+    else:
+        raise AssertionError("an event of a contact the partition does not own was taken in")
+
+
 def partitioned(text: str, contacts, events, partitions: int, *, start: int = START) -> list[str]:
     out: list[str] = []
     try:

@@ -256,6 +256,25 @@ def test_rows_the_scan_shifted_are_found_by_the_owners(tmp_path):
         assert way(*args, "--skip-bad", tmp=tmp_path, how=how, one=one)["way"] == "dealt"
 
 
+def test_an_event_the_scan_sent_by_another_contact_is_found_by_its_engine(tmp_path):
+    # Two objects on one line (bad), then a good line, then a blank one: as many rows as lines, so the good
+    # line is given the second object's row. Neither has an id, so the ids agree; the good line went to the
+    # second object's partition, whose engine meets a contact that is not its own, and the run is dealt.
+    from goaldsl.runtime.partition import partition_of
+    good = next(f"g{i}" for i in range(100)
+                if all(partition_of(f"g{i}", n) != partition_of("x2", n) for n in (2, 3)))
+    two = json.dumps(_visit(1, "x1")).encode() + b" " + json.dumps(_visit(1, "x2")).encode() + b"\n"
+    rows = [_visit(0, "c1"), two, _visit(2, good), b"\n", _visit(3, "c1")]
+    _odd_log(tmp_path, rows)
+    args = ("run", str(tmp_path), "--format", "jsonl", "--skip-bad")
+    one = same(*args, workers=(2, 3))
+    assert one[0] == 0 and f'"{good}"'.encode() in one[1] and "skipped 1 bad line" in one[2]
+    for how in (None, "scanned"):
+        for n in (2, 3):
+            got = way(*args, tmp=tmp_path, how=how, one=one, workers=n)
+            assert (got["way"], got["why dealt"]) == ("dealt", f'contact "{good}" decoded otherwise')
+
+
 AUDIENCE = '''
 workflow "Scored" {
     audience contact.lead_score > 5

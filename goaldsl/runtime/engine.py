@@ -56,6 +56,12 @@ class EngineError(Exception):
         self.instant = instant
 
 
+class ForeignContact(Exception):
+    """An event brought a contact that this engine, one partition's
+    (``Engine.owns``), may not take in: whoever split the log sent it to the
+    wrong partition. The engine is left unfinished (its instant half done)."""
+
+
 class Contact:
     __slots__ = ("id", "attrs", "events", "order", "watch", "sees", "triggers")
 
@@ -210,6 +216,10 @@ class Engine:
         self._stopped: Optional[str] = None  # why the engine cannot go on, once it cannot
         self._validator: Optional[EventValidator] = None
         self.contacts: dict[str, Contact] = {}
+        # One partition's engine (``PartitionRun``): whether a contact that an
+        # event brings, with no record here, is this partition's. Checked as
+        # each such contact is created (once per contact, not per event).
+        self.owns: Optional[Callable[[str], bool]] = None
         self._queue: deque = deque()  # input events not yet ingested: (time, cid, type, fields)
         self._ws = [_WState(cw) for cw in plan.workflows]
         for w in self._ws:
@@ -721,6 +731,8 @@ class Engine:
     def _contact(self, cid: str) -> Contact:
         c = self.contacts.get(cid)
         if c is None:
+            if self.owns is not None and not self.owns(cid):
+                raise ForeignContact(cid)
             c = self.add_contact_unchecked({"id": cid})
         return c
 

@@ -67,12 +67,19 @@ class PartitionRun:
     comes as ``(key, entry)``: its order key, by which ``merge`` puts the
     entries of all partitions into the order one process writes them;
     ``batches`` (with ``keyed``): each call hands back one batch ``(keys,
-    entries)`` instead, as ``merge`` takes them (no pair per entry)."""
+    entries)`` instead, as ``merge`` takes them (no pair per entry).
+
+    ``owns``: whether a contact is this partition's, for a caller that
+    splits the log by something it cannot be sure of (``goal run
+    --workers``, by each line's contact decoded cheaply): an event whose
+    contact has no record here and is not the partition's raises
+    ``ForeignContact`` (checked once per contact, as the engine meets it)."""
 
     def __init__(self, program, contacts: Iterable = (), *, start: int, until: Optional[int] = None,
                  handlers: Optional[dict[str, Callable[[ActionRequest], Any]]] = None, keyed: bool = False,
-                 batches: bool = False):
+                 batches: bool = False, owns: Optional[Callable[[str], bool]] = None):
         self.engine = Engine(program.plan, start=start, handlers=handlers, keep_history=False, order_keys=keyed)
+        self.engine.owns = owns
         self.keyed = keyed
         self.batches = keyed and batches
         self.until = until

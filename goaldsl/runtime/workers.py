@@ -35,12 +35,17 @@ The workers are fed in one of two ways:
 
 The scan decides as the reader does only when what it assumed holds; each
 worker checks it, and when it does not hold the run is done again, dealt:
-each owner's check of a line agrees with the scan on the line's contact and
-id (a blank line: no id; so the scan need not make sure its rows were one
-a line, ``_Scan.route``); each worker's events are in time order, none before the log's first
-good line (then the log is one process's streamed run for every partition);
-and, with ``--skip-bad``, no bad line had an id (the scan counted its id as
-taken; the reader does not).
+each owner's check of a line agrees with the scan on the line's id (a
+blank line: no id; so the scan need not make sure its rows were one a line,
+``_Scan.route``); each owner's engine takes in only contacts of its
+partition (``PartitionRun(owns=...)``: checked as the engine meets a
+contact it has no record of, once per contact, so an event the scan sent
+by a contact it decoded otherwise is found without a look at every
+event's; told when the worker is done); each worker's events are in time
+order, none before the log's first good line (then the log is one
+process's streamed run for every partition); and, with ``--skip-bad``, no
+bad line had an id (the scan counted its id as taken; the reader does
+not).
 
 The program travels to the workers as ``Program.dumps()``. A worker
 formats JSON Lines itself (the lines are merged as bytes); for the other
@@ -74,7 +79,7 @@ from typing import IO, Any, Callable, Iterator, Optional, Sequence
 import msgspec
 
 from ..syntax import codecache
-from .engine import EngineError
+from .engine import EngineError, ForeignContact
 from .inputs import (EventValidator, Inputs, JsonlReader, SeenIds, as_source, decode_line, in_time_order,
                      iter_events, numbered_lines, read_contacts)
 from .output import JsonlWriter
@@ -188,6 +193,9 @@ def _merged(pool: "_Pool", program: Program, inputs: Inputs, out: Optional[IO], 
     first failure (as one process meets it) raised, the summaries added."""
     results = pool.results()
     times["parent before merge"] = time.process_time()
+    foreign = next((r[3] for r in results if r[3] is not None), None)
+    if foreign is not None:  # an event went to the wrong worker: nothing of this run holds
+        raise _Again(foreign)
     failed = first_failure(r[0] for r in results)
     if failed is None and pool.stream is not None:  # (made only for JSON Lines to ``out``)
         pool.stream.advance(final=True)  # the last batches; the rest was merged while the workers ran
@@ -423,12 +431,13 @@ class _Pool:
             raise WorkerFailed(f"worker {i} failed: {msg[1]}")
         return msg
 
-    def results(self) -> list[tuple[Optional[EngineError], Optional[Summary], float]]:
-        """Each worker's failure (or None), summary and CPU seconds, once it has finished."""
+    def results(self) -> list[tuple[Optional[EngineError], Optional[Summary], float, Optional[str]]]:
+        """Each worker's failure (or None), summary, CPU seconds and why the
+        run must be done again, dealt (or None), once it has finished."""
         out = []
         for i in range(self.n):
-            _, failure, summary, cpu = self._recv(i)
-            out.append((EngineError(*failure) if failure is not None else None, summary, cpu))
+            _, failure, summary, cpu, again = self._recv(i)
+            out.append((EngineError(*failure) if failure is not None else None, summary, cpu, again))
         return out
 
     def _died(self):
@@ -654,34 +663,43 @@ class _Streamed:
 class _Kernel:
     """A worker's partition run: its entries handed to ``emit`` as they are
     finished, a batch ``(keys, entries)`` at a time; when the engine fails, what was done before, and the failure
-    kept (the rest of the log is still read, for bad lines, but not run)."""
+    kept (the rest of the log is still read, for bad lines, but not run).
+    ``owns``: a worker that reads the log itself (``PartitionRun``); an
+    event of a contact not its own stops the run (``foreign`` says why)."""
 
-    def __init__(self, program: Program, emit: Callable[[tuple], None]):
+    def __init__(self, program: Program, emit: Callable[[tuple], None],
+                 owns: Optional[Callable[[str], bool]] = None):
         self.program = program
         self.emit = emit
+        self.owns = owns
         self.run: Optional[PartitionRun] = None
         self.failure: Optional[tuple] = None
+        self.foreign: Optional[str] = None
 
     def begin(self, contacts: list, start: int, until: Optional[int]) -> None:
-        self.run = PartitionRun(self.program, contacts, start=start, until=until, keyed=True, batches=True)
+        self.run = PartitionRun(self.program, contacts, start=start, until=until, keyed=True, batches=True,
+                                owns=self.owns)
 
     def feed(self, events: list) -> None:
         """Events in time order: the worker's scan checks each piece's
         order, and the parent that deals them reads the whole log in order."""
-        if self.failure is None:
+        if self.failure is None and self.foreign is None:
             self._step(self._feed_ordered, events)
 
     def _feed_ordered(self, events: list) -> list:
         return self.run.feed(events, ordered=True)
 
     def finish(self, until: int) -> None:
-        if self.failure is None and self._step(self.run.finish, until):
+        if self.failure is None and self.foreign is None and self._step(self.run.finish, until):
             self.emit(self.run.waiting())
 
     def _step(self, step, arg) -> bool:
         try:
             self.emit(step(arg))
             return True
+        except ForeignContact as e:  # the run is done again, dealt: what this one wrote is dropped
+            self.foreign = f'contact "{e}" decoded otherwise'
+            return False
         except EngineError as e:
             self.emit(self.run.entries())  # what was done before the failure
             self.failure = (str(e), e.instant)
@@ -726,12 +744,12 @@ def _work(conn, data: bytes, mode: str, summary: bool, spill_path: str, me: int,
                     items = entries
                 spilled.add(keys, items)
 
-            kernel = _Kernel(program, emit)
+            kernel = _Kernel(program, emit, None if scan is None else lambda cid: partition_of(cid, n) == me)
             if scan is None:
                 _be_dealt(conn, kernel)
             elif not _scan_and_run(conn, kernel, me, n, *scan):
                 return  # told to stop: the run is refused, or done again dealt
-        conn.send(("done", kernel.failure, summ, time.process_time()))
+        conn.send(("done", kernel.failure, summ, time.process_time(), kernel.foreign))
         # The engine's code compiled here (a keyed engine's; this process's
         # parent built none) goes into the code cache while the parent merges:
         # a worker ends by os._exit, without the save at exit, and would
@@ -958,7 +976,6 @@ class _Scan:
         self._owner: dict = {}  # contact (as decoded) -> its partition + 1
         self._table: Optional[tuple] = None  # the text contacts' hashes by slot, and their partitions + 1 (numpy)
         self._tabled = 0  # contacts in the table
-        self._mine: set = set()  # this partition's contacts (as the reader gives them)
         self.plain = False  # the log is a plain file (not compressed): a worker reads a piece itself
 
     def position(self) -> int:
@@ -967,10 +984,11 @@ class _Scan:
 
     def pieces(self) -> Iterator[list[tuple]]:
         """Per piece of the log, this partition's good events that are not
-        duplicates, checked against the scan: each has a contact of this
-        partition and the id the scan decoded for its line."""
+        duplicates, checked against the scan: each has the id the scan
+        decoded for its line (that each is of a contact of this partition,
+        the kernel's engine checks: ``_Kernel``)."""
         reader = JsonlReader(self.declared, self.source.shown, self.bad, numbered=True)
-        bad, mine = self.bad, self._mine
+        bad = self.bad
         last = None
         for nos, texts, line_ids, taken in self._own_pieces():
             told = len(bad)
@@ -986,10 +1004,6 @@ class _Scan:
                 line_ids = list(map(scanned.__getitem__, lines))  # the scan's ids of the lines kept
             if not events:
                 continue
-            cids = set(map(_CID, events))
-            if not cids <= mine and not self._are_mine(cids - mine):
-                self.again = "a contact decoded otherwise"
-                return
             if not _same_ids(ids, line_ids):
                 self.again = "an id decoded otherwise"
                 return
@@ -1008,13 +1022,6 @@ class _Scan:
                 self.first = times[0]
             last = self.last = times[-1]
             yield events  # the kernel's events: each with its line
-
-    def _are_mine(self, cids: set) -> bool:
-        me, n = self.me, self.n
-        if any(partition_of(c, n) != me for c in cids):
-            return False
-        self._mine |= cids
-        return True
 
     def _blank_as_scanned(self, scanned: dict, lines: list, told: int) -> bool:
         """Whether the scan decoded no id on the lines of a piece the reader
@@ -1146,7 +1153,8 @@ class _Scan:
         """``_codes`` by each contact's hash, in a table of the text
         contacts seen (slot: the hash's low bits; at least 16 slots a
         contact, so most have a slot of their own); the others (a new
-        contact, one whose slot another has, not a text) by ``_code``. A dict
+        contact, one whose slot another has, not a text) from the dict of
+        those seen, at once, and only the new ones by ``_code``. A dict
         of the texts costs two cache misses a line on a long log (its entry,
         and its key to compare), one after the other; the table's look-ups
         are made together. Were two texts to have one hash, the second
@@ -1160,11 +1168,19 @@ class _Scan:
         out = codes[slots]
         missed = np.flatnonzero((keys[slots] != hashes) | (hashes == 0))  # (0 marks an empty slot: hash("") is 0)
         if len(missed):
-            code, put = self._code, self._put
-            for i in missed.tolist():
-                c = contacts[i]
-                out[i] = k = code(c)
-                put(table, c, int(hashes[i]), k)
+            at = missed.tolist()
+            missing = list(map(contacts.__getitem__, at))
+            got = list(map(self._owner.get, missing))  # (each is hashable: it has a hash above)
+            j = -1
+            while True:
+                try:
+                    j = got.index(None, j + 1)
+                except ValueError:
+                    break
+                c = missing[j]
+                got[j] = k = self._code(c)
+                self._put(table, c, int(hashes[at[j]]), k)
+            out[missed] = got
         return out.tobytes()
 
     def _new_table(self, np) -> tuple:
@@ -1315,7 +1331,7 @@ _GET_ID = itemgetter("id")
 
 _CONTACT = attrgetter("contact")
 _ID = attrgetter("id")
-_T, _CID = itemgetter(0), itemgetter(1)
+_T = itemgetter(0)
 _MASKS = [bytes(int(code == me + 1) for code in range(256)) for me in range(254)]  # partition + 1 -> 1, else 0
 _BLANK = object()  # a blank line's contact: no one's line
 _UNREAD = object()  # a line no decoder reads: partition 0 reports it
