@@ -56,11 +56,23 @@ def install(*, interactive: bool = False) -> None:
             signal.signal(s, _stop)
 
 
+def quiet_blas(environ=os.environ) -> None:
+    """One OpenBLAS thread, unless the user chose otherwise. goal loads numpy
+    on long runs (the ids' table, line counts) and calls no BLAS routine;
+    OpenBLAS starts a thread per core as numpy loads, and they spin a while:
+    a tenth of a second of CPU per process, taken from the workers of
+    ``goal run --workers`` (docs/performance.md). Read once, when numpy
+    loads, so set before anything is imported; a command's own process
+    only (the embedding API leaves its host's environment alone)."""
+    environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main(held=None) -> None:
     """Run the command line. ``held``: the signal mask to restore once the
     handlers are installed (the ``goal`` script blocks SIGINT and SIGTERM
     from its first line, so a signal that comes meanwhile waits for them)."""
     install(interactive=_command() == "repl")
+    quiet_blas()
     if held is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
     try:

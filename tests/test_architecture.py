@@ -113,6 +113,32 @@ def test_version_loads_none_of_the_products_modules():
     assert loaded == ["goaldsl", "goaldsl.cli", "goaldsl.launch"]
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2,
+                    reason="counts a process's threads in /proc, with more than one core")
+def test_the_command_loads_numpy_without_blas_threads():
+    # The command's process: numpy (loaded by long runs) without OpenBLAS's thread per core, which spin at
+    # load and take CPU from the workers of goal run --workers; a user's own OPENBLAS_NUM_THREADS is kept.
+    # (The command line is stood in for by one that loads numpy, as it is loaded: after the entry point.)
+    code = ("import os, sys, types\n"
+            "def command():\n    import numpy\n"
+            "    print(os.environ.get('OPENBLAS_NUM_THREADS'), len(os.listdir('/proc/self/task')), flush=True)\n"
+            "    return 0\n"
+            "if sys.argv[1] == 'goal':\n"
+            "    sys.modules['goaldsl.cli'] = types.SimpleNamespace(main=command)\n"
+            "    from goaldsl.launch import main\n    main()\n"
+            "command()\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def threads(how, **more):
+        out = subprocess.run([sys.executable, "-c", code, how], capture_output=True, text=True,
+                             env={**env, **more}, timeout=120, check=True)
+        return out.stdout.split()
+
+    assert threads("goal") == ["1", "1"]
+    assert int(threads("python")[1]) > 1  # (what it spares: a thread per core)
+    assert threads("goal", OPENBLAS_NUM_THREADS="2") == ["2", "2"]
+
+
 def test_the_architecture_doc_names_every_module():
     # docs/architecture.md says what each module owns: a new module is added there too.
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
