@@ -664,8 +664,9 @@ class _Kernel:
     """A worker's partition run: its entries handed to ``emit`` as they are
     finished, a batch ``(keys, entries)`` at a time; when the engine fails, what was done before, and the failure
     kept (the rest of the log is still read, for bad lines, but not run).
-    ``owns``: a worker that reads the log itself (``PartitionRun``); an
-    event of a contact not its own stops the run (``foreign`` says why)."""
+    ``owns`` (given by a worker that reads the log itself): which contacts
+    are its partition's, for ``PartitionRun``; an event of a contact not its
+    own stops the run (``foreign`` says why)."""
 
     def __init__(self, program: Program, emit: Callable[[tuple], None],
                  owns: Optional[Callable[[str], bool]] = None):
@@ -1126,13 +1127,21 @@ class _Scan:
             codes = list(map(cache.get, contacts))
         except TypeError:
             codes = [cache.get(c) if _hashable(c) else None for c in contacts]
+        self._fill(codes, contacts)
+        return codes
+
+    def _fill(self, codes: list, contacts: list) -> list[int]:
+        """Each code still None (a contact not in the dict of those seen)
+        made by ``_code``, in place; the places filled."""
+        filled = []
         i = -1
         while True:
             try:
                 i = codes.index(None, i + 1)
             except ValueError:
-                return codes
+                return filled
             codes[i] = self._code(contacts[i])
+            filled.append(i)
 
     def _code(self, c) -> int:
         """A contact's partition + 1 (kept for its next lines), 1 for a bad
@@ -1171,15 +1180,8 @@ class _Scan:
             at = missed.tolist()
             missing = list(map(contacts.__getitem__, at))
             got = list(map(self._owner.get, missing))  # (each is hashable: it has a hash above)
-            j = -1
-            while True:
-                try:
-                    j = got.index(None, j + 1)
-                except ValueError:
-                    break
-                c = missing[j]
-                got[j] = k = self._code(c)
-                self._put(table, c, int(hashes[at[j]]), k)
+            for j in self._fill(got, missing):
+                self._put(table, missing[j], int(hashes[at[j]]), got[j])
             out[missed] = got
         return out.tobytes()
 
