@@ -192,8 +192,10 @@ def _made_keys(draw, depth: int = 0):
     kind = draw(st.sampled_from(["entry", "event", "waiting"] if depth < 2 else ["event"]))
     if kind == "event":
         t, seq = draw(_TIMES), draw(st.integers(0, 1 << 40))
-        # (the engine keeps an input event as (t, seq) and makes its key when it is needed)
-        return (order.event_key(t, seq) if draw(st.booleans()) else order.cause_key((t, seq))), (t, -1, seq)
+        # (the engine keeps an input event as the event itself, time first and seq last, and makes its key
+        # when it is needed)
+        event = draw(st.sampled_from([(t, seq), (t, "c1", "ping", {}, seq)]))
+        return (order.event_key(t, seq) if draw(st.booleans()) else order.cause_key(event)), (t, -1, seq)
     if kind == "waiting":
         index = draw(st.integers(0, 50))
         made, key = draw(_made_keys(depth + 1))
@@ -201,10 +203,15 @@ def _made_keys(draw, depth: int = 0):
     whose = draw(st.sampled_from(["rank", "caused", "enrolled"]))
     if whose == "rank":
         rank = draw(_SMALL)
-        w_made, w_key = order.pair_key(0, order.ints_key(0, rank)), (0, (0, rank))
+        w_made = order.rank_key(rank) if draw(st.booleans()) else order.pair_key(0, order.ints_key(0, rank))
+        w_key = (0, (0, rank))
+    elif whose == "caused" and depth < 2 and draw(st.booleans()):  # an enrollment by an input event (caused_key)
+        t, seq = draw(_TIMES), draw(st.integers(0, 1 << 40))
+        w_made, w_key = order.caused_key(draw(st.sampled_from([(t, seq), (t, "c1", "ping", {}, seq)]))), (1, (t, -1, seq))
     else:
         made, key = draw(_made_keys(depth + 1))
-        w_made, w_key = (order.pair_key(1, made), (1, key)) if whose == "caused" else (made, key)
+        w_made, w_key = (order.caused_key(made) if draw(st.booleans()) else order.pair_key(1, made), (1, key)) \
+            if whose == "caused" else (made, key)
     t, rnd, turn, phase, n = draw(_TIMES), draw(st.integers(0, 2000)), draw(st.integers(-1, 1100)), draw(
         st.integers(0, 1)), draw(st.integers(1, 1 << 20))
     return order.entry_key(t, rnd, turn, phase, w_made, n), (t, rnd, turn, phase, w_key, n)

@@ -32,7 +32,7 @@ from ..syntax.values import show_text
 from ..semantics.calendar import add as calendar_add, add_duration, format_utc, next_time_of_day, window_leaves
 from . import snapshot as fmt
 from .compiler import get_path
-from .order import NONE, SMALL, cause_key, entry_head, int_bytes, ints_key, pair_key, waiting_key
+from .order import NONE, SMALL, caused_key, entry_head, int_bytes, pair_key, rank_key, waiting_key
 from .inputs import (MAX_EVENT_TIME, MIN_EVENT_TIME, EventValidator, check_contact, copy_value, in_time_order, refuse,
                      value_problem, wrong_value)
 from .plan import (Action, Branch, CGoal, CWorkflow, End, GoalStep, Instruction, Jump, Plan, Wait, WaitDate,
@@ -250,7 +250,7 @@ class Engine:
         self._phase = 0
         self._whose: bytes = NONE  # (keys are bytes: runtime/order.py)
         self._n = 0  # entries and events written in this context so far
-        self._cause: Any = NONE  # what caused the event being recorded: a key, or an input event's (t, seq)
+        self._cause: Any = NONE  # what caused the event being recorded: a key, or an input event (time first, seq last)
         self._key_t: Optional[int] = None  # the instant of the last key made, and its bytes
         self._key_tb = b""
         self._key_head: Optional[bytes] = None  # its first parts (instant, round, turn): None once one changed
@@ -347,7 +347,7 @@ class Engine:
         if c is None:
             if self.keys is not None:
                 # Contacts of the file first, in its order; then those first seen in events, by that event.
-                self._ranks[cid] = pair_key(0, ints_key(0, rank) if rank is not None else pair_key(1, cause_key(self._cause)))
+                self._ranks[cid] = rank_key(rank) if rank is not None else pair_key(0, caused_key(self._cause))
             c = self.contacts[cid] = Contact(cid, self.plan.effects.new_record(record), len(self.contacts), self._live)
             self._new_contact(c)
         else:
@@ -536,7 +536,8 @@ class Engine:
                 else:  # order keys: each event's place in the whole log is its cause
                     # (the loop above again, apart so that one process does no key work per event)
                     while q:
-                        at, cid, typ, fields, seq = popleft()
+                        ev = popleft()
+                        at, cid, typ, fields, _ = ev
                         if at != t:
                             s = self._soonest
                             if s is not None:
@@ -546,11 +547,11 @@ class Engine:
                                     if s < bound:
                                         bound = s
                             if at >= bound:
-                                q.appendleft((at, cid, typ, fields, seq))
+                                q.appendleft(ev)
                                 break
                             self.now = t
                             self._instant = t = at
-                        self._cause = (t, seq)
+                        self._cause = ev  # (the event itself, not its key: cause_key)
                         c = contacts.get(cid)
                         if c is None:
                             c = self._contact(cid)
@@ -865,7 +866,7 @@ class Engine:
                     if cid in passed:
                         break
                     if self.keys is not None:
-                        self._phase, self._whose, self._n = 0, pair_key(1, cause_key(p[4])), 0  # in the order of the events that enroll
+                        self._phase, self._whose, self._n = 0, caused_key(p[4]), 0  # in the order of the events that enroll
                     before = self._keep_trigger(cw, c, (p[0], typ, fields)) if cw.keeps_trigger else None
                     if self._passed_over(w, c, t):
                         passed.add(cid)

@@ -53,9 +53,31 @@ def event_key(t: int, seq: int) -> bytes:
 
 def cause_key(cause) -> bytes:
     """The key of what caused something: an emitted event's key, or an input
-    event's (t, seq), which the engine keeps as that pair (most input events
-    cause nothing that needs their key) and makes a key only here."""
-    return cause if type(cause) is bytes else event_key(cause[0], cause[1])
+    event's, which the engine keeps as the event itself (a tuple, its time
+    first and its place in the log last: most input events cause nothing
+    that needs their key) and makes a key only here."""
+    return cause if type(cause) is bytes else event_key(cause[0], cause[-1])
+
+
+#: The openings of (0, (0, rank)) and of (1, key), (1, (t, -1, seq)).
+_RANKED = b"\x03" + SMALL[1] + b"\x03" + SMALL[1]
+_CAUSED = b"\x03" + SMALL[2]
+_CAUSED_EVENT = _CAUSED + b"\x03"
+
+
+def rank_key(rank: int) -> bytes:
+    """Whose turn a contact of the contacts file is, (0, (0, rank)): the
+    key ``pair_key(0, ints_key(0, rank))``, made in one join."""
+    return b"".join((_RANKED, int_bytes(rank), b"\x01\x01"))
+
+
+def caused_key(cause) -> bytes:
+    """(1, the cause's key): ``pair_key(1, cause_key(cause))``, made in one
+    join (whose turn an enrollment by a trigger event is, once per
+    enrollment: an input event's key is never made on its own)."""
+    if type(cause) is bytes:
+        return b"".join((_CAUSED, cause, b"\x01"))
+    return b"".join((_CAUSED_EVENT, int_bytes(cause[0]), SMALL[0], int_bytes(cause[-1]), b"\x01\x01"))
 
 
 def pair_key(a: int, b: bytes) -> bytes:
