@@ -1180,8 +1180,9 @@ class _Scan:
             at = missed.tolist()
             missing = list(map(contacts.__getitem__, at))
             got = list(map(self._owner.get, missing))  # (each is hashable: it has a hash above)
-            for j in self._fill(got, missing):
-                self._put(table, missing[j], int(hashes[at[j]]), got[j])
+            new = [j for j in self._fill(got, missing) if type(missing[j]) is str]
+            if new:
+                self._put(np, table, hashes[missed[new]], np.array([got[j] for j in new], np.uint8))
             out[missed] = got
         return out.tobytes()
 
@@ -1192,17 +1193,22 @@ class _Scan:
             size <<= 1
         table = (np.zeros(size, np.int64), np.zeros(size, np.uint8))  # (a key 0: an empty slot)
         self._tabled = 0
-        for c, k in self._owner.items():
-            self._put(table, c, hash(c), k)
+        texts = [c for c in self._owner if type(c) is str]
+        self._put(np, table, np.fromiter(map(hash, texts), np.int64, len(texts)),
+                  np.fromiter(map(self._owner.__getitem__, texts), np.uint8, len(texts)))
         return table
 
-    def _put(self, table: tuple, c, h: int, code: int) -> None:
-        """A text contact (hash ``h``) into the table, when its slot is empty."""
-        keys, codes = table
-        j = h & (len(keys) - 1)
-        if type(c) is str and h != 0 and keys[j] == 0:
-            keys[j], codes[j] = h, code
-            self._tabled += 1
+    def _put(self, np, table: tuple, hashes, codes) -> None:
+        """Text contacts (by their ``hashes``) into the table with their
+        ``codes``, each whose slot is empty (of several for one slot, the
+        first), all at once."""
+        keys, slot_codes = table
+        slots = hashes & (len(keys) - 1)
+        free = np.flatnonzero((keys[slots] == 0) & (hashes != 0))
+        slots, first = np.unique(slots[free], return_index=True)
+        keys[slots] = hashes[free[first]]
+        slot_codes[slots] = codes[free[first]]
+        self._tabled += len(slots)
 
     def _chunks(self) -> Iterator[tuple[int, bytes]]:
         """The log in pieces of whole lines, each with its place in the file
