@@ -68,6 +68,18 @@ def test_history_before_from_and_events_after_until(tmp_path):
 
 
 @needs_gen
+def test_a_log_dealt_with_history_before_from_and_events_after_until(tmp_path):
+    # The parent reads the log and deals it a piece at a time: the events after --until (the end of the
+    # piece that passes it, and the pieces after) are checked, not dealt; each event keeps its place.
+    folder = generated(tmp_path, 3)
+    args = ("run", str(folder), "--format", "jsonl", "--from", "2026-10-09T00:00:00Z", "--until", "2026-10-20T12:00:00Z")
+    one = goal(*args)
+    assert one[0] == 0 and one[1].count(b"\n") > 100
+    for n in (2, 3):
+        assert way(*args, workers=n, tmp=tmp_path, one=one, how="dealt")["way"] == "dealt"
+
+
+@needs_gen
 def test_a_log_out_of_time_order(tmp_path):
     folder = generated(tmp_path, 4, unsorted=True)
     code, out, _ = same("run", str(folder), "--format", "jsonl")
@@ -101,6 +113,22 @@ def test_workflows_that_loop_fail_the_run_with_the_one_process_message(tmp_path)
     assert code == 1
     assert err == "goal run: at 2026-11-16T10:00:00Z workflows kept acting on each other's events for 100 rounds\n"
     assert b'"c20"' not in out and b'"c13"' in out  # up to and including the instant it stopped at
+
+
+def test_events_of_one_instant_dealt_over_several_pieces_keep_their_places(tmp_path):
+    # 5,000 contacts first seen in events of one instant, each enrolled by its event: one process writes them
+    # in the log's order. Dealt, each event's place in the whole log orders them (the reader's batches of
+    # 4,096 rows are dealt a piece at a time, each event numbered on from the piece before).
+    (tmp_path / "program.goal").write_text(LOOP)
+    (tmp_path / "contacts.jsonl").write_text("")
+    rows = [{"time": "2026-11-16T09:00:00Z", "contact": f"c{(i * 7919) % 5000}", "type": "page.visited", "url": "/"}
+            for i in range(5000)]
+    (tmp_path / "events.jsonl").write_text(_events(rows))
+    args = ("run", str(tmp_path), "--format", "jsonl")
+    one = goal(*args)
+    assert one[0] == 0 and one[1].count(b"\n") >= 10000
+    for n in (2, 3):
+        assert way(*args, workers=n, tmp=tmp_path, one=one, how="dealt")["way"] == "dealt"
 
 
 def test_bad_lines_are_refused_alike_and_skipped_alike(tmp_path):

@@ -62,6 +62,7 @@ of JSON Lines, to compare them.
 """
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import multiprocessing
@@ -80,8 +81,8 @@ import msgspec
 
 from ..syntax import codecache
 from .engine import EngineError, ForeignContact
-from .inputs import (EventValidator, Inputs, JsonlReader, SeenIds, as_source, decode_line, in_time_order,
-                     iter_events, numbered_lines, read_contacts)
+from .inputs import (EventValidator, Inputs, JsonlReader, SeenIds, as_source, decode_line, event_pieces,
+                     in_time_order, numbered_lines, read_contacts)
 from .output import JsonlWriter
 from .partition import (PIECE, PartitionRun, cut_at_failure, first_failure, merge, pairs_of, partition_of,
                         take_below)
@@ -164,9 +165,10 @@ def _run(program, contacts, events, out, workers, start, until, window, skip_bad
             inputs = read_inputs(program, contacts, events, skip_bad=skip_bad, fmt=fmt, mapping=mapping)
             first, last = window(inputs)
             pool.begin(inputs.contacts, first, last)
-            for seq, ev in enumerate(inputs.events):
-                pool.add(ev, seq)
-            inputs.events.clear()
+            evs = inputs.events
+            for at in range(0, len(evs), PIECE):
+                pool.deal(evs[at:at + PIECE], at)
+            evs.clear()
             pool.finish(last)
         return _merged(pool, program, inputs, out, lines, writer_for, summary, times)
     finally:
@@ -301,18 +303,23 @@ def _dealt(pool: "_Pool", program: Program, contacts, events, start: Optional[in
     last: Optional[int] = None
     seq = 0
     if events is not None:
-        for ev in iter_events(events, program.ir.events, None, inputs, fmt=fmt, mapping=mapping, on_batch=on_batch):
-            t = ev[0]
+        for piece in event_pieces(events, program.ir.events, None, inputs, fmt=fmt, mapping=mapping,
+                                  on_batch=on_batch):
+            if not piece:
+                continue
+            times = list(map(_T, piece))
             if last is None:
-                inputs.first_time = t
-                pool.begin(inputs.contacts, start if start is not None else t, until)
-            elif t < last:
+                inputs.first_time = times[0]
+                pool.begin(inputs.contacts, start if start is not None else times[0], until)
+            elif times[0] < last:
                 raise _Unsorted()
-            last = t
-            if until is not None and t > until:
-                continue  # checked, never acted on
-            pool.add(ev, seq)
-            seq += 1
+            if not in_time_order(times):
+                raise _Unsorted()
+            last = times[-1]
+            if until is not None and last > until:
+                piece = piece[:bisect.bisect_right(times, until)]  # the rest checked, never acted on
+            pool.deal(piece, seq)
+            seq += len(piece)
     inputs.last_time = last
     if inputs.bad and not skip_bad:
         raise InputError(inputs.bad)
@@ -340,6 +347,7 @@ class _Pool:
         self.conns = []
         self.procs = []
         self.pieces: list[list] = [[] for _ in range(n)]
+        self.owner: dict[str, int] = {}  # contact -> its partition, for the events dealt
         self.begun = False
         # the spill files merged while this process waits for the workers (JSON Lines written out)
         self.stream: Optional[_Streamed] = _Streamed(self) if stream else None
@@ -372,13 +380,34 @@ class _Pool:
         for i, part in enumerate(parts):
             self._send(i, ("begin", part, start, until))
 
-    def add(self, ev: tuple, seq: int) -> None:
-        i = partition_of(ev[1], self.n)
-        piece = self.pieces[i]
-        piece.append((ev[0], ev[1], ev[2], ev[3], seq))
-        if len(piece) >= PIECE:
-            self._send(i, ("events", piece))
-            self.pieces[i] = []
+    def deal(self, events: list, seq: int) -> None:
+        """A piece of the log (in its order, the first event at place
+        ``seq``), each event with its place to its contact's partition,
+        sent ``PIECE`` events at a time. Each contact's partition is worked
+        out once (``partition_of``), then kept."""
+        if not events:
+            return
+        times, contacts, types, fields = list(zip(*events))[:4]
+        owner = self.owner
+        codes = list(map(owner.get, contacts))
+        i = -1
+        while True:  # the contacts not met before
+            try:
+                i = codes.index(None, i + 1)
+            except ValueError:
+                break
+            c = contacts[i]
+            k = owner.get(c)
+            if k is None:
+                k = owner[c] = partition_of(c, self.n)
+            codes[i] = k
+        pieces = self.pieces
+        for ev, k in zip(zip(times, contacts, types, fields, range(seq, seq + len(events))), codes):
+            pieces[k].append(ev)
+        for k, piece in enumerate(pieces):
+            if len(piece) >= PIECE:
+                self._send(k, ("events", piece))
+                pieces[k] = []
 
     def finish(self, until: int) -> None:
         for i in range(self.n):
