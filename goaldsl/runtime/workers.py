@@ -1161,7 +1161,9 @@ class _Scan:
 
     def _fill(self, codes: list, contacts: list) -> list[int]:
         """Each code still None (a contact not in the dict of those seen)
-        made by ``_code``, in place; the places filled."""
+        made by ``_code``, in place; the places filled. A text contact's
+        inline (on a log of many contacts, most lines of its start)."""
+        owner, n = self._owner, self.n
         filled = []
         i = -1
         while True:
@@ -1169,7 +1171,14 @@ class _Scan:
                 i = codes.index(None, i + 1)
             except ValueError:
                 return filled
-            codes[i] = self._code(contacts[i])
+            c = contacts[i]
+            if type(c) is str and c:
+                code = owner.get(c)
+                if code is None:
+                    code = owner[c] = partition_of(c, n) + 1
+                codes[i] = code
+            else:
+                codes[i] = self._code(c)
             filled.append(i)
 
     def _code(self, c) -> int:
