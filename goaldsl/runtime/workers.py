@@ -1161,8 +1161,9 @@ class _Scan:
 
     def _fill(self, codes: list, contacts: list) -> list[int]:
         """Each code still None (a contact not in the dict of those seen)
-        made by ``_code``, in place; the places filled. A text contact's
-        inline (on a log of many contacts, most lines of its start)."""
+        made in place: a text contact's partition + 1, kept for its next
+        lines (inline: on a log of many contacts, most lines of its start
+        bring a new one); any other by ``_code``. The places filled."""
         owner, n = self._owner, self.n
         filled = []
         i = -1
@@ -1182,15 +1183,14 @@ class _Scan:
             filled.append(i)
 
     def _code(self, c) -> int:
-        """A contact's partition + 1 (kept for its next lines), 1 for a bad
-        line's contact (partition 0 reports it), 0 for a blank line."""
+        """``_fill``'s code of a contact that is not a text (or an empty
+        one): an integer's partition + 1 (kept for its next lines), as its
+        digits'; 1 for a bad line's contact (partition 0 reports it), 0 for
+        a blank line."""
         code = self._owner.get(c) if _hashable(c) else None
         if code is not None:
             return code
-        t = type(c)
-        if t is str and c:
-            code = self._owner[c] = partition_of(c, self.n) + 1
-        elif t is int:
+        if type(c) is int:
             code = self._owner[c] = partition_of(str(c), self.n) + 1
         else:  # no contact the reader takes: the line is bad, partition 0 reports it
             code = 0 if c is _BLANK else 1
