@@ -1201,7 +1201,8 @@ class _Scan:
         contacts seen (slot: the hash's low bits; at least 16 slots a
         contact, so most have a slot of their own); the others (a new
         contact, one whose slot another has, not a text) from the dict of
-        those seen, at once, and only the new ones by ``_code``. A dict
+        those seen, at once, and only the new ones made (``_fill``; the new
+        texts then go into the table together, ``_put``). A dict
         of the texts costs two cache misses a line on a long log (its entry,
         and its key to compare), one after the other; the table's look-ups
         are made together. Were two texts to have one hash, the second
