@@ -597,7 +597,8 @@ class _Spill:
 
     def add(self, keys: list, items: list) -> None:
         data = pickle.dumps((keys, items), pickle.HIGHEST_PROTOCOL)
-        self.f.write(_RECORD.pack(len(data)) + data)
+        self.f.write(_RECORD.pack(len(data)))
+        self.f.write(data)  # (apart: not copied into one bytes with its size first)
         self.f.flush()
 
 
@@ -607,11 +608,12 @@ def _records(data: bytes, out: list) -> int:
     (``len(data)``: none)."""
     size = _RECORD.size
     start = 0
+    view = memoryview(data)  # (each record unpickled where it is, not copied out first)
     while len(data) - start >= size:
         end = start + size + _RECORD.unpack_from(data, start)[0]
         if end > len(data):
             break
-        out.append(pickle.loads(data[start + size:end]))
+        out.append(pickle.loads(view[start + size:end]))
         start = end
     return start
 
