@@ -311,9 +311,7 @@ def _dealt(pool: "_Pool", program: Program, contacts, events, start: Optional[in
             if last is None:
                 inputs.first_time = times[0]
                 pool.begin(inputs.contacts, start if start is not None else times[0], until)
-            elif times[0] < last:
-                raise _Unsorted()
-            if not in_time_order(times):
+            if (last is not None and times[0] < last) or not in_time_order(times):
                 raise _Unsorted()
             last = times[-1]
             if until is not None and last > until:
@@ -347,7 +345,7 @@ class _Pool:
         self.conns = []
         self.procs = []
         self.pieces: list[list] = [[] for _ in range(n)]
-        self.owner: dict[str, int] = {}  # contact -> its partition, for the events dealt
+        self.owner: dict[str, int] = {}  # contact -> its partition + 1, for the events dealt (_fill_codes)
         self.begun = False
         # the spill files merged while this process waits for the workers (JSON Lines written out)
         self.stream: Optional[_Streamed] = _Streamed(self) if stream else None
@@ -384,26 +382,15 @@ class _Pool:
         """A piece of the log (in its order, the first event at place
         ``seq``), each event with its place to its contact's partition,
         sent ``PIECE`` events at a time. Each contact's partition is worked
-        out once (``partition_of``), then kept."""
+        out once, then kept (``_fill_codes``)."""
         if not events:
             return
-        times, contacts, types, fields = list(zip(*events))[:4]
-        owner = self.owner
-        codes = list(map(owner.get, contacts))
-        i = -1
-        while True:  # the contacts not met before
-            try:
-                i = codes.index(None, i + 1)
-            except ValueError:
-                break
-            c = contacts[i]
-            k = owner.get(c)
-            if k is None:
-                k = owner[c] = partition_of(c, self.n)
-            codes[i] = k
+        times, contacts, types, fields = zip(*events)
+        codes = list(map(self.owner.get, contacts))
+        _fill_codes(codes, contacts, self.owner, self.n)  # (the reader's contacts are texts)
         pieces = self.pieces
         for ev, k in zip(zip(times, contacts, types, fields, range(seq, seq + len(events))), codes):
-            pieces[k].append(ev)
+            pieces[k - 1].append(ev)
         for k, piece in enumerate(pieces):
             if len(piece) >= PIECE:
                 self._send(k, ("events", piece))
@@ -600,6 +587,33 @@ class _Spill:
         self.f.write(_RECORD.pack(len(data)))
         self.f.write(data)  # (apart: not copied into one bytes with its size first)
         self.f.flush()
+
+
+def _fill_codes(codes: list, contacts: list, owner: dict, n: int,
+               other: Optional[Callable[[Any], int]] = None) -> list[int]:
+    """Each code still None in ``codes`` (one a contact of ``contacts``: not
+    in ``owner``, the contacts met so far) made in place: a text contact's
+    partition + 1 (``partition_of``), kept in ``owner`` for its next events
+    (a list's new contacts, found in C, then one by one: on a log of many
+    contacts, most lines of its start bring a new one); any other by
+    ``other`` (None: every contact is a text). The places filled. The scan
+    and the parent that deals the log both take a piece's codes so."""
+    filled = []
+    i = -1
+    while True:
+        try:
+            i = codes.index(None, i + 1)
+        except ValueError:
+            return filled
+        c = contacts[i]
+        if other is None or (type(c) is str and c):
+            code = owner.get(c)
+            if code is None:
+                code = owner[c] = partition_of(c, n) + 1
+            codes[i] = code
+        else:
+            codes[i] = other(c)
+        filled.append(i)
 
 
 def _records(data: bytes, out: list) -> int:
@@ -1162,31 +1176,12 @@ class _Scan:
         return codes
 
     def _fill(self, codes: list, contacts: list) -> list[int]:
-        """Each code still None (a contact not in the dict of those seen)
-        made in place: a text contact's partition + 1, kept for its next
-        lines (inline: on a log of many contacts, most lines of its start
-        bring a new one); any other by ``_code``. The places filled."""
-        owner, n = self._owner, self.n
-        filled = []
-        i = -1
-        while True:
-            try:
-                i = codes.index(None, i + 1)
-            except ValueError:
-                return filled
-            c = contacts[i]
-            if type(c) is str and c:
-                code = owner.get(c)
-                if code is None:
-                    code = owner[c] = partition_of(c, n) + 1
-                codes[i] = code
-            else:
-                codes[i] = self._code(c)
-            filled.append(i)
+        """``_fill_codes`` with this scan's contacts seen; any contact that
+        is not a text by ``_code``."""
+        return _fill_codes(codes, contacts, self._owner, self.n, self._code)
 
     def _code(self, c) -> int:
-        """``_fill``'s code of a contact that is not a text (or an empty
-        one): an integer's partition + 1 (kept for its next lines), as its
+        """The code of a contact that is not a text (or an empty one): an integer's partition + 1 (kept for its next lines), as its
         digits'; 1 for a bad line's contact (partition 0 reports it), 0 for
         a blank line."""
         code = self._owner.get(c) if _hashable(c) else None
