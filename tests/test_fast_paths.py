@@ -222,6 +222,29 @@ def test_a_long_log_puts_its_ids_in_the_table_from_the_first_batch(tmp_path):
     assert seen._count == 3
 
 
+def test_a_table_is_first_made_for_the_ids_expected_up_to_a_bound():
+    # A long log's table is made for the ids its size says will come, so it
+    # is not doubled on the way (each doubling puts every id in again); up
+    # to FIRST_MOST ids, so that a guess too high keeps no more than that.
+    class Small(SeenIds):
+        EXACT, SLOTS, FIRST_MOST = 10, 2, 100
+
+    seen = Small(expected=40)
+    assert seen.duplicates(["a", "b"]) is None
+    first = seen._b
+    assert len(first) >= 2 * 40
+    ids = [f"e{i}" for i in range(38)]
+    assert seen.duplicates(ids) is None and seen.duplicates(["a"] + ids[:1]) == [True, True]
+    assert seen._b is first and seen._count == 40  # not grown: the 40 expected fit
+    more = [f"f{i}" for i in range(len(first) // 2)]
+    assert seen.duplicates(more) is None
+    assert seen._b is not first and seen._count == 40 + len(more)  # more than it holds: grown, none lost
+    assert seen.duplicates(["a", "e37", more[-1], "g"]) == [True, True, True, False]
+    capped = Small(expected=10 ** 6)
+    capped.duplicates(["a"])
+    assert 2 * 100 <= len(capped._b) < 4 * 100  # the bound, not the guess
+
+
 def test_ids_wanting_one_slot_with_one_first_value_are_all_kept():
     # Packed ids with the same first 8 bytes have one a-value: in one batch,
     # wanting one slot, each writes it, one keeps the slot and the others go

@@ -1331,9 +1331,9 @@ class SeenIds:
     The first ``EXACT`` ids are kept as they are, in a set. Past that each id
     is kept as a 128-bit key (a, b) in an open-addressing table: two numpy
     uint64 arrays, b == 0 an empty slot, linear probing, at most half full
-    (doubled when a batch would fill it more): 16 bytes a slot, 32 to 64
-    bytes an id whatever its length (while doubling, the old table beside
-    the new). A batch goes in in vectorised rounds: each row reads its slot;
+    (made at first for the ids expected, up to ``FIRST_MOST``; doubled when
+    a batch would fill it more): 16 bytes a slot, 32 to 64 bytes an id
+    whatever its length (while doubling, the old table beside the new). A batch goes in in vectorised rounds: each row reads its slot;
     its key there is a duplicate, an empty slot is written (several rows may
     write one: the a-values first, then the b-values of the rows whose
     a-value stayed, so the slot holds one row's key whole), the others go on
@@ -1352,6 +1352,11 @@ class SeenIds:
 
     EXACT = 1 << 18
     SLOTS = 1 << 16  # the table's first size (a power of two)
+    #: The most ids the table is first made for, when more are expected: a
+    #: table made for them at once is not doubled (and filled again) six
+    #: times on the way (at 1M events: 0.22 -> 0.13 s); past this, a guess
+    #: too high (long lines) would keep more memory than the ids need.
+    FIRST_MOST = 1 << 21
     LINE = 150  # bytes: about a usual event line's length (``for_source``)
 
     def __init__(self, expected: int = 0) -> None:
@@ -1359,6 +1364,7 @@ class SeenIds:
         # is used from the first batch: moving the set's ids into it later
         # costs more than the set saved (0.1 s at 1M events).
         self._exact: Optional[set] = set() if expected <= self.EXACT else None
+        self._first = min(expected, self.FIRST_MOST) if self._exact is None else 0  # ids the first table is for
         if self._exact is None:
             import numpy  # noqa: F401 - loaded now (the scan's line counts and partitions use it once it is)
         self._a = self._b = None  # the table: the keys' two values; b == 0 is an empty slot
@@ -1471,7 +1477,7 @@ class SeenIds:
         import numpy as np
         n = len(a)
         if self._a is None or self._count + n > len(self._a) // 2:
-            self._grow(self._count + n)
+            self._grow(max(self._count + n, self._first))
         A, B = self._a, self._b
         size = len(A)
         s = (h >> np.uint64(65 - size.bit_length())).astype(np.intp)  # the top bits of the mix
