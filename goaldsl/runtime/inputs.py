@@ -696,6 +696,7 @@ OFFSET_COLUMNS = {25: ((19, b"+-"), (20, _DIGITS), (21, _DIGITS), (23, _DIGITS),
 _FORM_COLUMNS = ((0, _DIGITS), (1, _DIGITS), (2, _DIGITS), (3, _DIGITS), (4, b"-"), (5, b"01"), (6, _DIGITS),
                  (7, b"-"), (8, b"0123"), (9, _DIGITS), (10, b"T"), (11, b"012"), (12, _DIGITS),
                  (13, b":"), (14, b"012345"), (15, _DIGITS), (16, b":"), (17, b"012345"), (18, _DIGITS))
+_OFFSET_COLON = {25: ((22, b":"),), 20: ()}  # the colon of "+HH:MM"
 
 
 def usual_columns(pieces: list):
@@ -739,7 +740,7 @@ def usual_form(raw: bytes, width: int) -> Optional[set[str]]:
     hours are of the calendar (``usual_dates``); None otherwise. The
     years are not checked."""
     from itertools import product
-    for col, allowed in (*_FORM_COLUMNS, *(((22, b":"),) if width == 25 else ())):
+    for col, allowed in (*_FORM_COLUMNS, *_OFFSET_COLON[width]):
         if raw[col::width].translate(None, allowed):
             return None
     chars = []
@@ -881,9 +882,11 @@ def column_times(times: list[str]) -> Optional[list[int]]:
     return memoryview(total.to_bytes(8 * n, "little")).cast("q").tolist()
 
 
-#: The separators of the usual form of each width: (column, character).
-_SEPARATORS = {25: ((4, 45), (7, 45), (10, 84), (13, 58), (16, 58), (22, 58)),  # - - T : : :
-               20: ((4, 45), (7, 45), (10, 84), (13, 58), (16, 58), (19, 90))}  # - - T : : Z
+#: The separators of the usual form of each width, (column, character):
+#: its columns of one character (- - T : : and : or Z).
+_SEPARATORS = {width: tuple((col, allowed[0]) for col, allowed in (*_FORM_COLUMNS, *_OFFSET_COLON[width],
+                                                                   *OFFSET_COLUMNS[width]) if len(allowed) == 1)
+               for width in OFFSET_COLUMNS}
 _DIGIT_OR_FF = bytes(c - 48 if 48 <= c <= 57 else 0xFF for c in range(256))
 
 
