@@ -1336,8 +1336,10 @@ class SeenIds:
     uint64 arrays, b == 0 an empty slot, linear probing, at most half full
     (made at first for the ids expected, up to ``FIRST_MOST``; doubled when
     a batch would fill it more): 16 bytes a slot, 32 to 64 bytes an id
-    whatever its length (while doubling, the old table beside the new). A batch goes in in vectorised rounds: each row reads its slot;
-    its key there is a duplicate, an empty slot is written (several rows may
+    whatever its length (while doubling, the old table beside the new;
+    more when fewer come than expected, the first table at most 64 MiB). A
+    batch goes in in vectorised rounds: each row reads its slot; its key
+    there is a duplicate, an empty slot is written (several rows may
     write one: the a-values first, then the b-values of the rows whose
     a-value stayed, so the slot holds one row's key whole), the others go on
     to the next slot. Repeats inside a batch are found first (equal mixes,
