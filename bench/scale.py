@@ -106,7 +106,7 @@ def run_tree_measured(cmd: list[str]) -> tuple[float, float]:
 def spark_jsonl(folder: Path) -> bytes:
     import pyarrow.parquet as pq
     from goaldsl.runtime.output import ACTIVITY_COLUMNS, entry_of_row, jsonl_line
-    table = pq.read_table(folder).sort_by("order")
+    table = pq.read_table(folder, use_threads=False).sort_by("order")
     rows = zip(*(table.column(c).to_pylist() for c in ACTIVITY_COLUMNS))
     return "".join(jsonl_line(entry_of_row((int(r[0].timestamp()),) + r[1:])) + "\n" for r in rows).encode()
 

@@ -122,7 +122,7 @@ def test_the_command_line(tmp_path):
                        capture_output=True, text=True, timeout=900, env={**__import__("os").environ,
                                                                          "GOAL_SPARK_MASTER": "local[2]"})
     assert p.returncode == 0, p.stderr
-    table = pq.read_table(tmp_path / "out").sort_by("order")
+    table = pq.read_table(tmp_path / "out", use_threads=False).sort_by("order")
     rows = zip(*(table.column(c).to_pylist() for c in ACTIVITY_COLUMNS))
     got = [jsonl_line(entry_of_row((int(r[0].timestamp()),) + r[1:])) for r in rows]
     assert got == one_process(folder)[1]
