@@ -592,24 +592,17 @@ def _arrow_batches(rb, mapper: "RowMapper", first_row: int, source: Source) -> I
     pc = _compute()
     n = rb.num_rows
     plan = _arrow_plan(rb, mapper)
-    if plan is None:
-        kinds = ()
-    else:
+    kinds = []
+    if plan is not None:
         raw, unit, carr, idarr, typarr, found = plan
-        handled = None
-        kinds = []
-        for src, typ, mask, fields in found:
-            idx = pc.indices_nonzero(mask)
-            if len(idx) == 0:
-                continue
-            handled = mask if handled is None else pc.or_kleene(handled, mask)
-            kinds.append((src, typ, idx.to_pylist(), fields, [pc.take(a, idx) for _, a, _ in fields]))
+        taken, unhandled = _taken(found, n)
+        kinds = [(src, typ, idx.to_pylist(), fields, [pc.take(a, idx) for _, a, _ in fields])
+                 for (src, typ, _, fields), idx in taken]
     if not kinds:  # every stretch row by row
         for a in range(0, n, BATCH):
             yield Batch.of(arrow_rows(rb.slice(a, min(BATCH, n - a)), mapper, first_row + a))
             source.rows_read = first_row + min(n, a + BATCH) - 1
         return
-    unhandled = pc.indices_nonzero(pc.invert(handled)).to_pylist()
     times = pc.divide(raw, unit) if unit != 1 else raw
     codes = pc.index_in(typarr, value_set=pa.array([k[0] for k in kinds], typarr.type))
     types = [k[1] for k in kinds]
@@ -687,25 +680,36 @@ def _arrow_fast(rb, mapper: "RowMapper", first_row: int, got: list) -> Optional[
     """Add to ``got`` the rows that pass the column-wise check (in file
     order within each event type); return the indices left for the
     row-by-row check (None: all of them)."""
-    import pyarrow as pa
-    pc = _compute()
     plan = _arrow_plan(rb, mapper)
     if plan is None:
         return None
     raw, unit, carr, idarr, _typarr, kinds = plan
-    handled = pa.array([False] * rb.num_rows, pa.bool_())
-    retry: list[int] = []
-    for _src, typ, mask, fields in kinds:
-        idx = pc.indices_nonzero(mask)
-        if len(idx) == 0:
-            continue
-        handled = pc.or_kleene(handled, mask)
+    taken, rest = _taken(kinds, rb.num_rows)
+    for (_src, typ, _mask, fields), idx in taken:
         rows, wrong, positions = _arrow_rows(raw, unit, carr, idarr, typ, fields, idx, first_row)
         for j in reversed(wrong):
             del rows[j]
-            retry.append(positions[j])
+            rest.append(positions[j])
         got.extend(rows)
-    return pc.indices_nonzero(pc.invert(handled)).to_pylist() + retry
+    return rest
+
+
+def _taken(kinds: list, n: int) -> tuple[list, list[int]]:
+    """Of the column-wise check's kinds (``_arrow_plan``), those that take
+    rows, each with the indices of its rows (an Arrow array); and the
+    indices of the ``n`` rows no kind takes, in order (each checked row by
+    row)."""
+    pc = _compute()
+    handled = None
+    taken = []
+    for kind in kinds:
+        idx = pc.indices_nonzero(kind[2])
+        if len(idx):
+            handled = kind[2] if handled is None else pc.or_kleene(handled, kind[2])
+            taken.append((kind, idx))
+    if handled is None:
+        return taken, list(range(n))
+    return taken, pc.indices_nonzero(pc.invert(handled)).to_pylist()
 
 
 def _arrow_plan(rb, mapper: "RowMapper"):
@@ -1047,7 +1051,7 @@ def contact_records(source: Source, bad: list, *, fmt: Optional[str] = None,
             raise SourceError(source.shown, f'has no column "{idcol}" for the contact id (its columns: '
                                             f'{", ".join(names)}); name it in the mapping file: [contacts] id = "..."')
         first = 1
-        for rb in pf.iter_batches(batch_size=1 << 16):
+        for rb in pf.iter_batches(batch_size=1 << 16, use_threads=False):  # (as the events: no thread pool)
             for i, rec in enumerate(arrow_contact_records(rb, idcol)):
                 yield first + i, rec, {"id": idcol}
             first += rb.num_rows
