@@ -703,9 +703,10 @@ def _taken(kinds: list, n: int) -> tuple[list, list[int]]:
     handled = None
     taken = []
     for kind in kinds:
-        idx = pc.indices_nonzero(kind[2])
+        mask = kind[2]  # (source name, program type, mask, fields)
+        idx = pc.indices_nonzero(mask)
         if len(idx):
-            handled = kind[2] if handled is None else pc.or_kleene(handled, kind[2])
+            handled = mask if handled is None else pc.or_kleene(handled, mask)
             taken.append((kind, idx))
     if handled is None:
         return taken, list(range(n))
