@@ -1359,7 +1359,7 @@ class SeenIds:
     SLOTS = 1 << 16  # the table's first size (a power of two)
     #: The most ids the table is first made for, when more are expected: a
     #: table made for them at once is not doubled (and filled again) six
-    #: times on the way (at 1M events: 0.22 -> 0.13 s); past this, a guess
+    #: times on the way (the 1M log's ids: 0.19-0.39 -> 0.12-0.17 s); past this, a guess
     #: too high (long lines) would keep more memory than the ids need.
     FIRST_MOST = 1 << 21
     LINE = 150  # bytes: about a usual event line's length (``for_source``)

@@ -11,6 +11,12 @@ tuple sorts before any longer one it begins). Bytes, not the tuples: a
 worker pickles its keys, the merge unpickles and sorts them, and nested
 tuples cost several times more to do that with (docs/performance.md);
 Spark sorts its ``order`` column as they are.
+
+``pair_key``, ``ints_key``, ``event_key`` and ``cause_key`` make a key part
+by part, as the tuples nest; where the engine makes one per enrollment or
+per entry it makes the same bytes in one join (``rank_key``,
+``caused_key``, ``Engine._next_key``), which tests/test_partition.py checks
+against them.
 """
 from __future__ import annotations
 

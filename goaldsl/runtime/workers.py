@@ -1181,9 +1181,10 @@ class _Scan:
         return _fill_codes(codes, contacts, self._owner, self.n, self._code)
 
     def _code(self, c) -> int:
-        """The code of a contact that is not a text (or an empty one): an integer's partition + 1 (kept for its next lines), as its
-        digits'; 1 for a bad line's contact (partition 0 reports it), 0 for
-        a blank line."""
+        """The code of a contact that is not a text (or is an empty one): an
+        integer's partition + 1, as its digits' (kept for its next lines); 1
+        for a bad line's contact (partition 0 reports it); 0 for a blank
+        line."""
         code = self._owner.get(c) if _hashable(c) else None
         if code is not None:
             return code
