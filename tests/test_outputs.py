@@ -98,3 +98,32 @@ def test_progress_and_summary_on_a_terminal_only(tmp_path):
                            capture_output=True, env=dict(os.environ, GOAL_PROGRESS_AFTER="0"))
     assert plain.returncode == 0 and plain.stderr == b""  # not a terminal: nothing on stderr
     assert plain.stdout == out
+
+
+@pytest.mark.parametrize("kind", ["text only", "text with a buffer", "binary"])
+def test_held_output_is_copied_whole_to_any_stream(tmp_path, kind):
+    # A run's output is held in a binary file, then copied out (one process and the workers alike).
+    # Lines of several-byte characters, more of them than one buffer of the copy holds: a text stream
+    # gets whole characters, and every stream the same bytes in the same order.
+    import tempfile
+    from goaldsl.runtime.output import copy_held
+    lines = [json.dumps({"n": i, "name": "Zoë ✓ 名前" * (i % 7)}, ensure_ascii=False) for i in range(20000)]
+    want = "".join(line + "\n" for line in lines)
+    held = tempfile.TemporaryFile()
+    held.write(want.encode())  # (left at its end: the copy starts from the start)
+    if kind == "text only":
+        out = io.StringIO()
+        copy_held(held, out)
+        got = out.getvalue()
+    else:
+        path = tmp_path / "out.jsonl"
+        with open(path, "wb") as raw:
+            out = io.TextIOWrapper(raw, encoding="utf-8") if kind == "text with a buffer" else raw
+            if kind == "text with a buffer":
+                out.write("before\n")  # written as text first: it stays first
+                want = "before\n" + want
+            copy_held(held, out)
+            out.flush()
+        got = path.read_text(encoding="utf-8")
+    assert got == want
+    assert len(want.encode()) > 1 << 17

@@ -27,7 +27,6 @@ import bisect
 import functools
 import gc
 import io
-import shutil
 import tempfile
 from operator import itemgetter
 from typing import IO, Callable, Optional, Protocol
@@ -35,7 +34,7 @@ from typing import IO, Callable, Optional, Protocol
 from .program import InputError, Program, read_inputs, shown_path
 from .engine import EngineError
 from .inputs import Inputs, as_source, event_pieces, in_time_order, read_contacts
-from .output import JsonlWriter
+from .output import JsonlWriter, copy_held
 from . import partition as kernel
 from .partition import PartitionRun
 
@@ -122,10 +121,12 @@ def run_jsonl(program: Program, contacts, events, out: Optional[IO], *,
                             skip_bad=skip_bad, fmt=fmt, mapping=mapping, on_batch=on_batch)
         except EngineError:
             if writer is not None:
-                _copy(writer, tmp, out)  # what was done before the failure, as an unstreamed run shows it
+                writer.flush()
+                copy_held(tmp, out)  # what was done before the failure, as an unstreamed run shows it
             raise
         if writer is not None:
-            _copy(writer, tmp, out)
+            writer.flush()
+            copy_held(tmp, out)
     return inputs
 
 
@@ -205,22 +206,6 @@ def _tee(writer: Optional[JsonlWriter], tap: Optional[Tap]) -> Callable[[list[di
 
 def _ignore(entries: list[dict]) -> None:
     pass
-
-
-def _copy(writer, tmp, out: IO) -> None:
-    writer.flush()
-    tmp.seek(0)
-    binary = getattr(out, "buffer", None)
-    out.flush()
-    if binary is None and not isinstance(out, io.TextIOBase):  # a binary file (--out)
-        binary = out
-    if binary is not None:
-        shutil.copyfileobj(tmp, binary)
-        binary.flush()
-    else:  # a text stream only (io.StringIO): whole lines, so no character is cut in two
-        for line in tmp:
-            out.write(line.decode())
-        out.flush()
 
 
 def _streamed(program: Program, contacts, events, begin: Begin, start: Optional[int], until: Optional[int],

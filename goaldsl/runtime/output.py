@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import shutil
 from typing import IO, Iterable, Sequence
 
 from ..semantics.calendar import format_utc
@@ -37,6 +38,26 @@ except ImportError:  # pragma: no cover
     def jsonl_line(e: dict) -> str:
         return json.dumps(entry_json(e), ensure_ascii=False, default=str)
 
+
+def copy_held(held: IO[bytes], out: IO) -> None:
+    """A run's output, held in a binary file until the run was complete,
+    written to ``out`` (a text stream with a binary buffer, a binary
+    file, or a text stream only). Copied through one small buffer,
+    reused: reading it in large pieces made a new piece of memory each
+    time, and its pages cost more than the copy (``docs/performance.md``)."""
+    held.flush()
+    held.seek(0)
+    binary = getattr(out, "buffer", None)
+    out.flush()
+    if binary is None and not isinstance(out, io.TextIOBase):  # a binary file (--out)
+        binary = out
+    if binary is not None:
+        shutil.copyfileobj(held, binary)
+        binary.flush()
+    else:  # a text stream only (io.StringIO): whole lines, so no character is cut in two
+        for line in held:
+            out.write(line.decode())
+        out.flush()
 
 class JsonlWriter:
     """Writes activity entries as JSON Lines, the same text as ``jsonl_line``
@@ -109,13 +130,6 @@ class JsonlWriter:
         if len(self.buf) >= self.size:
             self._raw(self.buf)
             self.buf = bytearray()
-
-    def add_lines(self, data: bytes) -> None:
-        """Lines encoded already, each with its newline."""
-        if self.buf:
-            self._raw(self.buf)
-            self.buf = bytearray()
-        self._raw(data)
 
     def _time_text(self, t: int) -> str:
         """format_utc's text: its hour's part (``YYYY-MM-DDTHH:``) made once

@@ -83,7 +83,7 @@ from ..syntax import codecache
 from .engine import EngineError, ForeignContact
 from .inputs import (EventValidator, Inputs, JsonlReader, SeenIds, as_source, decode_line, event_pieces,
                      in_time_order, numbered_lines, read_contacts)
-from .output import JsonlWriter
+from .output import JsonlWriter, copy_held
 from .partition import (PIECE, PartitionRun, cut_at_failure, first_failure, merge, pairs_of, partition_of,
                         take_below)
 from .program import InputError, Program, read_inputs, shown_path
@@ -686,14 +686,7 @@ class _Streamed:
 
     def copy_to(self, out: IO) -> None:
         """The merged lines written to ``out``."""
-        w = JsonlWriter(out)
-        self.out.seek(0)
-        while True:
-            data = self.out.read(1 << 22)
-            if not data:
-                break
-            w.add_lines(data)
-        w.flush()
+        copy_held(self.out, out)
 
     def close(self) -> None:
         for fd in self.fds:
