@@ -646,11 +646,16 @@ def test_enter_on_a_chosen_completion_runs_the_line_unless_it_asks_for_more():
         t = threading.Thread(target=run_repl, args=(str(INVOICE),), daemon=True,
                              kwargs=dict(input=inp, output=output, write=out.append, history=InMemoryHistory()))
         t.start()
-        for keys in (":cont", "\t",  # the menu offers ":contact ", Tab chooses it
-                     "\r",  # Enter takes it but does not run ":contact " (it asks for more)
-                     "pay", "\t",  # the menu offers "payer", Tab chooses it
-                     "\r"):  # Enter takes it and runs the line
+        # Each key waits for the screen to show what the step before offered (completion runs in the
+        # background: on a busy machine a quiet screen alone can come before the menu does).
+        for keys, offered in ((":cont", ":contact"), ("\t", None),  # the menu offers ":contact ", Tab chooses it
+                              ("\r", None),  # Enter takes it but does not run ":contact " (it asks for more)
+                              ("pay", "payer"), ("\t", None),  # the menu offers "payer", Tab chooses it
+                              ("\r", None)):  # Enter takes it and runs the line
+            seen = len(buf.getvalue())
             inp.send_text(keys)
+            if offered is not None:
+                assert _wait_for(lambda: offered in buf.getvalue()[seen:])
             _settle(buf)
         assert _wait_for(lambda: "contact payer:" in "".join(out))
         inp.send_text(":quit\r")
