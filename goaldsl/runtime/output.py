@@ -43,8 +43,8 @@ def copy_held(held: IO[bytes], out: IO) -> None:
     """A run's output, held in a binary file until the run was complete,
     written to ``out`` (a text stream with a binary buffer, a binary
     file, or a text stream only). Copied through one small buffer,
-    reused: reading it in large pieces made a new piece of memory each
-    time, and its pages cost more than the copy (``docs/performance.md``)."""
+    reused: read 4 MiB at a time, each a new bytes object, the 1M-event
+    run's 42 MB took 0.10-0.14 s against 0.011 s (``docs/performance.md``)."""
     held.flush()
     held.seek(0)
     binary = getattr(out, "buffer", None)
@@ -58,6 +58,7 @@ def copy_held(held: IO[bytes], out: IO) -> None:
         for line in held:
             out.write(line.decode())
         out.flush()
+
 
 class JsonlWriter:
     """Writes activity entries as JSON Lines, the same text as ``jsonl_line``
