@@ -116,17 +116,17 @@ def run_jsonl(program: Program, contacts, events, out: Optional[IO], *,
             inputs.contacts = []  # the engine keeps its own copy of each: one copy in memory, not two
             return run
 
+        failed: Optional[EngineError] = None
         try:
             inputs = stream(program, contacts, events, begin, start=start, until=until, window=window,
                             skip_bad=skip_bad, fmt=fmt, mapping=mapping, on_batch=on_batch)
-        except EngineError:
-            if writer is not None:
-                writer.flush()
-                copy_held(tmp, out)  # what was done before the failure, as an unstreamed run shows it
-            raise
+        except EngineError as e:
+            failed = e  # what was done before the failure is written, as an unstreamed run shows it
         if writer is not None:
             writer.flush()
             copy_held(tmp, out)
+        if failed is not None:
+            raise failed
     return inputs
 
 
