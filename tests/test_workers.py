@@ -692,12 +692,11 @@ def test_a_spill_file_read_in_parts_gives_its_batches(tmp_path, monkeypatch, rea
     assert list(workers._Pool.spilled(Pool(), 0)) == batches
 
 
-def test_each_spill_record_is_a_pickle_of_its_own(tmp_path):
+def test_each_spill_record_stands_alone(tmp_path):
     # A pickler kept for a whole spill file (and the parent's unpickler) kept every object it had pickled
     # alive in its memo: the worker and the parent held every entry of the run. Each record now stands
     # alone: one read without those before it gives its batch, though the batches share an object.
     import io
-    import pickle
     from goaldsl.runtime import workers
     shared = (5, (0, 1))  # an enrollment's key, which later keys hold
     batches = [([(1, 0, shared, 1)], [b"a"]), ([(2, 0, shared, 2)], [b"b"]), ([(3, 1, shared, 3)], [b"c"])]
@@ -708,11 +707,37 @@ def test_each_spill_record_is_a_pickle_of_its_own(tmp_path):
         at = buf.tell()
         spill.add(keys, lines)
         records.append(buf.getvalue()[at:])
-    size = workers._RECORD.size
-    assert [pickle.loads(r[size:]) for r in reversed(records)] == list(reversed(batches))
+    for record, batch in reversed(list(zip(records, batches))):
+        alone: list = []
+        assert workers._records(record, alone) == len(record)
+        assert alone == [batch]
     got: list = []
     assert workers._records(records[2] + records[1][:5], got) == len(records[2])
     assert got == [batches[2]]
+
+
+def test_a_spill_record_keeps_what_marshal_does_not_take(tmp_path):
+    # Keys and lines (bytes) are written with marshal; a batch of entries holding something marshal
+    # refuses (it takes built-in types only) is pickled, and both come back equal and of the same types.
+    import datetime
+    import decimal
+    import io
+    from goaldsl.runtime import workers
+
+    plain = ([b"\x03k1\x01", b"\x03k2\x01"], [b'{"a": 1}', "\udc80 text".encode("utf-8", "surrogatepass")])
+    entries = ([b"\x03k3\x01"], [{"time": 1, "score": decimal.Decimal("0.1"), "at": datetime.date(2026, 12, 2)}])
+    buf = io.BytesIO()
+    spill = workers._Spill(buf)
+    spill.add(*plain)
+    spill.add(*entries)
+    data = buf.getvalue()
+    size = workers._RECORD.size
+    first = size + workers._RECORD.unpack_from(data, 0)[0]
+    assert [data[size - 1], data[first + size - 1]] == [1, 0]  # marshal, then pickle
+    got: list = []
+    assert workers._records(data, got) == len(data)
+    assert got == [plain, entries]
+    assert type(got[1][1][0]["score"]) is decimal.Decimal
 
 
 @pytest.mark.parametrize("table", [1, 2, 4, 1 << 16])
