@@ -682,11 +682,11 @@ def test_a_spill_file_read_in_parts_gives_its_batches(tmp_path, monkeypatch, rea
     spill = workers._Spill(buf)
     for keys, lines in batches:
         spill.add(keys, lines)
-    (tmp_path / "partition-0.pickle").write_bytes(buf.getvalue())
+    (tmp_path / "partition-0.spill").write_bytes(buf.getvalue())
 
     class Pool:
         def spill_path(self, i):
-            return str(tmp_path / f"partition-{i}.pickle")
+            return str(tmp_path / f"partition-{i}.spill")
 
     monkeypatch.setattr(workers, "_SPILL_READ", read)
     assert list(workers._Pool.spilled(Pool(), 0)) == batches

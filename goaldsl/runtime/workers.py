@@ -365,7 +365,7 @@ class _Pool:
         self.outboxes = [_Outbox(conn, f"goal-send-{i}") for i, conn in enumerate(self.conns)]
 
     def spill_path(self, i: int) -> str:
-        return os.path.join(self.folder, f"partition-{i}.pickle")
+        return os.path.join(self.folder, f"partition-{i}.spill")
 
     # ------------------------------------------------------------ dealt
 
