@@ -22,6 +22,14 @@ scanning the whole log itself, ``--workers N, dealt`` with the parent
 reading and checking the log and dealing the events (the way for other
 inputs); ``$GOAL_WORKERS_WAY`` picks them.
 
+As a control, ``two one-process runs at once`` runs the one-process
+command twice side by side: the CPU each takes over one run's alone is
+this machine's *pair tax* at the time, what two busy cores cost each other
+(a shared host's cores can: on the project's machine 0.98x to 1.09x within
+an hour). No split over two cores can beat 2 / the pair tax; the report
+gives the speed-up with that tax taken out beside the measured one (the
+target is judged on the measured wall time).
+
 A busy machine stretches wall-clock times, so beside them it prints
 figures that load changes far less, from the CPU seconds of each process
 (``$GOAL_WORKER_TIMES``, written by goal run): the critical path (the
@@ -47,6 +55,9 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from run import CPU, gen, goal_cmd, run_measured  # noqa: E402 - the same workload and measuring as bench/run.py
 
 TARGET = 1.7
+
+#: The control: the one-process command run twice at once.
+PAIR = "two one-process runs at once"
 
 
 def _tree() -> dict[int, tuple[int, int, float]]:
@@ -103,6 +114,31 @@ def run_tree_measured(cmd: list[str]) -> tuple[float, float]:
     return dt, sum(seen.values())
 
 
+def _pair(cmd: list[str], out: Path, reference: bytes) -> tuple[float, float]:
+    """The control: ``cmd`` twice at once; the wall time until both are done
+    and the mean of their CPU seconds. Both outputs are checked."""
+    import threading
+    import time
+    got: list = [None, None]
+
+    def one(i: int) -> None:
+        with open(f"{out}-{i}", "wb") as f:
+            got[i] = run_measured(cmd, stdout=f)
+    t = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    dt = time.perf_counter() - t
+    if None in got:
+        raise SystemExit("the pair of one-process runs failed")
+    for i in range(2):
+        assert Path(f"{out}-{i}").read_bytes() == reference, "a run of the pair: not the one process's output"
+        os.unlink(f"{out}-{i}")
+    return dt, statistics.mean(CPU[tuple(cmd)][-2:])
+
+
 def spark_jsonl(folder: Path) -> bytes:
     import pyarrow.parquet as pq
     from goaldsl.runtime.output import ACTIVITY_COLUMNS, entry_of_row, jsonl_line
@@ -133,7 +169,7 @@ def main() -> int:
         one = goal + ["run", str(w), "--format", "jsonl", *args]
         cmds = {"one process": one, f"--workers {a.workers}": one + ["--workers", str(a.workers)],
                 f"--workers {a.workers}, scanned": one + ["--workers", str(a.workers)],
-                f"--workers {a.workers}, dealt": one + ["--workers", str(a.workers)]}
+                f"--workers {a.workers}, dealt": one + ["--workers", str(a.workers)], PAIR: one}
         if a.spark:
             from format_fixtures import read_jsonl, write_parquet
             import pyarrow as pa
@@ -158,7 +194,10 @@ def main() -> int:
         for r in range(a.repeat):
             for name, cmd in cmds.items():
                 out = tmp / f"out-{r}-{abs(hash(name))}"
-                if name.startswith("Spark"):
+                if name == PAIR:
+                    dt, c = _pair(cmd, tmp / f"pair-{r}", reference)
+                    cpu[name].append(c)
+                elif name.startswith("Spark"):
                     shutil.rmtree(out, ignore_errors=True)
                     dt, c = run_tree_measured(cmd + ["--out", str(out)])
                     cpu[name].append(c)
@@ -193,7 +232,15 @@ def main() -> int:
         for name in cmds:
             t = statistics.median(wall[name])
             c = statistics.median(cpu[name])
+            if name == PAIR:  # its CPU is each run's (the mean of the two)
+                print(f"{name:28} {t:8.2f} {2 * base / t:8.2f}x {c:8.2f} {c / base_cpu:9.2f}x  (two runs' work)")
+                continue
             print(f"{name:28} {t:8.2f} {base / t:8.2f}x {c:8.2f} {c / base_cpu:9.2f}x")
+        # each round's pair against that round's one process: the machine's pair tax then
+        tax = statistics.median(p / o for p, o in zip(cpu[PAIR], cpu["one process"]))
+        print(f"the machine's pair tax: two one-process runs at once took {tax:.2f}x the CPU of one alone "
+              f"(rounds {', '.join(f'{p / o:.2f}' for p, o in zip(cpu[PAIR], cpu['one process']))}); "
+              f"no split over 2 cores can beat {2 / tax:.2f}x now")
         for name, runs in paths.items():
             parent = statistics.median(p["parent"] for p in runs)
             merge = statistics.median(p["parent"] - p["parent before merge"] for p in runs)
@@ -219,6 +266,10 @@ def main() -> int:
                 print(f"  with every process busy on {a.workers} cores, one process's CPU / (all CPU / {a.workers}) "
                       f"= {base_cpu / (statistics.median(cpu[name]) / a.workers):.2f}x (target {TARGET}x)")
         speed = base / statistics.median(wall[f"--workers {a.workers}"])
+        every = statistics.median(cpu[f"--workers {a.workers}"])
+        print(f"--workers {a.workers} on {a.workers} cores that do not slow each other (the pair tax taken out of "
+              f"its CPU): one process's CPU / (all CPU / {tax:.2f} / {a.workers}) = "
+              f"{base_cpu / (every / tax / a.workers):.2f}x")
         if n >= 1_000_000 and a.workers == 2:
             met = speed >= TARGET
             ok = ok and met
