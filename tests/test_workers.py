@@ -497,7 +497,7 @@ def test_a_worker_reads_its_lines_as_one_process_across_bad_and_blank_lines(tmp_
     for me in (0, 1):
         scan = workers._Scan(events, program.ir.events, me, 2, map(pickle.loads, pool.sent[me]))
         got = [ev for piece in scan.pieces() for ev in piece]
-        assert scan.again is None and len(got) > 5_000
+        assert scan.again is None and len(got) > len(rows) // 4  # about half the log's lines, over three pieces
         assert [ev[:4] for ev in got] == [ev for ev in everyone if workers.partition_of(ev[1], 2) == me]
         assert not {f"{events.shown}:{ev[4]}" for ev in got} & {d[-1] for d in one.duplicate_events}
         assert scan.duplicates == sum(1 for d in one.duplicate_events if workers.partition_of(d[1], 2) == me) > 0
