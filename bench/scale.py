@@ -237,9 +237,10 @@ def main() -> int:
                 continue
             print(f"{name:28} {t:8.2f} {base / t:8.2f}x {c:8.2f} {c / base_cpu:9.2f}x")
         # each round's pair against that round's one process: the machine's pair tax then
-        tax = statistics.median(p / o for p, o in zip(cpu[PAIR], cpu["one process"]))
+        taxes = [p / o for p, o in zip(cpu[PAIR], cpu["one process"])]
+        tax = statistics.median(taxes)
         print(f"the machine's pair tax: two one-process runs at once took {tax:.2f}x the CPU of one alone "
-              f"(rounds {', '.join(f'{p / o:.2f}' for p, o in zip(cpu[PAIR], cpu['one process']))}); "
+              f"(rounds {', '.join(f'{x:.2f}' for x in taxes)}); "
               f"no split over 2 cores can beat {2 / tax:.2f}x now")
         for name, runs in paths.items():
             parent = statistics.median(p["parent"] for p in runs)

@@ -716,7 +716,7 @@ def test_each_spill_record_stands_alone(tmp_path):
     assert got == [batches[2]]
 
 
-def test_a_spill_record_keeps_what_marshal_does_not_take(tmp_path):
+def test_a_spill_record_keeps_what_marshal_does_not_take():
     # Keys and lines (bytes) are written with marshal; a batch of entries holding something marshal
     # refuses (it takes built-in types only) is pickled, and both come back equal and of the same types.
     import datetime

@@ -572,9 +572,10 @@ class _Outbox:
 #: is written (``_LOADS``).
 _RECORD = struct.Struct("<QB")
 
-#: How a spill record is read, by its kind: marshal (lists of bytes, the
-#: JSON Lines' keys and lines; a third of pickle's CPU to write them, and no
-#: memo), or pickle (entries marshal does not take).
+#: A spill record's kinds, and how each is read (``_LOADS[kind]``): marshal
+#: (lists of bytes, the JSON Lines' keys and lines; a third of pickle's CPU
+#: to write them, and no memo), or pickle (entries marshal does not take).
+_PICKLED, _MARSHALLED = 0, 1
 _LOADS = (pickle.loads, marshal.loads)
 
 #: Bytes of a spill file read at a time at the end of a run (``_Pool.spilled``).
@@ -595,9 +596,9 @@ class _Spill:
 
     def add(self, keys: list, items: list) -> None:
         try:
-            data, kind = marshal.dumps((keys, items)), 1  # (exact built-in types only: they come back the same)
+            data, kind = marshal.dumps((keys, items)), _MARSHALLED  # (exact built-in types: they come back the same)
         except ValueError:
-            data, kind = pickle.dumps((keys, items), pickle.HIGHEST_PROTOCOL), 0
+            data, kind = pickle.dumps((keys, items), pickle.HIGHEST_PROTOCOL), _PICKLED
         self.f.write(_RECORD.pack(len(data), kind))
         self.f.write(data)  # (apart: not copied into one bytes with its size first)
         self.f.flush()
